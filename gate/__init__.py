@@ -1,0 +1,18 @@
+"""gate: a deterministic pre-execution safety gate for AI agents.
+
+    from gate import Gate
+    gate = Gate.from_policies("policies/")
+    verdict = gate.check({"agent": "...", "action": {"tool": "...", "args": {}}})
+    verdict.decision   # "ALLOW" | "BLOCK" | "REWRITE"
+"""
+
+from __future__ import annotations
+
+from gate.core.verdict import Decision, Verdict
+from gate.errors import GateError, PolicyError, RequestError
+from gate.gate import Gate
+from gate.settings import Settings
+
+__all__ = ["Gate", "Decision", "Verdict", "Settings", "GateError", "PolicyError", "RequestError", "__version__"]
+
+__version__ = "0.1.0"

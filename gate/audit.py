@@ -1,0 +1,113 @@
+"""Decision log: one JSON line per decision, written off the hot path.
+
+Records are masked before they are serialised: secrets and personal data in arguments are
+replaced by typed markers, and the original arguments are kept only as a digest. Each record
+holds what a replay needs: the policy revision, the model, the session state before the call,
+the (masked) request, and the decision with its reason codes. The queue is bounded; a full
+queue drops the record and counts the drop, it never blocks a decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import orjson
+
+from gate.core.detectors import find_pii, find_secrets, redact
+
+__all__ = ["AuditSink", "FileAuditSink", "NullAuditSink", "mask_args", "args_digest"]
+
+
+def args_digest(args: Any) -> str:
+    return hashlib.sha256(orjson.dumps(args, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def mask_args(args: Any) -> tuple[Any, bool]:
+    """(args with secrets and personal data redacted, whether anything was masked)."""
+    masked = False
+
+    def walk(v: Any) -> Any:
+        nonlocal masked
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, str):
+            found = find_secrets(v) + find_pii(v)
+            if found:
+                masked = True
+                return redact(v, found)
+        return v
+
+    return walk(args), masked
+
+
+class AuditSink(Protocol):
+    def write(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullAuditSink:
+    dropped = 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class FileAuditSink:
+    """Appends JSON lines to a file from a background thread; bounded, counted drops."""
+
+    def __init__(self, path: Path, maxsize: int = 10_000, on_drop: Callable[[], None] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=maxsize)
+        self._on_drop = on_drop
+        self.dropped = 0
+        self.written = 0
+        self._fh = self.path.open("ab")
+        self._thread = threading.Thread(target=self._run, name="gate-audit", daemon=True)
+        self._thread.start()
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self._q.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+            if self._on_drop is not None:
+                self._on_drop()
+
+    def _run(self) -> None:
+        while True:
+            rec = self._q.get()
+            if rec is None:
+                break
+            batch = [rec]
+            while len(batch) < 256:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._flush(batch)
+                    return
+                batch.append(nxt)
+            self._flush(batch)
+
+    def _flush(self, batch: list[dict[str, Any]]) -> None:
+        self._fh.write(b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in batch))
+        self._fh.flush()
+        self.written += len(batch)
+
+    def close(self) -> None:
+        """Flush everything queued, then stop."""
+        self._q.put(None)
+        self._thread.join(timeout=10)
+        self._fh.close()

@@ -1,0 +1,199 @@
+"""Command line: `gate serve`, `gate check`, `gate policy lint|schema`, `gate replay`,
+`gate eval`, `gate embeddings build|check`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import orjson
+
+__all__ = ["main", "build_parser"]
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from gate.settings import Settings
+
+    kw = {"policies": Path(args.policies)} if getattr(args, "policies", None) else {}
+    for name in ("host", "port", "store", "redis_url"):
+        if getattr(args, name, None) is not None:
+            kw[name] = getattr(args, name)
+    if getattr(args, "audit", None) is not None:
+        kw["audit_path"] = None if args.audit in ("", "off", "none") else Path(args.audit)
+    if getattr(args, "reload_interval", None) is not None:
+        kw["reload_interval_s"] = args.reload_interval
+    kw.update(extra)
+    return Settings.from_env(**kw)
+
+
+def _load_gate(args: argparse.Namespace, **extra: Any) -> Any:
+    from gate.errors import PolicyError
+    from gate.embeddings.encoders import EmbeddingArtifactError
+    from gate.gate import Gate
+
+    settings = _settings(args, **extra)
+    try:
+        return Gate.from_policies(settings.policies, settings)
+    except PolicyError as exc:
+        print(exc.message, file=sys.stderr)
+        raise SystemExit(2) from None
+    except EmbeddingArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(3) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    import uvicorn
+
+    from gate.server import create_app
+
+    t0 = time.perf_counter()
+    gate = _load_gate(args)
+    ok, why = gate.ready()
+    print(f"gate: {len(gate.bundle.agents)} agent(s), revision {gate.revision}, model {gate.bundle.model}", file=sys.stderr)
+    print(f"gate: cascade {gate.cascade.describe()}", file=sys.stderr)
+    print(f"gate: ready={ok} ({why}) in {time.perf_counter() - t0:.2f}s; serving on http://{gate.settings.host}:{gate.settings.port}", file=sys.stderr)
+    uvicorn.run(create_app(gate), host=gate.settings.host, port=gate.settings.port, access_log=False,
+                log_level="warning", http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio")
+    return 0
+
+
+def _has(mod: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(mod) is not None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from gate.errors import RequestError
+
+    try:
+        raw = sys.stdin.buffer.read() if args.request == "-" else Path(args.request).read_bytes()
+        body = orjson.loads(raw)
+    except (OSError, orjson.JSONDecodeError) as exc:
+        print(f"error: cannot read the request: {exc}", file=sys.stderr)
+        return 2
+    gate = _load_gate(args, audit_path=None)
+    requests = body if isinstance(body, list) else [body]
+    worst = 0
+    for req in requests:
+        try:
+            d = gate.check(req, via="cli")
+        except RequestError as exc:
+            print(json.dumps(exc.to_wire()), file=sys.stderr)
+            return 2
+        sys.stdout.write(orjson.dumps(d.to_dict(trail=args.trail), option=orjson.OPT_INDENT_2).decode() + "\n")
+        worst = max(worst, 1 if d.decision == "BLOCK" and args.exit_code else 0)
+    return worst
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from gate.errors import PolicyError
+    from gate.policy.loader import load_policies
+
+    try:
+        pols = load_policies(args.directory)
+    except PolicyError as exc:
+        for issue in exc.issues:
+            print(str(issue))
+        print(f"{len(exc.issues)} error(s)", file=sys.stderr)
+        return 1
+    for p in pols:
+        n = "no tool list" if p.tools is None else f"{len(p.tools)} tool(s)"
+        print(f"ok  {p.source}: agent {p.agent} ({n})")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from gate.policy.loader import policy_schema
+
+    print(json.dumps(policy_schema(), indent=2))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from gate.replay import replay_file
+
+    gate = _load_gate(args, audit_path=None)
+    report = replay_file(gate, Path(args.log))
+    print(json.dumps(report, indent=2))
+    return 0 if report["mismatched"] == 0 else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from gate.evaluation.cli import run_eval
+
+    return run_eval(args)
+
+
+def cmd_embeddings(args: argparse.Namespace) -> int:
+    from gate.embeddings.build import main as build_main
+
+    argv = ["--check"] if args.action == "check" else []
+    if args.out:
+        argv += ["--out", args.out]
+    return int(build_main(argv) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gate", description="Deterministic pre-execution safety gate for AI agents.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the check API")
+    s.add_argument("--policies", required=True)
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--store", choices=["memory", "redis"])
+    s.add_argument("--redis-url", dest="redis_url")
+    s.add_argument("--audit", help="audit log path ('off' to disable)")
+    s.add_argument("--reload-interval", type=float, dest="reload_interval", help="seconds between policy directory polls")
+    s.set_defaults(fn=cmd_serve)
+
+    c = sub.add_parser("check", help="print the verdict JSON of one request (or a JSON list of requests, one session)")
+    c.add_argument("--policies", required=True)
+    c.add_argument("request", help="request JSON file, or - for stdin")
+    c.add_argument("--trail", action="store_true", help="include every check's verdict")
+    c.add_argument("--exit-code", action="store_true", help="exit 1 when a call is blocked")
+    c.set_defaults(fn=cmd_check)
+
+    pol = sub.add_parser("policy", help="policy tools")
+    psub = pol.add_subparsers(dest="policy_command", required=True)
+    lint = psub.add_parser("lint", help="validate a policies directory; list every error by file and line")
+    lint.add_argument("directory")
+    lint.set_defaults(fn=cmd_lint)
+    sch = psub.add_parser("schema", help="print the policy JSON Schema")
+    sch.set_defaults(fn=cmd_schema)
+
+    r = sub.add_parser("replay", help="re-decide an audit log and report decisions that differ")
+    r.add_argument("--policies", required=True)
+    r.add_argument("log")
+    r.set_defaults(fn=cmd_replay)
+
+    e = sub.add_parser("eval", help="run the labelled benchmark")
+    e.add_argument("--split", choices=["dev", "test", "all"], default="test")
+    e.add_argument("--json", action="store_true", help="end with one JSON line of the headline figures")
+    e.add_argument("--bench", default="bench", help="benchmark folder (policies/, cases/, traces/)")
+    e.add_argument("--out", default="bench/results", help="folder for the Markdown report and PNG chart")
+    e.add_argument("--no-baselines", action="store_true")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(fn=cmd_eval)
+
+    emb = sub.add_parser("embeddings", help="build or verify the hot-path encoder artefact")
+    emb.add_argument("action", choices=["build", "check"])
+    emb.add_argument("--out")
+    emb.set_defaults(fn=cmd_embeddings)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

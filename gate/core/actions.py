@@ -1,0 +1,266 @@
+"""Understanding an action: canonical text and structured features of any tool call.
+
+Works for arbitrary tool names (`issue_refund`, `API_CALL:bank_transfer`,
+`mcp__github__create_issue`, `sendEmail`) and argument shapes (nested objects, lists,
+shell pipelines and SQL inside strings), with or without a policy annotation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from gate.policy.model import ToolEffect
+
+__all__ = [
+    "SENSITIVITY",
+    "VERBS",
+    "ActionFeatures",
+    "flatten_args",
+    "split_words",
+    "extract_features",
+    "domain_of",
+]
+
+VERBS = ("read", "write", "delete", "execute", "send", "pay", "grant", "configure", "other")
+# Ordinal data-exposure levels (the session risk state uses the same scale).
+SENSITIVITY = {"none": 0, "internal": 1, "confidential": 2, "secret": 3, "regulated": 4}
+SENSITIVITY_NAMES = tuple(SENSITIVITY)
+
+# Verb lexicon, most specific class first when several words of one name match.
+_VERB_WORDS: dict[str, str] = {}
+for _verb, _words in (
+    ("pay", "pay payment payout transfer wire refund remit disburse charge invoice_pay withdraw deposit purchase buy sepa ach swift"),
+    ("grant", "grant role roles permission permissions privilege privileges sudo escalate promote admin assign_role add_member elevate impersonate acl iam policy attach share_access"),
+    ("delete", "delete remove rm drop truncate purge destroy erase wipe unlink rmdir revoke terminate kill cancel uninstall unsubscribe archive"),
+    ("send", "send email mail post publish notify message reply forward sms text tweet upload share webhook slack dm broadcast invite submit push_notification"),
+    ("execute", "exec execute run shell bash sh cmd command terminal script eval spawn invoke python node powershell kubectl terraform ansible deploy rollout restart reboot scale"),
+    ("configure", "configure config set update patch modify change edit enable disable toggle setting settings rotate reset install mount chmod chown"),
+    ("write", "write create put save insert add append upsert commit store new make copy cp move mv rename upload_file apply book schedule log"),
+    ("read", "read get list search find fetch query select show view describe lookup look retrieve download cat open browse inspect check status count head tail grep summarize summarise analyze analyse export print dump scan tail watch logs history"),
+):
+    for _w in _words.split():
+        _VERB_WORDS.setdefault(_w, _verb)
+
+_VERB_PRIORITY = {v: i for i, v in enumerate(("pay", "grant", "delete", "send", "execute", "configure", "write", "read", "other"))}
+
+_IRREVERSIBLE = {"pay", "delete", "send", "grant"}
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+EMAIL_RX = re.compile(r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
+URL_RX = re.compile(r"\b(?:https?|ftp|s3|gs|wss?)://([A-Za-z0-9.-]+)(?::\d+)?[^\s'\"<>]*", re.I)
+_HOST_RX = re.compile(r"(?:^|[\s@=])((?:[a-z0-9-]+\.)+(?:com|net|org|io|dev|ai|co|xyz|ru|cn|info|biz|me|app|sh|tk|top|site|online|cc|to|in|uk|de))\b", re.I)
+PATH_RX = re.compile(r"(?:^|[\s='\"(])((?:~|\.{1,2})?/[^\s'\"|;&<>()]*|[A-Za-z]:\\[^\s'\"|;&<>]*)")
+_NUM_STR = re.compile(r"^\s*[-+]?\$?\s*\d[\d,]*(?:\.\d+)?\s*$")
+
+_AMOUNT_KEYS = re.compile(r"(?i)(amount|total|sum|price|value|usd|eur|gbp|cost|payment|refund|limit|quantity|qty)")
+_DEST_KEYS = re.compile(r"(?i)^(to|cc|bcc|recipient|recipients|email|emails|address|url|uri|endpoint|webhook|host|destination|dest|target|remote|channel|server|bucket|account|iban|beneficiary|payee|phone|number)s?$")
+_COMMAND_KEYS = re.compile(r"(?i)(command|cmd|script|shell|code|query|sql|statement|args|argv|exec|program|expression|line)")
+
+_SENSITIVE_WORDS: tuple[tuple[int, re.Pattern[str]], ...] = (
+    (3, re.compile(r"(?i)(?:passw(?:or)?d|secret|credential|api[_ -]?key|private[_ -]?key|\btoken|id_rsa|id_ed25519|\.pem\b|\.env\b|shadow\b|vault|kubeconfig|\.aws/|keychain|keystore|\.netrc|\.pgpass|master[_ -]?key|signing[_ -]?key|ssh/)")),
+    (4, re.compile(r"(?i)(?:\bssn\b|social[_ -]?security|patient|medical|diagnos|health[_ -]?record|\bphi\b|\bhipaa\b|prescription|date[_ -]?of[_ -]?birth|\bdob\b|passport|tax[_ -]?id|national[_ -]?id|biometric|salar(?:y|ies)|payroll|compensation)")),
+    (2, re.compile(r"(?i)(?:confidential|proprietary|customer[_ -]?(?:list|data|records|db|database)|all[_ -]?(?:users|customers|employees|records)|dump|backup|\.sql\b|export|contracts?|financials?|revenue|pricing|roadmap|board|merger|acquisition|\bpii\b|personal[_ -]?data|employee[_ -]?records|\bhr\b|legal)")),
+)
+
+
+def split_words(name: str) -> list[str]:
+    """`API_CALL:bank_transfer` -> ['api', 'call', 'bank', 'transfer']; camelCase is split too."""
+    return [w.lower() for w in _SPLIT.split(_CAMEL.sub(" ", name)) if w]
+
+
+def flatten_args(args: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Leaf values of nested args with their dotted paths (list items as `path[i]`)."""
+    if isinstance(args, dict):
+        for k, v in args.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            yield from flatten_args(v, key)
+    elif isinstance(args, (list, tuple)):
+        for i, v in enumerate(args):
+            yield from flatten_args(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, args
+
+
+def domain_of(value: str) -> str | None:
+    """The host or e-mail ___domain in `value`, lower-cased, or None."""
+    m = URL_RX.search(value)
+    if m:
+        return m.group(1).lower().rstrip(".")
+    m = EMAIL_RX.search(value)
+    if m:
+        return m.group(1).lower()
+    return None
+
+
+def is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
+    d = ___domain.lower()
+    if d in ("localhost",) or d.endswith(".local") or d.endswith(".internal") or d.endswith(".svc") or re.match(r"^(?:127\.|10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)", d):
+        return True
+    return any(d == i or d.endswith("." + i) for i in internal)
+
+
+@dataclass(frozen=True)
+class ActionFeatures:
+    """What the gate understands of one call. Pure data; no raw secrets are kept apart from args."""
+
+    tool: str
+    tool_words: tuple[str, ...]
+    verb: str
+    verbs: frozenset[str]
+    sensitivity: int
+    destination: str              # "internal" | "external" | "none"
+    external_domains: tuple[str, ...]
+    emails: tuple[str, ...]
+    urls: tuple[str, ...]
+    paths: tuple[str, ...]
+    amounts: tuple[float, ...]
+    reversible: str               # "yes" | "partial" | "no"
+    command_text: str             # concatenated command-like argument text (shell, SQL, code)
+    strings: tuple[tuple[str, str], ...]   # (path, text) of every string leaf
+    text: str                     # canonical text for embedding
+
+    @property
+    def outbound(self) -> bool:
+        """True when the call moves data, money or messages out of the agent's boundary."""
+        return self.destination == "external" or bool(self.verbs & {"send", "pay"}) and bool(self.external_domains)
+
+
+def _verb_of(words: list[str]) -> set[str]:
+    found = set()
+    for w in words:
+        v = _VERB_WORDS.get(w)
+        if v:
+            found.add(v)
+    return found
+
+
+_SHELL_VERBS = (
+    (re.compile(r"(?i)\b(?:rm|rmdir|shred|unlink|truncate|drop|delete|purge|destroy)\b"), "delete"),
+    (re.compile(r"(?i)\b(?:curl|wget|scp|rsync|nc|ncat|sftp|ftp|sendmail|mail|aws\s+s3\s+cp|gsutil\s+cp)\b[^|;]*(?:-d\b|--data|-F\b|--upload-file|-T\b|@|\s\S+:\S*|https?://)"), "send"),
+    (re.compile(r"(?i)\b(?:sudo|chown|chmod\s+[ugo]*\+s|usermod|useradd|passwd|grant|setfacl|visudo)\b"), "grant"),
+    (re.compile(r"(?i)\b(?:insert|update|create|alter|mv|cp|tee|touch|mkdir|sed\s+-i|>>?)\b"), "write"),
+    (re.compile(r"(?i)\b(?:select|cat|less|head|tail|grep|ls|find|git\s+(?:log|diff|status|show)|ps|top|df|du|kubectl\s+(?:get|describe|logs))\b"), "read"),
+)
+
+
+def extract_features(
+    tool: str,
+    args: dict[str, Any],
+    effect: ToolEffect | None = None,
+    internal_domains: tuple[str, ...] = (),
+    description: str = "",
+) -> ActionFeatures:
+    """Structured features of a call; declared `effect` fields win over inference."""
+    words = split_words(tool)
+    verbs = _verb_of(words)
+    strings: list[tuple[str, str]] = []
+    key_words: list[str] = []
+    amounts: list[float] = []
+    command_parts: list[str] = []
+    dest_values: list[str] = []
+    for path, value in flatten_args(args):
+        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        key_words.extend(split_words(leaf))
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, (int, float)):
+            if _AMOUNT_KEYS.search(leaf):
+                amounts.append(float(value))
+            continue
+        text = str(value)
+        strings.append((path, text))
+        if _NUM_STR.match(text) and _AMOUNT_KEYS.search(leaf):
+            try:
+                amounts.append(float(text.replace("$", "").replace(",", "").strip()))
+            except ValueError:
+                pass
+        if _COMMAND_KEYS.search(leaf) or (len(text) > 3 and not _DEST_KEYS.match(leaf) and ("|" in text or ";" in text or text.startswith(("sudo ", "rm ", "curl ", "git ", "kubectl ", "aws ", "chmod ")))):
+            command_parts.append(text)
+        if _DEST_KEYS.match(leaf):
+            dest_values.append(text)
+    command_text = "\n".join(command_parts)
+    if command_text:
+        for rx, v in _SHELL_VERBS:
+            if rx.search(command_text):
+                verbs.add(v)
+    all_text = "\n".join(t for _, t in strings)
+    emails = tuple(dict.fromkeys(m.group(0).lower() for m in EMAIL_RX.finditer(all_text)))
+    urls = tuple(dict.fromkeys(m.group(0) for m in URL_RX.finditer(all_text)))
+    domains = [m.group(1).lower() for m in EMAIL_RX.finditer(all_text)]
+    domains += [m.group(1).lower() for m in URL_RX.finditer(all_text)]
+    for v in dest_values:
+        for m in _HOST_RX.finditer(v):
+            domains.append(m.group(1).lower())
+    paths = tuple(dict.fromkeys(m.group(1) for m in PATH_RX.finditer(all_text) if len(m.group(1)) > 1))
+    external = tuple(dict.fromkeys(d for d in domains if not is_internal(d, internal_domains)))
+
+    if effect is not None and effect.verb:
+        verb = effect.verb
+        verbs.add(verb)
+    elif verbs:
+        verb = min(verbs, key=_VERB_PRIORITY.__getitem__)
+    else:
+        verb = "other"
+    if effect is not None and effect.destination:
+        destination = effect.destination
+        if destination == "internal" and external and verbs & {"send", "pay"}:
+            destination = "external"
+    elif external and (verbs & {"send", "pay", "execute", "write"} or dest_values):
+        destination = "external"
+    elif domains or verbs & {"send", "pay"}:
+        destination = "internal"
+    else:
+        destination = "none"
+
+    sens = 0
+    probe = " ".join(words) + " " + " ".join(key_words) + " " + " ".join(paths) + " " + command_text[:500] + " " + description
+    for level, rx in _SENSITIVE_WORDS:
+        if level > sens and rx.search(probe):
+            sens = level
+    if effect is not None and effect.sensitivity:
+        sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
+    if effect is not None and effect.reversible:
+        reversible = effect.reversible
+    elif verbs & _IRREVERSIBLE:
+        reversible = "no"
+    elif verbs & {"write", "configure", "execute"}:
+        reversible = "partial"
+    else:
+        reversible = "yes"
+
+    text = _canonical(words, args)
+    return ActionFeatures(
+        tool=tool,
+        tool_words=tuple(words),
+        verb=verb,
+        verbs=frozenset(verbs) if verbs else frozenset({"other"}),
+        sensitivity=sens,
+        destination=destination,
+        external_domains=external,
+        emails=emails,
+        urls=urls,
+        paths=paths,
+        amounts=tuple(amounts),
+        reversible=reversible,
+        command_text=command_text,
+        strings=tuple(strings),
+        text=text,
+    )
+
+
+def _canonical(words: list[str], args: dict[str, Any], limit: int = 320) -> str:
+    """`send email to bob@x.com subject payroll` — tool words, then key/value pairs, bounded."""
+    parts = [" ".join(words)]
+    budget = limit - len(parts[0])
+    for path, value in flatten_args(args):
+        if budget <= 0:
+            break
+        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        v = "" if value is None else str(value)
+        chunk = f"{' '.join(split_words(leaf))} {v[:80]}".strip()
+        parts.append(chunk)
+        budget -= len(chunk) + 1
+    return " ".join(parts)[:limit]

@@ -1,0 +1,252 @@
+"""The one decision function: request -> checks in a fixed order -> one combining rule.
+
+Order (cheapest first): validation, scope, deny rules, argument constraints, dangerous
+operations, sensitive data, provenance, session risk, semantic scope, task drift, harm
+resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
+trail of verdicts is kept for the audit record.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
+
+from gate.core.actions import extract_features
+from gate.core.checks import (
+    Check,
+    CheckContext,
+    ConsensusCheck,
+    ConstraintCheck,
+    DangerousOperationCheck,
+    DenyRuleCheck,
+    HarmResonanceCheck,
+    ProvenanceCheck,
+    ScopeCheck,
+    SemanticScopeCheck,
+    SensitiveDataCheck,
+    SessionRiskCheck,
+    TaskDriftCheck,
+    ValidationCheck,
+)
+from gate.core.compiler import Bundle, CompiledAgent
+from gate.core.risk import advance, risk_level
+from gate.core.session import RISK_LEVELS, SessionSnapshot, destination_tokens
+from gate.core.verdict import Decision, Patch, Verdict
+from gate.errors import InvalidRequest, UnknownAgent
+
+__all__ = ["Cascade", "CheckRequest", "parse_request", "decide", "apply_observation", "CHECK_NAMES"]
+
+MAX_TEXT = 64_000
+
+
+def default_checks() -> tuple[Check, ...]:
+    return (
+        ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), DangerousOperationCheck(),
+        SensitiveDataCheck(), ProvenanceCheck(), SessionRiskCheck(), SemanticScopeCheck(),
+        TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
+    )
+
+
+CHECK_NAMES = tuple(c.name for c in default_checks())
+
+
+class CheckRequest:
+    """A validated request: agent, optional session and task, and the proposed call."""
+
+    __slots__ = ("agent", "session", "task", "tool", "args")
+
+    def __init__(self, agent: str, session: str | None, task: str | None, tool: str, args: dict[str, Any]) -> None:
+        self.agent, self.session, self.task, self.tool, self.args = agent, session, task, tool, args
+
+
+def _need_str(d: Mapping[str, Any], key: str, *, optional: bool = False, limit: int = 256) -> str | None:
+    v = d.get(key)
+    if v is None:
+        if optional:
+            return None
+        raise InvalidRequest(f"`{key}` is required")
+    if not isinstance(v, str):
+        raise InvalidRequest(f"`{key}` must be a string, not {type(v).__name__}")
+    if not optional and not v.strip():
+        raise InvalidRequest(f"`{key}` must not be empty")
+    if len(v) > limit:
+        raise InvalidRequest(f"`{key}` is longer than {limit} characters")
+    return v
+
+
+def parse_request(body: Any) -> CheckRequest:
+    """Validate the shape of a /v1/check body; raises `InvalidRequest` naming the problem."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    agent = _need_str(body, "agent")
+    session = _need_str(body, "session", optional=True)
+    task = _need_str(body, "task", optional=True, limit=MAX_TEXT)
+    action = body.get("action")
+    if not isinstance(action, dict):
+        raise InvalidRequest("`action` is required and must be an object with `tool` and `args`")
+    tool = _need_str(action, "tool", limit=512)
+    args = action.get("args", {})
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise InvalidRequest(f"`action.args` must be an object, not {type(args).__name__}")
+    return CheckRequest(agent or "", session, task or None, tool or "", args)
+
+
+def _apply_patches(args: dict[str, Any], patches: Sequence[Patch]) -> dict[str, Any]:
+    out = copy.deepcopy(args)
+    for p in patches:
+        parts = re.split(r"\.(?![^\[]*\])", p.path)
+        cur: Any = out
+        for i, part in enumerate(parts):
+            m = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part)
+            if m is None:
+                break
+            key, idx = m.group(1), [int(x) for x in re.findall(r"\[(\d+)\]", m.group(2))]
+            last = i == len(parts) - 1
+            if last and not idx:
+                cur[key] = p.value
+                break
+            cur = cur[key]
+            for j, k in enumerate(idx):
+                if last and j == len(idx) - 1:
+                    cur[k] = p.value
+                else:
+                    cur = cur[k]
+    return out
+
+
+class Cascade:
+    """The ordered checks and the combining rule. Built once per bundle."""
+
+    def __init__(self, checks: Sequence[Check] | None = None, disabled: Sequence[str] = ()) -> None:
+        self.checks = tuple(c for c in (checks or default_checks()) if c.name not in set(disabled))
+
+    def describe(self) -> str:
+        return " -> ".join(f"{c.name}{'!' if c.hard else ''}" for c in self.checks)
+
+    def run(self, ctx: CheckContext) -> tuple[str, list[Verdict], list[Patch]]:
+        patches: list[Patch] = []
+        for check in self.checks:
+            v = check.evaluate(ctx)
+            ctx.verdicts.append(v)
+            if v.outcome == "block":
+                return "BLOCK", ctx.verdicts, patches
+            if v.outcome == "rewrite":
+                patches.extend(v.patches)
+        return ("REWRITE" if patches else "ALLOW"), ctx.verdicts, patches
+
+
+def _agent(bundle: Bundle, name: str) -> CompiledAgent:
+    agent = bundle.agents.get(name)
+    if agent is None:
+        raise UnknownAgent(f"unknown agent {name!r}")
+    return agent
+
+
+def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> SessionSnapshot:
+    """Bind the session to its agent and imprint the first non-empty task."""
+    if not snap.agent:
+        snap = replace(snap, agent=req.agent, session=req.session or "")
+    if req.task and not snap.task:
+        snap = replace(snap, task=req.task, task_vec=bundle.library.encoder.encode_one(req.task),
+                       named=snap.named | frozenset(destination_tokens(req.task)))
+    return snap
+
+
+def decide(
+    bundle: Bundle,
+    cascade: Cascade,
+    snap: SessionSnapshot,
+    req: CheckRequest,
+    decision_id: str,
+) -> tuple[Decision, SessionSnapshot]:
+    """Decide one call. Pure: same (bundle, snapshot, request) -> same decision and update."""
+    agent = _agent(bundle, req.agent)
+    if snap.agent and snap.agent != req.agent:
+        raise InvalidRequest(f"session {req.session!r} belongs to another agent")
+    snap = imprint(bundle, snap, req)
+    tool = agent.tools.get(req.tool) if agent.tools is not None else None
+    effect = tool.spec.effect if tool is not None else None
+    desc = tool.spec.description if tool is not None else ""
+    features = extract_features(req.tool, req.args, effect, agent.policy.internal_domains, desc)
+    ctx = CheckContext(agent, tool, req.tool, req.args, features, snap, bundle.library, snap.task)
+    outcome, trail, patches = cascade.run(ctx)
+    args = _apply_patches(req.args, patches) if outcome == "REWRITE" else req.args
+    scores: dict[str, float] = {}
+    for v in trail:
+        for k, val in v.scores.items():
+            scores[k] = float(val)
+    if outcome == "BLOCK":
+        reasons = tuple(v.reason() for v in trail if v.outcome in ("block", "flag"))
+        new = replace(snap, blocks=snap.blocks + 1)
+    else:
+        reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag")) or tuple(
+            v.reason() for v in trail if v.check in ("scope", "semantic_scope")
+        )
+        new = _advance(agent, snap, req.tool, args, features if outcome == "ALLOW" else None, ctx)
+    risk = _risk_summary(agent, snap, new, scores)
+    decision = Decision(
+        decision=outcome, action={"tool": req.tool, "args": args}, reasons=reasons,
+        decision_id=decision_id, policy_revision=bundle.revision, agent=req.agent,
+        session=req.session, scores=scores, risk=risk, trail=tuple(trail), model=bundle.model,
+    )
+    return decision, new
+
+
+def _sanctioned(agent: CompiledAgent, snap: SessionSnapshot, external: Sequence[str]) -> bool:
+    trusted = snap.named | agent.named_destinations
+    return bool(external) and all(d in trusted for d in external)
+
+
+def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None) -> SessionSnapshot:
+    if features is None:
+        t = agent.tools.get(tool) if agent.tools is not None else None
+        features = extract_features(tool, args, t.spec.effect if t else None, agent.policy.internal_domains, t.spec.description if t else "")
+    e, c, r = advance(snap.exposure, snap.escalation, features, _sanctioned(agent, snap, features.external_domains))
+    level = max(snap.risk_level, risk_level(e, c, r))
+    drift = snap.drift
+    if ctx is not None and snap.task_vec is not None:
+        d = 1.0 - float(snap.task_vec @ ctx.vec)
+        drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
+    return replace(snap, steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift)
+
+
+def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionSnapshot, scores: Mapping[str, float]) -> dict[str, Any] | None:
+    if agent.risk_model is None:
+        return None
+    out: dict[str, Any] = {
+        "level": RISK_LEVELS[after.risk_level],
+        "previous_level": RISK_LEVELS[before.risk_level],
+        "horizon": agent.risk_model.horizon,
+        "category": agent.category,
+    }
+    if "p_violation" in scores:
+        out["p_violation"] = round(scores["p_violation"], 4)
+        out["expected_steps"] = round(scores["expected_steps"], 2)
+        out["projected_level"] = RISK_LEVELS[int(scores["projected_level"])]
+    return out
+
+
+def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, result: Any, checked: bool) -> SessionSnapshot:
+    """Advance a session by a call the caller executed, and record its result's provenance.
+
+    The state is monotone (max of levels), so observing a call that was already checked
+    only adds what its result revealed; `checked` says whether to count the step again.
+    """
+    from gate.core.session import result_provenance
+
+    agent = _agent(bundle, req.agent)
+    snap = imprint(bundle, snap, req)
+    advanced = _advance(agent, snap, req.tool, req.args, None, None)
+    if checked:
+        advanced = replace(advanced, steps=snap.steps)
+    dests, secrets, exposure = result_provenance(result)
+    trusted = advanced.named | agent.named_destinations
+    tainted = frozenset(d for d in dests if d not in trusted)
+    e = max(advanced.exposure, exposure)
+    level = max(advanced.risk_level, risk_level(e, advanced.escalation, advanced.reversibility))
+    return replace(advanced, exposure=e, risk_level=level, tainted=advanced.tainted | tainted,
+                   secrets=advanced.secrets | frozenset(secrets))

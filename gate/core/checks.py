@@ -1,0 +1,473 @@
+"""The checks of the cascade. Each is built once per bundle, holds no per-request state,
+and answers `evaluate(ctx) -> Verdict`. Reasons carry codes and scores, never raw argument
+text or secrets.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from gate.core.actions import ActionFeatures, domain_of, is_internal
+from gate.core.detectors import find_dangerous, find_pii, find_secrets, redact
+from gate.core.session import (
+    RISK_LEVELS,
+    SessionSnapshot,
+    destination_tokens,
+    secret_fingerprint,
+)
+from gate.core.verdict import Patch, Verdict
+from gate.policy.loader import glob_match
+from gate.policy.model import Constraint
+
+if TYPE_CHECKING:
+    from gate.core.compiler import CompiledAgent, CompiledTool, Library
+
+__all__ = [
+    "Check",
+    "CheckContext",
+    "ValidationCheck",
+    "ScopeCheck",
+    "DenyRuleCheck",
+    "ConstraintCheck",
+    "DangerousOperationCheck",
+    "SensitiveDataCheck",
+    "ProvenanceCheck",
+    "SessionRiskCheck",
+    "SemanticScopeCheck",
+    "TaskDriftCheck",
+    "HarmResonanceCheck",
+    "ConsensusCheck",
+    "get_path",
+]
+
+_MISSING = object()
+
+
+def get_path(args: Any, path: str) -> Any:
+    """Value at a dotted path (`a.b`, `items[2].to`), or `_MISSING`."""
+    cur = args
+    for part in re.split(r"\.(?![^\[]*\])", path):
+        m = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part)
+        if not m:
+            return _MISSING
+        key, idx = m.group(1), m.group(2)
+        if not isinstance(cur, dict) or key not in cur:
+            return _MISSING
+        cur = cur[key]
+        for i in re.findall(r"\[(\d+)\]", idx):
+            if not isinstance(cur, list) or int(i) >= len(cur):
+                return _MISSING
+            cur = cur[int(i)]
+    return cur
+
+
+@dataclass
+class CheckContext:
+    """Everything one evaluation needs; built per request, read by every check."""
+
+    agent: CompiledAgent
+    tool: CompiledTool | None
+    tool_name: str
+    args: dict[str, Any]
+    features: ActionFeatures
+    session: SessionSnapshot
+    library: Library
+    task: str | None
+    verdicts: list[Verdict] = field(default_factory=list)
+    _vec: np.ndarray | None = None
+
+    @property
+    def vec(self) -> np.ndarray:
+        """The action's embedding (hot-path encoder), computed once per request."""
+        if self._vec is None:
+            self._vec = self.library.action_vector(self.tool, self.features)
+        return self._vec
+
+
+class Check(Protocol):
+    name: str
+    hard: bool
+
+    def evaluate(self, ctx: CheckContext) -> Verdict: ...
+
+
+def _pass(name: str, code: str, message: str, **scores: float) -> Verdict:
+    return Verdict(name, "pass", code, message, scores)
+
+
+class ValidationCheck:
+    """The args must match the tool's declared JSON Schema."""
+
+    name = "validation"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        if ctx.tool is None or ctx.tool.validator is None:
+            return _pass(self.name, "no_schema", "no argument schema declared")
+        errors = sorted(ctx.tool.validator.iter_errors(ctx.args), key=lambda e: list(map(str, e.absolute_path)))
+        if not errors:
+            return _pass(self.name, "args_valid", "arguments match the declared schema")
+        e = errors[0]
+        where = ".".join(str(p) for p in e.absolute_path) or "args"
+        return Verdict(self.name, "block", "args_invalid",
+                       f"{where} fails the declared schema ({e.validator}); {len(errors)} error(s)")
+
+
+class ScopeCheck:
+    """The tool must be declared, when the policy declares tools."""
+
+    name = "scope"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        if ctx.agent.tools is None:
+            return _pass(self.name, "no_allowlist", "the policy declares no tool list; judged on identity")
+        if ctx.tool is not None:
+            return _pass(self.name, "tool_in_scope", f"{ctx.tool_name} is declared")
+        return Verdict(self.name, "block", "tool_not_declared", f"{ctx.tool_name} is not a declared tool of {ctx.agent.name}")
+
+
+def _cond_holds(value: Any, op: str, operand: Any) -> bool:
+    if value is _MISSING:
+        return False
+    if op == "equals":
+        return bool(value == operand or (isinstance(value, str) and isinstance(operand, str) and value.lower() == operand.lower()))
+    if op == "in":
+        return value in operand or (isinstance(value, str) and value.lower() in {str(o).lower() for o in operand})
+    if op == "matches":
+        return re.search(operand, value if isinstance(value, str) else str(value)) is not None
+    if op == "contains":
+        return operand.lower() in (value if isinstance(value, str) else str(value)).lower()
+    try:
+        num = float(value)
+    except (TypeError, ValueError):
+        return False
+    return num > operand if op == "gt" else num < operand
+
+
+class DenyRuleCheck:
+    """Explicit deny rules of the policy."""
+
+    name = "deny_rules"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        for rule in ctx.agent.policy.deny:
+            if rule.tool is not None and not fnmatch.fnmatchcase(ctx.tool_name, rule.tool):
+                continue
+            if all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
+                return Verdict(self.name, "block", "deny_rule", f"rule {rule.id}: {rule.message}")
+        return _pass(self.name, "no_deny_rule", "no deny rule matches")
+
+
+def _norm_path(p: str) -> str:
+    if p.startswith("~"):
+        p = "/home/_user" + p[1:]
+    return posixpath.normpath(p) if p else p
+
+
+def _domain_ok(value: str, con: Constraint) -> bool:
+    dom = domain_of(value) or value.strip().lower().lstrip("@")
+    if con.domains_deny and any(dom == d or dom.endswith("." + d) for d in con.domains_deny):
+        return False
+    if con.domains_allow is not None:
+        return any(dom == d or dom.endswith("." + d) for d in con.domains_allow)
+    return True
+
+
+def _path_ok(value: str, con: Constraint) -> bool:
+    p = _norm_path(value)
+    if con.paths_deny and any(glob_match(p, g) or glob_match(value, g) for g in con.paths_deny):
+        return False
+    if con.paths_allow is not None:
+        return any(glob_match(p, _norm_path(g) if not g.startswith("**") else g) for g in con.paths_allow)
+    return True
+
+
+class ConstraintCheck:
+    """Per-argument constraints; a violation blocks, or rewrites when the policy says how."""
+
+    name = "constraints"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        if ctx.tool is None or not ctx.tool.spec.constraints:
+            return _pass(self.name, "no_constraints", "no argument constraints declared")
+        patches: list[Patch] = []
+        codes: list[str] = []
+        for con, compiled in zip(ctx.tool.spec.constraints, ctx.tool.compiled_patterns):
+            value = get_path(ctx.args, con.arg)
+            if value is _MISSING or value is None:
+                if con.required:
+                    return Verdict(self.name, "block", "arg_missing", f"{con.arg} is required by the policy")
+                continue
+            verdict = self._one(con, compiled, value)
+            if verdict is None:
+                continue
+            kind, code, new = verdict
+            if kind == "block":
+                msg = con.message or f"{con.arg}: {code.replace('_', ' ')}"
+                return Verdict(self.name, "block", code, msg)
+            patches.append(Patch(con.arg, kind, new))
+            codes.append(code)
+        if patches:
+            return Verdict(self.name, "rewrite", "args_rewritten",
+                           "; ".join(f"{p.path}: {c.replace('_', ' ')} ({p.op})" for p, c in zip(patches, codes)),
+                           patches=tuple(patches))
+        return _pass(self.name, "constraints_met", "all argument constraints hold")
+
+    @staticmethod
+    def _one(con: Constraint, compiled: tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], value: Any) -> tuple[str, str, Any] | None:
+        mode = con.on_violation
+        # numbers
+        if con.min is not None or con.max is not None:
+            try:
+                num = float(value) if not isinstance(value, bool) else None
+            except (TypeError, ValueError):
+                num = None
+            if num is None:
+                return ("block", "not_a_number", None)
+            bound = None
+            if con.max is not None and num > con.max:
+                bound, code = con.max, "above_max"
+            elif con.min is not None and num < con.min:
+                bound, code = con.min, "below_min"
+            if bound is not None:
+                if mode == "clamp":
+                    new = int(bound) if float(bound).is_integer() and isinstance(value, int) else bound
+                    if isinstance(value, str):
+                        new = str(int(bound) if float(bound).is_integer() else bound)
+                    return ("clamp", code, new)
+                return ("block", code, None)
+        items = value if isinstance(value, list) else None
+        scalars = items if items is not None else [value]
+        # list-item checks (enum, domains) may drop offending items
+        checks = []
+        if con.enum is not None:
+            checks.append(("not_in_enum", lambda v: v in con.enum or (isinstance(v, str) and v.lower() in {str(e).lower() for e in con.enum})))
+        if con.domains_allow is not None or con.domains_deny is not None:
+            checks.append(("domain_not_allowed", lambda v: isinstance(v, str) and all(_domain_ok(part, con) for part in re.split(r"[,;]\s*", v) if part.strip())))
+        if con.paths_allow is not None or con.paths_deny is not None:
+            checks.append(("path_not_allowed", lambda v: isinstance(v, str) and _path_ok(v, con)))
+        for code, ok in checks:
+            bad = [v for v in scalars if not ok(v)]
+            if bad:
+                if mode == "drop" and items is not None:
+                    kept = [v for v in items if ok(v)]
+                    if not kept:
+                        return ("block", code, None)
+                    return ("drop", code, kept)
+                return ("block", code, None)
+        pattern, denies = compiled
+        for v in scalars:
+            text = v if isinstance(v, str) else str(v)
+            if pattern is not None and not pattern.search(text):
+                return ("block", "pattern_mismatch", None)
+            for rx in denies:
+                if rx.search(text):
+                    return ("block", "pattern_denied", None)
+            if con.max_length is not None and len(text) > con.max_length:
+                return ("block", "too_long", None)
+        if con.max_items is not None and items is not None and len(items) > con.max_items:
+            if mode == "drop":
+                return ("drop", "too_many_items", items[: con.max_items])
+            return ("block", "too_many_items", None)
+        return None
+
+
+class DangerousOperationCheck:
+    """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh…)."""
+
+    name = "dangerous_ops"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        f = ctx.features
+        text = f.command_text if len(f.strings) <= 1 else "\n".join(t for _, t in f.strings)
+        found = [c for c in find_dangerous(text) if c[0] not in ctx.agent.allowed_dangerous]
+        if not found:
+            return _pass(self.name, "no_dangerous_op", "no dangerous operation recognised")
+        codes = ", ".join(c for c, _ in found)
+        return Verdict(self.name, "block", "dangerous_operation",
+                       f"{found[0][1]} ({codes})", {"matches": float(len(found))})
+
+
+class SensitiveDataCheck:
+    """Secrets or regulated personal data in arguments bound for an outbound sink."""
+
+    name = "sensitive_data"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        f = ctx.features
+        sink = f.destination == "external" or bool(f.verbs & {"send"}) or (
+            ctx.tool is not None and ctx.tool.spec.effect.destination == "external")
+        if not sink:
+            return _pass(self.name, "no_outbound_sink", "the call sends nothing out")
+        pol = ctx.agent.policy
+        patches: list[Patch] = []
+        kinds: list[str] = []
+        for path, text in f.strings:
+            secrets = find_secrets(text)
+            pii = find_pii(text) if pol.redact_pii != "allow" else []
+            if secrets and pol.redact_secrets == "block":
+                return Verdict(self.name, "block", "secret_outbound",
+                               f"{path} carries a credential ({secrets[0].kind}) to an outbound sink")
+            if pii and pol.redact_pii == "block":
+                return Verdict(self.name, "block", "pii_outbound",
+                               f"{path} carries personal data ({pii[0].kind}) to an outbound sink")
+            if secrets or pii:
+                patches.append(Patch(path, "redact", redact(text, secrets + pii)))
+                kinds.extend(sorted({x.kind for x in secrets + pii}))
+        if patches:
+            return Verdict(self.name, "rewrite", "sensitive_data_redacted",
+                           f"redacted {', '.join(sorted(set(kinds)))} in {', '.join(p.path for p in patches)}",
+                           patches=tuple(patches))
+        return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
+
+
+class ProvenanceCheck:
+    """Outbound calls to destinations that entered the session only through tool results
+    (the signature of indirect prompt injection), and secrets from results flowing out."""
+
+    name = "provenance"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        s = ctx.session
+        f = ctx.features
+        if not (s.tainted or s.secrets) or not (f.verbs & {"send", "pay", "grant", "write", "execute"}):
+            return _pass(self.name, "no_tainted_flow", "no result-derived destination in this call")
+        if s.secrets:
+            for path, text in f.strings:
+                for finding in find_secrets(text):
+                    if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
+                        return Verdict(self.name, "block", "secret_from_result",
+                                       f"{path} carries a secret that was read from a tool result")
+        if not (f.verbs & {"send", "pay", "grant"}) and f.destination != "external":
+            return _pass(self.name, "no_tainted_flow", "no outbound destination")
+        dests: set[str] = set()
+        for _, text in f.strings:
+            dests |= destination_tokens(text)
+        trusted = s.named | ctx.agent.named_destinations
+        hits = sorted(d for d in dests if d in s.tainted and d not in trusted
+                      and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
+        if hits:
+            return Verdict(self.name, "block", "tainted_destination",
+                           f"{len(hits)} destination(s) came only from tool results, not from the task or identity",
+                           {"tainted": float(len(hits))})
+        return _pass(self.name, "no_tainted_flow", "destinations are named by the task, caller or identity")
+
+
+class SessionRiskCheck:
+    """SafetyDrift-style: project the state this call leads to; block when the probability
+    of reaching a violation within the horizon crosses the threshold."""
+
+    name = "session_risk"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        model = ctx.agent.risk_model
+        if model is None:
+            return _pass(self.name, "risk_disabled", "session risk is disabled for this agent")
+        trusted = ctx.session.named | ctx.agent.named_destinations
+        ext = ctx.features.external_domains
+        proj = model.project(ctx.session, ctx.features, sanctioned=bool(ext) and all(d in trusted for d in ext))
+        p = model.p_violation(proj, ctx.agent.category)
+        scores = {"p_violation": p, "expected_steps": model.expected_steps(proj, ctx.agent.category),
+                  "current_level": float(ctx.session.risk_level), "projected_level": float(proj.level)}
+        if proj.level >= len(RISK_LEVELS) - 1:
+            return Verdict(self.name, "block", "violation_projected",
+                           f"the call would complete a violation ({proj.describe()})", scores)
+        if p >= ctx.agent.risk_threshold:
+            return Verdict(self.name, "block", "risk_threshold",
+                           f"P(violation within {model.horizon} steps) = {p:.2f} >= {ctx.agent.risk_threshold:.2f} "
+                           f"from {RISK_LEVELS[ctx.session.risk_level]} to {proj.describe()}", scores)
+        return Verdict(self.name, "pass", "risk_ok",
+                       f"P(violation within {model.horizon} steps) = {p:.2f} at {proj.describe()}", scores)
+
+
+class SemanticScopeCheck:
+    """Resonance of the call with the identity frame (identity, purposes, tools)."""
+
+    name = "semantic_scope"
+    hard = False
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        frame = ctx.agent.frame
+        if frame is None or len(frame.index) == 0:
+            return Verdict(self.name, "block", "frame_missing", "the identity frame is empty: fail closed")
+        score, label = frame.resonance(ctx.vec)
+        thr = ctx.agent.thresholds["scope"]
+        if score < thr:
+            weight = ctx.agent.weights["scope_undeclared" if ctx.agent.tools is None else "scope_declared"]
+            return Verdict(self.name, "flag", "outside_identity",
+                           f"resonance with the identity frame {score:.2f} < {thr:.2f}",
+                           {"scope": score}, weight=weight)
+        return _pass(self.name, "within_identity", f"resonates with the identity frame ({label})", scope=score)
+
+
+class TaskDriftCheck:
+    """Distance from the session's task imprint, instantaneous and exponentially weighted."""
+
+    name = "task_drift"
+    hard = False
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        tv = ctx.session.task_vec
+        if tv is None:
+            return _pass(self.name, "no_task", "the session has no task imprint")
+        sim = float(tv @ ctx.vec)
+        drift = 1.0 - sim
+        ewma = ctx.agent.drift_alpha * drift + (1 - ctx.agent.drift_alpha) * ctx.session.drift if ctx.session.steps else drift
+        thr = ctx.agent.thresholds["drift"]
+        scores = {"task_similarity": sim, "drift_ewma": ewma}
+        if sim < thr or ewma > ctx.agent.drift_ewma_max:
+            return Verdict(self.name, "flag", "task_drift",
+                           f"similarity to the task {sim:.2f} (min {thr:.2f}), drift {ewma:.2f} (max {ctx.agent.drift_ewma_max:.2f})",
+                           scores, weight=ctx.agent.weights["drift"])
+        return _pass(self.name, "on_task", f"similarity to the task {sim:.2f}", **scores)
+
+
+class HarmResonanceCheck:
+    """Closeness to harmful action archetypes, relative to ordinary work and the identity."""
+
+    name = "harm_resonance"
+    hard = False
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        lib = ctx.library
+        harm, idx = lib.archetypes.best(ctx.vec)
+        benign, _ = lib.anchors.best(ctx.vec)
+        ident = ctx.agent.frame.resonance(ctx.vec)[0] if ctx.agent.frame is not None else -1.0
+        margin = harm - max(benign, ident)
+        thr = ctx.agent.thresholds["harm"]
+        scores = {"harm": harm, "harm_margin": margin}
+        if harm >= thr and margin > ctx.agent.harm_margin:
+            cat = lib.archetype_categories[idx]
+            return Verdict(self.name, "flag", f"harm_{cat}",
+                           f"resonates with a {cat.replace('_', ' ')} archetype ({harm:.2f}, margin {margin:.2f})",
+                           scores, weight=ctx.agent.weights["harm"])
+        return _pass(self.name, "no_harm_resonance", f"closest harmful archetype {harm:.2f}", **scores)
+
+
+class ConsensusCheck:
+    """Combines the soft checks: their weighted flags together veto the call."""
+
+    name = "consensus"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        flags = [v for v in ctx.verdicts if v.outcome == "flag"]
+        total = sum(v.weight for v in flags)
+        if total >= 1.0:
+            return Verdict(self.name, "block", "consensus_veto",
+                           f"{' + '.join(v.check for v in flags)} agree the call is out of bounds (weight {total:.2f})",
+                           {"weight": total})
+        return _pass(self.name, "consensus_allow", f"soft evidence below the veto (weight {total:.2f})", weight=total)

@@ -1,0 +1,214 @@
+"""Compile policies once into an immutable bundle the request path only reads.
+
+At load: JSON Schemas become validators, regexes compile, identity texts become vectors in
+each agent's reference frame, the archetype library is embedded, and the risk chains'
+k-step tables are precomputed. The bundle's revision is a content hash of everything that
+can change a verdict, so a logged decision can be replayed against the same revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+import jsonschema
+import numpy as np
+import orjson
+import yaml
+
+from gate.core.actions import ActionFeatures, split_words
+from gate.core.frame import IdentityFrame, VectorIndex, split_sentences
+from gate.core.risk import RiskModel
+from gate.core.session import destination_tokens
+from gate.embeddings.encoders import Encoder
+from gate.policy.model import AgentPolicy, ToolSpec
+
+__all__ = ["DEFAULT_THRESHOLDS", "DEFAULT_WEIGHTS", "CompiledTool", "CompiledAgent", "Library", "Bundle", "compile_bundle"]
+
+# Defaults tuned on the benchmark's dev split (bench/tune.py); a policy's `thresholds` win.
+DEFAULT_THRESHOLDS: dict[str, float] = {"scope": 0.25, "drift": 0.10, "harm": 0.55}
+DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.6, "scope_declared": 0.3, "drift": 0.4, "harm": 0.6}
+DEFAULT_TUNING: dict[str, float] = {"harm_margin": 0.05, "drift_alpha": 0.3, "drift_ewma_max": 0.95, "tool_blend": 0.5}
+DEFAULT_RISK = {"horizon": 5, "threshold": 0.4, "enabled": True}
+
+
+@dataclass(frozen=True)
+class CompiledTool:
+    spec: ToolSpec
+    validator: jsonschema.protocols.Validator | None
+    compiled_patterns: tuple[tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], ...]
+    vec: np.ndarray                       # embedding of the tool's name and description
+
+
+@dataclass(frozen=True)
+class CompiledAgent:
+    name: str
+    policy: AgentPolicy
+    tools: Mapping[str, CompiledTool] | None
+    frame: IdentityFrame
+    thresholds: Mapping[str, float]
+    weights: Mapping[str, float]
+    harm_margin: float
+    drift_alpha: float
+    drift_ewma_max: float
+    category: str
+    risk_model: RiskModel | None
+    risk_threshold: float
+    named_destinations: frozenset[str]
+    allowed_dangerous: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Library:
+    """Shared across agents: archetypes, ordinary-work anchors and the hot-path encoder."""
+
+    encoder: Encoder
+    archetypes: VectorIndex
+    archetype_categories: tuple[str, ...]
+    anchors: VectorIndex
+    tool_blend: float
+
+    def action_vector(self, tool: CompiledTool | None, f: ActionFeatures) -> np.ndarray:
+        v = self.encoder.encode_one(f.text)
+        if tool is not None and self.tool_blend > 0:
+            v = (1 - self.tool_blend) * v + self.tool_blend * tool.vec
+            n = float(np.linalg.norm(v))
+            if n > 0:
+                v = v / n
+        return v.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    agents: Mapping[str, CompiledAgent]
+    library: Library
+    revision: str
+    model: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=4)
+def _data_text(name: str) -> str:
+    return resources.files("gate.data").joinpath(name).read_text("utf-8")
+
+
+def load_library_data() -> tuple[list[dict[str, str]], list[str], dict[str, Any]]:
+    """(archetypes, benign anchors, risk model spec) shipped in gate/data."""
+    arche = yaml.safe_load(_data_text("archetypes.yaml"))
+    anchors = yaml.safe_load(_data_text("benign_anchors.yaml"))
+    if isinstance(arche, dict):
+        arche = arche.get("archetypes", [])
+    if isinstance(anchors, dict):
+        anchors = anchors.get("anchors", [])
+    anchors = [a["text"] if isinstance(a, dict) else str(a) for a in anchors]
+    risk = orjson.loads(_data_text("risk_model.json"))
+    return arche, anchors, risk
+
+
+class _EncodeCache:
+    """Encodes each distinct text once per compile (many agents share identity text)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.cache: dict[str, np.ndarray] = {}
+
+    def prime(self, texts: Sequence[str]) -> None:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        for i in range(0, len(todo), 256):
+            chunk = todo[i:i + 256]
+            for t, v in zip(chunk, self.encoder.encode(chunk)):
+                self.cache[t] = v
+
+    def matrix(self, texts: Sequence[str]) -> np.ndarray:
+        self.prime(texts)
+        if not texts:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self.cache[t] for t in texts]).astype(np.float32)
+
+
+def tool_text(spec: ToolSpec) -> str:
+    words = " ".join(split_words(spec.name))
+    return f"{words}: {spec.description}" if spec.description else words
+
+
+def _frame_texts(p: AgentPolicy) -> list[str]:
+    texts = split_sentences(p.identity) + [s for s in p.purposes]
+    if p.tools:
+        texts += [tool_text(t) for t in p.tools]
+    return list(dict.fromkeys(texts))
+
+
+def _compile_tool(spec: ToolSpec, cache: _EncodeCache) -> CompiledTool:
+    validator = jsonschema.Draft202012Validator(spec.args_schema) if spec.args_schema else None
+    pats = tuple(
+        (re.compile(c.pattern) if c.pattern else None, tuple(re.compile(p) for p in c.pattern_deny or ()))
+        for c in spec.constraints
+    )
+    return CompiledTool(spec, validator, pats, cache.matrix([tool_text(spec)])[0])
+
+
+def revision_of(policies: Sequence[AgentPolicy], extra: Sequence[bytes]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(policies, key=lambda p: p.agent):
+        h.update(orjson.dumps(repr(p)))
+    for e in extra:
+        h.update(e)
+    return h.hexdigest()[:16]
+
+
+def compile_bundle(
+    policies: Sequence[AgentPolicy],
+    encoder: Encoder,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> Bundle:
+    """Compile validated policies into the immutable bundle the core evaluates against."""
+    overrides = dict(overrides or {})
+    arche, anchors, risk_spec = load_library_data()
+    cache = _EncodeCache(encoder)
+    cache.prime([a["text"] for a in arche] + anchors + [t for p in policies for t in _frame_texts(p)])
+    tuning = {**DEFAULT_TUNING, **overrides.get("tuning", {})}
+    library = Library(
+        encoder=encoder,
+        archetypes=VectorIndex(cache.matrix([a["text"] for a in arche]), tuple(a["id"] for a in arche)),
+        archetype_categories=tuple(a["category"] for a in arche),
+        anchors=VectorIndex(cache.matrix(anchors), tuple(f"anchor-{i}" for i in range(len(anchors)))),
+        tool_blend=float(tuning["tool_blend"]),
+    )
+    agents: dict[str, CompiledAgent] = {}
+    for p in policies:
+        texts = _frame_texts(p)
+        tools = None if p.tools is None else {t.name: _compile_tool(t, cache) for t in p.tools}
+        frame = IdentityFrame(
+            VectorIndex(cache.matrix(texts), tuple(texts)),
+            {t.name: texts.index(tool_text(t)) for t in (p.tools or ())},
+        )
+        risk = {**DEFAULT_RISK, **overrides.get("risk", {}), **p.risk}
+        named = destination_tokens(p.identity + "\n" + "\n".join(p.purposes))
+        agents[p.agent] = CompiledAgent(
+            name=p.agent,
+            policy=p,
+            tools=tools,
+            frame=frame,
+            thresholds={**DEFAULT_THRESHOLDS, **overrides.get("thresholds", {}), **p.thresholds},
+            weights={**DEFAULT_WEIGHTS, **overrides.get("weights", {})},
+            harm_margin=float(tuning["harm_margin"]),
+            drift_alpha=float(tuning["drift_alpha"]),
+            drift_ewma_max=float(tuning["drift_ewma_max"]),
+            category=p.task_category,
+            risk_model=RiskModel.from_spec(risk_spec, int(risk["horizon"])) if risk["enabled"] else None,
+            risk_threshold=float(risk["threshold"]),
+            named_destinations=frozenset(named),
+        )
+    extra = [
+        _data_text("archetypes.yaml").encode(),
+        _data_text("benign_anchors.yaml").encode(),
+        _data_text("risk_model.json").encode(),
+        encoder.fingerprint.encode(),
+        orjson.dumps(overrides, option=orjson.OPT_SORT_KEYS),
+    ]
+    return Bundle(agents=agents, library=library, revision=revision_of(policies, extra), model=f"{encoder.name}@{encoder.fingerprint[:12]}", settings=overrides)

@@ -1,0 +1,173 @@
+"""Compiled detectors for secrets, personal data and dangerous operations.
+
+Every detector returns stable codes and *spans*; callers never put the matched text in a
+reason (reasons carry codes, never raw argument text or secrets).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN"]
+
+SECRET_TOKEN = "[REDACTED:{kind}]"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str      # stable code, e.g. "aws_access_key", "ssn", "recursive_delete_root"
+    start: int
+    end: int
+
+
+_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(rx))
+    for kind, rx in (
+        ("private_key", r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|$)"),
+        ("aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+        ("aws_secret_key", r"(?i)aws_?secret_?(?:access_?)?key\W{0,4}[A-Za-z0-9/+]{40}\b"),
+        ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b"),
+        ("stripe_key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}\b"),
+        ("openai_key", r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}\b"),
+        ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
+        ("slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),
+        ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
+        ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
+        ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{20,}"),
+        ("url_credentials", r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@"),
+        ("password_assignment", r"(?i)\b(?:password|passwd|pwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}"),
+        ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    )
+)
+
+_SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_PASSPORT = re.compile(r"(?i)\bpassport(?:\s*(?:no|number|#))?\s*[:#]?\s*[A-Z0-9]{8,9}\b")
+_DOB = re.compile(r"(?i)\b(?:dob|date of birth|born)\s*[:=]?\s*\d{4}-\d{2}-\d{2}\b")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _iban_ok(text: str) -> bool:
+    s = text.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    num = "".join(str(int(c, 36)) for c in moved)
+    return int(num) % 97 == 1
+
+
+def find_secrets(text: str) -> list[Finding]:
+    """Credentials and keys in `text` (API keys, tokens, private keys, passwords)."""
+    out: list[Finding] = []
+    for kind, rx in _SECRET_PATTERNS:
+        for m in rx.finditer(text):
+            out.append(Finding(kind, m.start(), m.end()))
+    return out
+
+
+def find_pii(text: str) -> list[Finding]:
+    """Regulated personal data: SSNs, payment card numbers (Luhn), IBANs (mod 97), passports, birth dates."""
+    out: list[Finding] = []
+    for m in _SSN.finditer(text):
+        out.append(Finding("ssn", m.start(), m.end()))
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            out.append(Finding("payment_card", m.start(), m.end()))
+    for m in _IBAN.finditer(text):
+        if _iban_ok(m.group()):
+            out.append(Finding("iban", m.start(), m.end()))
+    for m in _PASSPORT.finditer(text):
+        out.append(Finding("passport_number", m.start(), m.end()))
+    for m in _DOB.finditer(text):
+        out.append(Finding("date_of_birth", m.start(), m.end()))
+    return out
+
+
+def redact(text: str, findings: list[Finding]) -> str:
+    """Replace each finding's span with a typed marker; overlapping spans merge."""
+    if not findings:
+        return text
+    spans = sorted((f.start, f.end, f.kind) for f in findings)
+    out: list[str] = []
+    pos = 0
+    for start, end, kind in spans:
+        if end <= pos:
+            continue
+        start = max(start, pos)
+        out.append(text[pos:start])
+        out.append(SECRET_TOKEN.format(kind=kind))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# Dangerous operations: (code, message, regex). Matched against command-like argument text
+# (shell, SQL, cloud CLI, config payloads). They are deliberately specific: `rm -rf build/`
+# in a project is ordinary work; `rm -rf /` or `rm -rf ~` is not.
+_DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (code, msg, re.compile(rx))
+    for code, msg, rx in (
+        ("recursive_delete_root", "recursive delete of a root, home or system directory",
+         r"(?i)\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:-[a-z-]+\s+)*(?:--no-preserve-root\s+)?(?:/|/\*|~/?|\$HOME/?|/(?:etc|usr|var|bin|boot|lib|opt|home|root|srv|data)(?:/\*?)?|\*|\.\.?/?)(?:\s|$|;|&|\|)"),
+        ("recursive_delete_root", "recursive delete with --no-preserve-root", r"(?i)--no-preserve-root"),
+        ("find_delete_root", "find -delete over a root or home directory",
+         r"(?i)\bfind\s+(?:/|~|\$HOME)\S*\s.*-delete\b"),
+        ("disk_wipe", "overwrites or formats a disk", r"(?i)(?:\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+[^|;]*of=/dev/(?:sd|nvme|xvd|vd|hd)|\bshred\s+[^|;]*/dev/|>\s*/dev/sd[a-z])"),
+        ("fork_bomb", "fork bomb", r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;"),
+        ("sql_drop", "DROP of a database, schema or table", r"(?i)\bdrop\s+(?:database|schema|table|keyspace|collection)\b"),
+        ("sql_truncate", "TRUNCATE of a table", r"(?i)\btruncate\s+(?:table\s+)?[\w.\"`]+"),
+        ("sql_delete_all", "DELETE without a WHERE clause",
+         r"(?i)\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|\)|--)"),
+        ("sql_update_all", "UPDATE without a WHERE clause",
+         r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bwhere\b)[^;])*(?:;|$)(?<!where)"),
+        ("world_writable", "world-writable permissions",
+         r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:0?777|0?666|a\+w|o\+w|ugo\+w)\b"),
+        ("setuid", "sets the setuid bit", r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:u\+s|[42][0-7]{3})\b"),
+        ("pipe_to_shell", "pipes a download into a shell",
+         r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
+        ("disable_logging", "disables audit logging or monitoring",
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|>\s*/var/log/\S+|\brm\s+[^;|]*/var/log/)"),
+        ("disable_mfa", "disables multi-factor authentication or a security control",
+         r"(?i)(?:\b(?:disable|turn[_ -]?off|remove|bypass)[_ -]?(?:mfa|2fa|two[_ -]?factor|multi[_ -]?factor|sso)|\b(?:mfa|2fa|two_factor|multi_factor)(?:_required|_enabled|_enforced)?\W{0,4}(?:false|off|disabled|0|no)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+-F\b|\bsystemctl\s+(?:stop|disable)\s+(?:firewalld|ufw|apparmor)|\bdisable[_ -]?(?:firewall|antivirus|defender|edr|selinux))"),
+        ("open_to_world", "opens a service to the whole internet",
+         r"(?i)(?:0\.0\.0\.0/0|::/0)"),
+        ("iam_wildcard", "grants a wildcard IAM permission",
+         r"(?i)(?:\"Action\"\s*:\s*\"\*\"|\baction\W{0,4}\*|\bAdministratorAccess\b|--role[= ]+(?:roles/)?owner\b|\bcluster-admin\b)"),
+        ("ssh_key_injection", "adds an SSH key to authorized_keys", r"(?i)(?:>>?\s*\S*authorized_keys|\bssh-copy-id\b)"),
+        ("privilege_shell", "opens a root shell or edits sudoers",
+         r"(?i)(?:\bsudo\s+(?:-i\b|su\b|-s\b|bash\b|sh\b)|\bvisudo\b|/etc/sudoers|\busermod\s+(?:-a\s+)?-a?G\s*\S*\b(?:sudo|wheel|admin|root)\b|\bNOPASSWD\b)"),
+        ("force_push_protected", "force-pushes a protected branch",
+         r"(?i)\bgit\s+push\b(?=[^;|&]*(?:\s--force\b|\s-f\b))(?![^;|&]*--force-with-lease)[^;|&]*\b(?:main|master|release|production|prod)\b"),
+        ("destroy_infrastructure", "destroys infrastructure or a namespace",
+         r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b[^;|]*--all\b|\baws\s+s3\s+rb\b[^;|]*--force|\baws\s+s3\s+rm\b[^;|]*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
+        ("reverse_shell", "opens a reverse shell",
+         r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b[^;|]*exec:|\bbash\s+-i\s+>&)"),
+        ("credential_file", "reads a credential store",
+         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc)|/etc/shadow\b|/etc/gshadow\b"),
+    )
+)
+
+
+def find_dangerous(text: str) -> list[tuple[str, str]]:
+    """Dangerous operations in command-like text, as (code, message) pairs (no matched text)."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for code, msg, rx in _DANGEROUS:
+        if code not in seen and rx.search(text):
+            out.append((code, msg))
+            seen.add(code)
+    return out

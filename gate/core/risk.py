@@ -1,0 +1,153 @@
+"""Session risk in the manner of SafetyDrift: a monotone state, a first-match rule table of
+risk levels, and an absorbing Markov chain over those levels per task category.
+
+At load the chain's fundamental matrix N = (I - Q)^-1, the expected steps to absorption
+t = N·1 and P(violation within k steps) for k = 1..K are precomputed, so the request path
+is one projection and one table read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from gate.core.actions import ActionFeatures
+from gate.core.session import RISK_LEVELS, SessionSnapshot, escalation_of, reversibility_of
+
+__all__ = ["RiskState", "risk_level", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES"]
+
+CATEGORIES = ("communication", "technical", "financial", "data", "general")
+TRANSIENT = len(RISK_LEVELS) - 1   # SAFE..CRITICAL
+VIOLATED = TRANSIENT
+_EXPOSURE_NAMES = ("none", "internal", "confidential", "secret", "regulated")
+_ESCALATION_NAMES = ("read_only", "write", "execute", "network")
+_REV_NAMES = ("reversible", "partial", "irreversible")
+
+
+def risk_level(exposure: int, escalation: int, reversibility: int) -> int:
+    """First-match rule table from (exposure, escalation, reversibility) to a risk level."""
+    sensitive = exposure >= 3            # secrets or regulated personal data seen
+    if sensitive and escalation >= 3 and reversibility >= 2:
+        return 4                          # VIOLATED: sensitive data + irreversible network action
+    if sensitive and escalation >= 3:
+        return 3
+    if exposure >= 2 and escalation >= 3 and reversibility >= 2:
+        return 3                          # confidential data already left through an irreversible send
+    if sensitive and escalation >= 2:
+        return 2
+    if exposure >= 2 and escalation >= 2:
+        return 2
+    if sensitive or escalation >= 3 or exposure >= 2:
+        return 1
+    return 0
+
+
+@dataclass(frozen=True)
+class RiskState:
+    exposure: int
+    escalation: int
+    reversibility: int
+    level: int
+
+    def describe(self) -> str:
+        return (f"{RISK_LEVELS[self.level]} (exposure {_EXPOSURE_NAMES[self.exposure]}, "
+                f"escalation {_ESCALATION_NAMES[self.escalation]}, {_REV_NAMES[self.reversibility]})")
+
+
+def advance(exposure: int, escalation: int, f: ActionFeatures, sanctioned: bool) -> tuple[int, int, int]:
+    """The state after a call: exposure and escalation only increase."""
+    esc = escalation_of(f)
+    if esc == 3 and sanctioned:
+        esc = 1   # the destination is named by the task or identity: not an unsanctioned egress
+    rev = reversibility_of(f)
+    return max(exposure, f.sensitivity if f.verbs & {"read", "execute", "other"} or not f.verbs else exposure), max(escalation, esc), rev
+
+
+@dataclass(frozen=True)
+class RiskChain:
+    """Absorbing chain over levels SAFE..CRITICAL (transient) and VIOLATED (absorbing)."""
+
+    P: np.ndarray              # (5, 5) row-stochastic, upper-triangular (risk never decreases)
+    within: np.ndarray         # (K+1, 4): P(absorbed within k steps | transient level)
+    expected: np.ndarray       # (4,): expected steps to absorption
+    absorption: np.ndarray     # (4,): eventual absorption probability (1 when reachable)
+
+    @classmethod
+    def from_matrix(cls, P: np.ndarray, K: int) -> RiskChain:
+        P = np.asarray(P, dtype=np.float64)
+        Q = P[:TRANSIENT, :TRANSIENT]
+        R = P[:TRANSIENT, TRANSIENT:]
+        N = np.linalg.inv(np.eye(TRANSIENT) - Q)
+        B = N @ R
+        t = N @ np.ones(TRANSIENT)
+        within = np.zeros((K + 1, TRANSIENT))
+        Pk = np.eye(P.shape[0])
+        for k in range(1, K + 1):
+            Pk = Pk @ P
+            within[k] = Pk[:TRANSIENT, VIOLATED]
+        return cls(P=P, within=within, expected=t, absorption=B[:, 0])
+
+
+def estimate_chain(sequences: Iterable[list[int]], alpha: float = 0.5, floor: float = 0.02) -> np.ndarray:
+    """Transition matrix from level sequences (each ends in VIOLATED for violation traces).
+
+    Add-`alpha` smoothing over the allowed (non-decreasing) moves; a row never observed
+    gets a conservative prior: as likely to climb as the most dangerous observed row above.
+    Every transient row keeps at least `floor` mass on VIOLATED, so no state is called safe
+    forever on thin evidence.
+    """
+    n = len(RISK_LEVELS)
+    counts = np.zeros((n, n))
+    for seq in sequences:
+        for a, b in zip(seq, seq[1:]):
+            counts[a, max(a, b)] += 1
+    P = np.zeros((n, n))
+    P[VIOLATED, VIOLATED] = 1.0
+    for i in range(TRANSIENT - 1, -1, -1):
+        row = counts[i].copy()
+        row[:i] = 0
+        if row.sum() == 0:
+            above = P[i + 1] if i + 1 < TRANSIENT else np.eye(n)[VIOLATED]
+            P[i, i:] = 0.0
+            P[i, i] = 0.5
+            P[i, i + 1:] += 0.5 * above[i + 1:]
+        else:
+            row[i:] += alpha
+            P[i] = row / row.sum()
+        if P[i, VIOLATED] < floor:
+            P[i, i] -= floor - P[i, VIOLATED]
+            P[i, VIOLATED] = floor
+    return P
+
+
+class RiskModel:
+    """Per-category chains with precomputed k-step lookup tables."""
+
+    def __init__(self, chains: Mapping[str, RiskChain], horizon: int) -> None:
+        self.chains = dict(chains)
+        self.horizon = horizon
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], horizon: int) -> RiskModel:
+        K = max(horizon, int(spec.get("max_horizon", 10)))
+        chains = {cat: RiskChain.from_matrix(np.array(m), K) for cat, m in spec["matrices"].items()}
+        return cls(chains, horizon)
+
+    def chain(self, category: str) -> RiskChain:
+        return self.chains.get(category) or self.chains["general"]
+
+    def project(self, s: SessionSnapshot, f: ActionFeatures, sanctioned: bool = False) -> RiskState:
+        e, c, r = advance(s.exposure, s.escalation, f, sanctioned)
+        return RiskState(e, c, r, max(s.risk_level, risk_level(e, c, r)))
+
+    def p_violation(self, state: RiskState, category: str, horizon: int | None = None) -> float:
+        if state.level >= VIOLATED:
+            return 1.0
+        return float(self.chain(category).within[horizon or self.horizon, state.level])
+
+    def expected_steps(self, state: RiskState, category: str) -> float:
+        if state.level >= VIOLATED:
+            return 0.0
+        return float(self.chain(category).expected[state.level])

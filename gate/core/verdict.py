@@ -1,0 +1,83 @@
+"""Typed results: a `Verdict` comes from one check; a `Decision` is the final outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+__all__ = ["Outcome", "Patch", "Verdict", "Reason", "Decision"]
+
+Outcome = Literal["pass", "flag", "rewrite", "block"]
+DecisionKind = Literal["ALLOW", "BLOCK", "REWRITE"]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One typed transform of the arguments: the REWRITE is a logged edit, never silent."""
+
+    path: str          # dotted arg path, list items as path[i]
+    op: str            # "clamp" | "drop" | "redact" | "truncate"
+    value: Any         # the new value at `path`
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one check concluded. `flag` is soft evidence weighed by the consensus check."""
+
+    check: str
+    outcome: Outcome
+    code: str
+    message: str
+    scores: Mapping[str, float] = field(default_factory=dict)
+    patches: tuple[Patch, ...] = ()
+    weight: float = 0.0
+
+    def reason(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"check": self.check, "code": self.code, "message": self.message}
+        if self.scores:
+            out["scores"] = {k: round(float(v), 4) for k, v in self.scores.items()}
+        if self.patches:
+            out["patches"] = [{"path": p.path, "op": p.op} for p in self.patches]
+        return out
+
+
+Reason = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer for one call."""
+
+    decision: DecisionKind
+    action: dict[str, Any]
+    reasons: tuple[Reason, ...]
+    decision_id: str
+    policy_revision: str
+    agent: str
+    session: str | None
+    scores: Mapping[str, float]
+    risk: Mapping[str, Any] | None
+    trail: tuple[Verdict, ...]
+    model: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision != "BLOCK"
+
+    def to_dict(self, *, trail: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "decision": self.decision,
+            "action": self.action,
+            "reasons": list(self.reasons),
+            "decision_id": self.decision_id,
+            "policy_revision": self.policy_revision,
+            "agent": self.agent,
+            "session": self.session,
+            "scores": {k: round(float(v), 4) for k, v in self.scores.items()},
+            "model": self.model,
+        }
+        if self.risk is not None:
+            out["risk"] = dict(self.risk)
+        if trail:
+            out["trail"] = [v.reason() | {"outcome": v.outcome} for v in self.trail]
+        return out

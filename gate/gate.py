@@ -1,0 +1,232 @@
+"""`Gate`: the decision core wired to its edges (policies, sessions, audit, metrics).
+
+    >>> gate = Gate.from_policies("policies/")                        # doctest: +SKIP
+    >>> gate.check({"agent": "billing-assistant",
+    ...             "action": {"tool": "read_invoice", "args": {"invoice_id": "INV-1"}}}).decision
+    'ALLOW'
+
+Every entry point (check API, HTTP proxy, MCP gateway, Python) calls `Gate.check`, so a
+call gets the same verdict whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gate.audit import AuditSink, FileAuditSink, NullAuditSink, args_digest, mask_args
+from gate.core.cascade import Cascade, CheckRequest, apply_observation, decide, parse_request
+from gate.core.compiler import Bundle, compile_bundle
+from gate.core.session import SessionSnapshot
+from gate.core.verdict import Decision, Verdict
+from gate.embeddings.encoders import Encoder, load_static
+from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable
+from gate.metrics import Metrics
+from gate.policy.loader import load_policies
+from gate.settings import Settings
+from gate.stores import SessionStore, make_store, session_key
+
+__all__ = ["Gate", "PROBE_REQUEST"]
+
+# Readiness runs a real decision; this agent is compiled into every bundle's probe.
+PROBE_REQUEST = {"tool": "__gate_probe__", "args": {}}
+
+
+def _snapshot_summary(s: SessionSnapshot) -> dict[str, Any]:
+    d = orjson.loads(s.to_json())
+    d.pop("task_vec", None)
+    return d
+
+
+class Gate:
+    """The gate: decides calls against a compiled bundle and keeps sessions, audit and metrics."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        settings: Settings | None = None,
+        encoder: Encoder,
+        store: SessionStore | None = None,
+        audit: AuditSink | None = None,
+        metrics: Metrics | None = None,
+        cascade: Cascade | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._bundle = bundle
+        self.encoder = encoder
+        self.store = store or make_store(self.settings)
+        self.metrics = metrics or Metrics()
+        self.audit = audit or NullAuditSink()
+        self.cascade = cascade or Cascade()
+        self.last_reload_error: str | None = None
+        self._reload_lock = threading.Lock()
+        self.metrics.agents.set(len(bundle.agents))
+
+    # construction -------------------------------------------------------------------------
+    @classmethod
+    def from_policies(
+        cls,
+        directory: str | Path,
+        settings: Settings | None = None,
+        *,
+        encoder: Encoder | None = None,
+        store: SessionStore | None = None,
+        audit: AuditSink | None = None,
+        metrics: Metrics | None = None,
+        cascade: Cascade | None = None,
+    ) -> Gate:
+        """Load, validate and compile every policy in `directory` (raises `PolicyError`)."""
+        settings = replace(settings or Settings(audit_path=None), policies=Path(directory))
+        encoder = encoder or load_static(settings.artifact_dir)
+        bundle = compile_bundle(load_policies(directory), encoder, overrides=dict(settings.tuning))
+        metrics = metrics or Metrics()
+        if audit is None and settings.audit_path is not None:
+            audit = FileAuditSink(settings.audit_path, settings.audit_queue, on_drop=metrics.audit_dropped.inc)
+        return cls(bundle, settings=settings, encoder=encoder, store=store, audit=audit, metrics=metrics, cascade=cascade)
+
+    @property
+    def bundle(self) -> Bundle:
+        return self._bundle
+
+    @property
+    def revision(self) -> str:
+        return self._bundle.revision
+
+    def reload(self) -> bool:
+        """Rebuild the bundle from the policies directory and swap it in atomically.
+
+        On any error the last good bundle keeps serving and `last_reload_error` says why.
+        """
+        with self._reload_lock:
+            try:
+                policies = load_policies(self.settings.policies)
+                bundle = compile_bundle(policies, self.encoder, overrides=dict(self.settings.tuning))
+            except PolicyError as exc:
+                self.last_reload_error = exc.message
+                self.metrics.reloads.labels("refused").inc()
+                return False
+            self._bundle = bundle
+            self.last_reload_error = None
+            self.metrics.reloads.labels("ok").inc()
+            self.metrics.agents.set(len(bundle.agents))
+            return True
+
+    # deciding -----------------------------------------------------------------------------
+    def check(self, request: dict[str, Any] | CheckRequest, *, via: str = "python") -> Decision:
+        """Decide one proposed call. Bad input raises a `RequestError`; a BLOCK is a result."""
+        req = request if isinstance(request, CheckRequest) else parse_request(request)
+        bundle = self._bundle
+        decision_id = uuid.uuid4().hex
+        t0 = time.perf_counter()
+        before: SessionSnapshot | None = None
+
+        def step(snap: SessionSnapshot) -> tuple[Decision, SessionSnapshot]:
+            nonlocal before
+            before = snap
+            return decide(bundle, self.cascade, snap, req, decision_id)
+
+        if req.session is None:
+            decision, _ = step(SessionSnapshot())
+        else:
+            try:
+                decision = self.store.transact(session_key(req.agent, req.session), step)
+            except StoreUnavailable as exc:
+                self.metrics.store_errors.inc()
+                decision = self._fail_closed(bundle, req, decision_id, exc.message)
+        elapsed = time.perf_counter() - t0
+        self.metrics.latency.observe(elapsed)
+        self.metrics.decisions.labels(req.agent, decision.decision, via).inc()
+        for v in decision.trail:
+            if v.outcome != "pass":
+                self.metrics.verdicts.labels(v.check, v.outcome).inc()
+        self._audit(req, decision, before, via, elapsed)
+        return decision
+
+    def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, why: str) -> Decision:
+        v = Verdict("session_store", "block", "store_unavailable", f"session store unavailable: {why}")
+        return Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id,
+                        bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
+
+    def observe(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record a call the caller executed, and what it returned (session state, provenance)."""
+        req = parse_request(body)
+        if req.session is None:
+            raise InvalidRequest("`session` is required to observe a call")
+        checked = bool(body.get("decision_id"))
+        bundle = self._bundle
+
+        def step(snap: SessionSnapshot) -> tuple[SessionSnapshot, SessionSnapshot]:
+            new = apply_observation(bundle, snap, req, body.get("result"), checked)
+            return new, new
+
+        try:
+            new = self.store.transact(session_key(req.agent, req.session), step)
+        except StoreUnavailable:
+            self.metrics.store_errors.inc()
+            raise
+        from gate.core.session import RISK_LEVELS
+
+        return {
+            "session": req.session,
+            "steps": new.steps,
+            "risk_level": RISK_LEVELS[new.risk_level],
+            "tainted_destinations": len(new.tainted),
+            "secrets_seen": len(new.secrets),
+            "policy_revision": bundle.revision,
+        }
+
+    def _audit(self, req: CheckRequest, d: Decision, before: SessionSnapshot | None, via: str, elapsed: float) -> None:
+        if isinstance(self.audit, NullAuditSink):
+            return
+        masked, was_masked = mask_args(req.args)
+        self.audit.write({
+            "ts": time.time(),
+            "decision_id": d.decision_id,
+            "policy_revision": d.policy_revision,
+            "model": d.model,
+            "via": via,
+            "agent": req.agent,
+            "session": req.session,
+            "task": req.task,
+            "action": {"tool": req.tool, "args": masked},
+            "args_digest": args_digest(req.args),
+            "masked": was_masked,
+            "session_before": _snapshot_summary(before) if before is not None else None,
+            "decision": d.decision,
+            "reasons": [r["code"] for r in d.reasons],
+            "checks": [f"{v.check}:{v.outcome}:{v.code}" for v in d.trail],
+            "executed_args_digest": args_digest(d.action["args"]),
+            "latency_us": round(elapsed * 1e6, 1),
+        })
+
+    # health -------------------------------------------------------------------------------
+    def ready(self) -> tuple[bool, str]:
+        """Ready when policies are loaded and a real decision succeeds end to end."""
+        bundle = self._bundle
+        if not bundle.agents:
+            return False, "no policies loaded"
+        agent = sorted(bundle.agents)[0]
+        try:
+            d, _ = decide(bundle, self.cascade, SessionSnapshot(), parse_request({"agent": agent, "action": PROBE_REQUEST}), "probe")
+        except GateError as exc:
+            return False, f"probe decision failed: {exc.message}"
+        try:
+            self.store.ping()
+        except StoreUnavailable as exc:
+            return False, f"session store unavailable: {exc.message}"
+        if d.decision not in ("ALLOW", "BLOCK", "REWRITE"):
+            return False, "probe decision malformed"
+        why = f"last reload refused: {self.last_reload_error}" if self.last_reload_error else "ok"
+        return True, why
+
+    def close(self) -> None:
+        self.audit.close()
+        self.store.close()
+

@@ -1,0 +1,268 @@
+"""Load policy files, validate them whole, and report every issue by file and line.
+
+A directory loads only if every file in it is valid: `load_policies` collects all issues
+from all files and raises one `PolicyError` listing them, so a running gate can keep its
+last good policies and say exactly why a reload was refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gate.errors import PolicyError, PolicyIssue
+from gate.policy.model import AgentPolicy, Constraint, DenyRule, ToolEffect, ToolSpec
+
+__all__ = ["policy_schema", "load_policy_file", "load_policies"]
+
+_REVERSIBLE = {True: "yes", False: "no", "yes": "yes", "no": "no", "partial": "partial"}
+
+
+@lru_cache(maxsize=1)
+def policy_schema() -> dict[str, Any]:
+    """The policy JSON Schema (also published as policies/policy.schema.json)."""
+    text = resources.files("gate.data").joinpath("policy.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(policy_schema())
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            out[path + (k,)] = key.start_mark.line + 1
+            _line_map(value, path + (k,), out)
+            out[path + (k,)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out)
+
+
+def _line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
+    p = tuple(path)
+    while p and p not in lines:
+        p = p[:-1]
+    return lines.get(p, 1)
+
+
+def _fmt_path(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Checks JSON Schema cannot express: regexes compile, tool names unique, min <= max."""
+    issues: list[tuple[tuple[Any, ...], str]] = []
+    seen: set[str] = set()
+    for ti, tool in enumerate(data.get("tools") or []):
+        name = tool.get("name")
+        if name in seen:
+            issues.append((("tools", ti, "name"), f"duplicate tool name {name!r}"))
+        seen.add(name)
+        schema = tool.get("args_schema")
+        if schema is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                issues.append((("tools", ti, "args_schema"), f"invalid JSON Schema: {exc.message}"))
+        for ci, con in enumerate(tool.get("constraints") or []):
+            at = ("tools", ti, "constraints", ci)
+            pats = ([con["pattern"]] if "pattern" in con else []) + list(con.get("pattern_deny") or [])
+            for pat in pats:
+                try:
+                    re.compile(pat)
+                except re.error as exc:
+                    issues.append((at, f"invalid regex {pat!r}: {exc}"))
+            if "min" in con and "max" in con and con["min"] > con["max"]:
+                issues.append((at, f"min {con['min']} is greater than max {con['max']}"))
+            if con.get("on_violation") == "clamp" and "min" not in con and "max" not in con:
+                issues.append((at, "on_violation: clamp needs min or max"))
+            if con.get("on_violation") == "drop" and not (
+                "domains_allow" in con or "domains_deny" in con or "max_items" in con or "enum" in con
+            ):
+                issues.append((at, "on_violation: drop needs domains_allow, domains_deny, enum or max_items"))
+    for ri, rule in enumerate(data.get("deny") or []):
+        if "tool" not in rule and "when" not in rule:
+            issues.append((("deny", ri), "a deny rule needs `tool`, `when` or both"))
+        for arg, cond in (rule.get("when") or {}).items():
+            if isinstance(cond, dict) and "matches" in cond:
+                try:
+                    re.compile(cond["matches"])
+                except re.error as exc:
+                    issues.append((("deny", ri, "when", arg), f"invalid regex: {exc}"))
+    return issues
+
+
+def _build(data: dict[str, Any], source: str) -> AgentPolicy:
+    tools: tuple[ToolSpec, ...] | None = None
+    if "tools" in data and data["tools"] is not None:
+        specs = []
+        for t in data["tools"]:
+            eff = t.get("effect") or {}
+            rev = eff.get("reversible")
+            effect = ToolEffect(
+                verb=eff.get("verb"),
+                sensitivity="none" if eff.get("sensitivity") == "public" else eff.get("sensitivity"),
+                destination=eff.get("destination"),
+                reversible=_REVERSIBLE[rev] if rev is not None else None,
+            )
+            cons = []
+            for c in t.get("constraints") or []:
+                kw = dict(c)
+                for key in ("enum", "domains_allow", "domains_deny", "paths_allow", "paths_deny", "pattern_deny"):
+                    if key in kw:
+                        kw[key] = tuple(kw[key])
+                cons.append(Constraint(**kw))
+            specs.append(
+                ToolSpec(
+                    name=t["name"],
+                    description=t.get("description") or "",
+                    effect=effect,
+                    args_schema=t.get("args_schema"),
+                    constraints=tuple(cons),
+                )
+            )
+        tools = tuple(specs)
+    deny = []
+    for i, r in enumerate(data.get("deny") or []):
+        when = tuple(
+            (arg, op, val) for arg, cond in (r.get("when") or {}).items() for op, val in cond.items()
+        )
+        deny.append(
+            DenyRule(
+                id=r.get("id") or f"deny-{i}",
+                tool=r.get("tool"),
+                when=when,
+                message=r.get("message") or "denied by policy rule",
+            )
+        )
+    red = data.get("redaction") or {}
+    return AgentPolicy(
+        agent=data["agent"],
+        identity=data["identity"].strip(),
+        source=source,
+        purposes=tuple(data.get("purposes") or ()),
+        task_category=data.get("task_category") or "general",
+        internal_domains=tuple(d.lower().lstrip("@.") for d in data.get("internal_domains") or ()),
+        tools=tools,
+        deny=tuple(deny),
+        redact_secrets=red.get("secrets", "rewrite"),
+        redact_pii=red.get("pii", "rewrite"),
+        thresholds=dict(data.get("thresholds") or {}),
+        risk=dict(data.get("risk") or {}),
+        credentials=tuple(c["sha256"] for c in data.get("credentials") or ()),
+    )
+
+
+def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [PolicyIssue(source, line, "", f"YAML syntax error: {problem}")]
+    if node is None or not isinstance(data, dict):
+        return None, [PolicyIssue(source, 1, "", "a policy file must be a YAML mapping with `agent` and `identity`")]
+    lines: dict[tuple[Any, ...], int] = {}
+    _line_map(node, (), lines)
+    issues: list[PolicyIssue] = []
+    for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = tuple(err.absolute_path)
+        issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), err.message))
+    if not issues:
+        for path, msg in _semantic_issues(data):
+            issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), msg))
+    if issues:
+        return None, issues
+    return _build(data, source), []
+
+
+def load_policy_file(path: str | Path) -> AgentPolicy:
+    """Load and validate one policy file; raises `PolicyError` listing every issue."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError([PolicyIssue(str(p), 0, "", f"cannot read: {exc}")]) from exc
+    policy, issues = _parse(text, str(p))
+    if issues or policy is None:
+        raise PolicyError(issues)
+    return policy
+
+
+def load_policies(directory: str | Path) -> list[AgentPolicy]:
+    """Load every `*.yaml`/`*.yml` policy in a directory, all or nothing.
+
+    Raises `PolicyError` with the issues of every file when any file is invalid, when two
+    files declare the same agent, or when the directory holds no policy.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise PolicyError([PolicyIssue(str(d), 0, "", "not a directory")])
+    files = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    issues: list[PolicyIssue] = []
+    policies: list[AgentPolicy] = []
+    owners: dict[str, str] = {}
+    for f in files:
+        try:
+            pol = load_policy_file(f)
+        except PolicyError as exc:
+            issues.extend(exc.issues)
+            continue
+        if pol.agent in owners:
+            issues.append(PolicyIssue(str(f), 1, "agent", f"agent {pol.agent!r} is already defined in {owners[pol.agent]}"))
+            continue
+        owners[pol.agent] = str(f)
+        policies.append(pol)
+    if not files:
+        issues.append(PolicyIssue(str(d), 0, "", "no *.yaml policy files found"))
+    if issues:
+        raise PolicyError(issues)
+    return policies
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """Shell-style glob where `**` crosses directory separators and `*` does not."""
+    return _glob_regex(pattern).match(path) is not None
+
+
+@lru_cache(maxsize=4096)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = ""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+            continue
+        if ch == "*":
+            out += "[^/]*"
+        elif ch == "?":
+            out += "[^/]"
+        else:
+            out += re.escape(ch)
+        i += 1
+    return re.compile(out + r"\Z")
+
+

@@ -1,0 +1,75 @@
+"""The typed, immutable form of a policy file (what the loader produces, the compiler consumes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ToolEffect", "Constraint", "ToolSpec", "DenyRule", "AgentPolicy"]
+
+
+@dataclass(frozen=True)
+class ToolEffect:
+    """Declared effect of a tool; `None` fields are inferred from the call."""
+
+    verb: str | None = None
+    sensitivity: str | None = None
+    destination: str | None = None
+    reversible: str | None = None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A constraint on one argument (`arg` is a dotted path into the args)."""
+
+    arg: str
+    min: float | None = None
+    max: float | None = None
+    enum: tuple[Any, ...] | None = None
+    domains_allow: tuple[str, ...] | None = None
+    domains_deny: tuple[str, ...] | None = None
+    paths_allow: tuple[str, ...] | None = None
+    paths_deny: tuple[str, ...] | None = None
+    pattern: str | None = None
+    pattern_deny: tuple[str, ...] | None = None
+    max_items: int | None = None
+    max_length: int | None = None
+    required: bool = False
+    on_violation: str = "block"
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str = ""
+    effect: ToolEffect = field(default_factory=ToolEffect)
+    args_schema: dict[str, Any] | None = None
+    constraints: tuple[Constraint, ...] = ()
+
+
+@dataclass(frozen=True)
+class DenyRule:
+    id: str
+    tool: str | None
+    when: tuple[tuple[str, str, Any], ...]  # (arg path, operator, operand)
+    message: str
+
+
+@dataclass(frozen=True)
+class AgentPolicy:
+    """One agent's policy, as written (validated, not yet compiled)."""
+
+    agent: str
+    identity: str
+    source: str
+    purposes: tuple[str, ...] = ()
+    task_category: str = "general"
+    internal_domains: tuple[str, ...] = ()
+    tools: tuple[ToolSpec, ...] | None = None
+    deny: tuple[DenyRule, ...] = ()
+    redact_secrets: str = "rewrite"
+    redact_pii: str = "rewrite"
+    thresholds: dict[str, float] = field(default_factory=dict)
+    risk: dict[str, Any] = field(default_factory=dict)
+    credentials: tuple[str, ...] = ()

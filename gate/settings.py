@@ -1,0 +1,62 @@
+"""Settings, read once into an immutable object. Nothing else in gate reads the environment.
+
+Every field has an embedded default, so `gate serve --policies DIR` needs nothing else.
+Environment variables (`GATE_*`) override the defaults; tests build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["Settings", "default_artifact_dir"]
+
+
+def default_artifact_dir() -> Path:
+    """`embeddings/static` beside the package (the README's set-up command builds it)."""
+    return Path(__file__).resolve().parent.parent / "embeddings" / "static"
+
+
+@dataclass(frozen=True)
+class Settings:
+    policies: Path = Path("policies")
+    host: str = "127.0.0.1"
+    port: int = 8700
+    store: str = "memory"                      # memory | redis
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_s: float = 0.25
+    session_ttl_s: int = 3600
+    session_max: int = 100_000
+    audit_path: Path | None = Path("gate-audit.jsonl")
+    audit_queue: int = 10_000
+    artifact_dir: Path = field(default_factory=default_artifact_dir)
+    max_body_bytes: int = 1_000_000
+    reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
+    tuning: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `GATE_*` variables, then explicit overrides (e.g. CLI flags)."""
+        env = os.environ if env is None else env
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"GATE_{f.name.upper()}")
+            if raw is None or f.name == "tuning":
+                continue
+            kw[f.name] = _coerce(f.name, raw)
+        s = cls(**kw)
+        return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _coerce(name: str, raw: str) -> Any:
+    if name in ("port", "session_ttl_s", "session_max", "audit_queue", "max_body_bytes"):
+        return int(raw)
+    if name in ("redis_timeout_s", "reload_interval_s"):
+        return float(raw)
+    if name in ("policies", "artifact_dir"):
+        return Path(raw)
+    if name == "audit_path":
+        return None if raw.lower() in ("", "none", "off") else Path(raw)
+    return raw

@@ -1,0 +1,19 @@
+"""Session stores: where session snapshots live between calls (an edge; the core is pure)."""
+
+from __future__ import annotations
+
+from gate.stores.base import SessionStore, session_key
+from gate.stores.memory import MemoryStore
+
+__all__ = ["SessionStore", "MemoryStore", "session_key", "make_store"]
+
+
+def make_store(settings: "Settings") -> SessionStore:  # noqa: F821
+    """The store chosen by configuration: `memory` (embedded) or `redis`."""
+    if settings.store == "memory":
+        return MemoryStore(ttl_s=settings.session_ttl_s, max_sessions=settings.session_max)
+    if settings.store == "redis":
+        from gate.stores.redis import RedisStore
+
+        return RedisStore(settings.redis_url, ttl_s=settings.session_ttl_s, timeout_s=settings.redis_timeout_s)
+    raise ValueError(f"unknown session store {settings.store!r} (memory | redis)")
