@@ -47,7 +47,7 @@ class Settings:
                 continue
             kw[f.name] = _coerce(f.name, raw)
         s = cls(**kw)
-        return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+        return replace(s, **overrides)
 
 
 def _coerce(name: str, raw: str) -> Any:
