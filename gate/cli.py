@@ -101,7 +101,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         for issue in exc.issues:
             print(str(issue))
-        print(f"{len(exc.issues)} error(s)", file=sys.stderr)
+        print(f"{len(exc.issues)} error(s)")
         return 1
     for p in pols:
         n = "no tool list" if p.tools is None else f"{len(p.tools)} tool(s)"
@@ -187,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("action", choices=["build", "check"])
     emb.add_argument("--out")
     emb.set_defaults(fn=cmd_embeddings)
+
+    # Sidecar modes register their own subcommands (gate/proxy, gate/mcp).
+    from gate.proxy.cli import register as register_proxy
+    from gate.mcp.cli import register as register_mcp
+
+    register_proxy(sub)
+    register_mcp(sub)
     return p
 
 

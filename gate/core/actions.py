@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterator
 
 from gate.policy.model import ToolEffect
@@ -57,18 +58,52 @@ _NUM_STR = re.compile(r"^\s*[-+]?\$?\s*\d[\d,]*(?:\.\d+)?\s*$")
 
 _AMOUNT_KEYS = re.compile(r"(?i)(amount|total|sum|price|value|usd|eur|gbp|cost|payment|refund|limit|quantity|qty)")
 _DEST_KEYS = re.compile(r"(?i)^(to|cc|bcc|recipient|recipients|email|emails|address|url|uri|endpoint|webhook|host|destination|dest|target|remote|channel|server|bucket|account|iban|beneficiary|payee|phone|number)s?$")
+_COMMAND_STARTS = ("sudo ", "rm ", "curl ", "git ", "kubectl ", "aws ", "chmod ")
 _COMMAND_KEYS = re.compile(r"(?i)(command|cmd|script|shell|code|query|sql|statement|args|argv|exec|program|expression|line)")
 
-_SENSITIVE_WORDS: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (3, re.compile(r"(?i)(?:passw(?:or)?d|secret|credential|api[_ -]?key|private[_ -]?key|\btoken|id_rsa|id_ed25519|\.pem\b|\.env\b|shadow\b|vault|kubeconfig|\.aws/|keychain|keystore|\.netrc|\.pgpass|master[_ -]?key|signing[_ -]?key|ssh/)")),
-    (4, re.compile(r"(?i)(?:\bssn\b|social[_ -]?security|patient|medical|diagnos|health[_ -]?record|\bphi\b|\bhipaa\b|prescription|date[_ -]?of[_ -]?birth|\bdob\b|passport|tax[_ -]?id|national[_ -]?id|biometric|salar(?:y|ies)|payroll|compensation)")),
-    (2, re.compile(r"(?i)(?:confidential|proprietary|customer[_ -]?(?:list|data|records|db|database)|all[_ -]?(?:users|customers|employees|records)|dump|backup|\.sql\b|export|contracts?|financials?|revenue|pricing|roadmap|board|merger|acquisition|\bpii\b|personal[_ -]?data|employee[_ -]?records|\bhr\b|legal)")),
+# Resource sensitivity from words: whole words (sets) and a few fragments (substrings).
+_SENSITIVE: tuple[tuple[int, frozenset[str], tuple[str, ...]], ...] = (
+    (4, frozenset("ssn patient patients medical diagnosis diagnoses phi hipaa prescription prescriptions dob passport "
+                  "biometric biometrics salary salaries payroll compensation".split()),
+        ("social security", "social_security", "health record", "health_record", "date of birth", "date_of_birth",
+         "tax id", "tax_id", "national id", "national_id")),
+    (3, frozenset("password passwords passwd secret secrets credential credentials token tokens apikey vault kubeconfig "
+                  "keychain keystore shadow netrc pgpass".split()),
+        ("api_key", "api key", "api-key", "private_key", "private key", "id_rsa", "id_ed25519", ".pem", ".env", ".aws/",
+         "master_key", "signing_key", "ssh/")),
+    (2, frozenset("confidential proprietary dump backup export contract contracts financials revenue pricing roadmap "
+                  "board merger acquisition pii legal".split()),
+        ("customer list", "customer_list", "customer data", "customer_data", "customer records", "all users", "all_users",
+         "all customers", "all_customers", "all employees", "all_employees", "personal data", "personal_data",
+         "employee records", "employee_records", ".sql")),
 )
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def sensitivity_of_text(text: str) -> int:
+    """Highest sensitivity level whose words or fragments occur in `text` (0 if none)."""
+    low = text.lower()
+    words = set(_WORD.findall(low))
+    for level, vocab, fragments in _SENSITIVE:
+        if words & vocab or any(f in low for f in fragments):
+            return level
+    return 0
+
+
+@lru_cache(maxsize=8192)
+def _split_cached(name: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in _SPLIT.split(_CAMEL.sub(" ", name)) if w)
 
 
 def split_words(name: str) -> list[str]:
     """`API_CALL:bank_transfer` -> ['api', 'call', 'bank', 'transfer']; camelCase is split too."""
-    return [w.lower() for w in _SPLIT.split(_CAMEL.sub(" ", name)) if w]
+    return list(_split_cached(name))
+
+
+@lru_cache(maxsize=8192)
+def _key_kind(leaf: str) -> tuple[bool, bool, bool]:
+    """(amount-like, destination-like, command-like) for an argument key."""
+    return bool(_AMOUNT_KEYS.search(leaf)), bool(_DEST_KEYS.match(leaf)), bool(_COMMAND_KEYS.search(leaf))
 
 
 def flatten_args(args: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -95,6 +130,7 @@ def domain_of(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
     d = ___domain.lower()
     if d in ("localhost",) or d.endswith(".local") or d.endswith(".internal") or d.endswith(".svc") or re.match(r"^(?:127\.|10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)", d):
@@ -128,7 +164,7 @@ class ActionFeatures:
         return self.destination == "external" or bool(self.verbs & {"send", "pay"}) and bool(self.external_domains)
 
 
-def _verb_of(words: list[str]) -> set[str]:
+def _verb_of(words: tuple[str, ...] | list[str]) -> set[str]:
     found = set()
     for w in words:
         v = _VERB_WORDS.get(w)
@@ -154,32 +190,34 @@ def extract_features(
     description: str = "",
 ) -> ActionFeatures:
     """Structured features of a call; declared `effect` fields win over inference."""
-    words = split_words(tool)
+    words = _split_cached(tool)
     verbs = _verb_of(words)
+    leaves = list(flatten_args(args))
     strings: list[tuple[str, str]] = []
     key_words: list[str] = []
     amounts: list[float] = []
     command_parts: list[str] = []
     dest_values: list[str] = []
-    for path, value in flatten_args(args):
+    for path, value in leaves:
         leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-        key_words.extend(split_words(leaf))
+        key_words.extend(_split_cached(leaf))
         if isinstance(value, bool) or value is None:
             continue
+        amount_key, dest_key, command_key = _key_kind(leaf)
         if isinstance(value, (int, float)):
-            if _AMOUNT_KEYS.search(leaf):
+            if amount_key:
                 amounts.append(float(value))
             continue
         text = str(value)
         strings.append((path, text))
-        if _NUM_STR.match(text) and _AMOUNT_KEYS.search(leaf):
+        if amount_key and _NUM_STR.match(text):
             try:
                 amounts.append(float(text.replace("$", "").replace(",", "").strip()))
             except ValueError:
                 pass
-        if _COMMAND_KEYS.search(leaf) or (len(text) > 3 and not _DEST_KEYS.match(leaf) and ("|" in text or ";" in text or text.startswith(("sudo ", "rm ", "curl ", "git ", "kubectl ", "aws ", "chmod ")))):
+        if command_key or (not dest_key and len(text) > 3 and ("|" in text or ";" in text or text.startswith(_COMMAND_STARTS))):
             command_parts.append(text)
-        if _DEST_KEYS.match(leaf):
+        if dest_key:
             dest_values.append(text)
     command_text = "\n".join(command_parts)
     if command_text:
@@ -187,14 +225,22 @@ def extract_features(
             if rx.search(command_text):
                 verbs.add(v)
     all_text = "\n".join(t for _, t in strings)
-    emails = tuple(dict.fromkeys(m.group(0).lower() for m in EMAIL_RX.finditer(all_text)))
-    urls = tuple(dict.fromkeys(m.group(0) for m in URL_RX.finditer(all_text)))
-    domains = [m.group(1).lower() for m in EMAIL_RX.finditer(all_text)]
-    domains += [m.group(1).lower() for m in URL_RX.finditer(all_text)]
+    emails: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    domains: list[str] = []
+    if "@" in all_text:
+        found = [(m.group(0).lower(), m.group(1).lower()) for m in EMAIL_RX.finditer(all_text)]
+        emails = tuple(dict.fromkeys(e for e, _ in found))
+        domains += [d for _, d in found]
+    if "://" in all_text:
+        found = [(m.group(0), m.group(1).lower()) for m in URL_RX.finditer(all_text)]
+        urls = tuple(dict.fromkeys(u for u, _ in found))
+        domains += [d for _, d in found]
     for v in dest_values:
-        for m in _HOST_RX.finditer(v):
-            domains.append(m.group(1).lower())
-    paths = tuple(dict.fromkeys(m.group(1) for m in PATH_RX.finditer(all_text) if len(m.group(1)) > 1))
+        if "." in v:
+            for m in _HOST_RX.finditer(v):
+                domains.append(m.group(1).lower())
+    paths = tuple(dict.fromkeys(m.group(1) for m in PATH_RX.finditer(all_text) if len(m.group(1)) > 1)) if "/" in all_text or "\\" in all_text else ()
     external = tuple(dict.fromkeys(d for d in domains if not is_internal(d, internal_domains)))
 
     if effect is not None and effect.verb:
@@ -215,11 +261,8 @@ def extract_features(
     else:
         destination = "none"
 
-    sens = 0
     probe = " ".join(words) + " " + " ".join(key_words) + " " + " ".join(paths) + " " + command_text[:500] + " " + description
-    for level, rx in _SENSITIVE_WORDS:
-        if level > sens and rx.search(probe):
-            sens = level
+    sens = sensitivity_of_text(probe)
     if effect is not None and effect.sensitivity:
         sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
     if effect is not None and effect.reversible:
@@ -231,10 +274,10 @@ def extract_features(
     else:
         reversible = "yes"
 
-    text = _canonical(words, args)
+    text = _canonical(words, leaves)
     return ActionFeatures(
         tool=tool,
-        tool_words=tuple(words),
+        tool_words=words,
         verb=verb,
         verbs=frozenset(verbs) if verbs else frozenset({"other"}),
         sensitivity=sens,
@@ -251,16 +294,16 @@ def extract_features(
     )
 
 
-def _canonical(words: list[str], args: dict[str, Any], limit: int = 320) -> str:
+def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = 240) -> str:
     """`send email to bob@x.com subject payroll` — tool words, then key/value pairs, bounded."""
     parts = [" ".join(words)]
     budget = limit - len(parts[0])
-    for path, value in flatten_args(args):
+    for path, value in leaves:
         if budget <= 0:
             break
         leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
         v = "" if value is None else str(value)
-        chunk = f"{' '.join(split_words(leaf))} {v[:80]}".strip()
+        chunk = f"{' '.join(_split_cached(leaf))} {v[:60]}".strip()
         parts.append(chunk)
         budget -= len(chunk) + 1
     return " ".join(parts)[:limit]

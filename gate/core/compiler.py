@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
-import jsonschema
+import jsonschema_rs
 import numpy as np
 import orjson
 import yaml
@@ -39,7 +39,7 @@ DEFAULT_RISK = {"horizon": 5, "threshold": 0.4, "enabled": True}
 @dataclass(frozen=True)
 class CompiledTool:
     spec: ToolSpec
-    validator: jsonschema.protocols.Validator | None
+    validator: Any | None                 # a compiled jsonschema-rs validator
     compiled_patterns: tuple[tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], ...]
     vec: np.ndarray                       # embedding of the tool's name and description
 
@@ -143,7 +143,7 @@ def _frame_texts(p: AgentPolicy) -> list[str]:
 
 
 def _compile_tool(spec: ToolSpec, cache: _EncodeCache) -> CompiledTool:
-    validator = jsonschema.Draft202012Validator(spec.args_schema) if spec.args_schema else None
+    validator = jsonschema_rs.validator_for(spec.args_schema) if spec.args_schema else None
     pats = tuple(
         (re.compile(c.pattern) if c.pattern else None, tuple(re.compile(p) for p in c.pattern_deny or ()))
         for c in spec.constraints

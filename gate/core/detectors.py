@@ -21,6 +21,18 @@ class Finding:
     end: int
 
 
+# Each pattern carries literal triggers (lower case): the regex runs only when one of them
+# occurs in the lower-cased text. Substring tests are C-speed; most arguments trip none.
+_SECRET_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "private_key": ("private key",), "aws_access_key": ("akia", "asia"), "aws_secret_key": ("secret",),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "stripe_key": ("_live_", "_test_"),
+    "openai_key": ("sk-",), "slack_token": ("xox",), "slack_webhook": ("hooks.slack",), "google_api_key": ("aiza",),
+    "jwt": ("eyj",), "bearer_token": ("bearer",), "url_credentials": ("@",),
+    "password_assignment": ("pass", "pwd", "secret", "key", "token"), "npm_token": ("npm_",),
+    "password_phrase": ("pass", "pin "), "login_pair": ("login", "credential", "user"),
+    "otp_seed": ("seed", "secret"), "mfa_backup_code": ("backup", "recovery"),
+}
+
 _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rx))
     for kind, rx in (
@@ -38,9 +50,14 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("url_credentials", r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@"),
         ("password_assignment", r"(?i)\b(?:password|passwd|pwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}"),
         ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+        ("password_phrase", r"(?i)\b(?:password|passwd|passcode|pin)\s+(?:is|was|:|=)\s+['\"]?\S{6,}"),
+        ("login_pair", r"(?i)\b(?:login|credentials?|user(?:name)?\s*/\s*pass(?:word)?)\s*[:=]\s*\S+\s*/\s*\S{6,}"),
+        ("otp_seed", r"(?i)\b(?:otp|totp|2fa|mfa|token)\s+(?:seed|secret)\W{0,3}[A-Z2-7]{10,}"),
+        ("mfa_backup_code", r"(?i)\b(?:backup|recovery)\s+codes?\s+(?:is|are|:)?\s*\d{3}[- ]?\d{3}"),
     )
 )
 
+_DIGITS = re.compile(r"\d{4}")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
@@ -72,7 +89,12 @@ def _iban_ok(text: str) -> bool:
 def find_secrets(text: str) -> list[Finding]:
     """Credentials and keys in `text` (API keys, tokens, private keys, passwords)."""
     out: list[Finding] = []
+    kinds = _triggered(_SECRET_LITERALS, _SECRET_BY_TRIGGER, text)
+    if not kinds:
+        return out
     for kind, rx in _SECRET_PATTERNS:
+        if kind not in kinds:
+            continue
         for m in rx.finditer(text):
             out.append(Finding(kind, m.start(), m.end()))
     return out
@@ -81,6 +103,8 @@ def find_secrets(text: str) -> list[Finding]:
 def find_pii(text: str) -> list[Finding]:
     """Regulated personal data: SSNs, payment card numbers (Luhn), IBANs (mod 97), passports, birth dates."""
     out: list[Finding] = []
+    if not _DIGITS.search(text):
+        return out
     for m in _SSN.finditer(text):
         out.append(Finding("ssn", m.start(), m.end()))
     for m in _CARD.finditer(text):
@@ -131,7 +155,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("sql_drop", "DROP of a database, schema or table", r"(?i)\bdrop\s+(?:database|schema|table|keyspace|collection)\b"),
         ("sql_truncate", "TRUNCATE of a table", r"(?i)\btruncate\s+(?:table\s+)?[\w.\"`]+"),
         ("sql_delete_all", "DELETE without a WHERE clause",
-         r"(?i)\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|\)|--)"),
+         r"(?i)\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|\)|--|'|\")"),
         ("sql_update_all", "UPDATE without a WHERE clause",
          r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bwhere\b)[^;])*(?:;|$)(?<!where)"),
         ("world_writable", "world-writable permissions",
@@ -156,18 +180,70 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b[^;|]*--all\b|\baws\s+s3\s+rb\b[^;|]*--force|\baws\s+s3\s+rm\b[^;|]*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
         ("reverse_shell", "opens a reverse shell",
          r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b[^;|]*exec:|\bbash\s+-i\s+>&)"),
+        ("exfil_service", "sends data to a paste, file-drop or request-capture service",
+         r"(?i)\b(?:pastebin\.com|paste\.ee|hastebin|ghostbin|transfer\.sh|file\.io|0x0\.st|gofile\.io|anonfiles|temp\.sh|webhook\.site|requestbin|pipedream\.net|ngrok(?:-free)?\.(?:io|app|dev)|interact\.sh|oast\.(?:fun|pro|live|site|online|me)|burpcollaborator|dnslog\.cn|beeceptor\.com|hookbin)"),
+        ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
+         r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
+        ("sql_superuser", "creates or grants a database superuser or all privileges",
+         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\bsuperuser\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
         ("credential_file", "reads a credential store",
          r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc)|/etc/shadow\b|/etc/gshadow\b"),
     )
 )
 
 
+_DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "recursive_delete_root": ("rm ", "no-preserve-root"), "find_delete_root": ("-delete",),
+    "disk_wipe": ("mkfs", "of=/dev", "shred", "/dev/sd"), "fork_bomb": (":()",), "sql_drop": ("drop",),
+    "sql_truncate": ("truncate",), "sql_delete_all": ("delete",), "sql_update_all": ("update",),
+    "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
+    "disable_logging": ("audit", "log", "history", "trail", "journald", "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile"),
+    "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
+    "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin"),
+    "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
+    "force_push_protected": ("push",), "destroy_infrastructure": ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
+    "reverse_shell": ("/dev/tcp", "nc ", "ncat", "socat", "bash -i"),
+    "exfil_service": ("pastebin", "paste.ee", "hastebin", "ghostbin", "transfer.sh", "file.io", "0x0.st", "gofile", "anonfiles",
+                      "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
+    "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
+    "sql_superuser": ("superuser", "grant"),
+    "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow"),
+}
+
+
+def _trigger_index(triggers: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
+    by: dict[str, set[str]] = {}
+    for name, lits in triggers.items():
+        for lit in lits:
+            by.setdefault(lit, set()).add(name)
+    return tuple(by), {k: frozenset(v) for k, v in by.items()}
+
+
+def _triggered(literals: tuple[str, ...], by: dict[str, frozenset[str]], text: str) -> set[str]:
+    """Names of the patterns whose literal triggers occur in `text` (substring tests)."""
+    low = text.lower()
+    out: set[str] = set()
+    for lit in literals:
+        if lit in low:
+            out |= by[lit]
+    return out
+
+
+_DANGER_LITERALS, _DANGER_BY_TRIGGER = _trigger_index(_DANGER_TRIGGERS)
+_SECRET_LITERALS, _SECRET_BY_TRIGGER = _trigger_index(_SECRET_TRIGGERS)
+
+
 def find_dangerous(text: str) -> list[tuple[str, str]]:
     """Dangerous operations in command-like text, as (code, message) pairs (no matched text)."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
+    codes = _triggered(_DANGER_LITERALS, _DANGER_BY_TRIGGER, text)
+    if not codes:
+        return out
     for code, msg, rx in _DANGEROUS:
-        if code not in seen and rx.search(text):
+        if code in seen or code not in codes:
+            continue
+        if rx.search(text):
             out.append((code, msg))
             seen.add(code)
     return out

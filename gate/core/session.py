@@ -72,15 +72,31 @@ def destination_tokens(text: str) -> set[str]:
     return out
 
 
+_PROSE_MIN_WORDS = 6
+
+
 def result_provenance(result: Any) -> tuple[set[str], set[str], int]:
-    """(destinations seen, secret fingerprints seen, exposure level) in a tool result."""
-    texts = [str(v) for _, v in flatten_args(result) if isinstance(v, str)] if isinstance(result, (dict, list)) else [str(result)] if result is not None else []
-    text = "\n".join(texts)
-    if isinstance(result, dict):
-        text += "\n" + "\n".join(str(k) for k in result)
-    dests = destination_tokens(text)
-    secrets = {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text)}
-    exposure = 3 if secrets else (4 if find_pii(text) else 0)
+    """(tainted destinations, secret fingerprints, exposure level) of a tool result.
+
+    Destinations inside prose (fetched pages, e-mail bodies, documents, comments: any string
+    of several words) are tainted: that is where injected instructions live. A short
+    structured field (`customer_email: jo@x.org` from a system of record) is not.
+    """
+    if isinstance(result, (dict, list)):
+        leaves = [v for _, v in flatten_args(result) if isinstance(v, str)]
+    elif result is None:
+        leaves = []
+    else:
+        leaves = [str(result)]
+    dests: set[str] = set()
+    secrets: set[str] = set()
+    pii = False
+    for text in leaves:
+        if len(text.split()) >= _PROSE_MIN_WORDS:
+            dests |= destination_tokens(text)
+        secrets |= {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text)}
+        pii = pii or bool(find_pii(text))
+    exposure = max(3 if secrets else 0, 4 if pii else 0)
     return dests, secrets, exposure
 
 

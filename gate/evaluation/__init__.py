@@ -1,0 +1,1 @@
+"""The labelled benchmark's loader, runner, baselines and report (`gate eval`)."""

@@ -1,0 +1,1 @@
+"""The mcp sidecar mode (see cli.py)."""

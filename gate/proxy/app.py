@@ -1,0 +1,287 @@
+"""The HTTP reverse proxy: an ASGI app that gates every tool call on its way to an upstream.
+
+    agent ──(Bearer key | X-Gate-Key)──► proxy ──► Gate.check ──ALLOW/REWRITE──► upstream
+                                            └──BLOCK──► 403 {"error": {"code": "blocked"}, "decision": …}
+
+* Identity comes only from a credential whose sha256 is declared in a policy (constant-time
+  comparison against every digest); session and task come from `X-Gate-Session` / `X-Gate-Task`.
+* A route (routes file) names the tool; its args come from path parameters, query and JSON body.
+  REWRITE rebuilds path, query and body from the rewritten args before forwarding.
+* Responses stream through unbuffered; JSON bodies up to `observe_max_bytes` are reported to the
+  session with `Gate.observe` after the last byte has been sent.
+* It is a bare ASGI app (no framework): the hop costs what the decision costs, plus the forward.
+
+Own endpoints (no credential): `GET /_gate/healthz`, `/_gate/readyz`, `/_gate/metrics`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any, Awaitable, Callable, MutableMapping
+
+import orjson
+from anyio import to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gate.core.compiler import Bundle
+from gate.core.verdict import Decision
+from gate.errors import GateError, PayloadTooLarge, RequestError, StoreUnavailable, Unauthorized
+from gate.gate import Gate
+from gate.proxy.errors import UnknownRoute, UpstreamError
+from gate.proxy.routes import RouteTable, Upstream
+from gate.proxy.upstream import TransportKind, UpstreamPool
+from gate.stores.memory import MemoryStore
+
+__all__ = ["ProxyApp", "create_proxy_app", "HOP_BY_HOP", "GATE_HEADERS"]
+
+log = logging.getLogger("gate.proxy")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
+    b"trailers", b"transfer-encoding", b"upgrade", b"proxy-connection",
+})
+# Never forwarded: the gate's own headers (credentials, session, task). Host and length are recomputed.
+GATE_HEADERS = frozenset({b"x-gate-key", b"x-gate-session", b"x-gate-task", b"host", b"content-length"})
+
+_JSON = [(b"content-type", b"application/json")]
+
+
+class ProxyApp:
+    """ASGI reverse proxy in front of the upstreams of a `RouteTable`, deciding with `gate`."""
+
+    def __init__(self, gate: Gate, routes: RouteTable, *, pool: UpstreamPool | None = None,
+                 transport_kind: TransportKind = "aiohttp") -> None:
+        self.gate = gate
+        self.routes = routes
+        self.pool = pool or UpstreamPool(max_connections=routes.max_connections, kind=transport_kind)
+        self._inline = isinstance(gate.store, MemoryStore)
+        self._cred_bundle: Bundle | None = None
+        self._creds: list[tuple[bytes, str]] = []
+
+    # ASGI ---------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            try:
+                await self._http(scope, receive, send)
+            except GateError as exc:
+                await _send_json(send, exc.status, exc.to_wire())
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _ = self.pool.transport  # open the pool inside the server's loop
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        self.gate.close()
+
+    # credentials --------------------------------------------------------------------------
+    def authenticate(self, key: str) -> str:
+        """The agent whose declared sha256 digest matches `key`; compares against every digest."""
+        bundle = self.gate.bundle
+        if bundle is not self._cred_bundle:  # policies reloaded: rebuild the digest list
+            self._creds = [(bytes.fromhex(d), name) for name, a in sorted(bundle.agents.items())
+                           for d in a.policy.credentials]
+            self._cred_bundle = bundle
+        presented = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+        found: set[str] = set()
+        for digest, agent in self._creds:
+            if hmac.compare_digest(presented, digest):
+                found.add(agent)
+        if len(found) != 1:
+            raise Unauthorized("missing or invalid gate credential" if not found
+                               else "this credential is declared by more than one agent")
+        return found.pop()
+
+    # requests -----------------------------------------------------------------------------
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith("/_gate/"):
+            return await self._own(path, send)
+        key = session = task = None
+        bearer = None
+        for name, value in scope["headers"]:
+            if name == b"x-gate-key":
+                key = value.decode("latin-1")
+            elif name == b"authorization":
+                v = value.decode("latin-1")
+                if v[:7].lower() == "bearer ":
+                    bearer = v[7:].strip()
+            elif name == b"x-gate-session":
+                session = value.decode("utf-8", "replace")
+            elif name == b"x-gate-task":
+                task = value.decode("utf-8", "replace")
+        # X-Gate-Key wins; then an Authorization header carrying the key is the gate's, and is dropped.
+        strip_authorization = key is None
+        key = key if key is not None else bearer
+        if not key:
+            raise Unauthorized("send the agent's gate key as `Authorization: Bearer <key>` or `X-Gate-Key`")
+        agent = self.authenticate(key)
+
+        body = await _read_body(scope, receive, self.routes.max_request_bytes)
+        method: str = scope["method"]
+        qs: bytes = scope["query_string"]
+        match = self.routes.match(method, path, qs, body)
+        headers = _forward_headers(scope["headers"], strip_authorization)
+        if match is None:
+            if self.routes.unknown_routes != "forward" or self.routes.unknown_routes_upstream is None:
+                raise UnknownRoute(f"{method} {path} is not a configured route")
+            upstream = self.routes.upstreams[self.routes.unknown_routes_upstream]
+            target = path + ("?" + qs.decode("latin-1") if qs else "")
+            return await self._forward(send, upstream, method, target, headers, body, None, None)
+
+        route = match.route
+        request: dict[str, Any] = {"agent": agent, "action": {"tool": route.tool, "args": match.args}}
+        if session:
+            request["session"] = session
+        if task:
+            request["task"] = task
+        decision = await self._decide(request)
+        if decision.decision == "BLOCK":
+            codes = ", ".join(r["code"] for r in decision.reasons)
+            return await _send_json(send, 403, {
+                "error": {"code": "blocked", "message": f"gate blocked {route.tool}: {codes}"},
+                "decision": decision.to_dict(),
+            })
+        if decision.decision == "REWRITE":
+            new_path, new_qs, new_body = match.rebuild(decision.action["args"], body)
+            target = new_path + ("?" + new_qs if new_qs else "")
+            if new_body is not None:
+                body = new_body
+                headers = [h for h in headers if h[0] != b"content-type"] + _JSON
+        else:
+            target = path + ("?" + qs.decode("latin-1") if qs else "")
+        headers.append((b"x-gate-decision-id", decision.decision_id.encode()))
+        await self._forward(send, self.routes.upstreams[route.upstream], method, target, headers, body,
+                            decision, session)
+
+    async def _decide(self, request: dict[str, Any]) -> Decision:
+        if self._inline:
+            return self.gate.check(request, via="proxy")
+        return await to_thread.run_sync(lambda: self.gate.check(request, via="proxy"))
+
+    async def _forward(self, send: Send, upstream: Upstream, method: str, target: str,
+                       headers: list[tuple[bytes, bytes]], body: bytes, decision: Decision | None,
+                       session: str | None) -> None:
+        for name, value in upstream.headers:
+            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        response = await self.pool.send(upstream, method, target, headers, body)
+        out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+        if decision is not None:
+            out.append((b"x-gate-decision", decision.decision.encode()))
+            out.append((b"x-gate-decision-id", decision.decision_id.encode()))
+        observe = (decision is not None and session is not None and self.routes.observe_max_bytes > 0
+                   and b"json" in response.headers.get("content-type", "").encode())
+        kept = bytearray() if observe else None
+        started = False
+        try:
+            async for chunk in self.pool.iter_body(response, upstream):
+                if not started:
+                    await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+                    started = True
+                if kept is not None:
+                    if len(kept) + len(chunk) <= self.routes.observe_max_bytes:
+                        kept += chunk
+                    else:
+                        kept = None  # too large to report: the session records the call without a result
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except UpstreamError:
+            if not started:
+                raise
+            # Headers are gone: all that is left is to cut the body short (the client sees it truncated).
+            log.warning("upstream %s failed mid-response; response truncated", upstream.name)
+            return
+        if not started:
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if decision is not None and session is not None:
+            await self._observe(decision, session, kept, response.status_code)
+
+    async def _observe(self, decision: Decision, session: str, kept: bytearray | None, status: int) -> None:
+        """Report the executed call and its result; the client already has the response."""
+        result: Any = None
+        if kept:
+            try:
+                result = orjson.loads(kept)
+            except orjson.JSONDecodeError:
+                result = None
+        body = {"agent": decision.agent, "session": session, "action": decision.action,
+                "result": result if status < 400 else {"status": status, "error": result},
+                "decision_id": decision.decision_id}
+        try:
+            if self._inline:
+                self.gate.observe(body)
+            else:
+                await to_thread.run_sync(lambda: self.gate.observe(body))
+        except (RequestError, StoreUnavailable) as exc:
+            log.warning("observe failed for decision %s: %s", decision.decision_id, exc.message)
+
+    async def _own(self, path: str, send: Send) -> None:
+        if path == "/_gate/healthz":
+            return await _send_json(send, 200, {"status": "ok"})
+        if path == "/_gate/readyz":
+            ok, why = await to_thread.run_sync(self.gate.ready)
+            return await _send_json(send, 200 if ok else 503, {"ready": ok, "detail": why,
+                                                               "policy_revision": self.gate.revision})
+        if path == "/_gate/metrics":
+            body = generate_latest(self.gate.metrics.registry)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())]})
+            return await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 404, {"error": {"code": "not_found", "message": f"no gate endpoint {path}"}})
+
+
+def _forward_headers(headers: list[tuple[bytes, bytes]], strip_authorization: bool) -> list[tuple[bytes, bytes]]:
+    drop = set(HOP_BY_HOP) | GATE_HEADERS
+    for name, value in headers:
+        if name == b"connection":  # headers the client marked hop-by-hop
+            drop.update(t.strip().lower() for t in value.split(b","))
+    if strip_authorization:
+        drop.add(b"authorization")
+    return [(k, v) for k, v in headers if k not in drop]
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        more = message.get("more_body", False)
+    return body
+
+
+async def _send_json(send: Send, status: int, content: Any) -> None:
+    body = orjson.dumps(content)
+    await send({"type": "http.response.start", "status": status,
+                "headers": _JSON + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_proxy_app(gate: Gate, routes: RouteTable, *, transport_kind: TransportKind = "aiohttp",
+                     pool: UpstreamPool | None = None) -> ProxyApp:
+    """The proxy ASGI app (run it with uvicorn; its lifespan opens and closes the upstream pool)."""
+    return ProxyApp(gate, routes, pool=pool, transport_kind=transport_kind)

@@ -1,0 +1,133 @@
+"""The shared session store: one Redis hash per session, written by compare-and-set.
+
+Each session is a hash `{v: <version token>, d: <snapshot JSON>}`. `transact` reads both with
+one `HMGET`, runs `fn` locally, then saves through a Lua compare-and-set that writes only if
+the version is still the one it read (and refreshes the TTL in the same step). On a conflict
+it reads again and re-runs `fn`, at most `max_retries` times. That is two round trips per
+call; WATCH/MULTI/EXEC needs three and pins a connection for the whole transaction
+(bench/session_overhead.py --compare-cas measures both).
+
+Every redis-py error is mapped once, in `_boundary`, to `StoreUnavailable`; the Gate turns
+that into a fail-closed BLOCK. The client never retries on its own and each socket operation
+is bounded by `timeout_s`, so an outage costs one bounded failure per call; connections
+broken by an outage are dropped and re-dialled, so the store recovers when Redis returns.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from gate.core.session import SessionSnapshot
+from gate.errors import StoreUnavailable
+
+__all__ = ["RedisStore", "CAS_SCRIPT"]
+
+T = TypeVar("T")
+
+# KEYS[1] session key; ARGV: expected version ('' = absent), new version, snapshot JSON, TTL ms.
+CAS_SCRIPT = """
+local cur = redis.call('HGET', KEYS[1], 'v')
+if (cur or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+class RedisStore:
+    """Sessions in Redis, shared by every gate replica pointing at the same server.
+
+        >>> store = RedisStore("redis://127.0.0.1:6379/0", ttl_s=3600)   # doctest: +SKIP
+        >>> store.transact("gate:s:a:s1", lambda s: (None, s))            # doctest: +SKIP
+
+    `ttl_s` is the idle lifetime of a session (refreshed on every write); `timeout_s` bounds
+    connecting, each read and write, and waiting for a free pooled connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        ttl_s: float = 3600,
+        timeout_s: float = 0.25,
+        *,
+        max_retries: int = 50,
+        max_connections: int = 64,
+    ) -> None:
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        self.url = url
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.conflicts = 0  # CAS attempts lost to another writer (a statistic; not exact under threads)
+        self._pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,                  # wait for a free pooled connection
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),        # no hidden retries: one bounded failure, then fail closed
+            health_check_interval=0,
+        )
+        self._client = redis.Redis(connection_pool=self._pool)
+        self._cas = self._client.register_script(CAS_SCRIPT)  # EVALSHA; reloads itself after a restart
+
+    # the one place redis-py errors become gate errors ---------------------------------------
+    @contextmanager
+    def _boundary(self, op: str, key: str = "") -> Iterator[None]:
+        try:
+            yield
+        except (redis.RedisError, OSError) as exc:
+            where = f" {key}" if key else ""
+            raise StoreUnavailable(f"redis {op}{where} failed: {type(exc).__name__}: {exc}") from exc
+
+    # SessionStore -------------------------------------------------------------------------
+    def _read(self, key: str) -> tuple[bytes, SessionSnapshot]:
+        with self._boundary("read", key):
+            version, raw = self._client.hmget(key, "v", "d")
+        if raw is None:
+            return b"", SessionSnapshot()
+        try:
+            return version or b"", SessionSnapshot.from_json(raw)
+        except (ValueError, TypeError) as exc:
+            # A snapshot we cannot read must not silently become a fresh (risk-free) session.
+            raise StoreUnavailable(f"session {key} holds an unreadable snapshot: {exc}") from exc
+
+    def get(self, key: str) -> SessionSnapshot | None:
+        version, snap = self._read(key)
+        return snap if version else None
+
+    def transact(self, key: str, fn: Callable[[SessionSnapshot], tuple[T, SessionSnapshot]]) -> T:
+        for attempt in range(self.max_retries):
+            version, snap = self._read(key)
+            result, new = fn(snap)
+            token = os.urandom(8).hex()  # random, so a session that expired and came back is never mistaken for this one
+            with self._boundary("write", key):
+                saved = self._cas(keys=[key], args=[version, token, new.to_json(), self.ttl_ms])
+            if saved:
+                return result
+            self.conflicts += 1
+            if attempt >= 2:  # persistent contention: spread the writers out a little
+                time.sleep(random.uniform(0, 0.0005 * min(attempt, 10)))
+        raise StoreUnavailable(
+            f"session {key}: gave up after {self.max_retries} conflicting concurrent writes"
+        )
+
+    def ping(self) -> None:
+        with self._boundary("ping"):
+            self._client.ping()
+
+    def close(self) -> None:
+        with self._boundary("close"):
+            self._pool.disconnect()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self._pool.connection_kwargs.get('host')}:{self._pool.connection_kwargs.get('port')})"
