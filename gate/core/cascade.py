@@ -151,7 +151,7 @@ def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> Session
     if not snap.agent:
         snap = replace(snap, agent=req.agent, session=req.session or "")
     if req.task and not snap.task:
-        snap = replace(snap, task=req.task, task_vec=bundle.library.encoder.encode_one(req.task),
+        snap = replace(snap, task=req.task, task_vec=bundle.library.task_vector(req.task),
                        named=snap.named | frozenset(destination_tokens(req.task)))
     return snap
 

@@ -71,6 +71,18 @@ class Library:
     archetype_categories: tuple[str, ...]
     anchors: VectorIndex
     tool_blend: float
+    task_cache: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+
+    def task_vector(self, task: str) -> np.ndarray:
+        """The task imprint's vector; tasks repeat across sessionless calls, so they are cached."""
+        cache = self.task_cache
+        v = cache.get(task)
+        if v is None:
+            v = self.encoder.encode_one(task)
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[task] = v
+        return v
 
     def action_vector(self, tool: CompiledTool | None, f: ActionFeatures) -> np.ndarray:
         v = self.encoder.encode_one(f.text)

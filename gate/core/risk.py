@@ -87,6 +87,10 @@ class RiskChain:
         for k in range(1, K + 1):
             Pk = Pk @ P
             within[k] = Pk[:TRANSIENT, VIOLATED]
+        # Risk is ordinal: a higher level never reads as safer than a lower one, whatever
+        # thin evidence the estimate rests on (running max across levels).
+        within = np.maximum.accumulate(within, axis=1)
+        t = np.minimum.accumulate(t)
         return cls(P=P, within=within, expected=t, absorption=B[:, 0])
 
 
