@@ -191,7 +191,8 @@ def extract_features(
 ) -> ActionFeatures:
     """Structured features of a call; declared `effect` fields win over inference."""
     words = _split_cached(tool)
-    verbs = _verb_of(words)
+    declared = effect.verb if effect is not None and effect.verb else None
+    verbs = {declared} if declared else _verb_of(words)
     leaves = list(flatten_args(args))
     strings: list[tuple[str, str]] = []
     key_words: list[str] = []
@@ -243,9 +244,8 @@ def extract_features(
     paths = tuple(dict.fromkeys(m.group(1) for m in PATH_RX.finditer(all_text) if len(m.group(1)) > 1)) if "/" in all_text or "\\" in all_text else ()
     external = tuple(dict.fromkeys(d for d in domains if not is_internal(d, internal_domains)))
 
-    if effect is not None and effect.verb:
-        verb = effect.verb
-        verbs.add(verb)
+    if declared:
+        verb = declared
     elif verbs:
         verb = min(verbs, key=_VERB_PRIORITY.__getitem__)
     else:

@@ -31,8 +31,9 @@ from gate.core.checks import (
     ValidationCheck,
 )
 from gate.core.compiler import Bundle, CompiledAgent
-from gate.core.risk import advance, risk_level
-from gate.core.session import RISK_LEVELS, SessionSnapshot, destination_tokens
+from gate.core.risk import advance, risk_level, unsanctioned_egress
+from gate.core.actions import flatten_args
+from gate.core.session import RISK_LEVELS, SessionSnapshot, destination_tokens, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -196,16 +197,12 @@ def decide(
     return decision, new
 
 
-def _sanctioned(agent: CompiledAgent, snap: SessionSnapshot, external: Sequence[str]) -> bool:
-    trusted = snap.named | agent.named_destinations
-    return bool(external) and all(d in trusted for d in external)
-
-
 def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None) -> SessionSnapshot:
     if features is None:
         t = agent.tools.get(tool) if agent.tools is not None else None
         features = extract_features(tool, args, t.spec.effect if t else None, agent.policy.internal_domains, t.spec.description if t else "")
-    e, c, r = advance(snap.exposure, snap.escalation, features, _sanctioned(agent, snap, features.external_domains))
+    unsanctioned = unsanctioned_egress(features, snap.trusted(agent.named_destinations), agent.policy.internal_domains)
+    e, c, r = advance(snap.exposure, snap.escalation, features, unsanctioned)
     level = max(snap.risk_level, risk_level(e, c, r))
     drift = snap.drift
     if ctx is not None and snap.task_vec is not None:
@@ -236,17 +233,25 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     The state is monotone (max of levels), so observing a call that was already checked
     only adds what its result revealed; `checked` says whether to count the step again.
     """
-    from gate.core.session import result_provenance
-
     agent = _agent(bundle, req.agent)
     snap = imprint(bundle, snap, req)
     advanced = _advance(agent, snap, req.tool, req.args, None, None)
     if checked:
         advanced = replace(advanced, steps=snap.steps)
-    dests, secrets, exposure = result_provenance(result)
-    trusted = advanced.named | agent.named_destinations
-    tainted = frozenset(d for d in dests if d not in trusted)
-    e = max(advanced.exposure, exposure)
+    prov = result_provenance(result)
+    trusted = advanced.trusted(agent.named_destinations) | prov.vouched
+    e = max(advanced.exposure, prov.exposure)
     level = max(advanced.risk_level, risk_level(e, advanced.escalation, advanced.reversibility))
-    return replace(advanced, exposure=e, risk_level=level, tainted=advanced.tainted | tainted,
-                   secrets=advanced.secrets | frozenset(secrets))
+    task_tokens = salient_tokens(advanced.task or "")
+    injected = frozenset(t for t in prov.injected if t not in task_tokens and t not in advanced.contacted)
+    contacted = advanced.contacted
+    if not advanced.injections and len(contacted) < 256:
+        # Values the caller chose before anything tried to steer it are its own.
+        for _, text in flatten_args(req.args):
+            if isinstance(text, str):
+                contacted |= salient_tokens(text)
+    return replace(advanced, exposure=e, risk_level=level,
+                   tainted=(advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched,
+                   vouched=advanced.vouched | prov.vouched, secrets=advanced.secrets | prov.secrets,
+                   injected=advanced.injected | injected, injections=advanced.injections + int(prov.injection),
+                   contacted=frozenset(list(contacted)[:256]))

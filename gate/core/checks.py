@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from gate.core.actions import ActionFeatures, domain_of, is_internal
-from gate.core.detectors import find_dangerous, find_pii, find_secrets, redact
+from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact
+from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     RISK_LEVELS,
     SessionSnapshot,
     destination_tokens,
+    salient_tokens,
     secret_fingerprint,
 )
 from gate.core.verdict import Patch, Verdict
@@ -315,13 +317,27 @@ class DangerousOperationCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         f = ctx.features
-        text = f.command_text if len(f.strings) <= 1 else "\n".join(t for _, t in f.strings)
+        text = f.strings[0][1] if len(f.strings) == 1 else "\n".join(t for _, t in f.strings)
         found = [c for c in find_dangerous(text) if c[0] not in ctx.agent.allowed_dangerous]
         if not found:
             return _pass(self.name, "no_dangerous_op", "no dangerous operation recognised")
         codes = ", ".join(c for c, _ in found)
         return Verdict(self.name, "block", "dangerous_operation",
                        f"{found[0][1]} ({codes})", {"matches": float(len(found))})
+
+
+def _decoded(text: str) -> str:
+    """URL-decoded text when it carries percent-escapes (data smuggled in a query string)."""
+    if "%" in text and re.search(r"%[0-9A-Fa-f]{2}", text):
+        from urllib.parse import unquote_plus
+
+        return unquote_plus(text)
+    return text
+
+
+def _redact_encoded(raw: str, findings: list[Any], decoded: str) -> str:
+    """Redact in the decoded form (the escapes are gone anyway once a value is redacted)."""
+    return redact(decoded, findings)
 
 
 class SensitiveDataCheck:
@@ -339,9 +355,10 @@ class SensitiveDataCheck:
         pol = ctx.agent.policy
         patches: list[Patch] = []
         kinds: list[str] = []
-        for path, text in f.strings:
+        for path, raw in f.strings:
+            text = _decoded(raw)
             secrets = find_secrets(text)
-            pii = find_pii(text) if pol.redact_pii != "allow" else []
+            pii = (find_pii(text) + find_contact_list(text)) if pol.redact_pii != "allow" else []
             if secrets and pol.redact_secrets == "block":
                 return Verdict(self.name, "block", "secret_outbound",
                                f"{path} carries a credential ({secrets[0].kind}) to an outbound sink")
@@ -349,7 +366,7 @@ class SensitiveDataCheck:
                 return Verdict(self.name, "block", "pii_outbound",
                                f"{path} carries personal data ({pii[0].kind}) to an outbound sink")
             if secrets or pii:
-                patches.append(Patch(path, "redact", redact(text, secrets + pii)))
+                patches.append(Patch(path, "redact", redact(text, secrets + pii) if text is raw else _redact_encoded(raw, secrets + pii, text)))
                 kinds.extend(sorted({x.kind for x in secrets + pii}))
         if patches:
             return Verdict(self.name, "rewrite", "sensitive_data_redacted",
@@ -359,8 +376,9 @@ class SensitiveDataCheck:
 
 
 class ProvenanceCheck:
-    """Outbound calls to destinations that entered the session only through tool results
-    (the signature of indirect prompt injection), and secrets from results flowing out."""
+    """Calls steered by tool results: values named by an injected instruction, outbound
+    calls to destinations that entered only through results (the signature of indirect
+    prompt injection), and secrets read from results flowing back out."""
 
     name = "provenance"
     hard = True
@@ -368,27 +386,40 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
-        if not (s.tainted or s.secrets) or not (f.verbs & {"send", "pay", "grant", "write", "execute"}):
-            return _pass(self.name, "no_tainted_flow", "no result-derived destination in this call")
-        if s.secrets:
+        if not (s.tainted or s.secrets or s.injected or s.injections):
+            return _pass(self.name, "no_tainted_flow", "no result-derived value in this session")
+        if s.injected:
+            used: set[str] = set()
+            for _, text in f.strings:
+                used |= salient_tokens(text)
+            hits = used & s.injected
+            if hits:
+                return Verdict(self.name, "block", "injected_instruction",
+                               f"{len(hits)} argument value(s) were named by an instruction found in a tool result",
+                               {"injected_values": float(len(hits))})
+        acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
+        if s.secrets and acting:
             for path, text in f.strings:
                 for finding in find_secrets(text):
                     if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
                         return Verdict(self.name, "block", "secret_from_result",
                                        f"{path} carries a secret that was read from a tool result")
-        if not (f.verbs & {"send", "pay", "grant"}) and f.destination != "external":
-            return _pass(self.name, "no_tainted_flow", "no outbound destination")
-        dests: set[str] = set()
-        for _, text in f.strings:
-            dests |= destination_tokens(text)
-        trusted = s.named | ctx.agent.named_destinations
-        hits = sorted(d for d in dests if d in s.tainted and d not in trusted
-                      and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
-        if hits:
-            return Verdict(self.name, "block", "tainted_destination",
-                           f"{len(hits)} destination(s) came only from tool results, not from the task or identity",
-                           {"tainted": float(len(hits))})
-        return _pass(self.name, "no_tainted_flow", "destinations are named by the task, caller or identity")
+        if s.tainted and (f.verbs & {"send", "pay", "grant"} or f.destination == "external"):
+            dests: set[str] = set()
+            for _, text in f.strings:
+                dests |= destination_tokens(text)
+            trusted = s.trusted(ctx.agent.named_destinations)
+            hits_t = sorted(d for d in dests if d in s.tainted and d not in trusted
+                            and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
+            if hits_t:
+                return Verdict(self.name, "block", "tainted_destination",
+                               f"{len(hits_t)} destination(s) came only from tool results, not from the task or identity",
+                               {"tainted": float(len(hits_t))})
+        if s.injections and f.verbs & {"send", "pay", "grant", "delete"}:
+            return Verdict(self.name, "flag", "acting_after_injection",
+                           "an irreversible call after a tool result carried an injected instruction",
+                           {"injections": float(s.injections)}, weight=ctx.agent.weights["injection"])
+        return _pass(self.name, "no_tainted_flow", "no value in this call was steered by a tool result")
 
 
 class SessionRiskCheck:
@@ -402,9 +433,9 @@ class SessionRiskCheck:
         model = ctx.agent.risk_model
         if model is None:
             return _pass(self.name, "risk_disabled", "session risk is disabled for this agent")
-        trusted = ctx.session.named | ctx.agent.named_destinations
-        ext = ctx.features.external_domains
-        proj = model.project(ctx.session, ctx.features, sanctioned=bool(ext) and all(d in trusted for d in ext))
+        trusted = ctx.session.trusted(ctx.agent.named_destinations)
+        proj = model.project(ctx.session, ctx.features,
+                             unsanctioned_egress(ctx.features, trusted, ctx.agent.policy.internal_domains))
         p = model.p_violation(proj, ctx.agent.category)
         scores = {"p_violation": p, "expected_steps": model.expected_steps(proj, ctx.agent.category),
                   "current_level": float(ctx.session.risk_level), "projected_level": float(proj.level)}

@@ -31,9 +31,9 @@ __all__ = ["DEFAULT_THRESHOLDS", "DEFAULT_WEIGHTS", "CompiledTool", "CompiledAge
 
 # Defaults tuned on the benchmark's dev split (bench/tune.py); a policy's `thresholds` win.
 DEFAULT_THRESHOLDS: dict[str, float] = {"scope": 0.25, "drift": 0.10, "harm": 0.55}
-DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.6, "scope_declared": 0.3, "drift": 0.4, "harm": 0.6}
+DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.6, "scope_declared": 0.3, "drift": 0.4, "harm": 0.6, "injection": 0.6}
 DEFAULT_TUNING: dict[str, float] = {"harm_margin": 0.05, "drift_alpha": 0.3, "drift_ewma_max": 0.95, "tool_blend": 0.5}
-DEFAULT_RISK = {"horizon": 5, "threshold": 0.4, "enabled": True}
+DEFAULT_RISK = {"horizon": 5, "threshold": 0.6, "enabled": True}  # threshold tuned on dev traces
 
 
 @dataclass(frozen=True)

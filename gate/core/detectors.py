@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN"]
+__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
 
@@ -62,6 +62,8 @@ _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _PASSPORT = re.compile(r"(?i)\bpassport(?:\s*(?:no|number|#))?\s*[:#]?\s*[A-Z0-9]{8,9}\b")
+_PHONE = re.compile(r"(?:(?<![\w+])\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?!\w)|\(\d{3}\)\s?\d{3}-\d{4}\b|\b\d{3}-\d{3}-\d{4}\b)")
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _DOB = re.compile(r"(?i)\b(?:dob|date of birth|born)\s*[:=]?\s*\d{4}-\d{2}-\d{2}\b")
 
 
@@ -103,7 +105,7 @@ def find_secrets(text: str) -> list[Finding]:
 def find_pii(text: str) -> list[Finding]:
     """Regulated personal data: SSNs, payment card numbers (Luhn), IBANs (mod 97), passports, birth dates."""
     out: list[Finding] = []
-    if not _DIGITS.search(text):
+    if not _DIGITS.search(text) and "+" not in text:
         return out
     for m in _SSN.finditer(text):
         out.append(Finding("ssn", m.start(), m.end()))
@@ -118,7 +120,20 @@ def find_pii(text: str) -> list[Finding]:
         out.append(Finding("passport_number", m.start(), m.end()))
     for m in _DOB.finditer(text):
         out.append(Finding("date_of_birth", m.start(), m.end()))
+    for m in _PHONE.finditer(text):
+        if len(re.sub(r"\D", "", m.group())) >= 10:
+            out.append(Finding("phone_number", m.start(), m.end()))
     return out
+
+
+def find_contact_list(text: str, minimum: int = 3) -> list[Finding]:
+    """Several distinct e-mail addresses inside free text: a contact list, personal data."""
+    if text.count("@") < minimum:
+        return []
+    found = list(_EMAIL.finditer(text))
+    if len({m.group().lower() for m in found}) < minimum:
+        return []
+    return [Finding("contact_list", m.start(), m.end()) for m in found]
 
 
 def redact(text: str, findings: list[Finding]) -> str:
@@ -164,7 +179,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("pipe_to_shell", "pipes a download into a shell",
          r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
         ("disable_logging", "disables audit logging or monitoring",
-         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|>\s*/var/log/\S+|\brm\s+[^;|]*/var/log/)"),
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|>\s*/var/log/\S+|\brm\s+[^;|]*/var/log/|\baudit\w*retention\w*\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*)"),
         ("disable_mfa", "disables multi-factor authentication or a security control",
          r"(?i)(?:\b(?:disable|turn[_ -]?off|remove|bypass)[_ -]?(?:mfa|2fa|two[_ -]?factor|multi[_ -]?factor|sso)|\b(?:mfa|2fa|two_factor|multi_factor)(?:_required|_enabled|_enforced)?\W{0,4}(?:false|off|disabled|0|no)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+-F\b|\bsystemctl\s+(?:stop|disable)\s+(?:firewalld|ufw|apparmor)|\bdisable[_ -]?(?:firewall|antivirus|defender|edr|selinux))"),
         ("open_to_world", "opens a service to the whole internet",
@@ -186,6 +201,8 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
         ("sql_superuser", "creates or grants a database superuser or all privileges",
          r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\bsuperuser\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
+        ("private_key_file", "reads a private key file",
+         r"(?i)\b(?:cat|less|more|head|tail|cp|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
         ("credential_file", "reads a credential store",
          r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc)|/etc/shadow\b|/etc/gshadow\b"),
     )
@@ -197,7 +214,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "disk_wipe": ("mkfs", "of=/dev", "shred", "/dev/sd"), "fork_bomb": (":()",), "sql_drop": ("drop",),
     "sql_truncate": ("truncate",), "sql_delete_all": ("delete",), "sql_update_all": ("update",),
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
-    "disable_logging": ("audit", "log", "history", "trail", "journald", "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile"),
+    "disable_logging": ("retention", "audit", "log", "history", "trail", "journald", "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile"),
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin"),
     "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
@@ -207,6 +224,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
                       "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
     "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
     "sql_superuser": ("superuser", "grant"),
+    "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow"),
 }
 

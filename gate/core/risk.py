@@ -14,9 +14,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from gate.core.actions import ActionFeatures
-from gate.core.session import RISK_LEVELS, SessionSnapshot, escalation_of, reversibility_of
+from gate.core.session import RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
 
-__all__ = ["RiskState", "risk_level", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES"]
+__all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES"]
 
 CATEGORIES = ("communication", "technical", "financial", "data", "general")
 TRANSIENT = len(RISK_LEVELS) - 1   # SAFE..CRITICAL
@@ -56,13 +56,16 @@ class RiskState:
                 f"escalation {_ESCALATION_NAMES[self.escalation]}, {_REV_NAMES[self.reversibility]})")
 
 
-def advance(exposure: int, escalation: int, f: ActionFeatures, sanctioned: bool) -> tuple[int, int, int]:
+def unsanctioned_egress(f: ActionFeatures, trusted: frozenset[str], internal: tuple[str, ...]) -> bool:
+    return any(not is_sanctioned(t, trusted, internal) for t in egress_targets(f))
+
+
+def advance(exposure: int, escalation: int, f: ActionFeatures, unsanctioned: bool) -> tuple[int, int, int]:
     """The state after a call: exposure and escalation only increase."""
-    esc = escalation_of(f)
-    if esc == 3 and sanctioned:
-        esc = 1   # the destination is named by the task or identity: not an unsanctioned egress
+    esc = escalation_of(f, unsanctioned)
     rev = reversibility_of(f)
-    return max(exposure, f.sensitivity if f.verbs & {"read", "execute", "other"} or not f.verbs else exposure), max(escalation, esc), rev
+    reads = not f.verbs or bool(f.verbs & {"read", "execute", "other"})
+    return max(exposure, f.sensitivity if reads else exposure), max(escalation, esc), rev
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,8 @@ class RiskModel:
     def chain(self, category: str) -> RiskChain:
         return self.chains.get(category) or self.chains["general"]
 
-    def project(self, s: SessionSnapshot, f: ActionFeatures, sanctioned: bool = False) -> RiskState:
-        e, c, r = advance(s.exposure, s.escalation, f, sanctioned)
+    def project(self, s: SessionSnapshot, f: ActionFeatures, unsanctioned: bool = False) -> RiskState:
+        e, c, r = advance(s.exposure, s.escalation, f, unsanctioned)
         return RiskState(e, c, r, max(s.risk_level, risk_level(e, c, r)))
 
     def p_violation(self, state: RiskState, category: str, horizon: int | None = None) -> float:

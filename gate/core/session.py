@@ -23,8 +23,13 @@ __all__ = [
     "RISK_LEVELS",
     "ESCALATION_LEVELS",
     "escalation_of",
+    "egress_targets",
+    "is_sanctioned",
     "reversibility_of",
     "result_provenance",
+    "Provenance",
+    "salient_tokens",
+    "INJECTION_RX",
     "secret_fingerprint",
     "destination_tokens",
 ]
@@ -38,15 +43,36 @@ _ACCOUNT_RX = re.compile(r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]
 _PHONE_RX = re.compile(r"\+\d[\d ()-]{7,}\d")
 
 
-def escalation_of(f: ActionFeatures) -> int:
-    """0 read-only, 1 write, 2 code execution, 3 network (data leaves the boundary)."""
-    if f.destination == "external" or f.verbs & {"send", "pay"} and f.external_domains:
+def egress_targets(f: ActionFeatures) -> tuple[str, ...]:
+    """Explicit outbound destinations of a call: external hosts and, for payments, accounts."""
+    # A tool the policy declares internal may still name an obviously external host; bare
+    # names (buckets, cluster services) are taken at the policy's word.
+    targets = [d for d in f.external_domains if "." in d] if f.destination == "internal" else list(f.external_domains)
+    if "pay" in f.verbs:
+        for _, text in f.strings:
+            targets.extend(m.group(0).replace(" ", "").upper() for m in _ACCOUNT_RX.finditer(text))
+    return tuple(dict.fromkeys(targets))
+
+
+def escalation_of(f: ActionFeatures, unsanctioned_egress: bool) -> int:
+    """0 read-only, 1 write (or a send through the tool's own configured endpoint),
+    2 code execution or privilege change, 3 egress to a destination nobody sanctioned."""
+    if unsanctioned_egress and f.verbs & {"send", "pay", "write", "execute", "grant", "configure"}:
         return 3
     if f.verbs & {"execute", "grant"}:
         return 2
     if f.verbs & {"write", "delete", "configure", "send", "pay"}:
         return 1
     return 0
+
+
+def is_sanctioned(target: str, trusted: frozenset[str], internal: tuple[str, ...]) -> bool:
+    """A destination named by the task or identity, vouched for by a system-of-record field,
+    or internal."""
+    from gate.core.actions import is_internal
+
+    t = target.lower() if "@" in target or "." in target else target
+    return t in trusted or target in trusted or ("." in t and is_internal(t.split("@")[-1], internal))
 
 
 def reversibility_of(f: ActionFeatures) -> int:
@@ -74,13 +100,52 @@ def destination_tokens(text: str) -> set[str]:
 
 _PROSE_MIN_WORDS = 6
 
+# Text in a tool result that addresses the agent rather than the user: the marks of an
+# injected instruction (indirect prompt injection).
+INJECTION_RX = re.compile(
+    r"(?i)(?:\bignore\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier)\s+(?:instructions|directions|rules)"
+    r"|\bdisregard\s+(?:all\s+|the\s+)?(?:previous|prior|above)"
+    r"|\[\s*(?:system|admin|assistant|ai|instructions?)\b[^\]]{0,40}\]"
+    r"|#{2,}\s*system|<\s*/?\s*(?:system|important|instructions?)\s*>"
+    r"|\b(?:note|instructions?|message|request)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|assistant|automated\s+assistant|agent|llm|model|bot|[\w-]+\s+(?:assistant|agent|ai))\b"
+    r"|\b(?:assistant|ai|agent)\s*:\s*(?:before|please|now|you|first|also|fetch|send|read|look|create|run|forward|export)"
+    r"|\bsystem\s+(?:override|prompt|instruction|note|notice)|\bnew\s+instructions?\b"
+    r"|\bas\s+the\s+(?:[\w-]+\s+)?(?:assistant|agent|ai)\b|\byou\s+(?:must|should)\s+now\b"
+    r"|\bdo\s+not\s+(?:tell|inform|mention|notify)\b[^.]{0,30}\buser\b"
+    r"|\bcrawler\s+check\b|\bstatus\s+override\b|\btreat\s+(?:this\s+|it\s+)?as\s+approved\b)"
+)
+_IDENT_RX = re.compile(r"(?<![\w@/.-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,}(?![\w@])")
+_PATHLIKE = re.compile(r"(?:~|\.{1,2})?/[\w./-]{3,}")
 
-def result_provenance(result: Any) -> tuple[set[str], set[str], int]:
-    """(tainted destinations, secret fingerprints, exposure level) of a tool result.
+
+def salient_tokens(text: str) -> set[str]:
+    """Values an instruction could steer a call to: destinations, identifiers, paths."""
+    out = destination_tokens(text)
+    out |= {m.group(0).upper() for m in _IDENT_RX.finditer(text)}
+    out |= {m.group(0).rstrip(".,;") for m in _PATHLIKE.finditer(text)}
+    return out
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What one tool result brings into a session."""
+
+    tainted: frozenset[str]       # destinations inside prose
+    vouched: frozenset[str]       # destinations in short structured fields
+    secrets: frozenset[str]       # fingerprints of credentials
+    injected: frozenset[str]      # values named by text that addresses the agent
+    injection: bool               # the result carries an injected instruction
+    exposure: int
+
+
+def result_provenance(result: Any) -> Provenance:
+    """Provenance of a tool result.
 
     Destinations inside prose (fetched pages, e-mail bodies, documents, comments: any string
     of several words) are tainted: that is where injected instructions live. A short
-    structured field (`customer_email: jo@x.org` from a system of record) is not.
+    structured field (`customer_email: jo@x.org` from a system of record) vouches for its
+    destination instead: writing to a record's own contact is ordinary work. Prose that
+    addresses the agent marks every value it names as injected.
     """
     if isinstance(result, (dict, list)):
         leaves = [v for _, v in flatten_args(result) if isinstance(v, str)]
@@ -88,16 +153,26 @@ def result_provenance(result: Any) -> tuple[set[str], set[str], int]:
         leaves = []
     else:
         leaves = [str(result)]
-    dests: set[str] = set()
+    tainted: set[str] = set()
+    vouched: set[str] = set()
     secrets: set[str] = set()
+    injected: set[str] = set()
+    injection = False
     pii = False
     for text in leaves:
         if len(text.split()) >= _PROSE_MIN_WORDS:
-            dests |= destination_tokens(text)
+            tainted |= destination_tokens(text)
+            m = INJECTION_RX.search(text)
+            if m:
+                injection = True
+                injected |= salient_tokens(text[max(0, m.start() - 200):])
+        else:
+            vouched |= destination_tokens(text)
         secrets |= {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text)}
         pii = pii or bool(find_pii(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0)
-    return dests, secrets, exposure
+    return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
+                      frozenset(injected), injection, exposure)
 
 
 @dataclass(frozen=True)
@@ -116,15 +191,23 @@ class SessionSnapshot:
     drift: float = 0.0         # exponentially weighted task drift
     tainted: frozenset[str] = frozenset()     # destinations that entered only through tool results
     named: frozenset[str] = frozenset()       # destinations named by the task or the caller
+    vouched: frozenset[str] = frozenset()     # destinations from structured result fields
     secrets: frozenset[str] = frozenset()     # fingerprints of secrets seen in results
+    injected: frozenset[str] = frozenset()    # values named by injected instructions in results
+    injections: int = 0                       # results that carried an injected instruction
+    contacted: frozenset[str] = frozenset()   # salient values the caller used before any injection
     blocks: int = 0
+
+    def trusted(self, agent_named: frozenset[str]) -> frozenset[str]:
+        return self.named | self.vouched | agent_named
 
     def to_json(self) -> bytes:
         d: dict[str, Any] = {
             "agent": self.agent, "session": self.session, "task": self.task, "steps": self.steps,
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
-            "named": sorted(self.named), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
+            "injections": self.injections, "contacted": sorted(self.contacted), "secrets": sorted(self.secrets), "blocks": self.blocks,
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -134,7 +217,7 @@ class SessionSnapshot:
     def from_json(cls, raw: bytes | str) -> SessionSnapshot:
         d = orjson.loads(raw)
         vec = d.pop("task_vec", None)
-        for key in ("tainted", "named", "secrets"):
+        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
         if vec is not None:

@@ -16,8 +16,6 @@ Own endpoints (no credential): `GET /_gate/healthz`, `/_gate/readyz`, `/_gate/me
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
@@ -25,10 +23,10 @@ import orjson
 from anyio import to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gate.core.compiler import Bundle
 from gate.core.verdict import Decision
-from gate.errors import GateError, PayloadTooLarge, RequestError, StoreUnavailable, Unauthorized
+from gate.errors import GateError, PayloadTooLarge, RequestError, StoreUnavailable
 from gate.gate import Gate
+from gate.proxy.credentials import CredentialIndex, presented_key
 from gate.proxy.errors import UnknownRoute, UpstreamError
 from gate.proxy.routes import RouteTable, Upstream
 from gate.proxy.upstream import TransportKind, UpstreamPool
@@ -62,8 +60,7 @@ class ProxyApp:
         self.routes = routes
         self.pool = pool or UpstreamPool(max_connections=routes.max_connections, kind=transport_kind)
         self._inline = isinstance(gate.store, MemoryStore)
-        self._cred_bundle: Bundle | None = None
-        self._creds: list[tuple[bytes, str]] = []
+        self._credentials = CredentialIndex()
 
     # ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,47 +88,23 @@ class ProxyApp:
         await self.pool.aclose()
         self.gate.close()
 
-    # credentials --------------------------------------------------------------------------
-    def authenticate(self, key: str) -> str:
-        """The agent whose declared sha256 digest matches `key`; compares against every digest."""
-        bundle = self.gate.bundle
-        if bundle is not self._cred_bundle:  # policies reloaded: rebuild the digest list
-            self._creds = [(bytes.fromhex(d), name) for name, a in sorted(bundle.agents.items())
-                           for d in a.policy.credentials]
-            self._cred_bundle = bundle
-        presented = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
-        found: set[str] = set()
-        for digest, agent in self._creds:
-            if hmac.compare_digest(presented, digest):
-                found.add(agent)
-        if len(found) != 1:
-            raise Unauthorized("missing or invalid gate credential" if not found
-                               else "this credential is declared by more than one agent")
-        return found.pop()
+    def authenticate(self, key: str | None) -> str:
+        """The agent whose declared sha256 digest matches `key` (raises `Unauthorized`)."""
+        return self._credentials.agent_for(self.gate.bundle, key)
 
     # requests -----------------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path.startswith("/_gate/"):
             return await self._own(path, send)
-        key = session = task = None
-        bearer = None
+        session = task = None
         for name, value in scope["headers"]:
-            if name == b"x-gate-key":
-                key = value.decode("latin-1")
-            elif name == b"authorization":
-                v = value.decode("latin-1")
-                if v[:7].lower() == "bearer ":
-                    bearer = v[7:].strip()
-            elif name == b"x-gate-session":
+            if name == b"x-gate-session":
                 session = value.decode("utf-8", "replace")
             elif name == b"x-gate-task":
                 task = value.decode("utf-8", "replace")
-        # X-Gate-Key wins; then an Authorization header carrying the key is the gate's, and is dropped.
-        strip_authorization = key is None
-        key = key if key is not None else bearer
-        if not key:
-            raise Unauthorized("send the agent's gate key as `Authorization: Bearer <key>` or `X-Gate-Key`")
+        # X-Gate-Key wins; an Authorization header that carried the key is the gate's and is dropped.
+        key, strip_authorization = presented_key(scope["headers"])
         agent = self.authenticate(key)
 
         body = await _read_body(scope, receive, self.routes.max_request_bytes)
