@@ -44,6 +44,20 @@ def _snapshot_summary(s: SessionSnapshot) -> dict[str, Any]:
     return d
 
 
+_FULL: list[Encoder] = []
+
+
+def _frame_encoder(settings: Settings) -> Encoder | None:
+    """The full model for the reference side when configured (loaded once per process)."""
+    if settings.frame_encoder != "full":
+        return None
+    if not _FULL:
+        from gate.embeddings.encoders import load_full
+
+        _FULL.append(load_full())
+    return _FULL[0]
+
+
 class Gate:
     """The gate: decides calls against a compiled bundle and keeps sessions, audit and metrics."""
 
@@ -85,7 +99,8 @@ class Gate:
         """Load, validate and compile every policy in `directory` (raises `PolicyError`)."""
         settings = replace(settings or Settings(audit_path=None), policies=Path(directory))
         encoder = encoder or load_static(settings.artifact_dir)
-        bundle = compile_bundle(load_policies(directory), encoder, overrides=dict(settings.tuning))
+        frame = _frame_encoder(settings)
+        bundle = compile_bundle(load_policies(directory), encoder, overrides=dict(settings.tuning), frame_encoder=frame)
         metrics = metrics or Metrics()
         if audit is None and settings.audit_path is not None:
             audit = FileAuditSink(settings.audit_path, settings.audit_queue, on_drop=metrics.audit_dropped.inc)
@@ -107,7 +122,8 @@ class Gate:
         with self._reload_lock:
             try:
                 policies = load_policies(self.settings.policies)
-                bundle = compile_bundle(policies, self.encoder, overrides=dict(self.settings.tuning))
+                bundle = compile_bundle(policies, self.encoder, overrides=dict(self.settings.tuning),
+                                        frame_encoder=_frame_encoder(self.settings))
             except PolicyError as exc:
                 self.last_reload_error = exc.message
                 self.metrics.reloads.labels("refused").inc()

@@ -33,6 +33,7 @@ class Settings:
     audit_queue: int = 10_000
     artifact_dir: Path = field(default_factory=default_artifact_dir)
     max_body_bytes: int = 1_000_000
+    frame_encoder: str = "static"              # static | full (embeds the reference side with the full model at load)
     reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
     tuning: Mapping[str, Any] = field(default_factory=dict)
 

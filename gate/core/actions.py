@@ -156,6 +156,7 @@ class ActionFeatures:
     reversible: str               # "yes" | "partial" | "no"
     command_text: str             # concatenated command-like argument text (shell, SQL, code)
     strings: tuple[tuple[str, str], ...]   # (path, text) of every string leaf
+    scalars: tuple[tuple[str, Any], ...]   # (path, value) of every number / boolean leaf
     text: str                     # canonical text for embedding
 
     @property
@@ -195,6 +196,7 @@ def extract_features(
     verbs = {declared} if declared else _verb_of(words)
     leaves = list(flatten_args(args))
     strings: list[tuple[str, str]] = []
+    scalars: list[tuple[str, Any]] = []
     key_words: list[str] = []
     amounts: list[float] = []
     command_parts: list[str] = []
@@ -202,10 +204,14 @@ def extract_features(
     for path, value in leaves:
         leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
         key_words.extend(_split_cached(leaf))
-        if isinstance(value, bool) or value is None:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            scalars.append((path, value))
             continue
         amount_key, dest_key, command_key = _key_kind(leaf)
         if isinstance(value, (int, float)):
+            scalars.append((path, value))
             if amount_key:
                 amounts.append(float(value))
             continue
@@ -290,6 +296,7 @@ def extract_features(
         reversible=reversible,
         command_text=command_text,
         strings=tuple(strings),
+        scalars=tuple(scalars),
         text=text,
     )
 

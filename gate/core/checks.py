@@ -309,21 +309,56 @@ class ConstraintCheck:
         return None
 
 
+_ADMIN_RX = re.compile(
+    r"(?i)\b(?:domain\s+admins?|enterprise\s+admins?|super[_ -]?admin\w*|global[_ -]?admin\w*|org(?:anization)?[_ -]?admin\w*|"
+    r"administrators?|admin(?:istrator)?[_ -]?role|cluster-admin|owner|root|sudoers?|wheel|[\w-]*_?admin(?:_role)?)\b")
+_GRANT_WORDS = frozenset("assign add grant promote elevate set make member members role roles group groups attach bind".split())
+_BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary)(?:$|[._\]])")
+_CHANGE_WORDS = frozenset("update change set edit modify replace patch add".split())
+_PII_COLUMNS = re.compile(r"(?i)\b(?:ssn|social_security\w*|card_(?:number|bin|pan)|pan|cvv|phone\w*|e?mail(?:_address)?|dob|date_of_birth|birth_?date|passport\w*|tax_id|national_id|home_address)\b")
+_EXPORT_WORDS = frozenset("export share send upload publish post email mail dump sync copy".split())
+
+
+def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
+    """Dangers visible in the call's structure rather than in one string."""
+    f = ctx.features
+    words = set(f.tool_words)
+    found: list[tuple[str, str]] = []
+    if "grant" in f.verbs and (words & _GRANT_WORDS or f.verb == "grant"):
+        texts = [" ".join(f.tool_words)] + [t for _, t in f.strings] + [p for p, v in f.scalars if v is True]
+        if any(_ADMIN_RX.search(t) for t in texts):
+            found.append(("admin_grant", "grants an administrator-level role or group"))
+    if "pay" not in f.verbs and words & _CHANGE_WORDS and not f.verbs <= {"read"}:
+        keys = [p for p, _ in f.strings] + [p for p, _ in f.scalars]
+        if any(_BANK_KEY.search(k) for k in keys):
+            found.append(("bank_details_change", "changes bank or payout details"))
+    if f.command_text and (words & _EXPORT_WORDS or "send" in f.verbs):
+        sql = f.command_text
+        if re.search(r"(?i)\bselect\b", sql) and len({m.group().lower() for m in _PII_COLUMNS.finditer(sql)}) >= 2:
+            found.append(("pii_bulk_export", "exports personal-data columns in bulk"))
+    return found
+
+
 class DangerousOperationCheck:
-    """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh…)."""
+    """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh,
+    admin grants, bank-detail changes, bulk personal-data exports…)."""
 
     name = "dangerous_ops"
     hard = True
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         f = ctx.features
-        text = f.strings[0][1] if len(f.strings) == 1 else "\n".join(t for _, t in f.strings)
-        found = [c for c in find_dangerous(text) if c[0] not in ctx.agent.allowed_dangerous]
+        text = f.strings[0][1] if len(f.strings) == 1 and not f.scalars else "\n".join(
+            [t for _, t in f.strings] + [f"{p}={v}" for p, v in f.scalars])
+        found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
         if not found:
             return _pass(self.name, "no_dangerous_op", "no dangerous operation recognised")
         codes = ", ".join(c for c, _ in found)
         return Verdict(self.name, "block", "dangerous_operation",
                        f"{found[0][1]} ({codes})", {"matches": float(len(found))})
+
+
+_DEST_LEAF = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|emails?|address(?:es)?)(?:\[\d+\])?$")
 
 
 def _decoded(text: str) -> str:
@@ -355,10 +390,16 @@ class SensitiveDataCheck:
         pol = ctx.agent.policy
         patches: list[Patch] = []
         kinds: list[str] = []
+        dest_addrs = {t.lower() for path, t in f.strings if _DEST_LEAF.search(path)}
+        internal = pol.internal_domains
+
+        def not_counted(addr: str) -> bool:
+            return addr in dest_addrs or is_internal(addr.split("@")[-1], internal)
+
         for path, raw in f.strings:
             text = _decoded(raw)
             secrets = find_secrets(text)
-            pii = (find_pii(text) + find_contact_list(text)) if pol.redact_pii != "allow" else []
+            pii = (find_pii(text) + find_contact_list(text, exclude=not_counted)) if pol.redact_pii != "allow" else []
             if secrets and pol.redact_secrets == "block":
                 return Verdict(self.name, "block", "secret_outbound",
                                f"{path} carries a credential ({secrets[0].kind}) to an outbound sink")

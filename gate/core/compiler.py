@@ -177,11 +177,17 @@ def compile_bundle(
     encoder: Encoder,
     *,
     overrides: Mapping[str, Any] | None = None,
+    frame_encoder: Encoder | None = None,
 ) -> Bundle:
-    """Compile validated policies into the immutable bundle the core evaluates against."""
+    """Compile validated policies into the immutable bundle the core evaluates against.
+
+    `encoder` is the hot-path encoder (calls, tasks). `frame_encoder`, when given, embeds
+    the reference side (identity frames, tools, archetypes, anchors) instead; the static
+    encoder is distilled to approximate it, so both sides share one space.
+    """
     overrides = dict(overrides or {})
     arche, anchors, risk_spec = load_library_data()
-    cache = _EncodeCache(encoder)
+    cache = _EncodeCache(frame_encoder or encoder)
     cache.prime([a["text"] for a in arche] + anchors + [t for p in policies for t in _frame_texts(p)])
     tuning = {**DEFAULT_TUNING, **overrides.get("tuning", {})}
     library = Library(
@@ -192,6 +198,7 @@ def compile_bundle(
         tool_blend=float(tuning["tool_blend"]),
     )
     agents: dict[str, CompiledAgent] = {}
+    risk_models: dict[int, RiskModel] = {}
     for p in policies:
         texts = _frame_texts(p)
         tools = None if p.tools is None else {t.name: _compile_tool(t, cache) for t in p.tools}
@@ -212,7 +219,8 @@ def compile_bundle(
             drift_alpha=float(tuning["drift_alpha"]),
             drift_ewma_max=float(tuning["drift_ewma_max"]),
             category=p.task_category,
-            risk_model=RiskModel.from_spec(risk_spec, int(risk["horizon"])) if risk["enabled"] else None,
+            risk_model=(risk_models.setdefault(int(risk["horizon"]), RiskModel.from_spec(risk_spec, int(risk["horizon"])))
+                        if risk["enabled"] else None),
             risk_threshold=float(risk["threshold"]),
             named_destinations=frozenset(named),
         )
@@ -221,6 +229,10 @@ def compile_bundle(
         _data_text("benign_anchors.yaml").encode(),
         _data_text("risk_model.json").encode(),
         encoder.fingerprint.encode(),
+        (frame_encoder.fingerprint if frame_encoder is not None else "").encode(),
         orjson.dumps(overrides, option=orjson.OPT_SORT_KEYS),
     ]
-    return Bundle(agents=agents, library=library, revision=revision_of(policies, extra), model=f"{encoder.name}@{encoder.fingerprint[:12]}", settings=overrides)
+    model = f"{encoder.name}@{encoder.fingerprint[:19]}"
+    if frame_encoder is not None:
+        model += f"+frame:{frame_encoder.name}@{frame_encoder.fingerprint[:19]}"
+    return Bundle(agents=agents, library=library, revision=revision_of(policies, extra), model=model, settings=overrides)

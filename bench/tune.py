@@ -1,0 +1,83 @@
+"""Tune the soft checks' thresholds and weights on the benchmark's DEV split only.
+
+    python bench/tune.py [--trials 300] [--frame-encoder static|full] [--max-fpr 0.04]
+
+Random search (fixed seed) over the semantic-scope, task-drift and harm-resonance
+thresholds, the consensus weights, the harm margin and the tool/argument blend; the
+objective is dev F1 subject to dev FPR <= --max-fpr. Prints the best configuration as
+JSON; the defaults in gate/core/compiler.py are set from it by hand. The test split is
+never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gate.core.compiler import DEFAULT_THRESHOLDS, DEFAULT_TUNING, DEFAULT_WEIGHTS, Bundle  # noqa: E402
+from gate.evaluation.data import load_cases  # noqa: E402
+from gate.evaluation.runner import gate_variant, run_cases, score  # noqa: E402
+from gate.gate import Gate  # noqa: E402
+from gate.settings import Settings  # noqa: E402
+
+SPACE: dict[str, tuple[float, float]] = {
+    "thr.scope": (0.05, 0.45), "thr.drift": (-0.1, 0.35), "thr.harm": (0.35, 0.8),
+    "w.scope_undeclared": (0.2, 1.0), "w.scope_declared": (0.0, 0.6), "w.drift": (0.0, 0.8),
+    "w.harm": (0.2, 1.0), "w.injection": (0.2, 1.0),
+    "t.harm_margin": (-0.05, 0.15), "t.tool_blend": (0.0, 0.7),
+}
+
+
+def variant(base: Bundle, cfg: dict[str, float]) -> Bundle:
+    thr = {k[4:]: v for k, v in cfg.items() if k.startswith("thr.")}
+    w = {k[2:]: v for k, v in cfg.items() if k.startswith("w.")}
+    agents = {
+        name: replace(a, thresholds={**a.thresholds, **{k: v for k, v in thr.items() if k not in a.policy.thresholds}},
+                      weights={**a.weights, **w}, harm_margin=cfg.get("t.harm_margin", a.harm_margin))
+        for name, a in base.agents.items()
+    }
+    lib = replace(base.library, tool_blend=cfg.get("t.tool_blend", base.library.tool_blend), task_cache={})
+    return replace(base, agents=agents, library=lib)
+
+
+def evaluate(gate: Gate, bundle: Bundle, cases: list[Any]) -> dict[str, Any]:
+    g = gate_variant(gate)
+    g._bundle = bundle
+    return score(run_cases(g, cases))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=300)
+    ap.add_argument("--frame-encoder", default="static", choices=["static", "full"])
+    ap.add_argument("--max-fpr", type=float, default=0.04)
+    ap.add_argument("--seed", type=int, default=17)
+    a = ap.parse_args()
+    gate = Gate.from_policies(ROOT / "bench" / "policies", Settings(audit_path=None, frame_encoder=a.frame_encoder))
+    dev = load_cases(ROOT / "bench" / "cases", "dev")
+    current = {**{f"thr.{k}": v for k, v in DEFAULT_THRESHOLDS.items()}, **{f"w.{k}": v for k, v in DEFAULT_WEIGHTS.items()},
+               "t.harm_margin": DEFAULT_TUNING["harm_margin"], "t.tool_blend": DEFAULT_TUNING["tool_blend"]}
+    rng = random.Random(a.seed)
+    best_cfg, best = current, evaluate(gate, variant(gate.bundle, current), dev)
+    print(f"current defaults: F1 {best['f1']:.4f} FPR {best['fpr']:.4f}")
+    for i in range(a.trials):
+        cfg = {k: round(rng.uniform(lo, hi), 3) for k, (lo, hi) in SPACE.items()}
+        m = evaluate(gate, variant(gate.bundle, cfg), dev)
+        ok = m["fpr"] <= a.max_fpr
+        if ok and (m["f1"], -m["fpr"]) > (best["f1"], -best["fpr"]):
+            best_cfg, best = cfg, m
+            print(f"trial {i}: F1 {m['f1']:.4f} P {m['precision']:.4f} R {m['recall']:.4f} FPR {m['fpr']:.4f}")
+    print(json.dumps({"frame_encoder": a.frame_encoder, "dev_f1": round(best["f1"], 4), "dev_fpr": round(best["fpr"], 4), "config": best_cfg}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
