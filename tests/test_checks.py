@@ -77,12 +77,10 @@ def test_plain_prose_has_no_secret() -> None:
     assert find_secrets("Please review the pull request and run the tests before Friday.") == []
 
 
-@pytest.mark.xfail(strict=True, reason="gate bug: password_phrase takes any 6+ character word after 'password is'")
 def test_password_phrase_ignores_ordinary_words() -> None:
     assert find_secrets("A password is required to open the portal") == []
 
 
-@pytest.mark.xfail(strict=True, reason="gate bug: mfa_backup_code needs whitespace after 'codes', so 'codes: 123-456' is missed")
 def test_mfa_backup_codes_with_a_colon() -> None:
     assert "mfa_backup_code" in kinds(find_secrets("backup codes: 123-456"))
 
@@ -209,7 +207,6 @@ def test_find_delete_root_positive() -> None:
     assert find_dangerous("find . -name '*.pyc' -delete") == []
 
 
-@pytest.mark.xfail(strict=True, reason="gate bug: find_delete_root matches any absolute directory, not only / or ~")
 def test_find_delete_in_a_project_folder_is_not_dangerous() -> None:
     assert find_dangerous("find /workspace/build -name '*.pyc' -delete") == []
 

@@ -1,7 +1,8 @@
 """The one decision function: request -> checks in a fixed order -> one combining rule.
 
 Order (cheapest first): validation, scope, deny rules, argument constraints, dangerous
-operations, sensitive data, provenance, session risk, semantic scope, task drift, harm
+operations, provenance (before redaction: a secret read from a result and sent back out
+is an attempt to stop, not to tidy), sensitive data, session risk, semantic scope, task drift, harm
 resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
 trail of verdicts is kept for the audit record.
 """
@@ -45,7 +46,7 @@ MAX_TEXT = 64_000
 def default_checks() -> tuple[Check, ...]:
     return (
         ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), DangerousOperationCheck(),
-        SensitiveDataCheck(), ProvenanceCheck(), SessionRiskCheck(), SemanticScopeCheck(),
+        ProvenanceCheck(), SensitiveDataCheck(), SessionRiskCheck(), SemanticScopeCheck(),
         TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
     )
 
@@ -129,6 +130,8 @@ class Cascade:
         return " -> ".join(f"{c.name}{'!' if c.hard else ''}" for c in self.checks)
 
     def run(self, ctx: CheckContext) -> tuple[str, list[Verdict], list[Patch]]:
+        """Evaluate the checks in order. After a rewrite the later checks judge the call as
+        it will execute (patched args, features recomputed), not as it was proposed."""
         patches: list[Patch] = []
         for check in self.checks:
             v = check.evaluate(ctx)
@@ -137,7 +140,16 @@ class Cascade:
                 return "BLOCK", ctx.verdicts, patches
             if v.outcome == "rewrite":
                 patches.extend(v.patches)
+                ctx.args = _apply_patches(ctx.args, v.patches)
+                ctx.features = _features(ctx.agent, ctx.tool_name, ctx.args)
+                ctx._vec = None
         return ("REWRITE" if patches else "ALLOW"), ctx.verdicts, patches
+
+
+def _features(agent: CompiledAgent, tool_name: str, args: dict[str, Any]) -> Any:
+    tool = agent.tools.get(tool_name) if agent.tools is not None else None
+    return extract_features(tool_name, args, tool.spec.effect if tool else None, agent.policy.internal_domains,
+                            tool.spec.description if tool else "")
 
 
 def _agent(bundle: Bundle, name: str) -> CompiledAgent:
@@ -170,12 +182,10 @@ def decide(
         raise InvalidRequest(f"session {req.session!r} belongs to another agent")
     snap = imprint(bundle, snap, req)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
-    effect = tool.spec.effect if tool is not None else None
-    desc = tool.spec.description if tool is not None else ""
-    features = extract_features(req.tool, req.args, effect, agent.policy.internal_domains, desc)
+    features = _features(agent, req.tool, req.args)
     ctx = CheckContext(agent, tool, req.tool, req.args, features, snap, bundle.library, snap.task)
     outcome, trail, patches = cascade.run(ctx)
-    args = _apply_patches(req.args, patches) if outcome == "REWRITE" else req.args
+    args = ctx.args if outcome == "REWRITE" else req.args
     scores: dict[str, float] = {}
     for v in trail:
         for k, val in v.scores.items():
@@ -187,7 +197,7 @@ def decide(
         reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag")) or tuple(
             v.reason() for v in trail if v.check in ("scope", "semantic_scope")
         )
-        new = _advance(agent, snap, req.tool, args, features if outcome == "ALLOW" else None, ctx)
+        new = _advance(agent, snap, req.tool, args, ctx.features, ctx)
     risk = _risk_summary(agent, snap, new, scores)
     decision = Decision(
         decision=outcome, action={"tool": req.tool, "args": args}, reasons=reasons,
@@ -199,8 +209,7 @@ def decide(
 
 def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None) -> SessionSnapshot:
     if features is None:
-        t = agent.tools.get(tool) if agent.tools is not None else None
-        features = extract_features(tool, args, t.spec.effect if t else None, agent.policy.internal_domains, t.spec.description if t else "")
+        features = _features(agent, tool, args)
     unsanctioned = unsanctioned_egress(features, snap.trusted(agent.named_destinations), agent.policy.internal_domains)
     e, c, r = advance(snap.exposure, snap.escalation, features, unsanctioned)
     level = max(snap.risk_level, risk_level(e, c, r))

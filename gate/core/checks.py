@@ -182,6 +182,18 @@ def _cond_holds(value: Any, op: str, operand: Any) -> bool:
     return num > operand if op == "gt" else num < operand
 
 
+def _redact_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        out.append(text[pos:max(start, pos)])
+        out.append("[REDACTED:policy]")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 class DenyRuleCheck:
     """Explicit deny rules of the policy."""
 
@@ -232,8 +244,9 @@ class ConstraintCheck:
             return _pass(self.name, "no_constraints", "no argument constraints declared")
         patches: list[Patch] = []
         codes: list[str] = []
+        current: dict[str, Any] = {}   # arg path -> value after earlier rewrites of this check
         for con, compiled in zip(ctx.tool.spec.constraints, ctx.tool.compiled_patterns):
-            value = get_path(ctx.args, con.arg)
+            value = current[con.arg] if con.arg in current else get_path(ctx.args, con.arg)
             if value is _MISSING or value is None:
                 if con.required:
                     return Verdict(self.name, "block", "arg_missing", f"{con.arg} is required by the policy")
@@ -245,11 +258,13 @@ class ConstraintCheck:
             if kind == "block":
                 msg = con.message or f"{con.arg}: {code.replace('_', ' ')}"
                 return Verdict(self.name, "block", code, msg)
-            patches.append(Patch(con.arg, kind, new))
+            current[con.arg] = new
+            patches = [p for p in patches if p.path != con.arg] + [Patch(con.arg, kind, new)]
             codes.append(code)
         if patches:
             return Verdict(self.name, "rewrite", "args_rewritten",
-                           "; ".join(f"{p.path}: {c.replace('_', ' ')} ({p.op})" for p, c in zip(patches, codes)),
+                           "; ".join(f"{con_arg}: {c.replace('_', ' ')}" for con_arg, c in zip([p.path for p in patches], codes)) if len(codes) == len(patches)
+                           else "; ".join(c.replace("_", " ") for c in codes),
                            patches=tuple(patches))
         return _pass(self.name, "constraints_met", "all argument constraints hold")
 
@@ -293,15 +308,26 @@ class ConstraintCheck:
                     return ("drop", code, kept)
                 return ("block", code, None)
         pattern, denies = compiled
+        redacted: list[Any] = []
+        changed = False
         for v in scalars:
             text = v if isinstance(v, str) else str(v)
             if pattern is not None and not pattern.search(text):
                 return ("block", "pattern_mismatch", None)
-            for rx in denies:
-                if rx.search(text):
+            hits = [m for rx in denies for m in rx.finditer(text)]
+            if hits:
+                if mode != "redact" or not isinstance(v, str):
                     return ("block", "pattern_denied", None)
+                text = _redact_spans(text, [(m.start(), m.end()) for m in hits])
+                changed = True
             if con.max_length is not None and len(text) > con.max_length:
-                return ("block", "too_long", None)
+                if mode != "redact" or not isinstance(v, str):
+                    return ("block", "too_long", None)
+                text = text[: con.max_length]
+                changed = True
+            redacted.append(text if isinstance(v, str) else v)
+        if changed:
+            return ("redact", "pattern_denied", redacted if items is not None else redacted[0])
         if con.max_items is not None and items is not None and len(items) > con.max_items:
             if mode == "drop":
                 return ("drop", "too_many_items", items[: con.max_items])
@@ -348,8 +374,10 @@ class DangerousOperationCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         f = ctx.features
-        text = f.strings[0][1] if len(f.strings) == 1 and not f.scalars else "\n".join(
-            [t for _, t in f.strings] + [f"{p}={v}" for p, v in f.scalars])
+        # The tool's own name leads the text: a tool named `kubectl` with the argument
+        # "delete namespace payments" is `kubectl delete namespace payments`.
+        text = "\n".join([" ".join(f.tool_words) + " " + (f.strings[0][1] if f.strings else "")]
+                         + [t for _, t in f.strings[1:]] + [f"{p}={v}" for p, v in f.scalars])
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
         if not found:
             return _pass(self.name, "no_dangerous_op", "no dangerous operation recognised")

@@ -51,10 +51,10 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("url_credentials", r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@"),
         ("password_assignment", r"(?i)\b(?:password|passwd|pwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}"),
         ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-        ("password_phrase", r"(?i)\b(?:password|passwd|passcode|pin)\s+(?:is|was|:|=)\s+['\"]?\S{6,}"),
+        ("password_phrase", r"(?i)\b(?:password|passwd|passcode|pin)\s+(?:is|was|:|=)\s+['\"]?(?=\S*[\d!@#$%^&*?])\S{6,}"),
         ("login_pair", r"(?i)\b(?:login|credentials?|user(?:name)?\s*/\s*pass(?:word)?)\s*[:=]\s*\S+\s*/\s*\S{6,}"),
         ("otp_seed", r"(?i)\b(?:otp|totp|2fa|mfa|token)\s+(?:seed|secret)\W{0,3}[A-Z2-7]{10,}"),
-        ("mfa_backup_code", r"(?i)\b(?:backup|recovery)\s+codes?\s+(?:is|are|:)?\s*\d{3}[- ]?\d{3}"),
+        ("mfa_backup_code", r"(?i)\b(?:backup|recovery)\s+codes?\s*(?:is|are|:)?\s*\d{3}[- ]?\d{3}"),
     )
 )
 
@@ -168,7 +168,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:-[a-z-]+\s+)*(?:--no-preserve-root\s+)?(?:/|/\*|~/?|\$HOME/?|/(?:etc|usr|var|bin|boot|lib|opt|home|root|srv|data)(?:/\*?)?|\*|\.\.?/?)(?:\s|$|;|&|\|)"),
         ("recursive_delete_root", "recursive delete with --no-preserve-root", r"(?i)--no-preserve-root"),
         ("find_delete_root", "find -delete over a root or home directory",
-         r"(?i)\bfind\s+(?:/|~|\$HOME)\S*\s.*-delete\b"),
+         r"(?i)\bfind\s+(?:/|~/?|\$HOME/?|/(?:etc|usr|var|home|root|opt|srv|boot|lib|bin|data)/?)(?:\s|$).*-delete\b"),
         ("disk_wipe", "overwrites or formats a disk", r"(?i)(?:\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+[^|;]*of=/dev/(?:sd|nvme|xvd|vd|hd)|\bshred\s+[^|;]*/dev/|>\s*/dev/sd[a-z])"),
         ("fork_bomb", "fork bomb", r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;"),
         ("sql_drop", "DROP of a database, schema or table", r"(?i)\bdrop\s+(?:database|schema|table|keyspace|collection)\b"),
@@ -183,7 +183,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("pipe_to_shell", "pipes a download into a shell",
          r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
         ("disable_logging", "disables audit logging or monitoring",
-         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|>\s*/var/log/\S+|\brm\s+[^;|]*/var/log/|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*)"),
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*)"),
         ("disable_mfa", "disables multi-factor authentication or a security control",
          r"(?i)(?:\b(?:disable|turn[_ -]?off|remove|bypass)[_ -]?(?:mfa|2fa|two[_ -]?factor|multi[_ -]?factor|sso)|\b(?:mfa|2fa|two_factor|multi_factor)(?:_required|_enabled|_enforced)?\W{0,4}(?:false|off|disabled|0|no)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+-F\b|\bsystemctl\s+(?:stop|disable)\s+(?:firewalld|ufw|apparmor)|\bdisable[_ -]?(?:firewall|antivirus|defender|edr|selinux))"),
         ("open_to_world", "opens a service to the whole internet",

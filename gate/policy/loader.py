@@ -184,10 +184,21 @@ def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue
     issues: list[PolicyIssue] = []
     for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            # Point at each unknown key's own line, not at the mapping that holds it.
+            known = set((err.schema or {}).get("properties", {}))
+            for key in [k for k in err.instance if k not in known]:
+                issues.append(PolicyIssue(source, _line_of(lines, path + (key,)), _fmt_path(path + (key,)),
+                                          f"unknown field {key!r}"))
+            continue
         issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), err.message))
-    if not issues:
-        for path, msg in _semantic_issues(data):
-            issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), msg))
+    try:
+        semantic = _semantic_issues(data)
+    except (AttributeError, TypeError, KeyError):
+        semantic = []  # shapes are wrong; the schema errors above already say where
+    for path, msg in semantic:
+        issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), msg))
+    issues.sort(key=lambda i: i.line)
     if issues:
         return None, issues
     return _build(data, source), []
