@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping, Sequence
@@ -166,7 +167,7 @@ def _compile_tool(spec: ToolSpec, cache: _EncodeCache) -> CompiledTool:
 def revision_of(policies: Sequence[AgentPolicy], extra: Sequence[bytes]) -> str:
     h = hashlib.sha256()
     for p in sorted(policies, key=lambda p: p.agent):
-        h.update(orjson.dumps(repr(p)))
+        h.update(orjson.dumps(repr(replace(p, source=Path(p.source).name))))  # content, not location
     for e in extra:
         h.update(e)
     return h.hexdigest()[:16]
