@@ -38,28 +38,42 @@ from gate.evaluation.runner import percentile  # noqa: E402
 
 
 def _uniq(args: Any, tag: str) -> Any:
-    """A copy of `args` whose every string value carries a unique tag (never seen before)."""
+    """A copy of `args` that was never seen before but keeps its shape: digits in every
+    string are rotated by the call's tag (INV-1009 stays a valid invoice id, as INV-4532),
+    and free text (three words or more) also gains the tag as a new word."""
     if isinstance(args, dict):
         return {k: _uniq(v, tag) for k, v in args.items()}
     if isinstance(args, list):
         return [_uniq(v, tag) for v in args]
     if isinstance(args, str):
-        return f"{args} {tag}"
+        shift = sum(map(ord, tag))
+        out = "".join(chr(48 + (ord(ch) - 48 + shift + i) % 10) if ch.isdigit() else ch for i, ch in enumerate(args))
+        return f"{out} {tag}" if len(args.split()) >= 3 else out
     return args
 
 
-def distinct_requests(n: int, session: bool) -> list[dict[str, Any]]:
+def distinct_requests(n: int, session: bool, calls_per_session: int = 10) -> list[dict[str, Any]]:
+    """`n` calls never seen before: every string argument carries a unique tag. With
+    `session`, consecutive calls of one agent form sessions of `calls_per_session` calls
+    whose task is imprinted once (as an orchestrator would send it)."""
     cases = [c for c in load_cases(ROOT / "bench" / "cases") if not c.history]
+    by_agent: dict[str, list[Any]] = {}
+    for c in cases:
+        by_agent.setdefault(c.agent, []).append(c)
+    agents = sorted(by_agent)
     rng = random.Random(7)
     out = []
     for i in range(n):
-        c = cases[i % len(cases)]
-        tag = f"q{i}x{rng.randrange(10**9):09d}"
+        s_idx, k = divmod(i, calls_per_session)
+        pool = by_agent[agents[s_idx % len(agents)]] if session else cases
+        c = pool[(s_idx * 7 + k) % len(pool)] if session else cases[i % len(cases)]
+        tag = f"call{i}{rng.choice(['alpha', 'bravo', 'delta', 'echo', 'kilo'])}"
         req: dict[str, Any] = {"agent": c.agent, "action": {"tool": c.action["tool"], "args": _uniq(c.action.get("args") or {}, tag)}}
-        if c.task:
-            req["task"] = f"{c.task} ({tag})"
+        first = pool[(s_idx * 7) % len(pool)] if session else c
+        if first.task:
+            req["task"] = f"{first.task} (session {s_idx})" if session else first.task
         if session:
-            req["session"] = f"lat-{i}"
+            req["session"] = f"lat-{s_idx}"
         out.append(req)
     return out
 

@@ -80,6 +80,7 @@ class Gate:
         self.audit = audit or NullAuditSink()
         self.cascade = cascade or Cascade()
         self.last_reload_error: str | None = None
+        self._children: dict[tuple[str, str, str], Any] = {}
         self._reload_lock = threading.Lock()
         self.metrics.agents.set(len(bundle.agents))
 
@@ -158,12 +159,24 @@ class Gate:
                 decision = self._fail_closed(bundle, req, decision_id, exc.message)
         elapsed = time.perf_counter() - t0
         self.metrics.latency.observe(elapsed)
-        self.metrics.decisions.labels(req.agent, decision.decision, via).inc()
-        for v in decision.trail:
-            if v.outcome != "pass":
-                self.metrics.verdicts.labels(v.check, v.outcome).inc()
+        self._count(req.agent, decision, via)
         self._audit(req, decision, before, via, elapsed)
         return decision
+
+    def _count(self, agent: str, decision: Decision, via: str) -> None:
+        """Metric children are looked up once per label set (labels() costs microseconds)."""
+        key = (agent, decision.decision, via)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.metrics.decisions.labels(*key)
+        child.inc()
+        for v in decision.trail:
+            if v.outcome != "pass":
+                vkey = ("verdict", v.check, v.outcome)
+                c = self._children.get(vkey)
+                if c is None:
+                    c = self._children[vkey] = self.metrics.verdicts.labels(v.check, v.outcome)
+                c.inc()
 
     def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, why: str) -> Decision:
         v = Verdict("session_store", "block", "store_unavailable", f"session store unavailable: {why}")

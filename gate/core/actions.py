@@ -78,14 +78,15 @@ _SENSITIVE: tuple[tuple[int, frozenset[str], tuple[str, ...]], ...] = (
          "employee records", "employee_records", ".sql")),
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_FRAGMENTS = tuple(re.compile("|".join(re.escape(f) for f in frags)) for _, _, frags in _SENSITIVE)
 
 
 def sensitivity_of_text(text: str) -> int:
     """Highest sensitivity level whose words or fragments occur in `text` (0 if none)."""
     low = text.lower()
     words = set(_WORD.findall(low))
-    for level, vocab, fragments in _SENSITIVE:
-        if words & vocab or any(f in low for f in fragments):
+    for (level, vocab, _), frag in zip(_SENSITIVE, _FRAGMENTS):
+        if not words.isdisjoint(vocab) or frag.search(low):
             return level
     return 0
 
@@ -117,6 +118,34 @@ def flatten_args(args: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from flatten_args(v, f"{prefix}[{i}]")
     else:
         yield prefix, args
+
+
+def _leaves(args: Any) -> list[tuple[str, Any]]:
+    """`flatten_args` as a list, without a generator frame per level (hot path)."""
+    out: list[tuple[str, Any]] = []
+    stack: list[tuple[str, Any]] = [("", args)]
+    while stack:
+        prefix, v = stack.pop()
+        if isinstance(v, dict):
+            items = [(f"{prefix}.{k}" if prefix else str(k), x) for k, x in v.items()]
+            stack.extend(reversed(items))
+        elif isinstance(v, (list, tuple)):
+            stack.extend(reversed([(f"{prefix}[{i}]", x) for i, x in enumerate(v)]))
+        else:
+            out.append((prefix, v))
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _leaf_info(path: str) -> tuple[tuple[str, ...], bool, bool, bool]:
+    """(key words, amount-like, destination-like, command-like) of an argument path's last key."""
+    leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    return (_split_cached(leaf),) + _key_kind(leaf)
+
+
+@lru_cache(maxsize=4096)
+def _static_sensitivity(words: tuple[str, ...], keys: tuple[str, ...], description: str) -> int:
+    return sensitivity_of_text(" ".join(words) + " " + " ".join(keys) + " " + description)
 
 
 def domain_of(value: str) -> str | None:
@@ -194,7 +223,7 @@ def extract_features(
     words = _split_cached(tool)
     declared = effect.verb if effect is not None and effect.verb else None
     verbs = {declared} if declared else _verb_of(words)
-    leaves = list(flatten_args(args))
+    leaves = _leaves(args)
     strings: list[tuple[str, str]] = []
     scalars: list[tuple[str, Any]] = []
     key_words: list[str] = []
@@ -202,14 +231,13 @@ def extract_features(
     command_parts: list[str] = []
     dest_values: list[str] = []
     for path, value in leaves:
-        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-        key_words.extend(_split_cached(leaf))
+        kw, amount_key, dest_key, command_key = _leaf_info(path)
+        key_words.extend(kw)
         if value is None:
             continue
         if isinstance(value, bool):
             scalars.append((path, value))
             continue
-        amount_key, dest_key, command_key = _key_kind(leaf)
         if isinstance(value, (int, float)):
             scalars.append((path, value))
             if amount_key:
@@ -267,8 +295,9 @@ def extract_features(
     else:
         destination = "none"
 
-    probe = " ".join(words) + " " + " ".join(key_words) + " " + " ".join(paths) + " " + command_text[:500] + " " + description
-    sens = sensitivity_of_text(probe)
+    sens = _static_sensitivity(words, tuple(dict.fromkeys(key_words)), description)
+    if (paths or command_text) and sens < 4:
+        sens = max(sens, sensitivity_of_text(" ".join(paths) + " " + command_text[:500]))
     if effect is not None and effect.sensitivity:
         sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
     if effect is not None and effect.reversible:
@@ -301,16 +330,22 @@ def extract_features(
     )
 
 
-def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = 240) -> str:
-    """`send email to bob@x.com subject payroll` — tool words, then key/value pairs, bounded."""
+_ALPHA_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]{2,}(?![a-z])")
+
+
+def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = 200) -> str:
+    """`send email to subject payroll run` — tool words, then each key with the words of its
+    value, bounded. Identifiers and numbers (INV-1009, 4111…) carry no meaning for the
+    embedding and are left out; the rule checks see every character."""
     parts = [" ".join(words)]
     budget = limit - len(parts[0])
     for path, value in leaves:
         if budget <= 0:
             break
         leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-        v = "" if value is None else str(value)
-        chunk = f"{' '.join(_split_cached(leaf))} {v[:60]}".strip()
+        key = " ".join(_split_cached(leaf))
+        v = " ".join(_ALPHA_WORD.findall(value[:120])) if isinstance(value, str) else ""
+        chunk = f"{key} {v[:60]}".strip()
         parts.append(chunk)
         budget -= len(chunk) + 1
     return " ".join(parts)[:limit]

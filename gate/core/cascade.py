@@ -162,10 +162,10 @@ def _agent(bundle: Bundle, name: str) -> CompiledAgent:
 def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> SessionSnapshot:
     """Bind the session to its agent and imprint the first non-empty task."""
     if not snap.agent:
-        snap = replace(snap, agent=req.agent, session=req.session or "")
+        snap = snap.evolve(agent=req.agent, session=req.session or "")
     if req.task and not snap.task:
-        snap = replace(snap, task=req.task, task_vec=bundle.library.task_vector(req.task),
-                       named=snap.named | frozenset(destination_tokens(req.task)))
+        vec, named = bundle.library.task_imprint(req.task)
+        snap = snap.evolve(task=req.task, task_vec=vec, named=snap.named | named)
     return snap
 
 
@@ -192,7 +192,7 @@ def decide(
             scores[k] = float(val)
     if outcome == "BLOCK":
         reasons = tuple(v.reason() for v in trail if v.outcome in ("block", "flag"))
-        new = replace(snap, blocks=snap.blocks + 1)
+        new = snap.evolve(blocks=snap.blocks + 1)
     else:
         reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag")) or tuple(
             v.reason() for v in trail if v.check in ("scope", "semantic_scope")
@@ -210,14 +210,17 @@ def decide(
 def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None) -> SessionSnapshot:
     if features is None:
         features = _features(agent, tool, args)
-    unsanctioned = unsanctioned_egress(features, snap.trusted(agent.named_destinations), agent.policy.internal_domains)
-    e, c, r = advance(snap.exposure, snap.escalation, features, unsanctioned)
+    if ctx is not None and ctx.projected is not None:
+        e, c, r = ctx.projected.exposure, ctx.projected.escalation, ctx.projected.reversibility
+    else:
+        unsanctioned = unsanctioned_egress(features, snap.trusted(agent.named_destinations), agent.policy.internal_domains)
+        e, c, r = advance(snap.exposure, snap.escalation, features, unsanctioned)
     level = max(snap.risk_level, risk_level(e, c, r))
     drift = snap.drift
     if ctx is not None and snap.task_vec is not None:
         d = 1.0 - float(snap.task_vec @ ctx.vec)
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
-    return replace(snap, steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift)
+    return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift)
 
 
 def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionSnapshot, scores: Mapping[str, float]) -> dict[str, Any] | None:
@@ -246,7 +249,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     snap = imprint(bundle, snap, req)
     advanced = _advance(agent, snap, req.tool, req.args, None, None)
     if checked:
-        advanced = replace(advanced, steps=snap.steps)
+        advanced = advanced.evolve(steps=snap.steps)
     prov = result_provenance(result)
     trusted = advanced.trusted(agent.named_destinations) | prov.vouched
     e = max(advanced.exposure, prov.exposure)
@@ -259,7 +262,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         for _, text in flatten_args(req.args):
             if isinstance(text, str):
                 contacted |= salient_tokens(text)
-    return replace(advanced, exposure=e, risk_level=level,
+    return advanced.evolve(exposure=e, risk_level=level,
                    tainted=(advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched,
                    vouched=advanced.vouched | prov.vouched, secrets=advanced.secrets | prov.secrets,
                    injected=advanced.injected | injected, injections=advanced.injections + int(prov.injection),

@@ -9,6 +9,7 @@ import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -51,21 +52,31 @@ __all__ = [
 _MISSING = object()
 
 
-def get_path(args: Any, path: str) -> Any:
-    """Value at a dotted path (`a.b`, `items[2].to`), or `_MISSING`."""
-    cur = args
+@lru_cache(maxsize=4096)
+def _parse_path(path: str) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
+    parts = []
     for part in re.split(r"\.(?![^\[]*\])", path):
         m = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part)
         if not m:
-            return _MISSING
-        key, idx = m.group(1), m.group(2)
+            return None
+        parts.append((m.group(1), tuple(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))))
+    return tuple(parts)
+
+
+def get_path(args: Any, path: str) -> Any:
+    """Value at a dotted path (`a.b`, `items[2].to`), or `_MISSING`."""
+    parts = _parse_path(path)
+    if parts is None:
+        return _MISSING
+    cur = args
+    for key, idx in parts:
         if not isinstance(cur, dict) or key not in cur:
             return _MISSING
         cur = cur[key]
-        for i in re.findall(r"\[(\d+)\]", idx):
-            if not isinstance(cur, list) or int(i) >= len(cur):
+        for i in idx:
+            if not isinstance(cur, list) or i >= len(cur):
                 return _MISSING
-            cur = cur[int(i)]
+            cur = cur[i]
     return cur
 
 
@@ -83,13 +94,31 @@ class CheckContext:
     task: str | None
     verdicts: list[Verdict] = field(default_factory=list)
     _vec: np.ndarray | None = None
+    _frame: tuple[float, int] | None = None
+    _library: tuple[float, int, float] | None = None
+    projected: Any = None          # the RiskState the session-risk check projected, reused by the update
 
     @property
     def vec(self) -> np.ndarray:
         """The action's embedding (hot-path encoder), computed once per request."""
         if self._vec is None:
             self._vec = self.library.action_vector(self.tool, self.features)
+            self._frame = self._library = None
         return self._vec
+
+    def frame_best(self) -> tuple[float, int]:
+        """(best cosine, row) against the agent's identity frame; one search per request."""
+        if self._frame is None:
+            vec = self.vec
+            self._frame = self.agent.frame.index.best(vec)
+        return self._frame
+
+    def library_best(self) -> tuple[float, int, float]:
+        """(best archetype cosine, its row, best ordinary-work anchor cosine): one product
+        with the stacked library matrix."""
+        if self._library is None:
+            self._library = self.library.harm_and_benign(self.vec)
+        return self._library
 
 
 class Check(Protocol):
@@ -99,8 +128,21 @@ class Check(Protocol):
     def evaluate(self, ctx: CheckContext) -> Verdict: ...
 
 
+_PASSES: dict[tuple[str, str, str], Verdict] = {}
+_NO_SCORES: dict[str, float] = {}
+
+
 def _pass(name: str, code: str, message: str, **scores: float) -> Verdict:
-    return Verdict(name, "pass", code, message, scores)
+    """A passing verdict; those without scores are shared constants (they are immutable)."""
+    if scores:
+        return Verdict(name, "pass", code, message, scores)
+    key = (name, code, message)
+    v = _PASSES.get(key)
+    if v is None:
+        if len(_PASSES) > 4096:
+            _PASSES.clear()
+        v = _PASSES[key] = Verdict(name, "pass", code, message, _NO_SCORES)
+    return v
 
 
 _NUMERIC = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
@@ -505,6 +547,7 @@ class SessionRiskCheck:
         trusted = ctx.session.trusted(ctx.agent.named_destinations)
         proj = model.project(ctx.session, ctx.features,
                              unsanctioned_egress(ctx.features, trusted, ctx.agent.policy.internal_domains))
+        ctx.projected = proj
         p = model.p_violation(proj, ctx.agent.category)
         scores = {"p_violation": p, "expected_steps": model.expected_steps(proj, ctx.agent.category),
                   "current_level": float(ctx.session.risk_level), "projected_level": float(proj.level)}
@@ -529,7 +572,8 @@ class SemanticScopeCheck:
         frame = ctx.agent.frame
         if frame is None or len(frame.index) == 0:
             return Verdict(self.name, "block", "frame_missing", "the identity frame is empty: fail closed")
-        score, label = frame.resonance(ctx.vec)
+        score, row = ctx.frame_best()
+        label = frame.index.labels[row] if row >= 0 else ""
         thr = ctx.agent.thresholds["scope"]
         if score < thr:
             weight = ctx.agent.weights["scope_undeclared" if ctx.agent.tools is None else "scope_declared"]
@@ -569,9 +613,8 @@ class HarmResonanceCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         lib = ctx.library
-        harm, idx = lib.archetypes.best(ctx.vec)
-        benign, _ = lib.anchors.best(ctx.vec)
-        ident = ctx.agent.frame.resonance(ctx.vec)[0] if ctx.agent.frame is not None else -1.0
+        harm, idx, benign = ctx.library_best()
+        ident = ctx.frame_best()[0]
         margin = harm - max(benign, ident)
         thr = ctx.agent.thresholds["harm"]
         scores = {"harm": harm, "harm_margin": margin}

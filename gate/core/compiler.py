@@ -72,18 +72,30 @@ class Library:
     archetype_categories: tuple[str, ...]
     anchors: VectorIndex
     tool_blend: float
-    task_cache: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+    stacked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False)
+    task_cache: dict[str, tuple[np.ndarray, frozenset[str]]] = field(default_factory=dict, compare=False)
 
-    def task_vector(self, task: str) -> np.ndarray:
-        """The task imprint's vector; tasks repeat across sessionless calls, so they are cached."""
+    def harm_and_benign(self, vec: np.ndarray) -> tuple[float, int, float]:
+        """(best archetype cosine, its row, best anchor cosine) from one matrix product."""
+        scores = self.stacked @ vec
+        n = len(self.archetypes)
+        i = int(scores[:n].argmax())
+        return float(scores[i]), i, float(scores[n:].max()) if scores.shape[0] > n else -1.0
+
+    def task_imprint(self, task: str) -> tuple[np.ndarray, frozenset[str]]:
+        """The task's vector and the destinations it names. Tasks repeat across sessions and
+        sessionless calls, so both are cached (bounded)."""
         cache = self.task_cache
-        v = cache.get(task)
-        if v is None:
-            v = self.encoder.encode_one(task)
+        hit = cache.get(task)
+        if hit is None:
+            hit = (self.encoder.encode_one(task), frozenset(destination_tokens(task)))
             if len(cache) >= 4096:
                 cache.clear()
-            cache[task] = v
-        return v
+            cache[task] = hit
+        return hit
+
+    def task_vector(self, task: str) -> np.ndarray:
+        return self.task_imprint(task)[0]
 
     def action_vector(self, tool: CompiledTool | None, f: ActionFeatures) -> np.ndarray:
         v = self.encoder.encode_one(f.text)
@@ -191,12 +203,15 @@ def compile_bundle(
     cache = _EncodeCache(frame_encoder or encoder)
     cache.prime([a["text"] for a in arche] + anchors + [t for p in policies for t in _frame_texts(p)])
     tuning = {**DEFAULT_TUNING, **overrides.get("tuning", {})}
+    arche_m = cache.matrix([a["text"] for a in arche])
+    anchor_m = cache.matrix(anchors)
     library = Library(
         encoder=encoder,
-        archetypes=VectorIndex(cache.matrix([a["text"] for a in arche]), tuple(a["id"] for a in arche)),
+        archetypes=VectorIndex(arche_m, tuple(a["id"] for a in arche)),
         archetype_categories=tuple(a["category"] for a in arche),
-        anchors=VectorIndex(cache.matrix(anchors), tuple(f"anchor-{i}" for i in range(len(anchors)))),
+        anchors=VectorIndex(anchor_m, tuple(f"anchor-{i}" for i in range(len(anchors)))),
         tool_blend=float(tuning["tool_blend"]),
+        stacked=np.ascontiguousarray(np.vstack([arche_m, anchor_m]), dtype=np.float32),
     )
     agents: dict[str, CompiledAgent] = {}
     risk_models: dict[int, RiskModel] = {}

@@ -198,6 +198,18 @@ class SessionSnapshot:
     contacted: frozenset[str] = frozenset()   # salient values the caller used before any injection
     blocks: int = 0
 
+    def evolve(self, **changes: Any) -> SessionSnapshot:
+        """A copy with `changes` (what `dataclasses.replace` does, without its per-call
+        introspection: this runs on every decision)."""
+        new = object.__new__(SessionSnapshot)
+        d = new.__dict__
+        d.update(self.__dict__)
+        for k, v in changes.items():
+            if k not in d:
+                raise TypeError(f"SessionSnapshot has no field {k!r}")
+            d[k] = v
+        return new
+
     def trusted(self, agent_named: frozenset[str]) -> frozenset[str]:
         return self.named | self.vouched | agent_named
 

@@ -97,6 +97,76 @@ def split_identifiers(chunk: str) -> str:
     return _CAMEL.sub(" ", chunk)
 
 
+class AsciiWordPiece:
+    """BERT uncased WordPiece for printable-ASCII text, in Python with a per-word cache.
+
+    The Rust tokenizer costs several microseconds per call here; agent arguments are mostly
+    ASCII words that repeat. For such text this gives exactly the Rust tokenizer's ids
+    (lower-case, split on whitespace and ASCII punctuation, greedy longest-match pieces with
+    `##` continuations, [UNK] for words that cannot be pieced or exceed 100 characters;
+    tests/test_embeddings.py compares the two on a corpus). Anything else returns None and
+    the caller falls back to the Rust tokenizer.
+    """
+
+    _SPLIT = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
+    _PRINTABLE = re.compile(r"[\t\n\r -~]*\Z")
+
+    def __init__(self, vocab: dict[str, int], unk: int, max_chars: int = 100) -> None:
+        self.vocab = vocab
+        self.unk = unk
+        self.max_chars = max_chars
+        self.words: dict[str, tuple[int, ...]] = {}
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any) -> "AsciiWordPiece | None":
+        try:
+            spec = json.loads(tokenizer.to_str())
+            model, norm, pre = spec["model"], spec.get("normalizer") or {}, spec.get("pre_tokenizer") or {}
+        except (ValueError, KeyError, AttributeError):
+            return None
+        if (model.get("type") != "WordPiece" or norm.get("type") != "BertNormalizer" or not norm.get("lowercase")
+                or pre.get("type") != "BertPreTokenizer" or model.get("continuing_subword_prefix") != "##"):
+            return None
+        vocab = model["vocab"]
+        return cls(vocab, vocab[model.get("unk_token", "[UNK]")], int(model.get("max_input_chars_per_word", 100)))
+
+    def _word(self, word: str) -> tuple[int, ...]:
+        if len(word) > self.max_chars:
+            return (self.unk,)
+        vocab = self.vocab
+        out: list[int] = []
+        start, n = 0, len(word)
+        while start < n:
+            end = n
+            piece_id = None
+            while start < end:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                piece_id = vocab.get(piece)
+                if piece_id is not None:
+                    break
+                end -= 1
+            if piece_id is None:
+                return (self.unk,)
+            out.append(piece_id)
+            start = end
+        return tuple(out)
+
+    def ids(self, text: str) -> list[int] | None:
+        if not self._PRINTABLE.match(text):
+            return None
+        words = self.words
+        out: list[int] = []
+        for w in self._SPLIT.findall(text.lower()):
+            t = words.get(w)
+            if t is None:
+                t = self._word(w)
+                if len(words) >= 65536:
+                    words.clear()
+                words[w] = t
+            out.extend(t)
+        return out
+
+
 class StaticEncoder:
     """Hot-path encoder: mean of per-token static vectors plus a learned bias, L2-normalised.
 
@@ -117,6 +187,7 @@ class StaticEncoder:
         chunk_cache_size: int = 65536,
     ) -> None:
         self._tokenizer = tokenizer
+        self._wordpiece = AsciiWordPiece.from_tokenizer(tokenizer)
         self._table = np.ascontiguousarray(table, dtype=np.float32)
         self._bias = np.ascontiguousarray(bias, dtype=np.float32)
         self._split_camel = split_camel
@@ -136,7 +207,9 @@ class StaticEncoder:
         ids = self._chunks.get(chunk)
         if ids is None:
             text = split_identifiers(chunk) if self._split_camel else chunk
-            ids = self._tokenizer.encode(text, add_special_tokens=False).ids
+            ids = self._wordpiece.ids(text) if self._wordpiece is not None else None
+            if ids is None:
+                ids = self._tokenizer.encode(text, add_special_tokens=False).ids
             if len(self._chunks) >= self._chunk_cache_size:
                 self._chunks.clear()  # bounded; a cold cache only costs time
             self._chunks[chunk] = ids
@@ -154,7 +227,8 @@ class StaticEncoder:
         ids = self.token_ids(text)
         if not ids:
             return self._zero.copy()
-        vec = self._table[ids].mean(axis=0)
+        vec = np.add.reduce(self._table[ids], axis=0)
+        vec *= 1.0 / len(ids)
         vec += self._bias
         norm = float(np.sqrt(vec @ vec))
         return vec / norm if norm > 0.0 else vec
