@@ -22,6 +22,7 @@ __all__ = [
     "split_words",
     "extract_features",
     "domain_of",
+    "verb_class",
 ]
 
 VERBS = ("read", "write", "delete", "execute", "send", "pay", "grant", "configure", "other")
@@ -192,6 +193,16 @@ class ActionFeatures:
     def outbound(self) -> bool:
         """True when the call moves data, money or messages out of the agent's boundary."""
         return self.destination == "external" or bool(self.verbs & {"send", "pay"}) and bool(self.external_domains)
+
+
+def verb_class(word: str) -> str | None:
+    """The verb class of a word, trying simple inflections (`refunds`, `granted`, `paying`)."""
+    w = word.lower()
+    for cand in (w, w[:-1] if w.endswith("s") else None, w[:-2] if w.endswith(("es", "ed")) else None,
+                 w[:-1] if w.endswith("ed") else None, w[:-3] if w.endswith("ing") else None, w[:-3] + "e" if w.endswith("ing") else None):
+        if cand and cand in _VERB_WORDS:
+            return _VERB_WORDS[cand]
+    return None
 
 
 def _verb_of(words: tuple[str, ...] | list[str]) -> set[str]:

@@ -2,8 +2,8 @@
 
 Order (cheapest first): validation, scope, deny rules, argument constraints, dangerous
 operations, provenance (before redaction: a secret read from a result and sent back out
-is an attempt to stop, not to tidy), sensitive data, session risk, semantic scope, task drift, harm
-resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
+is an attempt to stop, not to tidy), sensitive data, session risk, semantic scope, prohibitions of the identity,
+task drift, harm resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
 trail of verdicts is kept for the audit record.
 """
 
@@ -23,6 +23,7 @@ from gate.core.checks import (
     DangerousOperationCheck,
     DenyRuleCheck,
     HarmResonanceCheck,
+    ProhibitionCheck,
     ProvenanceCheck,
     ScopeCheck,
     SemanticScopeCheck,
@@ -47,7 +48,7 @@ def default_checks() -> tuple[Check, ...]:
     return (
         ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), DangerousOperationCheck(),
         ProvenanceCheck(), SensitiveDataCheck(), SessionRiskCheck(), SemanticScopeCheck(),
-        TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
+        ProhibitionCheck(), TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
     )
 
 
@@ -194,9 +195,7 @@ def decide(
         reasons = tuple(v.reason() for v in trail if v.outcome in ("block", "flag"))
         new = snap.evolve(blocks=snap.blocks + 1)
     else:
-        reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag")) or tuple(
-            v.reason() for v in trail if v.check in ("scope", "semantic_scope")
-        )
+        reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag") or v.check in ("scope", "semantic_scope"))
         new = _advance(agent, snap, req.tool, args, ctx.features, ctx)
     risk = _risk_summary(agent, snap, new, scores)
     decision = Decision(

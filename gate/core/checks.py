@@ -44,6 +44,7 @@ __all__ = [
     "SessionRiskCheck",
     "SemanticScopeCheck",
     "TaskDriftCheck",
+    "ProhibitionCheck",
     "HarmResonanceCheck",
     "ConsensusCheck",
     "get_path",
@@ -575,12 +576,39 @@ class SemanticScopeCheck:
         score, row = ctx.frame_best()
         label = frame.index.labels[row] if row >= 0 else ""
         thr = ctx.agent.thresholds["scope"]
+        if ctx.agent.tools is None and score < ctx.agent.thresholds["scope_floor"]:
+            return Verdict(self.name, "flag", "far_outside_identity",
+                           f"resonance with the identity frame {score:.2f} is below the floor {ctx.agent.thresholds['scope_floor']:.2f}",
+                           {"scope": score}, weight=1.0)
         if score < thr:
             weight = ctx.agent.weights["scope_undeclared" if ctx.agent.tools is None else "scope_declared"]
             return Verdict(self.name, "flag", "outside_identity",
                            f"resonance with the identity frame {score:.2f} < {thr:.2f}",
                            {"scope": score}, weight=weight)
         return _pass(self.name, "within_identity", f"resonates with the identity frame ({label})", scope=score)
+
+
+class ProhibitionCheck:
+    """Resonance with what the identity says the agent must never do, against its
+    resonance with what the identity says it does."""
+
+    name = "prohibited"
+    hard = False
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        banned = ctx.agent.frame.prohibited
+        if banned is None or len(banned) == 0:
+            return _pass(self.name, "no_prohibitions", "the identity states no prohibitions")
+        score, row = banned.best(ctx.vec)
+        allowed = ctx.frame_best()[0]
+        margin = score - allowed
+        thr = ctx.agent.thresholds["prohibited"]
+        scores = {"prohibited": score, "prohibited_margin": margin}
+        if score >= thr and margin > ctx.agent.prohibited_margin:
+            return Verdict(self.name, "flag", "identity_prohibits",
+                           f"resembles what the identity prohibits ({score:.2f}, margin {margin:.2f})",
+                           scores, weight=ctx.agent.weights["prohibited"])
+        return _pass(self.name, "not_prohibited", f"closest prohibition {score:.2f}", **scores)
 
 
 class TaskDriftCheck:

@@ -22,7 +22,7 @@ import orjson
 import yaml
 
 from gate.core.actions import ActionFeatures, split_words
-from gate.core.frame import IdentityFrame, VectorIndex, split_sentences
+from gate.core.frame import IdentityFrame, VectorIndex, split_identity
 from gate.core.risk import RiskModel
 from gate.core.session import destination_tokens
 from gate.embeddings.encoders import Encoder
@@ -30,10 +30,11 @@ from gate.policy.model import AgentPolicy, ToolSpec
 
 __all__ = ["DEFAULT_THRESHOLDS", "DEFAULT_WEIGHTS", "CompiledTool", "CompiledAgent", "Library", "Bundle", "compile_bundle"]
 
-# Defaults tuned on the benchmark's dev split (bench/tune.py); a policy's `thresholds` win.
-DEFAULT_THRESHOLDS: dict[str, float] = {"scope": 0.25, "drift": 0.10, "harm": 0.55}
-DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.6, "scope_declared": 0.3, "drift": 0.4, "harm": 0.6, "injection": 0.6}
-DEFAULT_TUNING: dict[str, float] = {"harm_margin": 0.05, "drift_alpha": 0.3, "drift_ewma_max": 0.95, "tool_blend": 0.5}
+# Defaults tuned on the benchmark's dev split (`python bench/tune.py --trials 400`, seed 17);
+# a policy's `thresholds` win. The test split is never used for tuning.
+DEFAULT_THRESHOLDS: dict[str, float] = {"scope": 0.284, "drift": 0.075, "harm": 0.584, "prohibited": 0.448, "scope_floor": 0.12}
+DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.46, "scope_declared": 0.056, "drift": 0.461, "harm": 0.884, "injection": 0.205, "prohibited": 0.48}
+DEFAULT_TUNING: dict[str, float] = {"harm_margin": 0.121, "prohibited_margin": -0.086, "drift_alpha": 0.3, "drift_ewma_max": 0.95, "tool_blend": 0.08}
 DEFAULT_RISK = {"horizon": 5, "threshold": 0.6, "enabled": True}  # threshold tuned on dev traces
 
 
@@ -54,6 +55,7 @@ class CompiledAgent:
     thresholds: Mapping[str, float]
     weights: Mapping[str, float]
     harm_margin: float
+    prohibited_margin: float
     drift_alpha: float
     drift_ewma_max: float
     category: str
@@ -161,10 +163,15 @@ def tool_text(spec: ToolSpec) -> str:
 
 
 def _frame_texts(p: AgentPolicy) -> list[str]:
-    texts = split_sentences(p.identity) + [s for s in p.purposes]
+    affirmative, _ = split_identity(p.identity)
+    texts = affirmative + [s for s in p.purposes]
     if p.tools:
         texts += [tool_text(t) for t in p.tools]
     return list(dict.fromkeys(texts))
+
+
+def _prohibited_texts(p: AgentPolicy) -> list[str]:
+    return list(dict.fromkeys(split_identity(p.identity)[1]))
 
 
 def _compile_tool(spec: ToolSpec, cache: _EncodeCache) -> CompiledTool:
@@ -201,7 +208,7 @@ def compile_bundle(
     overrides = dict(overrides or {})
     arche, anchors, risk_spec = load_library_data()
     cache = _EncodeCache(frame_encoder or encoder)
-    cache.prime([a["text"] for a in arche] + anchors + [t for p in policies for t in _frame_texts(p)])
+    cache.prime([a["text"] for a in arche] + anchors + [t for p in policies for t in _frame_texts(p) + _prohibited_texts(p)])
     tuning = {**DEFAULT_TUNING, **overrides.get("tuning", {})}
     arche_m = cache.matrix([a["text"] for a in arche])
     anchor_m = cache.matrix(anchors)
@@ -218,9 +225,11 @@ def compile_bundle(
     for p in policies:
         texts = _frame_texts(p)
         tools = None if p.tools is None else {t.name: _compile_tool(t, cache) for t in p.tools}
+        banned = _prohibited_texts(p)
         frame = IdentityFrame(
             VectorIndex(cache.matrix(texts), tuple(texts)),
             {t.name: texts.index(tool_text(t)) for t in (p.tools or ())},
+            VectorIndex(cache.matrix(banned), tuple(banned)) if banned else None,
         )
         risk = {**DEFAULT_RISK, **overrides.get("risk", {}), **p.risk}
         named = destination_tokens(p.identity + "\n" + "\n".join(p.purposes))
@@ -232,6 +241,7 @@ def compile_bundle(
             thresholds={**DEFAULT_THRESHOLDS, **overrides.get("thresholds", {}), **p.thresholds},
             weights={**DEFAULT_WEIGHTS, **overrides.get("weights", {})},
             harm_margin=float(tuning["harm_margin"]),
+            prohibited_margin=float(tuning["prohibited_margin"]),
             drift_alpha=float(tuning["drift_alpha"]),
             drift_ewma_max=float(tuning["drift_ewma_max"]),
             category=p.task_category,

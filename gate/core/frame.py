@@ -15,17 +15,74 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-__all__ = ["VectorIndex", "IdentityFrame", "split_sentences", "FAISS_MIN_ROWS"]
+__all__ = ["VectorIndex", "IdentityFrame", "split_sentences", "split_identity", "FAISS_MIN_ROWS"]
 
 # Measured crossover (bench/vector_search.py): below ~1,000 rows numpy is as fast or faster.
 FAISS_MIN_ROWS = 1024
 
-_SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENT = re.compile(r"(?<=[.!?;])\s+")
+_FULL_STOP = re.compile(r"(?<=[.!?])\s+")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Identity text split into statements; each becomes one row of the frame."""
-    return [s.strip(" -*\t") for s in _SENT.split(text) if len(s.strip(" -*\t")) > 3]
+_BULLET = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)")
+
+
+def split_sentences(text: str, separators: re.Pattern[str] | None = None) -> list[str]:
+    """Identity text split into statements; each becomes one row of the frame. Wrapped
+    lines are joined; blank lines and list bullets start a new statement."""
+    out: list[str] = []
+    for block in _BULLET.split(text):
+        joined = " ".join(block.split())
+        out.extend(s.strip(" -*\u2022\t") for s in (separators or _SENT).split(joined))
+    return [s for s in out if len(s) > 3]
+
+
+_NEGATION = re.compile(
+    r"(?i)\b(?:never|must\s+not|mustn't|may\s+not|does\s+not|doesn't|do\s+not|don't|cannot|can't|will\s+not|won't|"
+    r"is\s+not\s+allowed|not\s+allowed|forbidden|prohibited|no\s+longer)\b")
+_CLAUSE = re.compile(r"\s*[;,]\s*")
+_LEAD = re.compile(r"(?i)^(?:(?:and|or|nor|also|it|the agent)\s+)*(?:never\s+|not\s+)?")
+
+
+def _verb_word(word: str) -> bool:
+    """Whether `word` (maybe inflected) is an action verb of the lexicon."""
+    from gate.core.actions import verb_class
+
+    return verb_class(word) is not None
+
+
+def split_identity(text: str) -> tuple[list[str], list[str]]:
+    """(affirmative statements, prohibited actions) of an identity text.
+
+    A statement that says what the agent must never do is not evidence that an action
+    resembling it is in scope: it becomes prohibition clauses ("grant admin roles",
+    "change bank or payment details") of a frame of its own.
+    """
+    affirmative: list[str] = []
+    prohibited: list[str] = []
+    for sentence in split_sentences(text, _FULL_STOP):
+        m = _NEGATION.search(sentence)
+        if m is None:
+            affirmative.extend(x for x in (p.strip() for p in sentence.split(";")) if len(x) > 3)
+            continue
+        head = sentence[: m.start()].strip()
+        if len(head.split()) >= 4 and not head.endswith(":"):
+            affirmative.append(head)
+        rest = sentence[m.end():]
+        rest = rest.split(":", 1)[1] if ":" in rest[:40] else rest
+        clauses: list[str] = []
+        for part in _CLAUSE.split(rest):
+            part = _LEAD.sub("", part.strip(" .:-"))
+            if not part:
+                continue
+            first = part.split()[0].lower()
+            starts_action = _verb_word(first)
+            if clauses and not starts_action:
+                clauses[-1] = f"{clauses[-1]}, {part}"
+            else:
+                clauses.append(part)
+        prohibited.extend(c for c in clauses if len(c.split()) >= 2)
+    return affirmative, prohibited
 
 
 class VectorIndex:
@@ -73,6 +130,7 @@ class IdentityFrame:
 
     index: VectorIndex
     tool_rows: dict[str, int]      # tool name -> row of its description in `index`
+    prohibited: VectorIndex | None = None   # what the identity says the agent must never do
 
     def resonance(self, vec: np.ndarray) -> tuple[float, str]:
         score, row = self.index.best(vec)
