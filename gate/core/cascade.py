@@ -35,7 +35,7 @@ from gate.core.checks import (
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import RISK_LEVELS, SessionSnapshot, destination_tokens, result_provenance, salient_tokens
+from gate.core.session import FLOW_CAP, RISK_LEVELS, SessionSnapshot, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -261,7 +261,10 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         for _, text in flatten_args(req.args):
             if isinstance(text, str):
                 contacted |= salient_tokens(text)
-    return advanced.evolve(exposure=e, risk_level=level,
+    sensitive = advanced.sensitive
+    if prov.values and (max(prov.exposure, _features(agent, req.tool, req.args).sensitivity) >= 2) and len(sensitive) < FLOW_CAP:
+        sensitive = sensitive | frozenset(list(prov.values)[: FLOW_CAP - len(sensitive)])
+    return advanced.evolve(exposure=e, risk_level=level, sensitive=sensitive,
                    tainted=(advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched,
                    vouched=advanced.vouched | prov.vouched, secrets=advanced.secrets | prov.secrets,
                    injected=advanced.injected | injected, injections=advanced.injections + int(prov.injection),

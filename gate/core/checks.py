@@ -21,6 +21,8 @@ from gate.core.session import (
     RISK_LEVELS,
     SessionSnapshot,
     destination_tokens,
+    fingerprint,
+    flow_tokens,
     salient_tokens,
     secret_fingerprint,
 )
@@ -498,8 +500,19 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
-        if not (s.tainted or s.secrets or s.injected or s.injections):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive):
             return _pass(self.name, "no_tainted_flow", "no result-derived value in this session")
+        if s.sensitive:
+            trusted = s.trusted(ctx.agent.named_destinations)
+            if unsanctioned_egress(f, trusted, ctx.agent.policy.internal_domains):
+                carried: set[str] = set()
+                for _, raw in f.strings:
+                    carried |= {fingerprint(t) for t in flow_tokens(_decoded(raw))}
+                hits = carried & s.sensitive
+                if len(hits) >= 2:
+                    return Verdict(self.name, "block", "sensitive_data_egress",
+                                   f"{len(hits)} value(s) read from sensitive results would leave to a destination nobody sanctioned",
+                                   {"sensitive_values": float(len(hits))})
         if s.injected:
             used: set[str] = set()
             for _, text in f.strings:

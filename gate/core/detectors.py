@@ -30,7 +30,7 @@ _SECRET_TRIGGERS: dict[str, tuple[str, ...]] = {
     "openai_key": ("sk-",), "slack_token": ("xox",), "slack_webhook": ("hooks.slack",), "google_api_key": ("aiza",),
     "jwt": ("eyj",), "bearer_token": ("bearer",), "url_credentials": ("@",),
     "password_assignment": ("pass", "pwd", "secret", "key", "token"), "npm_token": ("npm_",),
-    "password_phrase": ("pass", "pin "), "login_pair": ("login", "credential", "user"),
+    "password_phrase": ("pass", "pin "), "env_secret": ("secret", "pass", "token", "key"), "login_pair": ("login", "credential", "user"),
     "otp_seed": ("seed", "secret"), "mfa_backup_code": ("backup", "recovery"),
 }
 
@@ -51,6 +51,7 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("url_credentials", r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@"),
         ("password_assignment", r"(?i)\b(?:password|passwd|pwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}"),
         ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+        ("env_secret", r"(?i)\b[A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY)[A-Z0-9_]*\s*[:=]\s*['\"]?(?=[^\s'\",;]*[0-9/+])[^\s'\",;]{12,}"),
         ("password_phrase", r"(?i)\b(?:password|passwd|passcode|pin)\s+(?:is|was|:|=)\s+['\"]?(?=\S*[\d!@#$%^&*?])\S{6,}"),
         ("login_pair", r"(?i)\b(?:login|credentials?|user(?:name)?\s*/\s*pass(?:word)?)\s*[:=]\s*\S+\s*/\s*\S{6,}"),
         ("otp_seed", r"(?i)\b(?:otp|totp|2fa|mfa|token)\s+(?:seed|secret)\W{0,3}[A-Z2-7]{10,}"),
@@ -65,6 +66,9 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b
 _PASSPORT = re.compile(r"(?i)\bpassport(?:\s*(?:no|number|#))?\s*[:#]?\s*[A-Z0-9]{8,9}\b")
 _PHONE = re.compile(r"(?:(?<![\w+])\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?!\w)|\(\d{3}\)\s?\d{3}-\d{4}\b|\b\d{3}-\d{3}-\d{4}\b)")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+_NATIONAL_ID = re.compile(
+    r"(?i)\b(?:tax\s*(?:id|number)|national\s*(?:id|insurance)(?:\s*(?:no|number))?|cpr|nino?|sin|bsn|nif|nie|pesel|"
+    r"aadhaar|personnummer|steuer-?id|codice\s+fiscale|insee)\b\W{0,12}(?:[A-Z]{2,3}[- ]?)?(?:CPR\s*)?\d[\d -]{5,14}\d")
 _DOB = re.compile(r"(?i)\b(?:dob|date of birth|born)\s*[:=]?\s*\d{4}-\d{2}-\d{2}\b")
 
 
@@ -121,6 +125,8 @@ def find_pii(text: str) -> list[Finding]:
         out.append(Finding("passport_number", m.start(), m.end()))
     for m in _DOB.finditer(text):
         out.append(Finding("date_of_birth", m.start(), m.end()))
+    for m in _NATIONAL_ID.finditer(text):
+        out.append(Finding("national_id", m.start(), m.end()))
     for m in _PHONE.finditer(text):
         if len(re.sub(r"\D", "", m.group())) >= 10:
             out.append(Finding("phone_number", m.start(), m.end()))

@@ -30,6 +30,8 @@ __all__ = [
     "Provenance",
     "salient_tokens",
     "INJECTION_RX",
+    "flow_tokens",
+    "fingerprint",
     "secret_fingerprint",
     "destination_tokens",
 ]
@@ -126,6 +128,23 @@ def salient_tokens(text: str) -> set[str]:
     return out
 
 
+_FLOW_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)+[%MKkmb]?(?![\w.])|(?<![\w.])\d{5,}(?![\w.])")
+FLOW_CAP = 512
+
+
+def flow_tokens(text: str) -> set[str]:
+    """Values that survive copying from a document into a message: addresses, identifiers,
+    paths and figures (18.4M, 2.9, 070589-1234). Fingerprints of these are what the
+    session keeps from sensitive results."""
+    out = salient_tokens(text)
+    out |= {m.group(0).rstrip("%").upper() for m in _FLOW_NUMBER.finditer(text)}
+    return out
+
+
+def fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Provenance:
     """What one tool result brings into a session."""
@@ -136,6 +155,7 @@ class Provenance:
     injected: frozenset[str]      # values named by text that addresses the agent
     injection: bool               # the result carries an injected instruction
     exposure: int
+    values: frozenset[str] = frozenset()   # fingerprints of the values the result holds
 
 
 def result_provenance(result: Any) -> Provenance:
@@ -157,9 +177,12 @@ def result_provenance(result: Any) -> Provenance:
     vouched: set[str] = set()
     secrets: set[str] = set()
     injected: set[str] = set()
+    values: set[str] = set()
     injection = False
     pii = False
     for text in leaves:
+        if len(values) < FLOW_CAP:
+            values |= {fingerprint(t) for t in flow_tokens(text)}
         if len(text.split()) >= _PROSE_MIN_WORDS:
             tainted |= destination_tokens(text)
             m = INJECTION_RX.search(text)
@@ -172,7 +195,7 @@ def result_provenance(result: Any) -> Provenance:
         pii = pii or bool(find_pii(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0)
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
-                      frozenset(injected), injection, exposure)
+                      frozenset(injected), injection, exposure, frozenset(values))
 
 
 @dataclass(frozen=True)
@@ -196,6 +219,7 @@ class SessionSnapshot:
     injected: frozenset[str] = frozenset()    # values named by injected instructions in results
     injections: int = 0                       # results that carried an injected instruction
     contacted: frozenset[str] = frozenset()   # salient values the caller used before any injection
+    sensitive: frozenset[str] = frozenset()   # fingerprints of values read from sensitive results
     blocks: int = 0
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
@@ -219,7 +243,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "secrets": sorted(self.secrets), "blocks": self.blocks,
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -229,7 +253,7 @@ class SessionSnapshot:
     def from_json(cls, raw: bytes | str) -> SessionSnapshot:
         d = orjson.loads(raw)
         vec = d.pop("task_vec", None)
-        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted"):
+        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
         if vec is not None:
