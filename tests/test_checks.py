@@ -52,6 +52,7 @@ SECRET_CASES = [
     ("login_pair", "login: admin / hunter2hunter", "login failed for user bob"),
     ("otp_seed", "TOTP secret: JBSWY3DPEHPK3PXP", "the totp seed was rotated"),
     ("mfa_backup_code", "my backup codes are 123-456 and 789-012", "backup completed at 12:00"),
+    ("env_secret", "AWS_SECRET_ACCESS_KEY=w9Jx2kQ/7TbPLm4RfZ8yNcVh0sEXAMPLEKEY1", "export GITHUB_TOKEN=$GH_TOKEN"),
 ]
 
 

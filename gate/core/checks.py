@@ -506,7 +506,9 @@ class ProvenanceCheck:
             trusted = s.trusted(ctx.agent.named_destinations)
             if unsanctioned_egress(f, trusted, ctx.agent.policy.internal_domains):
                 carried: set[str] = set()
-                for _, raw in f.strings:
+                for path, raw in f.strings:
+                    if _DEST_LEAF.search(path):
+                        continue   # where it goes is not what it carries
                     carried |= {fingerprint(t) for t in flow_tokens(_decoded(raw))}
                 hits = carried & s.sensitive
                 if len(hits) >= 2:
