@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from gate.core.actions import extract_features

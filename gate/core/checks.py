@@ -287,10 +287,10 @@ class ConstraintCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         if ctx.tool is None or not ctx.tool.spec.constraints:
             return _pass(self.name, "no_constraints", "no argument constraints declared")
-        patches: list[Patch] = []
-        codes: list[str] = []
-        current: dict[str, Any] = {}   # arg path -> value after earlier rewrites of this check
-        for con, compiled in zip(ctx.tool.spec.constraints, ctx.tool.compiled_patterns):
+        patches: dict[str, Patch] = {}   # arg path -> its final rewrite (constraints apply in order)
+        notes: dict[str, list[str]] = {}
+        current: dict[str, Any] = {}     # arg path -> value after earlier rewrites of this check
+        for con, compiled in zip(ctx.tool.spec.constraints, ctx.tool.compiled_patterns, strict=True):
             value = current[con.arg] if con.arg in current else get_path(ctx.args, con.arg)
             if value is _MISSING or value is None:
                 if con.required:
@@ -304,13 +304,12 @@ class ConstraintCheck:
                 msg = con.message or f"{con.arg}: {code.replace('_', ' ')}"
                 return Verdict(self.name, "block", code, msg)
             current[con.arg] = new
-            patches = [p for p in patches if p.path != con.arg] + [Patch(con.arg, kind, new)]
-            codes.append(code)
+            patches[con.arg] = Patch(con.arg, kind, new)
+            notes.setdefault(con.arg, []).append(code.replace("_", " "))
         if patches:
             return Verdict(self.name, "rewrite", "args_rewritten",
-                           "; ".join(f"{con_arg}: {c.replace('_', ' ')}" for con_arg, c in zip([p.path for p in patches], codes)) if len(codes) == len(patches)
-                           else "; ".join(c.replace("_", " ") for c in codes),
-                           patches=tuple(patches))
+                           "; ".join(f"{path}: {', '.join(n)}" for path, n in notes.items()),
+                           patches=tuple(patches.values()))
         return _pass(self.name, "constraints_met", "all argument constraints hold")
 
     @staticmethod

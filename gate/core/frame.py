@@ -131,7 +131,3 @@ class IdentityFrame:
     index: VectorIndex
     tool_rows: dict[str, int]      # tool name -> row of its description in `index`
     prohibited: VectorIndex | None = None   # what the identity says the agent must never do
-
-    def resonance(self, vec: np.ndarray) -> tuple[float, str]:
-        score, row = self.index.best(vec)
-        return score, (self.index.labels[row] if row >= 0 else "")
