@@ -1,14 +1,20 @@
 """Proxy hop under load: upstream directly versus through `gate proxy` (ALLOW path).
 
     python bench/proxy_load.py [--seconds 10] [--connections 16] [--client wrk|aiohttp]
-                               [--transports aiohttp,httpx]
+                               [--transports aiohttp,httpx-aiohttp,httpx] [--delays 0,1,5] [--pin]
 
-Starts, on 127.0.0.1 only: a small aiohttp upstream (subprocess), then `gate proxy` (subprocess,
-uvicorn, access log off, uvloop/httptools when installed) for each transport, and drives each
-target with N concurrent keep-alive clients for a bounded time, from a separate process: `wrk`
-when it is on PATH, else an aiohttp client. Prints requests/s, p50 and p99 for each target, the
-throughput ratio proxy/direct (target >= 0.60) and the added p99 latency (target <= 1 ms).
-A script that prints numbers, not a test.
+Starts, on 127.0.0.1 only: a small aiohttp upstream (subprocess) that answers after a simulated
+tool latency (`--delays`, ms, asyncio.sleep: 0 is the bare upstream, 1 and 5 stand for real
+tools), then `gate proxy` (subprocess, uvicorn, access log off, uvloop/httptools when installed)
+for each forwarder, and drives each target with N concurrent keep-alive clients for a bounded
+time, from a separate process: `wrk` when it is on PATH, else an aiohttp client. Prints
+requests/s, p50 and p99 for each target, the throughput ratio proxy/direct (target >= 0.60) and
+the added p99 latency (target <= 1 ms), and the proxy's CPU time per request.
+
+Load generator, proxy and upstream share the machine's cores (2 on the reference VM), so the
+"direct" baseline gets the proxy's core for free: the ratio is a lower bound on a machine where
+the proxy has a core of its own. `--pin` puts the load generator on CPU 0 and the proxy and
+upstream on CPU 1 (taskset). A script that prints numbers, not a test.
 """
 
 from __future__ import annotations
@@ -34,10 +40,13 @@ PATH = "/v1/invoices/INV-1001"
 MAX_REQUESTS_PER_CLIENT = 1_000_000   # every load loop is bounded in count as well as time
 
 UPSTREAM = """
-import sys
+import asyncio, sys
 from aiohttp import web
 BODY = b'{"invoice_id":"INV-1001","amount":42.5,"currency":"USD","status":"paid","lines":[{"sku":"A","qty":1}]}'
+DELAY = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
 async def invoice(request):
+    if DELAY:
+        await asyncio.sleep(DELAY)  # a tool that does some work (I/O bound)
     return web.Response(body=BODY, content_type="application/json")
 app = web.Application()
 app.router.add_get("/v1/invoices/{invoice_id}", invoice)
@@ -69,77 +78,22 @@ async def worker(session, deadline, lat, errors):
         except aiohttp.ClientError:
             errors.append(0)
         lat.append(time.perf_counter() - t0)
-async def main():
-    lat, errors = [], []
-    conn = aiohttp.TCPConnector(limit=conns)
-    async with aiohttp.ClientSession(connector=conn) as s:
-        for _ in range(conns):  # warm the pool
-            async with s.get(url, headers={"X-Gate-Key": key}) as r:
-                await r.read()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(s, t0 + seconds, lat, errors) for _ in range(conns)))
-        elapsed = time.perf_counter() - t0
-    lat.sort()
-    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3
-    print(json.dumps({"rps": len(lat) / elapsed, "p50_ms": q(0.50), "p99_ms": q(0.99), "n": len(lat), "errors": len(errors)}))
-asyncio.run(main())
-"""
+async def measure(url: str, args: argparse.Namespace, seconds: float, pid: int | None,
+            conns: int | None = None) -> dict[str, Any]:
+    """Warm up, then one bounded run; adds the CPU time `pid` spent per request."""
+    conns = conns or args.connections
+    load(url, conns, 2, args.client, args.load_cpus)  # warm-up
+    c0 = cpu_seconds(pid) if pid else 0.0
+    r = load(url, conns, seconds, args.client, args.load_cpus)
+    if pid and r.get("n"):
+        r["cpu_us"] = (cpu_seconds(pid) - c0) / r["n"] * 1e6
+    return r
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
-
-
-@contextlib.contextmanager
-def spawn(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_port(port, proc)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _ms(value: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
-    if not m:
-        raise ValueError(value)
-    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
-
-
-def load(url: str, conns: int, seconds: float, client: str) -> dict[str, Any]:
-    if client == "wrk":
-        out = subprocess.run(["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{int(seconds)}s", "--latency", "--timeout", "5s",
-                              "-H", f"X-Gate-Key: {KEY}", url], capture_output=True, text=True, timeout=seconds + 30,
-                             check=True).stdout
-        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-        errs = re.search(r"Socket errors: .*", out)
-        return {"rps": rps, "p50_ms": _ms(lat["50"]), "p99_ms": _ms(lat["99"]),
-                "errors": int(bad.group(1)) if bad else 0, "socket_errors": errs.group(0) if errs else ""}
-    out = subprocess.run([sys.executable, "-c", AIOHTTP_CLIENT, url, str(conns), str(seconds),
-                          str(MAX_REQUESTS_PER_CLIENT), KEY], capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
-    return json.loads(out)
+def _row(name: str, r: dict[str, Any], base: dict[str, Any]) -> str:
+    cpu = f"{r['cpu_us']:8.0f}" if "cpu_us" in r else f"{'':8}"
+    return (f"{name:34} {r['rps']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r.get('errors', 0):7d} "
+            f"{r['rps'] / base['rps']:6.2f} {r['p99_ms'] - base['p99_ms']:8.3f} {cpu}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,52 +101,61 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--client", choices=["wrk", "aiohttp"], default="wrk" if shutil.which("wrk") else "aiohttp")
-    ap.add_argument("--transports", default="aiohttp,httpx", help="proxy transports to measure, comma separated")
+    ap.add_argument("--transports", default="aiohttp,httpx-aiohttp,httpx",
+                    help="proxy forwarders to measure, comma separated (aiohttp, httpx-aiohttp, httpx)")
+    ap.add_argument("--delays", default="0,1,5", help="simulated tool latency of the upstream, ms, comma separated")
+    ap.add_argument("--single", action=argparse.BooleanOptionalAction, default=True,
+                    help="also measure one client at a time (bare upstream only)")
+    ap.add_argument("--pin", action="store_true", help="taskset: load generator on CPU 0, proxy and upstream on CPU 1")
     args = ap.parse_args(argv)
     seconds = min(max(args.seconds, 1.0), 120.0)
+    pin = args.pin and shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+    args.load_cpus, serve_cpus = ("0", "1") if pin else (None, None)
 
     def has(mod: str) -> bool:
         import importlib.util
         return importlib.util.find_spec(mod) is not None
 
     print(f"# proxy_load: {args.connections} concurrent clients x {seconds:.0f}s, load from {args.client}; "
-          f"cpus={os.cpu_count()} uvloop={has('uvloop')} httptools={has('httptools')}")
-    rows: list[tuple[str, dict[str, Any]]] = []
-    up_port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, \
-            spawn([sys.executable, "-c", UPSTREAM, str(up_port)], up_port):
-        routes = Path(tmp) / "routes.yaml"
-        routes.write_text(ROUTES.format(port=up_port))
-        direct = f"http://127.0.0.1:{up_port}{PATH}"
-        load(direct, args.connections, 2, args.client)  # warm-up
-        rows.append(("upstream direct", load(direct, args.connections, seconds, args.client)))
-        single = [("upstream direct, 1 client", load(direct, 1, min(seconds, 5), args.client))]
-        for kind in [k for k in args.transports.split(",") if k]:
-            port = free_port()
-            cmd = [sys.executable, "-m", "gate.cli", "proxy", "--policies", str(POLICIES), "--routes", str(routes),
-                   "--port", str(port), "--audit", "off", "--transport", kind]
-            with spawn(cmd, port):
-                url = f"http://127.0.0.1:{port}{PATH}"
-                load(url, args.connections, 2, args.client)  # warm-up
-                rows.append((f"proxy ({kind} transport)", load(url, args.connections, seconds, args.client)))
-                single.append((f"proxy ({kind}), 1 client", load(url, 1, min(seconds, 5), args.client)))
-
-    base = rows[0][1]
-    print(f"{'target':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'+p99 ms':>8}")
-    for name, r in rows:
-        ratio = r["rps"] / base["rps"]
-        added = r["p99_ms"] - base["p99_ms"]
-        print(f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r.get('errors', 0):7d} "
-              f"{ratio:6.2f} {added:8.3f}")
-    print("# one client at a time (the hop's own cost, no queueing):")
-    for name, r in single:
-        print(f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r.get('errors', 0):7d} "
-              f"{r['rps'] / single[0][1]['rps']:6.2f} {r['p99_ms'] - single[0][1]['p99_ms']:8.3f}")
-    for name, r in rows[1:]:
-        ratio = r["rps"] / base["rps"]
-        added = r["p99_ms"] - base["p99_ms"]
-        print(f"# {name}: throughput ratio {ratio:.2f} (target >= 0.60: {'met' if ratio >= 0.6 else 'NOT met'}), "
-              f"added p99 {added:.3f} ms (target <= 1 ms: {'met' if added <= 1.0 else 'NOT met'})")
+          f"cpus={os.cpu_count()} uvloop={has('uvloop')} httptools={has('httptools')}; "
+          + ("pinned: load on CPU 0, proxy + upstream on CPU 1" if pin else "not pinned"))
+    print(f"# load generator, proxy and upstream all run on these {os.cpu_count()} cores (127.0.0.1 only); "
+          "cpu us/req is the proxy process's user+system CPU per request")
+    print(f"{'target':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'+p99 ms':>8} "
+          f"{'cpu us/req':>8}")
+    summary: list[str] = []
+    for delay in [float(d) for d in args.delays.split(",") if d]:
+        up_port = free_port()
+        with tempfile.TemporaryDirectory() as tmp, \
+                spawn([sys.executable, "-c", UPSTREAM, str(up_port), str(delay)], up_port, serve_cpus) as up:
+            routes = Path(tmp) / "routes.yaml"
+            routes.write_text(ROUTES.format(port=up_port))
+            direct = f"http://127.0.0.1:{up_port}{PATH}"
+            base = measure(direct, args, seconds, None)
+            label = f"[tool {delay:g} ms]"
+            print(_row(f"{label} upstream direct", base, base), flush=True)
+            single: list[tuple[str, dict[str, Any]]] = []
+            if args.single and delay == 0:
+                single.append(("upstream direct", measure(direct, args, min(seconds, 5), None, 1)))
+            for kind in [k for k in args.transports.split(",") if k]:
+                port = free_port()
+                cmd = [sys.executable, "-m", "gate.cli", "proxy", "--policies", str(POLICIES), "--routes", str(routes),
+                       "--port", str(port), "--audit", "off", "--transport", kind]
+                with spawn(cmd, port, serve_cpus) as proc:
+                    url = f"http://127.0.0.1:{port}{PATH}"
+                    r = measure(url, args, seconds, proc.pid)
+                    print(_row(f"{label} proxy ({kind})", r, base), flush=True)
+                    ratio, added = r["rps"] / base["rps"], r["p99_ms"] - base["p99_ms"]
+                    summary.append(f"# {label} proxy ({kind}): throughput ratio {ratio:.2f} (target >= 0.60: "
+                                   f"{'met' if ratio >= 0.6 else 'NOT met'}), added p99 {added:.3f} ms (target <= 1 ms: "
+                                   f"{'met' if added <= 1.0 else 'NOT met'})")
+                    if single:
+                        single.append((f"proxy ({kind})", measure(url, args, min(seconds, 5), proc.pid, 1)))
+            if single:
+                print("# one client at a time (the hop's own latency, no queueing), bare upstream:")
+                for name, r in single:
+                    print(_row(f"  1 client: {name}", r, single[0][1]), flush=True)
+    print("\n".join(summary))
     return 0
 
 

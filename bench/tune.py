@@ -34,7 +34,7 @@ SPACE: dict[str, tuple[float, float]] = {
     "w.scope_undeclared": (0.2, 1.0), "w.scope_declared": (0.0, 0.6), "w.drift": (0.0, 0.8),
     "w.harm": (0.2, 1.0), "w.injection": (0.2, 1.0),
     "t.harm_margin": (-0.05, 0.15), "t.tool_blend": (0.0, 0.7),
-    "thr.prohibited": (0.3, 0.8), "thr.scope_floor": (-0.05, 0.25), "w.prohibited": (0.2, 1.0), "t.prohibited_margin": (-0.1, 0.15),
+    "thr.prohibited": (0.3, 0.8), "thr.scope_floor": (-0.05, 0.25), "t.drift_ewma_max": (0.6, 1.0), "w.prohibited": (0.2, 1.0), "t.prohibited_margin": (-0.1, 0.15),
 }
 
 
@@ -44,7 +44,8 @@ def variant(base: Bundle, cfg: dict[str, float]) -> Bundle:
     agents = {
         name: replace(a, thresholds={**a.thresholds, **{k: v for k, v in thr.items() if k not in a.policy.thresholds}},
                       weights={**a.weights, **w}, harm_margin=cfg.get("t.harm_margin", a.harm_margin),
-                      prohibited_margin=cfg.get("t.prohibited_margin", a.prohibited_margin))
+                      prohibited_margin=cfg.get("t.prohibited_margin", a.prohibited_margin),
+                      drift_ewma_max=cfg.get("t.drift_ewma_max", a.drift_ewma_max))
         for name, a in base.agents.items()
     }
     lib = replace(base.library, tool_blend=cfg.get("t.tool_blend", base.library.tool_blend), task_cache={})
@@ -74,7 +75,7 @@ def main() -> int:
     dev_traces = load_traces(ROOT / "bench" / "traces", "dev")
     current = {**{f"thr.{k}": v for k, v in DEFAULT_THRESHOLDS.items()}, **{f"w.{k}": v for k, v in DEFAULT_WEIGHTS.items()},
                "t.harm_margin": DEFAULT_TUNING["harm_margin"], "t.tool_blend": DEFAULT_TUNING["tool_blend"],
-               "t.prohibited_margin": DEFAULT_TUNING["prohibited_margin"]}
+               "t.prohibited_margin": DEFAULT_TUNING["prohibited_margin"], "t.drift_ewma_max": DEFAULT_TUNING["drift_ewma_max"]}
     rng = random.Random(a.seed)
     best_cfg, best = current, evaluate(gate, variant(gate.bundle, current), dev, dev_traces)
     print(f"current defaults: F1 {best['f1']:.4f} FPR {best['fpr']:.4f} trace false alarms {best['trace_fa']:.2f}")

@@ -625,6 +625,9 @@ class ProhibitionCheck:
         return _pass(self.name, "not_prohibited", f"closest prohibition {score:.2f}", **scores)
 
 
+_DRIFT_MIN_STEPS = 3
+
+
 class TaskDriftCheck:
     """Distance from the session's task imprint, instantaneous and exponentially weighted."""
 
@@ -640,9 +643,13 @@ class TaskDriftCheck:
         ewma = ctx.agent.drift_alpha * drift + (1 - ctx.agent.drift_alpha) * ctx.session.drift if ctx.session.steps else drift
         thr = ctx.agent.thresholds["drift"]
         scores = {"task_similarity": sim, "drift_ewma": ewma}
-        if sim < thr or ewma > ctx.agent.drift_ewma_max:
+        if sim < thr:
             return Verdict(self.name, "flag", "task_drift",
-                           f"similarity to the task {sim:.2f} (min {thr:.2f}), drift {ewma:.2f} (max {ctx.agent.drift_ewma_max:.2f})",
+                           f"similarity to the task {sim:.2f} is below {thr:.2f}", scores, weight=ctx.agent.weights["drift"])
+        if ctx.session.steps >= _DRIFT_MIN_STEPS and ewma > ctx.agent.drift_ewma_max:
+            # Each step may stay near the line while the session wanders steadily away.
+            return Verdict(self.name, "flag", "session_drift",
+                           f"the session has drifted from its task (weighted drift {ewma:.2f} > {ctx.agent.drift_ewma_max:.2f})",
                            scores, weight=ctx.agent.weights["drift"])
         return _pass(self.name, "on_task", f"similarity to the task {sim:.2f}", **scores)
 

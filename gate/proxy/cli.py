@@ -36,9 +36,11 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     if agents == 0:
         print("gate proxy: warning: no policy declares `credentials`, every call will get 401", file=sys.stderr)
     app = create_proxy_app(gate, routes, transport_kind=args.transport)
+    # No access log (it cost 36-45% of throughput), no X-Forwarded-* rewriting (the proxy does not
+    # use the client address), and no Server/Date of its own: forwarded responses keep the upstream's.
     uvicorn.run(app, host=gate.settings.host, port=gate.settings.port, access_log=False, log_level="warning",
                 http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio",
-                lifespan="on")
+                lifespan="on", proxy_headers=False, server_header=False, date_header=False)
     return 0
 
 
@@ -52,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--store", choices=["memory", "redis"])
     p.add_argument("--redis-url", dest="redis_url")
     p.add_argument("--audit", help="audit log path ('off' to disable)")
-    p.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp",
-                   help="upstream transport (httpx: the plain httpx one, for comparison only)")
+    p.add_argument("--transport", choices=["aiohttp", "httpx-aiohttp", "httpx"], default="aiohttp",
+                   help="upstream forwarder: aiohttp (default); httpx-aiohttp (the httpx API over aiohttp) and "
+                        "httpx (the plain httpx transport) are for comparison only")
     p.set_defaults(fn=cmd_proxy)
