@@ -245,7 +245,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     """
     agent = _agent(bundle, req.agent)
     snap = imprint(bundle, snap, req)
-    advanced = _advance(agent, snap, req.tool, req.args, None, None)
+    features = _features(agent, req.tool, req.args)
+    advanced = _advance(agent, snap, req.tool, req.args, features, None)
     if checked:
         advanced = advanced.evolve(steps=snap.steps)
     prov = result_provenance(result)
@@ -261,10 +262,11 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
             if isinstance(text, str):
                 contacted |= salient_tokens(text)
     sensitive = advanced.sensitive
-    if prov.values and (max(prov.exposure, _features(agent, req.tool, req.args).sensitivity) >= 2) and len(sensitive) < FLOW_CAP:
-        sensitive = sensitive | frozenset(list(prov.values)[: FLOW_CAP - len(sensitive)])
+    if prov.values and max(prov.exposure, features.sensitivity) >= 2 and len(sensitive) < FLOW_CAP:
+        # sorted: which values fit under the cap must not depend on set iteration order
+        sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     return advanced.evolve(exposure=e, risk_level=level, sensitive=sensitive,
                    tainted=(advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched,
                    vouched=advanced.vouched | prov.vouched, secrets=advanced.secrets | prov.secrets,
                    injected=advanced.injected | injected, injections=advanced.injections + int(prov.injection),
-                   contacted=frozenset(list(contacted)[:256]))
+                   contacted=frozenset(sorted(contacted)[:256]))

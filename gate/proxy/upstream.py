@@ -24,7 +24,12 @@ import httpx
 from multidict import CIMultiDict
 from yarl import URL
 
-from gate.proxy.errors import UpstreamError, UpstreamTimeout, UpstreamTooLarge, UpstreamUnavailable
+from gate.proxy.errors import (
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+)
 from gate.proxy.routes import Upstream
 
 __all__ = ["TransportKind", "TRANSPORT_KINDS", "UpstreamPool", "UpstreamResponse", "Forwarder",
