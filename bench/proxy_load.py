@@ -78,7 +78,93 @@ async def worker(session, deadline, lat, errors):
         except aiohttp.ClientError:
             errors.append(0)
         lat.append(time.perf_counter() - t0)
-async def measure(url: str, args: argparse.Namespace, seconds: float, pid: int | None,
+async def main():
+    lat, errors = [], []
+    conn = aiohttp.TCPConnector(limit=conns)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        for _ in range(conns):  # warm the pool
+            async with s.get(url, headers={"X-Gate-Key": key}) as r:
+                await r.read()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(s, t0 + seconds, lat, errors) for _ in range(conns)))
+        elapsed = time.perf_counter() - t0
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3
+    print(json.dumps({"rps": len(lat) / elapsed, "p50_ms": q(0.50), "p99_ms": q(0.99), "n": len(lat), "errors": len(errors)}))
+asyncio.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def spawn(args: list[str], port: int, cpus: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    if cpus is not None:
+        args = ["taskset", "-c", cpus] + args  # taskset execs the command: the pid is the process's own
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_port(port, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if not m:
+        raise ValueError(value)
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), 0.0 when unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def load(url: str, conns: int, seconds: float, client: str, cpus: str | None = None) -> dict[str, Any]:
+    pin = ["taskset", "-c", cpus] if cpus is not None else []
+    if client == "wrk":
+        out = subprocess.run(pin + ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{int(seconds)}s", "--latency",
+                                    "--timeout", "5s", "-H", f"X-Gate-Key: {KEY}", url],
+                             capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        errs = re.search(r"Socket errors: .*", out)
+        n = re.search(r"(\d+) requests in", out)
+        return {"rps": rps, "p50_ms": _ms(lat["50"]), "p99_ms": _ms(lat["99"]), "n": int(n.group(1)) if n else 0,
+                "errors": int(bad.group(1)) if bad else 0, "socket_errors": errs.group(0) if errs else ""}
+    out = subprocess.run(pin + [sys.executable, "-c", AIOHTTP_CLIENT, url, str(conns), str(seconds),
+                                str(MAX_REQUESTS_PER_CLIENT), KEY], capture_output=True, text=True,
+                         timeout=seconds + 60, check=True).stdout
+    return json.loads(out)
+
+
+def measure(url: str, args: argparse.Namespace, seconds: float, pid: int | None,
             conns: int | None = None) -> dict[str, Any]:
     """Warm up, then one bounded run; adds the CPU time `pid` spent per request."""
     conns = conns or args.connections
@@ -127,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     for delay in [float(d) for d in args.delays.split(",") if d]:
         up_port = free_port()
         with tempfile.TemporaryDirectory() as tmp, \
-                spawn([sys.executable, "-c", UPSTREAM, str(up_port), str(delay)], up_port, serve_cpus) as up:
+                spawn([sys.executable, "-c", UPSTREAM, str(up_port), str(delay)], up_port, serve_cpus):
             routes = Path(tmp) / "routes.yaml"
             routes.write_text(ROUTES.format(port=up_port))
             direct = f"http://127.0.0.1:{up_port}{PATH}"

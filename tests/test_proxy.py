@@ -96,7 +96,7 @@ def routes_for(url: str, extra: str = "") -> Any:
     return parse_routes(text, "routes.yaml")
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["aiohttp", "httpx-aiohttp", "httpx"])
 async def proxy(request: pytest.FixtureRequest, gate: Gate, upstream: Upstream) -> AsyncIterator[ProxyApp]:
     app = ProxyApp(gate, routes_for(upstream.url), transport_kind=request.param)
     yield app
@@ -162,6 +162,15 @@ async def test_allow_forwards_and_strips_gate_and_hop_headers(proxy: ProxyApp, u
     assert "x-private" not in h and h["x-trace"] == "t-1"
     assert h["x-upstream-auth"] == "upstream-secret"
     assert h["x-gate-decision-id"] == r.headers["x-gate-decision-id"]
+
+
+async def test_allow_forwards_the_path_as_the_client_encoded_it(proxy: ProxyApp, upstream: Upstream) -> None:
+    """An escaped `?` in a path parameter stays escaped: the upstream sees the call the gate judged."""
+    async with client(proxy) as c:
+        r = await c.get("/v1/invoices/INV%3Fadmin?expand=lines", headers=AUTH)
+    assert r.status_code == 200, r.text
+    got = r.json()["got"]
+    assert got["path"] == "/v1/invoices/INV?admin" and got["query"] == "expand=lines"
 
 
 async def test_bearer_credential_is_not_forwarded(proxy: ProxyApp, upstream: Upstream) -> None:
@@ -252,7 +261,7 @@ async def test_upstream_down_is_502(gate: Gate) -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    for kind in ("aiohttp", "httpx"):
+    for kind in ("aiohttp", "httpx-aiohttp", "httpx"):
         app = ProxyApp(gate, routes_for(f"http://127.0.0.1:{port}"), transport_kind=kind)  # type: ignore[arg-type]
         async with client(app) as c:
             r = await c.get("/v1/invoices/INV-1", headers=AUTH)
