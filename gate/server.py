@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -22,7 +23,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gate.errors import GateError, MalformedRequest, PayloadTooLarge
 from gate.gate import Gate
 
-__all__ = ["create_app", "ORJSONResponse", "read_json"]
+log = logging.getLogger("gate.server")
+
+__all__ = ["create_app", "ORJSONResponse", "FastPath", "handle"]
 
 
 class ORJSONResponse(JSONResponse):
@@ -36,25 +39,17 @@ def error_response(exc: GateError) -> ORJSONResponse:
     return ORJSONResponse(exc.to_wire(), status_code=exc.status)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON; 413 past `limit` bytes, 400 when it is not JSON."""
+async def _read(request: Request, limit: int) -> bytes:
+    """The body bytes; 413 past `limit`."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
             raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-        body = await request.body()   # the server enforces the declared length
-    else:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    if not body:
-        raise MalformedRequest("the request body is empty; send a JSON object")
-    try:
-        return orjson.loads(bytes(body))
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRequest(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    return bytes(body)
 
 
 _CHECK_SCHEMA = {
@@ -82,6 +77,74 @@ _OBSERVE_SCHEMA = {
 }
 
 
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        raise MalformedRequest("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+
+
+async def handle(gate: Gate, path: str, raw: bytes, trail: bool) -> tuple[int, bytes]:
+    """The check and observe endpoints as (status, JSON bytes): one implementation for the
+    raw ASGI fast path and the documented FastAPI routes."""
+    try:
+        body = _parse(raw)
+        if path == "/v1/check":
+            decision = await gate.acheck(body, via="api")
+            return 200, orjson.dumps(decision.to_dict(trail=trail))
+        return 200, orjson.dumps(await gate.aobserve(body))
+    except GateError as exc:
+        return exc.status, orjson.dumps(exc.to_wire())
+    except Exception as exc:  # noqa: BLE001 - a bug must still answer JSON, never a dropped connection
+        log.exception("gate: unhandled error on %s", path)
+        return 500, orjson.dumps({"error": {"code": "internal_error", "message": f"{type(exc).__name__}: a bug in gate"}})
+
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class FastPath:
+    """Serves POST /v1/check and /v1/observe straight from ASGI; everything else goes to the
+    FastAPI app. Routing, a Request object and a Response class cost ~0.1 ms a call here;
+    the hot routes skip them and share `handle` with the FastAPI routes that document them."""
+
+    def __init__(self, app: FastAPI, gate: Gate, limit: int) -> None:
+        self.app = app
+        self.gate = gate
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ("/v1/check", "/v1/observe"):
+            await self.app(scope, receive, send)
+            return
+        status, payload = await self._respond(scope, receive)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": _JSON_HEADERS + [(b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _respond(self, scope: Any, receive: Any) -> tuple[int, bytes]:
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return 413, orjson.dumps(PayloadTooLarge(f"request body is larger than {self.limit} bytes").to_wire())
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return 400, b""
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return 413, orjson.dumps(PayloadTooLarge(f"request body is larger than {self.limit} bytes").to_wire())
+            chunks.append(chunk)
+            more = msg.get("more_body", False)
+        trail = b"trail=1" in scope.get("query_string", b"")
+        return await handle(self.gate, scope["path"], b"".join(chunks), trail)
+
+
 def _policy_digest(directory: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(directory.glob("*.y*ml")):
@@ -91,7 +154,7 @@ def _policy_digest(directory: Path) -> str:
     return h.hexdigest()
 
 
-def create_app(gate: Gate) -> FastAPI:
+def create_app(gate: Gate) -> FastPath:
     """The ASGI app serving `gate`."""
     limit = gate.settings.max_body_bytes
 
@@ -120,14 +183,14 @@ def create_app(gate: Gate) -> FastAPI:
 
     @app.post("/v1/check", openapi_extra=_CHECK_SCHEMA, summary="Decide one proposed tool call")
     async def check(request: Request) -> Response:
-        body = await read_json(request, limit)
-        decision = await gate.acheck(body, via="api")
-        return Response(orjson.dumps(decision.to_dict(trail=request.query_params.get("trail") == "1")), media_type="application/json")
+        # Served by FastPath; this route documents it and answers if the app is mounted alone.
+        status, payload = await handle(gate, "/v1/check", await _read(request, limit), request.query_params.get("trail") == "1")
+        return Response(payload, status_code=status, media_type="application/json")
 
     @app.post("/v1/observe", openapi_extra=_OBSERVE_SCHEMA, summary="Report an executed call and its result")
     async def observe(request: Request) -> Response:
-        body = await read_json(request, limit)
-        return ORJSONResponse(await gate.aobserve(body))
+        status, payload = await handle(gate, "/v1/observe", await _read(request, limit), False)
+        return Response(payload, status_code=status, media_type="application/json")
 
     @app.get("/healthz", summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -155,7 +218,7 @@ def create_app(gate: Gate) -> FastAPI:
         body = {"reloaded": ok, "policy_revision": gate.revision, "error": gate.last_reload_error}
         return ORJSONResponse(body, status_code=200 if ok else 422)
 
-    return app
+    return FastPath(app, gate, limit)
 
 
 async def _watch(gate: Gate, interval: float) -> None:

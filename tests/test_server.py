@@ -195,3 +195,12 @@ def test_audit_log_is_masked_and_replays(tmp_path: Path) -> None:
     assert report["replayed"] == 2 and report["mismatched"] == 0 and report["other_revision"] == 0, report
     # The redacted secret was what made the second call a REWRITE; the log never held it.
     assert report["masked"] == 1 and report["masked_differs"] == 1
+
+
+async def test_documented_routes_answer_like_the_fast_path(gate: Gate) -> None:
+    inner = create_app(gate).app   # the FastAPI app alone, without the ASGI fast path
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=inner), base_url="http://gate") as c:
+        ok = await c.post("/v1/check", json=REFUND)
+        bad = await c.post("/v1/check", content=b"{nope", headers={"content-type": "application/json"})
+    assert ok.status_code == 200 and ok.json()["decision"] == "ALLOW"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_request"
