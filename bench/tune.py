@@ -13,6 +13,7 @@ never read.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
@@ -34,7 +35,8 @@ SPACE: dict[str, tuple[float, float]] = {
     "w.scope_undeclared": (0.2, 1.0), "w.scope_declared": (0.0, 0.6), "w.drift": (0.0, 0.8),
     "w.harm": (0.2, 1.0), "w.injection": (0.2, 1.0),
     "t.harm_margin": (-0.05, 0.15), "t.tool_blend": (0.0, 0.7),
-    "thr.prohibited": (0.3, 0.8), "thr.scope_floor": (-0.05, 0.25), "t.drift_ewma_max": (0.6, 1.0), "w.prohibited": (0.2, 1.0), "t.prohibited_margin": (-0.1, 0.15),
+    "thr.prohibited": (0.3, 0.8), "thr.scope_floor": (-0.05, 0.25), "t.drift_ewma_max": (0.6, 1.0),
+    "thr.pressure": (1.0, 4.0), "w.pressure": (0.2, 1.0), "w.prohibited": (0.2, 1.0), "t.prohibited_margin": (-0.1, 0.15),
 }
 
 
@@ -69,6 +71,8 @@ def main() -> int:
     ap.add_argument("--max-fpr", type=float, default=0.04)
     ap.add_argument("--max-trace-fa", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--grid", nargs="+", metavar="KEY=V1,V2,...",
+                    help="instead of random search, evaluate the product of these values (other keys at their defaults)")
     a = ap.parse_args()
     gate = Gate.from_policies(ROOT / "bench" / "policies", Settings(audit_path=None, frame_encoder=a.frame_encoder))
     dev = load_cases(ROOT / "bench" / "cases", "dev")
@@ -76,6 +80,14 @@ def main() -> int:
     current = {**{f"thr.{k}": v for k, v in DEFAULT_THRESHOLDS.items()}, **{f"w.{k}": v for k, v in DEFAULT_WEIGHTS.items()},
                "t.harm_margin": DEFAULT_TUNING["harm_margin"], "t.tool_blend": DEFAULT_TUNING["tool_blend"],
                "t.prohibited_margin": DEFAULT_TUNING["prohibited_margin"], "t.drift_ewma_max": DEFAULT_TUNING["drift_ewma_max"]}
+    if a.grid:
+        axes = [(k, [float(x) for x in vs.split(",")]) for k, vs in (g.split("=", 1) for g in a.grid)]
+        for values in itertools.product(*[v for _, v in axes]):
+            cfg = dict(zip([k for k, _ in axes], values, strict=True))
+            m = evaluate(gate, variant(gate.bundle, cfg), dev, dev_traces)
+            print(json.dumps({"config": cfg, "dev_f1": round(m["f1"], 4), "dev_fpr": round(m["fpr"], 4),
+                              "dev_trace_false_alarms": round(m["trace_fa"], 3)}))
+        return 0
     rng = random.Random(a.seed)
     best_cfg, best = current, evaluate(gate, variant(gate.bundle, current), dev, dev_traces)
     print(f"current defaults: F1 {best['f1']:.4f} FPR {best['fpr']:.4f} trace false alarms {best['trace_fa']:.2f}")

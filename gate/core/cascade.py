@@ -3,7 +3,7 @@
 Order (cheapest first): validation, scope, deny rules, argument constraints, dangerous
 operations, provenance (before redaction: a secret read from a result and sent back out
 is an attempt to stop, not to tidy), sensitive data, session risk, semantic scope, prohibitions of the identity,
-task drift, harm resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
+social pressure in the task, task drift, harm resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
 trail of verdicts is kept for the audit record.
 """
 
@@ -22,6 +22,7 @@ from gate.core.checks import (
     DangerousOperationCheck,
     DenyRuleCheck,
     HarmResonanceCheck,
+    PressureCheck,
     ProhibitionCheck,
     ProvenanceCheck,
     ScopeCheck,
@@ -47,7 +48,7 @@ def default_checks() -> tuple[Check, ...]:
     return (
         ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), DangerousOperationCheck(),
         ProvenanceCheck(), SensitiveDataCheck(), SessionRiskCheck(), SemanticScopeCheck(),
-        ProhibitionCheck(), TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
+        ProhibitionCheck(), PressureCheck(), TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
     )
 
 
@@ -164,8 +165,8 @@ def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> Session
     if not snap.agent:
         snap = snap.evolve(agent=req.agent, session=req.session or "")
     if req.task and not snap.task:
-        vec, named = bundle.library.task_imprint(req.task)
-        snap = snap.evolve(task=req.task, task_vec=vec, named=snap.named | named)
+        vec, named, pressure = bundle.library.task_imprint(req.task)
+        snap = snap.evolve(task=req.task, task_vec=vec, named=snap.named | named, pressure=pressure)
     return snap
 
 

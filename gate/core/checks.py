@@ -47,6 +47,7 @@ __all__ = [
     "SemanticScopeCheck",
     "TaskDriftCheck",
     "ProhibitionCheck",
+    "PressureCheck",
     "HarmResonanceCheck",
     "ConsensusCheck",
     "get_path",
@@ -623,6 +624,25 @@ class ProhibitionCheck:
                            f"resembles what the identity prohibits ({score:.2f}, margin {margin:.2f})",
                            scores, weight=ctx.agent.weights["prohibited"])
         return _pass(self.name, "not_prohibited", f"closest prohibition {score:.2f}", **scores)
+
+
+_HIGH_IMPACT = frozenset({"pay", "grant", "delete", "configure", "send", "execute"})
+
+
+class PressureCheck:
+    """A task that carries the marks of social engineering (urgency, an unverifiable claim of
+    authority, a recovery lure, a request to skip approval) makes high-impact calls suspect."""
+
+    name = "social_pressure"
+    hard = False
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        marks = ctx.session.pressure
+        if len(marks) < ctx.agent.thresholds["pressure"] or not (ctx.features.verbs & _HIGH_IMPACT):
+            return _pass(self.name, "no_pressure", "the task shows no social-engineering pattern for this call")
+        return Verdict(self.name, "flag", "social_pressure",
+                       f"a high-impact call under a task with social-engineering marks ({', '.join(marks)})",
+                       {"pressure_marks": float(len(marks))}, weight=ctx.agent.weights["pressure"])
 
 
 _DRIFT_MIN_STEPS = 3

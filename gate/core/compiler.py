@@ -24,16 +24,17 @@ import yaml
 from gate.core.actions import ActionFeatures, split_words
 from gate.core.frame import IdentityFrame, VectorIndex, split_identity
 from gate.core.risk import RiskModel
-from gate.core.session import destination_tokens
+from gate.core.session import destination_tokens, pressure_of
 from gate.embeddings.encoders import Encoder
 from gate.policy.model import AgentPolicy, ToolSpec
 
 __all__ = ["DEFAULT_THRESHOLDS", "DEFAULT_WEIGHTS", "CompiledTool", "CompiledAgent", "Library", "Bundle", "compile_bundle"]
 
-# Defaults tuned on the benchmark's dev split (`python bench/tune.py --trials 400`, seed 17);
-# a policy's `thresholds` win. The test split is never used for tuning.
-DEFAULT_THRESHOLDS: dict[str, float] = {"scope": 0.284, "drift": 0.075, "harm": 0.584, "prohibited": 0.448, "scope_floor": 0.12}
-DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.46, "scope_declared": 0.056, "drift": 0.461, "harm": 0.884, "injection": 0.205, "prohibited": 0.48}
+# Defaults tuned on the benchmark's dev split only (`python bench/tune.py --trials 500`, seed 17,
+# then `--grid thr.pressure=1,2,3 w.pressure=0.6,0.8,1.0`); a policy's `thresholds` win. The
+# test split is never used for tuning.
+DEFAULT_THRESHOLDS: dict[str, float] = {"scope": 0.284, "drift": 0.075, "harm": 0.584, "prohibited": 0.448, "scope_floor": 0.12, "pressure": 2}
+DEFAULT_WEIGHTS: dict[str, float] = {"scope_undeclared": 0.46, "scope_declared": 0.056, "drift": 0.461, "harm": 0.884, "injection": 0.205, "prohibited": 0.48, "pressure": 1.0}
 DEFAULT_TUNING: dict[str, float] = {"harm_margin": 0.121, "prohibited_margin": -0.086, "drift_alpha": 0.3, "drift_ewma_max": 0.95, "tool_blend": 0.08}
 DEFAULT_RISK = {"horizon": 5, "threshold": 0.6, "enabled": True}  # threshold tuned on dev traces
 
@@ -75,7 +76,7 @@ class Library:
     anchors: VectorIndex
     tool_blend: float
     stacked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False)
-    task_cache: dict[str, tuple[np.ndarray, frozenset[str]]] = field(default_factory=dict, compare=False)
+    task_cache: dict[str, tuple[np.ndarray, frozenset[str], tuple[str, ...]]] = field(default_factory=dict, compare=False)
 
     def harm_and_benign(self, vec: np.ndarray) -> tuple[float, int, float]:
         """(best archetype cosine, its row, best anchor cosine) from one matrix product."""
@@ -84,13 +85,13 @@ class Library:
         i = int(scores[:n].argmax())
         return float(scores[i]), i, float(scores[n:].max()) if scores.shape[0] > n else -1.0
 
-    def task_imprint(self, task: str) -> tuple[np.ndarray, frozenset[str]]:
-        """The task's vector and the destinations it names. Tasks repeat across sessions and
-        sessionless calls, so both are cached (bounded)."""
+    def task_imprint(self, task: str) -> tuple[np.ndarray, frozenset[str], tuple[str, ...]]:
+        """The task's vector, the destinations it names and its social-engineering marks.
+        Tasks repeat across sessions and sessionless calls, so all three are cached (bounded)."""
         cache = self.task_cache
         hit = cache.get(task)
         if hit is None:
-            hit = (self.encoder.encode_one(task), frozenset(destination_tokens(task)))
+            hit = (self.encoder.encode_one(task), frozenset(destination_tokens(task)), pressure_of(task))
             if len(cache) >= 4096:
                 cache.clear()
             cache[task] = hit

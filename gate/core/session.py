@@ -31,6 +31,7 @@ __all__ = [
     "salient_tokens",
     "INJECTION_RX",
     "flow_tokens",
+    "pressure_of",
     "fingerprint",
     "secret_fingerprint",
     "destination_tokens",
@@ -116,6 +117,31 @@ INJECTION_RX = re.compile(
     r"|\bdo\s+not\s+(?:tell|inform|mention|notify)\b[^.]{0,30}\buser\b"
     r"|\bcrawler\s+check\b|\bstatus\s+override\b|\btreat\s+(?:this\s+|it\s+)?as\s+approved\b)"
 )
+# Marks of social engineering in a task (business e-mail compromise, pretexting): each family
+# counts once. Pressure alone is ordinary in an incident; pressure plus an unverifiable claim
+# of authority or a recovery lure is the pattern.
+PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx)) for name, rx in (
+    ("urgency", r"(?i)\b(?:urgent(?:ly)?|asap|immediately|right\s+(?:now|away)|no\s+time\s+(?:to|for)|hurry|"
+                r"before\s+the\s+(?:board|audit\w*|demo|deadline|call|meeting)|within\s+the\s+(?:hour|next\s+\d+\s+min\w*))\b"),
+    ("indirect_channel", r"(?i)(?:^|[\s(\"'])(?:chat|e-?mail|call|phone\s+call|message|text|sms|dm|voicemail|whatsapp|"
+                         r"live\s+chat|ticket)\s+from\s+['\"@]?[\w@]"),
+    ("claimed_authority", r"(?i)\b(?:ceo|cfo|cto|coo|ciso|president|vp|vice\s+president|director|head\s+of|"
+                          r"(?:it|security)\s+(?:team|lead|department)|auditor|release[- ]manager|board)\b"),
+    ("approval_bypass", r"(?i)\b(?:i\s+approve|pre-?approved|already\s+approved|skip(?:ping)?\s+(?:the\s+)?(?:approval|review|check|ticket)s?|"
+                        r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket)|don'?t\s+(?:wait|tell|loop|bother)|"
+                        r"keep\s+(?:this|it)\s+(?:quiet|confidential|between\s+us)|--no-verify)\b"),
+    ("recovery_lure", r"(?i)\b(?:locked\s+out|changed\s+(?:my\s+)?phones?|lost\s+(?:my\s+)?(?:phone|access)|"
+                      r"(?:our|my|their)\s+(?:new\s+)?bank(?:\s+details|\s+account)?\s+(?:has\s+)?changed|new\s+(?:bank\s+)?account\s+(?:number|details)|"
+                      r"gift\s+cards?|personal\s+(?:e-?mail|address|phone))\b"),
+    ("personal_mailbox", r"(?i)@(?:gmail|outlook|hotmail|yahoo|proton(?:mail)?|icloud|aol|gmx|mail)\.(?:com|me|net|de)\b"),
+))
+
+
+def pressure_of(text: str) -> tuple[str, ...]:
+    """The social-engineering families whose marks appear in `text`."""
+    return tuple(name for name, rx in PRESSURE_FAMILIES if rx.search(text))
+
+
 _IDENT_RX = re.compile(r"(?<![\w@/.-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,}(?![\w@])")
 _PATHLIKE = re.compile(r"(?:~|\.{1,2})?/[\w./-]{3,}")
 
@@ -220,6 +246,7 @@ class SessionSnapshot:
     injections: int = 0                       # results that carried an injected instruction
     contacted: frozenset[str] = frozenset()   # salient values the caller used before any injection
     sensitive: frozenset[str] = frozenset()   # fingerprints of values read from sensitive results
+    pressure: tuple[str, ...] = ()            # social-engineering marks of the task
     blocks: int = 0
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
@@ -243,7 +270,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "secrets": sorted(self.secrets), "blocks": self.blocks,
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -253,6 +280,7 @@ class SessionSnapshot:
     def from_json(cls, raw: bytes | str) -> SessionSnapshot:
         d = orjson.loads(raw)
         vec = d.pop("task_vec", None)
+        d["pressure"] = tuple(d.get("pressure") or ())
         for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
