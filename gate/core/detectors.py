@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import ahocorasick
+
 __all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
@@ -96,7 +98,7 @@ def _iban_ok(text: str) -> bool:
 def find_secrets(text: str) -> list[Finding]:
     """Credentials and keys in `text` (API keys, tokens, private keys, passwords)."""
     out: list[Finding] = []
-    kinds = _triggered(_SECRET_LITERALS, _SECRET_BY_TRIGGER, text)
+    kinds = _SECRET_TRIGGERED(text)
     if not kinds:
         return out
     for kind, rx in _SECRET_PATTERNS:
@@ -240,33 +242,37 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _trigger_index(triggers: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
-    by: dict[str, set[str]] = {}
-    for name, lits in triggers.items():
-        for lit in lits:
-            by.setdefault(lit, set()).add(name)
-    return tuple(by), {k: frozenset(v) for k, v in by.items()}
+class _Triggers:
+    """Literal triggers found in one pass (Aho-Corasick), mapped to the patterns they wake."""
 
+    def __init__(self, triggers: dict[str, tuple[str, ...]]) -> None:
+        by: dict[str, set[str]] = {}
+        for name, lits in triggers.items():
+            for lit in lits:
+                by.setdefault(lit, set()).add(name)
+        self.by = {k: frozenset(v) for k, v in by.items()}
+        self.automaton = ahocorasick.Automaton()
+        for lit in self.by:
+            self.automaton.add_word(lit, lit)
+        self.automaton.make_automaton()
 
-def _triggered(literals: tuple[str, ...], by: dict[str, frozenset[str]], text: str) -> set[str]:
-    """Names of the patterns whose literal triggers occur in `text` (substring tests)."""
-    low = text.lower()
-    out: set[str] = set()
-    for lit in literals:
-        if lit in low:
+    def __call__(self, text: str) -> set[str]:
+        out: set[str] = set()
+        by = self.by
+        for _, lit in self.automaton.iter(text.lower()):
             out |= by[lit]
-    return out
+        return out
 
 
-_DANGER_LITERALS, _DANGER_BY_TRIGGER = _trigger_index(_DANGER_TRIGGERS)
-_SECRET_LITERALS, _SECRET_BY_TRIGGER = _trigger_index(_SECRET_TRIGGERS)
+_DANGER_TRIGGERED = _Triggers(_DANGER_TRIGGERS)
+_SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 
 
 def find_dangerous(text: str) -> list[tuple[str, str]]:
     """Dangerous operations in command-like text, as (code, message) pairs (no matched text)."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
-    codes = _triggered(_DANGER_LITERALS, _DANGER_BY_TRIGGER, text)
+    codes = _DANGER_TRIGGERED(text)
     if not codes:
         return out
     for code, msg, rx in _DANGEROUS:
