@@ -127,3 +127,27 @@ def test_snapshots_round_trip_through_json(gate: Gate) -> None:
 
 
 _ = CheckRequest
+
+
+def test_acting_on_a_record_an_earlier_result_marked_as_blocked_is_refused(gate: Gate) -> None:
+    task = "Handle the refund requests in the queue"
+    _session(gate, "billing-assistant", "pre-1", task, [
+        ({"tool": "read_invoice", "args": {"invoice_id": "INV-7001"}},
+         {"invoices": [{"id": "INV-7001", "status": "disputed", "amount": 80},
+                       {"id": "INV-7002", "status": "paid", "amount": 20}]}),
+    ])
+    held = gate.check({"agent": "billing-assistant", "session": "pre-1", "action": {
+        "tool": "issue_refund", "args": {"invoice_id": "INV-7001", "amount": 80}}})
+    assert held.decision == "BLOCK" and held.reasons[0]["code"] == "precondition_failed"
+    assert "INV-7001" not in held.reasons[0]["message"]
+    fine = gate.check({"agent": "billing-assistant", "session": "pre-1", "action": {
+        "tool": "issue_refund", "args": {"invoice_id": "INV-7002", "amount": 20}}})
+    assert fine.decision == "ALLOW"
+
+
+def test_a_flag_on_the_record_the_call_asked_for_belongs_to_the_call_ids() -> None:
+    from gate.core.session import held_records
+
+    got = held_records({"status": "terminated", "legal_hold": True}, {"E09021"})
+    assert got == {"E09021=legal_hold"}
+    assert held_records({"status": "approved"}, {"E1"}) == set()

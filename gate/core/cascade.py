@@ -1,7 +1,7 @@
 """The one decision function: request -> checks in a fixed order -> one combining rule.
 
 Order (cheapest first): validation, scope, deny rules, argument constraints, dangerous
-operations, provenance (before redaction: a secret read from a result and sent back out
+operations, preconditions (records an earlier result marked rejected, on hold…), provenance (before redaction: a secret read from a result and sent back out
 is an attempt to stop, not to tidy), sensitive data, session risk, semantic scope, prohibitions of the identity,
 social pressure in the task, task drift, harm resonance, consensus. A hard block short-circuits; BLOCK > REWRITE > ALLOW; the whole
 trail of verdicts is kept for the audit record.
@@ -22,6 +22,7 @@ from gate.core.checks import (
     DangerousOperationCheck,
     DenyRuleCheck,
     HarmResonanceCheck,
+    PreconditionCheck,
     PressureCheck,
     ProhibitionCheck,
     ProvenanceCheck,
@@ -35,7 +36,7 @@ from gate.core.checks import (
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import FLOW_CAP, RISK_LEVELS, SessionSnapshot, result_provenance, salient_tokens
+from gate.core.session import FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -47,7 +48,7 @@ MAX_TEXT = 64_000
 def default_checks() -> tuple[Check, ...]:
     return (
         ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), DangerousOperationCheck(),
-        ProvenanceCheck(), SensitiveDataCheck(), SessionRiskCheck(), SemanticScopeCheck(),
+        PreconditionCheck(), ProvenanceCheck(), SensitiveDataCheck(), SessionRiskCheck(), SemanticScopeCheck(),
         ProhibitionCheck(), PressureCheck(), TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
     )
 
@@ -266,7 +267,9 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     if prov.values and max(prov.exposure, features.sensitivity) >= 2 and len(sensitive) < FLOW_CAP:
         # sorted: which values fit under the cap must not depend on set iteration order
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
-    return advanced.evolve(exposure=e, risk_level=level, sensitive=sensitive,
+    call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
+    held = advanced.held | frozenset(sorted(held_records(result, call_ids))[:256])
+    return advanced.evolve(exposure=e, risk_level=level, sensitive=sensitive, held=held,
                    tainted=(advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched,
                    vouched=advanced.vouched | prov.vouched, secrets=advanced.secrets | prov.secrets,
                    injected=advanced.injected | injected, injections=advanced.injections + int(prov.injection),

@@ -43,6 +43,7 @@ __all__ = [
     "DangerousOperationCheck",
     "SensitiveDataCheck",
     "ProvenanceCheck",
+    "PreconditionCheck",
     "SessionRiskCheck",
     "SemanticScopeCheck",
     "TaskDriftCheck",
@@ -487,6 +488,30 @@ class SensitiveDataCheck:
                            f"redacted {', '.join(sorted(set(kinds)))} in {', '.join(p.path for p in patches)}",
                            patches=tuple(patches))
         return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
+
+
+class PreconditionCheck:
+    """An irreversible call on a record that an earlier tool result marked as not to be acted
+    on (rejected, pending approval, on legal hold, disputed…)."""
+
+    name = "preconditions"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        held = ctx.session.held
+        if not held or not (ctx.features.verbs & {"pay", "delete", "grant"}):
+            return _pass(self.name, "preconditions_hold", "no record this call acts on is marked as blocked")
+        by_id: dict[str, str] = {}
+        for entry in held:
+            ident, _, status = entry.partition("=")
+            by_id[ident] = status
+        for _, text in ctx.features.strings:
+            for tok in salient_tokens(text):
+                status = by_id.get(tok)
+                if status is not None:
+                    return Verdict(self.name, "block", "precondition_failed",
+                                   f"an earlier tool result marked a record this call acts on as '{status}'")
+        return _pass(self.name, "preconditions_hold", "no record this call acts on is marked as blocked")
 
 
 class ProvenanceCheck:

@@ -32,6 +32,7 @@ __all__ = [
     "INJECTION_RX",
     "flow_tokens",
     "pressure_of",
+    "held_records",
     "fingerprint",
     "secret_fingerprint",
     "destination_tokens",
@@ -154,6 +155,48 @@ def salient_tokens(text: str) -> set[str]:
     return out
 
 
+# A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
+# paying a rejected invoice, purging an employee record under legal hold.
+_STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision)$")
+_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review)$")
+_BLOCKING_STATUS = re.compile(
+    r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
+    r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
+    r"do[ _-]not[ _-]\w+|fraud\w*)\s*$")
+
+
+def held_records(result: Any, call_ids: set[str]) -> set[str]:
+    """`ID=status` for every record in `result` whose status forbids acting on it. A record's
+    ids are its own short identifier values; a top-level record also owns the call's ids."""
+    out: set[str] = set()
+
+    def visit(node: Any, owner_ids: set[str]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item, set())
+            return
+        if not isinstance(node, dict):
+            return
+        status = None
+        for k, v in node.items():
+            if isinstance(v, str) and _STATUS_KEY.match(str(k)) and _BLOCKING_STATUS.match(v):
+                status = v.strip().lower()
+            elif v is True and _FLAG_KEY.match(str(k)):
+                status = str(k).lower()
+        if status is not None:
+            ids = set(owner_ids)
+            for v in node.values():
+                if isinstance(v, str) and len(v) <= 64:
+                    ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
+            out.update(f"{i}={status}" for i in ids)
+        for v in node.values():
+            if isinstance(v, (dict, list)):
+                visit(v, set())
+
+    visit(result, call_ids)
+    return out
+
+
 _FLOW_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)+[%MKkmb]?(?![\w.])|(?<![\w.])\d{5,}(?![\w.])")
 FLOW_CAP = 512
 
@@ -247,6 +290,7 @@ class SessionSnapshot:
     contacted: frozenset[str] = frozenset()   # salient values the caller used before any injection
     sensitive: frozenset[str] = frozenset()   # fingerprints of values read from sensitive results
     pressure: tuple[str, ...] = ()            # social-engineering marks of the task
+    held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
     blocks: int = 0
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
@@ -270,7 +314,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "secrets": sorted(self.secrets), "blocks": self.blocks,
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -281,7 +325,7 @@ class SessionSnapshot:
         d = orjson.loads(raw)
         vec = d.pop("task_vec", None)
         d["pressure"] = tuple(d.get("pressure") or ())
-        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive"):
+        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
         if vec is not None:
