@@ -147,11 +147,20 @@ _IDENT_RX = re.compile(r"(?<![\w@/.-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][
 _PATHLIKE = re.compile(r"(?:~|\.{1,2})?/[\w./-]{3,}")
 
 
+_HOME = re.compile(r"^(?:~|\$HOME|/(?:Users|home)/[^/]+|/root)/")
+
+
 def salient_tokens(text: str) -> set[str]:
-    """Values an instruction could steer a call to: destinations, identifiers, paths."""
+    """Values an instruction could steer a call to: destinations, identifiers, paths. A path
+    under a home directory also stands as its home-relative form (`~/x` is `/Users/ann/x`)."""
     out = destination_tokens(text)
     out |= {m.group(0).upper() for m in _IDENT_RX.finditer(text)}
-    out |= {m.group(0).rstrip(".,;") for m in _PATHLIKE.finditer(text)}
+    for m in _PATHLIKE.finditer(text):
+        path = m.group(0).rstrip(".,;")
+        out.add(path)
+        rel = _HOME.sub("~/", path)
+        if rel != path or path.startswith("~/"):
+            out.add(rel)
     return out
 
 
