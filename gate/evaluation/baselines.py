@@ -48,16 +48,17 @@ def _similarity(gate: Gate, case: Case) -> float:
     return float(np.max(agent.frame.index.matrix @ vec))
 
 
-def tune_embedding_threshold(gate: Gate, dev: Sequence[Case]) -> float:
-    """The cosine threshold with the best F1 on the dev split."""
+def tune_embedding_threshold(gate: Gate, dev: Sequence[Case], max_fpr: float = 1.0) -> float:
+    """The cosine threshold with the best F1 on the dev split (optionally with dev FPR <= max_fpr)."""
     sims = [(_similarity(gate, c), c.stopped) for c in dev]
-    best, best_f1 = 0.0, -1.0
+    negatives = max(1, sum(1 for _, y in sims if not y))
+    best, best_f1 = -1.0, -1.0
     for thr in np.arange(-0.2, 1.0, 0.01):
         tp = sum(1 for s, y in sims if s < thr and y)
         fp = sum(1 for s, y in sims if s < thr and not y)
         fn = sum(1 for s, y in sims if s >= thr and y)
         f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        if f1 > best_f1:
+        if f1 > best_f1 and fp / negatives <= max_fpr:
             best, best_f1 = float(thr), f1
     return best
 
