@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,7 @@ class Gate:
         """Decide one proposed call. Bad input raises a `RequestError`; a BLOCK is a result."""
         req = request if isinstance(request, CheckRequest) else parse_request(request)
         bundle = self._bundle
-        decision_id = uuid.uuid4().hex
+        decision_id = os.urandom(16).hex()   # random 128-bit id (uuid4 costs 3x as much here)
         t0 = time.perf_counter()
         before: SessionSnapshot | None = None
 

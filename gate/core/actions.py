@@ -344,7 +344,7 @@ def extract_features(
 _ALPHA_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]{2,}(?![a-z])")
 
 
-def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = 200) -> str:
+def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = 140) -> str:
     """`send email to subject payroll run` — tool words, then each key with the words of its
     value, bounded. Identifiers and numbers (INV-1009, 4111…) carry no meaning for the
     embedding and are left out; the rule checks see every character."""

@@ -574,6 +574,9 @@ class ProvenanceCheck:
         return _pass(self.name, "no_tainted_flow", "no value in this call was steered by a tool result")
 
 
+_RISK_OK = tuple(f"below the risk threshold at {lvl}" for lvl in RISK_LEVELS)
+
+
 class SessionRiskCheck:
     """SafetyDrift-style: project the state this call leads to; block when the probability
     of reaching a violation within the horizon crosses the threshold."""
@@ -599,8 +602,7 @@ class SessionRiskCheck:
             return Verdict(self.name, "block", "risk_threshold",
                            f"P(violation within {model.horizon} steps) = {p:.2f} >= {ctx.agent.risk_threshold:.2f} "
                            f"from {RISK_LEVELS[ctx.session.risk_level]} to {proj.describe()}", scores)
-        return Verdict(self.name, "pass", "risk_ok",
-                       f"P(violation within {model.horizon} steps) = {p:.2f} at {proj.describe()}", scores)
+        return Verdict(self.name, "pass", "risk_ok", _RISK_OK[proj.level], scores)
 
 
 class SemanticScopeCheck:
