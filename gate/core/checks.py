@@ -444,11 +444,6 @@ def _decoded(text: str) -> str:
     return text
 
 
-def _redact_encoded(raw: str, findings: list[Any], decoded: str) -> str:
-    """Redact in the decoded form (the escapes are gone anyway once a value is redacted)."""
-    return redact(decoded, findings)
-
-
 class SensitiveDataCheck:
     """Secrets or regulated personal data in arguments bound for an outbound sink."""
 
@@ -481,7 +476,8 @@ class SensitiveDataCheck:
                 return Verdict(self.name, "block", "pii_outbound",
                                f"{path} carries personal data ({pii[0].kind}) to an outbound sink")
             if secrets or pii:
-                patches.append(Patch(path, "redact", redact(text, secrets + pii) if text is raw else _redact_encoded(raw, secrets + pii, text)))
+                # redacted in decoded form: the escapes that hid the value have no use once it is gone
+                patches.append(Patch(path, "redact", redact(text, secrets + pii)))
                 kinds.extend(sorted({x.kind for x in secrets + pii}))
         if patches:
             return Verdict(self.name, "rewrite", "sensitive_data_redacted",
