@@ -404,11 +404,37 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         keys = [p for p, _ in f.strings] + [p for p, _ in f.scalars]
         if any(_BANK_KEY.search(k) for k in keys):
             found.append(("bank_details_change", "changes bank or payout details"))
-    if f.command_text and (words & _EXPORT_WORDS or "send" in f.verbs):
-        sql = f.command_text
-        if re.search(r"(?i)\bselect\b", sql) and len({m.group().lower() for m in _PII_COLUMNS.finditer(sql)}) >= 2:
+    exporting = bool(words & _EXPORT_WORDS) or "send" in f.verbs
+    if exporting:
+        pii_cols: set[str] = set()
+        if f.command_text and re.search(r"(?i)\bselect\b", f.command_text):
+            pii_cols |= {m.group().lower() for m in _PII_COLUMNS.finditer(f.command_text)}
+        for path, text in f.strings:
+            if _FIELD_LIST.search(path):
+                pii_cols |= {m.group().lower() for m in _PII_COLUMNS.finditer(text)}
+        if len(pii_cols) >= 2:
             found.append(("pii_bulk_export", "exports personal-data columns in bulk"))
+    if "pay" in f.verbs:
+        text = " ".join(t for _, t in f.strings)
+        if _SANCTIONED.search(text):
+            found.append(("sanctioned_jurisdiction", "pays into a comprehensively sanctioned jurisdiction"))
+    if f.sensitivity >= 4 and f.verbs & {"read", "send", "write"} and _is_bulk(f):
+        found.append(("bulk_regulated_data", "reads or moves regulated personal data in bulk (wildcard or very large page)"))
     return found
+
+
+_FIELD_LIST = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include)(?:\[\d+\])?$")
+# Comprehensively sanctioned jurisdictions (OFAC/EU/UN country programmes), by name and capital.
+_SANCTIONED = re.compile(r"(?i)\b(?:iran|tehran|north\s+korea|dprk|pyongyang|syria|damascus|cuba|havana|crimea|sevastopol|"
+                         r"donetsk|luhansk)\b")
+_BULK_VALUE = re.compile(r"^\s*(?:\*|%|all|\.\*)\s*$", re.I)
+_LIMIT_KEY = re.compile(r"(?i)(?:^|\.)(?:limit|page_?size|max_?results|count|top|rows)$")
+
+
+def _is_bulk(f: ActionFeatures) -> bool:
+    if any(_BULK_VALUE.match(t) for _, t in f.strings):
+        return True
+    return any(_LIMIT_KEY.search(p) and isinstance(v, (int, float)) and v >= 250 for p, v in f.scalars)
 
 
 class DangerousOperationCheck:
