@@ -197,7 +197,8 @@ def decide(
         new = snap.evolve(blocks=snap.blocks + 1)
     else:
         reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag") or v.check in ("scope", "semantic_scope"))
-        new = _advance(agent, snap, req.tool, args, ctx.features, ctx)
+        # A call without a session has no state to carry forward.
+        new = _advance(agent, snap, req.tool, args, ctx.features, ctx) if req.session is not None else snap
     risk = _risk_summary(agent, snap, new, scores)
     decision = Decision(
         decision=outcome, action={"tool": req.tool, "args": args}, reasons=reasons,
