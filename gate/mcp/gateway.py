@@ -42,7 +42,6 @@ from gate.core.verdict import Decision
 from gate.errors import RequestError, StoreUnavailable
 from gate.gate import Gate
 from gate.mcp.guard import PoisonedMode, ToolGuard
-from gate.stores.memory import MemoryStore
 
 __all__ = ["Gateway", "UpstreamFactory", "stdio_upstream", "http_upstream", "OBSERVE_MAX_CHARS"]
 
@@ -111,7 +110,6 @@ class Gateway:
         self.pins_path = pins_path
         pins = orjson.loads(pins_path.read_bytes()) if pins_path is not None and pins_path.exists() else {}
         self.guard = ToolGuard(pins, poisoned_tools=poisoned_tools)
-        self._inline = isinstance(gate.store, MemoryStore)
         self._list_lock = anyio.Lock()
         self._reported: set[tuple[str, str]] = set()
 
@@ -205,9 +203,7 @@ class Gateway:
         return result
 
     async def _decide(self, request: dict[str, Any]) -> Decision:
-        if self._inline:
-            return self.gate.check(request, via="mcp")
-        return await to_thread.run_sync(lambda: self.gate.check(request, via="mcp"))
+        return await self.gate.acheck(request, via="mcp")
 
     async def _observe(self, decision: Decision, session: str, result: types.CallToolResult) -> None:
         content: Any
@@ -220,10 +216,7 @@ class Gateway:
         body = {"agent": self.agent, "session": session, "action": decision.action,
                 "result": {"error": content} if result.is_error else content, "decision_id": decision.decision_id}
         try:
-            if self._inline:
-                self.gate.observe(body)
-            else:
-                await to_thread.run_sync(lambda: self.gate.observe(body))
+            await self.gate.aobserve(body)
         except (RequestError, StoreUnavailable) as exc:
             log.warning("gate mcp: observe failed for %s: %s", decision.decision_id, exc.message)
 

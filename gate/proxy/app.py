@@ -33,7 +33,6 @@ from gate.proxy.credentials import CredentialIndex, presented_key
 from gate.proxy.errors import UnknownRoute, UpstreamError
 from gate.proxy.routes import RouteTable, Upstream
 from gate.proxy.upstream import TransportKind, UpstreamPool
-from gate.stores.memory import MemoryStore
 
 __all__ = ["ProxyApp", "create_proxy_app", "HOP_BY_HOP", "GATE_HEADERS"]
 
@@ -62,7 +61,6 @@ class ProxyApp:
         self.gate = gate
         self.routes = routes
         self.pool = pool or UpstreamPool(max_connections=routes.max_connections, kind=transport_kind)
-        self._inline = isinstance(gate.store, MemoryStore)
         self._credentials = CredentialIndex()
         self._static: dict[str, tuple[Upstream, list[tuple[bytes, bytes]]]] = {}
 
@@ -150,11 +148,7 @@ class ProxyApp:
                             decision, session)
 
     async def _decide(self, request: dict[str, Any]) -> Decision:
-        # The memory store never waits on I/O: deciding inline (~100-200 us of CPU) is cheaper than a
-        # thread hop. Any other store (Redis) may block, so it runs in a worker thread.
-        if self._inline:
-            return self.gate.check(request, via="proxy")
-        return await to_thread.run_sync(lambda: self.gate.check(request, via="proxy"))
+        return await self.gate.acheck(request, via="proxy")
 
     def _static_headers(self, upstream: Upstream) -> list[tuple[bytes, bytes]]:
         found = self._static.get(upstream.name)
@@ -223,10 +217,7 @@ class ProxyApp:
                 "result": result if status < 400 else {"status": status, "error": result},
                 "decision_id": decision.decision_id}
         try:
-            if self._inline:
-                self.gate.observe(body)
-            else:
-                await to_thread.run_sync(lambda: self.gate.observe(body))
+            await self.gate.aobserve(body)
         except (RequestError, StoreUnavailable) as exc:
             log.warning("observe failed for decision %s: %s", decision.decision_id, exc.message)
 
