@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     return Settings.from_env(**kw)
 
 
-def _load_gate(args: argparse.Namespace, **extra: Any) -> Any:
+def load_gate(args: argparse.Namespace, **extra: Any) -> Any:
     from gate.errors import PolicyError
     from gate.embeddings.encoders import EmbeddingArtifactError
     from gate.gate import Gate
@@ -53,17 +53,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gate.server import create_app
 
     t0 = time.perf_counter()
-    gate = _load_gate(args)
+    gate = load_gate(args)
     ok, why = gate.ready()
     print(f"gate: {len(gate.bundle.agents)} agent(s), revision {gate.revision}, model {gate.bundle.model}", file=sys.stderr)
     print(f"gate: cascade {gate.cascade.describe()}", file=sys.stderr)
     print(f"gate: ready={ok} ({why}) in {time.perf_counter() - t0:.2f}s; serving on http://{gate.settings.host}:{gate.settings.port}", file=sys.stderr)
     uvicorn.run(create_app(gate), host=gate.settings.host, port=gate.settings.port, access_log=False,
-                log_level="warning", http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio")
+                log_level="warning", http="httptools" if has_module("httptools") else "h11", loop="uvloop" if has_module("uvloop") else "asyncio")
     return 0
 
 
-def _has(mod: str) -> bool:
+def has_module(mod: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(mod) is not None
@@ -78,7 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except (OSError, orjson.JSONDecodeError) as exc:
         print(f"error: cannot read the request: {exc}", file=sys.stderr)
         return 2
-    gate = _load_gate(args, audit_path=None)
+    gate = load_gate(args, audit_path=None)
     requests = body if isinstance(body, list) else [body]
     worst = 0
     for req in requests:
@@ -119,7 +119,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from gate.replay import replay_file
 
-    gate = _load_gate(args, audit_path=None)
+    gate = load_gate(args, audit_path=None)
     report = replay_file(gate, Path(args.log))
     print(json.dumps(report, indent=2))
     return 0 if report["mismatched"] == 0 else 1

@@ -19,12 +19,12 @@ DEFAULT_PORT = 8702
 
 
 def _gateway(args: argparse.Namespace, upstream: Any) -> Any:
-    from gate.cli import _load_gate
+    from gate.cli import load_gate
     from gate.errors import RequestError
     from gate.mcp.gateway import Gateway
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
-    gate = _load_gate(args)
+    gate = load_gate(args)
     try:
         return Gateway(gate, agent=args.agent, upstream=upstream, session=args.session, task=args.task,
                        poisoned_tools=args.poisoned_tools, pins_path=Path(args.pins) if args.pins else None)
@@ -60,7 +60,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
 def cmd_http(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gate.cli import _has
+    from gate.cli import has_module
     from gate.mcp.gateway import http_upstream
     from gate.mcp.http import credential_guard
 
@@ -73,7 +73,7 @@ def cmd_http(args: argparse.Namespace) -> int:
     print(f"gate mcp: agent {args.agent} -> {args.upstream}; serving http://{host}:{gateway.gate.settings.port}{args.path}",
           file=sys.stderr)
     uvicorn.run(app, host=host, port=gateway.gate.settings.port, access_log=False, log_level="warning",
-                loop="uvloop" if _has("uvloop") else "asyncio")
+                loop="uvloop" if has_module("uvloop") else "asyncio")
     return 0
 
 

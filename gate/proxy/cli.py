@@ -13,7 +13,7 @@ DEFAULT_PORT = 8701
 def cmd_proxy(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gate.cli import _has, _load_gate
+    from gate.cli import has_module, load_gate
     from gate.proxy.app import create_proxy_app
     from gate.proxy.errors import RoutesError
     from gate.proxy.routes import load_routes
@@ -25,7 +25,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         return 2
     if args.port is None:
         args.port = DEFAULT_PORT
-    gate = _load_gate(args)
+    gate = load_gate(args)
     ok, why = gate.ready()
     agents = sum(1 for a in gate.bundle.agents.values() if a.policy.credentials)
     print(f"gate proxy: {len(routes.routes)} route(s) to {len(routes.upstreams)} upstream(s) "
@@ -39,7 +39,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     # No access log (it cost 36-45% of throughput), no X-Forwarded-* rewriting (the proxy does not
     # use the client address), and no Server/Date of its own: forwarded responses keep the upstream's.
     uvicorn.run(app, host=gate.settings.host, port=gate.settings.port, access_log=False, log_level="warning",
-                http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio",
+                http="httptools" if has_module("httptools") else "h11", loop="uvloop" if has_module("uvloop") else "asyncio",
                 lifespan="on", proxy_headers=False, server_header=False, date_header=False)
     return 0
 
