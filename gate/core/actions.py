@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
+import ahocorasick
+
 from gate.policy.model import ToolEffect
 
 __all__ = [
@@ -79,17 +81,32 @@ _SENSITIVE: tuple[tuple[int, frozenset[str], tuple[str, ...]], ...] = (
          "employee records", "employee_records", ".sql")),
 )
 _WORD = re.compile(r"[a-z0-9]+")
-_FRAGMENTS = tuple(re.compile("|".join(re.escape(f) for f in frags)) for _, _, frags in _SENSITIVE)
+
+
+def _fragment_automaton() -> ahocorasick.Automaton:
+    a = ahocorasick.Automaton()
+    for level, _, frags in _SENSITIVE:
+        for f in frags:
+            if f not in a or a.get(f) < level:
+                a.add_word(f, level)
+    a.make_automaton()
+    return a
+
+
+_FRAGMENTS = _fragment_automaton()
 
 
 def sensitivity_of_text(text: str) -> int:
     """Highest sensitivity level whose words or fragments occur in `text` (0 if none)."""
     low = text.lower()
     words = set(_WORD.findall(low))
-    for (level, vocab, _), frag in zip(_SENSITIVE, _FRAGMENTS):
-        if not words.isdisjoint(vocab) or frag.search(low):
-            return level
-    return 0
+    best = max((lvl for _, lvl in _FRAGMENTS.iter(low)), default=0)
+    for level, vocab, _ in _SENSITIVE:
+        if level <= best:
+            continue
+        if not words.isdisjoint(vocab):
+            return max(level, best)
+    return best
 
 
 @lru_cache(maxsize=8192)
@@ -121,8 +138,13 @@ def flatten_args(args: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, args
 
 
+_NESTED = (dict, list, tuple)
+
+
 def _leaves(args: Any) -> list[tuple[str, Any]]:
     """`flatten_args` as a list, without a generator frame per level (hot path)."""
+    if isinstance(args, dict) and not any(isinstance(v, _NESTED) for v in args.values()):
+        return [(k if isinstance(k, str) else str(k), v) for k, v in args.items()]   # flat: most calls
     out: list[tuple[str, Any]] = []
     stack: list[tuple[str, Any]] = [("", args)]
     while stack:
