@@ -33,8 +33,8 @@ def risk_level(exposure: int, escalation: int, reversibility: int) -> int:
         return 4                          # VIOLATED: sensitive data + irreversible network action
     if sensitive and escalation >= 3:
         return 3
-    if exposure >= 2 and escalation >= 3:
-        return 3                          # confidential data seen and an egress nobody sanctioned
+    if exposure >= 2 and escalation >= 3 and reversibility >= 2:
+        return 3                          # confidential data already left through an irreversible send
     if sensitive and escalation >= 2:
         return 2
     if exposure >= 2 and escalation >= 2:
