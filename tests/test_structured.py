@@ -52,3 +52,24 @@ def test_structural_dangers_block(gate: Gate, tool: str, args: dict, code: str) 
 def test_near_misses_are_not_dangers(gate: Gate, tool: str, args: dict) -> None:
     d = gate.check({"agent": "ops", "action": {"tool": tool, "args": args}})
     assert all(r["code"] != "dangerous_operation" for r in d.reasons), d.reasons
+
+
+def test_a_policy_may_allow_a_named_builtin_operation(tmp_path: Path) -> None:
+    (tmp_path / "dba.yaml").write_text(
+        "agent: dba\nidentity: Maintains the staging database.\nallow_operations: [sql_truncate]\n"
+        "tools:\n  - {name: run_sql, description: Run SQL on staging}\n")
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None))
+    ok = g.check({"agent": "dba", "action": {"tool": "run_sql", "args": {"sql": "TRUNCATE TABLE scratch.tmp"}}})
+    still = g.check({"agent": "dba", "action": {"tool": "run_sql", "args": {"sql": "DROP TABLE customers"}}})
+    assert all(r["code"] != "dangerous_operation" for r in ok.reasons)
+    assert still.decision == "BLOCK" and "sql_drop" in still.reasons[0]["message"]
+
+
+def test_an_unknown_operation_code_is_refused_at_its_line(tmp_path: Path) -> None:
+    from gate.errors import PolicyError
+    from gate.policy.loader import load_policies
+
+    (tmp_path / "dba.yaml").write_text("agent: dba\nidentity: Maintains the staging database.\nallow_operations:\n  - sql_truncate\n  - drop_everything\n")
+    with pytest.raises(PolicyError) as err:
+        load_policies(tmp_path)
+    assert [(i.line, "drop_everything" in i.message) for i in err.value.issues] == [(5, True)]

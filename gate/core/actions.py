@@ -30,7 +30,6 @@ __all__ = [
 VERBS = ("read", "write", "delete", "execute", "send", "pay", "grant", "configure", "other")
 # Ordinal data-exposure levels (the session risk state uses the same scale).
 SENSITIVITY = {"none": 0, "internal": 1, "confidential": 2, "secret": 3, "regulated": 4}
-SENSITIVITY_NAMES = tuple(SENSITIVITY)
 
 # Verb lexicon, most specific class first when several words of one name match.
 _VERB_WORDS: dict[str, str] = {}

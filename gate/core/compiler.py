@@ -229,7 +229,6 @@ def compile_bundle(
         banned = _prohibited_texts(p)
         frame = IdentityFrame(
             VectorIndex(cache.matrix(texts), tuple(texts)),
-            {t.name: texts.index(tool_text(t)) for t in (p.tools or ())},
             VectorIndex(cache.matrix(banned), tuple(banned)) if banned else None,
         )
         risk = {**DEFAULT_RISK, **overrides.get("risk", {}), **p.risk}
@@ -250,6 +249,7 @@ def compile_bundle(
                         if risk["enabled"] else None),
             risk_threshold=float(risk["threshold"]),
             named_destinations=frozenset(named),
+            allowed_dangerous=frozenset(p.allow_operations),
         )
     extra = [
         _data_text("archetypes.yaml").encode(),

@@ -12,7 +12,7 @@ from typing import Callable
 
 import ahocorasick
 
-__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list"]
+__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
 
@@ -266,6 +266,11 @@ class _Triggers:
 
 _DANGER_TRIGGERED = _Triggers(_DANGER_TRIGGERS)
 _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
+
+
+# Every code `find_dangerous` and the structural checks can report (policies may allow some).
+DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
+                                              "sanctioned_jurisdiction", "bulk_regulated_data"}
 
 
 def find_dangerous(text: str) -> list[tuple[str, str]]:

@@ -129,5 +129,4 @@ class IdentityFrame:
     """One agent's reference frame: identity statements, purposes and tool descriptions."""
 
     index: VectorIndex
-    tool_rows: dict[str, int]      # tool name -> row of its description in `index`
     prohibited: VectorIndex | None = None   # what the identity says the agent must never do

@@ -95,6 +95,11 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                 "domains_allow" in con or "domains_deny" in con or "max_items" in con or "enum" in con
             ):
                 issues.append((at, "on_violation: drop needs domains_allow, domains_deny, enum or max_items"))
+    from gate.core.detectors import DANGER_CODES
+
+    for oi, code in enumerate(data.get("allow_operations") or []):
+        if code not in DANGER_CODES:
+            issues.append((("allow_operations", oi), f"unknown operation code {code!r} (known: {', '.join(sorted(DANGER_CODES))})"))
     for ri, rule in enumerate(data.get("deny") or []):
         if "tool" not in rule and "when" not in rule:
             issues.append((("deny", ri), "a deny rule needs `tool`, `when` or both"))
@@ -165,6 +170,7 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
         thresholds=dict(data.get("thresholds") or {}),
         risk=dict(data.get("risk") or {}),
         credentials=tuple(c["sha256"] for c in data.get("credentials") or ()),
+        allow_operations=tuple(data.get("allow_operations") or ()),
     )
 
 

@@ -73,3 +73,4 @@ class AgentPolicy:
     thresholds: dict[str, float] = field(default_factory=dict)
     risk: dict[str, Any] = field(default_factory=dict)
     credentials: tuple[str, ...] = ()
+    allow_operations: tuple[str, ...] = ()      # built-in dangerous-operation codes this agent may run
