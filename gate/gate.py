@@ -22,7 +22,7 @@ import orjson
 from anyio import to_thread
 
 from gate.audit import AuditSink, FileAuditSink, NullAuditSink, args_digest, mask_args
-from gate.core.cascade import Cascade, CheckRequest, apply_observation, decide, parse_request
+from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
 from gate.core.session import SessionSnapshot
 from gate.core.verdict import Decision, Verdict
@@ -205,6 +205,8 @@ class Gate:
         if req.session is None:
             raise InvalidRequest("`session` is required to observe a call")
         checked = bool(body.get("decision_id"))
+        if too_deep(body.get("result")):
+            raise InvalidRequest(f"`result` nests deeper than {MAX_DEPTH} levels")
         bundle = self._bundle
 
         def step(snap: SessionSnapshot) -> tuple[SessionSnapshot, SessionSnapshot]:

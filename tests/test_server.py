@@ -204,3 +204,14 @@ async def test_documented_routes_answer_like_the_fast_path(gate: Gate) -> None:
         bad = await c.post("/v1/check", content=b"{nope", headers={"content-type": "application/json"})
     assert ok.status_code == 200 and ok.json()["decision"] == "ALLOW"
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_request"
+
+
+@pytest.mark.parametrize("depth", [65, 300, 1000])
+async def test_deeply_nested_arguments_get_a_422_not_a_crash(client: httpx.AsyncClient, depth: int) -> None:
+    args = '{"a":' * depth + '"x"' + "}" * depth
+    raw = ('{"agent":"billing-assistant","session":"deep","action":{"tool":"read_invoice","args":%s}}' % args).encode()
+    r = await client.post("/v1/check", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    obs = ('{"agent":"billing-assistant","session":"deep","action":{"tool":"read_invoice","args":{}},"result":%s}' % args).encode()
+    r = await client.post("/v1/observe", content=obs, headers={"content-type": "application/json"})
+    assert r.status_code == 422

@@ -80,6 +80,25 @@ def _need_str(d: Mapping[str, Any], key: str, *, optional: bool = False, limit: 
     return v
 
 
+MAX_DEPTH = 64
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether `value` nests dicts/lists deeper than `limit` (checked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            if d >= limit:
+                return True
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            if d >= limit:
+                return True
+            stack.extend((x, d + 1) for x in v)
+    return False
+
+
 def parse_request(body: Any) -> CheckRequest:
     """Validate the shape of a /v1/check body; raises `InvalidRequest` naming the problem."""
     if not isinstance(body, dict):
@@ -96,6 +115,8 @@ def parse_request(body: Any) -> CheckRequest:
         args = {}
     if not isinstance(args, dict):
         raise InvalidRequest(f"`action.args` must be an object, not {type(args).__name__}")
+    if too_deep(args):
+        raise InvalidRequest(f"`action.args` nests deeper than {MAX_DEPTH} levels")
     return CheckRequest(agent or "", session, task or None, tool or "", args)
 
 
