@@ -291,8 +291,18 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     held = advanced.held | frozenset(sorted(held_records(result, call_ids))[:256])
-    return advanced.evolve(exposure=e, risk_level=level, sensitive=sensitive, held=held,
-                   tainted=(advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched,
-                   vouched=advanced.vouched | prov.vouched, secrets=advanced.secrets | prov.secrets,
-                   injected=advanced.injected | injected, injections=advanced.injections + int(prov.injection),
-                   contacted=frozenset(sorted(contacted)[:256]))
+    return advanced.evolve(
+        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held),
+        tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),
+        vouched=_capped(advanced.vouched | prov.vouched), secrets=_capped(advanced.secrets | prov.secrets),
+        injected=_capped(advanced.injected | injected), injections=advanced.injections + int(prov.injection),
+        contacted=frozenset(sorted(contacted)[:256]))
+
+
+PROVENANCE_CAP = 4096
+
+
+def _capped(values: frozenset[str], cap: int = PROVENANCE_CAP) -> frozenset[str]:
+    """Provenance sets are bounded so a session's snapshot stays small (a sorted prefix: the
+    same on every replica, whatever the set's iteration order)."""
+    return values if len(values) <= cap else frozenset(sorted(values)[:cap])
