@@ -23,6 +23,10 @@ def write_report(path: Path, split: str, main: Mapping[str, Any], rows: Mapping[
     for cat, m in main["per_category"].items():
         lines.append(f"| {cat} | {m['n']} | {m['f1']:.4f} | {_pct(m['precision'])} | {_pct(m['recall'])} | {_pct(m['fpr'])} |")
     lines += ["", "(`benign`: F1 of the ALLOW class; FPR = benign calls stopped.)", "",
+              "## gate per difficulty", "", "| difficulty | n | F1 | precision | recall | FPR |", "|---|---|---|---|---|---|"]
+    for diff, m in main.get("per_difficulty", {}).items():
+        lines.append(f"| {diff} | {m['n']} | {m['f1']:.4f} | {_pct(m['precision'])} | {_pct(m['recall'])} | {_pct(m['fpr'])} |")
+    lines += ["",
               "## Confusion (rows expected, columns decided)", "", "| | ALLOW | BLOCK | REWRITE |", "|---|---|---|---|"]
     for e, row in main["confusion"].items():
         lines.append(f"| {e} | {row['ALLOW']} | {row['BLOCK']} | {row['REWRITE']} |")

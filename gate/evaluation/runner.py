@@ -128,6 +128,8 @@ def score(results: Sequence[CaseResult]) -> dict[str, Any]:
         else:
             m = _prf(tp, fp, fn, tn)
         per_cat[cat] = m
+    per_difficulty = {d: _prf(*counts([r for r in results if r.case.difficulty == d]))
+                      for d in ("easy", "medium", "hard") if any(r.case.difficulty == d for r in results)}
     confusion = {e: {p: 0 for p in ("ALLOW", "BLOCK", "REWRITE")} for e in ("ALLOW", "BLOCK", "REWRITE")}
     for r in results:
         confusion[r.case.expected][r.predicted] += 1
@@ -139,6 +141,7 @@ def score(results: Sequence[CaseResult]) -> dict[str, Any]:
         "exact_accuracy": exact,
         "rewrite_correct": sum(1 for r in rw if r.predicted == "REWRITE" and r.rewrite_ok) / max(1, len(rw)),
         "per_category": per_cat,
+        "per_difficulty": per_difficulty,
         "confusion": confusion,
         "latency_p50_us": percentile(lat, 50) * 1e6,
         "latency_p99_us": percentile(lat, 99) * 1e6,
