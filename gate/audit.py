@@ -19,7 +19,13 @@ import orjson
 
 from gate.core.detectors import find_pii, find_secrets, redact
 
-__all__ = ["AuditSink", "FileAuditSink", "NullAuditSink", "mask_args", "args_digest"]
+__all__ = ["AuditSink", "FileAuditSink", "NullAuditSink", "mask_args", "args_digest", "finalize",
+           "PENDING_ARGS", "PENDING_EXECUTED", "PENDING_BEFORE"]
+
+# Keys of a queued record that `finalize` turns into its logged form off the request path.
+PENDING_ARGS = "_args_json"
+PENDING_EXECUTED = "_executed_json"
+PENDING_BEFORE = "_session_before"
 
 
 def args_digest(args: Any) -> str:
@@ -44,6 +50,28 @@ def mask_args(args: Any) -> tuple[Any, bool]:
         return v
 
     return walk(args), masked
+
+
+def finalize(record: dict[str, Any]) -> dict[str, Any]:
+    """The logged form of a queued record: arguments masked (secrets and personal data
+    redacted) with a digest of the originals, and the session state before the call."""
+    raw = record.pop(PENDING_ARGS, None)
+    executed = record.pop(PENDING_EXECUTED, None)
+    before = record.pop(PENDING_BEFORE, None)
+    if raw is not None:
+        args = orjson.loads(raw)
+        masked, was_masked = mask_args(args)
+        record["action"] = {"tool": record.pop("tool", None), "args": masked}
+        record["args_digest"] = args_digest(args)
+        record["masked"] = was_masked
+        record["executed_args_digest"] = args_digest(orjson.loads(executed)) if executed is not None else record["args_digest"]
+    if before is not None:
+        summary = orjson.loads(before.to_json())
+        summary.pop("task_vec", None)
+        record["session_before"] = summary
+    elif "session_before" not in record:
+        record["session_before"] = None
+    return record
 
 
 class AuditSink(Protocol):
@@ -102,7 +130,7 @@ class FileAuditSink:
             self._flush(batch)
 
     def _flush(self, batch: list[dict[str, Any]]) -> None:
-        self._fh.write(b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in batch))
+        self._fh.write(b"".join(orjson.dumps(finalize(r), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in batch))
         self._fh.flush()
         self.written += len(batch)
 

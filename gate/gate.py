@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from anyio import to_thread
 
-from gate.audit import AuditSink, FileAuditSink, NullAuditSink, args_digest, mask_args
+from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
 from gate.core.session import SessionSnapshot
@@ -37,12 +37,6 @@ __all__ = ["Gate", "PROBE_REQUEST"]
 
 # Readiness runs a real decision; this agent is compiled into every bundle's probe.
 PROBE_REQUEST = {"tool": "__gate_probe__", "args": {}}
-
-
-def _snapshot_summary(s: SessionSnapshot) -> dict[str, Any]:
-    d = orjson.loads(s.to_json())
-    d.pop("task_vec", None)
-    return d
 
 
 _FULL: list[Encoder] = []
@@ -230,9 +224,11 @@ class Gate:
         }
 
     def _audit(self, req: CheckRequest, d: Decision, before: SessionSnapshot | None, via: str, elapsed: float) -> None:
+        """Queue the decision's audit record. Only cheap work happens here (the arguments are
+        frozen as JSON bytes); masking, digests and the session summary are done by the
+        sink's writer thread (`gate.audit.finalize`)."""
         if isinstance(self.audit, NullAuditSink):
             return
-        masked, was_masked = mask_args(req.args)
         self.audit.write({
             "ts": time.time(),
             "decision_id": d.decision_id,
@@ -242,15 +238,14 @@ class Gate:
             "agent": req.agent,
             "session": req.session,
             "task": req.task,
-            "action": {"tool": req.tool, "args": masked},
-            "args_digest": args_digest(req.args),
-            "masked": was_masked,
-            "session_before": _snapshot_summary(before) if before is not None else None,
+            "tool": req.tool,
             "decision": d.decision,
             "reasons": [r["code"] for r in d.reasons],
             "checks": [f"{v.check}:{v.outcome}:{v.code}" for v in d.trail],
-            "executed_args_digest": args_digest(d.action["args"]),
             "latency_us": round(elapsed * 1e6, 1),
+            PENDING_ARGS: orjson.dumps(req.args),
+            PENDING_EXECUTED: orjson.dumps(d.action["args"]) if d.action["args"] is not req.args else None,
+            PENDING_BEFORE: before,
         })
 
     # health -------------------------------------------------------------------------------
