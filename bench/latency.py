@@ -163,8 +163,11 @@ async def app(scope, receive, send):
 '''
 
 
+AUDIT = "off"
+
+
 def _serve_cmd(policies: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "gate.cli", "serve", "--policies", str(policies), "--port", str(port), "--audit", "off"]
+    return [sys.executable, "-m", "gate.cli", "serve", "--policies", str(policies), "--port", str(port), "--audit", AUDIT]
 
 
 def bench_http(n: int) -> dict[str, Any]:
@@ -233,7 +236,10 @@ def main() -> int:
     ap.add_argument("--only", choices=["core", "http", "start"])
     ap.add_argument("-n", type=int, default=5000)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--audit", default="off", help="audit log path for the served gate (default off)")
     a = ap.parse_args()
+    global AUDIT
+    AUDIT = a.audit
     result: dict[str, Any] = {}
     if a.only in (None, "core"):
         result["core"] = core = bench_core(a.n)

@@ -142,7 +142,7 @@ class Gate:
 
         def step(snap: SessionSnapshot) -> tuple[Decision, SessionSnapshot]:
             nonlocal before
-            before = snap
+            before = snap if req.session is not None else None
             return decide(bundle, self.cascade, snap, req, decision_id)
 
         if req.session is None:
