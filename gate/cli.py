@@ -23,6 +23,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
             kw[name] = getattr(args, name)
     if getattr(args, "audit", None) is not None:
         kw["audit_path"] = None if args.audit in ("", "off", "none") else Path(args.audit)
+    if getattr(args, "mode", None) is not None:
+        kw["mode"] = args.mode
     if getattr(args, "reload_interval", None) is not None:
         kw["reload_interval_s"] = args.reload_interval
     kw.update(extra)
@@ -34,7 +36,11 @@ def load_gate(args: argparse.Namespace, **extra: Any) -> Any:
     from gate.embeddings.encoders import EmbeddingArtifactError
     from gate.gate import Gate
 
-    settings = _settings(args, **extra)
+    try:
+        settings = _settings(args, **extra)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         return Gate.from_policies(settings.policies, settings)
     except PolicyError as exc:
@@ -159,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--redis-url", dest="redis_url")
     s.add_argument("--audit", help="audit log path ('off' to disable)")
     s.add_argument("--reload-interval", type=float, dest="reload_interval", help="seconds between policy directory polls")
+    s.add_argument("--mode", choices=["enforce", "dry-run"], help="dry-run: decide, log and count every call, but let it run")
     s.set_defaults(fn=cmd_serve)
 
     c = sub.add_parser("check", help="print the verdict JSON of one request (or a JSON list of requests, one session)")

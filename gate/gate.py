@@ -22,7 +22,7 @@ import orjson
 from anyio import to_thread
 
 from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
-from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, decide, parse_request, too_deep
+from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
 from gate.core.session import SessionSnapshot
 from gate.core.verdict import Decision, Verdict
@@ -140,10 +140,13 @@ class Gate:
         t0 = time.perf_counter()
         before: SessionSnapshot | None = None
 
+        dry_run = self.settings.mode == "dry-run"
+
         def step(snap: SessionSnapshot) -> tuple[Decision, SessionSnapshot]:
             nonlocal before
             before = snap if req.session is not None else None
-            return decide(bundle, self.cascade, snap, req, decision_id)
+            d, new = decide(bundle, self.cascade, snap, req, decision_id)
+            return as_executed(bundle, snap, req, d) if dry_run else (d, new)
 
         if req.session is None:
             decision, _ = step(SessionSnapshot())
@@ -175,7 +178,8 @@ class Gate:
 
     def _count(self, agent: str, decision: Decision, via: str) -> None:
         """Metric children are looked up once per label set (labels() costs microseconds)."""
-        key = (agent, decision.decision, via)
+        enforced = decision.dry_run["decision"] if decision.dry_run is not None else decision.decision
+        key = (agent, enforced, via)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = self.metrics.decisions.labels(*key)

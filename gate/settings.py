@@ -33,9 +33,17 @@ class Settings:
     audit_queue: int = 10_000
     artifact_dir: Path = field(default_factory=default_artifact_dir)
     max_body_bytes: int = 1_000_000
+    mode: str = "enforce"                      # enforce | dry-run (decide, log and count; let every call run)
     frame_encoder: str = "static"              # static | full (embeds the reference side with the full model at load)
     reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
     tuning: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("mode", ("enforce", "dry-run")), ("store", ("memory", "redis")),
+                              ("frame_encoder", ("static", "full"))):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"setting {name}={value!r} is not one of {', '.join(allowed)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -69,6 +69,27 @@ async def test_policy_polling_reloads_on_change(tmp_path: Path) -> None:
         task.cancel()
 
 
-def test_a_policy_that_names_an_unknown_store_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown session store"):
+def test_an_unknown_store_is_refused() -> None:
+    with pytest.raises(ValueError, match="store"):
         Gate.from_policies(ROOT / "policies", Settings(audit_path=None, store="etcd"))
+
+
+def test_dry_run_lets_the_call_run_and_says_what_would_have_been_enforced(tmp_path: Path) -> None:
+    gate = Gate.from_policies(ROOT / "policies", Settings(audit_path=None, mode="dry-run"))
+    d = gate.check({"agent": "billing-assistant", "session": "dry-1",
+                    "action": {"tool": "delete_customer", "args": {"id": "CUS-1"}}})
+    assert d.decision == "ALLOW" and d.action == {"tool": "delete_customer", "args": {"id": "CUS-1"}}
+    assert d.dry_run is not None and d.dry_run["decision"] == "BLOCK"
+    assert d.reasons[0]["code"] == "dry_run" and d.to_dict()["dry_run"]["reasons"][0]["code"] == "tool_not_declared"
+    refund = gate.check({"agent": "billing-assistant", "session": "dry-1",
+                         "action": {"tool": "issue_refund", "args": {"invoice_id": "INV-1", "amount": 400}}})
+    assert refund.decision == "ALLOW" and refund.action["args"]["amount"] == 400   # not clamped: nothing is enforced
+    assert refund.dry_run["decision"] == "REWRITE" and refund.dry_run["action"]["args"]["amount"] == 100
+    assert gate.store.get("gate:s:billing-assistant:dry-1").steps == 2      # the session advanced as executed
+    metrics = gate.metrics.registry
+    assert metrics.get_sample_value("gate_decisions_total", {"agent": "billing-assistant", "decision": "BLOCK", "via": "python"}) == 1
+
+
+def test_settings_refuse_unknown_values() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        Settings(mode="shadow")

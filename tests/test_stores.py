@@ -86,8 +86,8 @@ def test_make_store_picks_the_configured_store() -> None:
     store = make_store(Settings(audit_path=None, store="redis", redis_url="redis://127.0.0.1:1/0"))
     assert isinstance(store, RedisStore)       # building the store never dials Redis
     store.close()
-    with pytest.raises(ValueError, match="unknown session store"):
-        make_store(Settings(audit_path=None, store="etcd"))
+    with pytest.raises(ValueError, match="store='etcd' is not one of memory, redis"):
+        make_store(Settings(audit_path=None, store="etcd"))   # refused when the settings are built
 
 
 # Redis store ----------------------------------------------------------------------------------

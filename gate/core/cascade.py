@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from gate.core.actions import extract_features
@@ -40,7 +41,7 @@ from gate.core.session import FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_recor
 from gate.core.verdict import Decision, Patch, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
-__all__ = ["Cascade", "CheckRequest", "parse_request", "decide", "apply_observation", "CHECK_NAMES"]
+__all__ = ["Cascade", "CheckRequest", "parse_request", "decide", "apply_observation", "as_executed", "CHECK_NAMES"]
 
 MAX_TEXT = 64_000
 
@@ -227,6 +228,21 @@ def decide(
         session=req.session, scores=scores, risk=risk, trail=tuple(trail), model=bundle.model,
     )
     return decision, new
+
+
+def as_executed(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, d: Decision) -> tuple[Decision, SessionSnapshot]:
+    """Dry-run: the call runs whatever was decided. The returned decision is an ALLOW of the
+    proposed call that carries the enforced decision in `dry_run`; the session advances as if
+    the call had been allowed."""
+    if d.decision == "ALLOW":
+        return d, snap
+    agent = _agent(bundle, req.agent)
+    snap = imprint(bundle, snap, req)
+    new = _advance(agent, snap, req.tool, req.args, None, None) if req.session is not None else snap
+    shadow = {"decision": d.decision, "action": d.action, "reasons": list(d.reasons)}
+    note = {"check": "mode", "code": "dry_run", "message": f"dry-run: would have been {d.decision}; the call runs unchanged"}
+    out = replace(d, decision="ALLOW", action={"tool": req.tool, "args": req.args}, reasons=(note,) + d.reasons, dry_run=shadow)
+    return out, new
 
 
 def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None) -> SessionSnapshot:

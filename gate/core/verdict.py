@@ -59,6 +59,7 @@ class Decision:
     risk: Mapping[str, Any] | None
     trail: tuple[Verdict, ...]
     model: str
+    dry_run: Mapping[str, Any] | None = None   # in dry-run mode: what would have been enforced
 
     @property
     def allowed(self) -> bool:
@@ -78,6 +79,8 @@ class Decision:
         }
         if self.risk is not None:
             out["risk"] = dict(self.risk)
+        if self.dry_run is not None:
+            out["dry_run"] = dict(self.dry_run)
         if trail:
             out["trail"] = [v.reason() | {"outcome": v.outcome} for v in self.trail]
         return out

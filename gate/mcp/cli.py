@@ -89,6 +89,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", choices=["memory", "redis"])
     p.add_argument("--redis-url", dest="redis_url")
     p.add_argument("--audit", help="audit log path ('off' to disable)")
+    p.add_argument("--mode", choices=["enforce", "dry-run"], help="dry-run: decide, log and count every call, but let it run")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

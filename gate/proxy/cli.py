@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--store", choices=["memory", "redis"])
     p.add_argument("--redis-url", dest="redis_url")
     p.add_argument("--audit", help="audit log path ('off' to disable)")
+    p.add_argument("--mode", choices=["enforce", "dry-run"], help="dry-run: decide, log and count every call, but let it run")
     p.add_argument("--transport", choices=["aiohttp", "httpx-aiohttp", "httpx"], default="aiohttp",
                    help="upstream forwarder: aiohttp (default); httpx-aiohttp (the httpx API over aiohttp) and "
                         "httpx (the plain httpx transport) are for comparison only")
