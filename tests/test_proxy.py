@@ -204,6 +204,21 @@ async def test_block_is_403_with_the_decision_and_nothing_forwarded(proxy: Proxy
     assert upstream.seen == []
 
 
+async def test_dry_run_forwards_what_enforce_would_block(gate: Gate, upstream: Upstream) -> None:
+    shadow = Gate(gate.bundle, settings=Settings(audit_path=None, mode="dry-run"), encoder=gate.encoder)
+    app = ProxyApp(shadow, routes_for(upstream.url))
+    try:
+        async with client(app) as c:
+            r = await c.post("/v1/payment_methods", headers=AUTH, json={"card": "4111"})
+        assert r.status_code == 200, r.text
+        assert r.headers["x-gate-decision"] == "ALLOW"
+        assert len(upstream.seen) == 1
+        assert shadow.metrics.registry.get_sample_value(
+            "gate_decisions_total", {"agent": "billing-assistant", "decision": "BLOCK", "via": "proxy"}) == 1
+    finally:
+        await app.pool.aclose()
+
+
 async def test_unknown_route_blocked_by_default_and_forwardable(gate: Gate, upstream: Upstream) -> None:
     app = ProxyApp(gate, routes_for(upstream.url))
     async with client(app) as c:
