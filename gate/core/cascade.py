@@ -10,12 +10,12 @@ trail of verdicts is kept for the audit record.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from gate.core.actions import extract_features
 from gate.core.checks import (
+    parse_path,
     Check,
     CheckContext,
     ConsensusCheck,
@@ -122,25 +122,17 @@ def parse_request(body: Any) -> CheckRequest:
 
 
 def _apply_patches(args: dict[str, Any], patches: Sequence[Patch]) -> dict[str, Any]:
+    """A copy of `args` with each patch's value set at its path (paths parsed as `get_path` does)."""
     out = copy.deepcopy(args)
     for p in patches:
-        parts = re.split(r"\.(?![^\[]*\])", p.path)
+        parts = parse_path(p.path)
+        if not parts:
+            continue
         cur: Any = out
-        for i, part in enumerate(parts):
-            m = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part)
-            if m is None:
-                break
-            key, idx = m.group(1), [int(x) for x in re.findall(r"\[(\d+)\]", m.group(2))]
-            last = i == len(parts) - 1
-            if last and not idx:
-                cur[key] = p.value
-                break
-            cur = cur[key]
-            for j, k in enumerate(idx):
-                if last and j == len(idx) - 1:
-                    cur[k] = p.value
-                else:
-                    cur = cur[k]
+        steps: list[str | int] = [s for key, idx in parts for s in (key, *idx)]
+        for step in steps[:-1]:
+            cur = cur[step]
+        cur[steps[-1]] = p.value
     return out
 
 

@@ -52,13 +52,14 @@ __all__ = [
     "HarmResonanceCheck",
     "ConsensusCheck",
     "get_path",
+    "parse_path",
 ]
 
 _MISSING = object()
 
 
 @lru_cache(maxsize=4096)
-def _parse_path(path: str) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
+def parse_path(path: str) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
     parts = []
     for part in re.split(r"\.(?![^\[]*\])", path):
         m = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part)
@@ -70,7 +71,7 @@ def _parse_path(path: str) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
 
 def get_path(args: Any, path: str) -> Any:
     """Value at a dotted path (`a.b`, `items[2].to`), or `_MISSING`."""
-    parts = _parse_path(path)
+    parts = parse_path(path)
     if parts is None:
         return _MISSING
     cur = args
