@@ -103,6 +103,7 @@ class CheckContext:
     _frame: tuple[float, int] | None = None
     _library: tuple[float, int, float] | None = None
     projected: Any = None          # the RiskState the session-risk check projected, reused by the update
+    _unsanctioned: tuple[ActionFeatures, bool] | None = None
 
     @property
     def vec(self) -> np.ndarray:
@@ -111,6 +112,13 @@ class CheckContext:
             self._vec = self.library.action_vector(self.tool, self.features)
             self._frame = self._library = None
         return self._vec
+
+    def unsanctioned(self) -> bool:
+        """Whether the call sends to a destination nobody sanctioned (once per features)."""
+        if self._unsanctioned is None or self._unsanctioned[0] is not self.features:
+            trusted = self.session.trusted(self.agent.named_destinations)
+            self._unsanctioned = (self.features, unsanctioned_egress(self.features, trusted, self.agent.policy.internal_domains))
+        return self._unsanctioned[1]
 
     def frame_best(self) -> tuple[float, int]:
         """(best cosine, row) against the agent's identity frame; one search per request."""
@@ -551,8 +559,7 @@ class ProvenanceCheck:
         if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive):
             return _pass(self.name, "no_tainted_flow", "no result-derived value in this session")
         if s.sensitive:
-            trusted = s.trusted(ctx.agent.named_destinations)
-            if unsanctioned_egress(f, trusted, ctx.agent.policy.internal_domains):
+            if ctx.unsanctioned():
                 carried: set[str] = set()
                 for path, raw in f.strings:
                     if _DEST_LEAF.search(path):
@@ -611,9 +618,7 @@ class SessionRiskCheck:
         model = ctx.agent.risk_model
         if model is None:
             return _pass(self.name, "risk_disabled", "session risk is disabled for this agent")
-        trusted = ctx.session.trusted(ctx.agent.named_destinations)
-        proj = model.project(ctx.session, ctx.features,
-                             unsanctioned_egress(ctx.features, trusted, ctx.agent.policy.internal_domains))
+        proj = model.project(ctx.session, ctx.features, ctx.unsanctioned())
         ctx.projected = proj
         p = model.p_violation(proj, ctx.agent.category)
         scores = {"p_violation": p, "expected_steps": model.expected_steps(proj, ctx.agent.category),
