@@ -146,7 +146,7 @@ class Gate:
             nonlocal before
             before = snap if req.session is not None else None
             d, new = decide(bundle, self.cascade, snap, req, decision_id)
-            return as_executed(bundle, snap, req, d) if dry_run else (d, new)
+            return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
 
         if req.session is None:
             decision, _ = step(SessionSnapshot())

@@ -86,6 +86,10 @@ def test_dry_run_lets_the_call_run_and_says_what_would_have_been_enforced(tmp_pa
     assert refund.decision == "ALLOW" and refund.action["args"]["amount"] == 400   # not clamped: nothing is enforced
     assert refund.dry_run["decision"] == "REWRITE" and refund.dry_run["action"]["args"]["amount"] == 100
     assert gate.store.get("gate:s:billing-assistant:dry-1").steps == 2      # the session advanced as executed
+    read = gate.check({"agent": "billing-assistant", "session": "dry-1",
+                       "action": {"tool": "read_invoice", "args": {"invoice_id": "INV-1"}}})
+    assert read.decision == "ALLOW" and read.dry_run is None
+    assert gate.store.get("gate:s:billing-assistant:dry-1").steps == 3      # allowed calls advance too
     metrics = gate.metrics.registry
     assert metrics.get_sample_value("gate_decisions_total", {"agent": "billing-assistant", "decision": "BLOCK", "via": "python"}) == 1
 

@@ -222,12 +222,13 @@ def decide(
     return decision, new
 
 
-def as_executed(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, d: Decision) -> tuple[Decision, SessionSnapshot]:
+def as_executed(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, d: Decision,
+                new: SessionSnapshot) -> tuple[Decision, SessionSnapshot]:
     """Dry-run: the call runs whatever was decided. The returned decision is an ALLOW of the
     proposed call that carries the enforced decision in `dry_run`; the session advances as if
-    the call had been allowed."""
+    the call had been allowed. `snap` is the state before the call, `new` the one `decide` made."""
     if d.decision == "ALLOW":
-        return d, snap
+        return d, new
     agent = _agent(bundle, req.agent)
     snap = imprint(bundle, snap, req)
     new = _advance(agent, snap, req.tool, req.args, None, None) if req.session is not None else snap
