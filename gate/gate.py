@@ -11,9 +11,9 @@ call gets the same verdict whichever way it arrives.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from anyio import to_thread
 from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
-from gate.core.session import SessionSnapshot
+from gate.core.session import RISK_LEVELS, SessionSnapshot
 from gate.core.verdict import Decision, Verdict
 from gate.embeddings.encoders import Encoder, load_static
 from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable
@@ -216,8 +216,6 @@ class Gate:
         except StoreUnavailable:
             self.metrics.store_errors.inc()
             raise
-        from gate.core.session import RISK_LEVELS
-
         return {
             "session": req.session,
             "steps": new.steps,
