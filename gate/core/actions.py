@@ -189,9 +189,10 @@ def is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
     return any(d == i or d.endswith("." + i) for i in internal)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class ActionFeatures:
-    """What the gate understands of one call. Pure data; no raw secrets are kept apart from args."""
+    """What the gate understands of one call. Pure data; no raw secrets are kept apart from args.
+    Treated as immutable (slotted rather than frozen: built on every request)."""
 
     tool: str
     tool_words: tuple[str, ...]

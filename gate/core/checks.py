@@ -8,7 +8,6 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -86,24 +85,28 @@ def get_path(args: Any, path: str) -> Any:
     return cur
 
 
-@dataclass
 class CheckContext:
     """Everything one evaluation needs; built per request, read by every check."""
 
-    agent: CompiledAgent
-    tool: CompiledTool | None
-    tool_name: str
-    args: dict[str, Any]
-    features: ActionFeatures
-    session: SessionSnapshot
-    library: Library
-    task: str | None
-    verdicts: list[Verdict] = field(default_factory=list)
-    _vec: np.ndarray | None = None
-    _frame: tuple[float, int] | None = None
-    _library: tuple[float, int, float] | None = None
-    projected: Any = None          # the RiskState the session-risk check projected, reused by the update
-    _unsanctioned: tuple[ActionFeatures, bool] | None = None
+    __slots__ = ("agent", "tool", "tool_name", "args", "features", "session", "library", "task", "verdicts",
+                 "_vec", "_frame", "_library", "projected", "_unsanctioned")
+
+    def __init__(self, agent: CompiledAgent, tool: CompiledTool | None, tool_name: str, args: dict[str, Any],
+                 features: ActionFeatures, session: SessionSnapshot, library: Library, task: str | None) -> None:
+        self.agent = agent
+        self.tool = tool
+        self.tool_name = tool_name
+        self.args = args
+        self.features = features
+        self.session = session
+        self.library = library
+        self.task = task
+        self.verdicts: list[Verdict] = []
+        self._vec: np.ndarray | None = None
+        self._frame: tuple[float, int] | None = None
+        self._library: tuple[float, int, float] | None = None
+        self.projected: Any = None          # the RiskState the session-risk check projected, reused by the update
+        self._unsanctioned: tuple[ActionFeatures, bool] | None = None
 
     @property
     def vec(self) -> np.ndarray:

@@ -9,6 +9,7 @@ can change a verdict, so a logged decision can be replayed against the same revi
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +46,7 @@ class CompiledTool:
     validator: Any | None                 # a compiled jsonschema-rs validator
     compiled_patterns: tuple[tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], ...]
     vec: np.ndarray                       # embedding of the tool's name and description
+    blend_vec: np.ndarray | None = None   # tool_blend * vec, precomputed for the hot path
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,15 @@ class Library:
         return self.task_imprint(task)[0]
 
     def action_vector(self, tool: CompiledTool | None, f: ActionFeatures) -> np.ndarray:
-        v = self.encoder.encode_one(f.text)
-        if tool is not None and self.tool_blend > 0:
-            v = (1 - self.tool_blend) * v + self.tool_blend * tool.vec
-            n = float(np.linalg.norm(v))
+        v = self.encoder.encode_one(f.text)   # a fresh float32 array: blended in place
+        b = self.tool_blend
+        if tool is not None and b > 0:
+            v *= 1.0 - b
+            v += tool.blend_vec if tool.blend_vec is not None else b * tool.vec
+            n = math.sqrt(float(v @ v))
             if n > 0:
-                v = v / n
-        return v.astype(np.float32, copy=False)
+                v *= 1.0 / n
+        return v
 
 
 @dataclass(frozen=True)
@@ -175,13 +179,14 @@ def _prohibited_texts(p: AgentPolicy) -> list[str]:
     return list(dict.fromkeys(split_identity(p.identity)[1]))
 
 
-def _compile_tool(spec: ToolSpec, cache: _EncodeCache) -> CompiledTool:
+def _compile_tool(spec: ToolSpec, cache: _EncodeCache, blend: float) -> CompiledTool:
     validator = jsonschema_rs.validator_for(spec.args_schema) if spec.args_schema else None
     pats = tuple(
         (re.compile(c.pattern) if c.pattern else None, tuple(re.compile(p) for p in c.pattern_deny or ()))
         for c in spec.constraints
     )
-    return CompiledTool(spec, validator, pats, cache.matrix([tool_text(spec)])[0])
+    vec = cache.matrix([tool_text(spec)])[0]
+    return CompiledTool(spec, validator, pats, vec, (blend * vec).astype(np.float32))
 
 
 def revision_of(policies: Sequence[AgentPolicy], extra: Sequence[bytes]) -> str:
@@ -225,7 +230,7 @@ def compile_bundle(
     risk_models: dict[int, RiskModel] = {}
     for p in policies:
         texts = _frame_texts(p)
-        tools = None if p.tools is None else {t.name: _compile_tool(t, cache) for t in p.tools}
+        tools = None if p.tools is None else {t.name: _compile_tool(t, cache, library.tool_blend) for t in p.tools}
         banned = _prohibited_texts(p)
         frame = IdentityFrame(
             VectorIndex(cache.matrix(texts), tuple(texts)),

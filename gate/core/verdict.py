@@ -11,7 +11,9 @@ Outcome = Literal["pass", "flag", "rewrite", "block"]
 DecisionKind = Literal["ALLOW", "BLOCK", "REWRITE"]
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: a frozen dataclass sets every field through object.__setattr__,
+# which costs ~40% more per instance on the request path. Treat them as immutable.
+@dataclass(slots=True)
 class Patch:
     """One typed transform of the arguments: the REWRITE is a logged edit, never silent."""
 
@@ -20,7 +22,7 @@ class Patch:
     value: Any         # the new value at `path`
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     """What one check concluded. `flag` is soft evidence weighed by the consensus check."""
 
@@ -44,7 +46,7 @@ class Verdict:
 Reason = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """The gate's answer for one call."""
 

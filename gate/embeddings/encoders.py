@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections import OrderedDict
@@ -227,11 +228,14 @@ class StaticEncoder:
         ids = self.token_ids(text)
         if not ids:
             return self._zero.copy()
-        vec = np.add.reduce(self._table[ids], axis=0)
+        # an index array is ~1 µs cheaper than fancy indexing with a list
+        vec = np.add.reduce(self._table[np.array(ids, dtype=np.intp)], axis=0)
         vec *= 1.0 / len(ids)
         vec += self._bias
-        norm = float(np.sqrt(vec @ vec))
-        return vec / norm if norm > 0.0 else vec
+        norm = math.sqrt(float(vec @ vec))
+        if norm > 0.0:
+            vec *= 1.0 / norm
+        return vec
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode many texts to float32 ``(n, dim)`` unit rows."""
