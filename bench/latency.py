@@ -37,10 +37,22 @@ from gate.evaluation.data import load_cases  # noqa: E402
 from gate.evaluation.runner import percentile  # noqa: E402
 
 
+def _word(tag: str) -> str:
+    """A made-up lower-case word unique to `tag` (letters only, so it survives the canonical
+    text, which drops digits and identifiers)."""
+    n = int.from_bytes(tag.encode(), "big") % (26 ** 8)
+    out = ""
+    for _ in range(8):
+        n, r = divmod(n, 26)
+        out += chr(97 + r)
+    return out
+
+
 def _uniq(args: Any, tag: str) -> Any:
     """A copy of `args` that was never seen before but keeps its shape: digits in every
     string are rotated by the call's tag (INV-1009 stays a valid invoice id, as INV-4532),
-    and free text (three words or more) also gains the tag as a new word."""
+    and free text (three words or more) also starts with a made-up word unique to the call,
+    so its canonical text and embedding are new too (no cache can have seen them)."""
     if isinstance(args, dict):
         return {k: _uniq(v, tag) for k, v in args.items()}
     if isinstance(args, list):
@@ -48,7 +60,7 @@ def _uniq(args: Any, tag: str) -> Any:
     if isinstance(args, str):
         shift = sum(map(ord, tag))
         out = "".join(chr(48 + (ord(ch) - 48 + shift + i) % 10) if ch.isdigit() else ch for i, ch in enumerate(args))
-        return f"{out} {tag}" if len(args.split()) >= 3 else out
+        return f"{_word(tag)} {out}" if len(args.split()) >= 3 else out
     return args
 
 
@@ -83,26 +95,36 @@ def _stats(ts: list[float]) -> dict[str, float]:
 
 
 def bench_core(n: int) -> dict[str, Any]:
+    """Three runs over calls never seen before: without a session, in sessions (memory store),
+    and without a session with the semantic cache off (`cold`: every call is embedded and
+    searched from scratch). `semantic_hit_rate` is the share of calls whose canonical text
+    (identifiers and numbers left out) an earlier call already had."""
     from gate.gate import Gate
     from gate.settings import Settings
 
-    gate = Gate.from_policies(ROOT / "bench" / "policies", Settings(audit_path=None))
-    warm = distinct_requests(300, False)
-    for r in warm:
-        gate.check(copy.deepcopy(r))
     out = {}
-    for label, session in (("no_session", False), ("memory_session", True)):
+    for label, session, cache in (("no_session", False, 8192), ("memory_session", True, 8192), ("no_session_cold", False, 0)):
+        gate = Gate.from_policies(ROOT / "bench" / "policies", Settings(audit_path=None, semantic_cache=cache))
+        for r in distinct_requests(300, False):   # warm-up: imports, branch caches, allocator
+            r["action"]["args"] = _uniq(r["action"]["args"], "warm")
+            gate.check(r)
         reqs = distinct_requests(n, session)
         for r in reqs:  # a different tag space than the warm-up
             r["action"]["args"] = _uniq(r["action"]["args"], label)
+        sem = gate.bundle.library.semantic_cache
+        before = len(sem)
         ts = []
         decisions: dict[str, int] = {}
+        embedded = 0     # calls that reached the embedding checks
         for r in reqs:
             t0 = time.perf_counter()
             d = gate.check(r)
             ts.append(time.perf_counter() - t0)
             decisions[d.decision] = decisions.get(d.decision, 0) + 1
+            embedded += any(v.check == "semantic_scope" for v in d.trail)
         out[label] = _stats(ts) | {"decisions": decisions}
+        if cache and embedded:
+            out[label]["semantic_hit_rate"] = round(1 - (len(sem) - before) / embedded, 3)
     return out
 
 
@@ -244,7 +266,8 @@ def main() -> int:
     if a.only in (None, "core"):
         result["core"] = core = bench_core(a.n)
         for k, v in core.items():
-            print(f"core {k:15s} p50 {v['p50_us']:7.1f} us  p99 {v['p99_us']:7.1f} us  mean {v['mean_us']:7.1f} us  n={v['n']}  {v['decisions']}")
+            hit = f"  semantic cache hits {v['semantic_hit_rate']:.0%}" if "semantic_hit_rate" in v else "  semantic cache off"
+            print(f"core {k:15s} p50 {v['p50_us']:7.1f} us  p99 {v['p99_us']:7.1f} us  mean {v['mean_us']:7.1f} us  n={v['n']}  {v['decisions']}{hit}")
     if a.only in (None, "http"):
         result["http"] = h = bench_http(min(a.n, 3000))
         print(f"http gate /v1/check  p50 {h['gate']['p50_us']:7.1f} us  p99 {h['gate']['p99_us']:7.1f} us")

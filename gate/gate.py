@@ -97,7 +97,8 @@ class Gate:
         settings = replace(settings or Settings(audit_path=None), policies=Path(directory))
         encoder = encoder or load_static(settings.artifact_dir)
         frame = _frame_encoder(settings)
-        bundle = compile_bundle(load_policies(directory), encoder, overrides=dict(settings.tuning), frame_encoder=frame)
+        bundle = compile_bundle(load_policies(directory), encoder, overrides=dict(settings.tuning), frame_encoder=frame,
+                                semantic_cache=settings.semantic_cache)
         metrics = metrics or Metrics()
         if audit is None and settings.audit_path is not None:
             audit = FileAuditSink(settings.audit_path, settings.audit_queue, on_drop=metrics.audit_dropped.inc)
@@ -120,7 +121,8 @@ class Gate:
             try:
                 policies = load_policies(self.settings.policies)
                 bundle = compile_bundle(policies, self.encoder, overrides=dict(self.settings.tuning),
-                                        frame_encoder=_frame_encoder(self.settings))
+                                        frame_encoder=_frame_encoder(self.settings),
+                                        semantic_cache=self.settings.semantic_cache)
             except PolicyError as exc:
                 self.last_reload_error = exc.message
                 self.metrics.reloads.labels("refused").inc()

@@ -36,6 +36,7 @@ class Settings:
     mode: str = "enforce"                      # enforce | dry-run (decide, log and count; let every call run)
     frame_encoder: str = "static"              # static | full (embeds the reference side with the full model at load)
     reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
+    semantic_cache: int = 8192                 # entries of the canonical-text embedding cache (0: off)
     tuning: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -60,7 +61,7 @@ class Settings:
 
 
 def _coerce(name: str, raw: str) -> Any:
-    if name in ("port", "session_ttl_s", "session_max", "audit_queue", "max_body_bytes"):
+    if name in ("port", "session_ttl_s", "session_max", "audit_queue", "max_body_bytes", "semantic_cache"):
         return int(raw)
     if name in ("redis_timeout_s", "reload_interval_s"):
         return float(raw)

@@ -11,6 +11,7 @@ from gate import Gate
 from gate.core.cascade import CheckRequest
 from gate.core.checks import CheckContext, TaskDriftCheck
 from gate.core.actions import extract_features
+from gate.core.compiler import Semantics
 from gate.core.session import SessionSnapshot, result_provenance
 from gate.settings import Settings
 
@@ -26,7 +27,7 @@ def _ctx(gate: Gate, snap: SessionSnapshot, vec: np.ndarray) -> CheckContext:
     agent = gate.bundle.agents["sre-oncall"]
     f = extract_features("kubectl", {"command": "get pods"})
     ctx = CheckContext(agent, None, "kubectl", {}, f, snap, gate.bundle.library, snap.task)
-    ctx._vec = vec
+    ctx._sem = (f, Semantics(vec, (1.0, 0), (-1.0, -1), (-1.0, 0, -1.0)))   # the step's embedding, given
     return ctx
 
 

@@ -158,7 +158,6 @@ class Cascade:
                 patches.extend(v.patches)
                 ctx.args = _apply_patches(ctx.args, v.patches)
                 ctx.features = _features(ctx.agent, ctx.tool_name, ctx.args)
-                ctx._vec = None
         return ("REWRITE" if patches else "ALLOW"), ctx.verdicts, patches
 
 

@@ -30,7 +30,7 @@ from gate.policy.loader import glob_match
 from gate.policy.model import Constraint
 
 if TYPE_CHECKING:
-    from gate.core.compiler import CompiledAgent, CompiledTool, Library
+    from gate.core.compiler import CompiledAgent, CompiledTool, Library, Semantics
 
 __all__ = [
     "Check",
@@ -89,7 +89,7 @@ class CheckContext:
     """Everything one evaluation needs; built per request, read by every check."""
 
     __slots__ = ("agent", "tool", "tool_name", "args", "features", "session", "library", "task", "verdicts",
-                 "_vec", "_frame", "_library", "projected", "_unsanctioned")
+                 "_sem", "projected", "_unsanctioned")
 
     def __init__(self, agent: CompiledAgent, tool: CompiledTool | None, tool_name: str, args: dict[str, Any],
                  features: ActionFeatures, session: SessionSnapshot, library: Library, task: str | None) -> None:
@@ -102,19 +102,21 @@ class CheckContext:
         self.library = library
         self.task = task
         self.verdicts: list[Verdict] = []
-        self._vec: np.ndarray | None = None
-        self._frame: tuple[float, int] | None = None
-        self._library: tuple[float, int, float] | None = None
+        self._sem: tuple[ActionFeatures, Semantics] | None = None
         self.projected: Any = None          # the RiskState the session-risk check projected, reused by the update
         self._unsanctioned: tuple[ActionFeatures, bool] | None = None
 
     @property
     def vec(self) -> np.ndarray:
         """The action's embedding (hot-path encoder), computed once per request."""
-        if self._vec is None:
-            self._vec = self.library.action_vector(self.tool, self.features)
-            self._frame = self._library = None
-        return self._vec
+        return self.semantics().vec
+
+    def semantics(self) -> Semantics:
+        """Embedding and resonances of the call as it stands (recomputed after a rewrite)."""
+        sem = self._sem
+        if sem is None or sem[0] is not self.features:
+            sem = self._sem = (self.features, self.library.semantics(self.agent, self.tool, self.features))
+        return sem[1]
 
     def unsanctioned(self) -> bool:
         """Whether the call sends to a destination nobody sanctioned (once per features)."""
@@ -124,18 +126,12 @@ class CheckContext:
         return self._unsanctioned[1]
 
     def frame_best(self) -> tuple[float, int]:
-        """(best cosine, row) against the agent's identity frame; one search per request."""
-        if self._frame is None:
-            vec = self.vec
-            self._frame = self.agent.frame.index.best(vec)
-        return self._frame
+        """(best cosine, row) against the agent's identity frame."""
+        return self.semantics().frame
 
     def library_best(self) -> tuple[float, int, float]:
-        """(best archetype cosine, its row, best ordinary-work anchor cosine): one product
-        with the stacked library matrix."""
-        if self._library is None:
-            self._library = self.library.harm_and_benign(self.vec)
-        return self._library
+        """(best archetype cosine, its row, best ordinary-work anchor cosine)."""
+        return self.semantics().library
 
 
 class Check(Protocol):
@@ -672,8 +668,9 @@ class ProhibitionCheck:
         banned = ctx.agent.frame.prohibited
         if banned is None or len(banned) == 0:
             return _pass(self.name, "no_prohibitions", "the identity states no prohibitions")
-        score, row = banned.best(ctx.vec)
-        allowed = ctx.frame_best()[0]
+        sem = ctx.semantics()
+        score, row = sem.prohibited
+        allowed = sem.frame[0]
         margin = score - allowed
         thr = ctx.agent.thresholds["prohibited"]
         scores = {"prohibited": score, "prohibited_margin": margin}

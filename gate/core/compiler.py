@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import jsonschema_rs
 import numpy as np
@@ -68,6 +68,15 @@ class CompiledAgent:
     allowed_dangerous: frozenset[str] = frozenset()
 
 
+class Semantics(NamedTuple):
+    """What the embedding says about one call (see `Library.semantics`)."""
+
+    vec: np.ndarray                               # unit vector of the call (treat as read-only)
+    frame: tuple[float, int]                      # best identity-frame cosine and its row
+    prohibited: tuple[float, int]                 # best prohibition cosine and its row
+    library: tuple[float, int, float]             # best archetype cosine, its row, best anchor cosine
+
+
 @dataclass(frozen=True)
 class Library:
     """Shared across agents: archetypes, ordinary-work anchors and the hot-path encoder."""
@@ -79,6 +88,30 @@ class Library:
     tool_blend: float
     stacked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False)
     task_cache: dict[str, tuple[np.ndarray, frozenset[str], tuple[str, ...]]] = field(default_factory=dict, compare=False)
+    semantic_cache_size: int = 8192
+    semantic_cache: dict[tuple[str, str, str], Semantics] = field(default_factory=dict, compare=False)
+
+    def semantics(self, agent: CompiledAgent, tool: CompiledTool | None, f: ActionFeatures) -> Semantics:
+        """The call's embedding and its resonances (identity frame, prohibitions, archetypes
+        and ordinary-work anchors). A pure function of (agent, tool, canonical text); the
+        canonical text leaves identifiers and numbers out, so calls that differ only in ids
+        (`read_invoice INV-1009` / `INV-4532`) share one entry. Bounded; a miss only costs time."""
+        key = (agent.name, f.tool, f.text)
+        cache = self.semantic_cache
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        vec = self.action_vector(tool, f)
+        frame = agent.frame
+        best = frame.index.best(vec) if frame is not None else (-1.0, -1)
+        banned = frame.prohibited if frame is not None else None
+        prohibited = banned.best(vec) if banned is not None else (-1.0, -1)
+        hit = Semantics(vec, best, prohibited, self.harm_and_benign(vec))
+        if self.semantic_cache_size > 0:
+            if len(cache) >= self.semantic_cache_size:
+                cache.clear()
+            cache[key] = hit
+        return hit
 
     def harm_and_benign(self, vec: np.ndarray) -> tuple[float, int, float]:
         """(best archetype cosine, its row, best anchor cosine) from one matrix product."""
@@ -204,12 +237,15 @@ def compile_bundle(
     *,
     overrides: Mapping[str, Any] | None = None,
     frame_encoder: Encoder | None = None,
+    semantic_cache: int = 8192,
 ) -> Bundle:
     """Compile validated policies into the immutable bundle the core evaluates against.
 
     `encoder` is the hot-path encoder (calls, tasks). `frame_encoder`, when given, embeds
     the reference side (identity frames, tools, archetypes, anchors) instead; the static
     encoder is distilled to approximate it, so both sides share one space.
+    `semantic_cache` bounds the per-canonical-text cache of embeddings and resonances
+    (0 disables it; it changes no decision, only time).
     """
     overrides = dict(overrides or {})
     arche, anchors, risk_spec = load_library_data()
@@ -225,6 +261,7 @@ def compile_bundle(
         anchors=VectorIndex(anchor_m, tuple(f"anchor-{i}" for i in range(len(anchors)))),
         tool_blend=float(tuning["tool_blend"]),
         stacked=np.ascontiguousarray(np.vstack([arche_m, anchor_m]), dtype=np.float32),
+        semantic_cache_size=int(semantic_cache),
     )
     agents: dict[str, CompiledAgent] = {}
     risk_models: dict[int, RiskModel] = {}
