@@ -68,7 +68,7 @@ def distinct_requests(n: int, session: bool, calls_per_session: int = 10) -> lis
     """`n` calls never seen before: every string argument carries a unique tag. With
     `session`, consecutive calls of one agent form sessions of `calls_per_session` calls
     whose task is imprinted once (as an orchestrator would send it)."""
-    cases = [c for c in load_cases(ROOT / "bench" / "cases") if not c.history]
+    cases = [c for c in load_cases(CASES) if not c.history]
     by_agent: dict[str, list[Any]] = {}
     for c in cases:
         by_agent.setdefault(c.agent, []).append(c)
@@ -186,6 +186,7 @@ async def app(scope, receive, send):
 
 
 AUDIT = "off"
+CASES = ROOT / "bench" / "cases"
 
 
 def _serve_cmd(policies: Path, port: int) -> list[str]:
@@ -259,9 +260,10 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=5000)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--audit", default="off", help="audit log path for the served gate (default off)")
+    ap.add_argument("--cases", type=Path, default=ROOT / "bench" / "cases", help="benchmark cases the calls are made from (default bench/cases)")
     a = ap.parse_args()
-    global AUDIT
-    AUDIT = a.audit
+    global AUDIT, CASES
+    AUDIT, CASES = a.audit, a.cases
     result: dict[str, Any] = {}
     if a.only in (None, "core"):
         result["core"] = core = bench_core(a.n)

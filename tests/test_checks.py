@@ -386,6 +386,11 @@ def test_absorbing_row_and_model_lookups() -> None:
     assert model.p_violation(safe, "financial") == pytest.approx(np.linalg.matrix_power(P_HAND, 3)[0, 4])
     assert model.p_violation(safe, "general", horizon=1) == pytest.approx(0.05)
     assert model.expected_steps(RiskState(0, 0, 0, 3), "general") == pytest.approx(2.5)
+    # the request path's table reads agree with the array lookups
+    for level in range(5):
+        st = RiskState(0, 0, 0, level)
+        assert model.at_horizon(level, "financial") == (pytest.approx(model.p_violation(st, "financial")),
+                                                        pytest.approx(model.expected_steps(st, "financial")))
 
 
 def test_estimate_chain_is_stochastic_upper_triangular_absorbing() -> None:
@@ -488,3 +493,34 @@ def test_reasons_never_echo_argument_values_or_secrets(gates: tuple[Gate, Gate])
         for needle in needles:
             assert needle not in blob, (req, d.reasons)
     assert outcomes == {"ALLOW", "BLOCK", "REWRITE"}
+
+
+def test_the_inline_canonical_text_equals_the_reference_builder() -> None:
+    from gate.core.actions import _canonical, _leaves, split_words
+
+    shapes = [
+        ("send_email", {"to": "ann@example.com", "subject": "Payroll run INV-1009", "body": "Hi " * 80}),
+        ("API_CALL:bank_transfer", {"amount": 12.5, "iban": "DE89 3704 0044 0532 0130 00", "memo": None, "ok": True}),
+        ("run", {"command": "rm -rf build/ && make", "env": {"A": "x y z", "B": ["one two", 3]}}),
+        ("x" * 150, {"k": "v"}),
+        ("tool", {"": "value words", 3: "numbers as keys"}),
+        ("tool", {}),
+    ]
+    for tool, args in shapes:
+        assert extract_features(tool, args).text == _canonical(tuple(split_words(tool)), _leaves(args))
+
+
+def test_the_shell_verb_prefilter_finds_what_every_pattern_finds() -> None:
+    import random
+
+    from gate.core.actions import _SHELL_TRIGGERS, _SHELL_VERBS, _shell_verbs
+
+    rng = random.Random(3)
+    words = [w for lits in _SHELL_TRIGGERS.values() for w in lits] + [
+        "RM", "-rf", "/tmp/x", "|", ";", "https://x.example/a", "-d", "@file", "S3", "cp", "s3://b/k", "-i", "log",
+        "kubectl", "get", "pods", "Select", "*", "FROM", "t", "git", "status", "chmod", "u+s", "x", ">>", "out.txt"]
+    for _ in range(3000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        got: set[str] = set()
+        _shell_verbs(text, got)
+        assert got == {v for rx, v in _SHELL_VERBS if rx.search(text)}, text

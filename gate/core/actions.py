@@ -142,8 +142,14 @@ _NESTED = (dict, list, tuple)
 
 def _leaves(args: Any) -> list[tuple[str, Any]]:
     """`flatten_args` as a list, without a generator frame per level (hot path)."""
-    if isinstance(args, dict) and not any(isinstance(v, _NESTED) for v in args.values()):
-        return [(k if isinstance(k, str) else str(k), v) for k, v in args.items()]   # flat: most calls
+    if type(args) is dict:                  # flat: most calls
+        flat: list[tuple[str, Any]] = []
+        for k, v in args.items():
+            if isinstance(v, _NESTED):
+                break
+            flat.append((k if type(k) is str else str(k), v))
+        else:
+            return flat
     out: list[tuple[str, Any]] = []
     stack: list[tuple[str, Any]] = [("", args)]
     while stack:
@@ -159,10 +165,12 @@ def _leaves(args: Any) -> list[tuple[str, Any]]:
 
 
 @lru_cache(maxsize=8192)
-def _leaf_info(path: str) -> tuple[tuple[str, ...], bool, bool, bool]:
-    """(key words, amount-like, destination-like, command-like) of an argument path's last key."""
+def _leaf_info(path: str) -> tuple[tuple[str, ...], bool, bool, bool, str]:
+    """(key words, amount-like, destination-like, command-like, key words joined) of an
+    argument path's last key."""
     leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-    return (_split_cached(leaf),) + _key_kind(leaf)
+    words = _split_cached(leaf)
+    return (words,) + _key_kind(leaf) + (" ".join(words),)
 
 
 @lru_cache(maxsize=4096)
@@ -245,6 +253,44 @@ _SHELL_VERBS = (
 )
 
 
+# Literal words one of which must occur (lower-cased) for each shell-verb pattern to match;
+# one Aho-Corasick pass picks the patterns worth running.
+_SHELL_TRIGGERS = {
+    "delete": ("rm", "shred", "unlink", "truncate", "drop", "delete", "purge", "destroy"),
+    "send": ("curl", "wget", "scp", "rsync", "nc", "ftp", "mail", "aws", "gsutil"),
+    "grant": ("sudo", "chown", "chmod", "usermod", "useradd", "passwd", "grant", "setfacl", "visudo"),
+    "write": ("insert", "update", "create", "alter", "mv", "cp", "tee", "touch", "mkdir", "sed", ">"),
+    "read": ("select", "cat", "less", "head", "tail", "grep", "ls", "find", "git", "ps", "top", "df", "du", "kubectl"),
+}
+
+
+def _shell_automaton() -> ahocorasick.Automaton:
+    by: dict[str, set[str]] = {}
+    for verb, lits in _SHELL_TRIGGERS.items():
+        for lit in lits:
+            by.setdefault(lit, set()).add(verb)
+    a = ahocorasick.Automaton()
+    for lit, verbs in by.items():
+        a.add_word(lit, frozenset(verbs))
+    a.make_automaton()
+    return a
+
+
+_SHELL_AC = _shell_automaton()
+
+
+def _shell_verbs(command_text: str, verbs: set[str]) -> None:
+    """Add the verb classes the shell/SQL text performs (`rm` -> delete, `curl -d` -> send)."""
+    woken: set[str] = set()
+    for _, vs in _SHELL_AC.iter(command_text.lower()):
+        woken |= vs
+    woken -= verbs
+    if woken:
+        for rx, v in _SHELL_VERBS:
+            if v in woken and rx.search(command_text):
+                verbs.add(v)
+
+
 def extract_features(
     tool: str,
     args: dict[str, Any],
@@ -263,9 +309,16 @@ def extract_features(
     amounts: list[float] = []
     command_parts: list[str] = []
     dest_values: list[str] = []
+    canon = [" ".join(words)]
+    budget = _CANON_LIMIT - len(canon[0])
     for path, value in leaves:
-        kw, amount_key, dest_key, command_key = _leaf_info(path)
+        kw, amount_key, dest_key, command_key, key_text = _leaf_info(path)
         key_words.extend(kw)
+        if budget > 0:
+            # the canonical text: `send email to subject payroll run` (see `_canonical`)
+            chunk = f"{key_text} {' '.join(_ALPHA_WORD.findall(value[:120]))[:60]}".strip() if isinstance(value, str) else key_text
+            canon.append(chunk)
+            budget -= len(chunk) + 1
         if value is None:
             continue
         if isinstance(value, bool):
@@ -289,9 +342,7 @@ def extract_features(
             dest_values.append(text)
     command_text = "\n".join(command_parts)
     if command_text:
-        for rx, v in _SHELL_VERBS:
-            if rx.search(command_text):
-                verbs.add(v)
+        _shell_verbs(command_text, verbs)
     all_text = "\n".join(t for _, t in strings)
     emails: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
@@ -342,7 +393,7 @@ def extract_features(
     else:
         reversible = "yes"
 
-    text = _canonical(words, leaves)
+    text = " ".join(canon)[:_CANON_LIMIT]
     return ActionFeatures(
         tool=tool,
         tool_words=words,
@@ -366,10 +417,14 @@ def extract_features(
 _ALPHA_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]{2,}(?![a-z])")
 
 
-def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = 140) -> str:
+_CANON_LIMIT = 140
+
+
+def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = _CANON_LIMIT) -> str:
     """`send email to subject payroll run` — tool words, then each key with the words of its
     value, bounded. Identifiers and numbers (INV-1009, 4111…) carry no meaning for the
-    embedding and are left out; the rule checks see every character."""
+    embedding and are left out; the rule checks see every character. (`extract_features`
+    builds the same text inline, in its single pass over the leaves; a test keeps both equal.)"""
     parts = [" ".join(words)]
     budget = limit - len(parts[0])
     for path, value in leaves:

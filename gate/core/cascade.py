@@ -176,12 +176,13 @@ def _agent(bundle: Bundle, name: str) -> CompiledAgent:
 
 def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> SessionSnapshot:
     """Bind the session to its agent and imprint the first non-empty task."""
+    changes: dict[str, Any] = {}
     if not snap.agent:
-        snap = snap.evolve(agent=req.agent, session=req.session or "")
+        changes["agent"], changes["session"] = req.agent, req.session or ""
     if req.task and not snap.task:
         vec, named, pressure = bundle.library.task_imprint(req.task)
-        snap = snap.evolve(task=req.task, task_vec=vec, named=snap.named | named, pressure=pressure)
-    return snap
+        changes.update(task=req.task, task_vec=vec, named=snap.named | named if snap.named else named, pressure=pressure)
+    return snap.evolve(**changes) if changes else snap
 
 
 def decide(
@@ -203,8 +204,8 @@ def decide(
     args = ctx.args if outcome == "REWRITE" else req.args
     scores: dict[str, float] = {}
     for v in trail:
-        for k, val in v.scores.items():
-            scores[k] = float(val)
+        if v.scores:
+            scores.update(v.scores)
     if outcome == "BLOCK":
         reasons = tuple(v.reason() for v in trail if v.outcome in ("block", "flag"))
         new = snap.evolve(blocks=snap.blocks + 1)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from gate.core.actions import ActionFeatures, domain_of, is_internal
-from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact
+from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, nothing_sensitive, redact
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     RISK_LEVELS,
@@ -288,6 +288,14 @@ def _path_ok(value: str, con: Constraint) -> bool:
     return True
 
 
+_LIST_SEP = re.compile(r"[,;]\s*")
+
+
+@lru_cache(maxsize=1024)
+def _lower_set(values: tuple[Any, ...]) -> frozenset[str]:
+    return frozenset(str(e).lower() for e in values)
+
+
 class ConstraintCheck:
     """Per-argument constraints; a violation blocks, or rewrites when the policy says how."""
 
@@ -347,9 +355,10 @@ class ConstraintCheck:
         # list-item checks (enum, domains) may drop offending items
         checks = []
         if con.enum is not None:
-            checks.append(("not_in_enum", lambda v: v in con.enum or (isinstance(v, str) and v.lower() in {str(e).lower() for e in con.enum})))
+            lowered = _lower_set(con.enum)
+            checks.append(("not_in_enum", lambda v: v in con.enum or (isinstance(v, str) and v.lower() in lowered)))
         if con.domains_allow is not None or con.domains_deny is not None:
-            checks.append(("domain_not_allowed", lambda v: isinstance(v, str) and all(_domain_ok(part, con) for part in re.split(r"[,;]\s*", v) if part.strip())))
+            checks.append(("domain_not_allowed", lambda v: isinstance(v, str) and all(_domain_ok(part, con) for part in _LIST_SEP.split(v) if part.strip())))
         if con.paths_allow is not None or con.paths_deny is not None:
             checks.append(("path_not_allowed", lambda v: isinstance(v, str) and _path_ok(v, con)))
         for code, ok in checks:
@@ -491,6 +500,11 @@ class SensitiveDataCheck:
         if not sink:
             return _pass(self.name, "no_outbound_sink", "the call sends nothing out")
         pol = ctx.agent.policy
+        if not f.strings:
+            return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
+        joined = "\n".join(t for _, t in f.strings) if len(f.strings) > 1 else f.strings[0][1]
+        if "%" not in joined and nothing_sensitive(joined, pii=pol.redact_pii != "allow"):
+            return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
         patches: list[Patch] = []
         kinds: list[str] = []
         dest_addrs = {t.lower() for path, t in f.strings if _DEST_LEAF.search(path)}
@@ -619,8 +633,8 @@ class SessionRiskCheck:
             return _pass(self.name, "risk_disabled", "session risk is disabled for this agent")
         proj = model.project(ctx.session, ctx.features, ctx.unsanctioned())
         ctx.projected = proj
-        p = model.p_violation(proj, ctx.agent.category)
-        scores = {"p_violation": p, "expected_steps": model.expected_steps(proj, ctx.agent.category),
+        p, steps = model.at_horizon(proj.level, ctx.agent.category)
+        scores = {"p_violation": p, "expected_steps": steps,
                   "current_level": float(ctx.session.risk_level), "projected_level": float(proj.level)}
         if proj.level >= len(RISK_LEVELS) - 1:
             return Verdict(self.name, "block", "violation_projected",

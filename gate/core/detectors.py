@@ -12,7 +12,8 @@ from typing import Callable
 
 import ahocorasick
 
-__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES"]
+__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES",
+           "nothing_sensitive"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
 
@@ -135,6 +136,16 @@ def find_pii(text: str) -> list[Finding]:
     return out
 
 
+def nothing_sensitive(text: str, pii: bool = True) -> bool:
+    """True when no secret detector (and, with `pii`, no personal-data or contact-list
+    detector) can match anywhere in `text`: the preconditions each of them checks first,
+    tested once over several arguments joined together. Conservative: a False only means
+    "look string by string"."""
+    if _SECRET_TRIGGERED.any(text):
+        return False
+    return not pii or (text.count("@") < 2 and "+" not in text and not _DIGITS.search(text))
+
+
 def find_contact_list(text: str, minimum: int = 2, exclude: Callable[[str], bool] | None = None) -> list[Finding]:
     """Several distinct e-mail addresses of other people inside free text: a contact list.
 
@@ -255,6 +266,12 @@ class _Triggers:
         for lit in self.by:
             self.automaton.add_word(lit, lit)
         self.automaton.make_automaton()
+
+    def any(self, text: str) -> bool:
+        """Whether any trigger occurs in `text`."""
+        for _ in self.automaton.iter(text.lower()):
+            return True
+        return False
 
     def __call__(self, text: str) -> set[str]:
         out: set[str] = set()

@@ -44,8 +44,10 @@ def risk_level(exposure: int, escalation: int, reversibility: int) -> int:
     return 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RiskState:
+    """A projected state (treated as immutable; slotted because one is built per call)."""
+
     exposure: int
     escalation: int
     reversibility: int
@@ -135,6 +137,17 @@ class RiskModel:
     def __init__(self, chains: Mapping[str, RiskChain], horizon: int) -> None:
         self.chains = dict(chains)
         self.horizon = horizon
+        # The request path reads plain Python floats: (P(violation within horizon), expected
+        # steps) per transient level, per category.
+        self._at_horizon = {cat: (tuple(float(x) for x in ch.within[horizon]), tuple(float(x) for x in ch.expected))
+                            for cat, ch in self.chains.items()}
+
+    def at_horizon(self, level: int, category: str) -> tuple[float, float]:
+        """(P(violation within the horizon), expected steps to absorption) from `level`."""
+        if level >= VIOLATED:
+            return 1.0, 0.0
+        p, t = self._at_horizon.get(category) or self._at_horizon["general"]
+        return p[level], t[level]
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], horizon: int) -> RiskModel:
