@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import http.client
 import json
 import os
@@ -113,6 +114,8 @@ def bench_core(n: int) -> dict[str, Any]:
             r["action"]["args"] = _uniq(r["action"]["args"], label)
         sem = gate.bundle.library.semantic_cache
         before = len(sem)
+        gc.collect()
+        gc.freeze()      # as `gate serve` does after loading: long-lived objects leave the GC's scans
         ts = []
         decisions: dict[str, int] = {}
         embedded = 0     # calls that reached the embedding checks
@@ -125,6 +128,9 @@ def bench_core(n: int) -> dict[str, Any]:
         out[label] = _stats(ts) | {"decisions": decisions}
         if cache and embedded:
             out[label]["semantic_hit_rate"] = round(1 - (len(sem) - before) / embedded, 3)
+        gc.unfreeze()
+        del gate, reqs, sem
+        gc.collect()
     return out
 
 
