@@ -53,6 +53,9 @@ def _frame_encoder(settings: Settings) -> Encoder | None:
     return _FULL[0]
 
 
+_NO_SESSION = SessionSnapshot()   # immutable: a sessionless call starts from it and keeps nothing
+
+
 class Gate:
     """The gate: decides calls against a compiled bundle and keeps sessions, audit and metrics."""
 
@@ -151,7 +154,7 @@ class Gate:
             return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
 
         if req.session is None:
-            decision, _ = step(SessionSnapshot())
+            decision, _ = step(_NO_SESSION)
         else:
             try:
                 decision = self.store.transact(session_key(req.agent, req.session), step)

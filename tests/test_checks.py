@@ -524,3 +524,17 @@ def test_the_shell_verb_prefilter_finds_what_every_pattern_finds() -> None:
         got: set[str] = set()
         _shell_verbs(text, got)
         assert got == {v for rx, v in _SHELL_VERBS if rx.search(text)}, text
+
+
+def test_sensitivity_in_one_pass_equals_the_word_and_fragment_definition() -> None:
+    import random
+
+    from gate.core.actions import _SENSITIVE, _sensitivity_reference
+
+    rng = random.Random(11)
+    vocab = [w for _, words, frags in _SENSITIVE for w in list(words) + list(frags)]
+    glue = [" ", "_", "-", "/", ".", "", "x", "9", "é", "\n", "Q"]
+    for _ in range(5000):
+        parts = [rng.choice(vocab + ["read", "file", "Report", "tmp", "SALARY", "ssns", "id"]) for _ in range(rng.randint(1, 5))]
+        text = "".join(p + rng.choice(glue) for p in parts)
+        assert sensitivity_of_text(text) == _sensitivity_reference(text), text

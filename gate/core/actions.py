@@ -82,29 +82,54 @@ _SENSITIVE: tuple[tuple[int, frozenset[str], tuple[str, ...]], ...] = (
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _fragment_automaton() -> ahocorasick.Automaton:
-    a = ahocorasick.Automaton()
-    for level, _, frags in _SENSITIVE:
+def _sensitivity_automaton() -> ahocorasick.Automaton:
+    """Every sensitive word and fragment in one automaton: value = (level as a fragment,
+    level as a whole word), 0 where the string is not of that kind."""
+    entries: dict[str, list[int]] = {}
+    for level, words, frags in _SENSITIVE:
         for f in frags:
-            if f not in a or a.get(f) < level:
-                a.add_word(f, level)
+            e = entries.setdefault(f, [0, 0])
+            e[0] = max(e[0], level)
+        for w in words:
+            e = entries.setdefault(w, [0, 0])
+            e[1] = max(e[1], level)
+    a = ahocorasick.Automaton()
+    for key, (frag, word) in entries.items():
+        a.add_word(key, (frag, word, len(key)))
     a.make_automaton()
     return a
 
 
-_FRAGMENTS = _fragment_automaton()
+_SENSITIVE_AC = _sensitivity_automaton()
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def sensitivity_of_text(text: str) -> int:
-    """Highest sensitivity level whose words or fragments occur in `text` (0 if none)."""
+    """Highest sensitivity level whose words (whole `[a-z0-9]+` words) or fragments (any
+    substring) occur in `text`, lower-cased (0 if none). One Aho-Corasick pass."""
+    low = text.lower()
+    best = 0
+    n = len(low)
+    for end, (frag, word, size) in _SENSITIVE_AC.iter(low):
+        if frag > best:
+            best = frag
+        if word > best:
+            start = end - size + 1
+            if (start == 0 or low[start - 1] not in _WORD_CHARS) and (end + 1 == n or low[end + 1] not in _WORD_CHARS):
+                best = word
+        if best == 4:
+            break
+    return best
+
+
+def _sensitivity_reference(text: str) -> int:
+    """The plain definition of `sensitivity_of_text` (word set + substring scan), kept for tests."""
     low = text.lower()
     words = set(_WORD.findall(low))
-    best = max((lvl for _, lvl in _FRAGMENTS.iter(low)), default=0)
+    best = max((lvl for lvl, _, frags in _SENSITIVE for f in frags if f in low), default=0)
     for level, vocab, _ in _SENSITIVE:
-        if level <= best:
-            continue
-        if not words.isdisjoint(vocab):
-            return max(level, best)
+        if level > best and not words.isdisjoint(vocab):
+            return level
     return best
 
 

@@ -38,7 +38,7 @@ from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
 from gate.core.session import FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_provenance, salient_tokens
-from gate.core.verdict import Decision, Patch, Verdict
+from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
 __all__ = ["Cascade", "CheckRequest", "parse_request", "decide", "apply_observation", "as_executed", "CHECK_NAMES"]
@@ -185,6 +185,9 @@ def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> Session
     return snap.evolve(**changes) if changes else snap
 
 
+_SCOPE_CHECKS = frozenset({"scope", "semantic_scope"})
+
+
 def decide(
     bundle: Bundle,
     cascade: Cascade,
@@ -202,15 +205,24 @@ def decide(
     ctx = CheckContext(agent, tool, req.tool, req.args, features, snap, bundle.library, snap.task)
     outcome, trail, patches = cascade.run(ctx)
     args = ctx.args if outcome == "REWRITE" else req.args
+    # One pass over the trail: the scores, and the reasons — a BLOCK gives its blocking and
+    # flagging verdicts; an ALLOW/REWRITE its rewrites, flags and the two scope verdicts.
     scores: dict[str, float] = {}
+    found: list[Reason] = []
+    blocked = outcome == "BLOCK"
     for v in trail:
         if v.scores:
             scores.update(v.scores)
-    if outcome == "BLOCK":
-        reasons = tuple(v.reason() for v in trail if v.outcome in ("block", "flag"))
+        o = v.outcome
+        if o == "pass":
+            if not blocked and v.check in _SCOPE_CHECKS:
+                found.append(v.reason())
+        elif o == "flag" or o == ("block" if blocked else "rewrite"):
+            found.append(v.reason())
+    reasons = tuple(found)
+    if blocked:
         new = snap.evolve(blocks=snap.blocks + 1)
     else:
-        reasons = tuple(v.reason() for v in trail if v.outcome in ("rewrite", "flag") or v.check in ("scope", "semantic_scope"))
         # A call without a session has no state to carry forward.
         new = _advance(agent, snap, req.tool, args, ctx.features, ctx) if req.session is not None else snap
     risk = _risk_summary(agent, snap, new, scores)
