@@ -261,7 +261,7 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
     level = max(snap.risk_level, risk_level(e, c, r))
     drift = snap.drift
     if ctx is not None and snap.task_vec is not None:
-        d = 1.0 - float(snap.task_vec @ ctx.vec)
+        d = 1.0 - ctx.semantics().similarity(snap.task_vec)
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
     return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift)
 

@@ -727,7 +727,7 @@ class TaskDriftCheck:
         tv = ctx.session.task_vec
         if tv is None:
             return _pass(self.name, "no_task", "the session has no task imprint")
-        sim = float(tv @ ctx.vec)
+        sim = ctx.semantics().similarity(tv)
         drift = 1.0 - sim
         ewma = ctx.agent.drift_alpha * drift + (1 - ctx.agent.drift_alpha) * ctx.session.drift if ctx.session.steps else drift
         thr = ctx.agent.thresholds["drift"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 
 import jsonschema_rs
 import numpy as np
@@ -68,13 +68,45 @@ class CompiledAgent:
     allowed_dangerous: frozenset[str] = frozenset()
 
 
-class Semantics(NamedTuple):
-    """What the embedding says about one call (see `Library.semantics`)."""
+class Semantics:
+    """What the embedding says about one call (see `Library.semantics`). The call's vector is
+    kept unnormalised with its inverse length: cosines are scaled as scalars, and the unit
+    vector is only materialised when asked for. Immutable by convention (cached, shared)."""
 
-    vec: np.ndarray                               # unit vector of the call (treat as read-only)
-    frame: tuple[float, int]                      # best identity-frame cosine and its row
-    prohibited: tuple[float, int]                 # best prohibition cosine and its row
-    library: tuple[float, int, float]             # best archetype cosine, its row, best anchor cosine
+    __slots__ = ("raw", "inv_norm", "frame", "prohibited", "library", "_vec")
+
+    def __init__(self, raw: np.ndarray, inv_norm: float, frame: tuple[float, int],
+                 prohibited: tuple[float, int], library: tuple[float, int, float]) -> None:
+        self.raw = raw                    # direction of the call's embedding (not unit length)
+        self.inv_norm = inv_norm          # 1 / |raw| (0.0 for an empty text)
+        self.frame = frame                # best identity-frame cosine and its row
+        self.prohibited = prohibited      # best prohibition cosine and its row
+        self.library = library            # best archetype cosine, its row, best anchor cosine
+        self._vec: np.ndarray | None = None
+
+    @classmethod
+    def of_unit(cls, vec: np.ndarray, frame: tuple[float, int], prohibited: tuple[float, int],
+                library: tuple[float, int, float]) -> Semantics:
+        """From an already normalised vector (tests, tools)."""
+        return cls(vec, 1.0, frame, prohibited, library)
+
+    @property
+    def vec(self) -> np.ndarray:
+        """The unit vector of the call."""
+        if self._vec is None:
+            self._vec = self.raw * np.float32(self.inv_norm)
+        return self._vec
+
+    def similarity(self, unit: np.ndarray) -> float:
+        """Cosine between the call and a unit vector (e.g. the session's task imprint)."""
+        return float(unit @ self.raw) * self.inv_norm
+
+
+def _best(index: VectorIndex | None, raw: np.ndarray, inv: float) -> tuple[float, int]:
+    if index is None:
+        return -1.0, -1
+    score, row = index.best(raw)
+    return (score * inv, row) if row >= 0 else (score, row)
 
 
 @dataclass(frozen=True)
@@ -101,24 +133,19 @@ class Library:
         hit = cache.get(key)
         if hit is not None:
             return hit
-        vec = self.action_vector(tool, f)
+        raw, inv = self.raw_action_vector(tool, f)
         frame = agent.frame
-        best = frame.index.best(vec) if frame is not None else (-1.0, -1)
-        banned = frame.prohibited if frame is not None else None
-        prohibited = banned.best(vec) if banned is not None else (-1.0, -1)
-        hit = Semantics(vec, best, prohibited, self.harm_and_benign(vec))
+        scores = self.stacked @ raw           # archetypes, then ordinary-work anchors
+        n = len(self.archetypes)
+        row = int(scores[:n].argmax())
+        library = (float(scores[row]) * inv, row, float(scores[n:].max()) * inv if scores.shape[0] > n else -1.0)
+        hit = Semantics(raw, inv, _best(frame.index if frame is not None else None, raw, inv),
+                        _best(frame.prohibited if frame is not None else None, raw, inv), library)
         if self.semantic_cache_size > 0:
             if len(cache) >= self.semantic_cache_size:
                 cache.clear()
             cache[key] = hit
         return hit
-
-    def harm_and_benign(self, vec: np.ndarray) -> tuple[float, int, float]:
-        """(best archetype cosine, its row, best anchor cosine) from one matrix product."""
-        scores = self.stacked @ vec
-        n = len(self.archetypes)
-        i = int(scores[:n].argmax())
-        return float(scores[i]), i, float(scores[n:].max()) if scores.shape[0] > n else -1.0
 
     def task_imprint(self, task: str) -> tuple[np.ndarray, frozenset[str], tuple[str, ...]]:
         """The task's vector, the destinations it names and its social-engineering marks.
@@ -135,16 +162,23 @@ class Library:
     def task_vector(self, task: str) -> np.ndarray:
         return self.task_imprint(task)[0]
 
-    def action_vector(self, tool: CompiledTool | None, f: ActionFeatures) -> np.ndarray:
-        v = self.encoder.encode_one(f.text)   # a fresh float32 array: blended in place
+    def raw_action_vector(self, tool: CompiledTool | None, f: ActionFeatures) -> tuple[np.ndarray, float]:
+        """(vector, 1/length) of the call, the tool blend included: `action_vector` without
+        the final normalisation (cosines scale by the returned factor)."""
+        enc = self.encoder
+        raw = getattr(enc, "encode_raw", None)
+        if raw is not None:
+            w, n = raw(f.text)
+        else:
+            w = np.array(enc.encode_one(f.text), dtype=np.float32)   # a writable copy
+            n = math.sqrt(float(w @ w))
         b = self.tool_blend
         if tool is not None and b > 0:
-            v *= 1.0 - b
-            v += tool.blend_vec if tool.blend_vec is not None else b * tool.vec
-            n = math.sqrt(float(v @ v))
             if n > 0:
-                v *= 1.0 / n
-        return v
+                w *= (1.0 - b) / n
+            w += tool.blend_vec if tool.blend_vec is not None else b * tool.vec
+            n = math.sqrt(float(w @ w))
+        return w, (1.0 / n if n > 0 else 0.0)
 
 
 @dataclass(frozen=True)

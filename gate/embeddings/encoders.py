@@ -223,6 +223,18 @@ class StaticEncoder:
             ids.extend(self._chunk_ids(chunk))
         return ids
 
+    def encode_raw(self, text: str) -> tuple[np.ndarray, float]:
+        """A fresh float32 vector in the direction of ``encode_one(text)`` and its length:
+        ``encode_one(text) == raw / length`` (zeros and 0.0 when the text has no tokens).
+        Callers that only need cosines can scale scalars instead of the vector."""
+        ids = self.token_ids(text)
+        if not ids:
+            return self._zero.copy(), 0.0
+        vec = np.add.reduce(self._table[np.array(ids, dtype=np.intp)], axis=0)
+        vec *= 1.0 / len(ids)
+        vec += self._bias
+        return vec, math.sqrt(float(vec @ vec))
+
     def encode_one(self, text: str) -> np.ndarray:
         """Encode one text to a float32 ``(dim,)`` unit vector (zeros when it has no tokens)."""
         ids = self.token_ids(text)
