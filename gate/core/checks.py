@@ -158,6 +158,26 @@ def _pass(name: str, code: str, message: str, **scores: float) -> Verdict:
     return v
 
 
+# Passing verdicts with fixed messages: shared constants (verdicts are immutable).
+_OK_VALIDATION_NO_SCHEMA = Verdict("validation", "pass", "no_schema", "no argument schema declared", _NO_SCORES)
+_OK_VALIDATION_ARGS_VALID = Verdict("validation", "pass", "args_valid", "arguments match the declared schema", _NO_SCORES)
+_OK_VALIDATION_ARGS_COERCED = Verdict("validation", "pass", "args_coerced", "arguments match the schema once numeric strings are read as numbers", _NO_SCORES)
+_OK_SCOPE_NO_ALLOWLIST = Verdict("scope", "pass", "no_allowlist", "the policy declares no tool list; judged on identity", _NO_SCORES)
+_OK_DENY_RULES_NO_DENY_RULE = Verdict("deny_rules", "pass", "no_deny_rule", "no deny rule matches", _NO_SCORES)
+_OK_CONSTRAINTS_NO_CONSTRAINTS = Verdict("constraints", "pass", "no_constraints", "no argument constraints declared", _NO_SCORES)
+_OK_CONSTRAINTS_CONSTRAINTS_MET = Verdict("constraints", "pass", "constraints_met", "all argument constraints hold", _NO_SCORES)
+_OK_DANGEROUS_OPS_NO_DANGEROUS_OP = Verdict("dangerous_ops", "pass", "no_dangerous_op", "no dangerous operation recognised", _NO_SCORES)
+_OK_SENSITIVE_DATA_NO_OUTBOUND_SINK = Verdict("sensitive_data", "pass", "no_outbound_sink", "the call sends nothing out", _NO_SCORES)
+_OK_SENSITIVE_DATA_NO_SENSITIVE_DATA = Verdict("sensitive_data", "pass", "no_sensitive_data", "no secret or personal data in outbound arguments", _NO_SCORES)
+_OK_PRECONDITIONS_PRECONDITIONS_HOLD = Verdict("preconditions", "pass", "preconditions_hold", "no record this call acts on is marked as blocked", _NO_SCORES)
+_OK_PROVENANCE_NO_TAINTED_FLOW = Verdict("provenance", "pass", "no_tainted_flow", "no value in this call was steered by a tool result", _NO_SCORES)
+_OK_PROVENANCE_NO_RESULT_VALUES = Verdict("provenance", "pass", "no_tainted_flow", "no result-derived value in this session", _NO_SCORES)
+_OK_SESSION_RISK_RISK_DISABLED = Verdict("session_risk", "pass", "risk_disabled", "session risk is disabled for this agent", _NO_SCORES)
+_OK_PROHIBITED_NO_PROHIBITIONS = Verdict("prohibited", "pass", "no_prohibitions", "the identity states no prohibitions", _NO_SCORES)
+_OK_SOCIAL_PRESSURE_NO_PRESSURE = Verdict("social_pressure", "pass", "no_pressure", "the task shows no social-engineering pattern for this call", _NO_SCORES)
+_OK_TASK_DRIFT_NO_TASK = Verdict("task_drift", "pass", "no_task", "the session has no task imprint", _NO_SCORES)
+
+
 _NUMERIC = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
 
 
@@ -191,12 +211,12 @@ class ValidationCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         tool = ctx.tool
         if tool is None or tool.validator is None:
-            return _pass(self.name, "no_schema", "no argument schema declared")
+            return _OK_VALIDATION_NO_SCHEMA
         if tool.validator.is_valid(ctx.args):
-            return _pass(self.name, "args_valid", "arguments match the declared schema")
+            return _OK_VALIDATION_ARGS_VALID
         coerced = _coerce_numbers(ctx.args, tool.spec.args_schema)
         if coerced != ctx.args and tool.validator.is_valid(coerced):
-            return _pass(self.name, "args_coerced", "arguments match the schema once numeric strings are read as numbers")
+            return _OK_VALIDATION_ARGS_COERCED
         errors = list(tool.validator.iter_errors(ctx.args))
         e = errors[0]
         where = ".".join(str(p) for p in e.instance_path) or "args"
@@ -213,7 +233,7 @@ class ScopeCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         if ctx.agent.tools is None:
-            return _pass(self.name, "no_allowlist", "the policy declares no tool list; judged on identity")
+            return _OK_SCOPE_NO_ALLOWLIST
         if ctx.tool is not None:
             return _pass(self.name, "tool_in_scope", f"{ctx.tool_name} is declared")
         return Verdict(self.name, "block", "tool_not_declared", f"{ctx.tool_name} is not a declared tool of {ctx.agent.name}")
@@ -261,7 +281,7 @@ class DenyRuleCheck:
                 continue
             if all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
                 return Verdict(self.name, "block", "deny_rule", f"rule {rule.id}: {rule.message}")
-        return _pass(self.name, "no_deny_rule", "no deny rule matches")
+        return _OK_DENY_RULES_NO_DENY_RULE
 
 
 def _norm_path(p: str) -> str:
@@ -304,7 +324,7 @@ class ConstraintCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         if ctx.tool is None or not ctx.tool.spec.constraints:
-            return _pass(self.name, "no_constraints", "no argument constraints declared")
+            return _OK_CONSTRAINTS_NO_CONSTRAINTS
         patches: dict[str, Patch] = {}   # arg path -> its final rewrite (constraints apply in order)
         notes: dict[str, list[str]] = {}
         current: dict[str, Any] = {}     # arg path -> value after earlier rewrites of this check
@@ -328,7 +348,7 @@ class ConstraintCheck:
             return Verdict(self.name, "rewrite", "args_rewritten",
                            "; ".join(f"{path}: {', '.join(n)}" for path, n in notes.items()),
                            patches=tuple(patches.values()))
-        return _pass(self.name, "constraints_met", "all argument constraints hold")
+        return _OK_CONSTRAINTS_CONSTRAINTS_MET
 
     @staticmethod
     def _one(con: Constraint, compiled: tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], value: Any) -> tuple[str, str, Any] | None:
@@ -469,7 +489,7 @@ class DangerousOperationCheck:
                          + [t for _, t in f.strings[1:]] + [f"{p}={v}" for p, v in f.scalars])
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
         if not found:
-            return _pass(self.name, "no_dangerous_op", "no dangerous operation recognised")
+            return _OK_DANGEROUS_OPS_NO_DANGEROUS_OP
         codes = ", ".join(c for c, _ in found)
         return Verdict(self.name, "block", "dangerous_operation",
                        f"{found[0][1]} ({codes})", {"matches": float(len(found))})
@@ -498,13 +518,13 @@ class SensitiveDataCheck:
         sink = f.destination == "external" or bool(f.verbs & {"send"}) or (
             ctx.tool is not None and ctx.tool.spec.effect.destination == "external")
         if not sink:
-            return _pass(self.name, "no_outbound_sink", "the call sends nothing out")
+            return _OK_SENSITIVE_DATA_NO_OUTBOUND_SINK
         pol = ctx.agent.policy
         if not f.strings:
-            return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
+            return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
         joined = "\n".join(t for _, t in f.strings) if len(f.strings) > 1 else f.strings[0][1]
         if "%" not in joined and nothing_sensitive(joined, pii=pol.redact_pii != "allow"):
-            return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
+            return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
         patches: list[Patch] = []
         kinds: list[str] = []
         dest_addrs = {t.lower() for path, t in f.strings if _DEST_LEAF.search(path)}
@@ -531,7 +551,7 @@ class SensitiveDataCheck:
             return Verdict(self.name, "rewrite", "sensitive_data_redacted",
                            f"redacted {', '.join(sorted(set(kinds)))} in {', '.join(p.path for p in patches)}",
                            patches=tuple(patches))
-        return _pass(self.name, "no_sensitive_data", "no secret or personal data in outbound arguments")
+        return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
 
 
 class PreconditionCheck:
@@ -544,7 +564,7 @@ class PreconditionCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         held = ctx.session.held
         if not held or not (ctx.features.verbs & {"pay", "delete", "grant"}):
-            return _pass(self.name, "preconditions_hold", "no record this call acts on is marked as blocked")
+            return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         by_id: dict[str, str] = {}
         for entry in held:
             ident, _, status = entry.partition("=")
@@ -555,7 +575,7 @@ class PreconditionCheck:
                 if status is not None:
                     return Verdict(self.name, "block", "precondition_failed",
                                    f"an earlier tool result marked a record this call acts on as '{status}'")
-        return _pass(self.name, "preconditions_hold", "no record this call acts on is marked as blocked")
+        return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
 
 
 class ProvenanceCheck:
@@ -570,7 +590,7 @@ class ProvenanceCheck:
         s = ctx.session
         f = ctx.features
         if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive):
-            return _pass(self.name, "no_tainted_flow", "no result-derived value in this session")
+            return _OK_PROVENANCE_NO_RESULT_VALUES
         if s.sensitive:
             if ctx.unsanctioned():
                 carried: set[str] = set()
@@ -614,7 +634,7 @@ class ProvenanceCheck:
             return Verdict(self.name, "flag", "acting_after_injection",
                            "an irreversible call after a tool result carried an injected instruction",
                            {"injections": float(s.injections)}, weight=ctx.agent.weights["injection"])
-        return _pass(self.name, "no_tainted_flow", "no value in this call was steered by a tool result")
+        return _OK_PROVENANCE_NO_TAINTED_FLOW
 
 
 _RISK_OK = tuple(f"below the risk threshold at {lvl}" for lvl in RISK_LEVELS)
@@ -630,7 +650,7 @@ class SessionRiskCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         model = ctx.agent.risk_model
         if model is None:
-            return _pass(self.name, "risk_disabled", "session risk is disabled for this agent")
+            return _OK_SESSION_RISK_RISK_DISABLED
         proj = model.project(ctx.session, ctx.features, ctx.unsanctioned())
         ctx.projected = proj
         p, steps = model.at_horizon(proj.level, ctx.agent.category)
@@ -681,7 +701,7 @@ class ProhibitionCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         banned = ctx.agent.frame.prohibited
         if banned is None or len(banned) == 0:
-            return _pass(self.name, "no_prohibitions", "the identity states no prohibitions")
+            return _OK_PROHIBITED_NO_PROHIBITIONS
         sem = ctx.semantics()
         score, row = sem.prohibited
         allowed = sem.frame[0]
@@ -708,7 +728,7 @@ class PressureCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         marks = ctx.session.pressure
         if len(marks) < ctx.agent.thresholds["pressure"] or not (ctx.features.verbs & _HIGH_IMPACT):
-            return _pass(self.name, "no_pressure", "the task shows no social-engineering pattern for this call")
+            return _OK_SOCIAL_PRESSURE_NO_PRESSURE
         return Verdict(self.name, "flag", "social_pressure",
                        f"a high-impact call under a task with social-engineering marks ({', '.join(marks)})",
                        {"pressure_marks": float(len(marks))}, weight=ctx.agent.weights["pressure"])
@@ -726,7 +746,7 @@ class TaskDriftCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         tv = ctx.session.task_vec
         if tv is None:
-            return _pass(self.name, "no_task", "the session has no task imprint")
+            return _OK_TASK_DRIFT_NO_TASK
         sim = ctx.semantics().similarity(tv)
         drift = 1.0 - sim
         ewma = ctx.agent.drift_alpha * drift + (1 - ctx.agent.drift_alpha) * ctx.session.drift if ctx.session.steps else drift
