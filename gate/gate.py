@@ -24,7 +24,7 @@ from anyio import to_thread
 from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
-from gate.core.session import RISK_LEVELS, SessionSnapshot
+from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot
 from gate.core.verdict import Decision, Verdict
 from gate.embeddings.encoders import Encoder, load_static
 from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable
@@ -51,9 +51,6 @@ def _frame_encoder(settings: Settings) -> Encoder | None:
 
         _FULL.append(load_full())
     return _FULL[0]
-
-
-_NO_SESSION = SessionSnapshot()   # immutable: a sessionless call starts from it and keeps nothing
 
 
 class Gate:
@@ -154,7 +151,7 @@ class Gate:
             return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
 
         if req.session is None:
-            decision, _ = step(_NO_SESSION)
+            decision, _ = step(EMPTY_SESSION)
         else:
             try:
                 decision = self.store.transact(session_key(req.agent, req.session), step)

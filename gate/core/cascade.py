@@ -37,7 +37,7 @@ from gate.core.checks import (
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -86,6 +86,12 @@ MAX_DEPTH = 64
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether `value` nests dicts/lists deeper than `limit` (checked without recursion)."""
+    if type(value) is dict and limit > 1:
+        for v in value.values():
+            if isinstance(v, (dict, list)):
+                break
+        else:
+            return False                  # flat arguments: most calls
     stack = [(value, 0)]
     while stack:
         v, d = stack.pop()
@@ -176,6 +182,21 @@ def _agent(bundle: Bundle, name: str) -> CompiledAgent:
 
 def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> SessionSnapshot:
     """Bind the session to its agent and imprint the first non-empty task."""
+    if snap is EMPTY_SESSION and req.session is None:
+        # A sessionless call's starting state depends on (agent, task) only: share it.
+        key = (req.agent, req.task)
+        cache = bundle.library.sessionless
+        hit = cache.get(key)
+        if hit is None:
+            hit = _imprint(bundle, snap, req)
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = hit
+        return hit
+    return _imprint(bundle, snap, req)
+
+
+def _imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> SessionSnapshot:
     changes: dict[str, Any] = {}
     if not snap.agent:
         changes["agent"], changes["session"] = req.agent, req.session or ""

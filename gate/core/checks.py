@@ -485,8 +485,12 @@ class DangerousOperationCheck:
         f = ctx.features
         # The tool's own name leads the text: a tool named `kubectl` with the argument
         # "delete namespace payments" is `kubectl delete namespace payments`.
-        text = "\n".join([" ".join(f.tool_words) + " " + (f.strings[0][1] if f.strings else "")]
-                         + [t for _, t in f.strings[1:]] + [f"{p}={v}" for p, v in f.scalars])
+        parts = [" ".join(f.tool_words) + " " + (f.strings[0][1] if f.strings else "")]
+        if len(f.strings) > 1:
+            parts.extend(t for _, t in f.strings[1:])
+        if f.scalars:
+            parts.extend(f"{p}={v}" for p, v in f.scalars)
+        text = "\n".join(parts)
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
         if not found:
             return _OK_DANGEROUS_OPS_NO_DANGEROUS_OP

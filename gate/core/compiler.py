@@ -120,6 +120,7 @@ class Library:
     tool_blend: float
     stacked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32), compare=False)
     task_cache: dict[str, tuple[np.ndarray, frozenset[str], tuple[str, ...]]] = field(default_factory=dict, compare=False)
+    sessionless: dict[tuple[str, str | None], Any] = field(default_factory=dict, compare=False)   # (agent, task) -> imprinted start
     semantic_cache_size: int = 8192
     semantic_cache: dict[tuple[str, str, str], Semantics] = field(default_factory=dict, compare=False)
 

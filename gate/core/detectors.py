@@ -276,7 +276,7 @@ class _Triggers:
     def __call__(self, text: str) -> set[str]:
         out: set[str] = set()
         by = self.by
-        for _, lit in self.automaton.iter(text.lower()):
+        for lit in {lit for _, lit in self.automaton.iter(text.lower())}:
             out |= by[lit]
         return out
 

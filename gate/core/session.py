@@ -20,6 +20,7 @@ from gate.core.detectors import find_pii, find_secrets
 
 __all__ = [
     "SessionSnapshot",
+    "EMPTY_SESSION",
     "RISK_LEVELS",
     "ESCALATION_LEVELS",
     "escalation_of",
@@ -340,3 +341,6 @@ class SessionSnapshot:
         if vec is not None:
             snap = replace(snap, task_vec=np.frombuffer(base64.b64decode(vec), dtype=np.float32).copy())
         return snap
+
+
+EMPTY_SESSION = SessionSnapshot()   # where every session (and every sessionless call) starts
