@@ -290,8 +290,14 @@ def _norm_path(p: str) -> str:
     return posixpath.normpath(p) if p else p
 
 
+@lru_cache(maxsize=8192)
+def _domain_of_value(value: str) -> str:
+    """The ___domain an argument value names (recipients repeat across calls: cached)."""
+    return domain_of(value) or value.strip().lower().lstrip("@")
+
+
 def _domain_ok(value: str, con: Constraint) -> bool:
-    dom = domain_of(value) or value.strip().lower().lstrip("@")
+    dom = _domain_of_value(value)
     if con.domains_deny and any(dom == d or dom.endswith("." + d) for d in con.domains_deny):
         return False
     if con.domains_allow is not None:

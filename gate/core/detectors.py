@@ -290,17 +290,30 @@ DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_chang
                                               "sanctioned_jurisdiction", "bulk_regulated_data"}
 
 
+def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:
+    first: dict[str, int] = {}
+    by: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for i, (code, msg, rx) in enumerate(_DANGEROUS):
+        if code in first and first[code] + len(by[code]) != i:
+            raise AssertionError(f"the patterns of {code} must be listed together")
+        first.setdefault(code, i)
+        by.setdefault(code, []).append((msg, rx))
+    return first, {k: tuple(v) for k, v in by.items()}
+
+
+_DANGER_FIRST, _DANGER_BY_CODE = _patterns_by_code()
+
+
 def find_dangerous(text: str) -> list[tuple[str, str]]:
-    """Dangerous operations in command-like text, as (code, message) pairs (no matched text)."""
+    """Dangerous operations in command-like text, as (code, message) pairs (no matched text),
+    in the order of the pattern table; only the patterns a literal trigger woke are run."""
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
     codes = _DANGER_TRIGGERED(text)
     if not codes:
         return out
-    for code, msg, rx in _DANGEROUS:
-        if code in seen or code not in codes:
-            continue
-        if rx.search(text):
-            out.append((code, msg))
-            seen.add(code)
+    for code in sorted(codes, key=_DANGER_FIRST.__getitem__) if len(codes) > 1 else codes:
+        for msg, rx in _DANGER_BY_CODE[code]:
+            if rx.search(text):
+                out.append((code, msg))
+                break
     return out
