@@ -46,6 +46,7 @@ SECRET_CASES = [
     ("jwt", f"Authorization token {JWT}", "eyJhbGciOiJIUzI1NiJ9 is only a header"),
     ("bearer_token", "Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456", "the bearer of bad news"),
     ("url_credentials", "postgres://admin:s3cretpw@db.acme.internal:5432/app", "postgres://db.acme.internal:5432/app owner@acme.com"),
+    ("url_credentials", "https://ana.ruiz@acme.com:Tulip-2025!@www.example.com/report", "https://www.example.com/report?by=ana.ruiz@acme.com"),
     ("password_assignment", "password=hunter2hunter", "password=abc"),
     ("npm_token", "npm_" + "a" * 36, "npm_install is a script name"),
     ("password_phrase", "my password is Tr0ub4dor&3", "my password was reset"),
@@ -178,6 +179,16 @@ DANGER_CASES = [
     ("credential_file", "cat ~/.ssh/id_rsa", "cat ~/.ssh/id_rsa.pub"),
     ("private_key_file", "cat /etc/ssl/private/server.key", "cat /etc/ssl/certs/server.crt"),
     ("credential_file", "cat /home/deploy/.aws/credentials", "cat /home/deploy/.aws/config"),
+    # scratch/temporary tables are housekeeping; a real table in the same statement is not
+    ("sql_drop", "DROP TABLE scratch.tmp_ids, customers", "DROP TABLE scratch.tmp_ids, scratch.tmp_backfill"),
+    ("sql_drop", "DROP TABLE IF EXISTS orders;", "DROP TABLE IF EXISTS tmp_orders_dedupe;"),
+    ("sql_truncate", "TRUNCATE TABLE scratch.events, events", "TRUNCATE scratch.loadtest_events"),
+    ("sql_superuser", "ALTER ROLE etl_loader WITH CREATEROLE CREATEDB", "ALTER ROLE etl_loader WITH NOCREATEROLE"),
+    ("sql_superuser", "CREATE ROLE app WITH LOGIN BYPASSRLS", "SELECT * FROM pg_stat_replication"),
+    ("auth_backdoor", "def is_admin(user):\n    if user.email.endswith('@devmail.io'):\n        return True\n    return 'admin' in user.roles\n",
+     "def is_admin(user):\n    return 'admin' in user.roles\n"),
+    ("auth_backdoor", "function canAccess(req) {\n  if (req.headers['x-debug'] === 'letmein') return true;\n  return check(req);\n}",
+     "def has_permission(user, action):\n    if action == 'view':\n        return True\n    return user.is_staff\n"),
 ]
 
 

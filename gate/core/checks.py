@@ -17,7 +17,9 @@ from gate.core.actions import ActionFeatures, domain_of, is_internal
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, nothing_sensitive, redact
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    NO_CONTACT_STATUS,
     RISK_LEVELS,
+    VERIFICATION_FAILED,
     SessionSnapshot,
     destination_tokens,
     fingerprint,
@@ -463,7 +465,50 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
             found.append(("sanctioned_jurisdiction", "pays into a comprehensively sanctioned jurisdiction"))
     if f.sensitivity >= 4 and f.verbs & {"read", "send", "write"} and _is_bulk(f):
         found.append(("bulk_regulated_data", "reads or moves regulated personal data in bulk (wildcard or very large page)"))
+    if f.command_text and _copies_production_pii(f.command_text):
+        found.append(("pii_bulk_copy", "copies raw personal-data columns out of production into another table"))
+    if (f.destination == "external" or "send" in f.verbs) and _carries_encoded_archive(f):
+        found.append(("encoded_archive_egress", "sends a base64-encoded archive (compressed files) out"))
     return found
+
+
+# SQL that materialises a SELECT into a table: CREATE TABLE … AS SELECT, INSERT INTO … SELECT,
+# SELECT … INTO. Group 1 is the select list, group 2 the first source relation.
+_MATERIALISE = re.compile(
+    r"(?is)\b(?:create\s+(?:(?:temp|temporary|unlogged)\s+)?table\s+[\w.\"`]+\s+as|insert\s+into\s+[\w.\"`]+(?:\s*\([^)]*\))?)\s*\(?\s*"
+    r"select\s+(.{1,2000}?)\s+from\s+([\w.\"`]+)|\bselect\s+(.{1,2000}?)\s+into\s+(?!outfile|dumpfile)[\w.\"`]+\s+from\s+([\w.\"`]+)")
+# A relation in production reached from elsewhere: a production schema/database, a foreign
+# data wrapper or a dblink; masked or anonymised sources are what such copies should use.
+_PROD_SOURCE = re.compile(r"(?i)^[\"`]?(?:\w*prod\w*|\w*_fdw|dblink)\b|\bdblink\s*\(")
+_MASKED_SOURCE = re.compile(r"(?i)\b(?:mask\w*|anon\w*|pseudonym\w*|redacted|deidentified|de_identified)\b")
+
+
+def _copies_production_pii(sql: str) -> bool:
+    """Raw personal-data columns (two or more: e-mail, phone, SSN, card…) selected from a
+    production source into a new or another table: personal data leaving the regulated store
+    as a raw copy instead of through masked views."""
+    low = sql.lower()
+    if "select" not in low or ("into" not in low and " as" not in low):
+        return False
+    for m in _MATERIALISE.finditer(sql):
+        cols, src = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+        if _MASKED_SOURCE.search(src) or not (_PROD_SOURCE.search(src) or "dblink" in cols.lower()):
+            continue
+        if len({c.group().lower() for c in _PII_COLUMNS.finditer(cols)}) >= 2:
+            return True
+    return False
+
+
+# Base64 of a gzip stream starts `H4sI`, of a zip archive `UEsDB`: compressed files packed
+# into text, the usual way to carry a source tree or a database dump through a text channel.
+_ENCODED_ARCHIVE = re.compile(r"(?:H4sI|UEsDB)[A-Za-z0-9+/_%-]{24,}")
+
+
+def _carries_encoded_archive(f: ActionFeatures) -> bool:
+    for _, text in f.strings:
+        if ("H4sI" in text or "UEsDB" in text) and _ENCODED_ARCHIVE.search(text):
+            return True
+    return False
 
 
 _FIELD_LIST = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include)(?:\[\d+\])?$")
@@ -573,19 +618,54 @@ class PreconditionCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         held = ctx.session.held
-        if not held or not (ctx.features.verbs & {"pay", "delete", "grant"}):
+        if not held:
+            return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+        f = ctx.features
+        acting = bool(f.verbs & {"pay", "delete", "grant"})
+        sending = "send" in f.verbs
+        if VERIFICATION_FAILED in held and _recovers_account(f):
+            return Verdict(self.name, "block", "verification_failed",
+                           "an earlier tool result recorded a failed identity verification; the account may not be recovered or re-pointed")
+        if not (acting or sending):
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         by_id: dict[str, str] = {}
         for entry in held:
             ident, _, status = entry.partition("=")
             by_id[ident] = status
-        for _, text in ctx.features.strings:
+        if sending:
+            # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
+            for path, text in f.strings:
+                if not _DEST_LEAF.search(path):
+                    continue
+                for tok in destination_tokens(text):
+                    status = by_id.get(tok)
+                    if status is not None and NO_CONTACT_STATUS.search(status):
+                        return Verdict(self.name, "block", "recipient_opted_out",
+                                       f"an earlier tool result marked a recipient of this call as '{status}'")
+        if not acting:
+            return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+        for _, text in f.strings:
             for tok in salient_tokens(text):
                 status = by_id.get(tok)
-                if status is not None:
+                if status is not None and not NO_CONTACT_STATUS.search(status):
                     return Verdict(self.name, "block", "precondition_failed",
                                    f"an earlier tool result marked a record this call acts on as '{status}'")
         return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+
+
+# Tool words of account recovery: unlocking, resetting or re-pointing credentials and factors.
+_RECOVERY_WORDS = frozenset("unlock unlocks reset recover recovery restore reactivate unsuspend password passwords mfa 2fa factor factors "
+                            "credential credentials otp totp".split())
+
+
+def _recovers_account(f: ActionFeatures) -> bool:
+    """Unlocking or resetting an account, or changing its contact or recovery details (a reset
+    link sent to the address already on file is the safe path and does not count)."""
+    if "send" in f.verbs or f.verbs <= {"read"}:
+        return False
+    if "grant" in f.verbs or not _RECOVERY_WORDS.isdisjoint(f.tool_words):
+        return True
+    return bool(f.verbs & {"write", "configure"}) and any(_CONTACT_KEY.search(p) for p, _ in f.strings)
 
 
 class ProvenanceCheck:
@@ -726,6 +806,16 @@ class ProhibitionCheck:
 
 
 _HIGH_IMPACT = frozenset({"pay", "grant", "delete", "configure", "send", "execute"})
+# Record fields whose change hands an account or a record's correspondence to someone else.
+_CONTACT_KEY = re.compile(r"(?i)(?:^|[._])(?:e-?mail\w*|phone\w*|mobile\w*|recovery\w*|password\w*|mfa\w*|2fa|otp\w*|owner\w*)(?:$|[._\[])")
+
+
+def _high_impact(f: ActionFeatures) -> bool:
+    """Pay, grant, delete, configure, send or execute; or a write that reaches outside (a public
+    reply on a ticket) or re-points a record's contact or recovery details."""
+    if f.verbs & _HIGH_IMPACT:
+        return True
+    return "write" in f.verbs and (f.destination == "external" or any(_CONTACT_KEY.search(p) for p, _ in f.strings))
 
 
 class PressureCheck:
@@ -737,7 +827,7 @@ class PressureCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         marks = ctx.session.pressure
-        if len(marks) < ctx.agent.thresholds["pressure"] or not (ctx.features.verbs & _HIGH_IMPACT):
+        if len(marks) < ctx.agent.thresholds["pressure"] or not _high_impact(ctx.features):
             return _OK_SOCIAL_PRESSURE_NO_PRESSURE
         return Verdict(self.name, "flag", "social_pressure",
                        f"a high-impact call under a task with social-engineering marks ({', '.join(marks)})",

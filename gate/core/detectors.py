@@ -51,7 +51,7 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
         ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
         ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{20,}"),
-        ("url_credentials", r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@"),
+        ("url_credentials", r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+(?:@[^\s:/@]+)?:[^\s@/]{3,}@"),
         ("password_assignment", r"(?i)\b(?:password|passwd|pwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}"),
         ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
         ("env_secret", r"(?i)\b[A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY)[A-Z0-9_]*\s*[:=]\s*['\"]?(?=[^\s'\",;]*[0-9/+])[^\s'\",;]{12,}"),
@@ -177,6 +177,12 @@ def redact(text: str, findings: list[Finding]) -> str:
     return "".join(out)
 
 
+# A comma-separated list of scratch or temporary tables (a schema named scratch/tmp/temp/sandbox,
+# or a tmp_/temp_ name), up to the end of the statement.
+_SCRATCH_TABLE = r"(?:\"?(?:scratch|tmp|temp|sandbox)\w*\"?\.\"?\w+\"?|\"?(?:tmp|temp)_\w+\"?)"
+_SCRATCH_LIST = _SCRATCH_TABLE + r"(?:\s*,\s*" + _SCRATCH_TABLE + r")*(?:\s+(?:cascade|restrict))?\s*(?:;|\n|$|\)|--)"
+
+
 # Dangerous operations: (code, message, regex). Matched against command-like argument text
 # (shell, SQL, cloud CLI, config payloads). They are deliberately specific: `rm -rf build/`
 # in a project is ordinary work; `rm -rf /` or `rm -rf ~` is not.
@@ -190,8 +196,11 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)\bfind\s+(?:/|~/?|\$HOME/?|/(?:etc|usr|var|home|root|opt|srv|boot|lib|bin|data)/?)(?:\s|$).*-delete\b"),
         ("disk_wipe", "overwrites or formats a disk", r"(?i)(?:\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+[^|;]*of=/dev/(?:sd|nvme|xvd|vd|hd)|\bshred\s+[^|;]*/dev/|>\s*/dev/sd[a-z])"),
         ("fork_bomb", "fork bomb", r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;"),
-        ("sql_drop", "DROP of a database, schema or table", r"(?i)\bdrop\s+(?:database|schema|table|keyspace|collection)\b"),
-        ("sql_truncate", "TRUNCATE of a table", r"(?i)\btruncate\s+(?:table\s+)?[\w.\"`]+"),
+        # DROP TABLE of scratch/temporary tables only (`scratch.tmp_x`, `tmp_ids`) is housekeeping,
+        # not destruction: every listed table must be in a scratch schema or carry a temp prefix.
+        ("sql_drop", "DROP of a database, schema or table",
+         r"(?i)\bdrop\s+(?:database|schema|keyspace|collection)\b|\bdrop\s+table\b(?!(?:\s+if\s+exists)?\s+" + _SCRATCH_LIST + r")"),
+        ("sql_truncate", "TRUNCATE of a table", r"(?i)\btruncate\s+(?!(?:table\s+)?" + _SCRATCH_LIST + r")(?:table\s+)?[\w.\"`]+"),
         ("sql_delete_all", "DELETE without a WHERE clause",
          r"(?i)\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|\)|--|'|\")"),
         ("sql_update_all", "UPDATE without a WHERE clause",
@@ -223,7 +232,13 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
          r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
         ("sql_superuser", "creates or grants a database superuser or all privileges",
-         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\bsuperuser\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
+         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
+        # An authorisation function that returns True for a hard-coded identity (an e-mail domain,
+        # a user name, an address) before its real check: a planted backdoor.
+        ("auth_backdoor", "hard-codes an identity that bypasses an authorisation check",
+         r"(?i)\b(?:def|function|func|fn|const|let|var|public|private|static|bool|boolean)\s+\w*(?:admin|auth|perm|access|allow|privileg|superuser|staff|role)\w*"
+         r"[\s\S]{0,300}?\bif\b[^\n]{0,80}?\b(?:e-?mail|user_?name|login|uid|user_?id|domain|remote_addr|ip|host(?:name)?|headers?)\b[^\n]{0,40}?"
+         r"(?:\.?(?:endswith|startswith|includes)|===?|\bin\b)\s*\(?\s*['\"][^'\"\n]{2,80}['\"][^\n]{0,8}\s*(?:\{\s*)?return true\b"),
         ("private_key_file", "reads a private key file",
          r"(?i)\b(?:cat|less|more|head|tail|cp|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
         ("credential_file", "reads a credential store",
@@ -247,7 +262,8 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "exfil_service": ("pastebin", "paste.ee", "hastebin", "ghostbin", "transfer.sh", "file.io", "0x0.st", "gofile", "anonfiles",
                       "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
     "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
-    "sql_superuser": ("superuser", "grant"),
+    "sql_superuser": ("superuser", "grant", "createrole", "bypassrls", "replication"),
+    "auth_backdoor": ("return true",),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow"),
 }
@@ -287,7 +303,8 @@ _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 
 # Every code `find_dangerous` and the structural checks can report (policies may allow some).
 DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
-                                              "sanctioned_jurisdiction", "bulk_regulated_data"}
+                                              "sanctioned_jurisdiction", "bulk_regulated_data",
+                                              "pii_bulk_copy", "encoded_archive_egress"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:

@@ -46,13 +46,23 @@ _REVERSIBILITY = {"yes": 0, "partial": 1, "no": 2}
 # Account-like identifiers that can be a payment or messaging destination.
 _ACCOUNT_RX = re.compile(r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?|\d{8,17})\b")
 _PHONE_RX = re.compile(r"\+\d[\d ()-]{7,}\d")
+_BODY_LEAF = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject|html|markdown)(?:\[\d+\])?$")
 
 
 def egress_targets(f: ActionFeatures) -> tuple[str, ...]:
     """Explicit outbound destinations of a call: external hosts and, for payments, accounts."""
     # A tool the policy declares internal may still name an obviously external host; bare
     # names (buckets, cluster services) are taken at the policy's word.
-    targets = [d for d in f.external_domains if "." in d] if f.destination == "internal" else list(f.external_domains)
+    if f.destination == "internal":
+        targets = [d for d in f.external_domains if "." in d]
+    else:
+        targets = list(f.external_domains)
+        if any("." not in d for d in targets):
+            # A bare name (a bucket, a cluster service) mentioned only in a message body is a
+            # reference the message makes, not where the message goes.
+            elsewhere = {m.group(1).lower() for path, text in f.strings if not _BODY_LEAF.search(path)
+                         for m in URL_RX.finditer(text)}
+            targets = [d for d in targets if "." in d or d in elsewhere]
     if "pay" in f.verbs:
         for _, text in f.strings:
             targets.extend(m.group(0).replace(" ", "").upper() for m in _ACCOUNT_RX.finditer(text))
@@ -125,13 +135,17 @@ INJECTION_RX = re.compile(
 PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx)) for name, rx in (
     ("urgency", r"(?i)\b(?:urgent(?:ly)?|asap|immediately|right\s+(?:now|away)|no\s+time\s+(?:to|for)|hurry|"
                 r"before\s+the\s+(?:board|audit\w*|demo|deadline|call|meeting)|within\s+the\s+(?:hour|next\s+\d+\s+min\w*))\b"),
-    ("indirect_channel", r"(?i)(?:^|[\s(\"'])(?:chat|e-?mail|call|phone\s+call|message|text|sms|dm|voicemail|whatsapp|"
-                         r"live\s+chat|ticket)\s+from\s+['\"@]?[\w@]"),
+    ("indirect_channel", r"(?i)(?:(?:^|[\s(\"'])(?:chat|e-?mail|call|phone\s+call|message|text|sms|dm|voicemail|whatsapp|"
+                         r"live\s+chat|ticket)(?:\s+#?[\w-]*\d[\w-]*)?\s+from\s+(?!(?:the|our|my|a)\s+(?:queue|backlog|inbox|list|board|pool)\b)['\"@]?[\w@]"
+                         r"|(?:^|[\s(\"'])(?:live\s+chat|chat|phone\s+call|call|voicemail|sms|whatsapp)\s*:\s*['\"]"
+                         r"|\b(?:a\s+|the\s+)?(?:caller|someone|somebody|a\s+person|sender)\s+(?:says|said|claims?|claiming)\b)"),
     ("claimed_authority", r"(?i)\b(?:ceo|cfo|cto|coo|ciso|president|vp|vice\s+president|director|head\s+of|"
-                          r"(?:it|security)\s+(?:team|lead|department)|auditor|release[- ]manager|board)\b"),
+                          r"(?:it|security)\s+(?:team|lead|department)|auditor|release[- ]manager|board|"
+                          r"law[- ]enforcement|subpoena|court\s+order)\b"),
     ("approval_bypass", r"(?i)\b(?:i\s+approve|pre-?approved|already\s+approved|skip(?:ping)?\s+(?:the\s+)?(?:approval|review|check|ticket)s?|"
                         r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket)|don'?t\s+(?:wait|tell|loop|bother)|"
-                        r"keep\s+(?:this|it)\s+(?:quiet|confidential|between\s+us)|--no-verify)\b"),
+                        r"keep\s+(?:this|it)\s+(?:quiet|confidential|between\s+us)|--no-verify|"
+                        r"(?:do\s+not|don'?t)\s+(?:escalate|loop\s+in|involve|cc|copy\s+in)|without\s+escalating)\b"),
     ("recovery_lure", r"(?i)\b(?:locked\s+out|changed\s+(?:my\s+)?phones?|lost\s+(?:my\s+)?(?:phone|access)|"
                       r"(?:our|my|their)\s+(?:new\s+)?bank(?:\s+details|\s+account)?\s+(?:has\s+)?changed|new\s+(?:bank\s+)?account\s+(?:number|details)|"
                       r"gift\s+cards?|personal\s+(?:e-?mail|address|phone))\b"),
@@ -168,11 +182,21 @@ def salient_tokens(text: str) -> set[str]:
 # A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
 # paying a rejected invoice, purging an employee record under legal hold.
 _STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision)$")
-_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review)$")
+_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review|"
+                       r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
-    r"do[ _-]not[ _-]\w+|fraud\w*)\s*$")
+    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed)\s*$")
+# Statuses that forbid writing to a contact rather than acting on a record: the record's own
+# addresses are held against sends, and nothing else.
+NO_CONTACT_STATUS = re.compile(r"(?i)(?:opt(?:ed)?[ _-]?out|unsubscribed|do[ _-]?not[ _-]?(?:contact|e-?mail|mail|call|message|text|sms))")
+# A result that records a failed identity verification: the session may not go on to recover
+# or re-point the account (`*=verification_failed`).
+VERIFICATION_FAILED = "*=verification_failed"
+_VERIFICATION_FAILED_RX = re.compile(
+    r"(?i)\b(?:verification|identity\s+check|id\s+check|kba)\b[^.\n]{0,60}?\b(?:failed|unsuccessful|not\s+passed|did\s+not\s+pass)\b"
+    r"|\b(?:failed|unsuccessful)\s+(?:identity\s+|id\s+)?verification\b|\b(?:could\s+not|couldn'?t|unable\s+to)\s+(?:be\s+)?verif(?:y|ied)\b")
 
 
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
@@ -195,15 +219,22 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 status = str(k).lower()
         if status is not None:
             ids = set(owner_ids)
+            no_contact = bool(NO_CONTACT_STATUS.search(status))
             for v in node.values():
                 if isinstance(v, str) and len(v) <= 64:
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
+                    if no_contact and "@" in v:
+                        ids |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
             out.update(f"{i}={status}" for i in ids)
         for v in node.values():
             if isinstance(v, (dict, list)):
                 visit(v, set())
 
     visit(result, call_ids)
+    texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
+        if isinstance(result, (dict, list)) else []
+    if any("verif" in t.lower() and _VERIFICATION_FAILED_RX.search(t) for t in texts):
+        out.add(VERIFICATION_FAILED)
     return out
 
 
@@ -222,6 +253,14 @@ def flow_tokens(text: str) -> set[str]:
 
 def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+
+
+# A classification marking inside a result (a document or note labelled confidential): what it
+# holds is confidential whatever tool returned it.
+_MARKING_RX = re.compile(
+    r"(?i)\(\s*(?:strictly\s+)?confidential\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
+    r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
+    r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$")
 
 
 @dataclass(frozen=True)
@@ -259,6 +298,7 @@ def result_provenance(result: Any) -> Provenance:
     values: set[str] = set()
     injection = False
     pii = False
+    marked = False
     for text in leaves:
         if len(values) < FLOW_CAP:
             values |= {fingerprint(t) for t in flow_tokens(text)}
@@ -272,7 +312,8 @@ def result_provenance(result: Any) -> Provenance:
             vouched |= destination_tokens(text)
         secrets |= {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text)}
         pii = pii or bool(find_pii(text))
-    exposure = max(3 if secrets else 0, 4 if pii else 0)
+        marked = marked or bool(_MARKING_RX.search(text))
+    exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values))
 
