@@ -165,3 +165,15 @@ def test_tiny_build_is_deterministic(tmp_path: Path) -> None:
     assert first["files"] == second["files"]
     enc = load_static(tmp_path / "a")
     assert enc.encode(["read customer invoice"]).shape == (1, 384)
+
+
+def test_raw_encoding_points_where_the_unit_encoding_does(static: StaticEncoder) -> None:
+    texts = ["send customer email to subject invoice", "x", "", "word " * 300, "kubectl get pods -n payments"]
+    for text in texts:
+        raw, length = static.encode_raw(text)
+        unit = static.encode_one(text)
+        if not text.strip():
+            assert length == 0.0 and not raw.any()
+            continue
+        assert length == pytest.approx(float(np.linalg.norm(raw)), rel=1e-5)
+        np.testing.assert_allclose(raw / length, unit, atol=2e-6)

@@ -99,7 +99,7 @@ class Semantics:
 
     def similarity(self, unit: np.ndarray) -> float:
         """Cosine between the call and a unit vector (e.g. the session's task imprint)."""
-        return float(unit @ self.raw) * self.inv_norm
+        return float(self.raw.dot(unit)) * self.inv_norm
 
 
 def _best(index: VectorIndex | None, raw: np.ndarray, inv: float) -> tuple[float, int]:
@@ -136,7 +136,7 @@ class Library:
             return hit
         raw, inv = self.raw_action_vector(tool, f)
         frame = agent.frame
-        scores = self.stacked @ raw           # archetypes, then ordinary-work anchors
+        scores = self.stacked.dot(raw)        # archetypes, then ordinary-work anchors
         n = len(self.archetypes)
         row = int(scores[:n].argmax())
         library = (float(scores[row]) * inv, row, float(scores[n:].max()) * inv if scores.shape[0] > n else -1.0)
@@ -172,13 +172,13 @@ class Library:
             w, n = raw(f.text)
         else:
             w = np.array(enc.encode_one(f.text), dtype=np.float32)   # a writable copy
-            n = math.sqrt(float(w @ w))
+            n = math.sqrt(float(w.dot(w)))
         b = self.tool_blend
         if tool is not None and b > 0:
             if n > 0:
                 w *= (1.0 - b) / n
             w += tool.blend_vec if tool.blend_vec is not None else b * tool.vec
-            n = math.sqrt(float(w @ w))
+            n = math.sqrt(float(w.dot(w)))
         return w, (1.0 / n if n > 0 else 0.0)
 
 

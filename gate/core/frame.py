@@ -119,7 +119,7 @@ class VectorIndex:
         if self._faiss is not None:
             d, i = self._faiss.search(vec.reshape(1, -1), 1)
             return float(d[0, 0]), int(i[0, 0])
-        s = self.matrix @ vec
+        s = self.matrix.dot(vec)   # ndarray.dot: less dispatch than @ for one vector
         i = int(s.argmax())
         return float(s[i]), i
 

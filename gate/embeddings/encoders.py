@@ -195,6 +195,7 @@ class StaticEncoder:
         self._chunks: dict[str, list[int]] = {}
         self._chunk_cache_size = chunk_cache_size
         self._zero = np.zeros(self._table.shape[1], dtype=np.float32)
+        self._bias_n = np.arange(256, dtype=np.float32)[:, None] * self._bias[None, :]   # n·bias, n < 256
         self.name = name
         self.dim = int(self._table.shape[1])
         self.fingerprint = fingerprint
@@ -231,9 +232,14 @@ class StaticEncoder:
         if not ids:
             return self._zero.copy(), 0.0
         vec = np.add.reduce(self._table[np.array(ids, dtype=np.intp)], axis=0)
-        vec *= 1.0 / len(ids)
-        vec += self._bias
-        return vec, math.sqrt(float(vec @ vec))
+        n = len(ids)
+        # sum + n·bias points where mean + bias does: one in-place add instead of two
+        if n < len(self._bias_n):
+            vec += self._bias_n[n]
+        else:
+            vec *= 1.0 / n
+            vec += self._bias
+        return vec, math.sqrt(float(vec.dot(vec)))
 
     def encode_one(self, text: str) -> np.ndarray:
         """Encode one text to a float32 ``(dim,)`` unit vector (zeros when it has no tokens)."""
@@ -244,7 +250,7 @@ class StaticEncoder:
         vec = np.add.reduce(self._table[np.array(ids, dtype=np.intp)], axis=0)
         vec *= 1.0 / len(ids)
         vec += self._bias
-        norm = math.sqrt(float(vec @ vec))
+        norm = math.sqrt(float(vec.dot(vec)))
         if norm > 0.0:
             vec *= 1.0 / norm
         return vec
