@@ -50,7 +50,8 @@ def variant(base: Bundle, cfg: dict[str, float]) -> Bundle:
                       drift_ewma_max=cfg.get("t.drift_ewma_max", a.drift_ewma_max))
         for name, a in base.agents.items()
     }
-    lib = replace(base.library, tool_blend=cfg.get("t.tool_blend", base.library.tool_blend), task_cache={})
+    lib = replace(base.library, tool_blend=cfg.get("t.tool_blend", base.library.tool_blend), task_cache={},
+                  semantic_cache={}, sessionless={})   # caches hold results of the old blend
     return replace(base, agents=agents, library=lib)
 
 
