@@ -549,3 +549,34 @@ def test_sensitivity_in_one_pass_equals_the_word_and_fragment_definition() -> No
         parts = [rng.choice(vocab + ["read", "file", "Report", "tmp", "SALARY", "ssns", "id"]) for _ in range(rng.randint(1, 5))]
         text = "".join(p + rng.choice(glue) for p in parts)
         assert sensitivity_of_text(text) == _sensitivity_reference(text), text
+
+
+def test_the_sensitive_prefilters_never_hide_a_finding() -> None:
+    import random
+
+    from gate.core.detectors import find_contact_list, find_pii, may_hold_secret, nothing_sensitive
+
+    rng = random.Random(5)
+    pieces = ["AKIA" + "ABCDEFGHIJKLMNOP", "ghp_" + "a" * 36, "password=Hunter2!x", "https://u:pw123@host.example/x",
+              "https://a@b.com:secret1@h.example/", "123-45-6789", "4111 1111 1111 1111", "+44 20 7946 0958",
+              "DE89 3704 0044 0532 0130 00", "passport no X1234567", "a@x.example", "b@y.example", "INV-2025",
+              "hello world", "eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl", "Bearer " + "t" * 30, "dob: 1990-01-02"]
+    for _ in range(4000):
+        strings = [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 3))]
+        if not may_hold_secret("\n".join(strings)):
+            assert not any(find_secrets(s) for s in strings), strings
+        if nothing_sensitive(strings):
+            assert not any(find_secrets(s) or find_pii(s) or find_contact_list(s) for s in strings), strings
+
+
+def test_domain_membership_by_suffixes_equals_the_plain_definition() -> None:
+    import random
+
+    from gate.core.checks import _under
+
+    rng = random.Random(9)
+    labels = ["acme", "com", "eu", "mail", "co", "uk", "evil", "acme-com", "x"]
+    for _ in range(3000):
+        dom = ".".join(rng.choice(labels) for _ in range(rng.randint(1, 4)))
+        names = frozenset(".".join(rng.choice(labels) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 4)))
+        assert _under(dom, names) == any(dom == d or dom.endswith("." + d) for d in names), (dom, names)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from gate.core.actions import ActionFeatures, domain_of, is_internal
-from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, nothing_sensitive, redact
+from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, may_hold_secret, nothing_sensitive, redact
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     NO_CONTACT_STATUS,
@@ -28,7 +28,7 @@ from gate.core.session import (
     secret_fingerprint,
 )
 from gate.core.verdict import Patch, Verdict
-from gate.policy.loader import glob_match
+from gate.policy.loader import glob_regex
 from gate.policy.model import Constraint
 
 if TYPE_CHECKING:
@@ -298,21 +298,46 @@ def _domain_of_value(value: str) -> str:
     return domain_of(value) or value.strip().lower().lstrip("@")
 
 
+def _under(dom: str, names: frozenset[str]) -> bool:
+    """`dom` is one of `names` or a subdomain of one (`eu.acme.com` is under `acme.com`)."""
+    if dom in names:
+        return True
+    i = dom.find(".")
+    while i >= 0:
+        if dom[i + 1:] in names:
+            return True
+        i = dom.find(".", i + 1)
+    return False
+
+
+@lru_cache(maxsize=1024)
+def _name_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names)
+
+
 def _domain_ok(value: str, con: Constraint) -> bool:
     dom = _domain_of_value(value)
-    if con.domains_deny and any(dom == d or dom.endswith("." + d) for d in con.domains_deny):
+    if con.domains_deny and _under(dom, _name_set(con.domains_deny)):
         return False
     if con.domains_allow is not None:
-        return any(dom == d or dom.endswith("." + d) for d in con.domains_allow)
+        return _under(dom, _name_set(con.domains_allow))
     return True
+
+
+@lru_cache(maxsize=1024)
+def _path_globs(deny: tuple[str, ...] | None, allow: tuple[str, ...] | None) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...] | None]:
+    """Compiled deny globs, and allow globs normalised like the paths they judge."""
+    return (tuple(glob_regex(g) for g in deny or ()),
+            None if allow is None else tuple(glob_regex(_norm_path(g) if not g.startswith("**") else g) for g in allow))
 
 
 def _path_ok(value: str, con: Constraint) -> bool:
     p = _norm_path(value)
-    if con.paths_deny and any(glob_match(p, g) or glob_match(value, g) for g in con.paths_deny):
+    deny, allow = _path_globs(con.paths_deny, con.paths_allow)
+    if any(rx.match(p) or rx.match(value) for rx in deny):
         return False
-    if con.paths_allow is not None:
-        return any(glob_match(p, _norm_path(g) if not g.startswith("**") else g) for g in con.paths_allow)
+    if allow is not None:
+        return any(rx.match(p) for rx in allow)
     return True
 
 
@@ -577,9 +602,11 @@ class SensitiveDataCheck:
         pol = ctx.agent.policy
         if not f.strings:
             return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
-        joined = "\n".join(t for _, t in f.strings) if len(f.strings) > 1 else f.strings[0][1]
-        if "%" not in joined and nothing_sensitive(joined, pii=pol.redact_pii != "allow"):
+        texts = [t for _, t in f.strings]
+        escaped = any("%" in t for t in texts)
+        if not escaped and nothing_sensitive(texts, pii=pol.redact_pii != "allow"):
             return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
+        secrets_possible = escaped or may_hold_secret("\n".join(texts))
         patches: list[Patch] = []
         kinds: list[str] = []
         dest_addrs = {t.lower() for path, t in f.strings if _DEST_LEAF.search(path)}
@@ -590,7 +617,7 @@ class SensitiveDataCheck:
 
         for path, raw in f.strings:
             text = _decoded(raw)
-            secrets = find_secrets(text)
+            secrets = find_secrets(text) if secrets_possible else []
             pii = (find_pii(text) + find_contact_list(text, exclude=not_counted)) if pol.redact_pii != "allow" else []
             if secrets and pol.redact_secrets == "block":
                 return Verdict(self.name, "block", "secret_outbound",

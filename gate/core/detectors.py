@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import ahocorasick
 
 __all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES",
-           "nothing_sensitive"]
+           "nothing_sensitive", "may_hold_secret"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
 
@@ -31,7 +31,7 @@ _SECRET_TRIGGERS: dict[str, tuple[str, ...]] = {
     "private_key": ("private key",), "aws_access_key": ("akia", "asia"), "aws_secret_key": ("secret",),
     "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "stripe_key": ("_live_", "_test_"),
     "openai_key": ("sk-",), "slack_token": ("xox",), "slack_webhook": ("hooks.slack",), "google_api_key": ("aiza",),
-    "jwt": ("eyj",), "bearer_token": ("bearer",), "url_credentials": ("@",),
+    "jwt": ("eyj",), "bearer_token": ("bearer",), "url_credentials": ("://",),
     "password_assignment": ("pass", "pwd", "secret", "key", "token"), "npm_token": ("npm_",),
     "password_phrase": ("pass", "pin "), "env_secret": ("secret", "pass", "token", "key"), "login_pair": ("login", "credential", "user"),
     "otp_seed": ("seed", "secret"), "mfa_backup_code": ("backup", "recovery"),
@@ -136,14 +136,20 @@ def find_pii(text: str) -> list[Finding]:
     return out
 
 
-def nothing_sensitive(text: str, pii: bool = True) -> bool:
+def may_hold_secret(text: str) -> bool:
+    """False when no secret pattern can match in `text` (none of their literal triggers
+    occurs): `find_secrets` would return nothing. Test once over several strings joined."""
+    return _SECRET_TRIGGERED.any(text)
+
+
+def nothing_sensitive(strings: Sequence[str], pii: bool = True) -> bool:
     """True when no secret detector (and, with `pii`, no personal-data or contact-list
-    detector) can match anywhere in `text`: the preconditions each of them checks first,
-    tested once over several arguments joined together. Conservative: a False only means
-    "look string by string"."""
-    if _SECRET_TRIGGERED.any(text):
+    detector) can match in any of `strings`: the preconditions each of them checks first,
+    tested once over all of them. Conservative: a False only means "look string by string"."""
+    joined = strings[0] if len(strings) == 1 else "\n".join(strings)
+    if _SECRET_TRIGGERED.any(joined):
         return False
-    return not pii or (text.count("@") < 2 and "+" not in text and not _DIGITS.search(text))
+    return not pii or ("+" not in joined and not _DIGITS.search(joined) and all(s.count("@") < 2 for s in strings))
 
 
 def find_contact_list(text: str, minimum: int = 2, exclude: Callable[[str], bool] | None = None) -> list[Finding]:

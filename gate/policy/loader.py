@@ -256,11 +256,11 @@ def load_policies(directory: str | Path) -> list[AgentPolicy]:
 
 def glob_match(path: str, pattern: str) -> bool:
     """Shell-style glob where `**` crosses directory separators and `*` does not."""
-    return _glob_regex(pattern).match(path) is not None
+    return glob_regex(pattern).match(path) is not None
 
 
 @lru_cache(maxsize=4096)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
+def glob_regex(pattern: str) -> re.Pattern[str]:
     out = ""
     i = 0
     while i < len(pattern):
