@@ -199,6 +199,20 @@ class Gate:
         return Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id,
                         bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
 
+    def refuse(self, request: dict[str, Any], check: str, code: str, message: str, *, via: str) -> Decision:
+        """A BLOCK decided by a sidecar before the core saw the call (the MCP gateway's tool
+        guard: a rug-pulled or poisoned tool). It gets a decision id, is counted in the metrics
+        and written to the audit log like any decision; `gate replay` reports such records as
+        not replayable by the core (the guard's state is not in the log)."""
+        req = parse_request(request)
+        bundle = self._bundle
+        v = Verdict(check, "block", code, message)
+        d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), os.urandom(16).hex(),
+                     bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
+        self._count(req.agent, d, via)
+        self._audit(req, d, None, via, 0.0, source=check)
+        return d
+
     def observe(self, body: dict[str, Any]) -> dict[str, Any]:
         """Record a call the caller executed, and what it returned (session state, provenance)."""
         req = parse_request(body)
@@ -227,7 +241,8 @@ class Gate:
             "policy_revision": bundle.revision,
         }
 
-    def _audit(self, req: CheckRequest, d: Decision, before: SessionSnapshot | None, via: str, elapsed: float) -> None:
+    def _audit(self, req: CheckRequest, d: Decision, before: SessionSnapshot | None, via: str, elapsed: float,
+               source: str = "core") -> None:
         """Queue the decision's audit record. Only cheap work happens here (the arguments are
         frozen as JSON bytes); masking, digests and the session summary are done by the
         sink's writer thread (`gate.audit.finalize`)."""
@@ -247,6 +262,7 @@ class Gate:
             "reasons": [r["code"] for r in d.reasons],
             "checks": [f"{v.check}:{v.outcome}:{v.code}" for v in d.trail],
             "latency_us": round(elapsed * 1e6, 1),
+            "source": source,
             PENDING_ARGS: orjson.dumps(req.args),
             PENDING_EXECUTED: orjson.dumps(d.action["args"]) if d.action["args"] is not req.args else None,
             PENDING_BEFORE: before,

@@ -47,12 +47,17 @@ def replay_record(gate: Gate, rec: dict[str, Any]) -> dict[str, Any]:
 
 def replay_file(gate: Gate, path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"replayed": 0, "matched": 0, "mismatched": 0, "other_revision": 0, "masked": 0,
-                           "masked_differs": 0, "mismatches": []}
+                           "masked_differs": 0, "not_replayable": 0, "mismatches": []}
     with Path(path).open("rb") as fh:
         for line in fh:
             if not line.strip():
                 continue
-            res = replay_record(gate, orjson.loads(line))
+            rec = orjson.loads(line)
+            if rec.get("source", "core") != "core":
+                # decided by a sidecar's own guard (e.g. a rug-pulled MCP tool), not by the core
+                out["not_replayable"] += 1
+                continue
+            res = replay_record(gate, rec)
             out["replayed"] += 1
             out["other_revision"] += int(not res["same_revision"])
             out["masked"] += int(res["masked"])

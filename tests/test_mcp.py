@@ -126,8 +126,9 @@ async def _exercise(s: ClientSession, rug: Path) -> None:
 async def test_stdio_gateway_end_to_end(tmp_path: Path) -> None:
     rug = tmp_path / "rug"
     pins = tmp_path / "pins.json"
+    audit = tmp_path / "audit.jsonl"
     params = StdioServerParameters(command=sys.executable, cwd=str(ROOT), args=[
-        "-m", "gate.cli", "mcp", "stdio", "--policies", POLICIES, "--agent", "notes-assistant", "--audit", "off",
+        "-m", "gate.cli", "mcp", "stdio", "--policies", POLICIES, "--agent", "notes-assistant", "--audit", str(audit),
         "--pins", str(pins), "--", sys.executable, SERVER, "--rug-file", str(rug)])
     with anyio.fail_after(40):
         async with stdio_client(params) as (read, write):
@@ -136,6 +137,21 @@ async def test_stdio_gateway_end_to_end(tmp_path: Path) -> None:
                 await _exercise(s, rug)
     saved = json.loads(pins.read_text())
     assert set(saved) >= {"read_note", "fetch_helper", "weather"}
+    # the gateway's own refusals are decisions too: in the audit log, marked as the guard's
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (not audit.exists() or audit.read_text().count("\n") < 6):
+        await anyio.sleep(0.1)
+    records = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
+    guard = {r["reasons"][0]: r for r in records if r.get("source") == "mcp_tool_guard"}
+    assert set(guard) == {"tool_poisoned", "tool_definition_changed"}
+    assert all(r["decision"] == "BLOCK" and r["via"] == "mcp" and len(r["decision_id"]) == 32 for r in guard.values())
+    assert {r["reasons"][0] for r in records if r.get("source") == "core" and r["decision"] == "BLOCK"} == {"deny_rule"}
+    from gate.gate import Gate
+    from gate.replay import replay_file
+    from gate.settings import Settings
+
+    summary = replay_file(Gate.from_policies(Path(POLICIES), Settings(audit_path=None)), audit)
+    assert summary["not_replayable"] == 2 and summary["mismatched"] == 0 and summary["replayed"] == len(records) - 2
 
 
 def _free_port() -> int:

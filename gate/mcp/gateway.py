@@ -182,16 +182,19 @@ class Gateway:
         name, args = params.name, dict(params.arguments or {})
         if name not in self.guard.status:  # called before (or without) a listing that shows it
             await self._refresh(upstream)
-        refusal = self.guard.refusal(name)
-        if refusal is not None:
-            code, message = refusal
-            log.warning("gate mcp: blocked %s: %s", name, message)
-            return _blocked(name, [{"check": "mcp_tool_guard", "code": code, "message": message}],
-                            uuid.uuid4().hex, self.gate.revision)
         session = self._session_of(ctx)
         request: dict[str, Any] = {"agent": self.agent, "session": session, "action": {"tool": name, "args": args}}
         if self.task:
             request["task"] = self.task
+        refusal = self.guard.refusal(name)
+        if refusal is not None:
+            code, message = refusal
+            log.warning("gate mcp: blocked %s: %s", name, message)
+            try:
+                refused = self.gate.refuse(request, "mcp_tool_guard", code, message, via="mcp")
+            except RequestError as exc:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"{exc.code}: {exc.message}") from None
+            return _blocked(name, list(refused.reasons), refused.decision_id, refused.policy_revision)
         try:
             decision = await self._decide(request)
         except RequestError as exc:
