@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from typing import Callable, TypeVar
 
-from gate.core.session import SessionSnapshot
+from gate.core.session import EMPTY_SESSION, SessionSnapshot
 
 __all__ = ["MemoryStore"]
 
@@ -42,7 +42,7 @@ class MemoryStore:
     def transact(self, key: str, fn: Callable[[SessionSnapshot], tuple[T, SessionSnapshot]]) -> T:
         with self._lock:
             now = self._clock()
-            snap = self._load(key, now) or SessionSnapshot()
+            snap = self._load(key, now) or EMPTY_SESSION
             result, new = fn(snap)
             self._data[key] = (now, new)
             self._data.move_to_end(key)
