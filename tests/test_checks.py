@@ -580,3 +580,17 @@ def test_domain_membership_by_suffixes_equals_the_plain_definition() -> None:
         dom = ".".join(rng.choice(labels) for _ in range(rng.randint(1, 4)))
         names = frozenset(".".join(rng.choice(labels) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 4)))
         assert _under(dom, names) == any(dom == d or dom.endswith("." + d) for d in names), (dom, names)
+
+
+@pytest.mark.parametrize("tool,command,level", [
+    ("kubectl", "get secret orders-db-credentials -n orders", 1),          # name, type, age
+    ("kubectl", "describe secret orders-db-credentials", 1),               # key names and sizes
+    ("kubectl", "get cronjob platform-secrets-sync -n platform -o yaml", 1),  # 'secrets' is only a name
+    ("kubectl", "get secret db -o yaml", 3),                               # values, base64
+    ("kubectl", "-n x get secret/db -ojsonpath={.data.password}", 3),
+    ("run_shell", "kubectl get secrets -A -o json", 3),
+    ("kubectl", "get secret db -o yaml | base64 -d", 3),                   # a pipeline is judged on its words
+    ("kubectl", "exec api-0 -- cat /etc/secrets/token", 3),               # not a get/describe
+])
+def test_kubectl_reads_are_judged_by_resource_kind_and_output(tool: str, command: str, level: int) -> None:
+    assert extract_features(tool, {"args": command}).sensitivity == level

@@ -316,6 +316,31 @@ def _shell_verbs(command_text: str, verbs: set[str]) -> None:
                 verbs.add(v)
 
 
+# A single `kubectl get|describe …` (or `oc`): what it exposes depends on the resource kind and
+# the output format, not on words in resource names (`get cronjob platform-secrets-sync`). Only
+# secrets printed with a value format (-o yaml|json|jsonpath|go-template, --template) reveal
+# secret values; `get secret x` lists name, type and age, `describe secret x` key names and sizes.
+_KUBE_READ = re.compile(
+    r"^\s*(?:(?:kubectl|oc)\s+)?(?:(?:-n|--namespace|--context|--cluster|-A|--all-namespaces)(?:[= ]\S+)?\s+)*"
+    r"(get|describe)\s+([A-Za-z0-9.,/_-]+)(.*)$", re.S)
+_KUBE_VALUES = re.compile(r"(?:^|\s)(?:-o\s*=?\s*|--output[= ]\s*)(?:yaml|json|jsonpath|go-template|template)|(?:^|\s)--template\b")
+_SHELL_CHAIN = re.compile(r"[|;&`\n]|\$\(")
+
+
+def _kube_read_sensitivity(tool_words: tuple[str, ...], command: str) -> int | None:
+    """Sensitivity of a single kubectl/oc read, or None when `command` is not one."""
+    kube_tool = "kubectl" in tool_words or tool_words == ("oc",)
+    if not (kube_tool or command.lstrip().startswith(("kubectl ", "oc "))) or _SHELL_CHAIN.search(command):
+        return None
+    m = _KUBE_READ.match(command)
+    if m is None:
+        return None
+    verb, kinds, rest = m.group(1), m.group(2).lower(), m.group(3)
+    if not any(k.split("/", 1)[0] in ("secret", "secrets") for k in kinds.split(",")):
+        return 1
+    return 3 if verb == "get" and _KUBE_VALUES.search(rest) else 1
+
+
 def extract_features(
     tool: str,
     args: dict[str, Any],
@@ -406,7 +431,11 @@ def extract_features(
 
     sens = _static_sensitivity(words, tuple(dict.fromkeys(key_words)), description)
     if (paths or command_text) and sens < 4:
-        sens = max(sens, sensitivity_of_text(" ".join(paths) + " " + command_text[:500]))
+        kube = _kube_read_sensitivity(words, command_text) if command_text else None
+        if kube is None:
+            sens = max(sens, sensitivity_of_text(" ".join(paths) + " " + command_text[:500]))
+        else:
+            sens = max(sens, kube, sensitivity_of_text(" ".join(paths)) if paths else 0)
     if effect is not None and effect.sensitivity:
         sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
     if effect is not None and effect.reversible:
