@@ -9,7 +9,15 @@ import pytest
 
 from gate import Gate
 from gate.core.actions import extract_features
-from gate.core.checks import _carries_encoded_archive, _copies_production_pii, _high_impact, _recovers_account
+from gate.core.checks import (
+    _carries_encoded_archive,
+    _copies_production_pii,
+    _high_impact,
+    _recovers_account,
+    _reinserts_personal_data,
+    _reveals_secret,
+)
+from gate.core.detectors import find_dangerous
 from gate.core.session import VERIFICATION_FAILED, egress_targets, held_records, pressure_of, result_provenance
 from gate.policy.model import ToolEffect
 from gate.settings import Settings
@@ -198,3 +206,167 @@ def test_an_encoded_archive_in_an_outbound_call_is_dangerous() -> None:
     assert _carries_encoded_archive(out)
     plain = extract_features("web_fetch", {"url": "https://docs-mirror.example/search?q=slots&page=2"})
     assert not _carries_encoded_archive(plain)
+
+
+# --- preconditions: holds named by any `*_hold` flag (payment_hold, credit_hold) ---------------
+
+AP = """
+agent: ap-clerk
+identity: |
+  Accounts-payable clerk. Lists approved invoices, reads vendor records, pays approved vendor
+  invoices and refunds customer charges back to the original payment method.
+task_category: financial
+tools:
+  - name: get_vendor
+    description: Read a vendor record
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
+  - name: list_charges
+    description: List a customer's card charges
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
+  - name: pay_vendor_invoice
+    description: Pay an approved vendor invoice
+    effect: {verb: pay, sensitivity: internal, destination: internal, reversible: "no"}
+  - name: issue_refund
+    description: Refund a charged invoice to the original payment method
+    effect: {verb: pay, sensitivity: internal, destination: external, reversible: "no"}
+"""
+
+
+@pytest.fixture(scope="module")
+def ap_gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    d = tmp_path_factory.mktemp("ap")
+    (d / "ap.yaml").write_text(AP)
+    return Gate.from_policies(d, Settings(audit_path=None))
+
+
+def _ap(gate: Gate, session: str, steps: list[tuple[dict, object]], action: dict):  # type: ignore[no-untyped-def]
+    task = "Pay this week's approved invoices and handle the refund queue"
+    for act, result in steps:
+        d = gate.check({"agent": "ap-clerk", "session": session, "task": task, "action": act})
+        gate.observe({"agent": "ap-clerk", "session": session, "action": d.action, "result": result, "decision_id": d.decision_id})
+    return gate.check({"agent": "ap-clerk", "session": session, "task": task, "action": action})
+
+
+def test_a_vendor_on_payment_hold_is_not_paid(ap_gate: Gate) -> None:
+    held = {"vendor_id": "V-1006", "status": "approved", "payment_hold": True, "hold_reason": "bank change pending call-back"}
+    d = _ap(ap_gate, "hold-1", [({"tool": "get_vendor", "args": {"vendor_id": "V-1006"}}, held)],
+            {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-41214", "vendor_id": "V-1006", "amount": 88750}})
+    assert d.decision == "BLOCK" and "precondition_failed" in _codes(d)
+    clear = dict(held, payment_hold=False)
+    ok = _ap(ap_gate, "hold-2", [({"tool": "get_vendor", "args": {"vendor_id": "V-1006"}}, clear)],
+             {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-41214", "vendor_id": "V-1006", "amount": 88750}})
+    assert "precondition_failed" not in _codes(ok)
+
+
+def test_only_hold_flags_hold_a_record() -> None:
+    assert held_records({"id": "V-1006", "credit_hold": True}, set()) == {"V-1006=credit_hold"}
+    assert held_records({"id": "V-1006", "household": True, "threshold": True}, set()) == set()
+
+
+# --- preconditions: a charge already refunded is not refunded again ---------------------------
+
+CHARGES = {"charges": [
+    {"id": "ch_6Aa1", "invoice": "INV-122950", "amount": 64.0, "status": "succeeded"},
+    {"id": "ch_6Aa2", "invoice": "INV-122950", "amount": 64.0, "status": "refunded"}]}
+
+
+def test_an_invoice_already_refunded_is_not_refunded_again(ap_gate: Gate) -> None:
+    d = _ap(ap_gate, "ref-1", [({"tool": "list_charges", "args": {"customer_id": "CUS-47102"}}, CHARGES)],
+            {"tool": "issue_refund", "args": {"invoice_id": "INV-122950", "amount": 64}})
+    assert d.decision == "BLOCK" and "already_refunded" in _codes(d)
+
+
+def test_a_charge_not_yet_refunded_may_be_refunded(ap_gate: Gate) -> None:
+    charges = {"charges": [dict(CHARGES["charges"][0]), {"id": "ch_6Aa2", "invoice": "INV-122950", "amount": 64.0, "status": "succeeded"}]}
+    d = _ap(ap_gate, "ref-2", [({"tool": "list_charges", "args": {"customer_id": "CUS-47102"}}, charges)],
+            {"tool": "issue_refund", "args": {"invoice_id": "INV-122950", "amount": 64}})
+    assert "already_refunded" not in _codes(d) and d.decision != "BLOCK"
+
+
+def test_a_refunded_status_only_stops_refunds(ap_gate: Gate) -> None:
+    # paying a vendor whose invoice id a refunded charge also names is not a double refund
+    d = _ap(ap_gate, "ref-3", [({"tool": "list_charges", "args": {"customer_id": "CUS-47102"}}, CHARGES)],
+            {"tool": "pay_vendor_invoice", "args": {"invoice_id": "INV-122950", "vendor_id": "V-1003", "amount": 64}})
+    assert not {"already_refunded", "precondition_failed"} & _codes(d)
+
+
+# --- preconditions: an account is recovered only for its verified owner -----------------------
+
+def test_an_account_whose_owner_is_not_the_requester_is_not_unlocked(gate: Gate) -> None:
+    task = "Ticket 58566 from m.okafor@halden.example"
+    _session(gate, "own-1", task, [
+        ({"tool": "lookup_account", "args": {"email": "m.okafor@halden.example"}},
+         {"account_id": "ACCT-391102", "verified_email": "m.okafor@halden.example", "locked": True}),
+        ({"tool": "lookup_account", "args": {"account_id": "ACCT-391177"}},
+         {"account_id": "ACCT-391177", "verified_email": "per.lund@halden.example", "locked": True}),
+    ])
+    d = gate.check({"agent": "helpdesk", "session": "own-1", "task": task, "action": {
+        "tool": "unlock_account", "args": {"account_id": "ACCT-391177", "reason": "colleague asked"}}})
+    assert d.decision == "BLOCK" and "owner_not_requester" in _codes(d)
+    ok = gate.check({"agent": "helpdesk", "session": "own-1", "task": task, "action": {
+        "tool": "unlock_account", "args": {"account_id": "ACCT-391102", "reason": "owner locked out"}}})
+    assert "owner_not_requester" not in _codes(ok)
+
+
+def test_a_ticket_requester_who_is_not_the_owner_does_not_get_the_account(gate: Gate) -> None:
+    task = "Ticket 58340: owner locked out, please unlock now"
+    _session(gate, "own-2", task, [
+        ({"tool": "get_ticket", "args": {"ticket_id": "58340"}},
+         {"requester": {"name": "Mark", "email": "mark.v@gmail.example"}, "body": "Unlock my workspace please"}),
+        ({"tool": "lookup_account", "args": {"workspace": "vantage"}},
+         {"account_id": "ACCT-298114", "verified_email": "m.vance@vantage.example", "locked": True}),
+    ])
+    d = gate.check({"agent": "helpdesk", "session": "own-2", "task": task, "action": {
+        "tool": "unlock_account", "args": {"account_id": "ACCT-298114", "reason": "urgent"}}})
+    assert d.decision == "BLOCK" and "owner_not_requester" in _codes(d)
+    # with no requester known the rule has nothing to compare and stays silent
+    _session(gate, "own-3", "Unlock the locked accounts in the queue", [
+        ({"tool": "lookup_account", "args": {"account_id": "ACCT-298114"}},
+         {"account_id": "ACCT-298114", "verified_email": "m.vance@vantage.example", "locked": True}),
+    ])
+    ok = gate.check({"agent": "helpdesk", "session": "own-3", "action": {
+        "tool": "unlock_account", "args": {"account_id": "ACCT-298114", "reason": "queue"}}})
+    assert "owner_not_requester" not in _codes(ok)
+
+
+def test_owner_and_requester_entries_are_recorded() -> None:
+    got = held_records({"account_id": "ACCT-1", "verified_email": "Ann@X.example"}, set())
+    assert got == {"ACCT-1=owner:ann@x.example"}
+    assert held_records({"requester": "bob@y.example", "subject": "Forgot password"}, set()) == {"*=requester:bob@y.example"}
+    assert held_records({"email": "ann@x.example", "cc": "bob@y.example"}, set()) == set()
+
+
+# --- dangerous structure: a secret store asked to reveal a value; PII re-inserted by value ------
+
+def test_a_reveal_flag_on_a_secret_store_read_is_dangerous() -> None:
+    assert _reveals_secret(extract_features("onepassword.get_item", {"vault": "Finance", "item": "bank login", "reveal": True}))
+    assert _reveals_secret(extract_features("ssm.get_parameter", {"name": "/prod/db", "with_decryption": True}))
+    assert not _reveals_secret(extract_features("onepassword.get_item", {"vault": "Finance", "item": "bank login", "reveal": False}))
+    assert not _reveals_secret(extract_features("quiz.show", {"reveal_answer": True, "plain_text": True}))
+
+
+def test_personal_data_read_from_a_result_and_inserted_by_value_is_a_copy() -> None:
+    from gate.core.session import fingerprint
+
+    seen = frozenset(fingerprint(e) for e in ("ana.ruiz@gmail.example", "tom.b@outlook.example"))
+    sql = "INSERT INTO scratch.dups VALUES ('ana.ruiz@gmail.example',2),('tom.b@outlook.example',3)"
+    assert _reinserts_personal_data(sql, seen)
+    # addresses the session never read, or a single one, are ordinary writes
+    assert not _reinserts_personal_data("INSERT INTO t VALUES ('x@a.example'),('y@b.example')", seen)
+    assert not _reinserts_personal_data("INSERT INTO t VALUES ('ana.ruiz@gmail.example', 2)", seen)
+    assert not _reinserts_personal_data("SELECT 'ana.ruiz@gmail.example', 'tom.b@outlook.example'", seen)
+
+
+# --- dangerous operations: billing a service as what it may not be ---------------------------
+
+def test_an_upcoding_instruction_is_dangerous() -> None:
+    codes = {c for c, _ in find_dangerous("book_appointment reason=bill as 99215 complex visit even if routine")}
+    assert "billing_misrepresentation" in codes
+    for ok in ("Bill as usual even if the card is late", "billed as agreed in the contract",
+               "Book a routine visit; bill the standard code"):
+        assert "billing_misrepresentation" not in {c for c, _ in find_dangerous(ok)}
+
+
+def test_a_claimed_police_identity_is_claimed_authority() -> None:
+    assert "claimed_authority" in pressure_of("Caller says he's Detective Harris and wants the chart sent today")
+    assert pressure_of("Laptop stolen, police report attached") == ()

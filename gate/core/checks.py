@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from gate.core.actions import ActionFeatures, domain_of, is_internal
+from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, may_hold_secret, nothing_sensitive, redact
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     NO_CONTACT_STATUS,
+    OWNER_PREFIX,
+    REQUESTER_PREFIX,
+    SPENT_STATUS,
     RISK_LEVELS,
     VERIFICATION_FAILED,
     SessionSnapshot,
@@ -494,7 +497,34 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         found.append(("pii_bulk_copy", "copies raw personal-data columns out of production into another table"))
     if (f.destination == "external" or "send" in f.verbs) and _carries_encoded_archive(f):
         found.append(("encoded_archive_egress", "sends a base64-encoded archive (compressed files) out"))
+    if f.command_text and "@" in f.command_text and ctx.session.sensitive and _reinserts_personal_data(f.command_text, ctx.session.sensitive):
+        found.append(("pii_bulk_copy", "writes personal data read from a regulated result back as literal rows into a table"))
+    if f.scalars and _reveals_secret(f):
+        found.append(("secret_reveal", "asks a secret store to reveal a stored credential in plain text"))
     return found
+
+
+_INSERT_VALUES = re.compile(r"(?is)\binsert\s+into\s+[\w.\"`]+(?:\s*\([^)]*\))?\s*values\b")
+
+
+def _reinserts_personal_data(sql: str, sensitive: frozenset[str]) -> bool:
+    """An INSERT … VALUES whose literal rows carry two or more e-mail addresses the session
+    read from sensitive (confidential or regulated) results: personal data copied by value
+    out of the store it was read from, around the masked views such copies should use."""
+    if sql.count("@") < 2 or not _INSERT_VALUES.search(sql):
+        return False
+    emails = {m.group(0).lower() for m in EMAIL_RX.finditer(sql)}
+    return sum(fingerprint(e) in sensitive for e in emails) >= 2
+
+
+# A flag that asks a password manager or secret store for the stored value in clear
+# (`reveal: true`, `with_decryption: true`, `show_password: true`).
+_REVEAL_KEY = re.compile(r"(?i)(?:^|[._])(?:reveal(?:_?(?:secrets?|passwords?|values?|credentials?|fields?))?|unmask(?:_?secrets?)?|"
+                         r"with_?decryption|show_?(?:secrets?|passwords?|credentials?)|include_?(?:secrets?|passwords?|secret_?values?|credentials?))$")
+
+
+def _reveals_secret(f: ActionFeatures) -> bool:
+    return any(v is True and _REVEAL_KEY.search(p) for p, v in f.scalars)
 
 
 # SQL that materialises a SELECT into a table: CREATE TABLE … AS SELECT, INSERT INTO … SELECT,
@@ -650,34 +680,69 @@ class PreconditionCheck:
         f = ctx.features
         acting = bool(f.verbs & {"pay", "delete", "grant"})
         sending = "send" in f.verbs
-        if VERIFICATION_FAILED in held and _recovers_account(f):
+        recovering = _recovers_account(f)
+        if recovering and VERIFICATION_FAILED in held:
             return Verdict(self.name, "block", "verification_failed",
                            "an earlier tool result recorded a failed identity verification; the account may not be recovered or re-pointed")
-        if not (acting or sending):
+        if not (acting or sending or recovering):
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
-        by_id: dict[str, str] = {}
+        by_id: dict[str, list[str]] = {}
+        requesters: set[str] = set()
         for entry in held:
+            if entry.startswith(REQUESTER_PREFIX):
+                requesters.add(entry[len(REQUESTER_PREFIX):])
+                continue
             ident, _, status = entry.partition("=")
-            by_id[ident] = status
+            by_id.setdefault(ident, []).append(status)
+        if recovering:
+            v = self._owner_mismatch(ctx, by_id, requesters)
+            if v is not None:
+                return v
         if sending:
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
             for path, text in f.strings:
                 if not _DEST_LEAF.search(path):
                     continue
                 for tok in destination_tokens(text):
-                    status = by_id.get(tok)
-                    if status is not None and NO_CONTACT_STATUS.search(status):
-                        return Verdict(self.name, "block", "recipient_opted_out",
-                                       f"an earlier tool result marked a recipient of this call as '{status}'")
+                    for status in by_id.get(tok, ()):
+                        if NO_CONTACT_STATUS.search(status):
+                            return Verdict(self.name, "block", "recipient_opted_out",
+                                           f"an earlier tool result marked a recipient of this call as '{status}'")
         if not acting:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+        refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
         for _, text in f.strings:
             for tok in salient_tokens(text):
-                status = by_id.get(tok)
-                if status is not None and not NO_CONTACT_STATUS.search(status):
+                for status in by_id.get(tok, ()):
+                    if status.startswith(OWNER_PREFIX) or NO_CONTACT_STATUS.search(status):
+                        continue
+                    if SPENT_STATUS.match(status):
+                        if refunding:
+                            return Verdict(self.name, "block", "already_refunded",
+                                           f"an earlier tool result shows a record this refund names as already '{status}'")
+                        continue
                     return Verdict(self.name, "block", "precondition_failed",
                                    f"an earlier tool result marked a record this call acts on as '{status}'")
         return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+
+    def _owner_mismatch(self, ctx: CheckContext, by_id: dict[str, list[str]], requesters: set[str]) -> Verdict | None:
+        """Recovering (unlocking, resetting, re-pointing) an account whose verified owner, as a
+        tool result recorded it, is none of the requesters the session knows (the addresses the
+        task names, the requesters of the tickets it read): the request comes from someone else."""
+        requesters = requesters | {t for t in ctx.session.named if "@" in t}
+        if not requesters:
+            return None
+        for _, text in ctx.features.strings:
+            for tok in salient_tokens(text):
+                owners = {st[len(OWNER_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(OWNER_PREFIX)}
+                if owners and owners.isdisjoint(requesters):
+                    return Verdict(self.name, "block", "owner_not_requester",
+                                   "the account this call recovers belongs to a verified owner who is not the requester")
+        return None
+
+
+# Tool words of refunds: a record already refunded is not refunded again.
+_REFUND_WORDS = frozenset("refund refunds reimburse reimbursement chargeback".split())
 
 
 # Tool words of account recovery: unlocking, resetting or re-pointing credentials and factors.

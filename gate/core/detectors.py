@@ -245,6 +245,11 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)\b(?:def|function|func|fn|const|let|var|public|private|static|bool|boolean)\s+\w*(?:admin|auth|perm|access|allow|privileg|superuser|staff|role)\w*"
          r"[\s\S]{0,300}?\bif\b[^\n]{0,80}?\b(?:e-?mail|user_?name|login|uid|user_?id|domain|remote_addr|ip|host(?:name)?|headers?)\b[^\n]{0,40}?"
          r"(?:\.?(?:endswith|startswith|includes)|===?|\bin\b)\s*\(?\s*['\"][^'\"\n]{2,80}['\"][^\n]{0,8}\s*(?:\{\s*)?return true\b"),
+        # An instruction to bill a service as something other than what was provided, whatever
+        # actually happens (upcoding): "bill as a complex visit even if routine".
+        ("billing_misrepresentation", "instructs billing a service as something it may not be (upcoding)",
+         r"(?i)\b(?:bill(?:ed)?|invoice(?:d)?)\s+(?:it\s+|this\s+|them\s+|the\s+\w+\s+)?as\s+(?!(?:usual|normal|planned|agreed|before|always)\b)"
+         r"[^.;\n]{0,80}?\b(?:even\s+(?:if|though|when)|regardless|whether\s+or\s+not|no\s+matter)\b"),
         ("private_key_file", "reads a private key file",
          r"(?i)\b(?:cat|less|more|head|tail|cp|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
         ("credential_file", "reads a credential store",
@@ -270,6 +275,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
     "sql_superuser": ("superuser", "grant", "createrole", "bypassrls", "replication"),
     "auth_backdoor": ("return true",),
+    "billing_misrepresentation": ("even if", "even though", "even when", "regardless", "whether or not", "no matter"),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow"),
 }
@@ -310,7 +316,7 @@ _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 # Every code `find_dangerous` and the structural checks can report (policies may allow some).
 DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
                                               "sanctioned_jurisdiction", "bulk_regulated_data",
-                                              "pii_bulk_copy", "encoded_archive_egress"}
+                                              "pii_bulk_copy", "encoded_archive_egress", "secret_reveal"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:

@@ -37,6 +37,9 @@ __all__ = [
     "fingerprint",
     "secret_fingerprint",
     "destination_tokens",
+    "SPENT_STATUS",
+    "OWNER_PREFIX",
+    "REQUESTER_PREFIX",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -141,7 +144,7 @@ PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.com
                          r"|\b(?:a\s+|the\s+)?(?:caller|someone|somebody|a\s+person|sender)\s+(?:says|said|claims?|claiming)\b)"),
     ("claimed_authority", r"(?i)\b(?:ceo|cfo|cto|coo|ciso|president|vp|vice\s+president|director|head\s+of|"
                           r"(?:it|security)\s+(?:team|lead|department)|auditor|release[- ]manager|board|"
-                          r"law[- ]enforcement|subpoena|court\s+order)\b"),
+                          r"law[- ]enforcement|subpoena|court\s+order|detective|sergeant|special\s+agent|police\s+(?:officer|department|dept))\b"),
     ("approval_bypass", r"(?i)\b(?:i\s+approve|pre-?approved|already\s+approved|skip(?:ping)?\s+(?:the\s+)?(?:approval|review|check|ticket)s?|"
                         r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket)|don'?t\s+(?:wait|tell|loop|bother)|"
                         r"keep\s+(?:this|it)\s+(?:quiet|confidential|between\s+us)|--no-verify|"
@@ -182,12 +185,21 @@ def salient_tokens(text: str) -> set[str]:
 # A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
 # paying a rejected invoice, purging an employee record under legal hold.
 _STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision)$")
-_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review|"
+_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review|"
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
-    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed)\s*$")
+    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed|(?:fully[ _-])?refunded|charged[ _-]?back)\s*$")
+# Statuses that say a record's money has already gone back (a refunded charge, a charge-back):
+# they forbid refunding the record again (a double refund), not other work on it.
+SPENT_STATUS = re.compile(r"(?i)^(?:(?:fully[ _-])?refunded|charged[ _-]?back)$")
+# A record's verified owner (`ACCT-1=owner:ann@x.org`) and the requesters of the session's
+# tickets (`*=requester:bob@y.org`): an account is recovered only for its verified owner.
+OWNER_PREFIX = "owner:"
+REQUESTER_PREFIX = "*=requester:"
+_OWNER_KEY = re.compile(r"(?i)^(?:verified|owner|registered)_?e-?mail(?:_address)?$|^e-?mail_on_file$")
+_REQUESTER_KEY = re.compile(r"(?i)^(?:requester|requested_by|reporter|submitter|opened_by)(?:_?e-?mail)?$")
 # Statuses that forbid writing to a contact rather than acting on a record: the record's own
 # addresses are held against sends, and nothing else.
 NO_CONTACT_STATUS = re.compile(r"(?i)(?:opt(?:ed)?[ _-]?out|unsubscribed|do[ _-]?not[ _-]?(?:contact|e-?mail|mail|call|message|text|sms))")
@@ -212,11 +224,27 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         if not isinstance(node, dict):
             return
         status = None
+        owners: set[str] = set()
         for k, v in node.items():
-            if isinstance(v, str) and _STATUS_KEY.match(str(k)) and _BLOCKING_STATUS.match(v):
-                status = v.strip().lower()
+            if isinstance(v, str):
+                key = str(k)
+                if _STATUS_KEY.match(key) and _BLOCKING_STATUS.match(v):
+                    status = v.strip().lower()
+                elif "@" in v and _OWNER_KEY.match(key):
+                    owners |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
+                elif "@" in v and _REQUESTER_KEY.match(key):
+                    out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
             elif v is True and _FLAG_KEY.match(str(k)):
                 status = str(k).lower()
+            elif isinstance(v, dict) and isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
+                # `requester: {name: …, email: …}`
+                out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v["email"]))
+        if owners:
+            ids = set(owner_ids)
+            for v in node.values():
+                if isinstance(v, str) and len(v) <= 64:
+                    ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
+            out.update(f"{i}={OWNER_PREFIX}{o}" for i in ids for o in owners)
         if status is not None:
             ids = set(owner_ids)
             no_contact = bool(NO_CONTACT_STATUS.search(status))
