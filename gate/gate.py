@@ -53,6 +53,32 @@ def _frame_encoder(settings: Settings) -> Encoder | None:
     return _FULL[0]
 
 
+class _DecisionIds:
+    """Random 128-bit decision ids (32 hex characters), drawn from the OS 4 KiB at a time: one
+    `getrandom` call per 256 decisions instead of one per decision. Thread-safe; a forked child
+    starts a fresh buffer, so two processes never share ids."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buf = ""
+        self._pos = 0
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._buf, self._pos = "", 0
+
+    def next(self) -> str:
+        with self._lock:
+            if self._pos >= len(self._buf):
+                self._buf, self._pos = os.urandom(4096).hex(), 0
+            pos = self._pos
+            self._pos = pos + 32
+            return self._buf[pos:pos + 32]
+
+
+_IDS = _DecisionIds()
+
+
 class Gate:
     """The gate: decides calls against a compiled bundle and keeps sessions, audit and metrics."""
 
@@ -138,7 +164,7 @@ class Gate:
         """Decide one proposed call. Bad input raises a `RequestError`; a BLOCK is a result."""
         req = request if isinstance(request, CheckRequest) else parse_request(request)
         bundle = self._bundle
-        decision_id = os.urandom(16).hex()   # random 128-bit id (uuid4 costs 3x as much here)
+        decision_id = _IDS.next()
         t0 = time.perf_counter()
         before: SessionSnapshot | None = None
 
@@ -207,7 +233,7 @@ class Gate:
         req = parse_request(request)
         bundle = self._bundle
         v = Verdict(check, "block", code, message)
-        d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), os.urandom(16).hex(),
+        d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), _IDS.next(),
                      bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
         self._count(req.agent, d, via)
         self._audit(req, d, None, via, 0.0, source=check)
