@@ -66,3 +66,22 @@ def test_the_cache_is_bounded() -> None:
         gate.check({"agent": "billing-assistant", "action": {"tool": "send_customer_email",
                     "args": {"to": "ann@example.com", "subject": word, "body": "hello"}}})
         assert len(gate.bundle.library.semantic_cache) <= 3
+
+
+def test_decision_ids_are_unique_random_hex_and_fork_safe() -> None:
+    import os
+    import re
+
+    from gate.gate import _IDS
+
+    ids = [_IDS.next() for _ in range(3000)]          # crosses several 4 KiB refills
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                      # the child must not replay the parent's buffer
+        os.write(write, _IDS.next().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert re.fullmatch(r"[0-9a-f]{32}", child)
+    assert child not in {_IDS.next() for _ in range(200)} | set(ids)
