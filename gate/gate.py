@@ -101,7 +101,6 @@ class Gate:
         self.audit = audit or NullAuditSink()
         self.cascade = cascade or Cascade()
         self.last_reload_error: str | None = None
-        self._children: dict[tuple[str, str, str], Any] = {}
         self._inline = isinstance(self.store, MemoryStore)
         self._reload_lock = threading.Lock()
         self.metrics.agents.set(len(bundle.agents))
@@ -185,8 +184,7 @@ class Gate:
                 self.metrics.store_errors.inc()
                 decision = self._fail_closed(bundle, req, decision_id, exc.message)
         elapsed = time.perf_counter() - t0
-        self.metrics.latency.observe(elapsed)
-        self._count(req.agent, decision, via)
+        self._count(req.agent, decision, via, elapsed)
         self._audit(req, decision, before, via, elapsed)
         return decision
 
@@ -204,21 +202,12 @@ class Gate:
             return self.observe(body)
         return await to_thread.run_sync(lambda: self.observe(body))
 
-    def _count(self, agent: str, decision: Decision, via: str) -> None:
-        """Metric children are looked up once per label set (labels() costs microseconds)."""
+    def _count(self, agent: str, decision: Decision, via: str, elapsed: float | None) -> None:
+        """Metrics of one decision (the enforced decision in dry-run); `elapsed` None for a
+        decision the core did not time (a sidecar's own refusal)."""
         enforced = decision.dry_run["decision"] if decision.dry_run is not None else decision.decision
-        key = (agent, enforced, via)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.metrics.decisions.labels(*key)
-        child.inc()
-        for v in decision.trail:
-            if v.outcome != "pass":
-                vkey = ("verdict", v.check, v.outcome)
-                c = self._children.get(vkey)
-                if c is None:
-                    c = self._children[vkey] = self.metrics.verdicts.labels(v.check, v.outcome)
-                c.inc()
+        flagged = [(v.check, v.outcome) for v in decision.trail if v.outcome != "pass"]
+        self.metrics.stats.record((agent, enforced, via), flagged, elapsed)
 
     def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, why: str) -> Decision:
         v = Verdict("session_store", "block", "store_unavailable", f"session store unavailable: {why}")
@@ -235,7 +224,7 @@ class Gate:
         v = Verdict(check, "block", code, message)
         d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), _IDS.next(),
                      bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
-        self._count(req.agent, d, via)
+        self._count(req.agent, d, via, None)
         self._audit(req, d, None, via, 0.0, source=check)
         return d
 
