@@ -106,17 +106,30 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def _ok_str(v: Any, limit: int) -> bool:
+    """The common case of `_need_str`, inline-cheap: a non-blank string within the limit."""
+    return type(v) is str and 0 < len(v) <= limit and not v.isspace()
+
+
 def parse_request(body: Any) -> CheckRequest:
     """Validate the shape of a /v1/check body; raises `InvalidRequest` naming the problem."""
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
-    agent = _need_str(body, "agent")
-    session = _need_str(body, "session", optional=True)
-    task = _need_str(body, "task", optional=True, limit=MAX_TEXT)
+    agent = body.get("agent")
+    if not _ok_str(agent, 256):
+        agent = _need_str(body, "agent")
+    session = body.get("session")
+    if session is not None and not (type(session) is str and len(session) <= 256):
+        session = _need_str(body, "session", optional=True)
+    task = body.get("task")
+    if task is not None and not (type(task) is str and len(task) <= MAX_TEXT):
+        task = _need_str(body, "task", optional=True, limit=MAX_TEXT)
     action = body.get("action")
     if not isinstance(action, dict):
         raise InvalidRequest("`action` is required and must be an object with `tool` and `args`")
-    tool = _need_str(action, "tool", limit=512)
+    tool = action.get("tool")
+    if not _ok_str(tool, 512):
+        tool = _need_str(action, "tool", limit=512)
     args = action.get("args", {})
     if args is None:
         args = {}
