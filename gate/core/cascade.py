@@ -160,6 +160,7 @@ class Cascade:
 
     def __init__(self, checks: Sequence[Check] | None = None, disabled: Sequence[str] = ()) -> None:
         self.checks = tuple(c for c in (checks or default_checks()) if c.name not in set(disabled))
+        self._evaluators = tuple(c.evaluate for c in self.checks)   # bound once, not per call
 
     def describe(self) -> str:
         return " -> ".join(f"{c.name}{'!' if c.hard else ''}" for c in self.checks)
@@ -168,16 +169,20 @@ class Cascade:
         """Evaluate the checks in order. After a rewrite the later checks judge the call as
         it will execute (patched args, features recomputed), not as it was proposed."""
         patches: list[Patch] = []
-        for check in self.checks:
-            v = check.evaluate(ctx)
-            ctx.verdicts.append(v)
-            if v.outcome == "block":
-                return "BLOCK", ctx.verdicts, patches
-            if v.outcome == "rewrite":
-                patches.extend(v.patches)
-                ctx.args = _apply_patches(ctx.args, v.patches)
-                ctx.features = _features(ctx.agent, ctx.tool_name, ctx.args)
-        return ("REWRITE" if patches else "ALLOW"), ctx.verdicts, patches
+        verdicts = ctx.verdicts
+        add = verdicts.append
+        for evaluate in self._evaluators:
+            v = evaluate(ctx)
+            add(v)
+            o = v.outcome
+            if o == "pass" or o == "flag":
+                continue
+            if o == "block":
+                return "BLOCK", verdicts, patches
+            patches.extend(v.patches)            # rewrite
+            ctx.args = _apply_patches(ctx.args, v.patches)
+            ctx.features = _features(ctx.agent, ctx.tool_name, ctx.args)
+        return ("REWRITE" if patches else "ALLOW"), verdicts, patches
 
 
 def _features(agent: CompiledAgent, tool_name: str, args: dict[str, Any]) -> Any:
