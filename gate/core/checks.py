@@ -247,7 +247,7 @@ class ScopeCheck:
         if ctx.agent.tools is None:
             return _OK_SCOPE_NO_ALLOWLIST
         if ctx.tool is not None:
-            return _pass(self.name, "tool_in_scope", f"{ctx.tool_name} is declared")
+            return ctx.tool.in_scope or _pass(self.name, "tool_in_scope", f"{ctx.tool_name} is declared")
         return Verdict(self.name, "block", "tool_not_declared", f"{ctx.tool_name} is not a declared tool of {ctx.agent.name}")
 
 

@@ -24,6 +24,7 @@ import yaml
 
 from gate.core.actions import ActionFeatures, split_words
 from gate.core.frame import IdentityFrame, VectorIndex, split_identity
+from gate.core.verdict import Verdict
 from gate.core.risk import RiskModel
 from gate.core.session import destination_tokens, pressure_of
 from gate.embeddings.encoders import Encoder
@@ -47,6 +48,7 @@ class CompiledTool:
     compiled_patterns: tuple[tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], ...]
     vec: np.ndarray                       # embedding of the tool's name and description
     blend_vec: np.ndarray | None = None   # tool_blend * vec, precomputed for the hot path
+    in_scope: Verdict | None = None       # the scope check's passing verdict for this tool
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,8 @@ def _compile_tool(spec: ToolSpec, cache: _EncodeCache, blend: float) -> Compiled
         for c in spec.constraints
     )
     vec = cache.matrix([tool_text(spec)])[0]
-    return CompiledTool(spec, validator, pats, vec, (blend * vec).astype(np.float32))
+    return CompiledTool(spec, validator, pats, vec, (blend * vec).astype(np.float32),
+                        Verdict("scope", "pass", "tool_in_scope", f"{spec.name} is declared"))
 
 
 def revision_of(policies: Sequence[AgentPolicy], extra: Sequence[bytes]) -> str:
