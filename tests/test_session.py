@@ -152,3 +152,21 @@ def test_a_flag_on_the_record_the_call_asked_for_belongs_to_the_call_ids() -> No
     got = held_records({"status": "terminated", "legal_hold": True}, {"E09021"})
     assert got == {"E09021=legal_hold"}
     assert held_records({"status": "approved"}, {"E1"}) == set()
+
+
+def test_pressure_triggers_never_hide_a_mark() -> None:
+    import random
+
+    from gate.core.session import _pressure_reference, pressure_of
+
+    rng = random.Random(21)
+    phrases = ["URGENT", "asap", "right away", "no time to", "before the board", "within the next 10 minutes", "hurry",
+               "email from", "Ticket 4821 from", "chat: 'hi", "the caller says", "CEO", "Vice President", "head of",
+               "IT team", "release-manager", "law enforcement", "court order", "special agent", "police dept", "I approve",
+               "pre-approved", "skip the review", "bypass", "no need to verify", "don't tell", "keep it quiet",
+               "--no-verify", "do not escalate", "without escalating", "locked out", "changed my phone", "lost access",
+               "our new bank details has changed", "new account number", "gift cards", "personal email", "x@gmail.com",
+               "please", "refund", "the", "invoice", "from the queue", "we", "today", ",", "."]
+    for _ in range(6000):
+        text = " ".join(rng.choice(phrases) for _ in range(rng.randint(1, 6)))
+        assert pressure_of(text) == _pressure_reference(text), text

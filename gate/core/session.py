@@ -156,8 +156,31 @@ PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.com
 ))
 
 
+# Literal words one of which every match of a family contains (lower-cased ASCII): one scan of
+# the text wakes only the families worth running (tests/test_session.py checks the claim).
+_PRESSURE_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "urgency": ("urgent", "asap", "immediately", "right", "time", "hurry", "before", "within"),
+    "indirect_channel": ("from", ":", "says", "said", "claim"),
+    "claimed_authority": ("ceo", "cfo", "cto", "coo", "ciso", "president", "vp", "director", "head", "team", "lead",
+                          "department", "auditor", "manager", "board", "enforcement", "subpoena", "court", "detective",
+                          "sergeant", "agent", "police"),
+    "approval_bypass": ("approve", "skip", "bypass", "need", "don", "keep", "no-verify", "not", "escalating"),
+    "recovery_lure": ("locked", "changed", "lost", "account", "gift", "personal"),
+    "personal_mailbox": ("@",),
+}
+
+
 def pressure_of(text: str) -> tuple[str, ...]:
     """The social-engineering families whose marks appear in `text`."""
+    if text.isascii():   # case folding of non-ASCII letters is the regexes' own business
+        low = text.lower()
+        return tuple(name for name, rx in PRESSURE_FAMILIES
+                     if any(t in low for t in _PRESSURE_TRIGGERS[name]) and rx.search(text))
+    return tuple(name for name, rx in PRESSURE_FAMILIES if rx.search(text))
+
+
+def _pressure_reference(text: str) -> tuple[str, ...]:
+    """`pressure_of` without the trigger prefilter (kept for tests)."""
     return tuple(name for name, rx in PRESSURE_FAMILIES if rx.search(text))
 
 
