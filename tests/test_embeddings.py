@@ -177,3 +177,32 @@ def test_raw_encoding_points_where_the_unit_encoding_does(static: StaticEncoder)
             continue
         assert length == pytest.approx(float(np.linalg.norm(raw)), rel=1e-5)
         np.testing.assert_allclose(raw / length, unit, atol=2e-6)
+
+
+def test_python_wordpiece_gives_the_rust_tokenizers_ids(static: StaticEncoder, eval_texts: list[str]) -> None:
+    """The hot path tokenises printable ASCII with a Python WordPiece (`AsciiWordPiece`); its ids
+    must be exactly the Rust tokenizer's, on real texts and on made-up, long and odd words."""
+    import random
+    import string
+
+    wp, rust = static._wordpiece, static._tokenizer
+    assert wp is not None
+    rng = random.Random(13)
+    texts = list(eval_texts) + [
+        "kubectl get secret orders-db-credentials -n orders -o jsonpath={.data.password}",
+        "SELECT email, phone FROM prod.customers WHERE id = 42; DROP TABLE x;--",
+        "https://u:pw@host.example:8443/a/b?c=d&e=%20f #frag",
+        "getUserAccounts API_CALL:bank_transfer mcp__github__create_issue",
+        "a" * 99, "b" * 100, "c" * 101, "supercalifragilisticexpialidocious antidisestablishmentarianism",
+        "telecommunications deforestation misappropriation exfiltration",   # the longest pieces of each kind
+        "", " ", "\t\n", "!!!", "x1y2z3 0x0st 1e-9 3.14159",
+    ]
+    alphabet = string.ascii_letters + string.digits + string.punctuation + "  \t"
+    for _ in range(1500):
+        texts.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))))
+    for _ in range(500):
+        texts.append(" ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 24)))
+                              for _ in range(rng.randint(1, 6))))
+    for text in texts:
+        assert wp.ids(text) == rust.encode(text, add_special_tokens=False).ids, text
+    assert wp.ids("naïve café") is None          # not ASCII: the caller falls back to the Rust tokenizer

@@ -117,6 +117,11 @@ class AsciiWordPiece:
         self.unk = unk
         self.max_chars = max_chars
         self.words: dict[str, tuple[int, ...]] = {}
+        # continuation pieces without their `##`, and the longest piece of each kind: the greedy
+        # longest match starts at a length that can exist (same ids, fewer dictionary probes)
+        self.cont = {k[2:]: v for k, v in vocab.items() if k.startswith("##")}
+        self.max_first = max((len(k) for k in vocab if not k.startswith("##")), default=1)
+        self.max_cont = max((len(k) for k in self.cont), default=1)
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Any) -> "AsciiWordPiece | None":
@@ -134,15 +139,14 @@ class AsciiWordPiece:
     def _word(self, word: str) -> tuple[int, ...]:
         if len(word) > self.max_chars:
             return (self.unk,)
-        vocab = self.vocab
         out: list[int] = []
         start, n = 0, len(word)
         while start < n:
-            end = n
+            table, longest = (self.vocab, self.max_first) if start == 0 else (self.cont, self.max_cont)
+            end = min(n, start + longest)
             piece_id = None
             while start < end:
-                piece = word[start:end] if start == 0 else "##" + word[start:end]
-                piece_id = vocab.get(piece)
+                piece_id = table.get(word[start:end])
                 if piece_id is not None:
                     break
                 end -= 1
