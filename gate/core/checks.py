@@ -436,7 +436,7 @@ class ConstraintCheck:
         pattern, denies = compiled
         redacted: list[Any] = []
         changed = False
-        for v in scalars:
+        for v in (scalars if pattern is not None or denies or con.max_length is not None else ()):
             text = v if isinstance(v, str) else str(v)
             if pattern is not None and not pattern.search(text):
                 return ("block", "pattern_mismatch", None)
