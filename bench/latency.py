@@ -16,7 +16,6 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import copy
 import gc
 import http.client
 import json

@@ -3,7 +3,6 @@ and a near miss it must let through (or at least not stop for that reason)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

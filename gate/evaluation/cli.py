@@ -32,8 +32,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if not args.no_progress and sys.stderr.isatty() or getattr(args, "progress", False):
         from tqdm import tqdm
 
-        def progress(it):  # type: ignore[no-untyped-def]
+        def _bar(it):  # type: ignore[no-untyped-def]
             return tqdm(list(it), desc=f"gate eval ({args.split})", unit="case", file=sys.stderr)
+        progress = _bar
     results = run_cases(gate, cases, progress)
     main = score(results)
     rows: dict[str, dict[str, Any]] = {"gate": main}

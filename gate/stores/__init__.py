@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gate.stores.base import SessionStore, session_key
 from gate.stores.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from gate.settings import Settings
 
 __all__ = ["SessionStore", "MemoryStore", "session_key", "make_store"]
 
 
-def make_store(settings: "Settings") -> SessionStore:  # noqa: F821
+def make_store(settings: Settings) -> SessionStore:
     """The store chosen by configuration: `memory` (embedded) or `redis`."""
     if settings.store == "memory":
         return MemoryStore(ttl_s=settings.session_ttl_s, max_sessions=settings.session_max)
