@@ -295,7 +295,7 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
     if ctx is not None and ctx.projected is not None:
         e, c, r = ctx.projected.exposure, ctx.projected.escalation, ctx.projected.reversibility
     else:
-        unsanctioned = unsanctioned_egress(features, snap.trusted(agent.named_destinations), agent.policy.internal_domains)
+        unsanctioned = unsanctioned_egress(features, snap, agent.named_destinations, agent.policy.internal_domains)
         e, c, r = advance(snap.exposure, snap.escalation, features, unsanctioned)
     level = max(snap.risk_level, risk_level(e, c, r))
     drift = snap.drift

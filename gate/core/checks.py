@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
+from gate.core.risk import unsanctioned_egress
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, may_hold_secret, nothing_sensitive, redact
 from gate.core.session import (
     NO_CONTACT_STATUS,
-    egress_targets,
-    is_sanctioned,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -127,14 +126,8 @@ class CheckContext:
     def unsanctioned(self) -> bool:
         """Whether the call sends to a destination nobody sanctioned (once per features)."""
         if self._unsanctioned is None or self._unsanctioned[0] is not self.features:
-            targets = egress_targets(self.features)
-            if not targets:          # most calls name no outbound destination: no trust set needed
-                answer = False
-            else:
-                trusted = self.session.trusted(self.agent.named_destinations)
-                internal = self.agent.policy.internal_domains
-                answer = any(not is_sanctioned(t, trusted, internal) for t in targets)
-            self._unsanctioned = (self.features, answer)
+            self._unsanctioned = (self.features, unsanctioned_egress(
+                self.features, self.session, self.agent.named_destinations, self.agent.policy.internal_domains))
         return self._unsanctioned[1]
 
     def frame_best(self) -> tuple[float, int]:

@@ -58,8 +58,16 @@ class RiskState:
                 f"escalation {_ESCALATION_NAMES[self.escalation]}, {_REV_NAMES[self.reversibility]})")
 
 
-def unsanctioned_egress(f: ActionFeatures, trusted: frozenset[str], internal: tuple[str, ...]) -> bool:
-    return any(not is_sanctioned(t, trusted, internal) for t in egress_targets(f))
+def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named: frozenset[str],
+                        internal: tuple[str, ...]) -> bool:
+    """Whether the call sends to a destination that neither the task, the identity, a
+    system-of-record field nor the internal domains sanction. Most calls name no outbound
+    destination; only those build the session's trust set."""
+    targets = egress_targets(f)
+    if not targets:
+        return False
+    trusted = session.trusted(agent_named)
+    return any(not is_sanctioned(t, trusted, internal) for t in targets)
 
 
 def advance(exposure: int, escalation: int, f: ActionFeatures, unsanctioned: bool) -> tuple[int, int, int]:
