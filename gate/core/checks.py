@@ -15,7 +15,7 @@ import numpy as np
 
 from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
 from gate.core.risk import unsanctioned_egress
-from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, may_hold_secret, nothing_sensitive, redact
+from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.session import (
     NO_CONTACT_STATUS,
     OWNER_PREFIX,
@@ -633,10 +633,12 @@ class SensitiveDataCheck:
         if not f.strings:
             return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
         texts = [t for _, t in f.strings]
-        escaped = any("%" in t for t in texts)
-        if not escaped and nothing_sensitive(texts, pii=pol.redact_pii != "allow"):
-            return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
-        secrets_possible = escaped or may_hold_secret("\n".join(texts))
+        if any("%" in t for t in texts):   # escapes may hide anything: decode and look at every string
+            secrets_possible = pii_possible = True
+        else:
+            secrets_possible, pii_possible = screen(texts)
+            if not secrets_possible and (not pii_possible or pol.redact_pii == "allow"):
+                return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
         patches: list[Patch] = []
         kinds: list[str] = []
         dest_addrs = {t.lower() for path, t in f.strings if _DEST_LEAF.search(path)}
@@ -648,7 +650,7 @@ class SensitiveDataCheck:
         for path, raw in f.strings:
             text = _decoded(raw)
             secrets = find_secrets(text) if secrets_possible else []
-            pii = (find_pii(text) + find_contact_list(text, exclude=not_counted)) if pol.redact_pii != "allow" else []
+            pii = (find_pii(text) + find_contact_list(text, exclude=not_counted)) if pii_possible and pol.redact_pii != "allow" else []
             if secrets and pol.redact_secrets == "block":
                 return Verdict(self.name, "block", "secret_outbound",
                                f"{path} carries a credential ({secrets[0].kind}) to an outbound sink")

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import ahocorasick
 
 __all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES",
-           "nothing_sensitive", "may_hold_secret"]
+           "screen"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
 
@@ -136,20 +136,14 @@ def find_pii(text: str) -> list[Finding]:
     return out
 
 
-def may_hold_secret(text: str) -> bool:
-    """False when no secret pattern can match in `text` (none of their literal triggers
-    occurs): `find_secrets` would return nothing. Test once over several strings joined."""
-    return _SECRET_TRIGGERED.any(text)
-
-
-def nothing_sensitive(strings: Sequence[str], pii: bool = True) -> bool:
-    """True when no secret detector (and, with `pii`, no personal-data or contact-list
-    detector) can match in any of `strings`: the preconditions each of them checks first,
-    tested once over all of them. Conservative: a False only means "look string by string"."""
+def screen(strings: Sequence[str]) -> tuple[bool, bool]:
+    """(a secret may be in `strings`, personal data or a contact list may be): the
+    preconditions the detectors check first, tested once over all the strings. Conservative:
+    False means the detector would find nothing; True only means "look string by string"."""
     joined = strings[0] if len(strings) == 1 else "\n".join(strings)
-    if _SECRET_TRIGGERED.any(joined):
-        return False
-    return not pii or ("+" not in joined and not _DIGITS.search(joined) and all(s.count("@") < 2 for s in strings))
+    secrets = _SECRET_TRIGGERED.any(joined)
+    pii = "+" in joined or _DIGITS.search(joined) is not None or any(s.count("@") >= 2 for s in strings)
+    return secrets, pii
 
 
 def find_contact_list(text: str, minimum: int = 2, exclude: Callable[[str], bool] | None = None) -> list[Finding]:
