@@ -508,7 +508,22 @@ def test_reasons_never_echo_argument_values_or_secrets(gates: tuple[Gate, Gate])
 
 
 def test_the_inline_canonical_text_equals_the_reference_builder() -> None:
-    from gate.core.actions import _canonical, _leaves, split_words
+    from gate.core.actions import _ALPHA_WORD, _CANON_LIMIT, _leaves, split_words
+
+    def _canonical(words: tuple[str, ...], leaves: list, limit: int = _CANON_LIMIT) -> str:
+        """The plain definition: tool words, then each key with the words of its value, bounded."""
+        parts = [" ".join(words)]
+        budget = limit - len(parts[0])
+        for path, value in leaves:
+            if budget <= 0:
+                break
+            leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
+            key = " ".join(split_words(leaf))
+            v = " ".join(_ALPHA_WORD.findall(value[:120])) if isinstance(value, str) else ""
+            chunk = f"{key} {v[:60]}".strip()
+            parts.append(chunk)
+            budget -= len(chunk) + 1
+        return " ".join(parts)[:limit]
 
     shapes = [
         ("send_email", {"to": "ann@example.com", "subject": "Payroll run INV-1009", "body": "Hi " * 80}),
@@ -541,7 +556,19 @@ def test_the_shell_verb_prefilter_finds_what_every_pattern_finds() -> None:
 def test_sensitivity_in_one_pass_equals_the_word_and_fragment_definition() -> None:
     import random
 
-    from gate.core.actions import _SENSITIVE, _sensitivity_reference
+    import re
+
+    from gate.core.actions import _SENSITIVE
+
+    def _sensitivity_reference(text: str) -> int:
+        """The plain definition: whole words from a set, fragments as substrings."""
+        low = text.lower()
+        words = set(re.findall(r"[a-z0-9]+", low))
+        best = max((lvl for lvl, _, frags in _SENSITIVE for f in frags if f in low), default=0)
+        for level, vocab, _ in _SENSITIVE:
+            if level > best and not words.isdisjoint(vocab):
+                return level
+        return best
 
     rng = random.Random(11)
     vocab = [w for _, words, frags in _SENSITIVE for w in list(words) + list(frags)]

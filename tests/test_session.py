@@ -157,7 +157,10 @@ def test_a_flag_on_the_record_the_call_asked_for_belongs_to_the_call_ids() -> No
 def test_pressure_triggers_never_hide_a_mark() -> None:
     import random
 
-    from gate.core.session import _pressure_reference, pressure_of
+    from gate.core.session import PRESSURE_FAMILIES, pressure_of
+
+    def _pressure_reference(text: str) -> tuple[str, ...]:
+        return tuple(name for name, rx in PRESSURE_FAMILIES if rx.search(text))
 
     rng = random.Random(21)
     phrases = ["URGENT", "asap", "right away", "no time to", "before the board", "within the next 10 minutes", "hurry",

@@ -58,6 +58,11 @@ _HOST_RX = re.compile(r"(?:^|[\s@=])((?:[a-z0-9-]+\.)+(?:com|net|org|io|dev|ai|c
 PATH_RX = re.compile(r"(?:^|[\s='\"(])((?:~|\.{1,2})?/[^\s'\"|;&<>()]*|[A-Za-z]:\\[^\s'\"|;&<>]*)")
 _NUM_STR = re.compile(r"^\s*[-+]?\$?\s*\d[\d,]*(?:\.\d+)?\s*$")
 
+# Canonical text for embedding: words of at least two letters (identifiers and numbers carry no
+# meaning for the embedding), bounded in length.
+_ALPHA_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]{2,}(?![a-z])")
+_CANON_LIMIT = 140
+
 _AMOUNT_KEYS = re.compile(r"(?i)(amount|total|sum|price|value|usd|eur|gbp|cost|payment|refund|limit|quantity|qty)")
 _DEST_KEYS = re.compile(r"(?i)^(to|cc|bcc|recipient|recipients|email|emails|address|url|uri|endpoint|webhook|host|destination|dest|target|remote|channel|server|bucket|account|iban|beneficiary|payee|phone|number)s?$")
 _COMMAND_STARTS = ("sudo ", "rm ", "curl ", "git ", "kubectl ", "aws ", "chmod ")
@@ -79,7 +84,6 @@ _SENSITIVE: tuple[tuple[int, frozenset[str], tuple[str, ...]], ...] = (
          "all customers", "all_customers", "all employees", "all_employees", "personal data", "personal_data",
          "employee records", "employee_records", ".sql")),
 )
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _sensitivity_automaton() -> ahocorasick.Automaton:
@@ -119,17 +123,6 @@ def sensitivity_of_text(text: str) -> int:
                 best = word
         if best == 4:
             break
-    return best
-
-
-def _sensitivity_reference(text: str) -> int:
-    """The plain definition of `sensitivity_of_text` (word set + substring scan), kept for tests."""
-    low = text.lower()
-    words = set(_WORD.findall(low))
-    best = max((lvl for lvl, _, frags in _SENSITIVE for f in frags if f in low), default=0)
-    for level, vocab, _ in _SENSITIVE:
-        if level > best and not words.isdisjoint(vocab):
-            return level
     return best
 
 
@@ -365,7 +358,8 @@ def extract_features(
         kw, amount_key, dest_key, command_key, key_text = _leaf_info(path)
         key_words.extend(kw)
         if budget > 0:
-            # the canonical text: `send email to subject payroll run` (see `_canonical`)
+            # the canonical text: tool words, then each key with the words of its value, bounded;
+            # identifiers and numbers carry no meaning for the embedding and are left out
             chunk = f"{key_text} {' '.join(_ALPHA_WORD.findall(value[:120]))[:60]}".strip() if isinstance(value, str) else key_text
             canon.append(chunk)
             budget -= len(chunk) + 1
@@ -466,28 +460,3 @@ def extract_features(
         scalars=tuple(scalars),
         text=text,
     )
-
-
-_ALPHA_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]{2,}(?![a-z])")
-
-
-_CANON_LIMIT = 140
-
-
-def _canonical(words: tuple[str, ...], leaves: list[tuple[str, Any]], limit: int = _CANON_LIMIT) -> str:
-    """`send email to subject payroll run` — tool words, then each key with the words of its
-    value, bounded. Identifiers and numbers (INV-1009, 4111…) carry no meaning for the
-    embedding and are left out; the rule checks see every character. (`extract_features`
-    builds the same text inline, in its single pass over the leaves; a test keeps both equal.)"""
-    parts = [" ".join(words)]
-    budget = limit - len(parts[0])
-    for path, value in leaves:
-        if budget <= 0:
-            break
-        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-        key = " ".join(_split_cached(leaf))
-        v = " ".join(_ALPHA_WORD.findall(value[:120])) if isinstance(value, str) else ""
-        chunk = f"{key} {v[:60]}".strip()
-        parts.append(chunk)
-        budget -= len(chunk) + 1
-    return " ".join(parts)[:limit]

@@ -179,11 +179,6 @@ def pressure_of(text: str) -> tuple[str, ...]:
     return tuple(name for name, rx in PRESSURE_FAMILIES if rx.search(text))
 
 
-def _pressure_reference(text: str) -> tuple[str, ...]:
-    """`pressure_of` without the trigger prefilter (kept for tests)."""
-    return tuple(name for name, rx in PRESSURE_FAMILIES if rx.search(text))
-
-
 _IDENT_RX = re.compile(r"(?<![\w@/.-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,}(?![\w@])")
 _PATHLIKE = re.compile(r"(?:~|\.{1,2})?/[\w./-]{3,}")
 
