@@ -27,7 +27,7 @@ def _ctx(gate: Gate, snap: SessionSnapshot, vec: np.ndarray) -> CheckContext:
     agent = gate.bundle.agents["sre-oncall"]
     f = extract_features("kubectl", {"command": "get pods"})
     ctx = CheckContext(agent, None, "kubectl", {}, f, snap, gate.bundle.library, snap.task)
-    ctx._sem = (f, Semantics.of_unit(vec, (1.0, 0), (-1.0, -1), (-1.0, 0, -1.0)))   # the step's embedding, given
+    ctx._sem = (f, Semantics(vec, 1.0, (1.0, 0), (-1.0, -1), (-1.0, 0, -1.0)))   # the step's embedding, given
     return ctx
 
 

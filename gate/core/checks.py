@@ -11,7 +11,6 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 
 from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
 from gate.core.risk import unsanctioned_egress
@@ -110,11 +109,6 @@ class CheckContext:
         self._sem: tuple[ActionFeatures, Semantics] | None = None
         self.projected: Any = None          # the RiskState the session-risk check projected, reused by the update
         self._unsanctioned: tuple[ActionFeatures, bool] | None = None
-
-    @property
-    def vec(self) -> np.ndarray:
-        """The action's embedding (hot-path encoder), computed once per request."""
-        return self.semantics().vec
 
     def semantics(self) -> Semantics:
         """Embedding and resonances of the call as it stands (recomputed after a rewrite)."""
@@ -240,7 +234,7 @@ class ScopeCheck:
         if ctx.agent.tools is None:
             return _OK_SCOPE_NO_ALLOWLIST
         if ctx.tool is not None:
-            return ctx.tool.in_scope or _pass(self.name, "tool_in_scope", f"{ctx.tool_name} is declared")
+            return ctx.tool.in_scope
         return Verdict(self.name, "block", "tool_not_declared", f"{ctx.tool_name} is not a declared tool of {ctx.agent.name}")
 
 

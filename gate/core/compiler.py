@@ -47,8 +47,8 @@ class CompiledTool:
     validator: Any | None                 # a compiled jsonschema-rs validator
     compiled_patterns: tuple[tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], ...]
     vec: np.ndarray                       # embedding of the tool's name and description
-    blend_vec: np.ndarray | None = None   # tool_blend * vec, precomputed for the hot path
-    in_scope: Verdict | None = None       # the scope check's passing verdict for this tool
+    blend_vec: np.ndarray                 # tool_blend * vec, precomputed for the hot path
+    in_scope: Verdict                     # the scope check's passing verdict for this tool
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,10 @@ class CompiledAgent:
 
 class Semantics:
     """What the embedding says about one call (see `Library.semantics`). The call's vector is
-    kept unnormalised with its inverse length: cosines are scaled as scalars, and the unit
-    vector is only materialised when asked for. Immutable by convention (cached, shared)."""
+    kept unnormalised with its inverse length: cosines are scaled as scalars. Immutable by
+    convention (cached, shared)."""
 
-    __slots__ = ("raw", "inv_norm", "frame", "prohibited", "library", "_vec")
+    __slots__ = ("raw", "inv_norm", "frame", "prohibited", "library")
 
     def __init__(self, raw: np.ndarray, inv_norm: float, frame: tuple[float, int],
                  prohibited: tuple[float, int], library: tuple[float, int, float]) -> None:
@@ -84,20 +84,6 @@ class Semantics:
         self.frame = frame                # best identity-frame cosine and its row
         self.prohibited = prohibited      # best prohibition cosine and its row
         self.library = library            # best archetype cosine, its row, best anchor cosine
-        self._vec: np.ndarray | None = None
-
-    @classmethod
-    def of_unit(cls, vec: np.ndarray, frame: tuple[float, int], prohibited: tuple[float, int],
-                library: tuple[float, int, float]) -> Semantics:
-        """From an already normalised vector (tests, tools)."""
-        return cls(vec, 1.0, frame, prohibited, library)
-
-    @property
-    def vec(self) -> np.ndarray:
-        """The unit vector of the call."""
-        if self._vec is None:
-            self._vec = self.raw * np.float32(self.inv_norm)
-        return self._vec
 
     def similarity(self, unit: np.ndarray) -> float:
         """Cosine between the call and a unit vector (e.g. the session's task imprint)."""
@@ -179,7 +165,7 @@ class Library:
         if tool is not None and b > 0:
             if n > 0:
                 w *= (1.0 - b) / n
-            w += tool.blend_vec if tool.blend_vec is not None else b * tool.vec
+            w += tool.blend_vec
             n = math.sqrt(float(w.dot(w)))
         return w, (1.0 / n if n > 0 else 0.0)
 
