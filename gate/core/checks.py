@@ -11,10 +11,9 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-
 from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
-from gate.core.risk import unsanctioned_egress
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
+from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     NO_CONTACT_STATUS,
     OWNER_PREFIX,
