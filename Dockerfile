@@ -17,7 +17,14 @@ COPY pyproject.toml README.md ./
 COPY gate ./gate
 COPY embeddings ./embeddings
 COPY policies ./policies
-RUN pip install -e . \
+COPY setup.py ./
+# A C compiler only for the build: the hot path is compiled with Cython (setup.py), then removed.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install -e . \
+ && python -c "import gate._accel as a, sys; s = a.status(); print(s); sys.exit(set(s.values()) != {'compiled'})" \
+ && apt-get purge -y --auto-remove gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* \
  && gate embeddings build \
  && gate policy lint policies
 

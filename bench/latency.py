@@ -11,6 +11,10 @@ Sections:
          ASGI app served the same way in the same run (ratio = gate p50 / bare p50).
   start  `gate serve` from process start to a 200 on /readyz, and its resident memory, for
          the example policies and for 1,000 generated agent policies (sharing identity text).
+
+The hot path runs as installed: compiled by `pip install` where a C compiler was present
+(gate/_accel.py says which modules are). `GATE_PURE_PYTHON=1 python bench/latency.py` measures
+the pure-Python source instead.
 """
 
 from __future__ import annotations
@@ -284,7 +288,13 @@ def main() -> int:
     a = ap.parse_args()
     global AUDIT, CASES
     AUDIT, CASES = a.audit, a.cases
-    result: dict[str, Any] = {}
+    from gate import _accel
+    modes = _accel.status()
+    compiled = sum(m == "compiled" for m in modes.values())
+    result: dict[str, Any] = {"hot_path": modes}
+    print(f"hot path: {compiled} of {len(modes)} modules compiled"
+          + (f" ({_accel.PURE_ENV}=1)" if os.environ.get(_accel.PURE_ENV) == "1" else "")
+          + (f"; from source: {', '.join(sorted(k for k, m in modes.items() if m != 'compiled'))}" if compiled < len(modes) else ""))
     if a.only in (None, "core"):
         result["core"] = core = bench_core(a.n, a.repeat)
         for k, v in core.items():

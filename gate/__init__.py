@@ -8,6 +8,11 @@
 
 from __future__ import annotations
 
+from gate import _accel
+
+_accel.install()     # before any hot-path module is imported: compiled build or source
+
+# isort: split
 from gate.core.verdict import Decision, Verdict
 from gate.errors import GateError, PolicyError, RequestError
 from gate.gate import Gate
