@@ -387,7 +387,7 @@ def extract_features(
     command_text = "\n".join(command_parts)
     if command_text:
         _shell_verbs(command_text, verbs)
-    all_text = "\n".join(t for _, t in strings)
+    all_text = "\n".join([t for _, t in strings])
     emails: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     domains: list[str] = []
@@ -404,7 +404,7 @@ def extract_features(
             for m in _HOST_RX.finditer(v):
                 domains.append(m.group(1).lower())
     paths = tuple(dict.fromkeys(m.group(1) for m in PATH_RX.finditer(all_text) if len(m.group(1)) > 1)) if "/" in all_text or "\\" in all_text else ()
-    external = tuple(dict.fromkeys(d for d in domains if not is_internal(d, internal_domains)))
+    external = tuple(dict.fromkeys(d for d in domains if not is_internal(d, internal_domains))) if domains else ()
 
     if declared:
         verb = declared
