@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 from gate.core.actions import extract_features
 from gate.core.checks import (
     parse_path,
+    spend_entries,
     Check,
     CheckContext,
     ConsensusCheck,
@@ -350,7 +351,10 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         # sorted: which values fit under the cap must not depend on set iteration order
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
-    held = advanced.held | frozenset(sorted(held_records(result, call_ids))[:256])
+    found = held_records(result, call_ids)
+    tool = agent.tools.get(req.tool) if agent.tools is not None else None
+    found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
+    held = advanced.held | frozenset(sorted(found)[:256])
     return advanced.evolve(
         exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held),
         tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),

@@ -15,7 +15,13 @@ from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    BIND_PREFIX,
     NO_CONTACT_STATUS,
+    NO_DISCLOSURE,
+    NO_MARKETING,
+    PAID_STATUS,
+    SELF_APPROVED,
+    SPEND_PREFIX,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -480,6 +486,8 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 pii_cols |= {m.group().lower() for m in _PII_COLUMNS.finditer(text)}
         if len(pii_cols) >= 2:
             found.append(("pii_bulk_export", "exports personal-data columns in bulk"))
+    if (exporting or words & _REPORT_WORDS) and _identified_special_category(f):
+        found.append(("special_category_identified", "reports special-category personal data next to who it is about"))
     if "pay" in f.verbs:
         text = " ".join(t for _, t in f.strings)
         if _SANCTIONED.search(text):
@@ -495,6 +503,20 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if f.scalars and _reveals_secret(f):
         found.append(("secret_reveal", "asks a secret store to reveal a stored credential in plain text"))
     return found
+
+
+_REPORT_WORDS = frozenset("report reports export extract dashboard generate breakdown".split())
+# GDPR Art. 9 special categories (racial or ethnic origin, religion, health, disability, sexual
+# orientation, union membership, genetics, biometrics) and direct identifiers: together in one
+# field list they make a named list of who has which; apart (an aggregate) they do not.
+_SPECIAL_COLUMN = re.compile(r"(?i)^(?:\w+_)?(?:ethnicity|ethnic_origin|race|religion|religious\w*|disability\w*|health\w*|medical\w*|"
+                             r"sexual_orientation|orientation|union_member\w*|trade_union\w*|genetic\w*|biometric\w*|political\w*)$")
+_IDENTIFIER_COLUMN = re.compile(r"(?i)^(?:(?:employee|full|first|last|display|user|patient)_?name|name|e?mail\w*|employee_?id|user_?id|ssn|national_id)$")
+
+
+def _identified_special_category(f: ActionFeatures) -> bool:
+    cols = [t.strip() for p, t in f.strings if _FIELD_LIST.search(p)]
+    return any(_SPECIAL_COLUMN.match(c) for c in cols) and any(_IDENTIFIER_COLUMN.match(c) for c in cols)
 
 
 _INSERT_VALUES = re.compile(r"(?is)\binsert\s+into\s+[\w.\"`]+(?:\s*\([^)]*\))?\s*values\b")
@@ -693,7 +715,14 @@ class PreconditionCheck:
             v = self._owner_mismatch(ctx, by_id, requesters)
             if v is not None:
                 return v
+        if "pay" in f.verbs:
+            v = _ledger_violation(ctx, by_id)
+            if v is not None:
+                return v
         if sending:
+            v = _disclosure_violation(f, by_id)
+            if v is not None:
+                return v
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
             for path, text in f.strings:
                 if not _DEST_LEAF.search(path):
@@ -709,7 +738,12 @@ class PreconditionCheck:
         for _, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
-                    if status.startswith(OWNER_PREFIX) or NO_CONTACT_STATUS.search(status):
+                    if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
+                        continue
+                    if status == SELF_APPROVED:
+                        if acting:
+                            return Verdict(self.name, "block", "self_approved_record",
+                                           "an earlier tool result shows a record this call acts on approved by the person who raised it")
                         continue
                     if SPENT_STATUS.match(status):
                         if refunding:
@@ -734,6 +768,140 @@ class PreconditionCheck:
                     return Verdict(self.name, "block", "owner_not_requester",
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
+
+
+_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING})
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX)
+
+# Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
+_REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
+_PAYEE_ARG = re.compile(r"(?i)(?:^|[._])(?:to|(?:to_)?(?:vendor|payee|beneficiary|customer|employee|recipient|supplier|account|iban)(?:_?(?:id|number|no))?)(?:$|[.\[])")
+_SOURCE_ARG = re.compile(r"(?i)(?:^|[._])(?:from|source|debit|origin)")
+_PARTY_LEAF = re.compile(r"(?i)^(?:to_|from_|payee_|target_|dest_)?(\w*_id)$")
+
+
+def _tokens_at(f: ActionFeatures, rx: re.Pattern[str]) -> set[str]:
+    return {t for p, v in f.strings if rx.search(p) and not _SOURCE_ARG.search(p) for t in salient_tokens(v)}
+
+
+def _limited_amount(tool: CompiledTool | None, args: dict[str, Any]) -> tuple[float, float] | None:
+    """(amount, the tool's declared per-call maximum) of a call whose amount the policy caps."""
+    if tool is None:
+        return None
+    for con in tool.spec.constraints:
+        if con.max is None:
+            continue
+        v = get_path(args, con.arg)
+        try:
+            amount = float(v) if v is not _MISSING and v is not None and not isinstance(v, bool) else None
+        except (TypeError, ValueError):
+            amount = None
+        if amount is not None:
+            return amount, float(con.max)
+    return None
+
+
+def payment_keys(f: ActionFeatures) -> set[str]:
+    """What a payment is for: the references it settles, or (without one) whom it pays."""
+    return _tokens_at(f, _REF_ARG) or _tokens_at(f, _PAYEE_ARG)
+
+
+def spend_entries(tool: CompiledTool | None, tool_name: str, args: dict[str, Any], f: ActionFeatures, step: int) -> set[str]:
+    """`KEY=spend:tool:amount:step` for an executed payment whose amount the policy caps."""
+    if "pay" not in f.verbs:
+        return set()
+    lim = _limited_amount(tool, args)
+    if lim is None:
+        return set()
+    return {f"{k}={SPEND_PREFIX}{tool_name}:{lim[0]:g}:{step}" for k in payment_keys(f)}
+
+
+def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """Payment-integrity rules over what the session has seen: a reference already paid, a
+    payee other than the one the record names, one payment split under the per-call limit."""
+    f = ctx.features
+    refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
+    refs = _tokens_at(f, _REF_ARG)
+    if not refunding:
+        for tok in refs:
+            if PAID_STATUS in by_id.get(tok, ()):
+                return Verdict("preconditions", "block", "already_paid",
+                               "an earlier tool result shows the record this payment settles as already paid (duplicate payment)")
+    # Payee of record: the record's primary id is bound to a party; the call names another.
+    for path, value in f.strings:
+        m = _PARTY_LEAF.match(path.rsplit(".", 1)[-1])
+        if not m or _SOURCE_ARG.match(path):
+            continue
+        leaf, mine = m.group(1).lower(), value.strip().upper()
+        for other, text in f.strings:
+            if other == path:
+                continue
+            for tok in salient_tokens(text):
+                bound = [st[len(BIND_PREFIX) + len(leaf) + 1:] for st in by_id.get(tok, ())
+                         if st.startswith(BIND_PREFIX) and st[len(BIND_PREFIX):].startswith(leaf + ":")]
+                if bound and mine not in bound:
+                    return Verdict("preconditions", "block", "payee_mismatch",
+                                   f"a record this payment names belongs to another {leaf.replace('_', ' ')} than the call pays")
+    lim = _limited_amount(ctx.tool, ctx.args)
+    if lim is None:
+        return None
+    amount, cap = lim
+    prior: set[tuple[float, str]] = set()
+    for k in refs or _tokens_at(f, _PAYEE_ARG):
+        for st in by_id.get(k, ()):
+            if st.startswith(SPEND_PREFIX):
+                tool, amt, step = st[len(SPEND_PREFIX):].rsplit(":", 2)
+                if tool == ctx.tool_name:
+                    prior.add((float(amt), step))
+    if not prior:
+        return None
+    if not refunding and any(abs(a - amount) < 0.005 for a, _ in prior):
+        return Verdict("preconditions", "block", "duplicate_payment",
+                       "the session already made this payment for the same reference or payee")
+    total = amount + sum(a for a, _ in prior)
+    if amount <= cap < total:
+        return Verdict("preconditions", "block", "split_payment",
+                       f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
+                       {"payments": float(len(prior) + 1)})
+    return None
+
+
+# Promotional content: what an opt-out from marketing covers (a bill or receipt is not).
+_PROMO_RX = re.compile(r"(?i)\b\d{1,2}\s?%\s?(?:off|discount)|\bdiscount(?:ed|s)?\b|\bpromo(?:tion|tional)?\b|\bspecial\s+offer|"
+                       r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b")
+# Arguments that name a recipient other than the record's subject (a provider, an organisation).
+_THIRD_PARTY_ARG = re.compile(r"(?i)(?:^|[._])(?:to|cc|bcc|recipients?|to_\w+|\w*npi|provider\w*|organi[sz]ation\w*|third_party\w*)(?:$|[.\[])")
+
+
+def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
+    """A send that a consent or preference record forbids: marketing to a recipient who opted
+    out of it; disclosing a record to a third party when the subject's consent is refused."""
+    promo: bool | None = None
+    third_party = False
+    for path, text in f.strings:
+        dest = _DEST_LEAF.search(path)
+        third_party = third_party or bool(_THIRD_PARTY_ARG.search(path))
+        if not dest:
+            continue
+        for tok in destination_tokens(text):
+            if NO_MARKETING in by_id.get(tok, ()):
+                if promo is None:
+                    promo = any(_PROMO_RX.search(t) for _, t in f.strings)
+                if promo:
+                    return Verdict("preconditions", "block", "marketing_opt_out",
+                                   "a promotional message to a recipient whose preferences refuse marketing")
+    if third_party:
+        for path, text in f.strings:
+            if _BODY_KEY.search(path):
+                continue
+            for tok in salient_tokens(text):
+                if NO_DISCLOSURE in by_id.get(tok, ()):
+                    return Verdict("preconditions", "block", "disclosure_without_consent",
+                                   "discloses a record to a third party whose subject refused or has no disclosure consent on file")
+    return None
+
+
+_BODY_KEY = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject)(?:\[\d+\])?$")
 
 
 # Tool words of refunds: a record already refunded is not refunded again.

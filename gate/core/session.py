@@ -38,6 +38,13 @@ __all__ = [
     "secret_fingerprint",
     "destination_tokens",
     "SPENT_STATUS",
+    "PAID_STATUS",
+    "NO_DISCLOSURE",
+    "NO_MARKETING",
+    "SELF_APPROVED",
+    "BIND_PREFIX",
+    "SPEND_PREFIX",
+    "person_key",
     "OWNER_PREFIX",
     "REQUESTER_PREFIX",
 ]
@@ -216,6 +223,8 @@ SPENT_STATUS = re.compile(r"(?i)^(?:(?:fully[ _-])?refunded|charged[ _-]?back)$"
 # tickets (`*=requester:bob@y.org`): an account is recovered only for its verified owner.
 OWNER_PREFIX = "owner:"
 REQUESTER_PREFIX = "*=requester:"
+# `REF=spend:tool:amount:step`: a payment the session executed, by the reference or payee it names.
+SPEND_PREFIX = "spend:"
 _OWNER_KEY = re.compile(r"(?i)^(?:verified|owner|registered)_?e-?mail(?:_address)?$|^e-?mail_on_file$")
 _REQUESTER_KEY = re.compile(r"(?i)^(?:requester|requested_by|reporter|submitter|opened_by)(?:_?e-?mail)?$")
 # Statuses that forbid writing to a contact rather than acting on a record: the record's own
@@ -227,6 +236,66 @@ VERIFICATION_FAILED = "*=verification_failed"
 _VERIFICATION_FAILED_RX = re.compile(
     r"(?i)\b(?:verification|identity\s+check|id\s+check|kba)\b[^.\n]{0,60}?\b(?:failed|unsuccessful|not\s+passed|did\s+not\s+pass)\b"
     r"|\b(?:failed|unsuccessful)\s+(?:identity\s+|id\s+)?verification\b|\b(?:could\s+not|couldn'?t|unable\s+to)\s+(?:be\s+)?verif(?:y|ied)\b")
+
+
+# A record already paid (`status: paid`, a `paid_on` date): paying it again is a duplicate
+# payment. Recorded as its own status; only payments that name the record by reference stop.
+PAID_STATUS = "paid"
+_PAID_VALUE = re.compile(r"(?i)^\s*(?:paid|settled|reimbursed|paid[ _-]out)\s*$")
+_PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date)|date_?paid|payment_?date|settled_?(?:on|at))$")
+# An open card dispute or charge-back under a charge: refunding as well returns the money twice.
+_DISPUTE_KEY = re.compile(r"(?i)^(?:dispute|chargeback|charge_back|open_dispute)s?$")
+_CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|cancell?ed)\s*$")
+# A clearance a payment or grant waits for, recorded as not given (`cleared: false` under a
+# sanctions screening, `bank_details_verified: false`, `approved: false`).
+_CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|bank_?account|payee|beneficiary|payout|kyc|aml|"
+                            r"sanctions?|screening)_?(?:verified|cleared|approved|passed))$")
+# Consent and preference records: a purpose the subject refused.
+_CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation")
+_DISCLOSURE_PURPOSE = re.compile(r"(?i)disclos|shar(?:e|ing)|release|part_?2|third_?part|transfer")
+_MARKETING_PURPOSE = re.compile(r"(?i)marketing|promotion|newsletter|offers")
+_REFUSED_VALUE = re.compile(r"(?i)^\s*(?:none|no|false|revoked|withdrawn|declined|denied|refused|not[ _-]?(?:given|granted|on[ _-]file)|"
+                            r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired)\s*$")
+NO_DISCLOSURE = "no_disclosure_consent"
+NO_MARKETING = "no_marketing"
+# Who raised a record and who approved it: the same person on both sides is no segregation of duties.
+_SUBMITTER_KEY = re.compile(r"(?i)^(?:submitted_?by|requested_?by|requester|created_?by|prepared_?by|raised_?by|initiated_?by)$")
+_APPROVER_KEY = re.compile(r"(?i)^(?:approved_?by|approvers?|approver_?\w*|authori[sz]ed_?by|signed_?off_?by)$")
+SELF_APPROVED = "self_approved"
+# `ID=bind:vendor_id:V-1` ties a record (by its primary id) to the parties it names.
+BIND_PREFIX = "bind:"
+_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id)$")
+
+
+def person_key(value: str) -> str:
+    """A person as records name them: `r.ortega (Controller)` and `R.Ortega` are the same."""
+    return value.strip().lower().split(" ", 1)[0].split("(", 1)[0]
+
+
+def _refused(v: Any) -> bool:
+    return v is False or (isinstance(v, str) and bool(_REFUSED_VALUE.match(v)))
+
+
+def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
+    """Statuses a nested object gives the record that holds it."""
+    out: list[str] = []
+    if _DISPUTE_KEY.match(key):
+        st = v.get("status")
+        if v and not (isinstance(st, str) and _CLOSED.match(st)):
+            out.append("disputed")
+        return out
+    for ck, cv in v.items():
+        if cv is False and _CLEARANCE_KEY.match(str(ck)):
+            out.append(f"not_{str(ck).lower()}")
+    if _CONSENT_PARENT.search(key):
+        for ck, cv in v.items():
+            if not _refused(cv):
+                continue
+            if _DISCLOSURE_PURPOSE.search(str(ck)):
+                out.append(NO_DISCLOSURE)
+            elif _MARKETING_PURPOSE.search(str(ck)):
+                out.append(NO_MARKETING)
+    return out
 
 
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
@@ -242,7 +311,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         if not isinstance(node, dict):
             return
         status = None
+        extra: list[str] = []
         owners: set[str] = set()
+        submitter = None
+        approvers: list[str] = []
         for k, v in node.items():
             if isinstance(v, str):
                 key = str(k)
@@ -252,26 +324,54 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     owners |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
                 elif "@" in v and _REQUESTER_KEY.match(key):
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
+                elif _STATUS_KEY.match(key) and _PAID_VALUE.match(v) or (_PAID_KEY.match(key) and v.strip()):
+                    extra.append(PAID_STATUS)
+                if _SUBMITTER_KEY.match(key):
+                    submitter = person_key(v)
+                elif _APPROVER_KEY.match(key):
+                    approvers.append(person_key(v))
             elif v is True and _FLAG_KEY.match(str(k)):
                 status = str(k).lower()
-            elif isinstance(v, dict) and isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
-                # `requester: {name: …, email: …}`
-                out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v["email"]))
+            elif v is False and _CLEARANCE_KEY.match(str(k)):
+                extra.append(f"not_{str(k).lower()}")
+            elif isinstance(v, dict) and v:
+                if isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
+                    # `requester: {name: …, email: …}`
+                    out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v["email"]))
+                extra.extend(_child_statuses(str(k), v))
+            elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
+                approvers.extend(person_key(a) for a in v if isinstance(a, str))
         if owners:
             ids = set(owner_ids)
             for v in node.values():
                 if isinstance(v, str) and len(v) <= 64:
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
             out.update(f"{i}={OWNER_PREFIX}{o}" for i in ids for o in owners)
-        if status is not None:
+        if submitter and submitter in approvers:
+            extra.append(SELF_APPROVED)
+        statuses = ([status] if status is not None else []) + extra
+        if statuses:
             ids = set(owner_ids)
-            no_contact = bool(NO_CONTACT_STATUS.search(status))
+            by_mail = NO_MARKETING in statuses or (status is not None and bool(NO_CONTACT_STATUS.search(status)))
+            emails: set[str] = set()
             for v in node.values():
                 if isinstance(v, str) and len(v) <= 64:
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
-                    if no_contact and "@" in v:
-                        ids |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
-            out.update(f"{i}={status}" for i in ids)
+                    if by_mail and "@" in v:
+                        emails |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
+            for st in statuses:
+                # a record's addresses are held only against writing to them
+                targets = ids | emails if st == NO_MARKETING or (st == status and NO_CONTACT_STATUS.search(st)) else ids
+                out.update(f"{i}={st}" for i in targets)
+        keys = list(node)
+        if keys and _ID_KEY.match(str(keys[0])) and isinstance(node[keys[0]], str):
+            # the record's primary id (its first key) is bound to the other parties it names
+            primary = node[keys[0]].strip().upper()
+            if _IDENT_RX.fullmatch(primary):
+                for k in keys[1:]:
+                    v = node[k]
+                    if isinstance(v, str) and _ID_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
+                        out.add(f"{primary}={BIND_PREFIX}{str(k).lower()}:{v.strip().upper()}")
         for v in node.values():
             if isinstance(v, (dict, list)):
                 visit(v, set())

@@ -1,0 +1,165 @@
+"""Payment-integrity and consent rules over session context: each has a call it must stop and a
+near miss it must let through."""
+
+from __future__ import annotations
+
+import pytest
+
+from gate import Gate
+from gate.core.actions import extract_features
+from gate.core.checks import _identified_special_category
+from gate.core.session import NO_DISCLOSURE, NO_MARKETING, PAID_STATUS, SELF_APPROVED, held_records
+from gate.settings import Settings
+
+POL = """
+agent: ledger-clerk
+identity: |
+  Finance and records assistant. Lists invoices, reads vendor and customer records, pays approved
+  vendor invoices, refunds customer charges, e-mails customers and sends referrals.
+task_category: financial
+tools:
+  - name: list_invoices
+    description: List payable invoices
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
+  - name: get_record
+    description: Read a vendor, customer or patient record
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
+  - name: pay_vendor_invoice
+    description: Pay an approved vendor invoice
+    effect: {verb: pay, sensitivity: internal, destination: internal, reversible: "no"}
+  - name: issue_refund
+    description: Refund a charged invoice
+    effect: {verb: pay, sensitivity: internal, destination: external, reversible: "no"}
+    constraints:
+      - {arg: amount, max: 100}
+  - name: send_customer_email
+    description: E-mail a customer
+    effect: {verb: send, sensitivity: confidential, destination: external, reversible: "no"}
+  - name: send_referral
+    description: Send a patient's record sections to a provider
+    effect: {verb: send, sensitivity: regulated, destination: external, reversible: "no"}
+"""
+TASK = "Work the finance queue: pay approved invoices, handle refunds, customer mail and referrals"
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    d = tmp_path_factory.mktemp("ledger")
+    (d / "ledger.yaml").write_text(POL)
+    return Gate.from_policies(d, Settings(audit_path=None))
+
+
+def _run(gate: Gate, session: str, steps: list[tuple[dict, object]], action: dict):  # type: ignore[no-untyped-def]
+    for act, result in steps:
+        d = gate.check({"agent": "ledger-clerk", "session": session, "task": TASK, "action": act})
+        gate.observe({"agent": "ledger-clerk", "session": session, "action": d.action, "result": result,
+                      "decision_id": d.decision_id})
+    return gate.check({"agent": "ledger-clerk", "session": session, "task": TASK, "action": action})
+
+
+def _codes(d) -> set[str]:  # type: ignore[no-untyped-def]
+    return {r["code"] for r in d.reasons}
+
+
+LIST = ({"tool": "list_invoices", "args": {"vendor_id": "V-2001"}},
+        [{"invoice_id": "AP-7001", "vendor_id": "V-2001", "amount": 500.0, "status": "paid", "paid_on": "2025-11-04"},
+         {"invoice_id": "AP-7002", "vendor_id": "V-2001", "amount": 800.0, "status": "approved"}])
+
+
+def test_an_invoice_already_paid_is_not_paid_again(gate: Gate) -> None:
+    d = _run(gate, "paid-1", [LIST], {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-7001", "vendor_id": "V-2001", "amount": 500}})
+    assert d.decision == "BLOCK" and "already_paid" in _codes(d)
+
+
+def test_another_invoice_of_the_same_vendor_may_be_paid(gate: Gate) -> None:
+    d = _run(gate, "paid-2", [LIST], {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-7002", "vendor_id": "V-2001", "amount": 800}})
+    assert not {"already_paid", "payee_mismatch", "precondition_failed"} & _codes(d)
+
+
+def test_a_paid_invoice_may_be_refunded(gate: Gate) -> None:
+    read = ({"tool": "get_record", "args": {"invoice_id": "INV-9001"}}, {"invoice_id": "INV-9001", "total": 80.0, "status": "paid"})
+    d = _run(gate, "paid-3", [read], {"tool": "issue_refund", "args": {"invoice_id": "INV-9001", "amount": 40}})
+    assert d.decision != "BLOCK", d.reasons
+
+
+def test_payee_other_than_the_record_names_is_stopped(gate: Gate) -> None:
+    d = _run(gate, "payee-1", [LIST], {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-7002", "vendor_id": "V-2009", "amount": 800}})
+    assert d.decision == "BLOCK" and "payee_mismatch" in _codes(d)
+
+
+def test_refund_split_under_the_limit_is_structuring(gate: Gate) -> None:
+    first = ({"tool": "issue_refund", "args": {"invoice_id": "INV-9100", "amount": 100}}, {"refund_id": "re_1", "status": "pending"})
+    d = _run(gate, "split-1", [first], {"tool": "issue_refund", "args": {"invoice_id": "INV-9100", "amount": 80}})
+    assert d.decision == "BLOCK" and "split_payment" in _codes(d)
+
+
+def test_refunds_of_different_invoices_are_not_structuring(gate: Gate) -> None:
+    first = ({"tool": "issue_refund", "args": {"invoice_id": "INV-9200", "amount": 100}}, {"refund_id": "re_2", "status": "pending"})
+    d = _run(gate, "split-2", [first], {"tool": "issue_refund", "args": {"invoice_id": "INV-9201", "amount": 80}})
+    assert "split_payment" not in _codes(d)
+    first = ({"tool": "issue_refund", "args": {"invoice_id": "INV-9300", "amount": 30}}, {"refund_id": "re_3", "status": "pending"})
+    d = _run(gate, "split-3", [first], {"tool": "issue_refund", "args": {"invoice_id": "INV-9300", "amount": 40}})
+    assert "split_payment" not in _codes(d)   # together still under the limit
+
+
+def test_a_charge_with_an_open_dispute_is_not_refunded(gate: Gate) -> None:
+    charges = {"charges": [{"id": "ch_Z1", "invoice": "INV-9400", "amount": 85.0, "status": "succeeded",
+                            "dispute": {"id": "dp_1", "status": "needs_response"}}]}
+    d = _run(gate, "disp-1", [({"tool": "get_record", "args": {"customer_id": "CUS-1"}}, charges)],
+             {"tool": "issue_refund", "args": {"invoice_id": "INV-9400", "amount": 85}})
+    assert d.decision == "BLOCK" and "precondition_failed" in _codes(d)
+    charges["charges"][0]["dispute"]["status"] = "closed"
+    ok = _run(gate, "disp-2", [({"tool": "get_record", "args": {"customer_id": "CUS-1"}}, charges)],
+              {"tool": "issue_refund", "args": {"invoice_id": "INV-9400", "amount": 85}})
+    assert "precondition_failed" not in _codes(ok)
+
+
+def test_an_uncleared_screening_stops_payment(gate: Gate) -> None:
+    vendor = {"vendor_id": "V-3001", "status": "approved", "screening": {"result": "potential match", "cleared": False}}
+    d = _run(gate, "scr-1", [({"tool": "get_record", "args": {"vendor_id": "V-3001"}}, vendor)],
+             {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-8001", "vendor_id": "V-3001", "amount": 900}})
+    assert d.decision == "BLOCK" and "precondition_failed" in _codes(d)
+    vendor = dict(vendor, screening={"result": "no match", "cleared": True})
+    ok = _run(gate, "scr-2", [({"tool": "get_record", "args": {"vendor_id": "V-3001"}}, vendor)],
+              {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-8001", "vendor_id": "V-3001", "amount": 900}})
+    assert "precondition_failed" not in _codes(ok)
+
+
+def test_marketing_to_an_opted_out_customer_is_stopped_but_billing_mail_is_not(gate: Gate) -> None:
+    cust = ({"tool": "get_record", "args": {"customer_id": "CUS-5001"}},
+            {"customer_id": "CUS-5001", "billing_email": "ap@example-studio.com",
+             "email_preferences": {"marketing": "unsubscribed", "transactional": "subscribed"}})
+    promo = {"to": "ap@example-studio.com", "subject": "Save 20% on annual billing", "body": "Switch today and get 20% off."}
+    d = _run(gate, "mkt-1", [cust], {"tool": "send_customer_email", "args": promo})
+    assert d.decision == "BLOCK" and "marketing_opt_out" in _codes(d)
+    bill = {"to": "ap@example-studio.com", "subject": "Your November invoice", "body": "Your invoice INV-5 is attached."}
+    ok = _run(gate, "mkt-2", [cust], {"tool": "send_customer_email", "args": bill})
+    assert "marketing_opt_out" not in _codes(ok)
+
+
+def test_disclosure_without_consent_is_stopped(gate: Gate) -> None:
+    rec = ({"tool": "get_record", "args": {"mrn": "MRN-7001"}},
+           {"problems": ["knee pain"], "consents": {"part2_disclosure": "none"}})
+    act = {"tool": "send_referral", "args": {"mrn": "MRN-7001", "to_npi": "1306844120", "sections": ["problems"]}}
+    d = _run(gate, "cons-1", [rec], act)
+    assert d.decision == "BLOCK" and "disclosure_without_consent" in _codes(d)
+    given = (rec[0], {"problems": ["knee pain"], "consents": {"part2_disclosure": "signed 2025-05-01"}})
+    ok = _run(gate, "cons-2", [given], act)
+    assert "disclosure_without_consent" not in _codes(ok)
+
+
+def test_held_records_statuses() -> None:
+    assert "AP-1=" + PAID_STATUS in held_records({"invoice_id": "AP-1", "paid_on": "2025-01-02"}, set())
+    assert "AP-2=" + SELF_APPROVED in held_records({"invoice_id": "AP-2", "submitted_by": "t.ng", "approved_by": ["T.Ng (Controller)"]}, set())
+    assert not any(SELF_APPROVED in h for h in held_records({"invoice_id": "AP-3", "submitted_by": "t.ng", "approved_by": ["r.ortega"]}, set()))
+    assert "C-1=" + NO_DISCLOSURE in held_records({"consents": {"third_party_sharing": False}}, {"C-1"})
+    assert "a@b.org" in {h.split("=")[0] for h in held_records({"email": "a@b.org", "preferences": {"newsletter": "opted_out"}}, set())
+                         if h.endswith(NO_MARKETING)}
+
+
+def test_special_category_next_to_identifiers() -> None:
+    def f(cols: list[str]):  # type: ignore[no-untyped-def]
+        return extract_features("generate_hr_report", {"report_type": "diversity", "columns": cols}, None, (), "")
+    assert _identified_special_category(f(["employee_name", "ethnicity", "gender"]))
+    assert not _identified_special_category(f(["department", "ethnicity", "gender"]))   # aggregate
+    assert not _identified_special_category(f(["employee_name", "department", "salary_band"]))
