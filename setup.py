@@ -73,4 +73,5 @@ class BuildExt(build_ext):
             base.mkdir(parents=True, exist_ok=True)
             (base / ACCEL["MANIFEST"]).write_text(json.dumps(built, indent=1, sort_keys=True) + "\n")
 
+
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt}, options={"build_ext": {"parallel": os.cpu_count() or 1}})
