@@ -20,6 +20,7 @@ from gate.core.detectors import find_dangerous
 from gate.core.session import VERIFICATION_FAILED, egress_targets, held_records, pressure_of, result_provenance
 from gate.policy.model import ToolEffect
 from gate.settings import Settings
+from replay import replay
 
 HELPDESK = """
 agent: helpdesk
@@ -60,10 +61,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 
 def _session(gate: Gate, session: str, task: str, steps: list[tuple[dict, object]]) -> None:
-    for action, result in steps:
-        d = gate.check({"agent": "helpdesk", "session": session, "task": task, "action": action})
-        assert d.decision != "BLOCK", d.reasons
-        gate.observe({"agent": "helpdesk", "session": session, "action": d.action, "result": result, "decision_id": d.decision_id})
+    replay(gate, "helpdesk", session, task, steps, none_blocked=True)
 
 
 def _codes(d) -> set[str]:  # type: ignore[no-untyped-def]
@@ -240,9 +238,7 @@ def ap_gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 def _ap(gate: Gate, session: str, steps: list[tuple[dict, object]], action: dict):  # type: ignore[no-untyped-def]
     task = "Pay this week's approved invoices and handle the refund queue"
-    for act, result in steps:
-        d = gate.check({"agent": "ap-clerk", "session": session, "task": task, "action": act})
-        gate.observe({"agent": "ap-clerk", "session": session, "action": d.action, "result": result, "decision_id": d.decision_id})
+    replay(gate, "ap-clerk", session, task, steps)
     return gate.check({"agent": "ap-clerk", "session": session, "task": task, "action": action})
 
 

@@ -10,6 +10,7 @@ from gate.core.actions import extract_features
 from gate.core.checks import _identified_special_category
 from gate.core.session import NO_DISCLOSURE, NO_MARKETING, PAID_STATUS, SELF_APPROVED, held_records
 from gate.settings import Settings
+from replay import replay
 
 POL = """
 agent: ledger-clerk
@@ -50,10 +51,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 
 def _run(gate: Gate, session: str, steps: list[tuple[dict, object]], action: dict):  # type: ignore[no-untyped-def]
-    for act, result in steps:
-        d = gate.check({"agent": "ledger-clerk", "session": session, "task": TASK, "action": act})
-        gate.observe({"agent": "ledger-clerk", "session": session, "action": d.action, "result": result,
-                      "decision_id": d.decision_id})
+    replay(gate, "ledger-clerk", session, TASK, steps)
     return gate.check({"agent": "ledger-clerk", "session": session, "task": TASK, "action": action})
 
 

@@ -14,6 +14,7 @@ from gate.core.actions import extract_features
 from gate.core.compiler import Semantics
 from gate.core.session import SessionSnapshot, result_provenance
 from gate.settings import Settings
+from replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,10 +64,7 @@ def test_an_injected_instruction_marks_the_values_it_names() -> None:
 
 
 def _session(gate: Gate, agent: str, session: str, task: str, steps: list[tuple[dict, object]]) -> None:
-    for action, result in steps:
-        d = gate.check({"agent": agent, "session": session, "task": task, "action": action})
-        assert d.decision != "BLOCK", d.reasons
-        gate.observe({"agent": agent, "session": session, "action": d.action, "result": result, "decision_id": d.decision_id})
+    replay(gate, agent, session, task, steps, none_blocked=True)
 
 
 def test_a_call_steered_by_an_injected_instruction_is_blocked(gate: Gate) -> None:
