@@ -16,6 +16,7 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
+    BODY_LEAF,
     NO_CONTACT_STATUS,
     NO_DISCLOSURE,
     NO_MARKETING,
@@ -892,7 +893,7 @@ def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Ver
                                    "a promotional message to a recipient whose preferences refuse marketing")
     if third_party:
         for path, text in f.strings:
-            if _BODY_KEY.search(path):
+            if BODY_LEAF.search(path):
                 continue
             for tok in salient_tokens(text):
                 if NO_DISCLOSURE in by_id.get(tok, ()):
@@ -901,7 +902,6 @@ def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Ver
     return None
 
 
-_BODY_KEY = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject)(?:\[\d+\])?$")
 
 
 # Tool words of refunds: a record already refunded is not refunded again.

@@ -38,6 +38,7 @@ __all__ = [
     "secret_fingerprint",
     "destination_tokens",
     "SPENT_STATUS",
+    "BODY_LEAF",
     "PAID_STATUS",
     "NO_DISCLOSURE",
     "NO_MARKETING",
@@ -56,7 +57,7 @@ _REVERSIBILITY = {"yes": 0, "partial": 1, "no": 2}
 # Account-like identifiers that can be a payment or messaging destination.
 _ACCOUNT_RX = re.compile(r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?|\d{8,17})\b")
 _PHONE_RX = re.compile(r"\+\d[\d ()-]{7,}\d")
-_BODY_LEAF = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject|html|markdown)(?:\[\d+\])?$")
+BODY_LEAF = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject|html|markdown)(?:\[\d+\])?$")
 
 
 def egress_targets(f: ActionFeatures) -> tuple[str, ...]:
@@ -70,7 +71,7 @@ def egress_targets(f: ActionFeatures) -> tuple[str, ...]:
         if any("." not in d for d in targets):
             # A bare name (a bucket, a cluster service) mentioned only in a message body is a
             # reference the message makes, not where the message goes.
-            elsewhere = {m.group(1).lower() for path, text in f.strings if not _BODY_LEAF.search(path)
+            elsewhere = {m.group(1).lower() for path, text in f.strings if not BODY_LEAF.search(path)
                          for m in URL_RX.finditer(text)}
             targets = [d for d in targets if "." in d or d in elsewhere]
     if "pay" in f.verbs:
@@ -341,23 +342,22 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.extend(_child_statuses(str(k), v))
             elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
-        if owners:
+        if submitter and submitter in approvers:
+            extra.append(SELF_APPROVED)
+        statuses = ([status] if status is not None else []) + extra
+        if owners or statuses:
+            # the record's ids: the call's (for a top-level record) and its own short identifiers
             ids = set(owner_ids)
             for v in node.values():
                 if isinstance(v, str) and len(v) <= 64:
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
             out.update(f"{i}={OWNER_PREFIX}{o}" for i in ids for o in owners)
-        if submitter and submitter in approvers:
-            extra.append(SELF_APPROVED)
-        statuses = ([status] if status is not None else []) + extra
         if statuses:
-            ids = set(owner_ids)
             by_mail = NO_MARKETING in statuses or (status is not None and bool(NO_CONTACT_STATUS.search(status)))
             emails: set[str] = set()
-            for v in node.values():
-                if isinstance(v, str) and len(v) <= 64:
-                    ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
-                    if by_mail and "@" in v:
+            if by_mail:
+                for v in node.values():
+                    if isinstance(v, str) and len(v) <= 64 and "@" in v:
                         emails |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
             for st in statuses:
                 # a record's addresses are held only against writing to them
