@@ -23,6 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && pip install -e . \
  && python -c "import gate._accel as a, sys; s = a.status(); print(s); sys.exit(set(s.values()) != {'compiled'})" \
+ && find gate -name '*.c' -delete && rm -rf build \
  && apt-get purge -y --auto-remove gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/* \
  && gate embeddings build \
