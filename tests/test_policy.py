@@ -173,6 +173,8 @@ def test_missing_directory_is_refused(tmp_path: Path) -> None:
      "on_violation: clamp needs min or max"),
     ("agent: x\nidentity: y\ndeny:\n  - id: r\n", "a deny rule needs `tool`, `when` or both"),
     ("agent: x\nidentity: y\ndeny:\n  - tool: t\n    when:\n      a: {matches: '(['}\n", "invalid regex"),
+    ("agent: x\nidentity: y\ndeny:\n  - tool: t\n    unless_task: '(['\n", "invalid regex"),
+    ("agent: x\nidentity: y\ndeny:\n  - tool: []\n", "not valid under any of the given schemas"),
 ])
 def test_single_file_errors(tmp_path: Path, text: str, fragment: str) -> None:
     (tmp_path / "p.yaml").write_text(text)

@@ -244,6 +244,11 @@ class ScopeCheck:
         return Verdict(self.name, "block", "tool_not_declared", f"{ctx.tool_name} is not a declared tool of {ctx.agent.name}")
 
 
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 def _cond_holds(value: Any, op: str, operand: Any) -> bool:
     if value is _MISSING:
         return False
@@ -252,7 +257,7 @@ def _cond_holds(value: Any, op: str, operand: Any) -> bool:
     if op == "in":
         return value in operand or (isinstance(value, str) and value.lower() in {str(o).lower() for o in operand})
     if op == "matches":
-        return re.search(operand, value if isinstance(value, str) else str(value)) is not None
+        return _regex(operand).search(value if isinstance(value, str) else str(value)) is not None
     if op == "contains":
         return operand.lower() in (value if isinstance(value, str) else str(value)).lower()
     try:
@@ -282,10 +287,13 @@ class DenyRuleCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         for rule in ctx.agent.policy.deny:
-            if rule.tool is not None and not fnmatch.fnmatchcase(ctx.tool_name, rule.tool):
+            if rule.tool is not None and not any(fnmatch.fnmatchcase(ctx.tool_name, g) for g in rule.tool):
                 continue
-            if all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
-                return Verdict(self.name, "block", "deny_rule", f"rule {rule.id}: {rule.message}")
+            if not all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
+                continue
+            if rule.unless_task is not None and ctx.task and _regex(rule.unless_task).search(ctx.task):
+                continue
+            return Verdict(self.name, "block", "deny_rule", f"rule {rule.id}: {rule.message}")
         return _OK_DENY_RULES_NO_DENY_RULE
 
 

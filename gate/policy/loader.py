@@ -109,6 +109,11 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                     re.compile(cond["matches"])
                 except re.error as exc:
                     issues.append((("deny", ri, "when", arg), f"invalid regex: {exc}"))
+        if isinstance(rule.get("unless_task"), str):
+            try:
+                re.compile(rule["unless_task"])
+            except re.error as exc:
+                issues.append((("deny", ri, "unless_task"), f"invalid regex: {exc}"))
     return issues
 
 
@@ -150,9 +155,10 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
         deny.append(
             DenyRule(
                 id=r.get("id") or f"deny-{i}",
-                tool=r.get("tool"),
+                tool=(r["tool"],) if isinstance(r.get("tool"), str) else tuple(r["tool"]) if r.get("tool") else None,
                 when=when,
                 message=r.get("message") or "denied by policy rule",
+                unless_task=r.get("unless_task"),
             )
         )
     red = data.get("redaction") or {}

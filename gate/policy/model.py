@@ -51,9 +51,10 @@ class ToolSpec:
 @dataclass(frozen=True)
 class DenyRule:
     id: str
-    tool: str | None
+    tool: tuple[str, ...] | None            # globs on the tool name (any matches); None: every tool
     when: tuple[tuple[str, str, Any], ...]  # (arg path, operator, operand)
     message: str
+    unless_task: str | None = None          # regex: the rule does not apply when the session task matches
 
 
 @dataclass(frozen=True)
