@@ -20,10 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -43,6 +40,7 @@ from gate.embeddings.encoders import load_static  # noqa: E402
 from gate.settings import Settings  # noqa: E402
 from gate.stores import MemoryStore, session_key  # noqa: E402
 from gate.stores.redis import RedisStore  # noqa: E402
+from gate.testing import throwaway_redis  # noqa: E402
 
 POLICIES = ROOT / "tests" / "fixtures" / "stores"
 AGENT = "library-assistant"
@@ -56,36 +54,11 @@ def redis_server() -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server is not on PATH: install it or pass --redis-url")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", workdir, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 10
-            for _ in range(1000):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as c:
-                        c.sendall(b"PING\r\n")
-                        if c.recv(16).startswith(b"+PONG"):
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("redis-server did not start")
-                time.sleep(0.01)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+    try:
+        with throwaway_redis(binary) as server:
+            yield server.url
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 # measuring ------------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Helpers shared by the tests and the benchmarks: a throwaway redis-server on a free loopback
+port, started without persistence and stopped (or restarted on the same port) on demand."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["free_port", "redis_answers", "RedisServer", "throwaway_redis"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_answers(port: int, timeout_s: float = 0.2) -> bool:
+    """True when a Redis on `port` replies PONG (raw RESP, so no client library is involved)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A redis-server process without persistence; `stop()` and `start()` keep the same port."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, wait_s: float = 10.0) -> None:
+        assert self.proc is None, "already running"
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + wait_s
+        for _ in range(1000):  # bounded in count and in time
+            if redis_answers(self.port):
+                return
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                self.proc = None
+                raise RuntimeError(f"redis-server exited with {err.strip() or 'no message'}")
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer on port {self.port} within {wait_s} s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@contextmanager
+def throwaway_redis(binary: str) -> Iterator[RedisServer]:
+    """A started `RedisServer` in a temporary directory, stopped on exit."""
+    with tempfile.TemporaryDirectory() as workdir:
+        server = RedisServer(binary, Path(workdir))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
