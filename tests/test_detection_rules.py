@@ -365,3 +365,27 @@ def test_an_upcoding_instruction_is_dangerous() -> None:
 def test_a_claimed_police_identity_is_claimed_authority() -> None:
     assert "claimed_authority" in pressure_of("Caller says he's Detective Harris and wants the chart sent today")
     assert pressure_of("Laptop stolen, police report attached") == ()
+
+
+@pytest.mark.parametrize("tool,args,code", [
+    ("update_settings", {"setting": "audit_log_export", "value": "disabled"}, "disable_logging"),
+    ("s3_put_bucket_logging", {"bucket": "acme-prod", "access_logging": False}, "disable_logging"),
+    ("update_org_policy", {"mfa_required": False}, "disable_mfa"),
+    ("set_mfa", {"user": "ann@acme.io", "enabled": False}, "disable_mfa"),
+    ("configure_workspace", {"name": "two_step_verification", "state": "off"}, "disable_mfa"),
+])
+def test_a_setting_that_switches_a_security_control_off_is_dangerous(tool: str, args: dict, code: str) -> None:
+    from gate.core.checks import _control_turned_off
+    assert _control_turned_off(extract_features(tool, args)) == (code, _control_turned_off(extract_features(tool, args))[1])
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("update_org_policy", {"mfa_required": True}),                               # switched on
+    ("update_settings", {"setting": "debug_logging", "value": "off"}),           # not a security control
+    ("jira_create", {"summary": "Audit preparation for Q3", "priority": "none"}),  # an off word elsewhere
+    ("get_settings", {"setting": "audit_log_export", "value": "disabled"}),      # a read
+    ("scale_deployment", {"name": "audit-api", "replicas": 0}),                  # no off value under a control
+])
+def test_near_misses_of_switching_a_control_off(tool: str, args: dict) -> None:
+    from gate.core.checks import _control_turned_off
+    assert _control_turned_off(extract_features(tool, args)) is None

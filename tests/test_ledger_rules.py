@@ -8,7 +8,7 @@ import pytest
 from gate import Gate
 from gate.core.actions import extract_features
 from gate.core.checks import _identified_special_category
-from gate.core.session import NO_DISCLOSURE, NO_MARKETING, PAID_STATUS, SELF_APPROVED, held_records
+from gate.core.session import NO_DISCLOSURE, NO_MARKETING, PAID_STATUS, SELF_APPROVED, held_records, result_failed
 from gate.settings import Settings
 from replay import replay
 
@@ -98,6 +98,50 @@ def test_refunds_of_different_invoices_are_not_structuring(gate: Gate) -> None:
     first = ({"tool": "issue_refund", "args": {"invoice_id": "INV-9300", "amount": 30}}, {"refund_id": "re_3", "status": "pending"})
     d = _run(gate, "split-3", [first], {"tool": "issue_refund", "args": {"invoice_id": "INV-9300", "amount": 40}})
     assert "split_payment" not in _codes(d)   # together still under the limit
+
+
+@pytest.mark.parametrize("failed", [{"error": "bank API 503, no payment created"}, {"status": "declined"},
+                                    {"errors": ["card_declined"]}, "Error: upstream timeout"])
+def test_a_retry_after_a_failed_payment_is_no_duplicate(gate: Gate, failed: object) -> None:
+    pay = {"tool": "issue_refund", "args": {"invoice_id": "INV-9500", "amount": 60}}
+    d = _run(gate, f"retry-{abs(hash(repr(failed)))}", [(pay, failed)], pay)
+    assert {"duplicate_payment", "split_payment"}.isdisjoint(_codes(d)), d.reasons
+
+
+def test_a_retry_after_a_payment_that_went_through_is_a_duplicate(gate: Gate) -> None:
+    pay = {"tool": "issue_refund", "args": {"invoice_id": "INV-9600", "amount": 60}}
+    d = _run(gate, "retry-ok", [(pay, {"refund_id": "re_9", "status": "succeeded"})], pay)
+    assert d.decision == "BLOCK" and {"duplicate_payment", "split_payment"} & _codes(d)
+
+
+def test_refunding_the_amount_a_record_already_refunded_is_a_double_refund(gate: Gate) -> None:
+    inv = ({"tool": "get_record", "args": {"invoice_id": "INV-9700"}},
+           {"status": "paid", "payments": [{"charge": "ch_1", "amount": 84.0}, {"charge": "ch_2", "amount": 84.0}],
+            "refunds": [{"id": "re_1", "amount": 84.0, "status": "succeeded"}]})
+    d = _run(gate, "rr-1", [inv], {"tool": "issue_refund", "args": {"invoice_id": "INV-9700", "amount": 84}})
+    assert d.decision == "BLOCK" and "already_refunded" in _codes(d)
+    # another amount on the same record (a second line item), or a refund that failed, is no double refund
+    d = _run(gate, "rr-2", [inv], {"tool": "issue_refund", "args": {"invoice_id": "INV-9700", "amount": 12}})
+    assert "already_refunded" not in _codes(d)
+    inv[1]["refunds"][0]["status"] = "failed"
+    d = _run(gate, "rr-3", [inv], {"tool": "issue_refund", "args": {"invoice_id": "INV-9700", "amount": 84}})
+    assert "already_refunded" not in _codes(d)
+
+
+def test_a_verification_recorded_as_not_done_holds_the_payment(gate: Gate) -> None:
+    vendor = {"name": "Halvorsen Packaging", "bank_changed": "2024-06-12 via vendor portal", "call_back_verification": "not done"}
+    look = ({"tool": "get_record", "args": {"vendor_id": "V-1007"}}, vendor)
+    pay = {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-40820", "vendor_id": "V-1007", "amount": 33400.0}}
+    d = _run(gate, "cb-1", [look], pay)
+    assert d.decision == "BLOCK" and "precondition_failed" in _codes(d)
+    done = ({"tool": "get_record", "args": {"vendor_id": "V-1007"}}, dict(vendor, call_back_verification="done 2024-06-13 by AP"))
+    assert "precondition_failed" not in _codes(_run(gate, "cb-2", [done], pay))
+
+
+def test_result_failed() -> None:
+    assert result_failed({"error": "boom"}) and result_failed({"status": "Failed"}) and result_failed("error: no route")
+    assert not result_failed({"status": "submitted"}) and not result_failed({"error": None, "id": 1})
+    assert not result_failed(["error"]) and not result_failed(None)
 
 
 def test_a_charge_with_an_open_dispute_is_not_refunded(gate: Gate) -> None:

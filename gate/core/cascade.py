@@ -38,7 +38,7 @@ from gate.core.checks import (
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_failed, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -353,7 +353,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     found = held_records(result, call_ids)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
-    found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
+    if not result_failed(result):
+        found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
     held = advanced.held | frozenset(sorted(found)[:256])
     return advanced.evolve(
         exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held),

@@ -23,6 +23,7 @@ from gate.core.session import (
     PAID_STATUS,
     SELF_APPROVED,
     SPEND_PREFIX,
+    REFUNDED_PREFIX,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -472,6 +473,42 @@ _PII_COLUMNS = re.compile(r"(?i)\b(?:ssn|social_security\w*|card_(?:number|bin|p
 _EXPORT_WORDS = frozenset("export share send upload publish post email mail dump sync copy".split())
 
 
+# A setting that names a security control, and a value that turns it off
+# (`{setting: audit_log_export, value: disabled}`, `{mfa_required: false}`).
+_AUDIT_CONTROL = re.compile(r"(?i)audit|cloudtrail|guardduty|access[_ -]?log|security[_ -]?log|siem")
+_AUTH_CONTROL = re.compile(r"(?i)mfa|2fa|two[_ -]?(?:factor|step)|multi[_ -]?factor|sso[_ -]?(?:enforce|requir)\w*|"
+                           r"login[_ -]?challenge|dlp|edr|antivirus|malware[_ -]?scan\w*")
+_OFF_VALUE = re.compile(r"(?i)^\s*(?:disabled?|off|false|no|none|0|paused?|stopped|stop)\s*$")
+
+
+_VALUE_LEAF = re.compile(r"(?i)^(?:value|new_?value|state|status|enabled?|mode|setting_?value|on)$")
+_NAME_LEAF = re.compile(r"(?i)^(?:setting|setting_?name|name|key|feature|option|control|parameter|policy|field|service)$")
+
+
+def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
+    """A configuring call that switches an audit trail or an authentication control off: an
+    off value under a key that names the control (`mfa_required: false`), or under a value key
+    next to a setting name that does (`{setting: audit_log_export, value: disabled}`)."""
+    if "read" in f.verbs or not f.verbs & {"configure", "write", "execute", "delete"}:
+        return None
+    names = [" ".join(f.tool_words)] + [t for p, t in f.strings if _NAME_LEAF.match(p.rsplit(".", 1)[-1])]
+    hits: list[str] = []
+    offs = [p for p, v in f.scalars if v is False or v == 0] + [p for p, t in f.strings if _OFF_VALUE.match(t)]
+    for path in offs:
+        leaf = path.rsplit(".", 1)[-1]
+        hits.append(leaf)
+        if _VALUE_LEAF.match(leaf):
+            hits.extend(names)
+    if not hits:
+        return None
+    text = " ".join(hits)
+    if _AUDIT_CONTROL.search(text):
+        return ("disable_logging", "switches an audit trail off")
+    if _AUTH_CONTROL.search(text):
+        return ("disable_mfa", "switches an authentication or security control off")
+    return None
+
+
 def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     """Dangers visible in the call's structure rather than in one string."""
     f = ctx.features
@@ -511,6 +548,9 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         found.append(("pii_bulk_copy", "writes personal data read from a regulated result back as literal rows into a table"))
     if f.scalars and _reveals_secret(f):
         found.append(("secret_reveal", "asks a secret store to reveal a stored credential in plain text"))
+    off = _control_turned_off(f)
+    if off is not None:
+        found.append(off)
     return found
 
 
@@ -747,6 +787,9 @@ class PreconditionCheck:
         for _, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
+                    if refunding and status.startswith(REFUNDED_PREFIX) and _same_amount(status[len(REFUNDED_PREFIX):], f.amounts):
+                        return Verdict(self.name, "block", "already_refunded",
+                                       "an earlier tool result shows the same amount already refunded on a record this refund names")
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
                     if status == SELF_APPROVED:
@@ -780,7 +823,7 @@ class PreconditionCheck:
 
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX)
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -791,6 +834,14 @@ _PARTY_LEAF = re.compile(r"(?i)^(?:to_|from_|payee_|target_|dest_)?(\w*_id)$")
 
 def _tokens_at(f: ActionFeatures, rx: re.Pattern[str]) -> set[str]:
     return {t for p, v in f.strings if rx.search(p) and not _SOURCE_ARG.search(p) for t in salient_tokens(v)}
+
+
+def _same_amount(recorded: str, amounts: tuple[float, ...]) -> bool:
+    try:
+        value = float(recorded)
+    except ValueError:
+        return False
+    return any(abs(a - value) < 0.005 for a in amounts)
 
 
 def _limited_amount(tool: CompiledTool | None, args: dict[str, Any]) -> tuple[float, float] | None:

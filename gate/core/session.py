@@ -45,6 +45,8 @@ __all__ = [
     "SELF_APPROVED",
     "BIND_PREFIX",
     "SPEND_PREFIX",
+    "REFUNDED_PREFIX",
+    "result_failed",
     "person_key",
     "OWNER_PREFIX",
     "REQUESTER_PREFIX",
@@ -251,6 +253,17 @@ _CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|ca
 # sanctions screening, `bank_details_verified: false`, `approved: false`).
 _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|bank_?account|payee|beneficiary|payout|kyc|aml|"
                             r"sanctions?|screening)_?(?:verified|cleared|approved|passed))$")
+# A check a payment or grant waits for, recorded as not (yet) done: `call_back_verification:
+# not done` after a bank-details change, `kyc_status: pending`.
+_VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)?(?:_?change)?|payee|beneficiary|kyc|aml|"
+                         r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
+_UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
+                     r"outstanding|missing|no|false|failed|unverified|incomplete|skipped)\s*$")
+# Refunds a record already carries (`refunds: [{amount: 84, status: succeeded}]`):
+# `ID=refunded:84`, so refunding the same amount again is a double refund.
+REFUNDED_PREFIX = "refunded:"
+_REFUNDS_KEY = re.compile(r"(?i)^refunds?$")
+_DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded)\s*$")
 # Consent and preference records: a purpose the subject refused.
 _CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation")
 _DISCLOSURE_PURPOSE = re.compile(r"(?i)disclos|shar(?:e|ing)|release|part_?2|third_?part|transfer")
@@ -275,6 +288,18 @@ def person_key(value: str) -> str:
 
 def _refused(v: Any) -> bool:
     return v is False or (isinstance(v, str) and bool(_REFUSED_VALUE.match(v)))
+
+
+def _refunded_amounts(refunds: list[Any]) -> list[str]:
+    """`refunded:AMOUNT` for each refund in a record's list that went through."""
+    out = []
+    for r in refunds:
+        if not isinstance(r, dict):
+            continue
+        amount, st = r.get("amount"), r.get("status")
+        if isinstance(amount, (int, float)) and not isinstance(amount, bool) and (st is None or isinstance(st, str) and _DONE.match(st)):
+            out.append(f"{REFUNDED_PREFIX}{float(amount):g}")
+    return out
 
 
 def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
@@ -327,6 +352,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
                 elif _STATUS_KEY.match(key) and _PAID_VALUE.match(v) or (_PAID_KEY.match(key) and v.strip()):
                     extra.append(PAID_STATUS)
+                elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
+                    extra.append(f"not_{key.lower()}")
                 if _SUBMITTER_KEY.match(key):
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
@@ -342,6 +369,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.extend(_child_statuses(str(k), v))
             elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
+            elif isinstance(v, list) and _REFUNDS_KEY.match(str(k)):
+                extra.extend(_refunded_amounts(v))
         if submitter and submitter in approvers:
             extra.append(SELF_APPROVED)
         statuses = ([status] if status is not None else []) + extra
@@ -420,6 +449,22 @@ class Provenance:
     injection: bool               # the result carries an injected instruction
     exposure: int
     values: frozenset[str] = frozenset()   # fingerprints of the values the result holds
+
+
+_FAILED_STATUS = frozenset({"failed", "failure", "error", "rejected", "declined", "cancelled", "canceled",
+                            "timeout", "timed_out", "not_created", "aborted"})
+
+
+def result_failed(result: Any) -> bool:
+    """Whether a tool result reports that the call did not take effect: an `error` (or
+    non-empty `errors`) at the top level, or a top-level status such as failed, rejected,
+    declined. A payment whose result failed was not made, so retrying it is no duplicate."""
+    if isinstance(result, dict):
+        if result.get("error") or result.get("errors"):
+            return True
+        status = result.get("status")
+        return isinstance(status, str) and status.strip().lower().replace(" ", "_") in _FAILED_STATUS
+    return isinstance(result, str) and result.lstrip()[:6].lower() == "error:"
 
 
 def result_provenance(result: Any) -> Provenance:
