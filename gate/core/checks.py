@@ -24,6 +24,7 @@ from gate.core.session import (
     SELF_APPROVED,
     SPEND_PREFIX,
     REFUNDED_PREFIX,
+    AMOUNT_PREFIX,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -823,7 +824,7 @@ class PreconditionCheck:
 
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX)
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -906,6 +907,16 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     if lim is None:
         return None
     amount, cap = lim
+    if not refunding:
+        # A record above the per-call limit, paid in a part under it: structuring.
+        for k in refs:
+            for st in by_id.get(k, ()):
+                if st.startswith(AMOUNT_PREFIX):
+                    total = float(st[len(AMOUNT_PREFIX):])
+                    if total > cap >= amount and amount < total - 0.005:
+                        return Verdict("preconditions", "block", "split_payment",
+                                       f"the record this payment settles is for {total:g}, above the per-call limit of {cap:g}: "
+                                       "paying it in parts under the limit is structuring")
     prior: set[tuple[float, str]] = set()
     for k in refs or _tokens_at(f, _PAYEE_ARG):
         for st in by_id.get(k, ()):

@@ -46,6 +46,7 @@ __all__ = [
     "BIND_PREFIX",
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
+    "AMOUNT_PREFIX",
     "result_failed",
     "person_key",
     "OWNER_PREFIX",
@@ -259,6 +260,12 @@ _VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)
                          r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
 _UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
                      r"outstanding|missing|no|false|failed|unverified|incomplete|skipped)\s*$")
+# What a record is for (`AP-40760=amount:690000`): paying a record above the per-call limit
+# in parts under it is structuring.
+AMOUNT_PREFIX = "amount:"
+_AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|total_?amount|balance_?due|gross_?amount|invoice_?amount)$")
+# A status stated in a message (`error: claim EXP-30149 status: pending_approval`).
+_INLINE_STATUS = re.compile(r"(?i)\b(?:status|state)\s*(?:[:=]|is)\s*['\"]?([a-z][a-z _-]{2,30}?)['\"]?(?=$|[\s,.;)])")
 # Refunds a record already carries (`refunds: [{amount: 84, status: succeeded}]`):
 # `ID=refunded:84`, so refunding the same amount again is a double refund.
 REFUNDED_PREFIX = "refunded:"
@@ -354,10 +361,17 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(PAID_STATUS)
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
+                elif len(v) <= 400 and "stat" in v:
+                    for m in _INLINE_STATUS.finditer(v):
+                        if _BLOCKING_STATUS.match(m.group(1)):
+                            ids = {t.group(0).upper() for t in _IDENT_RX.finditer(v)} | owner_ids
+                            out.update(f"{i}={m.group(1).strip().lower()}" for i in ids)
                 if _SUBMITTER_KEY.match(key):
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
                     approvers.append(person_key(v))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
+                extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
             elif v is True and _FLAG_KEY.match(str(k)):
                 status = str(k).lower()
             elif v is False and _CLEARANCE_KEY.match(str(k)):
