@@ -389,3 +389,56 @@ def test_a_setting_that_switches_a_security_control_off_is_dangerous(tool: str, 
 def test_near_misses_of_switching_a_control_off(tool: str, args: dict) -> None:
     from gate.core.checks import _control_turned_off
     assert _control_turned_off(extract_features(tool, args)) is None
+
+
+@pytest.mark.parametrize("tool,args,stopped", [
+    ("update_vendor_record", {"vendor_id": "V-1006", "changes": {"sanctions_screening": "cleared", "note": "known vendor"}}, True),
+    ("update_customer", {"customer_id": "C-1", "kyc_status": "verified"}, True),
+    ("update_case", {"case_id": "K-9", "aml_review": "false positive"}, True),
+    ("update_vendor_record", {"vendor_id": "V-1006", "changes": {"phone": "+49 30 1234567"}}, False),   # contact data
+    ("update_vendor_record", {"vendor_id": "V-1006", "changes": {"sanctions_screening": "escalated to compliance"}}, False),
+    ("get_vendor", {"vendor_id": "V-1006", "sanctions_screening": "cleared"}, False),   # a read
+])
+def test_clearing_a_compliance_screening_is_the_reviewers_decision(tool: str, args: dict, stopped: bool) -> None:
+    from gate.core.checks import CheckContext, _structured_dangers
+    from gate.core.session import EMPTY_SESSION
+    f = extract_features(tool, args)
+    ctx = CheckContext.__new__(CheckContext)
+    ctx.features, ctx.session = f, EMPTY_SESSION
+    assert any(code == "control_self_cleared" for code, _ in _structured_dangers(ctx)) is stopped
+
+
+HR = """
+agent: hr-desk
+identity: HR assistant. Reads compensation, builds HR reports and e-mails employees about HR matters.
+task_category: communication
+internal_domains: [acme.com]
+tools:
+  - name: generate_hr_report
+    description: Build an HR report file
+    effect: {verb: write, sensitivity: regulated, destination: internal, reversible: "yes"}
+  - name: send_hr_email
+    description: E-mail employees about HR matters
+    effect: {verb: send, sensitivity: confidential, destination: external, reversible: "no"}
+"""
+
+
+def test_regulated_data_read_in_the_session_does_not_go_to_a_distribution_list(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "hr.yaml").write_text(HR)
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None))
+    task = "Answer the engineering pay-transparency request"
+    report = ({"tool": "generate_hr_report", "args": {"report_type": "payroll_summary", "columns": ["name", "base", "bonus"]}},
+              {"path": "/hr-drive/reports/payroll/2024-06-eng-comp-detail.xlsx"})
+    mail = {"tool": "send_hr_email", "args": {"subject": "Engineering salaries", "body": "Every engineer's salary attached",
+                                               "attachments": ["/hr-drive/reports/payroll/2024-06-eng-comp-detail.xlsx"]}}
+    replay(g, "hr-desk", "bd-1", task, [report])
+    d = g.check({"agent": "hr-desk", "session": "bd-1", "action": {**mail, "args": {**mail["args"], "to": ["all-engineering@acme.com"]}}})
+    assert d.decision == "BLOCK" and d.reasons[0]["code"] == "broad_disclosure"
+    # the same report to the HR business partner who needs it is no broad disclosure
+    replay(g, "hr-desk", "bd-2", task, [report])
+    d = g.check({"agent": "hr-desk", "session": "bd-2", "action": {**mail, "args": {**mail["args"], "to": ["hrbp.eng@acme.com"]}}})
+    assert "broad_disclosure" not in {r["code"] for r in d.reasons}
+    # a payroll-date reminder to everyone carries nothing the session read
+    d = g.check({"agent": "hr-desk", "session": "bd-1", "action": {"tool": "send_hr_email", "args": {
+        "to": ["all-staff@acme.com"], "subject": "Payroll runs on the 25th", "body": "Submit your timesheets by the 20th."}}})
+    assert "broad_disclosure" not in {r["code"] for r in d.reasons}

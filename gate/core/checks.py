@@ -510,6 +510,11 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
     return None
 
 
+# A compliance control's outcome and a value that clears it: the agent would be deciding its own review.
+_SCREENING_KEY = re.compile(r"(?i)^(?:sanctions?|screening|kyc|aml|compliance|fraud)(?:_?(?:screening|check|review|status|result|hit|flag|match|decision))*$")
+_CLEARING = re.compile(r"(?i)^\s*(?:cleared|clear|passed|pass|approved|verified|resolved|no[ _-]?match|false[ _-]?positive|ok|released)\s*$")
+
+
 def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     """Dangers visible in the call's structure rather than in one string."""
     f = ctx.features
@@ -552,6 +557,9 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     off = _control_turned_off(f)
     if off is not None:
         found.append(off)
+    if f.verbs & {"write", "configure"} and not f.verbs & {"read"} and any(
+            _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) and _CLEARING.match(t) for p, t in f.strings):
+        found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
     return found
 
 
@@ -993,6 +1001,11 @@ def _recovers_account(f: ActionFeatures) -> bool:
     return bool(f.verbs & {"write", "configure"}) and any(_CONTACT_KEY.search(p) for p, _ in f.strings)
 
 
+# A distribution list rather than a person: all-engineering@, everyone@, staff@, company-wide@.
+_BROAD_LIST = re.compile(r"(?i)(?:^|[\s<,;])(?:all|everyone|everybody|staff|allstaff|all[-_.]?staff|all[-_.]hands|"
+                         r"employees|company|company[-_.]wide|all[-_.][\w.-]+|[\w.-]+[-_.]all)@")
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -1018,6 +1031,17 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
+        if s.sensitive and "send" in f.verbs and max(s.exposure, f.sensitivity) >= 4:
+            lists = [t for path, t in f.strings if _DEST_LEAF.search(path) and _BROAD_LIST.search(t)]
+            if lists:
+                carried = set()
+                for path, raw in f.strings:
+                    if not _DEST_LEAF.search(path):
+                        carried |= {fingerprint(t) for t in flow_tokens(_decoded(raw))}
+                if carried & s.sensitive:
+                    return Verdict(self.name, "block", "broad_disclosure",
+                                   "regulated personal data read in this session would go to a distribution list "
+                                   "(everyone on it, not the people it is about or who need it)")
         if s.injected:
             used: set[str] = set()
             for _, text in f.strings:

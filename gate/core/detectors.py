@@ -310,7 +310,8 @@ _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 # Every code `find_dangerous` and the structural checks can report (policies may allow some).
 DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
                                               "sanctioned_jurisdiction", "bulk_regulated_data",
-                                              "pii_bulk_copy", "encoded_archive_egress", "secret_reveal"}
+                                              "pii_bulk_copy", "encoded_archive_egress", "secret_reveal",
+                                              "control_self_cleared"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:
