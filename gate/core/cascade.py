@@ -334,7 +334,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     advanced = _advance(agent, snap, req.tool, req.args, features, None)
     if checked:
         advanced = advanced.evolve(steps=snap.steps)
-    prov = result_provenance(result)
+    prov = result_provenance(result, agent.policy.internal_domains)
     trusted = advanced.trusted(agent.named_destinations) | prov.vouched
     e = max(advanced.exposure, prov.exposure)
     level = max(advanced.risk_level, risk_level(e, advanced.escalation, advanced.reversibility))

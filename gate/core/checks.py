@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal
+from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
@@ -653,6 +653,34 @@ def _is_bulk(f: ActionFeatures) -> bool:
     return any(_LIMIT_KEY.search(p) and isinstance(v, (int, float)) and v >= 250 for p, v in f.scalars)
 
 
+def _is_message(ctx: CheckContext) -> bool:
+    """The tool sends a message (its declared verb, or the verbs of its name, are `send` only),
+    whatever operations its text mentions."""
+    declared = ctx.tool.spec.effect.verb if ctx.tool is not None else None
+    if declared:
+        return declared == "send"
+    return {verb_class(w) for w in ctx.features.tool_words} - {None} == {"send"}
+_COMMAND_LINE = re.compile(r"^\s*(?:[$#>/!`]|[\w.-]+@[\w.-]+:\S*[$#])")
+
+
+def _command_lines(text: str) -> list[str]:
+    """The lines of a message that are commands: inside a ``` block, or starting with a
+    prompt or a chat-ops prefix (`$`, `#`, `>`, `/`, `!`, a backtick, `user@host:~$`)."""
+    if "\n" not in text and "`" not in text:
+        return [text] if _COMMAND_LINE.match(text) else []
+    out: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced or _COMMAND_LINE.match(line):
+            out.append(line)
+        elif "`" in line:
+            out.extend(re.findall(r"`([^`]+)`", line))
+    return out
+
+
 class DangerousOperationCheck:
     """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh,
     admin grants, bank-detail changes, bulk personal-data exports…)."""
@@ -662,14 +690,19 @@ class DangerousOperationCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         f = ctx.features
-        # The tool's own name leads the text: a tool named `kubectl` with the argument
-        # "delete namespace payments" is `kubectl delete namespace payments`.
-        parts = [" ".join(f.tool_words) + " " + (f.strings[0][1] if f.strings else "")]
-        if len(f.strings) > 1:
-            parts.extend(t for _, t in f.strings[1:])
-        if f.scalars:
-            parts.extend(f"{p}={v}" for p, v in f.scalars)
-        text = "\n".join(parts)
+        if _is_message(ctx):
+            # A message describes operations; it runs only what sits in command position (a
+            # chat-ops `/` or `!` command, a shell prompt, a code block).
+            text = "\n".join(line for _, t in f.strings for line in _command_lines(t))
+        else:
+            # The tool's own name leads the text: a tool named `kubectl` with the argument
+            # "delete namespace payments" is `kubectl delete namespace payments`.
+            parts = [" ".join(f.tool_words) + " " + (f.strings[0][1] if f.strings else "")]
+            if len(f.strings) > 1:
+                parts.extend(t for _, t in f.strings[1:])
+            if f.scalars:
+                parts.extend(f"{p}={v}" for p, v in f.scalars)
+            text = "\n".join(parts)
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
         if not found:
             return _OK_DANGEROUS_OPS_NO_DANGEROUS_OP

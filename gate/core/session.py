@@ -481,14 +481,34 @@ def result_failed(result: Any) -> bool:
     return isinstance(result, str) and result.lstrip()[:6].lower() == "error:"
 
 
-def result_provenance(result: Any) -> Provenance:
+_SENDER_KEY = ("from", "sender", "from_address", "author_email")
+
+
+def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
+    """A message (e-mail, chat, ticket comment) whose sender is an address of the agent's own
+    organisation (one of its internal domains)."""
+    if not internal or not isinstance(result, dict):
+        return False
+    from gate.core.actions import is_internal
+
+    for key in _SENDER_KEY:
+        v = result.get(key)
+        if isinstance(v, str) and "@" in v:
+            m = EMAIL_RX.search(v)
+            return m is not None and is_internal(m.group(0).split("@")[-1].lower(), internal)
+    return False
+
+
+def result_provenance(result: Any, internal: tuple[str, ...] = ()) -> Provenance:
     """Provenance of a tool result.
 
     Destinations inside prose (fetched pages, e-mail bodies, documents, comments: any string
     of several words) are tainted: that is where injected instructions live. A short
     structured field (`customer_email: jo@x.org` from a system of record) vouches for its
-    destination instead: writing to a record's own contact is ordinary work. Prose that
-    addresses the agent marks every value it names as injected.
+    destination instead: writing to a record's own contact is ordinary work. So does a message
+    from a colleague (its sender is in one of `internal`, the agent's own domains), unless it
+    carries an instruction aimed at the agent. Prose that addresses the agent marks every value
+    it names as injected.
     """
     if isinstance(result, (dict, list)):
         leaves = [v for _, v in flatten_args(result) if isinstance(v, str)]
@@ -519,6 +539,8 @@ def result_provenance(result: Any) -> Provenance:
         pii = pii or bool(find_pii(text))
         marked = marked or bool(_MARKING_RX.search(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
+    if tainted and not injection and _internal_sender(result, internal):
+        vouched |= tainted
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values))
 
