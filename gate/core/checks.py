@@ -25,6 +25,7 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    RESTRICTED_STATUS,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -792,7 +793,8 @@ class PreconditionCheck:
         if recovering and VERIFICATION_FAILED in held:
             return Verdict(self.name, "block", "verification_failed",
                            "an earlier tool result recorded a failed identity verification; the account may not be recovered or re-pointed")
-        if not (acting or sending or recovering):
+        reading = "read" in f.verbs and f.sensitivity >= 4
+        if not (acting or sending or recovering or reading):
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         by_id: dict[str, list[str]] = {}
         requesters: set[str] = set()
@@ -806,6 +808,8 @@ class PreconditionCheck:
             v = self._owner_mismatch(ctx, by_id, requesters)
             if v is not None:
                 return v
+        if reading and not (acting or sending):
+            return _restricted_read(ctx, by_id) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if "pay" in f.verbs:
             v = _ledger_violation(ctx, by_id)
             if v is not None:
@@ -864,7 +868,7 @@ class PreconditionCheck:
         return None
 
 
-_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING})
+_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
@@ -876,6 +880,27 @@ _PARTY_LEAF = re.compile(r"(?i)^(?:to_|from_|payee_|target_|dest_)?(\w*_id)$")
 
 def _tokens_at(f: ActionFeatures, rx: re.Pattern[str]) -> set[str]:
     return {t for p, v in f.strings if rx.search(p) and not _SOURCE_ARG.search(p) for t in salient_tokens(v)}
+
+
+# Parts of a record that identify and reach its subject, which scheduling and messaging need.
+_CONTACT_PART = re.compile(r"(?i)^(?:demographics?|contact\w*|phone\w*|e-?mail\w*|address\w*|name|preferred\w*|insurance|scheduling)$")
+
+
+def _restricted_read(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """Regulated content (beyond contact details) of a record a result flagged for restricted
+    access (a VIP, a staff member), when the session's task does not name the record."""
+    f = ctx.features
+    parts = [t for p, t in f.strings if _FIELD_LIST.search(p) or p.rsplit(".", 1)[-1].split("[")[0] in ("sections", "section", "parts")]
+    if parts and all(_CONTACT_PART.match(t.strip()) for t in parts):
+        return None
+    task = (ctx.task or "").upper()
+    for _, text in f.strings:
+        for tok in salient_tokens(text):
+            if RESTRICTED_STATUS in by_id.get(tok, ()) and tok.upper() not in task:
+                return Verdict("preconditions", "block", "restricted_record",
+                               "an earlier tool result flagged this record for restricted access (VIP or staff); "
+                               "its regulated content is read only for a task that names it")
+    return None
 
 
 def _same_amount(recorded: str, amounts: tuple[float, ...]) -> bool:

@@ -47,6 +47,7 @@ __all__ = [
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
     "AMOUNT_PREFIX",
+    "RESTRICTED_STATUS",
     "result_failed",
     "person_key",
     "OWNER_PREFIX",
@@ -260,6 +261,12 @@ _VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)
                          r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
 _UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
                      r"outstanding|missing|no|false|failed|unverified|incomplete|skipped)\s*$")
+# A record whose subject is flagged for restricted access (a VIP, a staff member's own chart,
+# `access audited`, break-the-glass): reading its regulated content needs a task that names it.
+RESTRICTED_STATUS = "restricted"
+_MARK_KEY = re.compile(r"(?i)^(?:notes?|flags?|alerts?|tags?|labels?|banner|markers?)$")
+_RESTRICTED_MARK = re.compile(r"(?i)\b(?:vip|restricted\s+(?:record|access|chart)|access\s+(?:is\s+)?audited|break[- ]the[- ]glass|"
+                              r"celebrity|high[- ]profile|staff\s+(?:member|patient)|employee[- ]patient)\b")
 # What a record is for (`AP-40760=amount:690000`): paying a record above the per-call limit
 # in parts under it is structuring.
 AMOUNT_PREFIX = "amount:"
@@ -361,6 +368,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(PAID_STATUS)
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
+                elif _MARK_KEY.match(key) and _RESTRICTED_MARK.search(v):
+                    extra.append(RESTRICTED_STATUS)
                 elif len(v) <= 400 and "stat" in v:
                     for m in _INLINE_STATUS.finditer(v):
                         if _BLOCKING_STATUS.match(m.group(1)):
@@ -385,6 +394,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
             elif isinstance(v, list) and _REFUNDS_KEY.match(str(k)):
                 extra.extend(_refunded_amounts(v))
+            elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and _RESTRICTED_MARK.search(x) for x in v):
+                extra.append(RESTRICTED_STATUS)
         if submitter and submitter in approvers:
             extra.append(SELF_APPROVED)
         statuses = ([status] if status is not None else []) + extra
