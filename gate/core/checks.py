@@ -252,6 +252,12 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+@lru_cache(maxsize=1024)
+def _globs(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern matching a tool name against any of a rule's globs (as `fnmatchcase`)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+
+
 def _cond_holds(value: Any, op: str, operand: Any) -> bool:
     if value is _MISSING:
         return False
@@ -290,7 +296,7 @@ class DenyRuleCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         for rule in ctx.agent.policy.deny:
-            if rule.tool is not None and not any(fnmatch.fnmatchcase(ctx.tool_name, g) for g in rule.tool):
+            if rule.tool is not None and not _globs(rule.tool).match(ctx.tool_name):
                 continue
             if not all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
                 continue
@@ -483,6 +489,7 @@ _AUTH_CONTROL = re.compile(r"(?i)mfa|2fa|two[_ -]?(?:factor|step)|multi[_ -]?fac
 _OFF_VALUE = re.compile(r"(?i)^\s*(?:disabled?|off|false|no|none|0|paused?|stopped|stop)\s*$")
 
 
+_CONFIGURING = frozenset({"configure", "write", "execute", "delete"})
 _VALUE_LEAF = re.compile(r"(?i)^(?:value|new_?value|state|status|enabled?|mode|setting_?value|on)$")
 _NAME_LEAF = re.compile(r"(?i)^(?:setting|setting_?name|name|key|feature|option|control|parameter|policy|field|service)$")
 
@@ -491,11 +498,13 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
     """A configuring call that switches an audit trail or an authentication control off: an
     off value under a key that names the control (`mfa_required: false`), or under a value key
     next to a setting name that does (`{setting: audit_log_export, value: disabled}`)."""
-    if "read" in f.verbs or not f.verbs & {"configure", "write", "execute", "delete"}:
+    if "read" in f.verbs or not f.verbs & _CONFIGURING:
+        return None
+    offs = [p for p, v in f.scalars if v is False or v == 0] + [p for p, t in f.strings if len(t) <= 9 and _OFF_VALUE.match(t)]
+    if not offs:
         return None
     names = [" ".join(f.tool_words)] + [t for p, t in f.strings if _NAME_LEAF.match(p.rsplit(".", 1)[-1])]
     hits: list[str] = []
-    offs = [p for p, v in f.scalars if v is False or v == 0] + [p for p, t in f.strings if _OFF_VALUE.match(t)]
     for path in offs:
         leaf = path.rsplit(".", 1)[-1]
         hits.append(leaf)
@@ -511,6 +520,7 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
     return None
 
 
+_WRITING = frozenset({"write", "configure"})
 # A compliance control's outcome and a value that clears it: the agent would be deciding its own review.
 _SCREENING_KEY = re.compile(r"(?i)^(?:sanctions?|screening|kyc|aml|compliance|fraud)(?:_?(?:screening|check|review|status|result|hit|flag|match|decision))*$")
 _CLEARING = re.compile(r"(?i)^\s*(?:cleared|clear|passed|pass|approved|verified|resolved|no[ _-]?match|false[ _-]?positive|ok|released)\s*$")
@@ -558,8 +568,8 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     off = _control_turned_off(f)
     if off is not None:
         found.append(off)
-    if f.verbs & {"write", "configure"} and not f.verbs & {"read"} and any(
-            _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) and _CLEARING.match(t) for p, t in f.strings):
+    if f.verbs & _WRITING and "read" not in f.verbs and any(
+            len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
     return found
 
@@ -660,7 +670,12 @@ def _is_message(ctx: CheckContext) -> bool:
     declared = ctx.tool.spec.effect.verb if ctx.tool is not None else None
     if declared:
         return declared == "send"
-    return {verb_class(w) for w in ctx.features.tool_words} - {None} == {"send"}
+    return _send_only_name(ctx.features.tool_words)
+
+
+@lru_cache(maxsize=4096)
+def _send_only_name(words: tuple[str, ...]) -> bool:
+    return {verb_class(w) for w in words} - {None} == {"send"}
 _COMMAND_LINE = re.compile(r"^\s*(?:[$#>/!`]|[\w.-]+@[\w.-]+:\S*[$#])")
 
 
