@@ -620,6 +620,12 @@ def test_domain_membership_by_suffixes_equals_the_plain_definition() -> None:
     ("run_shell", "kubectl get secrets -A -o json", 3),
     ("kubectl", "get secret db -o yaml | base64 -d", 3),                   # a pipeline is judged on its words
     ("kubectl", "exec api-0 -- cat /etc/secrets/token", 3),               # not a get/describe
+    ("kubectl", "rollout undo deployment/pricing-svc -n pricing", 1),      # managing a workload: names say nothing
+    ("kubectl", "scale deploy/customer-export -n payroll --replicas=3", 1),
+    ("kubectl", "rollout restart deploy/secrets-rotator", 1),
+    ("kubectl", "logs deploy/pricing-svc -n pricing --tail=200", 1),       # logs: sounding confidential is not enough
+    ("kubectl", "logs deploy/payroll-api -n payroll --tail=200", 4),       # a payroll service's log may carry salaries
+    ("kubectl", "rollout undo deployment/api -n x; cat /srv/pricing.csv", 2),   # a chain is judged on its words
 ])
 def test_kubectl_reads_are_judged_by_resource_kind_and_output(tool: str, command: str, level: int) -> None:
     assert extract_features(tool, {"args": command}).sensitivity == level

@@ -320,6 +320,15 @@ _KUBE_VALUES = re.compile(r"(?:^|\s)(?:-o\s*=?\s*|--output[= ]\s*)(?:yaml|json|j
 _SHELL_CHAIN = re.compile(r"[|;&`\n]|\$\(")
 
 
+# A single kubectl/oc command that manages workloads (roll out, scale, restart, cordon) or reads
+# usage and events rather than data: the names of the objects it acts on (`deployment/pricing-svc
+# -n payroll`) say nothing about the data exposed. `logs` does read data: there the words of the
+# names count from the secret level up (a `payroll-api` log may carry salaries), not below.
+_KUBE_MANAGE = re.compile(
+    r"^\s*(?:(?:kubectl|oc)\s+)?(?:(?:-n|--namespace|--context|--cluster|-A|--all-namespaces)(?:[= ]\S+)?\s+)*"
+    r"(rollout|scale|autoscale|top|logs|cordon|uncordon|drain|taint|label|annotate|restart|events|wait)\b")
+
+
 def _kube_read_sensitivity(tool_words: tuple[str, ...], command: str) -> int | None:
     """Sensitivity of a single kubectl/oc read, or None when `command` is not one."""
     kube_tool = "kubectl" in tool_words or tool_words == ("oc",)
@@ -327,7 +336,13 @@ def _kube_read_sensitivity(tool_words: tuple[str, ...], command: str) -> int | N
         return None
     m = _KUBE_READ.match(command)
     if m is None:
-        return None
+        mm = _KUBE_MANAGE.match(command)
+        if mm is None:
+            return None
+        if mm.group(1) != "logs":
+            return 1
+        named = sensitivity_of_text(command[:500])
+        return named if named >= 3 else 1
     verb, kinds, rest = m.group(1), m.group(2).lower(), m.group(3)
     if not any(k.split("/", 1)[0] in ("secret", "secrets") for k in kinds.split(",")):
         return 1
