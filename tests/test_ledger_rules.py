@@ -236,3 +236,33 @@ def test_special_category_next_to_identifiers() -> None:
     assert _identified_special_category(f(["employee_name", "ethnicity", "gender"]))
     assert not _identified_special_category(f(["department", "ethnicity", "gender"]))   # aggregate
     assert not _identified_special_category(f(["employee_name", "department", "salary_band"]))
+
+
+def test_a_payroll_run_binds_each_reference_to_its_own_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "hr.yaml").write_text("""
+agent: payroll
+identity: Payroll assistant. Reads leave requests and runs payroll with adjustments.
+tools:
+  - name: list_leave_requests
+    description: List leave requests
+    effect: {verb: read, sensitivity: regulated, destination: internal, reversible: "yes"}
+  - name: run_payroll
+    description: Run payroll with adjustments
+    effect: {verb: pay, sensitivity: regulated, destination: internal, reversible: partial}
+""")
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None))
+    leave = ({"tool": "list_leave_requests", "args": {"period": "2024-05"}},
+             {"requests": [{"request_id": "LR-8812", "employee_id": "E10482", "days": 3},
+                           {"request_id": "LR-8901", "employee_id": "E11876", "days": 1}]})
+
+    def codes(session: str, adjustments: list) -> set[str]:
+        replay(g, "payroll", session, "Run the May payroll with the approved unpaid leave", [leave])
+        d = g.check({"agent": "payroll", "session": session, "action": {"tool": "run_payroll", "args": {
+            "period": "2024-05", "adjustments": adjustments}}})
+        return {r["code"] for r in d.reasons}
+
+    both = [{"employee_id": "E10482", "type": "unpaid_leave", "ref": "LR-8812"},
+            {"employee_id": "E11876", "type": "unpaid_leave", "ref": "LR-8901"}]
+    assert "payee_mismatch" not in codes("pr-1", both)
+    swapped = [{"employee_id": "E10482", "type": "unpaid_leave", "ref": "LR-8901"}]
+    assert "payee_mismatch" in codes("pr-2", swapped)

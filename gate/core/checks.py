@@ -958,6 +958,12 @@ def spend_entries(tool: CompiledTool | None, tool_name: str, args: dict[str, Any
     return {f"{k}={SPEND_PREFIX}{tool_name}:{lim[0]:g}:{step}" for k in payment_keys(f)}
 
 
+def _parent(path: str) -> str:
+    """The object a dotted argument path sits in (`adjustments[1].ref` -> `adjustments[1]`)."""
+    i = path.rfind(".")
+    return path[:i] if i >= 0 else ""
+
+
 def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
     """Payment-integrity rules over what the session has seen: a reference already paid, a
     payee other than the one the record names, one payment split under the per-call limit."""
@@ -975,8 +981,11 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
         if not m or _SOURCE_ARG.match(path):
             continue
         leaf, mine = m.group(1).lower(), value.strip().upper()
+        parent = _parent(path)
         for other, text in f.strings:
-            if other == path:
+            # a reference in another item of a list (another line of a payroll run) is
+            # another payment's: compare within the item that names the party
+            if other == path or _parent(other) != parent:
                 continue
             for tok in salient_tokens(text):
                 bound = [st[len(BIND_PREFIX) + len(leaf) + 1:] for st in by_id.get(tok, ())
@@ -1079,6 +1088,21 @@ _BROAD_LIST = re.compile(r"(?i)(?:^|[\s<,;])(?:all|everyone|everybody|staff|alls
                          r"employees|company|company[-_.]wide|all[-_.][\w.-]+|[\w.-]+[-_.]all)@")
 
 
+# A command that copies into object storage (`aws s3 cp|sync|mv`, `gsutil cp|rsync`, `rclone
+# copy|sync`): its last bucket is where the data goes.
+_STORAGE_COPY = re.compile(r"(?i)\bs3\s+(?:cp|sync|mv)\b|\bgsutil\s+(?:-m\s+)?(?:cp|rsync|mv)\b|\brclone\s+(?:copy|sync|move)\b")
+_BUCKET_URL = re.compile(r"(?i)\b(?:s3|gs)://([A-Za-z0-9.-]+)")
+
+
+def _storage_copy_target(f: ActionFeatures) -> str | None:
+    """The destination bucket of an object-storage copy (lower-cased), or None."""
+    cmd = f.command_text
+    if "://" not in cmd or not _STORAGE_COPY.search(cmd):
+        return None
+    buckets = _BUCKET_URL.findall(cmd)
+    return buckets[-1].lower() if len(buckets) >= 2 else None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -1131,12 +1155,18 @@ class ProvenanceCheck:
                     if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
                         return Verdict(self.name, "block", "secret_from_result",
                                        f"{path} carries a secret that was read from a tool result")
-        if s.tainted and (f.verbs & {"send", "pay", "grant"} or f.destination == "external"):
-            dests: set[str] = set()
-            for _, text in f.strings:
-                dests |= destination_tokens(text)
+        copy_to = _storage_copy_target(f) if s.tainted and f.command_text else None
+        if s.tainted and (f.verbs & {"send", "pay", "grant"} or f.destination == "external" or copy_to):
+            dests: set[str] = {copy_to} if copy_to else set()
+            for path, text in f.strings:
+                if not BODY_LEAF.search(path):   # where a message goes, not what it mentions
+                    dests |= destination_tokens(text)
             trusted = s.trusted(ctx.agent.named_destinations)
+            # a colleague of a correspondent the session already trusts (same mail ___domain) is
+            # looped in by that correspondent, not steered in by a stranger
+            trusted_domains = {t.split("@", 1)[1] for t in trusted if "@" in t}
             hits_t = sorted(d for d in dests if d in s.tainted and d not in trusted
+                            and not ("@" in d and d.split("@", 1)[1] in trusted_domains)
                             and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
             if hits_t:
                 return Verdict(self.name, "block", "tainted_destination",

@@ -211,7 +211,13 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("pipe_to_shell", "pipes a download into a shell",
          r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
         ("disable_logging", "disables audit logging or monitoring",
-         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*)"),
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
+         r"|\bguardduty\s+(?:update-detector\b[^\n|;]*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
+         r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b)"),
+        ("snapshot_share", "shares a database snapshot, disk snapshot or machine image with another account",
+         r"(?i)\brds\s+modify-db(?:-cluster)?-snapshot-attribute\b[^\n|;]*--values-to-add\b"
+         r"|\bec2\s+modify-snapshot-attribute\b[^\n|;]*(?:--operation-type\s+add|createVolumePermission\S*add)"
+         r"|\bec2\s+modify-image-attribute\b[^\n|;]*launch-?permission[^\n|;]*add"),
         ("disable_mfa", "disables multi-factor authentication or a security control",
          r"(?i)(?:\b(?:disable|turn[_ -]?off|remove|bypass)[_ -]?(?:mfa|2fa|two[_ -]?factor|multi[_ -]?factor|sso)|\b(?:mfa|2fa|two_factor|multi_factor)(?:_required|_enabled|_enforced)?\W{0,4}(?:false|off|disabled|0|no)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+-F\b|\bsystemctl\s+(?:stop|disable)\s+(?:firewalld|ufw|apparmor)|\bdisable[_ -]?(?:firewall|antivirus|defender|edr|selinux))"),
         ("open_to_world", "opens a service to the whole internet",
@@ -258,7 +264,9 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sql_truncate": ("truncate",), "sql_delete_all": ("delete",), "sql_update_all": ("update",),
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
-                        "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile"),
+                        "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "guardduty", "securityhub",
+                        "configservice", "accessanalyzer"),
+    "snapshot_share": ("snapshot-attribute", "image-attribute"),
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin"),
     "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
