@@ -373,8 +373,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 elif len(v) <= 400 and "stat" in v:
                     for m in _INLINE_STATUS.finditer(v):
                         if _BLOCKING_STATUS.match(m.group(1)):
-                            ids = {t.group(0).upper() for t in _IDENT_RX.finditer(v)} | owner_ids
-                            out.update(f"{i}={m.group(1).strip().lower()}" for i in ids)
+                            named = {t.group(0).upper() for t in _IDENT_RX.finditer(v)} | owner_ids
+                            out.update(f"{i}={m.group(1).strip().lower()}" for i in named)
                 if _SUBMITTER_KEY.match(key):
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
