@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args
+from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, is_internal
 from gate.core.detectors import find_pii, find_secrets
 
 __all__ = [
@@ -99,8 +99,6 @@ def escalation_of(f: ActionFeatures, unsanctioned_egress: bool) -> int:
 def is_sanctioned(target: str, trusted: frozenset[str], internal: tuple[str, ...]) -> bool:
     """A destination named by the task or identity, vouched for by a system-of-record field,
     or internal."""
-    from gate.core.actions import is_internal
-
     t = target.lower() if "@" in target or "." in target else target
     return t in trusted or target in trusted or ("." in t and is_internal(t.split("@")[-1], internal))
 
@@ -500,8 +498,6 @@ def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
     organisation (one of its internal domains)."""
     if not internal or not isinstance(result, dict):
         return False
-    from gate.core.actions import is_internal
-
     for key in _SENDER_KEY:
         v = result.get(key)
         if isinstance(v, str) and "@" in v:
