@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from gate import Gate
-from gate.settings import Settings
+from replay import gate_from_yaml
 
 POL = r"""
 agent: oncall
@@ -37,9 +37,7 @@ deny:
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
-    d = tmp_path_factory.mktemp("cc")
-    (d / "oncall.yaml").write_text(POL)
-    return Gate.from_policies(d, Settings(audit_path=None))
+    return gate_from_yaml(tmp_path_factory.mktemp("cc"), POL)
 
 
 def _check(gate: Gate, task: str | None, tool: str, env: str, session: str | None = None):  # type: ignore[no-untyped-def]

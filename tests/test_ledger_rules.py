@@ -9,8 +9,8 @@ from gate import Gate
 from gate.core.actions import extract_features
 from gate.core.checks import _identified_special_category
 from gate.core.session import NO_DISCLOSURE, NO_MARKETING, PAID_STATUS, SELF_APPROVED, held_records, result_failed
-from gate.settings import Settings
-from replay import replay
+from replay import codes as _codes
+from replay import gate_from_yaml, replay
 
 POL = """
 agent: ledger-clerk
@@ -50,18 +50,12 @@ TASK = "Work the finance queue: pay approved invoices, handle refunds, customer 
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
-    d = tmp_path_factory.mktemp("ledger")
-    (d / "ledger.yaml").write_text(POL)
-    return Gate.from_policies(d, Settings(audit_path=None))
+    return gate_from_yaml(tmp_path_factory.mktemp("ledger"), POL)
 
 
 def _run(gate: Gate, session: str, steps: list[tuple[dict, object]], action: dict):  # type: ignore[no-untyped-def]
     replay(gate, "ledger-clerk", session, TASK, steps)
     return gate.check({"agent": "ledger-clerk", "session": session, "task": TASK, "action": action})
-
-
-def _codes(d) -> set[str]:  # type: ignore[no-untyped-def]
-    return {r["code"] for r in d.reasons}
 
 
 LIST = ({"tool": "list_invoices", "args": {"vendor_id": "V-2001"}},
@@ -239,7 +233,7 @@ def test_special_category_next_to_identifiers() -> None:
 
 
 def test_a_payroll_run_binds_each_reference_to_its_own_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "hr.yaml").write_text("""
+    g = gate_from_yaml(tmp_path, """
 agent: payroll
 identity: Payroll assistant. Reads leave requests and runs payroll with adjustments.
 tools:
@@ -250,7 +244,6 @@ tools:
     description: Run payroll with adjustments
     effect: {verb: pay, sensitivity: regulated, destination: internal, reversible: partial}
 """)
-    g = Gate.from_policies(tmp_path, Settings(audit_path=None))
     leave = ({"tool": "list_leave_requests", "args": {"period": "2024-05"}},
              {"requests": [{"request_id": "LR-8812", "employee_id": "E10482", "days": 3},
                            {"request_id": "LR-8901", "employee_id": "E11876", "days": 1}]})
