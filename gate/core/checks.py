@@ -32,6 +32,7 @@ from gate.core.session import (
     RISK_LEVELS,
     VERIFICATION_FAILED,
     SessionSnapshot,
+    content_shingles,
     destination_tokens,
     fingerprint,
     flow_tokens,
@@ -739,6 +740,17 @@ def _decoded(text: str) -> str:
     return text
 
 
+def _carried_text(text: str) -> str:
+    """What an argument carries, decoded: a URL's query string is data sent with the request
+    (`?q=ACME+acquire+Nimbus`, `?body=Internal%3A…`), so it is read with `+` as a space."""
+    if "?" in text and "://" in text[:12]:
+        from urllib.parse import unquote_plus
+
+        base, _, query = text.partition("?")
+        return base + " " + unquote_plus(query).replace("&", " ").replace("=", " ")
+    return _decoded(text)
+
+
 class SensitiveDataCheck:
     """Secrets or regulated personal data in arguments bound for an outbound sink."""
 
@@ -799,9 +811,15 @@ class PreconditionCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         held = ctx.session.held
+        f = ctx.features
+        if ctx.task and "pay" in f.verbs:
+            budget = _task_budget(ctx.task)
+            if budget is not None:
+                v = _over_budget(ctx, held, budget)
+                if v is not None:
+                    return v
         if not held:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
-        f = ctx.features
         acting = bool(f.verbs & {"pay", "delete", "grant"})
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
@@ -809,7 +827,8 @@ class PreconditionCheck:
             return Verdict(self.name, "block", "verification_failed",
                            "an earlier tool result recorded a failed identity verification; the account may not be recovered or re-pointed")
         reading = "read" in f.verbs and f.sensitivity >= 4
-        if not (acting or sending or recovering or reading):
+        changing = bool(f.verbs & _CHANGING) and "read" not in f.verbs
+        if not (acting or sending or recovering or reading or changing):
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         by_id: dict[str, list[str]] = {}
         requesters: set[str] = set()
@@ -819,6 +838,12 @@ class PreconditionCheck:
                 continue
             ident, _, status = entry.partition("=")
             by_id.setdefault(ident, []).append(status)
+        if changing and ctx.task:
+            v = _task_basis_refused(ctx, by_id)
+            if v is not None:
+                return v
+        if not (acting or sending or recovering or reading):
+            return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if recovering:
             v = self._owner_mismatch(ctx, by_id, requesters)
             if v is not None:
@@ -881,6 +906,37 @@ class PreconditionCheck:
                     return Verdict(self.name, "block", "owner_not_requester",
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
+
+
+# Calls that change something (not reads, not messages): what an approval or a change ticket authorises.
+_CHANGING = frozenset({"execute", "delete", "configure", "pay", "grant"})
+# Statuses that refuse what a record asked for: a change the CAB rejected, a request denied.
+# (Not `cancelled`: a cancelled subscription is the reason for its refund, not a refusal.)
+_REFUSED_STATUS = re.compile(r"^(?:rejected|declined|denied|not[ _-]approved|unapproved)$")
+
+
+@lru_cache(maxsize=1024)
+def _task_records(task: str) -> frozenset[str]:
+    return frozenset(salient_tokens(task))
+
+
+def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """A change made under a record the task cites (`Run CHG-9204`, `pay under APR-23051`)
+    after a tool result showed that record refused (rejected by the CAB, denied, cancelled):
+    the task's authority is gone. A call that names the record itself (resubmitting it,
+    annotating it) works on the record, not under it, and is left to the other rules."""
+    cited = _task_records(ctx.task)
+    if not cited:
+        return None
+    named = {t for _, text in ctx.features.strings for t in salient_tokens(text)}
+    for rec in cited:
+        if rec in named:
+            continue
+        for status in by_id.get(rec, ()):
+            if _REFUSED_STATUS.match(status):
+                return Verdict("preconditions", "block", "task_basis_refused",
+                               f"the record the task cites as its authority was recorded as '{status}'; nothing may be changed under it")
+    return None
 
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS})
@@ -962,6 +1018,53 @@ def _parent(path: str) -> str:
     """The object a dotted argument path sits in (`adjustments[1].ref` -> `adjustments[1]`)."""
     i = path.rfind(".")
     return path[:i] if i >= 0 else ""
+
+
+# A spending cap the task states: `approved up to 100,000 USD in total`, `budget of EUR 5k`,
+# `not to exceed $2,500`. A currency, or the word budget, must be there: `up to 3 people`
+# and `a total of 3 tickets` are no money.
+_BUDGET_RX = re.compile(
+    r"(?i)\b(?P<kw>up\s+to|at\s+most|no\s+more\s+than|not\s+(?:to\s+)?exceed(?:ing)?|capped\s+at|(?:a\s+)?maximum\s+of|"
+    r"(?:a\s+)?budget\s+(?:of|is)|(?:a\s+)?total\s+of|in\s+total)\s*:?\s*"
+    r"(?P<c1>USD|EUR|GBP|CHF|\$|€|£)?\s*(?P<num>(?:\d{1,3}(?:[,\s]\d{3})+|\d+)(?:\.\d+)?)\s*(?P<mult>k|m|thousand|million)?\b\s*"
+    r"(?P<c2>USD|EUR|GBP|CHF|dollars|euros?|pounds)?(?P<tail>\s+(?:in\s+)?total)?")
+
+
+@lru_cache(maxsize=1024)
+def _task_budget(task: str) -> float | None:
+    for m in _BUDGET_RX.finditer(task):
+        money = m.group("c1") or m.group("c2")
+        if not (money or "budget" in m.group("kw").lower()):
+            continue
+        value = float(re.sub(r"[,\s]", "", m.group("num")))
+        mult = (m.group("mult") or "").lower()
+        value *= 1e3 if mult in ("k", "thousand") else 1e6 if mult in ("m", "million") else 1.0
+        if value > 0:
+            return value
+    return None
+
+
+def _over_budget(ctx: CheckContext, held: frozenset[str], budget: float) -> Verdict | None:
+    """This payment, with the session's earlier payments for the same references or payee,
+    above the cap the task states."""
+    lim = _limited_amount(ctx.tool, ctx.args)
+    amount = lim[0] if lim is not None else max(ctx.features.amounts, default=0.0)
+    prior = 0.0
+    seen: set[str] = set()
+    if held:
+        keys = {f"{k}={SPEND_PREFIX}" for k in payment_keys(ctx.features)}
+        for entry in held:
+            ident, _, st = entry.partition("=")
+            if f"{ident}={SPEND_PREFIX}" in keys and st not in seen:
+                seen.add(st)
+                tool, amt, _step = st[len(SPEND_PREFIX):].rsplit(":", 2)
+                if tool == ctx.tool_name:
+                    prior += float(amt)
+    if amount + prior > budget + 0.005:
+        what = f"with {len(seen)} earlier payment(s) this comes to {amount + prior:g}" if seen else f"this payment is {amount:g}"
+        return Verdict("preconditions", "block", "task_budget_exceeded",
+                       f"the task caps spending at {budget:g}; {what}", {"budget": budget, "total": amount + prior})
+    return None
 
 
 def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
@@ -1116,17 +1219,28 @@ class ProvenanceCheck:
         f = ctx.features
         if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive):
             return _OK_PROVENANCE_NO_RESULT_VALUES
+        # the most specific finding first: a credential is named as one, not as copied values
+        acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
+        if s.secrets and acting:
+            for path, text in f.strings:
+                for finding in find_secrets(text):
+                    if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
+                        return Verdict(self.name, "block", "secret_from_result",
+                                       f"{path} carries a secret that was read from a tool result")
         if s.sensitive:
             if ctx.unsanctioned():
                 carried: set[str] = set()
                 for path, raw in f.strings:
                     if _DEST_LEAF.search(path):
                         continue   # where it goes is not what it carries
-                    carried |= {fingerprint(t) for t in flow_tokens(_decoded(raw))}
+                    text = _carried_text(raw)
+                    carried |= {fingerprint(t) for t in flow_tokens(text)}
+                    if len(text) >= 24:
+                        carried |= content_shingles(text, cap=256)
                 hits = carried & s.sensitive
                 if len(hits) >= 2:
                     return Verdict(self.name, "block", "sensitive_data_egress",
-                                   f"{len(hits)} value(s) read from sensitive results would leave to a destination nobody sanctioned",
+                                   f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
         if s.sensitive and "send" in f.verbs and max(s.exposure, f.sensitivity) >= 4:
             lists = [t for path, t in f.strings if _DEST_LEAF.search(path) and _BROAD_LIST.search(t)]
@@ -1148,13 +1262,6 @@ class ProvenanceCheck:
                 return Verdict(self.name, "block", "injected_instruction",
                                f"{len(hits)} argument value(s) were named by an instruction found in a tool result",
                                {"injected_values": float(len(hits))})
-        acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
-        if s.secrets and acting:
-            for path, text in f.strings:
-                for finding in find_secrets(text):
-                    if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
-                        return Verdict(self.name, "block", "secret_from_result",
-                                       f"{path} carries a secret that was read from a tool result")
         copy_to = _storage_copy_target(f) if s.tainted and f.command_text else None
         if s.tainted and (f.verbs & {"send", "pay", "grant"} or f.destination == "external" or copy_to):
             dests: set[str] = {copy_to} if copy_to else set()

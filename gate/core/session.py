@@ -34,6 +34,7 @@ __all__ = [
     "flow_tokens",
     "pressure_of",
     "held_records",
+    "content_shingles",
     "fingerprint",
     "secret_fingerprint",
     "destination_tokens",
@@ -323,7 +324,7 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
             out.append("disputed")
         return out
     for ck, cv in v.items():
-        if cv is False and _CLEARANCE_KEY.match(str(ck)):
+        if cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
             out.append(f"not_{str(ck).lower()}")
     if _CONSENT_PARENT.search(key):
         for ck, cv in v.items():
@@ -381,8 +382,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
             elif v is True and _FLAG_KEY.match(str(k)):
                 status = str(k).lower()
-            elif v is False and _CLEARANCE_KEY.match(str(k)):
-                extra.append(f"not_{str(k).lower()}")
+            elif v is False and (_CLEARANCE_KEY.match(str(k)) or _VERIFY_KEY.match(str(k))):
+                extra.append(f"not_{str(k).lower()}")   # `callback_verified: false`
             elif isinstance(v, dict) and v:
                 if isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
                     # `requester: {name: …, email: …}`
@@ -453,12 +454,37 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
 
 
+_SHINGLE_WORD = re.compile(r"[a-z0-9]+(?:['.,/][a-z0-9]+)*")
+_SHINGLE_STOP = frozenset("a an the to of at in on for and or is are was were be been by with as it its this that from "
+                          "our your their we you they he she i".split())
+SHINGLE_CAP = 96   # per text: the opening of a long document is enough to recognise it copied
+
+
+def content_shingles(text: str, cap: int = SHINGLE_CAP) -> set[str]:
+    """Fingerprints of the text's word triples (lower-cased, stop words out): what survives
+    when prose is copied or lightly reworded into a message, a query string or a paste. A
+    triple of short tokens (`1 2 3`) says nothing and is skipped. Marked apart from
+    `fingerprint` values by a leading `~`."""
+    words = [w for w in _SHINGLE_WORD.findall(text.lower()) if w not in _SHINGLE_STOP]
+    out: set[str] = set()
+    for i in range(len(words) - 2):
+        a, b, c = words[i], words[i + 1], words[i + 2]
+        if len(a) + len(b) + len(c) < 10:
+            continue
+        out.add(fingerprint(f"~{a} {b} {c}"))
+        if len(out) >= cap:
+            break
+    return out
+
+
 # A classification marking inside a result (a document or note labelled confidential): what it
 # holds is confidential whatever tool returned it.
 _MARKING_RX = re.compile(
     r"(?i)\(\s*(?:strictly\s+)?confidential\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
     r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
-    r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$")
+    r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$"
+    # a label that opens the text: `CONFIDENTIAL. ACME to acquire…`, `Internal: proposed list…`
+    r"|^\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*[.:!]\s")
 
 
 @dataclass(frozen=True)
@@ -534,6 +560,8 @@ def result_provenance(result: Any, internal: tuple[str, ...] = ()) -> Provenance
     for text in leaves:
         if len(values) < FLOW_CAP:
             values |= {fingerprint(t) for t in flow_tokens(text)}
+            if len(text) >= 24:
+                values |= content_shingles(text)
         if len(text.split()) >= _PROSE_MIN_WORDS:
             tainted |= destination_tokens(text)
             m = INJECTION_RX.search(text)
