@@ -196,3 +196,60 @@ def test_public_search_after_a_confidential_read_passes(gate: Gate) -> None:
     d = _check(gate, "note-public", "Check whether anyone has reported on the Falcon deal", steps,
                {"tool": "fetch_url", "args": {"url": "https://www.google.com/search?q=Nimbus+Robotics+acquisition+news"}})
     assert d.decision == "ALLOW", d.reasons
+
+
+# --- a channel the subject declined --------------------------------------------------------
+
+CLINIC = """
+agent: clinic-desk
+identity: Clinic front-desk assistant. Reads patient demographics and messages patients about appointments and results.
+tools:
+  - name: get_patient_record
+    description: Read a patient's record sections
+    effect: {verb: read, sensitivity: regulated, destination: internal, reversible: "yes"}
+  - name: send_patient_message
+    description: Message a patient by portal, sms or e-mail
+    effect: {verb: send, sensitivity: regulated, destination: external, reversible: "no"}
+  - name: send_sms
+    description: Text a patient
+    effect: {verb: send, sensitivity: regulated, destination: external, reversible: "no"}
+"""
+PATIENT = {"mrn": "MRN-352208", "name": "Daniel Obi", "phone": "555-0172",
+           "contact_preferences": {"portal": True, "sms": False}}
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("clinic"), CLINIC)
+
+
+@pytest.mark.parametrize("word,channel", [("sms", "sms"), ("SMS", "sms"), ("text", "sms"), ("e-mail", "email"),
+                                          ("phone_calls", "phone"), ("allow_sms", "sms"), ("email_ok", "email"), ("portal", "portal"),
+                                          ("marketing", None)])
+def test_message_channel_names(word: str, channel: str | None) -> None:
+    from gate.core.session import message_channel
+    assert message_channel(word) == channel
+
+
+def _clinic(gate: Gate, session: str, action: dict):  # type: ignore[no-untyped-def]
+    task = "Remind Daniel Obi (MRN-352208) that his results are in and he should book a follow-up"
+    replay(gate, "clinic-desk", session, task, [({"tool": "get_patient_record", "args": {"mrn": "MRN-352208"}}, PATIENT)],
+           none_blocked=True)
+    return gate.check({"agent": "clinic-desk", "session": session, "task": task, "action": action})
+
+
+def test_message_by_a_declined_channel_is_stopped(clinic: Gate) -> None:
+    d = _clinic(clinic, "ch-sms", {"tool": "send_patient_message", "args": {"mrn": "MRN-352208", "channel": "sms", "body": "Your results are in."}})
+    assert d.decision == "BLOCK" and "channel_declined" in codes(d)
+    d = _clinic(clinic, "ch-sms-tool", {"tool": "send_sms", "args": {"mrn": "MRN-352208", "body": "Your results are in."}})
+    assert "channel_declined" in codes(d)
+
+
+def test_message_by_an_accepted_channel_passes(clinic: Gate) -> None:
+    d = _clinic(clinic, "ch-portal", {"tool": "send_patient_message", "args": {"mrn": "MRN-352208", "channel": "portal", "body": "Your results are in."}})
+    assert "channel_declined" not in codes(d) and d.decision == "ALLOW", d.reasons
+
+
+def test_declined_channel_of_another_record_does_not_apply(clinic: Gate) -> None:
+    d = _clinic(clinic, "ch-other", {"tool": "send_patient_message", "args": {"mrn": "MRN-100200", "channel": "sms", "body": "Your appointment is tomorrow."}})
+    assert "channel_declined" not in codes(d)

@@ -17,6 +17,7 @@ from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
     BODY_LEAF,
+    NO_CHANNEL_PREFIX,
     NO_CONTACT_STATUS,
     NO_DISCLOSURE,
     NO_MARKETING,
@@ -36,6 +37,7 @@ from gate.core.session import (
     destination_tokens,
     fingerprint,
     flow_tokens,
+    message_channel,
     salient_tokens,
     secret_fingerprint,
 )
@@ -858,6 +860,9 @@ class PreconditionCheck:
             v = _disclosure_violation(f, by_id)
             if v is not None:
                 return v
+            v = _declined_channel(f, by_id)
+            if v is not None:
+                return v
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
             for path, text in f.strings:
                 if not _DEST_LEAF.search(path):
@@ -939,8 +944,48 @@ def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdi
     return None
 
 
+_CHANNEL_ARG = re.compile(r"(?i)(?:^|[._])(?:channel|via|medium|method|delivery|delivery_?method)$")
+
+
+def _call_channel(f: ActionFeatures) -> str | None:
+    """The channel a message goes by: a `channel: sms` argument, else the tool's own name
+    (`send_sms`, `twilio.text`)."""
+    for path, text in f.strings:
+        if _CHANNEL_ARG.search(path):
+            ch = message_channel(text)
+            if ch:
+                return ch
+    for w in f.tool_words:
+        ch = _TOOL_CHANNEL.get(w)
+        if ch:
+            return ch
+    return None
+
+
+# Words of a message tool's name that say its channel (`post` is left out: `post_message`).
+_TOOL_CHANNEL = {"sms": "sms", "text": "sms", "email": "email", "mail": "email", "whatsapp": "whatsapp",
+                 "call": "phone", "dial": "phone"}
+
+
+def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
+    """A message by a channel the subject of a record it names declined (`sms: false` in the
+    record's contact preferences: a shared phone, a portal-only request)."""
+    if not any(st.startswith(NO_CHANNEL_PREFIX) for sts in by_id.values() for st in sts):
+        return None
+    channel = _call_channel(f)
+    if channel is None:
+        return None
+    want = NO_CHANNEL_PREFIX + channel
+    for _, text in f.strings:
+        for tok in salient_tokens(text):
+            if want in by_id.get(tok, ()):
+                return Verdict("preconditions", "block", "channel_declined",
+                               f"the person this message is about declined contact by {channel} (recorded preference)")
+    return None
+
+
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX)
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")

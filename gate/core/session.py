@@ -34,6 +34,8 @@ __all__ = [
     "flow_tokens",
     "pressure_of",
     "held_records",
+    "message_channel",
+    "NO_CHANNEL_PREFIX",
     "content_shingles",
     "fingerprint",
     "secret_fingerprint",
@@ -275,6 +277,22 @@ _INLINE_STATUS = re.compile(r"(?i)\b(?:status|state)\s*(?:[:=]|is)\s*['\"]?([a-z
 # Refunds a record already carries (`refunds: [{amount: 84, status: succeeded}]`):
 # `ID=refunded:84`, so refunding the same amount again is a double refund.
 REFUNDED_PREFIX = "refunded:"
+# A channel the record's subject declined (`contact_preferences: {sms: false}`): `ID=no_channel:sms`.
+NO_CHANNEL_PREFIX = "no_channel:"
+_CHANNELS = {"sms": "sms", "text": "sms", "texts": "sms", "text_message": "sms", "mobile": "sms",
+             "email": "email", "e_mail": "email", "mail": "email",
+             "phone": "phone", "call": "phone", "calls": "phone", "voice": "phone", "telephone": "phone",
+             "whatsapp": "whatsapp", "post": "post", "letter": "post", "portal": "portal"}
+
+
+def message_channel(word: str) -> str | None:
+    """The messaging channel a preference key or a channel argument names (`sms`, `e-mail`,
+    `phone_calls` -> sms, email, phone), or None."""
+    w = word.strip().lower().replace("-", "_").replace(" ", "_")
+    if w.startswith(("allow_", "ok_to_", "can_")):
+        w = w.split("_", 1)[1].removeprefix("to_")
+    w = w.removesuffix("_ok").removesuffix("_allowed").removesuffix("_opt_in")
+    return _CHANNELS.get(w) or _CHANNELS.get(w.split("_", 1)[0])
 _REFUNDS_KEY = re.compile(r"(?i)^refunds?$")
 _DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded)\s*$")
 # Consent and preference records: a purpose the subject refused.
@@ -334,6 +352,10 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
                 out.append(NO_DISCLOSURE)
             elif _MARKETING_PURPOSE.search(str(ck)):
                 out.append(NO_MARKETING)
+            else:
+                channel = message_channel(str(ck))
+                if channel:
+                    out.append(NO_CHANNEL_PREFIX + channel)
     return out
 
 
