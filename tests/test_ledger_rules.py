@@ -259,3 +259,35 @@ tools:
     assert "payee_mismatch" not in codes("pr-1", both)
     swapped = [{"employee_id": "E10482", "type": "unpaid_leave", "ref": "LR-8901"}]
     assert "payee_mismatch" in codes("pr-2", swapped)
+
+
+# --- an open invoice that repeats a paid one ----------------------------------------------
+
+def _ap(open_number: str, open_amount: float = 12480.0) -> list[dict]:
+    return [{"invoice_id": "AP-30611", "amount": 12480.0, "po": "PO-7590", "status": "paid", "vendor_invoice_no": "SF-11650"},
+            {"invoice_id": "AP-30644", "amount": open_amount, "po": "PO-7590", "status": "approved", "vendor_invoice_no": open_number}]
+
+
+@pytest.mark.parametrize("number,amount,duplicate", [
+    ("SF-11650-A", 12480.0, True),      # resent with a suffix
+    ("SF-11650 (resent)", 12480.0, True),
+    ("SF-11650", 12480.0, True),        # re-keyed under a new internal id
+    ("SF-11651", 12480.0, False),       # the next month on the same blanket PO
+    ("SF-11650-A", 9000.0, False),      # another amount
+])
+def test_resubmitted_invoice_is_held_as_duplicate(number: str, amount: float, duplicate: bool) -> None:
+    held = held_records({"invoices": _ap(number, amount)}, set())
+    assert ("AP-30644=duplicate" in held) is duplicate
+    assert not any(h.startswith("AP-30611=duplicate") for h in held)
+
+
+def test_paying_a_resubmitted_invoice_is_stopped(gate: Gate) -> None:
+    steps = [({"tool": "list_invoices", "args": {"vendor_id": "V-1006"}}, {"invoices": _ap("SF-11650-A")})]
+    d = _run(gate, "dup-resent", steps, {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-30644", "amount": 12480}})
+    assert d.decision == "BLOCK" and "precondition_failed" in _codes(d)
+
+
+def test_paying_the_next_invoice_on_the_same_po_passes(gate: Gate) -> None:
+    steps = [({"tool": "list_invoices", "args": {"vendor_id": "V-1006"}}, {"invoices": _ap("SF-11651")})]
+    d = _run(gate, "dup-next", steps, {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-30644", "amount": 12480}})
+    assert d.decision == "ALLOW", d.reasons

@@ -359,6 +359,37 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     return out
 
 
+# The supplier's own number for an invoice (what a resent or re-keyed copy repeats).
+_VENDOR_INVOICE_KEY = re.compile(r"(?i)^(?:vendor_|supplier_)?(?:invoice|inv|bill)_?(?:no|number|num|ref)$|^(?:vendor|supplier)_?ref(?:erence)?$")
+_RESENT_SUFFIX = re.compile(r"(?i)(?:[-_/ ](?:[a-d]|r\d?|rev\d?|dup|copy|resent)|\s*\((?:resent|copy|duplicate)\))$")
+
+
+def _resubmitted_invoices(items: list[Any]) -> set[str]:
+    """`ID=duplicate` for an open invoice in a list that repeats a paid one: the same amount
+    and the same supplier invoice number, give or take a resend suffix (`SF-11650` paid,
+    `SF-11650-A` open). Two invoices on one blanket PO for the same monthly amount have
+    their own supplier numbers and are not duplicates."""
+    rows = []
+    for item in items:
+        if not isinstance(item, dict) or not item:
+            continue
+        first = next(iter(item.values()))
+        amount = next((float(v) for k, v in item.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and _AMOUNT_KEY.match(str(k))), None)
+        number = next((v.strip().upper() for k, v in item.items() if isinstance(v, str) and _VENDOR_INVOICE_KEY.match(str(k))), None)
+        if amount is None or not number or not isinstance(first, str):
+            continue
+        paid = any(isinstance(v, str) and (_STATUS_KEY.match(str(k)) and _PAID_VALUE.match(v) or _PAID_KEY.match(str(k)) and v.strip())
+                   for k, v in item.items())
+        rows.append((first.strip().upper(), amount, number, paid))
+    if len(rows) < 2:
+        return set()
+    paid_rows = {(amount, number) for _, amount, number, paid in rows if paid}
+    # the suffix comes off the open copy only: `INV-1A` paid and `INV-1B` open stay apart
+    return {f"{ident}=duplicate" for ident, amount, number, paid in rows
+            if not paid and ((amount, number) in paid_rows or (amount, _RESENT_SUFFIX.sub("", number)) in paid_rows)}
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -366,6 +397,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
 
     def visit(node: Any, owner_ids: set[str]) -> None:
         if isinstance(node, list):
+            out.update(_resubmitted_invoices(node))
             for item in node:
                 visit(item, set())
             return
