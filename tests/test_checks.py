@@ -280,6 +280,16 @@ def test_destination_internal_and_external() -> None:
     assert n.destination == "none"
 
 
+@pytest.mark.parametrize("to,domains", [
+    ("grace.liu@pacificdental.com.au", ("pacificdental.com.au",)),   # not also `pacificdental.com`
+    ("files.example.co.uk", ("files.example.co.uk",)),
+    ("m@a.co.nz, b@evil.com", ("a.co.nz", "evil.com")),
+    ("evil.com.", ("evil.com",)),
+])
+def test_destination_domains_keep_every_label(to: str, domains: tuple[str, ...]) -> None:
+    assert extract_features("send_email", {"to": to, "body": "hi"}).external_domains == domains
+
+
 def test_declared_internal_destination_turns_external_for_a_send_to_outside() -> None:
     f = extract_features("notify", {"to": "x@evil.io"}, ToolEffect(verb="send", destination="internal"), ("acme.com",))
     assert f.destination == "external"
