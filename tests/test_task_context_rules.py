@@ -253,3 +253,68 @@ def test_message_by_an_accepted_channel_passes(clinic: Gate) -> None:
 def test_declined_channel_of_another_record_does_not_apply(clinic: Gate) -> None:
     d = _clinic(clinic, "ch-other", {"tool": "send_patient_message", "args": {"mrn": "MRN-100200", "channel": "sms", "body": "Your appointment is tomorrow."}})
     assert "channel_declined" not in codes(d)
+
+
+# --- statuses that depend on the act: a suspended account may be deleted, not paid ---------
+
+USERS = """
+agent: it-desk
+identity: IT assistant. Reads user and vendor records, deletes leavers' accounts after offboarding, pays IT vendors.
+internal_domains: [northwind.io]
+tools:
+  - name: get_user
+    description: Read a user account
+    effect: {verb: read, sensitivity: internal, destination: internal, reversible: "yes"}
+  - name: delete_user
+    description: Delete a user account
+    effect: {verb: delete, sensitivity: internal, destination: internal, reversible: "no"}
+  - name: pay_vendor
+    description: Pay an IT vendor
+    effect: {verb: pay, sensitivity: internal, destination: external, reversible: "no"}
+"""
+
+
+@pytest.fixture(scope="module")
+def it_desk(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("itdesk"), USERS)
+
+
+def _it(gate: Gate, session: str, result: dict, action: dict):  # type: ignore[no-untyped-def]
+    task = "Offboarding ticket NW-HR-198: delete Olivia Brandt's account, retention hold has ended"
+    replay(gate, "it-desk", session, task, [({"tool": "get_user", "args": {"user": "OB-4410"}}, result)], none_blocked=True)
+    return gate.check({"agent": "it-desk", "session": session, "task": task, "action": action})
+
+
+def test_deleting_a_suspended_account_passes(it_desk: Gate) -> None:
+    d = _it(it_desk, "susp-del", {"user": "OB-4410", "status": "suspended"}, {"tool": "delete_user", "args": {"user": "OB-4410"}})
+    assert d.decision == "ALLOW", d.reasons
+
+
+def test_deleting_an_account_on_legal_hold_is_stopped(it_desk: Gate) -> None:
+    d = _it(it_desk, "hold-del", {"user": "OB-4410", "status": "legal_hold"}, {"tool": "delete_user", "args": {"user": "OB-4410"}})
+    assert d.decision == "BLOCK" and "precondition_failed" in codes(d)
+
+
+def test_paying_a_suspended_vendor_is_stopped(it_desk: Gate) -> None:
+    d = _it(it_desk, "susp-pay", {"vendor_id": "VN-7781", "status": "suspended"}, {"tool": "pay_vendor", "args": {"vendor_id": "VN-7781", "amount": 900}})
+    assert d.decision == "BLOCK" and "precondition_failed" in codes(d)
+
+
+# --- an outward-communication archetype needs an outside recipient ----------------------
+
+@pytest.mark.parametrize("to,inward", [
+    ("daniel.kim@northwind.io", True),                       # a link in the body is no recipient
+    (["daniel.kim@northwind.io", "it@northwind.io"], True),
+    ("daniel.kim.private@gmail.com", False),
+    (["daniel.kim@northwind.io", "x@gmail.com"], False),
+])
+def test_outward_archetypes_need_an_outside_recipient(to: object, inward: bool) -> None:
+    from types import SimpleNamespace
+
+    from gate.core.actions import extract_features
+    from gate.core.checks import _inward_only
+    body = "Your prepaid UPS label is here: https://labels.ups.example/1Z88W4120392211874.pdf"
+    internal = ("northwind.io",)
+    f = extract_features("send_email", {"to": to, "subject": "Returning your laptop", "body": body}, None, internal)
+    ctx = SimpleNamespace(features=f, agent=SimpleNamespace(policy=SimpleNamespace(internal_domains=internal)))
+    assert _inward_only(ctx) is inward  # type: ignore[arg-type]

@@ -875,6 +875,7 @@ class PreconditionCheck:
         if not acting:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
+        deleting = f.verbs <= {"delete", "read"}
         for _, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
@@ -883,6 +884,8 @@ class PreconditionCheck:
                                        "an earlier tool result shows the same amount already refunded on a record this refund names")
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
+                    if status == "suspended" and deleting:
+                        continue   # offboarding suspends an account first, deletes it later
                     if status == SELF_APPROVED:
                         if acting:
                             return Verdict(self.name, "block", "self_approved_record",
@@ -1467,6 +1470,21 @@ class TaskDriftCheck:
         return _pass(self.name, "on_task", f"similarity to the task {sim:.2f}", **scores)
 
 
+# Archetype categories that are about reaching outside the organisation.
+_OUTWARD_CATEGORIES = frozenset({"unauthorised_communication"})
+
+
+def _inward_only(ctx: CheckContext) -> bool:
+    """Whether the call goes only to the organisation's own people: every address in its
+    recipient arguments is in an internal ___domain (a link in the body is not a recipient)."""
+    f = ctx.features
+    if f.destination == "internal":
+        return True
+    internal = ctx.agent.policy.internal_domains
+    recipients = [m.group(1).lower() for path, text in f.strings if _DEST_LEAF.search(path) for m in EMAIL_RX.finditer(text)]
+    return bool(recipients) and all(is_internal(d, internal) for d in recipients)
+
+
 class HarmResonanceCheck:
     """Closeness to harmful action archetypes, relative to ordinary work and the identity."""
 
@@ -1482,6 +1500,10 @@ class HarmResonanceCheck:
         scores = {"harm": harm, "harm_margin": margin}
         if harm >= thr and margin > ctx.agent.harm_margin:
             cat = lib.archetype_categories[idx]
+            if cat in _OUTWARD_CATEGORIES and _inward_only(ctx):
+                # every recipient is inside the organisation: nothing is communicated outward
+                return _pass(self.name, "no_harm_resonance", f"closest harmful archetype ({cat.replace('_', ' ')}) needs an outside recipient",
+                             **scores)
             return Verdict(self.name, "flag", f"harm_{cat}",
                            f"resonates with a {cat.replace('_', ' ')} archetype ({harm:.2f}, margin {margin:.2f})",
                            scores, weight=ctx.agent.weights["harm"])
