@@ -814,14 +814,9 @@ class PreconditionCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         held = ctx.session.held
         f = ctx.features
-        if ctx.task and "pay" in f.verbs:
-            budget = _task_budget(ctx.task)
-            if budget is not None:
-                v = _over_budget(ctx, held, budget)
-                if v is not None:
-                    return v
+        budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
-            return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+            return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         acting = bool(f.verbs & {"pay", "delete", "grant"})
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
@@ -840,6 +835,10 @@ class PreconditionCheck:
                 continue
             ident, _, status = entry.partition("=")
             by_id.setdefault(ident, []).append(status)
+        if budget is not None:
+            v = _over_budget(ctx, by_id, budget)
+            if v is not None:
+                return v
         if changing and ctx.task:
             v = _task_basis_refused(ctx, by_id)
             if v is not None:
@@ -933,17 +932,14 @@ def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdi
     after a tool result showed that record refused (rejected by the CAB, denied, declined):
     the task's authority is gone. A call that names the record itself (resubmitting it,
     annotating it) works on the record, not under it, and is left to the other rules."""
-    cited = _task_records(ctx.task)
-    if not cited:
+    refused = [(rec, st) for rec in _task_records(ctx.task) for st in by_id.get(rec, ()) if _REFUSED_STATUS.match(st)]
+    if not refused:
         return None
     named = {t for _, text in ctx.features.strings for t in salient_tokens(text)}
-    for rec in cited:
-        if rec in named:
-            continue
-        for status in by_id.get(rec, ()):
-            if _REFUSED_STATUS.match(status):
-                return Verdict("preconditions", "block", "task_basis_refused",
-                               f"the record the task cites as its authority was recorded as '{status}'; nothing may be changed under it")
+    for rec, status in refused:
+        if rec not in named:
+            return Verdict("preconditions", "block", "task_basis_refused",
+                           f"the record the task cites as its authority was recorded as '{status}'; nothing may be changed under it")
     return None
 
 
@@ -1092,24 +1088,28 @@ def _task_budget(task: str) -> float | None:
     return None
 
 
-def _over_budget(ctx: CheckContext, held: frozenset[str], budget: float) -> Verdict | None:
+def _prior_payments(ctx: CheckContext, by_id: dict[str, list[str]], keys: set[str]) -> set[tuple[float, str]]:
+    """(amount, step) of the session's earlier payments by this tool recorded under `keys`
+    (the references a payment settles, or its payee); one payment under two keys counts once."""
+    prior: set[tuple[float, str]] = set()
+    for k in keys:
+        for st in by_id.get(k, ()):
+            if st.startswith(SPEND_PREFIX):
+                tool, amt, step = st[len(SPEND_PREFIX):].rsplit(":", 2)
+                if tool == ctx.tool_name:
+                    prior.add((float(amt), step))
+    return prior
+
+
+def _over_budget(ctx: CheckContext, by_id: dict[str, list[str]], budget: float) -> Verdict | None:
     """This payment, with the session's earlier payments for the same references or payee,
     above the cap the task states."""
     lim = _limited_amount(ctx.tool, ctx.args)
     amount = lim[0] if lim is not None else max(ctx.features.amounts, default=0.0)
-    prior = 0.0
-    seen: set[str] = set()
-    if held:
-        keys = {f"{k}={SPEND_PREFIX}" for k in payment_keys(ctx.features)}
-        for entry in held:
-            ident, _, st = entry.partition("=")
-            if f"{ident}={SPEND_PREFIX}" in keys and st not in seen:
-                seen.add(st)
-                tool, amt, _step = st[len(SPEND_PREFIX):].rsplit(":", 2)
-                if tool == ctx.tool_name:
-                    prior += float(amt)
+    earlier = _prior_payments(ctx, by_id, payment_keys(ctx.features)) if by_id else set()
+    prior = sum(a for a, _ in earlier)
     if amount + prior > budget + 0.005:
-        what = f"with {len(seen)} earlier payment(s) this comes to {amount + prior:g}" if seen else f"this payment is {amount:g}"
+        what = f"with {len(earlier)} earlier payment(s) this comes to {amount + prior:g}" if earlier else f"this payment is {amount:g}"
         return Verdict("preconditions", "block", "task_budget_exceeded",
                        f"the task caps spending at {budget:g}; {what}", {"budget": budget, "total": amount + prior})
     return None
@@ -1158,13 +1158,7 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                         return Verdict("preconditions", "block", "split_payment",
                                        f"the record this payment settles is for {total:g}, above the per-call limit of {cap:g}: "
                                        "paying it in parts under the limit is structuring")
-    prior: set[tuple[float, str]] = set()
-    for k in refs or _tokens_at(f, _PAYEE_ARG):
-        for st in by_id.get(k, ()):
-            if st.startswith(SPEND_PREFIX):
-                tool, amt, step = st[len(SPEND_PREFIX):].rsplit(":", 2)
-                if tool == ctx.tool_name:
-                    prior.add((float(amt), step))
+    prior = _prior_payments(ctx, by_id, refs or _tokens_at(f, _PAYEE_ARG))
     if not prior:
         return None
     if not refunding and any(abs(a - amount) < 0.005 for a, _ in prior):
