@@ -10,6 +10,7 @@ import posixpath
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote_plus
 
 from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
@@ -736,8 +737,6 @@ _DEST_LEAF = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|emails?|address(?
 def _decoded(text: str) -> str:
     """URL-decoded text when it carries percent-escapes (data smuggled in a query string)."""
     if "%" in text and re.search(r"%[0-9A-Fa-f]{2}", text):
-        from urllib.parse import unquote_plus
-
         return unquote_plus(text)
     return text
 
@@ -746,8 +745,6 @@ def _carried_text(text: str) -> str:
     """What an argument carries, decoded: a URL's query string is data sent with the request
     (`?q=ACME+acquire+Nimbus`, `?body=Internal%3A…`), so it is read with `+` as a space."""
     if "?" in text and "://" in text[:12]:
-        from urllib.parse import unquote_plus
-
         base, _, query = text.partition("?")
         return base + " " + unquote_plus(query).replace("&", " ").replace("=", " ")
     return _decoded(text)

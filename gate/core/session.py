@@ -364,6 +364,11 @@ _VENDOR_INVOICE_KEY = re.compile(r"(?i)^(?:vendor_|supplier_)?(?:invoice|inv|bil
 _RESENT_SUFFIX = re.compile(r"(?i)(?:[-_/ ](?:[a-d]|r\d?|rev\d?|dup|copy|resent)|\s*\((?:resent|copy|duplicate)\))$")
 
 
+def _marks_paid(key: str, value: str) -> bool:
+    """`status: paid` or a `paid_on` date: the record's money has gone out."""
+    return bool(_STATUS_KEY.match(key) and _PAID_VALUE.match(value) or _PAID_KEY.match(key) and value.strip())
+
+
 def _resubmitted_invoices(items: list[Any]) -> set[str]:
     """`ID=duplicate` for an open invoice in a list that repeats a paid one: the same amount
     and the same supplier invoice number, give or take a resend suffix (`SF-11650` paid,
@@ -379,8 +384,7 @@ def _resubmitted_invoices(items: list[Any]) -> set[str]:
         number = next((v.strip().upper() for k, v in item.items() if isinstance(v, str) and _VENDOR_INVOICE_KEY.match(str(k))), None)
         if amount is None or not number or not isinstance(first, str):
             continue
-        paid = any(isinstance(v, str) and (_STATUS_KEY.match(str(k)) and _PAID_VALUE.match(v) or _PAID_KEY.match(str(k)) and v.strip())
-                   for k, v in item.items())
+        paid = any(isinstance(v, str) and _marks_paid(str(k), v) for k, v in item.items())
         rows.append((first.strip().upper(), amount, number, paid))
     if len(rows) < 2:
         return set()
@@ -417,7 +421,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     owners |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
                 elif "@" in v and _REQUESTER_KEY.match(key):
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
-                elif _STATUS_KEY.match(key) and _PAID_VALUE.match(v) or (_PAID_KEY.match(key) and v.strip()):
+                elif _marks_paid(key, v):
                     extra.append(PAID_STATUS)
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
