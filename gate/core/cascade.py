@@ -17,6 +17,7 @@ from gate.core.actions import extract_features
 from gate.core.checks import (
     parse_path,
     spend_entries,
+    step_marks,
     Check,
     CheckContext,
     ConsensusCheck,
@@ -303,7 +304,8 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
     if ctx is not None and snap.task_vec is not None:
         d = 1.0 - ctx.semantics().similarity(snap.task_vec)
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
-    return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift)
+    marks = step_marks(agent.policy, snap.marks, tool, args) if agent.policy.flow_rules else snap.marks
+    return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift, marks=marks)
 
 
 def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionSnapshot, scores: Mapping[str, float]) -> dict[str, Any] | None:
@@ -356,8 +358,10 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     if not result_failed(result):
         found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
     held = advanced.held | frozenset(sorted(found)[:256])
+    # the result can satisfy a flow rule's `result_matches` that the bare call did not
+    marks = step_marks(agent.policy, advanced.marks, req.tool, req.args, result) if agent.policy.flow_rules else advanced.marks
     return advanced.evolve(
-        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held),
+        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held), marks=marks,
         tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),
         vouched=_capped(advanced.vouched | prov.vouched), secrets=_capped(advanced.secrets | prov.secrets),
         injected=_capped(advanced.injected | injected), injections=advanced.injections + int(prov.injection),

@@ -12,6 +12,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
+import orjson
+
 from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.risk import unsanctioned_egress
@@ -44,7 +46,7 @@ from gate.core.session import (
 )
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
-from gate.policy.model import Constraint
+from gate.policy.model import AgentPolicy, Constraint, StepMatch
 
 if TYPE_CHECKING:
     from gate.core.compiler import CompiledAgent, CompiledTool, Library, Semantics
@@ -69,6 +71,8 @@ __all__ = [
     "ConsensusCheck",
     "get_path",
     "parse_path",
+    "result_text",
+    "step_marks",
 ]
 
 _MISSING = object()
@@ -292,19 +296,65 @@ def _redact_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def _step_matches(step: StepMatch, tool: str, args: dict[str, Any], result_text: str | None) -> bool:
+    if step.tool is not None and not _globs(step.tool).match(tool):
+        return False
+    if not all(_cond_holds(get_path(args, arg), op, val) for arg, op, val in step.when):
+        return False
+    return step.result_matches is None or (result_text is not None and _regex(step.result_matches).search(result_text) is not None)
+
+
+RESULT_TEXT_CAP = 262_144   # characters of a result that `result_matches` reads
+
+
+def result_text(result: Any) -> str:
+    """What a step's `result_matches` reads: a text result as is, anything else as compact JSON
+    (keys sorted, non-ASCII kept), cut at RESULT_TEXT_CAP characters."""
+    if isinstance(result, str):
+        return result[:RESULT_TEXT_CAP]
+    try:
+        text = orjson.dumps(result, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = str(result)
+    return text[:RESULT_TEXT_CAP]
+
+
+def step_marks(policy: AgentPolicy, marks: frozenset[str], tool: str, args: dict[str, Any], result: Any = _MISSING) -> frozenset[str]:
+    """`marks` plus the flow-rule steps this executed call satisfies: `ID+` for a rule's
+    `after`, `ID-` for its `unless_after`. `result` is given for a call reported through
+    /v1/observe; a step with `result_matches` is satisfied only by such a call."""
+    found: list[str] = []
+    text: str | None = None
+    for rule in policy.flow_rules:
+        for step, suffix in ((rule.after, "+"), (rule.unless_after, "-")):
+            if step is None or rule.id + suffix in marks:
+                continue
+            if step.result_matches is not None and text is None and result is not _MISSING:
+                text = result_text(result)
+            if _step_matches(step, tool, args, text):
+                found.append(rule.id + suffix)
+    return marks | frozenset(found) if found else marks
+
+
 class DenyRuleCheck:
-    """Explicit deny rules of the policy."""
+    """Explicit deny rules of the policy. A flow rule also needs the session's history: it
+    applies after a matching earlier call (`after`) or until one (`unless_after`)."""
 
     name = "deny_rules"
     hard = True
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
+        marks = ctx.session.marks
         for rule in ctx.agent.policy.deny:
             if rule.tool is not None and not _globs(rule.tool).match(ctx.tool_name):
                 continue
             if not all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
                 continue
             if rule.unless_task is not None and ctx.task and _regex(rule.unless_task).search(ctx.task):
+                continue
+            if rule.after is not None and rule.id + "+" not in marks:
+                continue
+            if rule.unless_after is not None and rule.id + "-" in marks:
                 continue
             return Verdict(self.name, "block", "deny_rule", f"rule {rule.id}: {rule.message}")
         return _OK_DENY_RULES_NO_DENY_RULE

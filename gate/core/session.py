@@ -662,6 +662,7 @@ class SessionSnapshot:
     sensitive: frozenset[str] = frozenset()   # fingerprints of values read from sensitive results
     pressure: tuple[str, ...] = ()            # social-engineering marks of the task
     held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
+    marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
     blocks: int = 0
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
@@ -685,7 +686,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "secrets": sorted(self.secrets), "blocks": self.blocks,
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -696,7 +697,7 @@ class SessionSnapshot:
         d = orjson.loads(raw)
         vec = d.pop("task_vec", None)
         d["pressure"] = tuple(d.get("pressure") or ())
-        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held"):
+        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
         if vec is not None:

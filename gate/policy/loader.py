@@ -18,7 +18,7 @@ import jsonschema
 import yaml
 
 from gate.errors import PolicyError, PolicyIssue
-from gate.policy.model import AgentPolicy, Constraint, DenyRule, ToolEffect, ToolSpec
+from gate.policy.model import AgentPolicy, Constraint, DenyRule, StepMatch, ToolEffect, ToolSpec
 
 __all__ = ["policy_schema", "load_policy_file", "load_policies"]
 
@@ -114,7 +114,46 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                 re.compile(rule["unless_task"])
             except re.error as exc:
                 issues.append((("deny", ri, "unless_task"), f"invalid regex: {exc}"))
+        for key in ("after", "unless_after"):
+            step = rule.get(key)
+            if not isinstance(step, dict):
+                continue
+            for arg, cond in (step.get("when") or {}).items():
+                if isinstance(cond, dict) and isinstance(cond.get("matches"), str):
+                    try:
+                        re.compile(cond["matches"])
+                    except re.error as exc:
+                        issues.append((("deny", ri, key, "when", arg), f"invalid regex: {exc}"))
+            if isinstance(step.get("result_matches"), str):
+                try:
+                    re.compile(step["result_matches"])
+                except re.error as exc:
+                    issues.append((("deny", ri, key, "result_matches"), f"invalid regex: {exc}"))
+    # a flow rule's session marks are keyed by its id: two rules with one id would share them
+    ids: dict[str, int] = {}
+    for ri, rule in enumerate(data.get("deny") or []):
+        rid = rule.get("id")
+        if isinstance(rid, str):
+            if rid in ids:
+                issues.append((("deny", ri, "id"), f"duplicate deny rule id {rid!r} (first at deny[{ids[rid]}])"))
+            ids.setdefault(rid, ri)
     return issues
+
+
+def _globs_of(value: Any) -> tuple[str, ...] | None:
+    """A `tool` field: one glob or a list of globs."""
+    return (value,) if isinstance(value, str) else tuple(value) if value else None
+
+
+def _conditions(when: Any) -> tuple[tuple[str, str, Any], ...]:
+    return tuple((arg, op, val) for arg, cond in (when or {}).items() for op, val in cond.items())
+
+
+def _step(data: Any) -> StepMatch | None:
+    if not isinstance(data, dict):
+        return None
+    return StepMatch(tool=_globs_of(data.get("tool")), when=_conditions(data.get("when")),
+                     result_matches=data.get("result_matches"))
 
 
 def _build(data: dict[str, Any], source: str) -> AgentPolicy:
@@ -149,16 +188,15 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
         tools = tuple(specs)
     deny = []
     for i, r in enumerate(data.get("deny") or []):
-        when = tuple(
-            (arg, op, val) for arg, cond in (r.get("when") or {}).items() for op, val in cond.items()
-        )
         deny.append(
             DenyRule(
                 id=r.get("id") or f"deny-{i}",
-                tool=(r["tool"],) if isinstance(r.get("tool"), str) else tuple(r["tool"]) if r.get("tool") else None,
-                when=when,
+                tool=_globs_of(r.get("tool")),
+                when=_conditions(r.get("when")),
                 message=r.get("message") or "denied by policy rule",
                 unless_task=r.get("unless_task"),
+                after=_step(r.get("after")),
+                unless_after=_step(r.get("unless_after")),
             )
         )
     red = data.get("redaction") or {}
@@ -177,6 +215,7 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
         risk=dict(data.get("risk") or {}),
         credentials=tuple(c["sha256"] for c in data.get("credentials") or ()),
         allow_operations=tuple(data.get("allow_operations") or ()),
+        flow_rules=tuple(r for r in deny if r.flow),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolEffect", "Constraint", "ToolSpec", "DenyRule", "AgentPolicy"]
+__all__ = ["ToolEffect", "Constraint", "ToolSpec", "StepMatch", "DenyRule", "AgentPolicy"]
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,28 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class StepMatch:
+    """An earlier call of the session that a flow rule looks for: its tool, conditions on its
+    arguments and, for a call reported through /v1/observe, a regex over its result."""
+
+    tool: tuple[str, ...] | None = None               # globs on the tool name (any matches); None: any tool
+    when: tuple[tuple[str, str, Any], ...] = ()       # (arg path, operator, operand) on that call's args
+    result_matches: str | None = None                 # regex over the observed result (compact JSON; a text result as is)
+
+
+@dataclass(frozen=True)
 class DenyRule:
     id: str
     tool: tuple[str, ...] | None            # globs on the tool name (any matches); None: every tool
     when: tuple[tuple[str, str, Any], ...]  # (arg path, operator, operand)
     message: str
     unless_task: str | None = None          # regex: the rule does not apply when the session task matches
+    after: StepMatch | None = None          # applies only once an earlier call of the session matched this
+    unless_after: StepMatch | None = None   # does not apply once an earlier call of the session matched this
+
+    @property
+    def flow(self) -> bool:
+        return self.after is not None or self.unless_after is not None
 
 
 @dataclass(frozen=True)
@@ -75,3 +91,4 @@ class AgentPolicy:
     risk: dict[str, Any] = field(default_factory=dict)
     credentials: tuple[str, ...] = ()
     allow_operations: tuple[str, ...] = ()      # built-in dangerous-operation codes this agent may run
+    flow_rules: tuple[DenyRule, ...] = ()       # the deny rules with `after` / `unless_after` (a subset of `deny`)
