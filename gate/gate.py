@@ -78,6 +78,32 @@ class _DecisionIds:
 
 _IDS = _DecisionIds()
 
+# What a value gate cannot read raises deep in the cascade: an integer beyond the float range
+# (OverflowError) or a string with a lone surrogate (not encodable as UTF-8).
+UNREADABLE = (OverflowError, UnicodeEncodeError)
+
+
+def unreadable_value(body: Any, exc: Exception, limit: int = 100_000) -> str:
+    """A refusal naming the first value of `body` gate cannot read (walked without recursion,
+    at most `limit` values), so the caller can fix its request."""
+    stack: list[tuple[str, Any]] = [("", body)]
+    seen = 0
+    while stack and seen < limit:
+        path, v = stack.pop()
+        seen += 1
+        if isinstance(v, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), x) for k, x in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > 1.7976931348623157e308:
+            return f"`{path}` is an integer beyond the range of a 64-bit float"
+        elif isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"`{path}` holds a lone surrogate (not valid Unicode text)"
+    return f"the request holds a value gate cannot read ({type(exc).__name__})"
+
 
 class Gate:
     """The gate: decides calls against a compiled bundle and keeps sessions, audit and metrics."""
@@ -175,14 +201,18 @@ class Gate:
             d, new = decide(bundle, self.cascade, snap, req, decision_id)
             return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
 
-        if req.session is None:
-            decision, _ = step(EMPTY_SESSION)
-        else:
-            try:
-                decision = self.store.transact(session_key(req.agent, req.session), step)
-            except StoreUnavailable as exc:
-                self.metrics.store_errors.inc()
-                decision = self._fail_closed(bundle, req, decision_id, exc.message)
+        try:
+            if req.session is None:
+                decision, _ = step(EMPTY_SESSION)
+            else:
+                try:
+                    decision = self.store.transact(session_key(req.agent, req.session), step)
+                except StoreUnavailable as exc:
+                    self.metrics.store_errors.inc()
+                    decision = self._fail_closed(bundle, req, decision_id, exc.message)
+        except UNREADABLE as exc:
+            # JSON parsed by orjson cannot hold these; a Python caller or a stdlib-parsed body can
+            raise InvalidRequest(unreadable_value(request, exc)) from None
         elapsed = time.perf_counter() - t0
         self._count(req.agent, decision, via, elapsed)
         self._audit(req, decision, before, via, elapsed)
@@ -247,6 +277,8 @@ class Gate:
         except StoreUnavailable:
             self.metrics.store_errors.inc()
             raise
+        except UNREADABLE as exc:
+            raise InvalidRequest(unreadable_value(body, exc)) from None
         return {
             "session": req.session,
             "steps": new.steps,

@@ -19,6 +19,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gate.errors import GateError, MalformedRequest, PayloadTooLarge
 from gate.gate import Gate
@@ -64,7 +65,7 @@ _CHECK_SCHEMA = {
                 "args": {"type": "object", "example": {"invoice_id": "INV-1009", "amount": 40}}}},
         }}}}},
     "responses": {"200": {"description": "The decision: ALLOW, BLOCK or REWRITE with reasons"},
-                  "4xx": {"description": "`{\"error\": {\"code\", \"message\"}}`"}},
+                  "4XX": {"description": "`{\"error\": {\"code\", \"message\"}}`"}},
 }
 _OBSERVE_SCHEMA = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -83,7 +84,8 @@ def _parse(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise MalformedRequest(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        raise MalformedRequest(f"the request body is not JSON gate can read: {exc.msg} at position {exc.pos} "
+                               "(numbers must fit a 64-bit float, text must be valid UTF-8)") from None
 
 
 async def handle(gate: Gate, path: str, raw: bytes, trail: bool) -> tuple[int, bytes]:
@@ -176,6 +178,15 @@ def create_app(gate: Gate) -> FastPath:
     @app.exception_handler(GateError)
     async def _gate_error(request: Request, exc: GateError) -> ORJSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        # routing errors (unknown path, wrong method) in the documented error shape
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+        message = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}.get(
+            exc.status_code, str(exc.detail))
+        return ORJSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code,
+                              headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> ORJSONResponse:

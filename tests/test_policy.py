@@ -180,3 +180,9 @@ def test_single_file_errors(tmp_path: Path, text: str, fragment: str) -> None:
     (tmp_path / "p.yaml").write_text(text)
     got = issues_of(tmp_path)
     assert any(fragment in m for _, _, m in got), got
+
+
+def test_tools_left_empty_means_no_tool_list(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("agent: e2\nidentity: Answers questions about the weather.\ntools:\n")
+    [pol] = load_policies(tmp_path)
+    assert pol.tools is None

@@ -215,3 +215,51 @@ async def test_deeply_nested_arguments_get_a_422_not_a_crash(client: httpx.Async
     obs = ('{"agent":"billing-assistant","session":"deep","action":{"tool":"read_invoice","args":{}},"result":%s}' % args).encode()
     r = await client.post("/v1/observe", content=obs, headers={"content-type": "application/json"})
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("method,path,status,code", [
+    ("GET", "/v1/check", 405, "method_not_allowed"),
+    ("PUT", "/v1/observe", 405, "method_not_allowed"),
+    ("GET", "/nope", 404, "not_found"),
+])
+async def test_routing_errors_use_the_error_shape(client: httpx.AsyncClient, method: str, path: str, status: int, code: str) -> None:
+    r = await client.request(method, path)
+    assert r.status_code == status and r.json()["error"]["code"] == code and path in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value,fragment", [(b"1" + b"0" * 400, "64-bit float"), (b'"\\ud800"', "UTF-8")])
+async def test_json_gate_cannot_read_is_refused_with_the_reason(client: httpx.AsyncClient, value: bytes, fragment: str) -> None:
+    raw = b'{"agent": "billing-assistant", "action": {"tool": "issue_refund", "args": {"amount": ' + value + b"}}}"
+    r = await client.post("/v1/check", content=raw)
+    assert r.status_code == 400 and fragment in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("args,where", [
+    ({"invoice_id": "INV-1009", "amount": 10 ** 400}, "`action.args.amount` is an integer beyond"),
+    ({"invoice_id": "INV-\ud800", "amount": 5}, "`action.args.invoice_id` holds a lone surrogate"),
+])
+@pytest.mark.parametrize("session", [None, "py-1"])
+def test_python_callers_get_a_refusal_naming_an_unreadable_value(gate: Gate, args: dict, where: str, session: str | None) -> None:
+    from gate.errors import InvalidRequest
+
+    body = {"agent": "billing-assistant", "action": {"tool": "issue_refund", "args": args}}
+    if session:
+        body["session"] = session
+    with pytest.raises(InvalidRequest, match=where):
+        gate.check(body)
+    with pytest.raises(InvalidRequest, match="`result.amount` is an integer beyond"):
+        gate.observe({"agent": "billing-assistant", "session": "py-2", "action": {"tool": "read_invoice", "args": {}},
+                      "result": {"amount": 10 ** 400}})
+    # the session is untouched and keeps deciding
+    ok = gate.check({"agent": "billing-assistant", "session": "py-2", "action": {"tool": "read_invoice", "args": {"invoice_id": "INV-1009"}}})
+    assert ok.decision == "ALLOW"
+
+
+def test_a_blank_task_is_not_the_imprint(gate: Gate) -> None:
+    call = {"tool": "read_invoice", "args": {"invoice_id": "INV-1009"}}
+    gate.check({"agent": "billing-assistant", "session": "blank", "task": "   ", "action": call})
+    gate.check({"agent": "billing-assistant", "session": "blank", "task": "Refund invoice INV-1009, it was charged twice", "action": call})
+    from gate.stores import session_key
+
+    snap = gate.store.transact(session_key("billing-assistant", "blank"), lambda s: (s, s))
+    assert snap.task == "Refund invoice INV-1009, it was charged twice"

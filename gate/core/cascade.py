@@ -139,6 +139,8 @@ def parse_request(body: Any) -> CheckRequest:
         raise InvalidRequest(f"`action.args` must be an object, not {type(args).__name__}")
     if too_deep(args):
         raise InvalidRequest(f"`action.args` nests deeper than {MAX_DEPTH} levels")
+    if task is not None and task.isspace():
+        task = None     # a blank task is no task: the session's first non-empty task is its imprint
     return CheckRequest(agent or "", session, task or None, tool or "", args)
 
 
