@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, is_internal, verb_class
+from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
@@ -50,6 +50,7 @@ from gate.policy.model import AgentPolicy, Constraint, StepMatch
 
 if TYPE_CHECKING:
     from gate.core.compiler import CompiledAgent, CompiledTool, Library, Semantics
+    from gate.core.frame import MoneyLimit
 
 __all__ = [
     "Check",
@@ -423,6 +424,38 @@ def _lower_set(values: tuple[Any, ...]) -> frozenset[str]:
     return frozenset(str(e).lower() for e in values)
 
 
+# An argument that carries a money amount (not a count, a row limit or a generic `value`).
+_MONEY_KEY = re.compile(r"(?i)(?:^|_)(?:amount|total|price|cost|sum|payment|refund|credit)(?:_?(?:usd|eur|gbp|due|cents))?$")
+_CURRENCY_KEY = re.compile(r"(?i)^(?:currency|ccy|currency_?code)$")
+_MONEY_TEXT = re.compile(r"^\s*(?:[$€£]\s?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(?:[A-Za-z]{3})?\s*$")
+
+
+def _over_identity_limit(args: dict[str, Any], limits: tuple[MoneyLimit, ...]) -> Verdict | None:
+    """A BLOCK when a money argument is above a cap the identity states for this kind of call
+    ("issues refunds up to 100 USD"), in the cap's currency or with no currency named."""
+    currency = next((v.strip().upper() for k, v in args.items() if isinstance(v, str) and _CURRENCY_KEY.match(str(k))), None)
+    for path, value in flatten_args(args):
+        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        if not _MONEY_KEY.search(leaf):
+            continue
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            amount = float(value)
+        elif isinstance(value, str) and (m := _MONEY_TEXT.match(value)):
+            amount = float(m.group(1).replace(",", "") + (m.group(2) or ""))
+        else:
+            continue
+        if leaf.lower().endswith("cents"):
+            amount /= 100
+        for lim in limits:
+            if (currency is None or currency == lim.currency) and amount > lim.amount:
+                return Verdict("constraints", "block", "identity_limit",
+                               f"{path} is above the {lim.amount:,.0f} {lim.currency} the identity states: \"{lim.phrase}\"",
+                               {"identity_limit": lim.amount})
+    return None
+
+
 class ConstraintCheck:
     """Per-argument constraints; a violation blocks, or rewrites when the policy says how."""
 
@@ -430,6 +463,12 @@ class ConstraintCheck:
     hard = True
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
+        if ctx.agent.money_limits and ctx.features.verb != "read":
+            limits = ctx.agent.limits_for(ctx.tool_name)
+            if limits:
+                over = _over_identity_limit(ctx.args, limits)
+                if over is not None:
+                    return over
         if ctx.tool is None or not ctx.tool.spec.constraints:
             return _OK_CONSTRAINTS_NO_CONSTRAINTS
         patches: dict[str, Patch] = {}   # arg path -> its final rewrite (constraints apply in order)

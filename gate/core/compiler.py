@@ -23,7 +23,7 @@ import orjson
 import yaml
 
 from gate.core.actions import ActionFeatures, split_words
-from gate.core.frame import IdentityFrame, VectorIndex, split_identity
+from gate.core.frame import IdentityFrame, MoneyLimit, VectorIndex, money_limits, split_identity, stems
 from gate.core.verdict import Verdict
 from gate.core.risk import RiskModel
 from gate.core.session import destination_tokens, pressure_of
@@ -68,6 +68,23 @@ class CompiledAgent:
     risk_threshold: float
     named_destinations: frozenset[str]
     allowed_dangerous: frozenset[str] = frozenset()
+    money_limits: tuple[MoneyLimit, ...] = ()     # money caps the identity text states
+    limits_by_tool: dict[str, tuple[MoneyLimit, ...]] = field(default_factory=dict, compare=False)
+
+    def limits_for(self, tool_name: str) -> tuple[MoneyLimit, ...]:
+        """The identity's money caps that speak about this tool (by the words of its name). A
+        declared tool with an explicit `max` constraint has its own cap: none apply."""
+        hit = self.limits_by_tool.get(tool_name)
+        if hit is None:
+            spec = self.tools.get(tool_name) if self.tools is not None else None
+            if spec is not None and any(c.max is not None for c in spec.spec.constraints):
+                hit = ()
+            else:
+                words = stems(tool_name)
+                hit = tuple(sorted((lim for lim in self.money_limits if lim.about & words), key=lambda lim: lim.amount))
+            if len(self.limits_by_tool) < 4096:
+                self.limits_by_tool[tool_name] = hit
+        return hit
 
 
 class Semantics:
@@ -231,6 +248,15 @@ def _frame_texts(p: AgentPolicy) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+def _money_limits(p: AgentPolicy) -> tuple[MoneyLimit, ...]:
+    """The identity's and the purposes' money caps, each once."""
+    seen: dict[tuple[float, str, frozenset[str]], MoneyLimit] = {}
+    for text in (p.identity, *p.purposes):
+        for lim in money_limits(text):
+            seen.setdefault((lim.amount, lim.currency, lim.about), lim)
+    return tuple(seen.values())
+
+
 def _prohibited_texts(p: AgentPolicy) -> list[str]:
     return list(dict.fromkeys(split_identity(p.identity)[1]))
 
@@ -316,6 +342,7 @@ def compile_bundle(
             risk_threshold=float(risk["threshold"]),
             named_destinations=frozenset(named),
             allowed_dangerous=frozenset(p.allow_operations),
+            money_limits=_money_limits(p),
         )
     extra = [
         _data_text("archetypes.yaml").encode(),

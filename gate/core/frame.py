@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-__all__ = ["VectorIndex", "IdentityFrame", "split_sentences", "split_identity", "FAISS_MIN_ROWS"]
+__all__ = ["VectorIndex", "IdentityFrame", "split_sentences", "split_identity", "FAISS_MIN_ROWS", "MoneyLimit", "money_limits", "stems"]
 
 # Measured crossover (bench/vector_search.py): below ~1,000 rows numpy is as fast or faster.
 FAISS_MIN_ROWS = 1024
@@ -130,3 +130,65 @@ class IdentityFrame:
 
     index: VectorIndex
     prohibited: VectorIndex | None = None   # what the identity says the agent must never do
+
+
+# ---- money limits the identity states ("issues refunds up to 100 USD", "up to 2,500 USD per order")
+
+_MONEY = r"(?:USD|EUR|GBP|CHF|CAD|AUD|US\$|\$|€|£)"
+_CURRENCY_OF = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "€": "EUR", "eur": "EUR",
+                "euro": "EUR", "euros": "EUR", "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
+                "chf": "CHF", "cad": "CAD", "aud": "AUD"}
+_LIMIT_RX = re.compile(
+    r"(?i)\b(?:up\s+to|at\s+most|no\s+more\s+than|not\s+more\s+than|not\s+exceeding|a\s+maximum\s+of|capped\s+at|limited\s+to)\s+"
+    rf"(?:(?P<c1>{_MONEY})\s?)?(?P<num>\d{{1,3}}(?:,\d{{3}})+|\d+)(?P<frac>\.\d+)?\s?(?P<k>[kK]\b)?\s*"
+    rf"(?P<c2>{_MONEY}|dollars?|euros?|pounds?)?(?P<per>\s+(?:per|each|a)\s+[a-z-]+|\s+each)?")
+_CLAUSE_START = re.compile(r"[,.;:()\n]")
+_STEM_SKIP = frozenset(
+    "the and for each per with from that this its their back into onto over under only any all also can may will "
+    "it issue make send create process apply handle place give take run use get set new up out to of on in a an "
+    "by at as or is are be".split())
+
+
+def stems(text: str) -> frozenset[str]:
+    """Content words of `text` (tool names split at `_`, `:`, `.`, `-` and camel case), plural
+    endings dropped: what a limit's wording and a tool's name are compared by."""
+    words = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower())
+    out = set()
+    for w in words:
+        if w.endswith("ies") and len(w) > 4:
+            w = w[:-3] + "y"
+        elif w.endswith("s") and not w.endswith("ss") and len(w) > 3:
+            w = w[:-1]
+        if len(w) >= 3 and w not in _STEM_SKIP:
+            out.add(w)
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class MoneyLimit:
+    """A cap on a money amount the identity text states, and what it is about."""
+
+    amount: float
+    currency: str
+    about: frozenset[str]   # stems of the clause that states it ("refunds", "per order")
+    phrase: str             # the clause, for the reason ("issues refunds up to 100 USD")
+
+
+def money_limits(text: str) -> tuple[MoneyLimit, ...]:
+    """The money caps an identity states: an amount with a currency after "up to", "at most",
+    "no more than", … The clause before it (back to the last comma or stop) and a trailing
+    "per order" / "each" say what it caps. A figure without a currency is not read as money."""
+    flat = " ".join(text.split())
+    out = []
+    for m in _LIMIT_RX.finditer(flat):
+        cur = m.group("c1") or m.group("c2")
+        if not cur:
+            continue
+        amount = float(m.group("num").replace(",", "") + (m.group("frac") or "")) * (1000 if m.group("k") else 1)
+        start = max((c.end() for c in _CLAUSE_START.finditer(flat, max(0, m.start() - 120), m.start())), default=max(0, m.start() - 120))
+        clause = flat[start:m.start()] + (m.group("per") or "")
+        about = stems(clause)
+        if about:
+            out.append(MoneyLimit(amount, _CURRENCY_OF.get(cur.lower(), cur.upper()), about,
+                                  " ".join((flat[start:m.end()]).split())[:120]))
+    return tuple(out)
