@@ -430,6 +430,11 @@ _CURRENCY_KEY = re.compile(r"(?i)^(?:currency|ccy|currency_?code)$")
 _MONEY_TEXT = re.compile(r"^\s*(?:[$€£]\s?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(?:[A-Za-z]{3})?\s*$")
 
 
+def _figure(amount: float) -> str:
+    """250,000 and 12,000.5 (thousands separated, no trailing zeros)."""
+    return f"{amount:,.2f}".rstrip("0").rstrip(".")
+
+
 def _over_identity_limit(args: dict[str, Any], limits: tuple[MoneyLimit, ...]) -> Verdict | None:
     """A BLOCK when a money argument is above a cap the identity states for this kind of call
     ("issues refunds up to 100 USD"), in the cap's currency or with no currency named."""
@@ -451,7 +456,7 @@ def _over_identity_limit(args: dict[str, Any], limits: tuple[MoneyLimit, ...]) -
         for lim in limits:
             if (currency is None or currency == lim.currency) and amount > lim.amount:
                 return Verdict("constraints", "block", "identity_limit",
-                               f"{path} is above the {lim.amount:,.0f} {lim.currency} the identity states: \"{lim.phrase}\"",
+                               f"{path} is above the {_figure(lim.amount)} {lim.currency} the identity states: \"{lim.phrase}\"",
                                {"identity_limit": lim.amount})
     return None
 
