@@ -18,6 +18,7 @@ from gate.core.checks import (
     parse_path,
     spend_entries,
     step_marks,
+    NO_RESULT,
     Check,
     CheckContext,
     ConsensusCheck,
@@ -293,7 +294,9 @@ def as_executed(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, d: Dec
     return out, new
 
 
-def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None) -> SessionSnapshot:
+def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[str, Any], features: Any, ctx: CheckContext | None,
+             result: Any = NO_RESULT) -> SessionSnapshot:
+    """The session after an executed call; `result` is what an observed call returned."""
     if features is None:
         features = _features(agent, tool, args)
     if ctx is not None and ctx.projected is not None:
@@ -306,7 +309,7 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
     if ctx is not None and snap.task_vec is not None:
         d = 1.0 - ctx.semantics().similarity(snap.task_vec)
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
-    marks = step_marks(agent.policy, snap.marks, tool, args) if agent.policy.flow_rules else snap.marks
+    marks = step_marks(agent.policy, snap.marks, tool, args, result) if agent.policy.flow_rules else snap.marks
     return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift, marks=marks)
 
 
@@ -335,7 +338,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     agent = _agent(bundle, req.agent)
     snap = imprint(bundle, snap, req)
     features = _features(agent, req.tool, req.args)
-    advanced = _advance(agent, snap, req.tool, req.args, features, None)
+    # the result can satisfy a flow rule's `result_matches` that the bare call does not
+    advanced = _advance(agent, snap, req.tool, req.args, features, None, result)
     if checked:
         advanced = advanced.evolve(steps=snap.steps)
     prov = result_provenance(result, agent.policy.internal_domains)
@@ -360,10 +364,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     if not result_failed(result):
         found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
     held = advanced.held | frozenset(sorted(found)[:256])
-    # the result can satisfy a flow rule's `result_matches` that the bare call did not
-    marks = step_marks(agent.policy, advanced.marks, req.tool, req.args, result) if agent.policy.flow_rules else advanced.marks
     return advanced.evolve(
-        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held), marks=marks,
+        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held),
         tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),
         vouched=_capped(advanced.vouched | prov.vouched), secrets=_capped(advanced.secrets | prov.secrets),
         injected=_capped(advanced.injected | injected), injections=advanced.injections + int(prov.injection),

@@ -74,9 +74,11 @@ __all__ = [
     "parse_path",
     "result_text",
     "step_marks",
+    "NO_RESULT",
 ]
 
 _MISSING = object()
+NO_RESULT = _MISSING    # `step_marks` without an observed result
 
 
 @lru_cache(maxsize=4096)
