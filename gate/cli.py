@@ -122,6 +122,32 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    from gate.policy.suite import SuiteError, load_tests, run_tests
+
+    try:
+        tests = load_tests(args.tests)
+    except SuiteError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s) in the test files")
+        return 2
+    gate = load_gate(args, audit_path=None)
+    results = run_tests(gate, tests)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        if r.passed and not args.quiet:
+            print(f"ok    {r.test.where}: {r.test.name}")
+        elif not r.passed:
+            print(f"FAIL  {r.test.where}: {r.test.name}")
+            for problem in r.problems:
+                print(f"      {problem}")
+            if r.test.rationale:
+                print(f"      ({r.test.rationale})")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from gate.policy.loader import policy_schema
 
@@ -180,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint = psub.add_parser("lint", help="validate a policies directory; list every error by file and line")
     lint.add_argument("directory")
     lint.set_defaults(fn=cmd_lint)
+    pt = psub.add_parser("test", help="run policy tests: calls and the decision each must get (exit 1 on a failure)")
+    pt.add_argument("tests", nargs="+", help="test files or directories of *.yaml test files")
+    pt.add_argument("--policies", required=True)
+    pt.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    pt.set_defaults(fn=cmd_policy_test)
     sch = psub.add_parser("schema", help="print the policy JSON Schema")
     sch.set_defaults(fn=cmd_schema)
 

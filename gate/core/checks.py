@@ -577,6 +577,7 @@ _ADMIN_RX = re.compile(
 _GRANT_WORDS = frozenset("assign add grant promote elevate set make member members role roles group groups attach bind".split())
 _BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary)(?:$|[._\]])")
 _CHANGE_WORDS = frozenset("update change set edit modify replace patch add".split())
+_SELECT = re.compile(r"(?i)\bselect\b")
 _PII_COLUMNS = re.compile(r"(?i)\b(?:ssn|social_security\w*|card_(?:number|bin|pan)|pan|cvv|phone\w*|e?mail(?:_address)?|dob|date_of_birth|birth_?date|passport\w*|tax_id|national_id|home_address)\b")
 _EXPORT_WORDS = frozenset("export share send upload publish post email mail dump sync copy".split())
 
@@ -642,7 +643,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     exporting = bool(words & _EXPORT_WORDS) or "send" in f.verbs
     if exporting:
         pii_cols: set[str] = set()
-        if f.command_text and re.search(r"(?i)\bselect\b", f.command_text):
+        if f.command_text and _SELECT.search(f.command_text):
             pii_cols |= {m.group().lower() for m in _PII_COLUMNS.finditer(f.command_text)}
         for path, text in f.strings:
             if _FIELD_LIST.search(path):

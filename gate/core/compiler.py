@@ -144,7 +144,9 @@ class Library:
         scores = self.stacked.dot(raw)        # archetypes, then ordinary-work anchors
         n = len(self.archetypes)
         row = int(scores[:n].argmax())
-        library = (float(scores[row]) * inv, row, float(scores[n:].max()) * inv if scores.shape[0] > n else -1.0)
+        # argmax, not .max(): ndarray.max runs through numpy's Python-level _methods wrapper
+        anchor = float(scores[n + int(scores[n:].argmax())]) * inv if scores.shape[0] > n else -1.0
+        library = (float(scores[row]) * inv, row, anchor)
         hit = Semantics(raw, inv, _best(frame.index if frame is not None else None, raw, inv),
                         _best(frame.prohibited if frame is not None else None, raw, inv), library)
         if self.semantic_cache_size > 0:

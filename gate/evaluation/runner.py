@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from gate.core.cascade import Cascade
-from gate.core.checks import get_path
+from gate.core.checks import _MISSING, get_path
 from gate.evaluation.data import CATEGORIES, Case, Trace
 from gate.gate import Gate
 from gate.stores.memory import MemoryStore
 
-__all__ = ["CaseResult", "run_cases", "score", "run_traces", "trace_metrics", "gate_variant", "rewrite_ok", "percentile"]
+__all__ = ["CaseResult", "run_cases", "score", "run_traces", "trace_metrics", "gate_variant", "rewrite_ok", "rewrite_mismatches", "percentile"]
 
 
 @dataclass(frozen=True)
@@ -44,20 +44,29 @@ def _request(case_or_trace: Case | Trace, session: str, action: dict[str, Any]) 
 
 
 def rewrite_ok(case: Case, executed: dict[str, Any]) -> bool:
-    args = executed.get("args", {})
-    for path, want in (case.rewrite.get("args") or {}).items():
+    return not rewrite_mismatches(case.rewrite, executed.get("args", {}))
+
+
+def rewrite_mismatches(spec: dict[str, Any], args: dict[str, Any]) -> list[str]:
+    """What the rewritten `args` get wrong against a rewrite expectation (`args`: dotted paths
+    and the values they must hold, numbers compared as numbers; `must_not_contain`: substrings
+    that must be gone). Empty when the rewrite is right."""
+    out: list[str] = []
+    for path, want in (spec.get("args") or {}).items():
         got = get_path(args, path)
         if isinstance(want, (int, float)) and isinstance(got, (int, float, str)):
             try:
-                if abs(float(got) - float(want)) > 1e-9:
-                    return False
-                continue
+                if abs(float(got) - float(want)) <= 1e-9:
+                    continue
             except ValueError:
-                return False
-        if got != want:
-            return False
+                pass
+        elif got == want:
+            continue
+        shown = "missing" if got is _MISSING else repr(got)
+        out.append(f"after the rewrite args.{path} is {shown}, expected {want!r}")
     text = repr(args)
-    return not any(s in text for s in case.rewrite.get("must_not_contain") or ())
+    out.extend(f"after the rewrite the args still contain {s!r}" for s in spec.get("must_not_contain") or () if s in text)
+    return out
 
 
 def run_case(gate: Gate, case: Case) -> CaseResult:
