@@ -19,6 +19,7 @@ from gate.policy.model import ToolEffect
 __all__ = [
     "SENSITIVITY",
     "VERBS",
+    "IRREVERSIBLE_VERBS",
     "ActionFeatures",
     "flatten_args",
     "split_words",
@@ -48,7 +49,7 @@ for _verb, _words in (
 
 _VERB_PRIORITY = {v: i for i, v in enumerate(("pay", "grant", "delete", "send", "execute", "configure", "write", "read", "other"))}
 
-_IRREVERSIBLE = {"pay", "delete", "send", "grant"}
+IRREVERSIBLE_VERBS = frozenset({"pay", "delete", "send", "grant"})
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -450,7 +451,7 @@ def extract_features(
         sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
     if effect is not None and effect.reversible:
         reversible = effect.reversible
-    elif verbs & _IRREVERSIBLE:
+    elif verbs & IRREVERSIBLE_VERBS:
         reversible = "no"
     elif verbs & {"write", "configure", "execute"}:
         reversible = "partial"

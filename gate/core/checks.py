@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from gate.core.actions import EMAIL_RX, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
+from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
@@ -245,13 +245,21 @@ class ValidationCheck:
 
 
 class ScopeCheck:
-    """The tool must be declared, when the policy declares tools."""
+    """The tool must be declared, when the policy declares tools; without a tool list, an
+    irreversible action must be of a kind the identity states."""
 
     name = "scope"
     hard = True
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         if ctx.agent.tools is None:
+            # No tool list: an irreversible action (pay, grant, delete, send) must be of a
+            # kind the identity says the agent performs.
+            unstated = ctx.features.verbs & IRREVERSIBLE_VERBS - ctx.agent.identity_verbs
+            if unstated:
+                return Verdict(self.name, "block", "verb_outside_identity",
+                               f"{ctx.tool_name} would {'/'.join(sorted(unstated))}: nothing the identity of {ctx.agent.name} "
+                               "says it does, and the policy declares no tools")
             return _OK_SCOPE_NO_ALLOWLIST
         if ctx.tool is not None:
             return ctx.tool.in_scope

@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import yaml
 
-from gate.core.actions import ActionFeatures, split_words
+from gate.core.actions import ActionFeatures, split_words, verb_class
 from gate.core.frame import IdentityFrame, MoneyLimit, VectorIndex, money_limits, split_identity, stems
 from gate.core.verdict import Verdict
 from gate.core.risk import RiskModel
@@ -69,6 +69,7 @@ class CompiledAgent:
     named_destinations: frozenset[str]
     allowed_dangerous: frozenset[str] = frozenset()
     money_limits: tuple[MoneyLimit, ...] = ()     # money caps the identity text states
+    identity_verbs: frozenset[str] = frozenset()  # verb classes the identity and purposes state it performs
     limits_by_tool: dict[str, tuple[MoneyLimit, ...]] = field(default_factory=dict, compare=False)
 
     def limits_for(self, tool_name: str) -> tuple[MoneyLimit, ...]:
@@ -259,6 +260,30 @@ def _money_limits(p: AgentPolicy) -> tuple[MoneyLimit, ...]:
     return tuple(seen.values())
 
 
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def identity_verbs(p: AgentPolicy) -> frozenset[str]:
+    """The verb classes the identity speaks about: the words of what it says the agent does
+    (affirmative statements and purposes: "rotates, compresses and archives log files, restarts
+    the shipper" gives configure, delete, write and execute), and the leading verb of each thing
+    it says the agent must not do ("never grant admin roles" bounds granting rather than
+    excluding it: the prohibition check judges those calls)."""
+    affirmative, prohibited = split_identity(p.identity)
+    found: set[str] = set()
+    for text in (*affirmative, *p.purposes):
+        for word in _WORD.findall(text):
+            v = verb_class(word)
+            if v is not None:
+                found.add(v)
+    for clause in prohibited:
+        words = _WORD.findall(clause)
+        v = verb_class(words[0]) if words else None
+        if v is not None:
+            found.add(v)
+    return frozenset(found)
+
+
 def _prohibited_texts(p: AgentPolicy) -> list[str]:
     return list(dict.fromkeys(split_identity(p.identity)[1]))
 
@@ -345,6 +370,7 @@ def compile_bundle(
             named_destinations=frozenset(named),
             allowed_dangerous=frozenset(p.allow_operations),
             money_limits=_money_limits(p),
+            identity_verbs=identity_verbs(p),
         )
     extra = [
         _data_text("archetypes.yaml").encode(),
