@@ -123,7 +123,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_test(args: argparse.Namespace) -> int:
-    from gate.policy.suite import SuiteError, load_tests, run_tests
+    from gate.policy.suite import SuiteError, junit_xml, load_tests, run_tests
 
     try:
         tests = load_tests(args.tests)
@@ -145,6 +145,8 @@ def cmd_policy_test(args: argparse.Namespace) -> int:
             if r.test.rationale:
                 print(f"      ({r.test.rationale})")
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if args.junit:
+        Path(args.junit).write_bytes(junit_xml(results))
     return 1 if failed else 0
 
 
@@ -210,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("tests", nargs="+", help="test files or directories of *.yaml test files")
     pt.add_argument("--policies", required=True)
     pt.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    pt.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI test reports)")
     pt.set_defaults(fn=cmd_policy_test)
     sch = psub.add_parser("schema", help="print the policy JSON Schema")
     sch.set_defaults(fn=cmd_schema)

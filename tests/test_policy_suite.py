@@ -192,3 +192,28 @@ def test_a_tests_mapping_and_benchmark_case_files_load(tmp_path: Path) -> None:
     tests = load_tests([ROOT / "bench" / "cases" / "business_billing.yaml"])
     assert len(tests) > 20
     assert all(t.name and t.expect in ("ALLOW", "BLOCK", "REWRITE") for t in tests)
+
+
+def test_junit_report_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "report.xml"
+    rc, _ = _run(tmp_path, """
+- name: reads are fine
+  agent: billing-assistant
+  action: {tool: read_invoice, args: {invoice_id: INV-1}}
+  expect: ALLOW
+- name: claims a transfer is fine
+  agent: billing-assistant
+  action: {tool: bank_transfer, args: {amount: 5000}}
+  expect: ALLOW
+""", capsys, "--junit", str(report))
+    assert rc == 1
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["reads are fine", "claims a transfer is fine"]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.get("message", "").startswith("expected ALLOW, got BLOCK")
+    assert cases[1].get("line") == "6"

@@ -27,6 +27,7 @@ is read as `expect`, and their labels (category, difficulty, split, rationale) a
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -38,7 +39,7 @@ from gate.evaluation.runner import rewrite_mismatches
 from gate.gate import Gate
 from gate.policy.loader import _line_map, _line_of
 
-__all__ = ["PolicyTest", "TestResult", "SuiteError", "load_tests", "run_tests"]
+__all__ = ["PolicyTest", "TestResult", "SuiteError", "load_tests", "run_tests", "junit_xml"]
 
 DECISIONS = ("ALLOW", "BLOCK", "REWRITE")
 _TEST_KEYS = frozenset({"name", "id", "agent", "task", "history", "action", "expect", "expected", "codes", "rewrite",
@@ -277,3 +278,17 @@ def run_test(gate: Gate, t: PolicyTest, session: str) -> TestResult:
 def run_tests(gate: Gate, tests: Sequence[PolicyTest]) -> list[TestResult]:
     """Each test in its own session, in order."""
     return [run_test(gate, t, f"policy-test-{i}") for i, t in enumerate(tests)]
+
+
+def junit_xml(results: Sequence[TestResult], suite: str = "gate policy test") -> bytes:
+    """The results as JUnit XML, the report format CI systems read: one testcase per test
+    (classname: its file, name: its name), each failure with its problems."""
+    failed = sum(1 for r in results if not r.passed)
+    root = ET.Element("testsuites", name=suite, tests=str(len(results)), failures=str(failed))
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failed), errors="0")
+    for r in results:
+        case = ET.SubElement(ts, "testcase", classname=r.test.source, name=r.test.name, file=r.test.source, line=str(r.test.line))
+        if not r.passed:
+            failure = ET.SubElement(case, "failure", message=r.problems[0], type="decision")
+            failure.text = "\n".join(r.problems + ((r.test.rationale,) if r.test.rationale else ()))
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
