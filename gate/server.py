@@ -3,6 +3,7 @@
 The hot route parses bodies with orjson into plain structures (no pydantic model: measured
 at ~50 µs a request) and decides through `Gate.acheck`: inline with the in-memory store (the
 decision is pure CPU), in a worker thread with Redis so the event loop never waits on it.
+`/docs` serves Swagger UI from the `swagger_ui_bundle` package, so it works offline.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from typing import Any, AsyncIterator
 import orjson
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from gate.errors import GateError, MalformedRequest, PayloadTooLarge
 from gate.gate import Gate
@@ -172,8 +176,10 @@ def create_app(gate: Gate) -> FastPath:
                 task.cancel()
             gate.close()
 
+    # /docs is served below from local assets; ReDoc has no local copy, so it is off
     app = FastAPI(title="gate", version="0.1.0", default_response_class=ORJSONResponse, lifespan=lifespan,
-                  description="Deterministic pre-execution safety gate for AI agents.")
+                  description="Deterministic pre-execution safety gate for AI agents.", docs_url=None, redoc_url=None)
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 
     @app.exception_handler(GateError)
     async def _gate_error(request: Request, exc: GateError) -> ORJSONResponse:
@@ -191,6 +197,18 @@ def create_app(gate: Gate) -> FastPath:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> ORJSONResponse:
         return ORJSONResponse({"error": {"code": "internal_error", "message": f"{type(exc).__name__}: a bug in gate"}}, status_code=500)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + str(app.openapi_url), title="gate - Swagger UI",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js", swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png", oauth2_redirect_url=f"{root}/docs/oauth2-redirect")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
     @app.post("/v1/check", openapi_extra=_CHECK_SCHEMA, summary="Decide one proposed tool call")
     async def check(request: Request) -> Response:

@@ -1,0 +1,65 @@
+"""The HTTP service's edges: /docs offline."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from swagger_ui_bundle import swagger_ui_path
+
+from gate import Gate
+from gate.server import create_app
+from gate.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+REFUND = {"agent": "billing-assistant", "session": "h-1", "task": "Refund invoice INV-1009, it was charged twice",
+          "action": {"tool": "issue_refund", "args": {"invoice_id": "INV-1009", "amount": 40}}}
+
+
+@pytest.fixture(scope="module")
+def loaded() -> Gate:
+    """Policies compiled once for the module; tests build their own `Gate` around the bundle."""
+    return Gate.from_policies(ROOT / "policies", Settings(audit_path=None))
+
+
+def make_gate(loaded: Gate, **settings: Any) -> Gate:
+    return Gate(loaded.bundle, settings=replace(loaded.settings, **settings), encoder=loaded.encoder)
+
+
+def client_for(gate: Gate, host: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(gate), client=(host, 1234))
+    return httpx.AsyncClient(transport=transport, base_url="http://gate")
+
+
+# -- /docs without a network ----------------------------------------------------------------
+
+async def test_docs_page_loads_only_local_assets(loaded: Gate) -> None:
+    async with client_for(make_gate(loaded)) as c:
+        page = await c.get("/docs")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        urls = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+        assert len(urls) == 3 and not re.search(r"https?://|//cdn", page.text), urls
+        assets = {u.rsplit(".", 1)[-1]: await c.get(u) for u in urls}
+        for ext, kind in (("js", "javascript"), ("css", "css"), ("png", "image/png")):
+            assert assets[ext].status_code == 200 and kind in assets[ext].headers["content-type"], ext
+        assert len(assets["js"].content) > 100_000 and b"SwaggerUIBundle" in assets["js"].content
+        assert len(assets["css"].content) > 10_000
+        assert "url: '/openapi.json'" in page.text and (await c.get("/openapi.json")).status_code == 200
+        assert (await c.get("/docs/oauth2-redirect")).status_code == 200
+        missing = await c.get("/docs/assets/nope.js")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        # ReDoc would load from a CDN and has no local copy: it is off
+        assert (await c.get("/redoc")).json()["error"]["code"] == "not_found"
+
+
+async def test_bundled_swagger_ui_renders_the_openapi_version_gate_writes(loaded: Gate) -> None:
+    # Swagger UI 4 (swagger-ui-bundle 1.1.0) renders only `openapi: 3.0.n`; FastAPI writes 3.1.
+    async with client_for(make_gate(loaded)) as c:
+        spec = (await c.get("/openapi.json")).json()
+    major = int(swagger_ui_path.name.rsplit("-", 1)[-1].split(".")[0])
+    assert spec["openapi"].startswith("3.1.") and major >= 5, (spec["openapi"], swagger_ui_path.name)
+
