@@ -57,6 +57,64 @@ async def _read(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+# The 200 bodies as JSON Schema (OpenAPI 3.1). Documentation only: the routes serialize
+# `Decision.to_dict` and `Gate.observe` with orjson and nothing validates them on the request path.
+# `additionalProperties` stays open: the contract lets fields be added, never removed.
+_LEVEL = {"type": "string", "enum": ["SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED"]}
+_ACTION = {"type": "object", "required": ["tool", "args"], "properties": {
+    "tool": {"type": "string"}, "args": {"type": "object"}}}
+_REASON = {"type": "object", "required": ["check", "code", "message"], "properties": {
+    "check": {"type": "string", "example": "scope"},
+    "code": {"type": "string", "example": "tool_in_scope"},
+    "message": {"type": "string", "example": "issue_refund is declared"},
+    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+    "patches": {"type": "array", "description": "the REWRITE's edits of the arguments", "items": {
+        "type": "object", "required": ["path", "op"],
+        "properties": {"path": {"type": "string"}, "op": {"type": "string"}}}}}}
+_DECISION = {"type": "object", "required": ["decision", "action", "reasons", "decision_id", "policy_revision"],
+             "properties": {
+    "decision": {"type": "string", "enum": ["ALLOW", "BLOCK", "REWRITE"]},
+    "action": {**_ACTION, "description": "the call to execute (the rewritten one for REWRITE)"},
+    "reasons": {"type": "array", "items": _REASON},
+    "decision_id": {"type": "string"},
+    "policy_revision": {"type": "string", "description": "content hash of the policies that decided"},
+    "agent": {"type": "string"},
+    "session": {"type": ["string", "null"]},
+    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+    "model": {"type": "string", "description": "the embedding model that scored the call"},
+    "risk": {"type": "object", "description": "session risk, for agents with a risk model",
+             "required": ["level", "previous_level", "horizon"], "properties": {
+        "level": _LEVEL, "previous_level": _LEVEL, "projected_level": _LEVEL,
+        "horizon": {"type": "integer"}, "category": {"type": "string"},
+        "p_violation": {"type": "number"}, "expected_steps": {"type": "number"}}},
+    "dry_run": {"type": "object", "description": "dry-run mode: what enforce would have answered",
+                "required": ["decision", "action", "reasons"], "properties": {
+        "decision": {"type": "string", "enum": ["BLOCK", "REWRITE"]}, "action": _ACTION,
+        "reasons": {"type": "array", "items": _REASON}}},
+    "trail": {"type": "array", "description": "with `?trail=1`: every check's verdict in cascade order", "items": {
+        **_REASON, "required": ["check", "code", "message", "outcome"],
+        "properties": {**_REASON["properties"], "outcome": {"type": "string", "enum": ["pass", "flag", "rewrite", "block"]}}}},
+}}
+_OBSERVATION = {"type": "object", "required": ["session", "steps", "risk_level", "tainted_destinations",
+                                               "secrets_seen", "policy_revision"], "properties": {
+    "session": {"type": "string"},
+    "steps": {"type": "integer", "description": "calls the session has executed"},
+    "risk_level": _LEVEL,
+    "tainted_destinations": {"type": "integer", "description": "destinations named by untrusted results"},
+    "secrets_seen": {"type": "integer"},
+    "policy_revision": {"type": "string"},
+}}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string", "example": "invalid_request"}, "message": {"type": "string"}}}}}
+_ERRORS = {"4XX": {"description": "`{\"error\": {\"code\", \"message\"}}`",
+                   "content": {"application/json": {"schema": _ERROR}}}}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
 _CHECK_SCHEMA = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["agent", "action"],
@@ -68,8 +126,8 @@ _CHECK_SCHEMA = {
                 "tool": {"type": "string", "example": "issue_refund"},
                 "args": {"type": "object", "example": {"invoice_id": "INV-1009", "amount": 40}}}},
         }}}}},
-    "responses": {"200": {"description": "The decision: ALLOW, BLOCK or REWRITE with reasons"},
-                  "4XX": {"description": "`{\"error\": {\"code\", \"message\"}}`"}},
+    "responses": {"200": {"description": "The decision: ALLOW, BLOCK or REWRITE with reasons", **_json(_DECISION)},
+                  **_ERRORS},
 }
 _OBSERVE_SCHEMA = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -79,6 +137,7 @@ _OBSERVE_SCHEMA = {
             "action": {"type": "object"}, "result": {},
             "decision_id": {"type": "string", "description": "the /v1/check decision this call executed, if any"},
         }}}}},
+    "responses": {"200": {"description": "The session after the call", **_json(_OBSERVATION)}, **_ERRORS},
 }
 
 

@@ -1,4 +1,4 @@
-"""The HTTP service's edges: /docs offline."""
+"""The HTTP service's edges: /docs offline, the documented 200 bodies."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from swagger_ui_bundle import swagger_ui_path
 
@@ -18,6 +19,7 @@ from gate.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 REFUND = {"agent": "billing-assistant", "session": "h-1", "task": "Refund invoice INV-1009, it was charged twice",
           "action": {"tool": "issue_refund", "args": {"invoice_id": "INV-1009", "amount": 40}}}
+CONTRACT_FIELDS = {"decision", "action", "reasons", "decision_id", "policy_revision"}
 
 
 @pytest.fixture(scope="module")
@@ -62,4 +64,38 @@ async def test_bundled_swagger_ui_renders_the_openapi_version_gate_writes(loaded
         spec = (await c.get("/openapi.json")).json()
     major = int(swagger_ui_path.name.rsplit("-", 1)[-1].split(".")[0])
     assert spec["openapi"].startswith("3.1.") and major >= 5, (spec["openapi"], swagger_ui_path.name)
+
+
+# -- documented 200 bodies --------------------------------------------------------------------
+
+def _schema(spec: dict[str, Any], path: str, status: str) -> dict[str, Any]:
+    schema = spec["paths"][path]["post"]["responses"][status]["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+async def test_openapi_describes_the_check_and_observe_bodies_they_send(loaded: Gate) -> None:
+    async with client_for(make_gate(loaded)) as c, client_for(make_gate(loaded, mode="dry-run")) as dry:
+        spec = (await c.get("/openapi.json")).json()
+        check, observe = _schema(spec, "/v1/check", "200"), _schema(spec, "/v1/observe", "200")
+        error = _schema(spec, "/v1/check", "4XX")
+        assert CONTRACT_FIELDS <= set(check["required"])
+        assert {"session", "steps", "risk_level", "tainted_destinations", "policy_revision"} <= set(observe["required"])
+        rewrite = {**REFUND, "action": {"tool": "issue_refund", "args": {"invoice_id": "INV-1009", "amount": 400}}}
+        block = {"agent": "billing-assistant", "action": {"tool": "delete_customer", "args": {"id": "CUS-1"}}}
+        bodies = [(await c.post("/v1/check", json=REFUND)).json(),
+                  (await c.post("/v1/check?trail=1", json=rewrite)).json(),
+                  (await c.post("/v1/check", json=block)).json(),
+                  (await dry.post("/v1/check", json=block)).json()]
+        observed = await c.post("/v1/observe", json={**REFUND, "result": {"ok": True}, "decision_id": bodies[0]["decision_id"]})
+        refused = await c.post("/v1/check", content=b"{nope")
+    assert [b["decision"] for b in bodies] == ["ALLOW", "REWRITE", "BLOCK", "ALLOW"]
+    assert "risk" in bodies[0] and "trail" in bodies[1] and any("patches" in r for r in bodies[1]["reasons"]) and "dry_run" in bodies[3]
+    for body in bodies:
+        jsonschema.validate(body, check, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(observed.json(), observe, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(refused.json(), error, cls=jsonschema.Draft202012Validator)
+    # and the schema is not vacuous
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**bodies[0], "decision": "MAYBE"}, check, cls=jsonschema.Draft202012Validator)
 
