@@ -6,7 +6,8 @@
     │   ├── InvalidRequest        invalid_request     422
     │   ├── UnknownAgent          unknown_agent       404
     │   ├── PayloadTooLarge       payload_too_large   413
-    │   └── Unauthorized          unauthorized        401
+    │   ├── Unauthorized          unauthorized        401
+    │   └── Forbidden             forbidden           403
     ├── PolicyError               policy_invalid  (load/reload refused; lists every issue)
     ├── StoreUnavailable          store_unavailable   503 (session store down: fail closed)
     └── NotReady                  not_ready           503
@@ -26,6 +27,7 @@ __all__ = [
     "UnknownAgent",
     "PayloadTooLarge",
     "Unauthorized",
+    "Forbidden",
     "PolicyIssue",
     "PolicyError",
     "StoreUnavailable",
@@ -75,6 +77,11 @@ class PayloadTooLarge(RequestError):
 class Unauthorized(RequestError):
     code = "unauthorized"
     status = 401
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
+    status = 403
 
 
 @dataclass(frozen=True)

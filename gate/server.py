@@ -4,6 +4,7 @@ The hot route parses bodies with orjson into plain structures (no pydantic model
 at ~50 µs a request) and decides through `Gate.acheck`: inline with the in-memory store (the
 decision is pure CPU), in a worker thread with Redis so the event loop never waits on it.
 `/docs` serves Swagger UI from the `swagger_ui_bundle` package, so it works offline.
+`/v1/reload` takes a Bearer token (`reload_token`) or, without one, loopback clients only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -25,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from gate.errors import GateError, MalformedRequest, PayloadTooLarge
+from gate.errors import Forbidden, GateError, MalformedRequest, PayloadTooLarge, Unauthorized
 from gate.gate import Gate
 
 log = logging.getLogger("gate.server")
@@ -41,7 +44,8 @@ class ORJSONResponse(JSONResponse):
 
 
 def error_response(exc: GateError) -> ORJSONResponse:
-    return ORJSONResponse(exc.to_wire(), status_code=exc.status)
+    headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return ORJSONResponse(exc.to_wire(), status_code=exc.status, headers=headers)
 
 
 async def _read(request: Request, limit: int) -> bytes:
@@ -219,6 +223,31 @@ def _policy_digest(directory: Path) -> str:
     return h.hexdigest()
 
 
+def _is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped), and Starlette's TestClient."""
+    if host == "testclient":
+        return True
+    try:
+        ip = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _authorize_reload(request: Request, token: str | None) -> None:
+    """Raise unless this caller may reload: with a `token`, `Authorization: Bearer <token>`
+    (any client); without one, loopback clients only."""
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # headers are latin-1 text: back to the bytes that were sent, so any token compares
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"), token.encode()):
+            raise Unauthorized("POST /v1/reload needs the header `Authorization: Bearer <GATE_RELOAD_TOKEN>`")
+    elif not _is_loopback(request.client.host if request.client else None):
+        raise Forbidden("POST /v1/reload is open to loopback clients only; set GATE_RELOAD_TOKEN "
+                        "and send it as `Authorization: Bearer <token>` to reload from elsewhere")
+
+
 def create_app(gate: Gate) -> FastPath:
     """The ASGI app serving `gate`."""
     limit = gate.settings.max_body_bytes
@@ -300,8 +329,11 @@ def create_app(gate: Gate) -> FastPath:
         return {"policy_revision": b.revision, "model": b.model, "cascade": gate.cascade.describe(),
                 "agents": sorted(b.agents), "last_reload_error": gate.last_reload_error}
 
-    @app.post("/v1/reload", summary="Reload policies from disk (keeps the last good bundle on error)")
-    async def reload() -> ORJSONResponse:
+    @app.post("/v1/reload", summary="Reload policies from disk (keeps the last good bundle on error)",
+              description="With `GATE_RELOAD_TOKEN` set, send `Authorization: Bearer <token>` (else 401); "
+                          "without it only loopback clients may reload (else 403).")
+    async def reload(request: Request) -> ORJSONResponse:
+        _authorize_reload(request, gate.settings.reload_token)
         ok = await to_thread.run_sync(gate.reload)
         body = {"reloaded": ok, "policy_revision": gate.revision, "error": gate.last_reload_error}
         return ORJSONResponse(body, status_code=200 if ok else 422)

@@ -37,6 +37,7 @@ class Settings:
     frame_encoder: str = "static"              # static | full (embeds the reference side with the full model at load)
     reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
     semantic_cache: int = 8192                 # entries of the canonical-text embedding cache (0: off)
+    reload_token: str | None = field(default=None, repr=False)  # POST /v1/reload needs it as a Bearer token; unset: loopback only
     tuning: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,4 +70,6 @@ def _coerce(name: str, raw: str) -> Any:
         return Path(raw)
     if name == "audit_path":
         return None if raw.lower() in ("", "none", "off") else Path(raw)
+    if name == "reload_token":
+        return raw or None
     return raw

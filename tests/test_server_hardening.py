@@ -1,4 +1,4 @@
-"""The HTTP service's edges: /docs offline, the documented 200 bodies."""
+"""The HTTP service's edges: /docs offline, the documented 200 bodies, who may reload."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from swagger_ui_bundle import swagger_ui_path
 
 from gate import Gate
+from gate.cli import _settings, build_parser
 from gate.server import create_app
 from gate.settings import Settings
 
@@ -98,4 +99,50 @@ async def test_openapi_describes_the_check_and_observe_bodies_they_send(loaded: 
     # and the schema is not vacuous
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**bodies[0], "decision": "MAYBE"}, check, cls=jsonschema.Draft202012Validator)
+
+
+# -- who may reload ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "testclient"])
+async def test_without_a_token_loopback_clients_reload(loaded: Gate, host: str) -> None:
+    async with client_for(make_gate(loaded), host) as c:
+        r = await c.post("/v1/reload")
+    assert r.status_code == 200 and r.json()["reloaded"] is True
+
+
+@pytest.mark.parametrize("host", ["10.0.0.5", "192.168.1.7", "2001:db8::1", "::ffff:10.0.0.5", "localhost.evil.example"])
+async def test_without_a_token_other_clients_may_not_reload(loaded: Gate, host: str) -> None:
+    gate = make_gate(loaded)
+    async with client_for(gate, host) as c:
+        r = await c.post("/v1/reload")
+        assert (await c.post("/v1/check", json=REFUND)).status_code == 200   # only reload is guarded
+    assert r.status_code == 403
+    err = r.json()["error"]
+    assert err["code"] == "forbidden" and "GATE_RELOAD_TOKEN" in err["message"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Bearer s3cret-token-x", "Basic s3cret-token", "s3cret-token",
+                                    "Bearer", "Bearer s3cr\u00e9t"])
+async def test_with_a_token_reload_needs_the_bearer_header(loaded: Gate, header: str | None) -> None:
+    headers = {} if header is None else {"authorization": header.encode("latin-1")}
+    async with client_for(make_gate(loaded, reload_token="s3cret-token")) as c:   # loopback, but the token rules
+        r = await c.post("/v1/reload", headers=headers)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.0.0.5"])
+async def test_with_a_token_the_right_header_reloads_from_anywhere(loaded: Gate, host: str) -> None:
+    async with client_for(make_gate(loaded, reload_token="s3cret-token"), host) as c:
+        r = await c.post("/v1/reload", headers={"Authorization": "bearer  s3cret-token"})
+    assert r.status_code == 200 and r.json()["reloaded"] is True
+
+
+def test_reload_token_comes_from_env_and_flags() -> None:
+    s = Settings.from_env({"GATE_RELOAD_TOKEN": "from-env"})
+    assert s.reload_token == "from-env" and "from-env" not in repr(s)
+    assert Settings.from_env({"GATE_RELOAD_TOKEN": ""}).reload_token is None
+    assert Settings().reload_token is None
+    args = build_parser().parse_args(["serve", "--policies", "policies", "--reload-token", "from-flag"])
+    assert _settings(args).reload_token == "from-flag"
 
