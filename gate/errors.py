@@ -6,6 +6,7 @@
     │   ├── InvalidRequest        invalid_request     422
     │   ├── UnknownAgent          unknown_agent       404
     │   ├── PayloadTooLarge       payload_too_large   413
+    │   ├── RequestTimeout        request_timeout     408 (the body did not arrive in time)
     │   ├── Unauthorized          unauthorized        401
     │   └── Forbidden             forbidden           403
     ├── PolicyError               policy_invalid  (load/reload refused; lists every issue)
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidRequest",
     "UnknownAgent",
     "PayloadTooLarge",
+    "RequestTimeout",
     "Unauthorized",
     "Forbidden",
     "PolicyIssue",
@@ -72,6 +74,11 @@ class UnknownAgent(RequestError):
 class PayloadTooLarge(RequestError):
     code = "payload_too_large"
     status = 413
+
+
+class RequestTimeout(RequestError):
+    code = "request_timeout"
+    status = 408
 
 
 class Unauthorized(RequestError):

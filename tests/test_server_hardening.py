@@ -1,20 +1,27 @@
-"""The HTTP service's edges: /docs offline, the documented 200 bodies, who may reload."""
+"""The HTTP service's edges: /docs offline, the documented 200 bodies, who may reload, and a
+body that never arrives (in process, and on a real uvicorn server on loopback)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import jsonschema
+import orjson
 import pytest
+import uvicorn
 from swagger_ui_bundle import swagger_ui_path
 
 from gate import Gate
 from gate.cli import _settings, build_parser
-from gate.server import create_app
+from gate.server import BodyDeadline, create_app
 from gate.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,11 +145,163 @@ async def test_with_a_token_the_right_header_reloads_from_anywhere(loaded: Gate,
     assert r.status_code == 200 and r.json()["reloaded"] is True
 
 
-def test_reload_token_comes_from_env_and_flags() -> None:
-    s = Settings.from_env({"GATE_RELOAD_TOKEN": "from-env"})
-    assert s.reload_token == "from-env" and "from-env" not in repr(s)
+def test_reload_token_and_body_timeout_come_from_env_and_flags() -> None:
+    s = Settings.from_env({"GATE_RELOAD_TOKEN": "from-env", "GATE_BODY_TIMEOUT_S": "2.5"})
+    assert s.reload_token == "from-env" and s.body_timeout_s == 2.5 and "from-env" not in repr(s)
     assert Settings.from_env({"GATE_RELOAD_TOKEN": ""}).reload_token is None
-    assert Settings().reload_token is None
+    assert Settings().reload_token is None and Settings().body_timeout_s == 10.0
     args = build_parser().parse_args(["serve", "--policies", "policies", "--reload-token", "from-flag"])
     assert _settings(args).reload_token == "from-flag"
+    with pytest.raises(ValueError, match="body_timeout_s"):
+        Settings(body_timeout_s=0)
 
+
+# -- a body that never arrives -----------------------------------------------------------------
+
+async def _call_with_a_stalled_body(app: Any, drip: bool) -> tuple[int, dict[str, bytes], bytes]:
+    """One ASGI POST /v1/check whose body stops after 10 of its declared 100 bytes, or (`drip`)
+    goes on arriving one byte every 20 ms."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/check", "raw_path": b"/v1/check", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"gate"), (b"content-type", b"application/json"), (b"content-length", b"100")],
+             "client": ("127.0.0.1", 1234), "server": ("gate", 80)}
+    sent = [{"type": "http.request", "body": b'{"agent": ', "more_body": True}]
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if sent:
+            return sent.pop()
+        if drip:
+            await asyncio.sleep(0.02)
+            return {"type": "http.request", "body": b" ", "more_body": True}
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    out: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        out.append(message)
+
+    async with asyncio.timeout(5):
+        await app(scope, receive, send)
+    start = out[0]
+    body = b"".join(m.get("body", b"") for m in out[1:])
+    return start["status"], {k.decode(): v for k, v in start["headers"]}, body
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["stalled", "drip"])
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "documented-route"])
+async def test_a_late_body_gets_a_408_in_process(loaded: Gate, fast_path: bool, drip: bool) -> None:
+    app = create_app(make_gate(loaded, body_timeout_s=0.2))
+    t0 = time.monotonic()
+    status, headers, body = await _call_with_a_stalled_body(app if fast_path else app.app, drip)
+    assert 0.2 <= time.monotonic() - t0 < 3
+    assert status == 408 and headers["connection"] == b"close"
+    err = orjson.loads(body)["error"]
+    assert err["code"] == "request_timeout" and "0.2 s" in err["message"]
+
+
+def test_the_deadline_cuts_only_its_own_reads_and_survives_a_new_event_loop() -> None:
+    deadline = BodyDeadline(0.1)
+
+    async def read(wait_s: float) -> str:
+        try:
+            with deadline:
+                await asyncio.sleep(wait_s)
+        except TimeoutError:
+            return "timeout"
+        return "read"
+
+    async def cancelled_by_someone_else() -> str:
+        task = asyncio.create_task(read(5))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "not cancelled"
+
+    def run(coro: Any) -> str:
+        async def bounded() -> str:
+            async with asyncio.timeout(3):
+                return await coro
+        return asyncio.run(bounded())
+
+    assert run(read(0)) == "read"              # this loop ends with the sweep still armed
+    assert run(read(5)) == "timeout"           # a new loop re-arms it
+    assert run(cancelled_by_someone_else()) == "cancelled"
+    assert run(read(0.02)) == "read"
+
+
+@pytest.fixture(params=["httptools", "h11"])
+def server(request: pytest.FixtureRequest, loaded: Gate) -> Iterator[tuple[int, Gate]]:
+    """A real uvicorn server on an ephemeral loopback port, in a thread, with a 0.5 s body timeout."""
+    gate = make_gate(loaded, body_timeout_s=0.5)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(gate), http=request.param, loop="asyncio", log_level="warning",
+                            access_log=False, lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not srv.started and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.01)
+        assert srv.started, "uvicorn did not start in 10 s"
+        yield sock.getsockname()[1], gate
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _exchange(port: int, parts: list[bytes], pause_s: float = 0.0, wait_s: float = 5.0) -> tuple[bytes, float, bool]:
+    """Send `parts` (pausing between them), then read until the server closes or `wait_s` passes:
+    (what came back, seconds until the first byte, whether the server closed the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(pause_s)
+            s.sendall(part)
+        t0 = time.monotonic()
+        first = None
+        data = b""
+        deadline = t0 + wait_s
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                return data, (first or time.monotonic()) - t0, True
+            first = first or time.monotonic()
+            data += chunk
+        return data, (first or time.monotonic()) - t0, False
+
+
+def _head(length: int) -> bytes:
+    return (b"POST /v1/check HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % length)
+
+
+def test_a_body_shorter_than_its_content_length_gets_a_408_and_a_close(server: tuple[int, Gate]) -> None:
+    port, _ = server
+    data, waited, closed = _exchange(port, [_head(100) + b'{"agent": '])
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), data
+    assert 0.4 < waited < 3 and closed
+    assert b"connection: close" in head.lower()
+    assert orjson.loads(body)["error"]["code"] == "request_timeout"
+
+
+def test_a_body_that_arrives_in_time_is_decided(server: tuple[int, Gate]) -> None:
+    port, _ = server
+    body = orjson.dumps({**REFUND, "session": "h-slow"})
+    data, _, _ = _exchange(port, [_head(len(body)) + body[:10], body[10:] + b"GET /healthz HTTP/1.1\r\nHost: gate\r\n"
+                                  b"Connection: close\r\n\r\n"], pause_s=0.2)
+    first, _, rest = data.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200"), data
+    assert b'"decision":"ALLOW"' in rest and rest.rstrip().endswith(b'{"status":"ok"}')
