@@ -27,6 +27,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
         kw["mode"] = args.mode
     if getattr(args, "reload_interval", None) is not None:
         kw["reload_interval_s"] = args.reload_interval
+    if getattr(args, "reload_token", None) is not None:
+        kw["reload_token"] = args.reload_token or None
     kw.update(extra)
     return Settings.from_env(**kw)
 
@@ -193,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--redis-url", dest="redis_url")
     s.add_argument("--audit", help="audit log path ('off' to disable)")
     s.add_argument("--reload-interval", type=float, dest="reload_interval", help="seconds between policy directory polls")
+    s.add_argument("--reload-token", dest="reload_token",
+                   help="Bearer token POST /v1/reload requires (unset: loopback clients only); "
+                        "GATE_RELOAD_TOKEN keeps it out of the process list")
     s.add_argument("--mode", choices=["enforce", "dry-run"], help="dry-run: decide, log and count every call, but let it run")
     s.set_defaults(fn=cmd_serve)
 

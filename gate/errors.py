@@ -6,7 +6,9 @@
     │   ├── InvalidRequest        invalid_request     422
     │   ├── UnknownAgent          unknown_agent       404
     │   ├── PayloadTooLarge       payload_too_large   413
-    │   └── Unauthorized          unauthorized        401
+    │   ├── RequestTimeout        request_timeout     408 (the body did not arrive in time)
+    │   ├── Unauthorized          unauthorized        401
+    │   └── Forbidden             forbidden           403
     ├── PolicyError               policy_invalid  (load/reload refused; lists every issue)
     ├── StoreUnavailable          store_unavailable   503 (session store down: fail closed)
     └── NotReady                  not_ready           503
@@ -25,7 +27,9 @@ __all__ = [
     "InvalidRequest",
     "UnknownAgent",
     "PayloadTooLarge",
+    "RequestTimeout",
     "Unauthorized",
+    "Forbidden",
     "PolicyIssue",
     "PolicyError",
     "StoreUnavailable",
@@ -72,9 +76,19 @@ class PayloadTooLarge(RequestError):
     status = 413
 
 
+class RequestTimeout(RequestError):
+    code = "request_timeout"
+    status = 408
+
+
 class Unauthorized(RequestError):
     code = "unauthorized"
     status = 401
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
+    status = 403
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 The hot route parses bodies with orjson into plain structures (no pydantic model: measured
 at ~50 µs a request) and decides through `Gate.acheck`: inline with the in-memory store (the
 decision is pure CPU), in a worker thread with Redis so the event loop never waits on it.
+`/docs` serves Swagger UI from the `swagger_ui_bundle` package, so it works offline.
+`/v1/reload` takes a Bearer token (`reload_token`) or, without one, loopback clients only.
+A body must arrive whole within `body_timeout_s`, else 408.
 """
 
 from __future__ import annotations
@@ -10,23 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
+import ipaddress
 import logging
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import orjson
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
-from gate.errors import GateError, MalformedRequest, PayloadTooLarge
+from gate.errors import Forbidden, GateError, MalformedRequest, PayloadTooLarge, RequestTimeout, Unauthorized
 from gate.gate import Gate
 
 log = logging.getLogger("gate.server")
 
-__all__ = ["create_app", "ORJSONResponse", "FastPath", "handle"]
+__all__ = ["create_app", "ORJSONResponse", "FastPath", "BodyDeadline", "handle"]
 
 
 class ORJSONResponse(JSONResponse):
@@ -37,20 +46,150 @@ class ORJSONResponse(JSONResponse):
 
 
 def error_response(exc: GateError) -> ORJSONResponse:
-    return ORJSONResponse(exc.to_wire(), status_code=exc.status)
+    headers = None
+    if isinstance(exc, RequestTimeout):
+        headers = {"connection": "close"}   # the connection still holds an unread remainder of the body
+    elif isinstance(exc, Unauthorized):
+        headers = {"www-authenticate": "Bearer"}
+    return ORJSONResponse(exc.to_wire(), status_code=exc.status, headers=headers)
 
 
-async def _read(request: Request, limit: int) -> bytes:
-    """The body bytes; 413 past `limit`."""
+class BodyDeadline:
+    """`with deadline:` around reading a request body raises `TimeoutError` once the body has
+    not all arrived `timeout` seconds after reading began (the read is cancelled).
+
+    One timer sweeps every read in flight, rather than a timer per request: `asyncio.timeout`
+    around the read cost ~4.5 µs a request (measured in a loop; ~2.5% of a loopback check),
+    this ~1 µs (a dict entry). Serves one event loop at a time (a new loop starts afresh).
+
+        try:
+            with deadline:
+                body = await read_all(receive)
+        except TimeoutError:
+            ...  # answer 408
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._cut: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._armed = False
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a body is read inside a task"
+        loop = task.get_loop()
+        if loop is not self._loop:   # a new event loop: reads left on an ended one never finish
+            self._loop, self._armed = loop, False
+            self._due.clear()
+            self._cut.clear()
+        self._due[task] = time.monotonic() + self.timeout
+        if not self._armed:
+            self._arm(loop, self.timeout)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        task = asyncio.current_task()
+        self._due.pop(task, None)  # type: ignore[arg-type]
+        if task in self._cut:
+            self._cut.discard(task)
+            # cut by the sweep alone: withdraw the cancellation and say why; cancelled by
+            # someone else as well (shutdown): let the cancellation go on
+            if kind is asyncio.CancelledError and task.uncancel() == 0:  # type: ignore[union-attr]
+                raise TimeoutError(f"the request body did not arrive within {self.timeout:g} s "
+                                   "(is Content-Length larger than the body?)") from None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
+        self._armed = True
+        loop.call_later(max(delay, 0.0), self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._loop:
+            return
+        self._armed = False
+        now = time.monotonic()
+        for task, due in list(self._due.items()):
+            if due <= now:
+                del self._due[task]
+                self._cut.add(task)
+                task.cancel()
+        if self._due:
+            self._arm(loop, min(self._due.values()) - now)
+
+
+async def _read(request: Request, limit: int, deadline: BodyDeadline) -> bytes:
+    """The body bytes; 413 past `limit`, 408 when it has not all arrived in time."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is larger than {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    try:
+        with deadline:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    except TimeoutError as exc:
+        raise RequestTimeout(str(exc)) from None
     return bytes(body)
+
+
+# The 200 bodies as JSON Schema (OpenAPI 3.1). Documentation only: the routes serialize
+# `Decision.to_dict` and `Gate.observe` with orjson and nothing validates them on the request path.
+# `additionalProperties` stays open: the contract lets fields be added, never removed.
+_LEVEL = {"type": "string", "enum": ["SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED"]}
+_ACTION = {"type": "object", "required": ["tool", "args"], "properties": {
+    "tool": {"type": "string"}, "args": {"type": "object"}}}
+_REASON = {"type": "object", "required": ["check", "code", "message"], "properties": {
+    "check": {"type": "string", "example": "scope"},
+    "code": {"type": "string", "example": "tool_in_scope"},
+    "message": {"type": "string", "example": "issue_refund is declared"},
+    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+    "patches": {"type": "array", "description": "the REWRITE's edits of the arguments", "items": {
+        "type": "object", "required": ["path", "op"],
+        "properties": {"path": {"type": "string"}, "op": {"type": "string"}}}}}}
+_DECISION = {"type": "object", "required": ["decision", "action", "reasons", "decision_id", "policy_revision"],
+             "properties": {
+    "decision": {"type": "string", "enum": ["ALLOW", "BLOCK", "REWRITE"]},
+    "action": {**_ACTION, "description": "the call to execute (the rewritten one for REWRITE)"},
+    "reasons": {"type": "array", "items": _REASON},
+    "decision_id": {"type": "string"},
+    "policy_revision": {"type": "string", "description": "content hash of the policies that decided"},
+    "agent": {"type": "string"},
+    "session": {"type": ["string", "null"]},
+    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+    "model": {"type": "string", "description": "the embedding model that scored the call"},
+    "risk": {"type": "object", "description": "session risk, for agents with a risk model",
+             "required": ["level", "previous_level", "horizon"], "properties": {
+        "level": _LEVEL, "previous_level": _LEVEL, "projected_level": _LEVEL,
+        "horizon": {"type": "integer"}, "category": {"type": "string"},
+        "p_violation": {"type": "number"}, "expected_steps": {"type": "number"}}},
+    "dry_run": {"type": "object", "description": "dry-run mode: what enforce would have answered",
+                "required": ["decision", "action", "reasons"], "properties": {
+        "decision": {"type": "string", "enum": ["BLOCK", "REWRITE"]}, "action": _ACTION,
+        "reasons": {"type": "array", "items": _REASON}}},
+    "trail": {"type": "array", "description": "with `?trail=1`: every check's verdict in cascade order", "items": {
+        **_REASON, "required": ["check", "code", "message", "outcome"],
+        "properties": {**_REASON["properties"], "outcome": {"type": "string", "enum": ["pass", "flag", "rewrite", "block"]}}}},
+}}
+_OBSERVATION = {"type": "object", "required": ["session", "steps", "risk_level", "tainted_destinations",
+                                               "secrets_seen", "policy_revision"], "properties": {
+    "session": {"type": "string"},
+    "steps": {"type": "integer", "description": "calls the session has executed"},
+    "risk_level": _LEVEL,
+    "tainted_destinations": {"type": "integer", "description": "destinations named by untrusted results"},
+    "secrets_seen": {"type": "integer"},
+    "policy_revision": {"type": "string"},
+}}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string", "example": "invalid_request"}, "message": {"type": "string"}}}}}
+_ERRORS = {"4XX": {"description": "`{\"error\": {\"code\", \"message\"}}`",
+                   "content": {"application/json": {"schema": _ERROR}}}}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
 
 
 _CHECK_SCHEMA = {
@@ -64,8 +203,8 @@ _CHECK_SCHEMA = {
                 "tool": {"type": "string", "example": "issue_refund"},
                 "args": {"type": "object", "example": {"invoice_id": "INV-1009", "amount": 40}}}},
         }}}}},
-    "responses": {"200": {"description": "The decision: ALLOW, BLOCK or REWRITE with reasons"},
-                  "4XX": {"description": "`{\"error\": {\"code\", \"message\"}}`"}},
+    "responses": {"200": {"description": "The decision: ALLOW, BLOCK or REWRITE with reasons", **_json(_DECISION)},
+                  **_ERRORS},
 }
 _OBSERVE_SCHEMA = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -75,6 +214,7 @@ _OBSERVE_SCHEMA = {
             "action": {"type": "object"}, "result": {},
             "decision_id": {"type": "string", "description": "the /v1/check decision this call executed, if any"},
         }}}}},
+    "responses": {"200": {"description": "The session after the call", **_json(_OBSERVATION)}, **_ERRORS},
 }
 
 
@@ -105,6 +245,7 @@ async def handle(gate: Gate, path: str, raw: bytes, trail: bool) -> tuple[int, b
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_CLOSE = [(b"connection", b"close")]
 
 
 class FastPath:
@@ -112,18 +253,20 @@ class FastPath:
     FastAPI app. Routing, a Request object and a Response class cost ~0.1 ms a call here;
     the hot routes skip them and share `handle` with the FastAPI routes that document them."""
 
-    def __init__(self, app: FastAPI, gate: Gate, limit: int) -> None:
+    def __init__(self, app: FastAPI, gate: Gate, limit: int, deadline: BodyDeadline) -> None:
         self.app = app
         self.gate = gate
         self.limit = limit
+        self.deadline = deadline
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ("/v1/check", "/v1/observe"):
             await self.app(scope, receive, send)
             return
         status, payload = await self._respond(scope, receive)
+        headers = _JSON_HEADERS + [(b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status,
-                    "headers": _JSON_HEADERS + [(b"content-length", str(len(payload)).encode())]})
+                    "headers": headers + _CLOSE if status == 408 else headers})
         await send({"type": "http.response.body", "body": payload})
 
     async def _respond(self, scope: Any, receive: Any) -> tuple[int, bytes]:
@@ -133,16 +276,20 @@ class FastPath:
         chunks: list[bytes] = []
         size = 0
         more = True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return 400, b""
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                return 413, orjson.dumps(PayloadTooLarge(f"request body is larger than {self.limit} bytes").to_wire())
-            chunks.append(chunk)
-            more = msg.get("more_body", False)
+        try:
+            with self.deadline:   # for the whole body: a slow drip is cut too
+                while more:
+                    msg = await receive()
+                    if msg["type"] == "http.disconnect":
+                        return 400, b""
+                    chunk = msg.get("body", b"")
+                    size += len(chunk)
+                    if size > self.limit:
+                        return 413, orjson.dumps(PayloadTooLarge(f"request body is larger than {self.limit} bytes").to_wire())
+                    chunks.append(chunk)
+                    more = msg.get("more_body", False)
+        except TimeoutError as exc:
+            return 408, orjson.dumps(RequestTimeout(str(exc)).to_wire())
         trail = b"trail=1" in scope.get("query_string", b"")
         return await handle(self.gate, scope["path"], b"".join(chunks), trail)
 
@@ -156,9 +303,35 @@ def _policy_digest(directory: Path) -> str:
     return h.hexdigest()
 
 
+def _is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped), and Starlette's TestClient."""
+    if host == "testclient":
+        return True
+    try:
+        ip = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _authorize_reload(request: Request, token: str | None) -> None:
+    """Raise unless this caller may reload: with a `token`, `Authorization: Bearer <token>`
+    (any client); without one, loopback clients only."""
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # headers are latin-1 text: back to the bytes that were sent, so any token compares
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"), token.encode()):
+            raise Unauthorized("POST /v1/reload needs the header `Authorization: Bearer <GATE_RELOAD_TOKEN>`")
+    elif not _is_loopback(request.client.host if request.client else None):
+        raise Forbidden("POST /v1/reload is open to loopback clients only; set GATE_RELOAD_TOKEN "
+                        "and send it as `Authorization: Bearer <token>` to reload from elsewhere")
+
+
 def create_app(gate: Gate) -> FastPath:
     """The ASGI app serving `gate`."""
     limit = gate.settings.max_body_bytes
+    deadline = BodyDeadline(gate.settings.body_timeout_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -172,8 +345,10 @@ def create_app(gate: Gate) -> FastPath:
                 task.cancel()
             gate.close()
 
+    # /docs is served below from local assets; ReDoc has no local copy, so it is off
     app = FastAPI(title="gate", version="0.1.0", default_response_class=ORJSONResponse, lifespan=lifespan,
-                  description="Deterministic pre-execution safety gate for AI agents.")
+                  description="Deterministic pre-execution safety gate for AI agents.", docs_url=None, redoc_url=None)
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 
     @app.exception_handler(GateError)
     async def _gate_error(request: Request, exc: GateError) -> ORJSONResponse:
@@ -192,15 +367,27 @@ def create_app(gate: Gate) -> FastPath:
     async def _bug(request: Request, exc: Exception) -> ORJSONResponse:
         return ORJSONResponse({"error": {"code": "internal_error", "message": f"{type(exc).__name__}: a bug in gate"}}, status_code=500)
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + str(app.openapi_url), title="gate - Swagger UI",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js", swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png", oauth2_redirect_url=f"{root}/docs/oauth2-redirect")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
     @app.post("/v1/check", openapi_extra=_CHECK_SCHEMA, summary="Decide one proposed tool call")
     async def check(request: Request) -> Response:
         # Served by FastPath; this route documents it and answers if the app is mounted alone.
-        status, payload = await handle(gate, "/v1/check", await _read(request, limit), request.query_params.get("trail") == "1")
+        status, payload = await handle(gate, "/v1/check", await _read(request, limit, deadline), request.query_params.get("trail") == "1")
         return Response(payload, status_code=status, media_type="application/json")
 
     @app.post("/v1/observe", openapi_extra=_OBSERVE_SCHEMA, summary="Report an executed call and its result")
     async def observe(request: Request) -> Response:
-        status, payload = await handle(gate, "/v1/observe", await _read(request, limit), False)
+        status, payload = await handle(gate, "/v1/observe", await _read(request, limit, deadline), False)
         return Response(payload, status_code=status, media_type="application/json")
 
     @app.get("/healthz", summary="Alive")
@@ -223,13 +410,16 @@ def create_app(gate: Gate) -> FastPath:
         return {"policy_revision": b.revision, "model": b.model, "cascade": gate.cascade.describe(),
                 "agents": sorted(b.agents), "last_reload_error": gate.last_reload_error}
 
-    @app.post("/v1/reload", summary="Reload policies from disk (keeps the last good bundle on error)")
-    async def reload() -> ORJSONResponse:
+    @app.post("/v1/reload", summary="Reload policies from disk (keeps the last good bundle on error)",
+              description="With `GATE_RELOAD_TOKEN` set, send `Authorization: Bearer <token>` (else 401); "
+                          "without it only loopback clients may reload (else 403).")
+    async def reload(request: Request) -> ORJSONResponse:
+        _authorize_reload(request, gate.settings.reload_token)
         ok = await to_thread.run_sync(gate.reload)
         body = {"reloaded": ok, "policy_revision": gate.revision, "error": gate.last_reload_error}
         return ORJSONResponse(body, status_code=200 if ok else 422)
 
-    return FastPath(app, gate, limit)
+    return FastPath(app, gate, limit, deadline)
 
 
 async def _watch(gate: Gate, interval: float) -> None:

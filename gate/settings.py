@@ -33,10 +33,12 @@ class Settings:
     audit_queue: int = 10_000
     artifact_dir: Path = field(default_factory=default_artifact_dir)
     max_body_bytes: int = 1_000_000
+    body_timeout_s: float = 10.0               # a request body not fully arrived by then gets a 408
     mode: str = "enforce"                      # enforce | dry-run (decide, log and count; let every call run)
     frame_encoder: str = "static"              # static | full (embeds the reference side with the full model at load)
     reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
     semantic_cache: int = 8192                 # entries of the canonical-text embedding cache (0: off)
+    reload_token: str | None = field(default=None, repr=False)  # POST /v1/reload needs it as a Bearer token; unset: loopback only
     tuning: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -45,6 +47,8 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"setting {name}={value!r} is not one of {', '.join(allowed)}")
+        if not self.body_timeout_s > 0:
+            raise ValueError(f"setting body_timeout_s={self.body_timeout_s!r} must be a positive number of seconds")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -63,10 +67,12 @@ class Settings:
 def _coerce(name: str, raw: str) -> Any:
     if name in ("port", "session_ttl_s", "session_max", "audit_queue", "max_body_bytes", "semantic_cache"):
         return int(raw)
-    if name in ("redis_timeout_s", "reload_interval_s"):
+    if name in ("redis_timeout_s", "reload_interval_s", "body_timeout_s"):
         return float(raw)
     if name in ("policies", "artifact_dir"):
         return Path(raw)
     if name == "audit_path":
         return None if raw.lower() in ("", "none", "off") else Path(raw)
+    if name == "reload_token":
+        return raw or None
     return raw
