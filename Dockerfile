@@ -27,7 +27,8 @@ RUN apt-get update \
  && apt-get purge -y --auto-remove gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/* \
  && gate embeddings build \
- && gate policy lint policies
+ && gate policy lint policies \
+ && HF_HUB_OFFLINE=1 gate policy test policies/tests --policies policies -q
 
 RUN useradd --system --uid 10001 gate && mkdir -p /var/lib/gate && chown gate /var/lib/gate
 USER gate
