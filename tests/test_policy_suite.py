@@ -11,6 +11,18 @@ from gate.policy.suite import SuiteError, load_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = str(ROOT / "policies")
+# a read the billing assistant may make, and a test that wrongly expects a denied transfer to pass
+ONE_PASS_ONE_FAIL = """
+- name: reads are fine
+  agent: billing-assistant
+  action: {tool: read_invoice, args: {invoice_id: INV-1}}
+  expect: ALLOW
+- name: claims a transfer is fine
+  agent: billing-assistant
+  action: {tool: bank_transfer, args: {amount: 5000}}
+  expect: ALLOW
+  rationale: a wrong test, on purpose
+"""
 
 
 def _run(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
@@ -28,17 +40,7 @@ def test_the_shipped_example_tests_pass(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_a_wrong_expectation_fails_with_its_file_line_and_what_was_decided(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out = _run(tmp_path, """
-- name: reads are fine
-  agent: billing-assistant
-  action: {tool: read_invoice, args: {invoice_id: INV-1}}
-  expect: ALLOW
-- name: claims a transfer is fine
-  agent: billing-assistant
-  action: {tool: bank_transfer, args: {amount: 5000}}
-  expect: ALLOW
-  rationale: a wrong test, on purpose
-""", capsys)
+    rc, out = _run(tmp_path, ONE_PASS_ONE_FAIL, capsys)
     assert rc == 1
     assert "suite.yaml:6: claims a transfer is fine" in out
     assert "expected ALLOW, got BLOCK (deny_rule" in out
@@ -198,16 +200,7 @@ def test_junit_report_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     import xml.etree.ElementTree as ET
 
     report = tmp_path / "report.xml"
-    rc, _ = _run(tmp_path, """
-- name: reads are fine
-  agent: billing-assistant
-  action: {tool: read_invoice, args: {invoice_id: INV-1}}
-  expect: ALLOW
-- name: claims a transfer is fine
-  agent: billing-assistant
-  action: {tool: bank_transfer, args: {amount: 5000}}
-  expect: ALLOW
-""", capsys, "--junit", str(report))
+    rc, _ = _run(tmp_path, ONE_PASS_ONE_FAIL, capsys, "--junit", str(report))
     assert rc == 1
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")

@@ -69,7 +69,7 @@ class CompiledAgent:
     named_destinations: frozenset[str]
     allowed_dangerous: frozenset[str] = frozenset()
     money_limits: tuple[MoneyLimit, ...] = ()     # money caps the identity text states
-    identity_verbs: frozenset[str] = frozenset()  # verb classes the identity and purposes state it performs
+    identity_verbs: frozenset[str] = frozenset()  # verb classes the identity speaks about (`identity_verbs`)
     limits_by_tool: dict[str, tuple[MoneyLimit, ...]] = field(default_factory=dict, compare=False)
 
     def limits_for(self, tool_name: str) -> tuple[MoneyLimit, ...]:
@@ -243,9 +243,16 @@ def tool_text(spec: ToolSpec) -> str:
     return f"{words}: {spec.description}" if spec.description else words
 
 
+@lru_cache(maxsize=4096)
+def _identity_parts(identity: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`split_identity`, once per distinct text (the frame, the prohibitions and the identity
+    verbs all read it, and many agents share one identity)."""
+    affirmative, prohibited = split_identity(identity)
+    return tuple(affirmative), tuple(prohibited)
+
+
 def _frame_texts(p: AgentPolicy) -> list[str]:
-    affirmative, _ = split_identity(p.identity)
-    texts = affirmative + [s for s in p.purposes]
+    texts = [*_identity_parts(p.identity)[0], *p.purposes]
     if p.tools:
         texts += [tool_text(t) for t in p.tools]
     return list(dict.fromkeys(texts))
@@ -260,7 +267,7 @@ def _money_limits(p: AgentPolicy) -> tuple[MoneyLimit, ...]:
     return tuple(seen.values())
 
 
-_WORD = re.compile(r"[A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z]+")   # prose words (split_words caches tool names for the hot path)
 
 
 def identity_verbs(p: AgentPolicy) -> frozenset[str]:
@@ -269,7 +276,7 @@ def identity_verbs(p: AgentPolicy) -> frozenset[str]:
     the shipper" gives configure, delete, write and execute), and the leading verb of each thing
     it says the agent must not do ("never grant admin roles" bounds granting rather than
     excluding it: the prohibition check judges those calls)."""
-    affirmative, prohibited = split_identity(p.identity)
+    affirmative, prohibited = _identity_parts(p.identity)
     found: set[str] = set()
     for text in (*affirmative, *p.purposes):
         for word in _WORD.findall(text):
@@ -285,7 +292,7 @@ def identity_verbs(p: AgentPolicy) -> frozenset[str]:
 
 
 def _prohibited_texts(p: AgentPolicy) -> list[str]:
-    return list(dict.fromkeys(split_identity(p.identity)[1]))
+    return list(dict.fromkeys(_identity_parts(p.identity)[1]))
 
 
 def _compile_tool(spec: ToolSpec, cache: _EncodeCache, blend: float) -> CompiledTool:

@@ -20,7 +20,7 @@ import yaml
 from gate.errors import PolicyError, PolicyIssue
 from gate.policy.model import AgentPolicy, Constraint, DenyRule, StepMatch, ToolEffect, ToolSpec
 
-__all__ = ["policy_schema", "load_policy_file", "load_policies"]
+__all__ = ["policy_schema", "load_policy_file", "load_policies", "yaml_lines", "line_of", "fmt_path"]
 
 _REVERSIBLE = {True: "yes", False: "no", "yes": "yes", "no": "no", "partial": "partial"}
 
@@ -37,6 +37,15 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(policy_schema())
 
 
+def yaml_lines(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """1-based line of every mapping key and sequence item of a composed YAML document, by its
+    path (`("tools", 1, "constraints")`): what a `file:line` error message points at."""
+    out: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _line_map(node, (), out)
+    return out
+
+
 def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -50,14 +59,15 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...],
             _line_map(item, path + (i,), out)
 
 
-def _line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
+def line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
+    """The line of `path`, or of its nearest ancestor that has one."""
     p = tuple(path)
     while p and p not in lines:
         p = p[:-1]
     return lines.get(p, 1)
 
 
-def _fmt_path(path: tuple[Any, ...]) -> str:
+def fmt_path(path: tuple[Any, ...]) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -230,8 +240,7 @@ def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue
         return None, [PolicyIssue(source, line, "", f"YAML syntax error: {problem}")]
     if node is None or not isinstance(data, dict):
         return None, [PolicyIssue(source, 1, "", "a policy file must be a YAML mapping with `agent` and `identity`")]
-    lines: dict[tuple[Any, ...], int] = {}
-    _line_map(node, (), lines)
+    lines = yaml_lines(node)
     issues: list[PolicyIssue] = []
     for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(err.absolute_path)
@@ -239,16 +248,16 @@ def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue
             # Point at each unknown key's own line, not at the mapping that holds it.
             known = set((err.schema or {}).get("properties", {}))
             for key in [k for k in err.instance if k not in known]:
-                issues.append(PolicyIssue(source, _line_of(lines, path + (key,)), _fmt_path(path + (key,)),
+                issues.append(PolicyIssue(source, line_of(lines, path + (key,)), fmt_path(path + (key,)),
                                           f"unknown field {key!r}"))
             continue
-        issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), err.message))
+        issues.append(PolicyIssue(source, line_of(lines, path), fmt_path(path), err.message))
     try:
         semantic = _semantic_issues(data)
     except (AttributeError, TypeError, KeyError):
         semantic = []  # shapes are wrong; the schema errors above already say where
     for path, msg in semantic:
-        issues.append(PolicyIssue(source, _line_of(lines, path), _fmt_path(path), msg))
+        issues.append(PolicyIssue(source, line_of(lines, path), fmt_path(path), msg))
     issues.sort(key=lambda i: i.line)
     if issues:
         return None, issues

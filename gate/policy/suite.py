@@ -37,7 +37,7 @@ import yaml
 from gate.errors import RequestError
 from gate.evaluation.runner import rewrite_mismatches
 from gate.gate import Gate
-from gate.policy.loader import _line_map, _line_of
+from gate.policy.loader import line_of, yaml_lines
 
 __all__ = ["PolicyTest", "TestResult", "SuiteError", "load_tests", "run_tests", "junit_xml"]
 
@@ -125,7 +125,7 @@ def _strings(value: Any, what: str, where: str, problems: list[str]) -> tuple[st
 
 def _parse_test(raw: Any, path: tuple[Any, ...], source: str, lines: dict[tuple[Any, ...], int],
                 problems: list[str]) -> PolicyTest | None:
-    line = _line_of(lines, path)
+    line = line_of(lines, path)
     where = f"{source}:{line}"
     if not isinstance(raw, dict):
         problems.append(f"{where}: a test must be a mapping")
@@ -133,7 +133,7 @@ def _parse_test(raw: Any, path: tuple[Any, ...], source: str, lines: dict[tuple[
     before = len(problems)
     for key in raw:
         if key not in _TEST_KEYS:
-            problems.append(f"{source}:{_line_of(lines, path + (key,))}: unknown field {key!r}")
+            problems.append(f"{source}:{line_of(lines, path + (key,))}: unknown field {key!r}")
     if "expect" in raw and "expected" in raw:
         problems.append(f"{where}: give `expect` or `expected`, not both")
     name = raw.get("name", raw.get("id"))
@@ -145,7 +145,7 @@ def _parse_test(raw: Any, path: tuple[Any, ...], source: str, lines: dict[tuple[
     task = raw.get("task")
     if task is not None and not isinstance(task, str):
         problems.append(f"{where}: task must be a string")
-    action = _action(raw.get("action"), f"{source}:{_line_of(lines, path + ('action',))}", problems)
+    action = _action(raw.get("action"), f"{source}:{line_of(lines, path + ('action',))}", problems)
     expect = _decision(raw.get("expect", raw.get("expected")), where, problems)
     if expect is None and raw.get("expect", raw.get("expected")) is None:
         problems.append(f"{where}: expect is required (ALLOW, BLOCK or REWRITE)")
@@ -164,17 +164,17 @@ def _parse_test(raw: Any, path: tuple[Any, ...], source: str, lines: dict[tuple[
         raw_history = []
     for i, step in enumerate(raw_history):
         step_path = path + ("history", i)
-        step_where = f"{source}:{_line_of(lines, step_path)}"
+        step_where = f"{source}:{line_of(lines, step_path)}"
         if not isinstance(step, dict):
             problems.append(f"{step_where}: a history step must be a mapping with `action`")
             continue
         for key in step:
             if key not in _STEP_KEYS:
-                problems.append(f"{source}:{_line_of(lines, step_path + (key,))}: unknown field {key!r} in a history step")
+                problems.append(f"{source}:{line_of(lines, step_path + (key,))}: unknown field {key!r} in a history step")
         step_action = _action(step.get("action"), step_where, problems)
         if step_action is not None:
             history.append(Step(step_action, step.get("result"), "result" in step,
-                                _decision(step.get("expect"), step_where, problems), _line_of(lines, step_path)))
+                                _decision(step.get("expect"), step_where, problems), line_of(lines, step_path)))
     if len(problems) > before or action is None or expect is None:
         return None
     return PolicyTest(name=name or f"{Path(source).name}:{line}", source=source, line=line, agent=agent, task=task,
@@ -213,9 +213,7 @@ def load_tests(paths: Iterable[str | Path]) -> list[PolicyTest]:
             mark = getattr(exc, "problem_mark", None)
             problems.append(f"{source}:{mark.line + 1 if mark else 1}: YAML syntax error: {getattr(exc, 'problem', None) or exc}")
             continue
-        lines: dict[tuple[Any, ...], int] = {}
-        if node is not None:
-            _line_map(node, (), lines)
+        lines = yaml_lines(node)
         base: tuple[Any, ...] = ()
         if isinstance(data, dict) and set(data) == {"tests"}:
             data, base = data["tests"], ("tests",)

@@ -30,6 +30,7 @@ import orjson
 import yaml
 
 from gate.errors import InvalidRequest, MalformedRequest, PolicyIssue
+from gate.policy.loader import fmt_path, line_of, yaml_lines
 from gate.proxy.errors import RoutesError
 
 __all__ = ["Upstream", "Route", "RouteMatch", "RouteTable", "load_routes", "parse_routes", "ROUTES_SCHEMA"]
@@ -218,30 +219,6 @@ class RouteTable:
 
 # loading ------------------------------------------------------------------------------------
 
-def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _line_map(value, path + (key.value,), out)
-            out[path + (key.value,)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, path + (i,), out)
-
-
-def _line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
-    while path and path not in lines:
-        path = path[:-1]
-    return lines.get(path, 1)
-
-
-def _fmt(path: tuple[Any, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _check_url(url: str) -> str | None:
     try:
         u = urlsplit(url)
@@ -309,14 +286,13 @@ def parse_routes(text: str, source: str = "<routes>") -> RouteTable:
                                        f"YAML syntax error: {getattr(exc, 'problem', None) or exc}")]) from None
     if node is None or not isinstance(data, dict):
         raise RoutesError([PolicyIssue(source, 1, "", "a routes file must be a YAML mapping with `upstreams` and `routes`")])
-    lines: dict[tuple[Any, ...], int] = {}
-    _line_map(node, (), lines)
+    lines = yaml_lines(node)
     found = [(tuple(e.absolute_path), e.message) for e in jsonschema.Draft202012Validator(ROUTES_SCHEMA).iter_errors(data)]
     if not found:
         found = _semantic(data)
     if found:
-        found.sort(key=lambda f: (_line_of(lines, f[0]), _fmt(f[0])))
-        raise RoutesError([PolicyIssue(source, _line_of(lines, p), _fmt(p), msg) for p, msg in found])
+        found.sort(key=lambda f: (line_of(lines, f[0]), fmt_path(f[0])))
+        raise RoutesError([PolicyIssue(source, line_of(lines, p), fmt_path(p), msg) for p, msg in found])
     ups = {}
     for name, up in data["upstreams"].items():
         t = up.get("timeouts") or {}
