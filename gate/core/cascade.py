@@ -30,12 +30,14 @@ from gate.core.checks import (
     PressureCheck,
     ProhibitionCheck,
     ProvenanceCheck,
+    QuotaCheck,
     ScopeCheck,
     SemanticScopeCheck,
     SensitiveDataCheck,
     SessionRiskCheck,
     TaskDriftCheck,
     ValidationCheck,
+    quota_usage,
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.risk import advance, risk_level, unsanctioned_egress
@@ -51,7 +53,7 @@ MAX_TEXT = 64_000
 
 def default_checks() -> tuple[Check, ...]:
     return (
-        ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), DangerousOperationCheck(),
+        ValidationCheck(), ScopeCheck(), DenyRuleCheck(), ConstraintCheck(), QuotaCheck(), DangerousOperationCheck(),
         PreconditionCheck(), ProvenanceCheck(), SensitiveDataCheck(), SessionRiskCheck(), SemanticScopeCheck(),
         ProhibitionCheck(), PressureCheck(), TaskDriftCheck(), HarmResonanceCheck(), ConsensusCheck(),
     )
@@ -310,7 +312,9 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
         d = 1.0 - ctx.semantics().similarity(snap.task_vec)
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
     marks = step_marks(agent.policy, snap.marks, tool, args, result) if agent.policy.flow_rules else snap.marks
-    return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift, marks=marks)
+    usage = quota_usage(agent.policy, snap.usage, tool, args) if agent.policy.quotas else snap.usage
+    return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift, marks=marks,
+                       usage=usage)
 
 
 def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionSnapshot, scores: Mapping[str, float]) -> dict[str, Any] | None:
@@ -341,7 +345,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     # the result can satisfy a flow rule's `result_matches` that the bare call does not
     advanced = _advance(agent, snap, req.tool, req.args, features, None, result)
     if checked:
-        advanced = advanced.evolve(steps=snap.steps)
+        # the check already counted this call (steps, quotas)
+        advanced = advanced.evolve(steps=snap.steps, usage=snap.usage)
     prov = result_provenance(result, agent.policy.internal_domains)
     trusted = advanced.trusted(agent.named_destinations) | prov.vouched
     e = max(advanced.exposure, prov.exposure)

@@ -46,7 +46,7 @@ from gate.core.session import (
 )
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
-from gate.policy.model import AgentPolicy, Constraint, StepMatch
+from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
 
 if TYPE_CHECKING:
     from gate.core.compiler import CompiledAgent, CompiledTool, Library, Semantics
@@ -58,6 +58,8 @@ __all__ = [
     "ValidationCheck",
     "ScopeCheck",
     "DenyRuleCheck",
+    "QuotaCheck",
+    "quota_usage",
     "ConstraintCheck",
     "DangerousOperationCheck",
     "SensitiveDataCheck",
@@ -183,6 +185,8 @@ _OK_VALIDATION_ARGS_VALID = Verdict("validation", "pass", "args_valid", "argumen
 _OK_VALIDATION_ARGS_COERCED = Verdict("validation", "pass", "args_coerced", "arguments match the schema once numeric strings are read as numbers", _NO_SCORES)
 _OK_SCOPE_NO_ALLOWLIST = Verdict("scope", "pass", "no_allowlist", "the policy declares no tool list; judged on identity", _NO_SCORES)
 _OK_DENY_RULES_NO_DENY_RULE = Verdict("deny_rules", "pass", "no_deny_rule", "no deny rule matches", _NO_SCORES)
+_OK_QUOTAS_NO_QUOTAS = Verdict("quotas", "pass", "no_quotas", "no quota applies to this call", _NO_SCORES)
+_OK_QUOTAS_WITHIN_QUOTAS = Verdict("quotas", "pass", "within_quotas", "the session stays within its quotas", _NO_SCORES)
 _OK_CONSTRAINTS_NO_CONSTRAINTS = Verdict("constraints", "pass", "no_constraints", "no argument constraints declared", _NO_SCORES)
 _OK_CONSTRAINTS_CONSTRAINTS_MET = Verdict("constraints", "pass", "constraints_met", "all argument constraints hold", _NO_SCORES)
 _OK_DANGEROUS_OPS_NO_DANGEROUS_OP = Verdict("dangerous_ops", "pass", "no_dangerous_op", "no dangerous operation recognised", _NO_SCORES)
@@ -369,6 +373,93 @@ class DenyRuleCheck:
                 continue
             return Verdict(self.name, "block", "deny_rule", f"rule {rule.id}: {rule.message}")
         return _OK_DENY_RULES_NO_DENY_RULE
+
+
+def _quota_applies(q: Quota, tool: str, args: dict[str, Any]) -> bool:
+    return _globs(q.tool).match(tool) is not None and all(_cond_holds(get_path(args, arg), op, val) for arg, op, val in q.when)
+
+
+def _quota_amount(q: Quota, args: dict[str, Any]) -> float | None:
+    """The number at the quota's `sum` path (a numeric string counts); None when missing or not a number."""
+    v = get_path(args, q.sum) if q.sum is not None else _MISSING
+    if v is _MISSING or v is None or isinstance(v, bool):
+        return None
+    try:
+        num = float(v)
+    except (TypeError, ValueError):
+        return None
+    return num if num == num and num not in (float("inf"), float("-inf")) else None
+
+
+def _figure_of(x: float) -> int | float:
+    x = round(x, 6)
+    return int(x) if x.is_integer() else x
+
+
+def quota_usage(policy: AgentPolicy, usage: tuple[tuple[str, int, float], ...], tool: str,
+                args: dict[str, Any]) -> tuple[tuple[str, int, float], ...]:
+    """The session's quota counters after an executed call: one more call, and its amount
+    (negative or unreadable: nothing) added, for every quota the call falls under."""
+    if not policy.quotas:
+        return usage
+    used = {i: (n, t) for i, n, t in usage}
+    changed = False
+    for q in policy.quotas:
+        if _quota_applies(q, tool, args):
+            n, t = used.get(q.id, (0, 0.0))
+            amount = _quota_amount(q, args) if q.sum is not None else None
+            used[q.id] = (n + 1, t + max(amount or 0.0, 0.0))
+            changed = True
+    return tuple(sorted((i, n, t) for i, (n, t) in used.items())) if changed else usage
+
+
+class QuotaCheck:
+    """Per-session quotas of the policy: how many calls of a kind a session may make, and how
+    much of an argument (an amount) it may spend in total. A call without a session is checked
+    alone (it is its session's only call)."""
+
+    name = "quotas"
+    hard = True
+
+    def evaluate(self, ctx: CheckContext) -> Verdict:
+        quotas = ctx.agent.policy.quotas
+        if not quotas:
+            return _OK_QUOTAS_NO_QUOTAS
+        used = {i: (n, t) for i, n, t in ctx.session.usage}
+        clamped: dict[str, float] = {}   # sum path -> the value the tightest clamping quota leaves
+        applied = False
+        for q in quotas:
+            if not _quota_applies(q, ctx.tool_name, ctx.args):
+                continue
+            applied = True
+            calls, total = used.get(q.id, (0, 0.0))
+            tail = f"; {q.message}" if q.message else ""
+            if q.max_calls is not None and calls + 1 > q.max_calls:
+                return Verdict(self.name, "block", "quota_calls_exceeded",
+                               f"quota {q.id}: {calls} of {q.max_calls} call(s) already made this session{tail}",
+                               {"quota_calls": float(calls), "quota_max_calls": float(q.max_calls)})
+            if q.max_total is None or q.sum is None:
+                continue
+            amount = _quota_amount(q, ctx.args)
+            if amount is None:
+                return Verdict(self.name, "block", "quota_amount_unreadable",
+                               f"quota {q.id}: {q.sum} is missing or not a number, so the call cannot be counted against the quota{tail}")
+            left = q.max_total - total
+            if amount <= left + 1e-9:
+                continue
+            if q.on_violation == "clamp" and left > 1e-9:
+                clamped[q.sum] = min(left, clamped.get(q.sum, left))
+                continue
+            return Verdict(self.name, "block", "quota_total_exceeded",
+                           f"quota {q.id}: {_figure_of(total)} of {_figure_of(q.max_total)} already spent this session; "
+                           f"this call asks for {_figure_of(amount)}{tail}",
+                           {"quota_total": total, "quota_max_total": q.max_total, "quota_amount": amount})
+        if clamped:
+            patches = tuple(Patch(path, "clamp", _figure_of(v)) for path, v in clamped.items())
+            return Verdict(self.name, "rewrite", "quota_clamped",
+                           "; ".join(f"{p.path}: cut to {p.value}, what is left of the session's quota" for p in patches),
+                           patches=patches)
+        return _OK_QUOTAS_WITHIN_QUOTAS if applied else _OK_QUOTAS_NO_QUOTAS
 
 
 def _norm_path(p: str) -> str:

@@ -664,6 +664,7 @@ class SessionSnapshot:
     held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
     blocks: int = 0
+    usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
         """A copy with `changes` (what `dataclasses.replace` does, without its per-call
@@ -687,6 +688,7 @@ class SessionSnapshot:
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
             "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "usage": [list(u) for u in self.usage],
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -697,6 +699,7 @@ class SessionSnapshot:
         d = orjson.loads(raw)
         vec = d.pop("task_vec", None)
         d["pressure"] = tuple(d.get("pressure") or ())
+        d["usage"] = tuple((str(i), int(n), float(t)) for i, n, t in d.get("usage") or ())
         for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)

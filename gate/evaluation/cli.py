@@ -46,7 +46,10 @@ def run_eval(args: argparse.Namespace) -> int:
         rows["baseline: keyword matching"] = score(run_baseline(keyword_matching(gate), cases))
         rows[f"baseline: embedding only (thr {thr:.2f}, best dev F1)"] = score(run_baseline(embedding_only(gate, thr), cases))
         rows[f"baseline: embedding only (thr {thr5:.2f}, best dev F1 at dev FPR <= 5%)"] = score(run_baseline(embedding_only(gate, thr5), cases))
+        quotas = any(a.policy.quotas for a in gate.bundle.agents.values())
         for name in CHECK_NAMES:
+            if name == "quotas" and not quotas:
+                continue   # no benchmark policy declares a quota: without it is the full run
             rows[f"ablation: without {name}"] = score(run_cases(gate_variant(gate, [name]), cases))
     traces = None
     tdir = bench / "traces"

@@ -18,7 +18,7 @@ import jsonschema
 import yaml
 
 from gate.errors import PolicyError, PolicyIssue
-from gate.policy.model import AgentPolicy, Constraint, DenyRule, StepMatch, ToolEffect, ToolSpec
+from gate.policy.model import AgentPolicy, Constraint, DenyRule, Quota, StepMatch, ToolEffect, ToolSpec
 
 __all__ = ["policy_schema", "load_policy_file", "load_policies", "yaml_lines", "line_of", "fmt_path"]
 
@@ -139,14 +139,27 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                     re.compile(step["result_matches"])
                 except re.error as exc:
                     issues.append((("deny", ri, key, "result_matches"), f"invalid regex: {exc}"))
-    # a flow rule's session marks are keyed by its id: two rules with one id would share them
-    ids: dict[str, int] = {}
-    for ri, rule in enumerate(data.get("deny") or []):
-        rid = rule.get("id")
-        if isinstance(rid, str):
-            if rid in ids:
-                issues.append((("deny", ri, "id"), f"duplicate deny rule id {rid!r} (first at deny[{ids[rid]}])"))
-            ids.setdefault(rid, ri)
+    # a flow rule's session marks and a quota's counters are keyed by its id: two with one id would share them
+    for key, what in (("deny", "deny rule"), ("quotas", "quota")):
+        ids: dict[str, int] = {}
+        for ri, rule in enumerate(data.get(key) or []):
+            rid = rule.get("id")
+            if isinstance(rid, str):
+                if rid in ids:
+                    issues.append(((key, ri, "id"), f"duplicate {what} id {rid!r} (first at {key}[{ids[rid]}])"))
+                ids.setdefault(rid, ri)
+    for qi, quota in enumerate(data.get("quotas") or []):
+        at = ("quotas", qi)
+        if ("sum" in quota) != ("max_total" in quota):
+            issues.append((at, "`sum` and `max_total` go together: the argument to add up, and the cap on its total"))
+        if quota.get("on_violation") == "clamp" and "max_total" not in quota:
+            issues.append((at, "on_violation: clamp needs sum and max_total (it cuts the summed argument)"))
+        for arg, cond in (quota.get("when") or {}).items():
+            if isinstance(cond, dict) and isinstance(cond.get("matches"), str):
+                try:
+                    re.compile(cond["matches"])
+                except re.error as exc:
+                    issues.append((("quotas", qi, "when", arg), f"invalid regex: {exc}"))
     return issues
 
 
@@ -209,6 +222,11 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
                 unless_after=_step(r.get("unless_after")),
             )
         )
+    quotas = tuple(
+        Quota(id=q["id"], tool=_globs_of(q["tool"]) or (), when=_conditions(q.get("when")), max_calls=q.get("max_calls"),
+              sum=q.get("sum"), max_total=float(q["max_total"]) if "max_total" in q else None,
+              on_violation=q.get("on_violation", "block"), message=q.get("message"))
+        for q in data.get("quotas") or ())
     red = data.get("redaction") or {}
     return AgentPolicy(
         agent=data["agent"],
@@ -226,6 +244,7 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
         credentials=tuple(c["sha256"] for c in data.get("credentials") or ()),
         allow_operations=tuple(data.get("allow_operations") or ()),
         flow_rules=tuple(r for r in deny if r.flow),
+        quotas=quotas,
     )
 
 

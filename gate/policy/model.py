@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolEffect", "Constraint", "ToolSpec", "StepMatch", "DenyRule", "AgentPolicy"]
+__all__ = ["ToolEffect", "Constraint", "ToolSpec", "StepMatch", "DenyRule", "Quota", "AgentPolicy"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,22 @@ class DenyRule:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """A per-session quota: how many matching calls, and how much of one argument in total
+    (an amount), one session may spend. Counted over the calls the session executed: allowed
+    by /v1/check (as rewritten) or reported by /v1/observe."""
+
+    id: str
+    tool: tuple[str, ...]                   # globs on the tool name (any matches)
+    when: tuple[tuple[str, str, Any], ...] = ()   # only calls whose args match count
+    max_calls: int | None = None
+    sum: str | None = None                  # dotted arg path whose numbers are added up
+    max_total: float | None = None
+    on_violation: str = "block"             # block | clamp (cut `sum` to what is left)
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class AgentPolicy:
     """One agent's policy, as written (validated, not yet compiled)."""
 
@@ -92,3 +108,4 @@ class AgentPolicy:
     credentials: tuple[str, ...] = ()
     allow_operations: tuple[str, ...] = ()      # built-in dangerous-operation codes this agent may run
     flow_rules: tuple[DenyRule, ...] = ()       # the deny rules with `after` / `unless_after` (a subset of `deny`)
+    quotas: tuple[Quota, ...] = ()
