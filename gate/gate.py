@@ -24,10 +24,11 @@ from anyio import to_thread
 from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
+from gate.core.risk import ESCALATION_NAMES, EXPOSURE_NAMES, REVERSIBILITY_NAMES
 from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot
 from gate.core.verdict import Decision, Verdict
 from gate.embeddings.encoders import Encoder, load_static
-from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable
+from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable, UnknownAgent
 from gate.metrics import Metrics
 from gate.policy.loader import load_policies
 from gate.settings import Settings
@@ -232,6 +233,12 @@ class Gate:
             return self.observe(body)
         return await to_thread.run_sync(lambda: self.observe(body))
 
+    async def asession(self, agent: str, session: str) -> dict[str, Any] | None:
+        """`session` for async entry points (same threading rule as `acheck`)."""
+        if self._inline:
+            return self.session(agent, session)
+        return await to_thread.run_sync(lambda: self.session(agent, session))
+
     def _count(self, agent: str, decision: Decision, via: str, elapsed: float | None) -> None:
         """Metrics of one decision (the enforced decision in dry-run); `elapsed` None for a
         decision the core did not time (a sidecar's own refusal)."""
@@ -285,6 +292,49 @@ class Gate:
             "risk_level": RISK_LEVELS[new.risk_level],
             "tainted_destinations": len(new.tainted),
             "secrets_seen": len(new.secrets),
+            "policy_revision": bundle.revision,
+        }
+
+    def session(self, agent: str, session: str) -> dict[str, Any] | None:
+        """What the gate holds about one session, as levels, counts and quota usage (no raw
+        values: destinations and fingerprints are counted, not listed). None when the store has
+        no such session (never seen, or expired). Raises `UnknownAgent`, `StoreUnavailable`."""
+        if not (0 < len(agent) <= 256 and 0 < len(session) <= 256):
+            raise InvalidRequest("agent and session ids are 1 to 256 characters")
+        bundle = self._bundle
+        compiled = bundle.agents.get(agent)
+        if compiled is None:
+            raise UnknownAgent(f"unknown agent {agent!r}")
+        try:
+            snap = self.store.get(session_key(agent, session))
+        except StoreUnavailable:
+            self.metrics.store_errors.inc()
+            raise
+        if snap is None:
+            return None
+        used = {i: (n, t) for i, n, t in snap.usage}
+        quotas = []
+        for q in compiled.policy.quotas:
+            n, t = used.get(q.id, (0, 0.0))
+            view: dict[str, Any] = {"id": q.id, "calls": n}
+            if q.max_calls is not None:
+                view |= {"max_calls": q.max_calls, "calls_left": max(q.max_calls - n, 0)}
+            if q.max_total is not None:
+                view |= {"total": round(t, 6), "max_total": q.max_total, "total_left": round(max(q.max_total - t, 0.0), 6)}
+            quotas.append(view)
+        return {
+            "agent": agent,
+            "session": session,
+            "task": snap.task,
+            "steps": snap.steps,
+            "blocks": snap.blocks,
+            "risk": {"level": RISK_LEVELS[snap.risk_level], "exposure": EXPOSURE_NAMES[snap.exposure],
+                     "escalation": ESCALATION_NAMES[snap.escalation], "reversibility": REVERSIBILITY_NAMES[snap.reversibility],
+                     "drift": round(snap.drift, 4)},
+            "provenance": {"tainted_destinations": len(snap.tainted), "vouched_destinations": len(snap.vouched),
+                           "secrets_seen": len(snap.secrets), "sensitive_values": len(snap.sensitive),
+                           "injections": snap.injections},
+            "quotas": quotas,
             "policy_revision": bundle.revision,
         }
 

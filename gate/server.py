@@ -410,6 +410,16 @@ def create_app(gate: Gate) -> FastPath:
         return {"policy_revision": b.revision, "model": b.model, "cascade": gate.cascade.describe(),
                 "agents": sorted(b.agents), "last_reload_error": gate.last_reload_error}
 
+    @app.get("/v1/sessions/{agent}/{session}", summary="One session's state: risk levels, counts and quota usage",
+             description="Levels, counts and quota usage only: destinations, values and fingerprints are counted, "
+                         "never listed. 404 `unknown_session` when the store holds no such session (never seen or expired).")
+    async def session_state(agent: str, session: str) -> ORJSONResponse:
+        view = await gate.asession(agent, session)
+        if view is None:
+            return ORJSONResponse({"error": {"code": "unknown_session", "message": f"no session {session!r} of agent {agent!r}"}},
+                                  status_code=404)
+        return ORJSONResponse(view)
+
     @app.post("/v1/reload", summary="Reload policies from disk (keeps the last good bundle on error)",
               description="With `GATE_RELOAD_TOKEN` set, send `Authorization: Bearer <token>` (else 401); "
                           "without it only loopback clients may reload (else 403).")

@@ -14,16 +14,17 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from gate.core.actions import ActionFeatures
-from gate.core.session import RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
+from gate.core.session import ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
 
-__all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES"]
+__all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES",
+           "EXPOSURE_NAMES", "ESCALATION_NAMES", "REVERSIBILITY_NAMES"]
 
 CATEGORIES = ("communication", "technical", "financial", "data", "general")
 TRANSIENT = len(RISK_LEVELS) - 1   # SAFE..CRITICAL
 VIOLATED = TRANSIENT
-_EXPOSURE_NAMES = ("none", "internal", "confidential", "secret", "regulated")
-_ESCALATION_NAMES = ("read_only", "write", "execute", "network")
-_REV_NAMES = ("reversible", "partial", "irreversible")
+EXPOSURE_NAMES = ("none", "internal", "confidential", "secret", "regulated")
+ESCALATION_NAMES = ESCALATION_LEVELS
+REVERSIBILITY_NAMES = ("reversible", "partial", "irreversible")
 
 
 def risk_level(exposure: int, escalation: int, reversibility: int) -> int:
@@ -54,8 +55,8 @@ class RiskState:
     level: int
 
     def describe(self) -> str:
-        return (f"{RISK_LEVELS[self.level]} (exposure {_EXPOSURE_NAMES[self.exposure]}, "
-                f"escalation {_ESCALATION_NAMES[self.escalation]}, {_REV_NAMES[self.reversibility]})")
+        return (f"{RISK_LEVELS[self.level]} (exposure {EXPOSURE_NAMES[self.exposure]}, "
+                f"escalation {ESCALATION_NAMES[self.escalation]}, {REVERSIBILITY_NAMES[self.reversibility]})")
 
 
 def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named: frozenset[str],
