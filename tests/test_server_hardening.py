@@ -21,7 +21,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from gate import Gate
 from gate.cli import _settings, build_parser
-from gate.server import BodyDeadline, create_app
+from gate.deadlines import BodyDeadline
+from gate.server import create_app
 from gate.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
