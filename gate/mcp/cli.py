@@ -62,14 +62,13 @@ def cmd_http(args: argparse.Namespace) -> int:
 
     from gate.cli import has_module
     from gate.mcp.gateway import http_upstream
-    from gate.mcp.http import credential_guard
+    from gate.mcp.http import http_app
 
     if args.port is None:
         args.port = DEFAULT_PORT
     gateway = _gateway(args, http_upstream(args.upstream, timeout_s=args.timeout))
     host = gateway.gate.settings.host
-    app = gateway.server().streamable_http_app(streamable_http_path=args.path, host=host)
-    app = credential_guard(app, gateway.gate, args.agent)
+    app = http_app(gateway, args.path)
     print(f"gate mcp: agent {args.agent} -> {args.upstream}; serving http://{host}:{gateway.gate.settings.port}{args.path}",
           file=sys.stderr)
     uvicorn.run(app, host=host, port=gateway.gate.settings.port, access_log=False, log_level="warning",
