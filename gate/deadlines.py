@@ -2,9 +2,15 @@
 
 * `BodyDeadline`: a request body must arrive whole within `body_timeout_s`, else 408.
 * `read_body`: one ASGI request body, read under that deadline and a size limit.
+* `header_deadline_protocol`: uvicorn's HTTP protocol with a deadline on each request's
+  headers (`header_timeout_s`), else 408 and the connection is closed.
 
 A client that declares `Content-Length: 1000` and sends 10 bytes would otherwise hold its
 request (and, in the proxy, the upstream call it is about to make) for as long as it likes.
+Headers are the same story one step earlier (slowloris): uvicorn 0.54 arms no timer on a new
+connection, and on a kept-alive one the first byte of the next request disarms its keep-alive
+timer, so a client that sends nothing, or headers a byte at a time, holds a connection for ever
+(measured with h11 and httptools: still open after 7 s, past the 5 s `timeout_keep_alive`).
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, MutableMapping
 
+import orjson
+
 from gate.errors import PayloadTooLarge, RequestTimeout
 
-__all__ = ["BodyDeadline", "read_body"]
+__all__ = ["BodyDeadline", "read_body", "header_deadline_protocol"]
 
 
 class BodyDeadline:
@@ -107,3 +115,75 @@ async def read_body(scope: MutableMapping[str, Any], receive: Callable[[], Await
     except TimeoutError as exc:
         raise RequestTimeout(str(exc)) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _HeaderDeadline:
+    """Mixed in before a uvicorn HTTP protocol class (`header_deadline_protocol` builds the class).
+
+    The clock starts when the connection opens and, on a kept-alive connection, when data
+    arrives that does not complete a request's headers; the headers are complete once uvicorn
+    has made the request's cycle (both protocols do so as the headers end). One timer per
+    connection at most, re-armed lazily when it fires: headers that arrive whole in one read,
+    the usual case, cost two attribute reads and no timer.
+    """
+
+    header_timeout: float = 10.0
+    _timeout_response: bytes = b""
+    # provided by the uvicorn protocol
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._head_since: float | None = self.loop.time()   # a connection that sends nothing is cut too
+        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(self.header_timeout, self._check_head)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        cycle = self.cycle
+        if self._head_since is None:
+            if cycle is None or cycle.response_complete:   # the next request's headers began, unfinished
+                self._head_since = self.loop.time()
+                if self._head_timer is None:
+                    self._head_timer = self.loop.call_later(self.header_timeout, self._check_head)
+        elif cycle is not None and not cycle.response_complete:
+            self._head_since = None   # the headers are complete: the request is the app's now
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _check_head(self) -> None:
+        self._head_timer = None
+        since = self._head_since
+        # the protocol may have handed the transport on (a WebSocket upgrade)
+        if since is None or self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return
+        left = since + self.header_timeout - self.loop.time()
+        if left > 0:
+            self._head_timer = self.loop.call_later(left, self._check_head)
+            return
+        self.transport.write(self._timeout_response)
+        self.transport.close()
+
+
+def header_deadline_protocol(timeout: float, http: str = "httptools") -> type[asyncio.Protocol]:
+    """uvicorn's `http` protocol ("httptools" or "h11") with a deadline of `timeout` seconds on
+    each request's headers: past it the client gets a 408 `request_timeout` and a close.
+
+        uvicorn.run(app, http=header_deadline_protocol(settings.header_timeout_s))
+    """
+    if http == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    elif http == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+    else:
+        raise ValueError(f"http protocol {http!r} is not httptools or h11")
+    body = orjson.dumps(RequestTimeout(f"the request headers did not arrive within {timeout:g} s").to_wire())
+    response = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(body), body))
+    return type(f"HeaderDeadline{base.__name__}", (_HeaderDeadline, base),
+                {"header_timeout": timeout, "_timeout_response": response, "__module__": __name__})

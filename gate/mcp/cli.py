@@ -60,7 +60,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
 def cmd_http(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gate.cli import has_module
+    from gate.cli import has_module, http_protocol
     from gate.mcp.gateway import http_upstream
     from gate.mcp.http import http_app
 
@@ -72,7 +72,7 @@ def cmd_http(args: argparse.Namespace) -> int:
     print(f"gate mcp: agent {args.agent} -> {args.upstream}; serving http://{host}:{gateway.gate.settings.port}{args.path}",
           file=sys.stderr)
     uvicorn.run(app, host=host, port=gateway.gate.settings.port, access_log=False, log_level="warning",
-                loop="uvloop" if has_module("uvloop") else "asyncio")
+                http=http_protocol(gateway.gate.settings), loop="uvloop" if has_module("uvloop") else "asyncio")
     return 0
 
 
@@ -93,6 +93,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `gate mcp stdio|http` to the `gate` parser."""
+    from gate.cli import add_deadline_flags
+
     m = sub.add_parser("mcp", help="MCP gateway in front of an MCP server (see docs/sidecars.md)")
     msub = m.add_subparsers(dest="mcp_command", required=True)
     s = msub.add_parser("stdio", help="serve MCP on stdio; spawn the real server: ... -- <server command>")
@@ -105,4 +107,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     h.add_argument("--host")
     h.add_argument("--port", type=int, help=f"default {DEFAULT_PORT}")
     h.add_argument("--path", default="/mcp", help="endpoint path (default /mcp)")
+    add_deadline_flags(h)
     h.set_defaults(fn=cmd_http)
