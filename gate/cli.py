@@ -29,6 +29,9 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
         kw["reload_interval_s"] = args.reload_interval
     if getattr(args, "reload_token", None) is not None:
         kw["reload_token"] = args.reload_token or None
+    for flag in ("body_timeout", "header_timeout"):
+        if getattr(args, flag, None) is not None:
+            kw[f"{flag}_s"] = getattr(args, flag)
     kw.update(extra)
     return Settings.from_env(**kw)
 
@@ -74,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # headers: the gate speaks for itself in its JSON.
     uvicorn.run(create_app(gate), host=gate.settings.host, port=gate.settings.port, access_log=False,
                 proxy_headers=False, server_header=False, date_header=False,
-                log_level="warning", http="httptools" if has_module("httptools") else "h11", loop="uvloop" if has_module("uvloop") else "asyncio")
+                log_level="warning", http=http_protocol(gate.settings), loop="uvloop" if has_module("uvloop") else "asyncio")
     return 0
 
 
@@ -82,6 +85,23 @@ def has_module(mod: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(mod) is not None
+
+
+def http_protocol(settings: Any) -> Any:
+    """The uvicorn HTTP protocol of every gate server (`serve`, `proxy`, `mcp http`): httptools
+    when installed, else h11, with the request-header deadline `settings.header_timeout_s`."""
+    from gate.deadlines import header_deadline_protocol
+
+    return header_deadline_protocol(settings.header_timeout_s, "httptools" if has_module("httptools") else "h11")
+
+
+def add_deadline_flags(p: argparse.ArgumentParser) -> None:
+    """`--body-timeout` and `--header-timeout`, for every command that serves HTTP."""
+    p.add_argument("--body-timeout", type=float, dest="body_timeout",
+                   help="seconds for a request body to arrive whole, else 408 (default 10; GATE_BODY_TIMEOUT_S)")
+    p.add_argument("--header-timeout", type=float, dest="header_timeout",
+                   help="seconds for a request's headers to arrive whole, else 408 and the connection is closed "
+                        "(default 10; GATE_HEADER_TIMEOUT_S)")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -199,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Bearer token POST /v1/reload requires (unset: loopback clients only); "
                         "GATE_RELOAD_TOKEN keeps it out of the process list")
     s.add_argument("--mode", choices=["enforce", "dry-run"], help="dry-run: decide, log and count every call, but let it run")
+    add_deadline_flags(s)
     s.set_defaults(fn=cmd_serve)
 
     c = sub.add_parser("check", help="print the verdict JSON of one request (or a JSON list of requests, one session)")

@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -30,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
+from gate.deadlines import BodyDeadline
 from gate.errors import Forbidden, GateError, MalformedRequest, PayloadTooLarge, RequestTimeout, Unauthorized
 from gate.gate import Gate
 
@@ -52,69 +52,6 @@ def error_response(exc: GateError) -> ORJSONResponse:
     elif isinstance(exc, Unauthorized):
         headers = {"www-authenticate": "Bearer"}
     return ORJSONResponse(exc.to_wire(), status_code=exc.status, headers=headers)
-
-
-class BodyDeadline:
-    """`with deadline:` around reading a request body raises `TimeoutError` once the body has
-    not all arrived `timeout` seconds after reading began (the read is cancelled).
-
-    One timer sweeps every read in flight, rather than a timer per request: `asyncio.timeout`
-    around the read cost ~4.5 µs a request (measured in a loop; ~2.5% of a loopback check),
-    this ~1 µs (a dict entry). Serves one event loop at a time (a new loop starts afresh).
-
-        try:
-            with deadline:
-                body = await read_all(receive)
-        except TimeoutError:
-            ...  # answer 408
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._due: dict[asyncio.Task[Any], float] = {}
-        self._cut: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._armed = False
-
-    def __enter__(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None, "a body is read inside a task"
-        loop = task.get_loop()
-        if loop is not self._loop:   # a new event loop: reads left on an ended one never finish
-            self._loop, self._armed = loop, False
-            self._due.clear()
-            self._cut.clear()
-        self._due[task] = time.monotonic() + self.timeout
-        if not self._armed:
-            self._arm(loop, self.timeout)
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        task = asyncio.current_task()
-        self._due.pop(task, None)  # type: ignore[arg-type]
-        if task in self._cut:
-            self._cut.discard(task)
-            # cut by the sweep alone: withdraw the cancellation and say why; cancelled by
-            # someone else as well (shutdown): let the cancellation go on
-            if kind is asyncio.CancelledError and task.uncancel() == 0:  # type: ignore[union-attr]
-                raise TimeoutError(f"the request body did not arrive within {self.timeout:g} s "
-                                   "(is Content-Length larger than the body?)") from None
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
-        self._armed = True
-        loop.call_later(max(delay, 0.0), self._sweep, loop)
-
-    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
-        if loop is not self._loop:
-            return
-        self._armed = False
-        now = time.monotonic()
-        for task, due in list(self._due.items()):
-            if due <= now:
-                del self._due[task]
-                self._cut.add(task)
-                task.cancel()
-        if self._due:
-            self._arm(loop, min(self._due.values()) - now)
 
 
 async def _read(request: Request, limit: int, deadline: BodyDeadline) -> bytes:

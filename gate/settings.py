@@ -34,6 +34,7 @@ class Settings:
     artifact_dir: Path = field(default_factory=default_artifact_dir)
     max_body_bytes: int = 1_000_000
     body_timeout_s: float = 10.0               # a request body not fully arrived by then gets a 408
+    header_timeout_s: float = 10.0             # request headers not fully arrived by then: 408 and a close
     mode: str = "enforce"                      # enforce | dry-run (decide, log and count; let every call run)
     frame_encoder: str = "static"              # static | full (embeds the reference side with the full model at load)
     reload_interval_s: float = 0.0             # >0: poll the policies directory for changes
@@ -47,8 +48,9 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"setting {name}={value!r} is not one of {', '.join(allowed)}")
-        if not self.body_timeout_s > 0:
-            raise ValueError(f"setting body_timeout_s={self.body_timeout_s!r} must be a positive number of seconds")
+        for name in ("body_timeout_s", "header_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"setting {name}={getattr(self, name)!r} must be a positive number of seconds")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -67,7 +69,7 @@ class Settings:
 def _coerce(name: str, raw: str) -> Any:
     if name in ("port", "session_ttl_s", "session_max", "audit_queue", "max_body_bytes", "semantic_cache"):
         return int(raw)
-    if name in ("redis_timeout_s", "reload_interval_s", "body_timeout_s"):
+    if name in ("redis_timeout_s", "reload_interval_s", "body_timeout_s", "header_timeout_s"):
         return float(raw)
     if name in ("policies", "artifact_dir"):
         return Path(raw)

@@ -1,17 +1,19 @@
 """Helpers shared by the tests and the benchmarks: a throwaway redis-server on a free loopback
-port, started without persistence and stopped (or restarted on the same port) on demand."""
+port, started without persistence and stopped (or restarted on the same port) on demand; an ASGI
+app on a real uvicorn server in a thread; a raw-socket HTTP exchange with bounded waits."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-__all__ = ["free_port", "redis_answers", "RedisServer", "throwaway_redis"]
+__all__ = ["free_port", "redis_answers", "RedisServer", "throwaway_redis", "uvicorn_in_thread", "raw_exchange"]
 
 
 def free_port() -> int:
@@ -88,3 +90,56 @@ def throwaway_redis(binary: str) -> Iterator[RedisServer]:
             yield server
         finally:
             server.stop()
+
+
+@contextmanager
+def uvicorn_in_thread(app: Any, http: Any = "httptools", wait_s: float = 10.0) -> Iterator[int]:
+    """`app` on a real uvicorn server (`http`: a protocol name or class) on an ephemeral loopback
+    port, in a daemon thread with its own event loop; yields the port, stops the server on exit."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, http=http, loop="asyncio", log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + wait_s
+        while not server.started and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.01)
+        if not server.started:
+            raise RuntimeError(f"uvicorn did not start in {wait_s} s")
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(wait_s)
+        sock.close()
+
+
+def raw_exchange(port: int, parts: list[bytes], pause_s: float = 0.0, wait_s: float = 5.0) -> tuple[bytes, float, bool]:
+    """Send `parts` to 127.0.0.1:`port` on one connection (pausing `pause_s` between them), then
+    read until the server closes or `wait_s` passes: (what came back, seconds from the last part
+    sent to the first byte back, whether the server closed the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(pause_s)
+            s.sendall(part)
+        t0 = time.monotonic()
+        first = None
+        data = b""
+        deadline = t0 + wait_s
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                return data, (first or time.monotonic()) - t0, True
+            if not chunk:
+                return data, (first or time.monotonic()) - t0, True
+            first = first or time.monotonic()
+            data += chunk
+        return data, (first or time.monotonic()) - t0, False

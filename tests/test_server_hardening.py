@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,13 +14,14 @@ import httpx
 import jsonschema
 import orjson
 import pytest
-import uvicorn
 from swagger_ui_bundle import swagger_ui_path
 
 from gate import Gate
 from gate.cli import _settings, build_parser
-from gate.server import BodyDeadline, create_app
+from gate.deadlines import BodyDeadline
+from gate.server import create_app
 from gate.settings import Settings
+from gate.testing import raw_exchange, uvicorn_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 REFUND = {"agent": "billing-assistant", "session": "h-1", "task": "Refund invoice INV-1009, it was charged twice",
@@ -238,48 +237,8 @@ def test_the_deadline_cuts_only_its_own_reads_and_survives_a_new_event_loop() ->
 def server(request: pytest.FixtureRequest, loaded: Gate) -> Iterator[tuple[int, Gate]]:
     """A real uvicorn server on an ephemeral loopback port, in a thread, with a 0.5 s body timeout."""
     gate = make_gate(loaded, body_timeout_s=0.5)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(gate), http=request.param, loop="asyncio", log_level="warning",
-                            access_log=False, lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not srv.started and time.monotonic() < deadline and thread.is_alive():
-            time.sleep(0.01)
-        assert srv.started, "uvicorn did not start in 10 s"
-        yield sock.getsockname()[1], gate
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-def _exchange(port: int, parts: list[bytes], pause_s: float = 0.0, wait_s: float = 5.0) -> tuple[bytes, float, bool]:
-    """Send `parts` (pausing between them), then read until the server closes or `wait_s` passes:
-    (what came back, seconds until the first byte, whether the server closed the connection)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
-        for i, part in enumerate(parts):
-            if i:
-                time.sleep(pause_s)
-            s.sendall(part)
-        t0 = time.monotonic()
-        first = None
-        data = b""
-        deadline = t0 + wait_s
-        while time.monotonic() < deadline:
-            s.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = s.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                return data, (first or time.monotonic()) - t0, True
-            first = first or time.monotonic()
-            data += chunk
-        return data, (first or time.monotonic()) - t0, False
+    with uvicorn_in_thread(create_app(gate), http=request.param) as port:
+        yield port, gate
 
 
 def _head(length: int) -> bytes:
@@ -289,7 +248,7 @@ def _head(length: int) -> bytes:
 
 def test_a_body_shorter_than_its_content_length_gets_a_408_and_a_close(server: tuple[int, Gate]) -> None:
     port, _ = server
-    data, waited, closed = _exchange(port, [_head(100) + b'{"agent": '])
+    data, waited, closed = raw_exchange(port, [_head(100) + b'{"agent": '])
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), data
     assert 0.4 < waited < 3 and closed
@@ -300,7 +259,7 @@ def test_a_body_shorter_than_its_content_length_gets_a_408_and_a_close(server: t
 def test_a_body_that_arrives_in_time_is_decided(server: tuple[int, Gate]) -> None:
     port, _ = server
     body = orjson.dumps({**REFUND, "session": "h-slow"})
-    data, _, _ = _exchange(port, [_head(len(body)) + body[:10], body[10:] + b"GET /healthz HTTP/1.1\r\nHost: gate\r\n"
+    data, _, _ = raw_exchange(port, [_head(len(body)) + body[:10], body[10:] + b"GET /healthz HTTP/1.1\r\nHost: gate\r\n"
                                   b"Connection: close\r\n\r\n"], pause_s=0.2)
     first, _, rest = data.partition(b"\r\n\r\n")
     assert first.startswith(b"HTTP/1.1 200"), data

@@ -60,20 +60,19 @@ def cmd_stdio(args: argparse.Namespace) -> int:
 def cmd_http(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gate.cli import has_module
+    from gate.cli import has_module, http_protocol
     from gate.mcp.gateway import http_upstream
-    from gate.mcp.http import credential_guard
+    from gate.mcp.http import http_app
 
     if args.port is None:
         args.port = DEFAULT_PORT
     gateway = _gateway(args, http_upstream(args.upstream, timeout_s=args.timeout))
     host = gateway.gate.settings.host
-    app = gateway.server().streamable_http_app(streamable_http_path=args.path, host=host)
-    app = credential_guard(app, gateway.gate, args.agent)
+    app = http_app(gateway, args.path)
     print(f"gate mcp: agent {args.agent} -> {args.upstream}; serving http://{host}:{gateway.gate.settings.port}{args.path}",
           file=sys.stderr)
     uvicorn.run(app, host=host, port=gateway.gate.settings.port, access_log=False, log_level="warning",
-                loop="uvloop" if has_module("uvloop") else "asyncio")
+                http=http_protocol(gateway.gate.settings), loop="uvloop" if has_module("uvloop") else "asyncio")
     return 0
 
 
@@ -94,6 +93,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `gate mcp stdio|http` to the `gate` parser."""
+    from gate.cli import add_deadline_flags
+
     m = sub.add_parser("mcp", help="MCP gateway in front of an MCP server (see docs/sidecars.md)")
     msub = m.add_subparsers(dest="mcp_command", required=True)
     s = msub.add_parser("stdio", help="serve MCP on stdio; spawn the real server: ... -- <server command>")
@@ -106,4 +107,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     h.add_argument("--host")
     h.add_argument("--port", type=int, help=f"default {DEFAULT_PORT}")
     h.add_argument("--path", default="/mcp", help="endpoint path (default /mcp)")
+    add_deadline_flags(h)
     h.set_defaults(fn=cmd_http)

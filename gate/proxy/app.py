@@ -10,6 +10,8 @@
 * Responses stream through unbuffered; JSON bodies up to `observe_max_bytes` are reported to the
   session with `Gate.observe` after the last byte has been sent.
 * It is a bare ASGI app (no framework): the hop costs what the decision costs, plus the forward.
+* A request body must arrive whole within `body_timeout_s`, else 408 and the connection is closed;
+  a client that leaves mid-body is neither decided nor forwarded.
 
 Own endpoints (no credential): `GET /_gate/healthz`, `/_gate/readyz`, `/_gate/metrics`.
 """
@@ -27,7 +29,8 @@ from anyio import to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gate.core.verdict import Decision
-from gate.errors import GateError, PayloadTooLarge, RequestError, StoreUnavailable
+from gate.deadlines import BodyDeadline, read_body
+from gate.errors import GateError, RequestError, RequestTimeout, StoreUnavailable
 from gate.gate import Gate
 from gate.proxy.credentials import CredentialIndex, presented_key
 from gate.proxy.errors import UnknownRoute, UpstreamError
@@ -62,6 +65,7 @@ class ProxyApp:
         self.routes = routes
         self.pool = pool or UpstreamPool(max_connections=routes.max_connections, kind=transport_kind)
         self._credentials = CredentialIndex()
+        self._deadline = BodyDeadline(gate.settings.body_timeout_s)
         self._static: dict[str, tuple[Upstream, list[tuple[bytes, bytes]]]] = {}
 
     # ASGI ---------------------------------------------------------------------------------
@@ -71,7 +75,8 @@ class ProxyApp:
             try:
                 await self._http(scope, receive, send)
             except GateError as exc:
-                await _send_json(send, exc.status, exc.to_wire())
+                # after a 408 the connection still holds an unread remainder of the body
+                await _send_json(send, exc.status, exc.to_wire(), close=isinstance(exc, RequestTimeout))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -110,7 +115,9 @@ class ProxyApp:
         key, strip_authorization = presented_key(raw_headers)
         agent = self.authenticate(key)
 
-        body = await _read_body(scope, receive, self.routes.max_request_bytes)
+        body = await read_body(scope, receive, self.routes.max_request_bytes, self._deadline)
+        if body is None:
+            return  # the client left mid-body: what did arrive is not the call it meant to make
         method: str = scope["method"]
         qs: bytes = scope["query_string"]
         match = self.routes.match(method, path, qs, body)
@@ -268,27 +275,13 @@ def _target(scope: Scope, path: str, qs: bytes) -> str:
     return _encoded(target)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-        more = message.get("more_body", False)
-    return body
+_CLOSE = [(b"connection", b"close")]
 
 
-async def _send_json(send: Send, status: int, content: Any) -> None:
+async def _send_json(send: Send, status: int, content: Any, close: bool = False) -> None:
     body = orjson.dumps(content)
-    await send({"type": "http.response.start", "status": status,
-                "headers": _JSON + [(b"content-length", str(len(body)).encode())]})
+    headers = _JSON + [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + _CLOSE if close else headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -13,7 +13,7 @@ DEFAULT_PORT = 8701
 def cmd_proxy(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gate.cli import has_module, load_gate
+    from gate.cli import has_module, http_protocol, load_gate
     from gate.proxy.app import create_proxy_app
     from gate.proxy.errors import RoutesError
     from gate.proxy.routes import load_routes
@@ -39,13 +39,15 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     # No access log (it cost 36-45% of throughput), no X-Forwarded-* rewriting (the proxy does not
     # use the client address), and no Server/Date of its own: forwarded responses keep the upstream's.
     uvicorn.run(app, host=gate.settings.host, port=gate.settings.port, access_log=False, log_level="warning",
-                http="httptools" if has_module("httptools") else "h11", loop="uvloop" if has_module("uvloop") else "asyncio",
+                http=http_protocol(gate.settings), loop="uvloop" if has_module("uvloop") else "asyncio",
                 lifespan="on", proxy_headers=False, server_header=False, date_header=False)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `gate proxy` to the `gate` parser."""
+    from gate.cli import add_deadline_flags
+
     p = sub.add_parser("proxy", help="serve the HTTP reverse proxy in front of tool APIs (see docs/sidecars.md)")
     p.add_argument("--policies", required=True)
     p.add_argument("--routes", required=True, help="routes file: HTTP routes -> tools on configured upstreams")
@@ -58,4 +60,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--transport", choices=["aiohttp", "httpx-aiohttp", "httpx"], default="aiohttp",
                    help="upstream forwarder: aiohttp (default); httpx-aiohttp (the httpx API over aiohttp) and "
                         "httpx (the plain httpx transport) are for comparison only")
+    add_deadline_flags(p)
     p.set_defaults(fn=cmd_proxy)

@@ -4,6 +4,7 @@
     ├── RequestError                                 (client input, 4xx)
     │   ├── Unauthorized          unauthorized             401  (gate.errors)
     │   ├── PayloadTooLarge       payload_too_large        413  (gate.errors)
+    │   ├── RequestTimeout        request_timeout          408  (gate.errors; the body did not arrive in time)
     │   └── UnknownRoute          unknown_route            403
     ├── RoutesError               routes_invalid           (routes file refused; lists every issue)
     └── UpstreamError                                    (the upstream failed, 5xx)
