@@ -351,6 +351,9 @@ def _kube_read_sensitivity(tool_words: tuple[str, ...], command: str) -> int | N
     return 3 if verb == "get" and _KUBE_VALUES.search(rest) else 1
 
 
+_READ_ONLY = frozenset({"read"})
+
+
 def extract_features(
     tool: str,
     args: dict[str, Any],
@@ -448,7 +451,12 @@ def extract_features(
         else:
             sens = max(sens, kube, sensitivity_of_text(" ".join(paths)) if paths else 0)
     if effect is not None and effect.sensitivity:
-        sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
+        if effect.sensitivity == "none" and verbs <= _READ_ONLY:
+            # a read of what the policy declares public (web search, public docs) exposes nothing,
+            # whatever its query words are about ("HIPAA breach notification rule")
+            sens = 0
+        else:
+            sens = max(sens, SENSITIVITY.get(effect.sensitivity, 0))
     if effect is not None and effect.reversible:
         reversible = effect.reversible
     elif verbs & IRREVERSIBLE_VERBS:

@@ -152,7 +152,9 @@ PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.com
     ("urgency", r"(?i)\b(?:urgent(?:ly)?|asap|immediately|right\s+(?:now|away)|no\s+time\s+(?:to|for)|hurry|"
                 r"before\s+the\s+(?:board|audit\w*|demo|deadline|call|meeting)|within\s+the\s+(?:hour|next\s+\d+\s+min\w*))\b"),
     ("indirect_channel", r"(?i)(?:(?:^|[\s(\"'])(?:chat|e-?mail|call|phone\s+call|message|text|sms|dm|voicemail|whatsapp|"
-                         r"live\s+chat|ticket)(?:\s+#?[\w-]*\d[\w-]*)?\s+from\s+(?!(?:the|our|my|a)\s+(?:queue|backlog|inbox|list|board|pool)\b)['\"@]?[\w@]"
+                         r"live\s+chat)(?:\s+#?[\w-]*\d[\w-]*)?\s+from\s+(?!(?:the|our|my|a)\s+(?:queue|backlog|inbox|list|board|pool)\b)['\"@]?[\w@]"
+                         # a ticket from a customer or a team is queue intake; from a bare address it is a channel
+                         r"|(?:^|[\s(\"'])ticket(?:\s+#?[\w-]*\d[\w-]*)?\s+from\s+[^:\n@]{0,60}@"
                          r"|(?:^|[\s(\"'])(?:live\s+chat|chat|phone\s+call|call|voicemail|sms|whatsapp)\s*:\s*['\"]"
                          r"|\b(?:a\s+|the\s+)?(?:caller|someone|somebody|a\s+person|sender)\s+(?:says|said|claims?|claiming)\b)"),
     ("claimed_authority", r"(?i)\b(?:ceo|cfo|cto|coo|ciso|president|vp|vice\s+president|director|head\s+of|"
