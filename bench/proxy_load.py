@@ -25,15 +25,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gate.testing import free_port, spawned  # noqa: E402
 POLICIES = ROOT / "tests" / "fixtures" / "policies"
 KEY = "test-key-billing"
 PATH = "/v1/invoices/INV-1001"
@@ -95,38 +96,10 @@ asyncio.run(main())
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
-
-
-@contextlib.contextmanager
-def spawn(args: list[str], port: int, cpus: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def spawn(args: list[str], port: int, cpus: str | None = None) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     if cpus is not None:
         args = ["taskset", "-c", cpus] + args  # taskset execs the command: the pid is the process's own
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_port(port, proc)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    return spawned(args, port, cwd=ROOT, stderr=subprocess.PIPE, wait_s=30.0, stop_s=10.0)
 
 
 def _ms(value: str) -> float:

@@ -1,9 +1,11 @@
 """Helpers shared by the tests and the benchmarks: a throwaway redis-server on a free loopback
-port, started without persistence and stopped (or restarted on the same port) on demand; an ASGI
-app on a real uvicorn server in a thread; a raw-socket HTTP exchange with bounded waits."""
+port, started without persistence and stopped (or restarted on the same port) on demand; a
+server process that is up once its port answers, and stopped on exit; an ASGI app on a real
+uvicorn server in a thread; a raw-socket HTTP exchange with bounded waits."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import tempfile
@@ -13,13 +15,43 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["free_port", "redis_answers", "RedisServer", "throwaway_redis", "uvicorn_in_thread", "raw_exchange"]
+__all__ = ["free_port", "wait_port", "spawned", "redis_answers", "RedisServer", "throwaway_redis", "uvicorn_in_thread",
+           "raw_exchange"]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], wait_s: float = 20.0) -> None:
+    """Return once something listens on 127.0.0.1:`port`; raise if `proc` exits first or `wait_s` passes."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {wait_s} s")
+
+
+@contextmanager
+def spawned(args: list[str], port: int, *, cwd: Path | None = None, stderr: int = subprocess.DEVNULL,
+            wait_s: float = 20.0, stop_s: float = 5.0) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process, yielded once its port answers; terminated (killed after `stop_s`) on exit."""
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        wait_port(port, proc, wait_s)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(stop_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(stop_s)
 
 
 def redis_answers(port: int, timeout_s: float = 0.2) -> bool:

@@ -6,9 +6,7 @@ test_server_hardening.py."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +27,7 @@ from gate.proxy.app import create_proxy_app
 from gate.proxy.routes import parse_routes
 from gate.server import create_app
 from gate.settings import Settings
-from gate.testing import free_port, raw_exchange, uvicorn_in_thread
+from gate.testing import free_port, raw_exchange, spawned, uvicorn_in_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = b"test-key-billing"
@@ -150,23 +148,8 @@ def mcp_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     the gateway connects to it when it starts."""
     port = free_port()
     rug = tmp_path_factory.mktemp("mcp") / "rug"
-    proc = subprocess.Popen([sys.executable, str(FIXTURES / "mcp_server.py"), "--http", str(port), "--rug-file", str(rug)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "the test MCP server did not start"
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            time.sleep(0.05)
+    with spawned([sys.executable, str(FIXTURES / "mcp_server.py"), "--http", str(port), "--rug-file", str(rug)], port):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.fixture(params=["httptools", "h11"])

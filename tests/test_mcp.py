@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from gate.mcp.guard import ToolGuard, definition_digest, scan_definition
+from gate.testing import free_port, spawned
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -154,45 +152,13 @@ async def test_stdio_gateway_end_to_end(tmp_path: Path) -> None:
     assert summary["not_replayable"] == 2 and summary["mismatched"] == 0 and summary["replayed"] == len(records) - 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 20.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited early with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {port} after {limit_s}s")
-
-
-@contextlib.contextmanager
-def _spawn(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port, proc)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture
 def http_gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     rug = tmp_path / "rug"
-    up_port, gw_port = _free_port(), _free_port()
-    with _spawn([sys.executable, SERVER, "--http", str(up_port), "--rug-file", str(rug)], up_port), \
-         _spawn([sys.executable, "-m", "gate.cli", "mcp", "http", "--policies", POLICIES, "--agent", "notes-assistant",
-                 "--audit", "off", "--upstream", f"http://127.0.0.1:{up_port}/mcp", "--port", str(gw_port)], gw_port):
+    up_port, gw_port = free_port(), free_port()
+    with spawned([sys.executable, SERVER, "--http", str(up_port), "--rug-file", str(rug)], up_port, cwd=ROOT), \
+         spawned([sys.executable, "-m", "gate.cli", "mcp", "http", "--policies", POLICIES, "--agent", "notes-assistant",
+                 "--audit", "off", "--upstream", f"http://127.0.0.1:{up_port}/mcp", "--port", str(gw_port)], gw_port, cwd=ROOT):
         yield f"http://127.0.0.1:{gw_port}/mcp", rug
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "SENSITIVITY",
     "VERBS",
     "IRREVERSIBLE_VERBS",
+    "READ_ONLY_VERBS",
     "ActionFeatures",
     "flatten_args",
     "split_words",
@@ -50,6 +51,7 @@ for _verb, _words in (
 _VERB_PRIORITY = {v: i for i, v in enumerate(("pay", "grant", "delete", "send", "execute", "configure", "write", "read", "other"))}
 
 IRREVERSIBLE_VERBS = frozenset({"pay", "delete", "send", "grant"})
+READ_ONLY_VERBS = frozenset({"read"})
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -351,9 +353,6 @@ def _kube_read_sensitivity(tool_words: tuple[str, ...], command: str) -> int | N
     return 3 if verb == "get" and _KUBE_VALUES.search(rest) else 1
 
 
-_READ_ONLY = frozenset({"read"})
-
-
 def extract_features(
     tool: str,
     args: dict[str, Any],
@@ -451,7 +450,7 @@ def extract_features(
         else:
             sens = max(sens, kube, sensitivity_of_text(" ".join(paths)) if paths else 0)
     if effect is not None and effect.sensitivity:
-        if effect.sensitivity == "none" and verbs <= _READ_ONLY:
+        if effect.sensitivity == "none" and verbs <= READ_ONLY_VERBS:
             # a read of what the policy declares public (web search, public docs) exposes nothing,
             # whatever its query words are about ("HIPAA breach notification rule")
             sens = 0

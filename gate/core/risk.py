@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from gate.core.actions import ActionFeatures
+from gate.core.actions import READ_ONLY_VERBS, ActionFeatures
 from gate.core.session import ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
 
 __all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES",
@@ -59,15 +59,12 @@ class RiskState:
                 f"escalation {ESCALATION_NAMES[self.escalation]}, {REVERSIBILITY_NAMES[self.reversibility]})")
 
 
-_READ_ONLY = frozenset({"read"})
-
-
 def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named: frozenset[str],
                         internal: tuple[str, ...]) -> bool:
     """Whether the call sends to a destination that neither the task, the identity, a
     system-of-record field nor the internal domains sanction. Most calls name no outbound
     destination; only those build the session's trust set."""
-    if f.destination == "internal" and not f.urls and f.verbs <= _READ_ONLY:
+    if f.destination == "internal" and not f.urls and f.verbs <= READ_ONLY_VERBS:
         # A read of an internal system sends nothing anywhere: an address or a host in it is
         # data (a SQL literal, a search term), not a destination. A URL still is (dblink, http).
         return False
