@@ -1,4 +1,4 @@
-"""Command line: `gate serve`, `gate check`, `gate policy lint|schema`, `gate replay`,
+"""Command line: `gate serve`, `gate check`, `gate policy lint|schema`, `gate replay`, `gate audit verify`,
 `gate eval`, `gate embeddings build|check`."""
 
 from __future__ import annotations
@@ -188,6 +188,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report["mismatched"] == 0 else 1
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    import os
+
+    from gate.audit import verify_logs
+
+    key = os.environ.get(args.key_env) or None
+    report = verify_logs([Path(p) for p in args.logs], key.encode() if key else None)
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from gate.evaluation.cli import run_eval
 
@@ -247,6 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policies", required=True)
     r.add_argument("log")
     r.set_defaults(fn=cmd_replay)
+
+    au = sub.add_parser("audit", help="audit log tools")
+    ausub = au.add_subparsers(dest="audit_command", required=True)
+    av = ausub.add_parser("verify", help="check an audit log's hash chain: every edited, removed, inserted or reordered "
+                                         "line is reported (exit 1 on any problem)")
+    av.add_argument("logs", nargs="+", help="log files, oldest first (a rotated log, then its successor)")
+    av.add_argument("--key-env", default="GATE_AUDIT_KEY",
+                    help="environment variable holding the chain's HMAC key (default GATE_AUDIT_KEY)")
+    av.set_defaults(fn=cmd_audit_verify)
 
     e = sub.add_parser("eval", help="run the labelled benchmark")
     e.add_argument("--split", choices=["dev", "test", "all"], default="test")

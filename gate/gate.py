@@ -153,7 +153,8 @@ class Gate:
                                 semantic_cache=settings.semantic_cache)
         metrics = metrics or Metrics()
         if audit is None and settings.audit_path is not None:
-            audit = FileAuditSink(settings.audit_path, settings.audit_queue, on_drop=metrics.audit_dropped.inc)
+            audit = FileAuditSink(settings.audit_path, settings.audit_queue, on_drop=metrics.audit_dropped.inc,
+                                  key=settings.audit_key.encode() if settings.audit_key else None)
         return cls(bundle, settings=settings, encoder=encoder, store=store, audit=audit, metrics=metrics, cascade=cascade)
 
     @property

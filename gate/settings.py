@@ -31,6 +31,7 @@ class Settings:
     session_max: int = 100_000
     audit_path: Path | None = Path("gate-audit.jsonl")
     audit_queue: int = 10_000
+    audit_key: str | None = field(default=None, repr=False)  # HMAC key of the audit log's chain; unset: plain SHA-256
     artifact_dir: Path = field(default_factory=default_artifact_dir)
     max_body_bytes: int = 1_000_000
     body_timeout_s: float = 10.0               # a request body not fully arrived by then gets a 408
@@ -75,6 +76,6 @@ def _coerce(name: str, raw: str) -> Any:
         return Path(raw)
     if name == "audit_path":
         return None if raw.lower() in ("", "none", "off") else Path(raw)
-    if name == "reload_token":
+    if name in ("reload_token", "audit_key"):
         return raw or None
     return raw

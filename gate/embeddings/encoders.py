@@ -235,7 +235,9 @@ class StaticEncoder:
         ids = self.token_ids(text)
         if not ids:
             return self._zero.copy(), 0.0
-        vec = np.add.reduce(self._table[np.array(ids, dtype=np.intp)], axis=0)
+        # take() with the id list: ~1 µs cheaper than fancy indexing with an index array,
+        # the same rows summed in the same order (bit-identical)
+        vec = np.add.reduce(self._table.take(ids, axis=0), axis=0)
         n = len(ids)
         # sum + n·bias points where mean + bias does: one in-place add instead of two
         if n < len(self._bias_n):
@@ -250,8 +252,7 @@ class StaticEncoder:
         ids = self.token_ids(text)
         if not ids:
             return self._zero.copy()
-        # an index array is ~1 µs cheaper than fancy indexing with a list
-        vec = np.add.reduce(self._table[np.array(ids, dtype=np.intp)], axis=0)
+        vec = np.add.reduce(self._table.take(ids, axis=0), axis=0)
         vec *= 1.0 / len(ids)
         vec += self._bias
         norm = math.sqrt(float(vec.dot(vec)))
