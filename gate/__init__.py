@@ -16,8 +16,10 @@ _accel.install()     # before any hot-path module is imported: compiled build or
 from gate.core.verdict import Decision, Verdict
 from gate.errors import GateError, PolicyError, RequestError
 from gate.gate import Gate
+from gate.guard import Blocked, agent_session, guard
 from gate.settings import Settings
 
-__all__ = ["Gate", "Decision", "Verdict", "Settings", "GateError", "PolicyError", "RequestError", "__version__"]
+__all__ = ["Gate", "Decision", "Verdict", "Settings", "GateError", "PolicyError", "RequestError", "guard", "agent_session",
+           "Blocked", "__version__"]
 
 __version__ = "0.1.0"

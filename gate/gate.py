@@ -87,6 +87,15 @@ UNREADABLE = (OverflowError, UnicodeEncodeError)
 def unreadable_value(body: Any, exc: Exception, limit: int = 100_000) -> str:
     """A refusal naming the first value of `body` gate cannot read (walked without recursion,
     at most `limit` values), so the caller can fix its request."""
+    return first_unreadable(body, limit) or f"the request holds a value gate cannot read ({type(exc).__name__})"
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def first_unreadable(body: Any, limit: int = 100_000) -> str | None:
+    """What is wrong with the first value of `body` that is not a readable JSON value, or None.
+    Only Python callers can send these (a parsed JSON body holds none of them)."""
     stack: list[tuple[str, Any]] = [("", body)]
     seen = 0
     while stack and seen < limit:
@@ -103,7 +112,9 @@ def unreadable_value(body: Any, exc: Exception, limit: int = 100_000) -> str:
                 v.encode("utf-8")
             except UnicodeEncodeError:
                 return f"`{path}` holds a lone surrogate (not valid Unicode text)"
-    return f"the request holds a value gate cannot read ({type(exc).__name__})"
+        elif not isinstance(v, _JSON_LEAVES):
+            return f"`{path}` is a {type(v).__name__}, not a JSON value (string, number, boolean, null, list or object)"
+    return None
 
 
 class Gate:
@@ -215,6 +226,12 @@ class Gate:
         except UNREADABLE as exc:
             # JSON parsed by orjson cannot hold these; a Python caller or a stdlib-parsed body can
             raise InvalidRequest(unreadable_value(request, exc)) from None
+        except (ValueError, TypeError):
+            # a Python caller's object (a set, a Decimal, a datetime) the schema validator refuses
+            why = first_unreadable(request)
+            if why is None:
+                raise
+            raise InvalidRequest(why) from None
         elapsed = time.perf_counter() - t0
         self._count(req.agent, decision, via, elapsed)
         self._audit(req, decision, before, via, elapsed)

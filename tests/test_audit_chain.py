@@ -16,18 +16,17 @@ from gate.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = [
-    {"tool": "lookup_order", "args": {"order_id": "A-1001"}},
-    {"tool": "issue_refund", "args": {"order_id": "A-1001", "amount": 40, "currency": "USD"}},
-    {"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 9000, "currency": "USD"}},
-    {"tool": "send_email", "args": {"to": "customer@example.com", "subject": "Refund", "body": "Your refund is on its way."}},
-    {"tool": "lookup_order", "args": {"order_id": "A-1003"}},
+    {"tool": "read_invoice", "args": {"invoice_id": "INV-1001"}},
+    {"tool": "issue_refund", "args": {"invoice_id": "INV-1001", "amount": 40, "currency": "USD"}},
+    {"tool": "bank_transfer", "args": {"to_account": "DE89370400440532013000", "amount": 9000}},
+    {"tool": "send_customer_email", "args": {"to": "customer@example.com", "subject": "Refund", "body": "Your refund is on its way."}},
+    {"tool": "read_invoice", "args": {"invoice_id": "INV-1002"}},
 ]
-
 
 def _log(path: Path, key: str | None = None, calls: list = CALLS, session: str = "s1") -> Gate:
     gate = Gate.from_policies(ROOT / "policies", Settings(audit_path=path, audit_key=key))
     for action in calls:
-        gate.check({"agent": "billing-assistant", "session": session, "task": "refund order A-1001", "action": action})
+        gate.check({"agent": "billing-assistant", "session": session, "task": "refund invoice INV-1001, charged twice", "action": action})
     gate.close()
     return gate
 
@@ -60,7 +59,7 @@ def test_an_edited_line_breaks_the_chain_at_that_line(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     _log(log)
     lines = _lines(log)
-    assert b'"decision":"BLOCK"' in lines[2]          # the 9,000 USD refund
+    assert b'"decision":"BLOCK"' in lines[2]          # the bank transfer the deny rule stops
     lines[2] = lines[2].replace(b'"decision":"BLOCK"', b'"decision":"ALLOW"')
     log.write_bytes(b"".join(lines))
     report = verify_logs([log])
