@@ -32,7 +32,7 @@ import orjson
 
 from gate.core.session import SessionSnapshot
 
-__all__ = ["PENDING_CAP", "ObserveMatch", "call_digest", "remember", "match", "MATCHED", "MISMATCH_CODES"]
+__all__ = ["MATCHED", "MISMATCH_CODES", "PENDING_CAP", "ObserveMatch", "call_digest", "match", "remember"]
 
 # Allowed calls a session remembers until they are observed: the most recent ones. A call
 # pushed out (a caller that checks more than this many calls before reporting any, or never
