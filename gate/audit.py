@@ -77,6 +77,7 @@ def finalize(record: dict[str, Any]) -> dict[str, Any]:
     if before is not None:
         summary = orjson.loads(before.to_json())
         summary.pop("task_vec", None)
+        summary.pop("pending", None)    # calls awaiting /v1/observe: bookkeeping no decision reads
         record["session_before"] = summary
     elif "session_before" not in record:
         record["session_before"] = None

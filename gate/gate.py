@@ -24,6 +24,7 @@ from anyio import to_thread
 from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
+from gate.core.pending import ObserveMatch, match
 from gate.core.risk import ESCALATION_NAMES, EXPOSURE_NAMES, REVERSIBILITY_NAMES
 from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot
 from gate.core.verdict import Decision, Verdict
@@ -284,26 +285,35 @@ class Gate:
         return d
 
     def observe(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Record a call the caller executed, and what it returned (session state, provenance)."""
+        """Record a call the caller executed, and what it returned (session state, provenance).
+
+        The call is counted (a step, and its quotas) unless it is one the gate allowed and has
+        not yet seen reported: the one `decision_id` names, with the same tool and arguments,
+        or without a `decision_id` the oldest such call with the same tool and arguments
+        (`gate.core.pending`). `counted` says which (`matched` or `new`); `mismatch` why a
+        given `decision_id` did not match."""
         req = parse_request(body)
         if req.session is None:
             raise InvalidRequest("`session` is required to observe a call")
-        checked = bool(body.get("decision_id"))
+        decision_id = body.get("decision_id")
         if too_deep(body.get("result")):
             raise InvalidRequest(f"`result` nests deeper than {MAX_DEPTH} levels")
         bundle = self._bundle
 
-        def step(snap: SessionSnapshot) -> tuple[SessionSnapshot, SessionSnapshot]:
-            new = apply_observation(bundle, snap, req, body.get("result"), checked)
-            return new, new
+        def step(snap: SessionSnapshot) -> tuple[tuple[SessionSnapshot, ObserveMatch], SessionSnapshot]:
+            how, snap = match(snap, decision_id, req.tool, req.args)
+            new = apply_observation(bundle, snap, req, body.get("result"), how.counted == "matched")
+            return (new, how), new
 
         try:
-            new = self.store.transact(session_key(req.agent, req.session), step)
+            new, how = self.store.transact(session_key(req.agent, req.session), step)
         except StoreUnavailable:
             self.metrics.store_errors.inc()
             raise
         except UNREADABLE as exc:
             raise InvalidRequest(unreadable_value(body, exc)) from None
+        if how.mismatch is not None:
+            self.metrics.observe_mismatches.labels(how.mismatch).inc()
         return {
             "session": req.session,
             "steps": new.steps,
@@ -311,6 +321,8 @@ class Gate:
             "tainted_destinations": len(new.tainted),
             "secrets_seen": len(new.secrets),
             "policy_revision": bundle.revision,
+            "counted": how.counted,
+            "mismatch": how.mismatch,
         }
 
     def session(self, agent: str, session: str) -> dict[str, Any] | None:
@@ -346,6 +358,7 @@ class Gate:
             "task": snap.task,
             "steps": snap.steps,
             "blocks": snap.blocks,
+            "pending_observations": len(snap.pending),   # allowed calls not yet reported to observe
             "risk": {"level": RISK_LEVELS[snap.risk_level], "exposure": EXPOSURE_NAMES[snap.exposure],
                      "escalation": ESCALATION_NAMES[snap.escalation], "reversibility": REVERSIBILITY_NAMES[snap.reversibility],
                      "drift": round(snap.drift, 4)},

@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["Metrics", "DecisionStats", "DECISIONS", "DECISION_SECONDS", "CHECK_VERDICTS", "AUDIT_DROPPED", "RELOADS", "STORE_ERRORS", "POLICY_INFO"]
+__all__ = ["Metrics", "DecisionStats", "DECISIONS", "DECISION_SECONDS", "CHECK_VERDICTS", "AUDIT_DROPPED", "RELOADS", "STORE_ERRORS", "POLICY_INFO",
+           "OBSERVE_MISMATCHES"]
 
 DECISIONS = "gate_decisions_total"
 DECISION_SECONDS = "gate_decision_seconds"
@@ -19,6 +20,7 @@ AUDIT_DROPPED = "gate_audit_dropped_total"
 RELOADS = "gate_policy_reloads_total"
 STORE_ERRORS = "gate_store_errors_total"
 POLICY_INFO = "gate_policy_agents"
+OBSERVE_MISMATCHES = "gate_observe_mismatches_total"
 
 _BUCKETS = (25e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2)
 
@@ -90,3 +92,6 @@ class Metrics:
         self.reloads = Counter(RELOADS, "Policy reloads by result", ["result"], registry=r)
         self.store_errors = Counter(STORE_ERRORS, "Session store failures (the gate failed closed)", registry=r)
         self.agents = Gauge(POLICY_INFO, "Agents in the serving policy bundle", registry=r)
+        self.observe_mismatches = Counter(
+            OBSERVE_MISMATCHES, "Observed calls whose decision_id did not match a pending allowed call (counted as new steps)",
+            ["reason"], registry=r)

@@ -110,13 +110,21 @@ _DECISION = {"type": "object", "required": ["decision", "action", "reasons", "de
         "properties": {**_REASON["properties"], "outcome": {"type": "string", "enum": ["pass", "flag", "rewrite", "block"]}}}},
 }}
 _OBSERVATION = {"type": "object", "required": ["session", "steps", "risk_level", "tainted_destinations",
-                                               "secrets_seen", "policy_revision"], "properties": {
+                                               "secrets_seen", "policy_revision", "counted", "mismatch"], "properties": {
     "session": {"type": "string"},
     "steps": {"type": "integer", "description": "calls the session has executed"},
     "risk_level": _LEVEL,
     "tainted_destinations": {"type": "integer", "description": "destinations named by untrusted results"},
     "secrets_seen": {"type": "integer"},
     "policy_revision": {"type": "string"},
+    "counted": {"type": "string", "enum": ["matched", "new"],
+                "description": "`matched`: a call the gate allowed and counted when it was checked (named by `decision_id`, "
+                               "or without one the oldest pending allowed call with the same tool and arguments); "
+                               "`new`: counted now as a step of its own, quotas included"},
+    "mismatch": {"type": ["string", "null"], "enum": ["unknown_decision", "tool_differs", "args_differ", None],
+                 "description": "why a given `decision_id` did not match: not a pending allowed call of this session "
+                                "(never issued, blocked, already observed, or past the last 16 allowed), or its call had "
+                                "another tool or other arguments; null otherwise"},
 }}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
@@ -149,7 +157,8 @@ _OBSERVE_SCHEMA = {
         "properties": {
             "agent": {"type": "string"}, "session": {"type": "string"},
             "action": {"type": "object"}, "result": {},
-            "decision_id": {"type": "string", "description": "the /v1/check decision this call executed, if any"},
+            "decision_id": {"type": "string", "description": "the /v1/check decision this call executed, if any: "
+                                                             "the call counts once only if it is the call that decision allowed"},
         }}}}},
     "responses": {"200": {"description": "The session after the call", **_json(_OBSERVATION)}, **_ERRORS},
 }

@@ -40,6 +40,7 @@ from gate.core.checks import (
     quota_usage,
 )
 from gate.core.compiler import Bundle, CompiledAgent
+from gate.core.pending import remember
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
 from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_failed, result_provenance, salient_tokens
@@ -269,8 +270,12 @@ def decide(
     if blocked:
         new = snap.evolve(blocks=snap.blocks + 1)
     else:
-        # A call without a session has no state to carry forward.
-        new = _advance(agent, snap, req.tool, args, ctx.features, ctx) if req.session is not None else snap
+        # A call without a session has no state to carry forward. One with a session is counted
+        # now and stays pending until /v1/observe reports it (`gate.core.pending`).
+        if req.session is not None:
+            new = remember(_advance(agent, snap, req.tool, args, ctx.features, ctx), decision_id, req.tool, args)
+        else:
+            new = snap
     risk = _risk_summary(agent, snap, new, scores)
     decision = Decision(
         decision=outcome, action={"tool": req.tool, "args": args}, reasons=reasons,
@@ -284,12 +289,16 @@ def as_executed(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, d: Dec
                 new: SessionSnapshot) -> tuple[Decision, SessionSnapshot]:
     """Dry-run: the call runs whatever was decided. The returned decision is an ALLOW of the
     proposed call that carries the enforced decision in `dry_run`; the session advances as if
-    the call had been allowed. `snap` is the state before the call, `new` the one `decide` made."""
+    the call had been allowed, and the proposed call is what stays pending until it is observed.
+    `snap` is the state before the call, `new` the one `decide` made."""
     if d.decision == "ALLOW":
         return d, new
     agent = _agent(bundle, req.agent)
     snap = imprint(bundle, snap, req)
-    new = _advance(agent, snap, req.tool, req.args, None, None) if req.session is not None else snap
+    if req.session is not None:
+        new = remember(_advance(agent, snap, req.tool, req.args, None, None), d.decision_id, req.tool, req.args)
+    else:
+        new = snap
     shadow = {"decision": d.decision, "action": d.action, "reasons": list(d.reasons)}
     note = {"check": "mode", "code": "dry_run", "message": f"dry-run: would have been {d.decision}; the call runs unchanged"}
     out = replace(d, decision="ALLOW", action={"tool": req.tool, "args": req.args}, reasons=(note,) + d.reasons, dry_run=shadow)
@@ -337,7 +346,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     """Advance a session by a call the caller executed, and record its result's provenance.
 
     The state is monotone (max of levels), so observing a call that was already checked
-    only adds what its result revealed; `checked` says whether to count the step again.
+    only adds what its result revealed; `checked` says the check already counted the call
+    (`gate.core.pending.match` decides it), so its step and quotas are not counted again.
     """
     agent = _agent(bundle, req.agent)
     snap = imprint(bundle, snap, req)

@@ -667,6 +667,9 @@ class SessionSnapshot:
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
     blocks: int = 0
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
+    # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
+    # `gate.core.pending.PENDING_CAP`: (decision id, tool, digest of the canonical tool and args)
+    pending: tuple[tuple[str, str, str], ...] = ()
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
         """A copy with `changes` (what `dataclasses.replace` does, without its per-call
@@ -691,6 +694,7 @@ class SessionSnapshot:
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
             "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "secrets": sorted(self.secrets), "blocks": self.blocks,
             "usage": [list(u) for u in self.usage],
+            "pending": [list(p) for p in self.pending],
         }
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
@@ -702,6 +706,7 @@ class SessionSnapshot:
         vec = d.pop("task_vec", None)
         d["pressure"] = tuple(d.get("pressure") or ())
         d["usage"] = tuple((str(i), int(n), float(t)) for i, n, t in d.get("usage") or ())
+        d["pending"] = tuple((str(i), str(t), str(h)) for i, t, h in d.get("pending") or ())
         for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
