@@ -41,6 +41,7 @@ COMPILED = (
     "gate.core.detectors",
     "gate.core.frame",
     "gate.core.risk",
+    "gate.core.pending",
     "gate.core.session",
     "gate.core.verdict",
     "gate.embeddings.encoders",
