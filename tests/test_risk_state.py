@@ -5,13 +5,17 @@ is blocked by the gate."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from gate import Gate
-from gate.core.risk import COMPONENTS, TRANSIENT, RiskChain, RiskModel, estimate_chain, estimate_state_chain, lift_level_chain, state_shape
+from gate.core.compiler import load_library_data
+from gate.core.risk import (COMPONENTS, TRANSIENT, RiskChain, RiskModel, describe_state, estimate_chain, estimate_state_chain,
+                            lift_level_chain, state_shape)
 from gate.evaluation.data import Trace
 from gate.evaluation.risk_fit import state_sequences, with_risk_model
 from gate.settings import Settings
@@ -20,9 +24,84 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
 
+def _shipped() -> dict:
+    return load_library_data()[2]
+
+
 def _raw_within(P: np.ndarray, k: int) -> np.ndarray:
     n = P.shape[0] - 1
     return np.linalg.matrix_power(P, k)[:n, n]
+
+
+def _dominated(shape: tuple[int, ...], i: int) -> list[int]:
+    """Flat indices of every state `i` dominates componentwise (itself included)."""
+    top = np.unravel_index(i, shape)
+    return [int(np.ravel_multi_index(c, shape)) for c in itertools.product(*(range(t + 1) for t in top))]
+
+
+# --- the shipped model -------------------------------------------------------------------------
+
+def test_shipped_model_is_indexed_by_level_and_facts_and_loads_at_every_policy_horizon() -> None:
+    spec = _shipped()
+    comps = tuple(spec.get("state") or ())
+    assert comps and all(c in COMPONENTS for c in comps)
+    shape = state_shape(comps)
+    assert spec["states"] == [describe_state(comps, i) for i in range(int(np.prod(shape)) + 1)]
+    for h in (1, 3, 5, 10):
+        model = RiskModel.from_spec(spec, h)
+        assert model.components == comps and model.horizon == h
+
+
+def test_shipped_lookup_equals_the_matrix_computation() -> None:
+    spec = _shipped()
+    comps = tuple(spec["state"])
+    shape = state_shape(comps)
+    width = int(np.prod(shape[1:]))
+    model = RiskModel.from_spec(spec, 5)
+    for cat, matrix in spec["matrices"].items():
+        P = np.array(matrix)
+        n = P.shape[0] - 1
+        raw = _raw_within(P, 5)
+        Q = P[:n, :n]
+        t_raw = np.linalg.inv(np.eye(n) - Q) @ np.ones(n)
+        for i in range(n):
+            below = _dominated(shape, i)
+            level, sub = divmod(i, width)
+            p, t = model.at_horizon(level, cat, sub)
+            # P(violation within 5) is (P^5)[i, VIOLATED], raised to the most any dominated state reads
+            assert p == pytest.approx(max(raw[j] for j in below), abs=1e-12)
+            assert p >= raw[i] - 1e-12
+            assert t == pytest.approx(min(t_raw[j] for j in below), rel=1e-9)
+        assert model.at_horizon(TRANSIENT, cat, 0) == (1.0, 0.0)
+
+
+def test_shipped_risk_is_ordinal_over_levels_and_facts() -> None:
+    spec = _shipped()
+    shape = state_shape(tuple(spec["state"]))
+    model = RiskModel.from_spec(spec, 5)
+    for cat in spec["matrices"]:
+        chain = model.chain(cat)
+        for k in range(chain.within.shape[0]):
+            grid = chain.within[k].reshape(shape)
+            for axis in range(len(shape)):
+                assert np.all(np.diff(grid, axis=axis) >= -1e-12), (cat, k, axis)
+        grid = chain.expected.reshape(shape)
+        for axis in range(len(shape)):
+            assert np.all(np.diff(grid, axis=axis) <= 1e-9), (cat, axis)
+        assert np.all(np.diff(chain.within, axis=0) >= -1e-12)        # and in the horizon
+
+
+def test_shipped_matrices_are_absorbing_and_move_only_up() -> None:
+    spec = _shipped()
+    shape = state_shape(tuple(spec["state"]))
+    for matrix in spec["matrices"].values():
+        P = np.array(matrix)
+        n = P.shape[0] - 1
+        np.testing.assert_allclose(P.sum(axis=1), np.ones(n + 1), atol=1e-5)
+        assert P[n].tolist() == [0.0] * n + [1.0]
+        assert np.all(P[:n, n] > 0)                                    # violation reachable from every state
+        for i, j in zip(*np.nonzero(P[:n, :n])):
+            assert all(a <= b for a, b in zip(np.unravel_index(i, shape), np.unravel_index(j, shape))), (i, j)
 
 
 # --- old models ---------------------------------------------------------------------------------
@@ -149,9 +228,46 @@ def test_a_state_the_chain_deems_dangerous_is_blocked_and_explained(tmp_path: Pa
     assert safe.check(doc).decision == "ALLOW" and safe.check(secret).decision == "ALLOW"
 
 
+def test_the_shipped_chain_blocks_the_states_it_deems_dangerous() -> None:
+    """Code execution, then a result that carries a live credential: the next call projects
+    ELEVATED with a secret found, which the shipped chain puts over the policy threshold. A
+    secrets template whose result carries none stays at ELEVATED and passes."""
+    gate = Gate.from_policies(BENCH / "policies", Settings(audit_path=None))
+    agent = gate.bundle.agents["coding-assistant"]
+    model = agent.risk_model
+    assert model is not None and model.components == ("secret_found",)
+    p_found = model.at_horizon(2, agent.category, 1)[0]
+    p_plain = model.at_horizon(2, agent.category, 0)[0]
+    assert p_found >= agent.risk_threshold > p_plain
+
+    def run(session: str, path: str, content: str) -> dict:
+        s = {"agent": "coding-assistant", "session": session, "task": "Fix the failing integration test in the auth service"}
+        for action, result in (({"tool": "run_shell", "args": {"command": "pytest tests/integration/test_auth.py -q"}},
+                                {"exit_code": 1, "output": "1 failed"}),
+                               ({"tool": "read_file", "args": {"path": path}}, {"content": content})):
+            d = gate.check({**s, "action": action})
+            assert d.decision == "ALLOW", d.reasons
+            gate.observe({**s, "action": d.action, "result": result, "decision_id": d.decision_id})
+        return gate.check({**s, "action": {"tool": "run_shell", "args": {"command": "pytest tests/integration/test_auth.py -q"}}})
+
+    d = run("live", "/workspace/app/config/settings.py",
+            "AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE'\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+    assert d.decision == "BLOCK" and d.reasons[0]["code"] == "risk_threshold"
+    assert d.risk["projected_state"] == "ELEVATED, a secret found in a tool result"
+    assert d.scores["p_violation"] == pytest.approx(p_found)
+    assert int(d.scores["projected_state"]) == model.index(2, 1)
+    d = run("template", "/workspace/app/.env.example", "DATABASE_URL=\nAPI_TOKEN=<your token>\n")
+    assert d.decision == "ALLOW" and d.risk["projected_state"] == "ELEVATED"
+
+
 def test_the_risk_summary_of_a_level_model_has_no_state() -> None:
     gate = Gate.from_policies(BENCH / "policies", Settings(audit_path=None))
     old = {"max_horizon": 10, "matrices": {c: P_HAND.tolist() for c in ("general",)}}
     g = with_risk_model(gate, old)
     d = g.check({"agent": "coding-assistant", "session": "x", "action": {"tool": "list_dir", "args": {"path": "/workspace"}}})
     assert d.risk is not None and "projected_state" not in d.risk and "p_violation" in d.risk
+
+
+def test_model_file_is_json_with_format_2() -> None:
+    spec = orjson.loads((ROOT / "gate" / "data" / "risk_model.json").read_bytes())
+    assert spec["format"] == 2 and "dev-split" in spec["source"]
