@@ -100,7 +100,9 @@ _DECISION = {"type": "object", "required": ["decision", "action", "reasons", "de
              "required": ["level", "previous_level", "horizon"], "properties": {
         "level": _LEVEL, "previous_level": _LEVEL, "projected_level": _LEVEL,
         "horizon": {"type": "integer"}, "category": {"type": "string"},
-        "p_violation": {"type": "number"}, "expected_steps": {"type": "number"}}},
+        "p_violation": {"type": "number"}, "expected_steps": {"type": "number"},
+        "projected_state": {"type": "string", "description": "the risk chain's state after the call: the level and the "
+                                                            "session facts the chain is indexed by"}}},
     "dry_run": {"type": "object", "description": "dry-run mode: what enforce would have answered",
                 "required": ["decision", "action", "reasons"], "properties": {
         "decision": {"type": "string", "enum": ["BLOCK", "REWRITE"]}, "action": _ACTION,

@@ -339,6 +339,8 @@ def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionS
         out["p_violation"] = round(scores["p_violation"], 4)
         out["expected_steps"] = round(scores["expected_steps"], 2)
         out["projected_level"] = RISK_LEVELS[int(scores["projected_level"])]
+        if "projected_state" in scores:
+            out["projected_state"] = agent.risk_model.state_name(int(scores["projected_state"]))
     return out
 
 

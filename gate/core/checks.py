@@ -1537,9 +1537,11 @@ class SessionRiskCheck:
             return _OK_SESSION_RISK_RISK_DISABLED
         proj = model.project(ctx.session, ctx.features, ctx.unsanctioned())
         ctx.projected = proj
-        p, steps = model.at_horizon(proj.level, ctx.agent.category)
+        p, steps = model.at_horizon(proj.level, ctx.agent.category, proj.sub)
         scores = {"p_violation": p, "expected_steps": steps,
                   "current_level": float(ctx.session.risk_level), "projected_level": float(proj.level)}
+        if model.components:
+            scores["projected_state"] = float(model.index(proj.level, proj.sub))
         if proj.level >= len(RISK_LEVELS) - 1:
             return Verdict(self.name, "block", "violation_projected",
                            f"the call would complete a violation ({proj.describe()})", scores)

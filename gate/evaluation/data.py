@@ -48,6 +48,7 @@ class Trace:
     split: str
     steps: tuple[dict[str, Any], ...]
     rationale: str = ""
+    source: str = ""           # the trace file (bench/traces/*.yaml) it came from
 
 
 class BenchmarkDataError(ValueError):
@@ -97,6 +98,6 @@ def load_traces(folder: Path, split: str = "all") -> list[Trace]:
                 id=raw["id"], agent=raw["agent"], task=raw.get("task"),
                 task_category=raw.get("task_category", "general"), label=raw["label"],
                 violation_step=raw.get("violation_step"), split=raw["split"],
-                steps=tuple(raw["steps"]), rationale=raw.get("rationale", ""),
+                steps=tuple(raw["steps"]), rationale=raw.get("rationale", ""), source=path.name,
             ))
     return [t for t in out if split == "all" or t.split == split]
