@@ -18,27 +18,7 @@ from gate.server import create_app
 from gate.settings import Settings
 from gate.stores import session_key
 from replay import codes, gate_from_yaml
-
-DESK = """
-agent: desk
-identity: Customer billing assistant. Reads invoices, issues refunds and credits accounts.
-internal_domains: [acme.com]
-tools:
-  - name: read_invoice
-  - name: issue_refund
-    constraints:
-      - {arg: amount, max: 100, on_violation: clamp}
-  - name: credit_account
-quotas:
-  - id: refunds-per-session
-    tool: issue_refund
-    max_calls: 3
-  - id: refund-total
-    tool: [issue_refund, credit_account]
-    sum: amount
-    max_total: 150
-    on_violation: clamp
-"""
+from test_quotas import DESK   # the quota-bearing billing desk: the same policy the quota tests run
 
 
 def call(tool: str = "issue_refund", session: str = "s1", **args: Any) -> dict[str, Any]:

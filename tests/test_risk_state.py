@@ -19,6 +19,7 @@ from gate.core.risk import (COMPONENTS, TRANSIENT, RiskChain, RiskModel, describ
 from gate.evaluation.data import Trace
 from gate.evaluation.risk_fit import state_sequences, with_risk_model
 from gate.settings import Settings
+from test_checks import P_HAND  # the hand-built level chain the chain tests use
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -105,15 +106,6 @@ def test_shipped_matrices_are_absorbing_and_move_only_up() -> None:
 
 
 # --- old models ---------------------------------------------------------------------------------
-
-P_HAND = np.array([
-    [0.60, 0.20, 0.10, 0.05, 0.05],
-    [0.00, 0.50, 0.20, 0.10, 0.20],
-    [0.00, 0.00, 0.50, 0.20, 0.30],
-    [0.00, 0.00, 0.00, 0.60, 0.40],
-    [0.00, 0.00, 0.00, 0.00, 1.00],
-])
-
 
 def test_a_model_over_levels_alone_still_loads_and_reads_the_level_chain() -> None:
     old = {"source": "levels", "max_horizon": 10, "matrices": {"general": P_HAND.tolist(), "technical": P_HAND.tolist()}}
