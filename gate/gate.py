@@ -11,18 +11,20 @@ call gets the same verdict whichever way it arrives.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from anyio import to_thread
 
 from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
+from gate.core.checks import budget_quotas, budget_spend, window_text
 from gate.core.compiler import Bundle, compile_bundle
 from gate.core.pending import ObserveMatch, match
 from gate.core.risk import ESCALATION_NAMES, EXPOSURE_NAMES, REVERSIBILITY_NAMES
@@ -32,10 +34,14 @@ from gate.embeddings.encoders import Encoder, load_static
 from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable, UnknownAgent
 from gate.metrics import Metrics
 from gate.policy.loader import load_policies
+from gate.policy.model import Quota
 from gate.settings import Settings
-from gate.stores import MemoryStore, SessionStore, make_store, session_key
+from gate.stores import MemoryStore, SessionStore, Spend, budget_key, make_store, session_key
 
 __all__ = ["Gate", "PROBE_REQUEST"]
+
+log = logging.getLogger("gate")
+_SPEND_ATTEMPTS = 4     # decisions of one call racing other spends of the same agent-wide quota
 
 # Readiness runs a real decision; this agent is compiled into every bundle's probe.
 PROBE_REQUEST = {"tool": "__gate_probe__", "args": {}}
@@ -131,8 +137,10 @@ class Gate:
         audit: AuditSink | None = None,
         metrics: Metrics | None = None,
         cascade: Cascade | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self._clock = clock or time.time     # wall clock of the agent-wide quotas' windows
         self._bundle = bundle
         self.encoder = encoder
         self.store = store or make_store(self.settings)
@@ -156,6 +164,7 @@ class Gate:
         audit: AuditSink | None = None,
         metrics: Metrics | None = None,
         cascade: Cascade | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> Gate:
         """Load, validate and compile every policy in `directory` (raises `PolicyError`)."""
         settings = replace(settings or Settings(audit_path=None), policies=Path(directory))
@@ -167,7 +176,8 @@ class Gate:
         if audit is None and settings.audit_path is not None:
             audit = FileAuditSink(settings.audit_path, settings.audit_queue, on_drop=metrics.audit_dropped.inc,
                                   key=settings.audit_key.encode() if settings.audit_key else None)
-        return cls(bundle, settings=settings, encoder=encoder, store=store, audit=audit, metrics=metrics, cascade=cascade)
+        return cls(bundle, settings=settings, encoder=encoder, store=store, audit=audit, metrics=metrics, cascade=cascade,
+                   clock=clock)
 
     @property
     def bundle(self) -> Bundle:
@@ -206,24 +216,35 @@ class Gate:
         decision_id = _IDS.next()
         t0 = time.perf_counter()
         before: SessionSnapshot | None = None
-
         dry_run = self.settings.mode == "dry-run"
+        compiled = bundle.agents.get(req.agent)
+        plan = budget_quotas(compiled.policy, req.tool) if compiled is not None and compiled.policy.quotas else ()
+        budget: dict[str, tuple[int, float]] | None = None
+        held: list[Spend] = []      # what this call spent of the agent-wide quotas
 
         def step(snap: SessionSnapshot) -> tuple[Decision, SessionSnapshot]:
-            nonlocal before
+            nonlocal before, budget
             before = snap if req.session is not None else None
-            d, new = decide(bundle, self.cascade, snap, req, decision_id)
-            return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
+            if not plan:
+                d, new = decide(bundle, self.cascade, snap, req, decision_id)
+                return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
+            if held:      # the store re-runs a transaction that lost a race: undo its spend first
+                self._budget_store().refund(held)
+                held.clear()
+            d, new, budget = self._decide_spending(bundle, snap, req, decision_id, plan, dry_run, held)
+            return d, new
 
         try:
-            if req.session is None:
-                decision, _ = step(EMPTY_SESSION)
-            else:
-                try:
+            try:
+                if req.session is None:
+                    decision, _ = step(EMPTY_SESSION)
+                else:
                     decision = self.store.transact(session_key(req.agent, req.session), step)
-                except StoreUnavailable as exc:
-                    self.metrics.store_errors.inc()
-                    decision = self._fail_closed(bundle, req, decision_id, exc.message)
+            except StoreUnavailable as exc:
+                self.metrics.store_errors.inc()
+                if held:
+                    self._refund_quietly(held)
+                decision = self._fail_closed(bundle, req, decision_id, exc.message)
         except UNREADABLE as exc:
             # JSON parsed by orjson cannot hold these; a Python caller or a stdlib-parsed body can
             raise InvalidRequest(unreadable_value(request, exc)) from None
@@ -235,8 +256,98 @@ class Gate:
             raise InvalidRequest(why) from None
         elapsed = time.perf_counter() - t0
         self._count(req.agent, decision, via, elapsed)
-        self._audit(req, decision, before, via, elapsed)
+        self._audit(req, decision, before, via, elapsed, budget=budget)
         return decision
+
+    # agent-wide quotas (`per: agent`) ------------------------------------------------------
+    def _budget_store(self) -> SessionStore:
+        if not callable(getattr(self.store, "spend", None)):
+            raise StoreUnavailable(f"{type(self.store).__name__} keeps no agent-wide quota counters (counters, spend, refund)")
+        return self.store
+
+    def _refund_quietly(self, held: list[Spend]) -> None:
+        """Take back a spend whose decision did not stand; a store that is down keeps it
+        (the agent is under-credited, never over-spent)."""
+        try:
+            self._budget_store().refund(held)
+        except StoreUnavailable as exc:
+            log.warning("could not take back an agent-wide quota spend: %s", exc.message)
+        held.clear()
+
+    def _decide_spending(self, bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, decision_id: str,
+                         plan: tuple[Quota, ...], dry_run: bool, held: list[Spend],
+                         ) -> tuple[Decision, SessionSnapshot, dict[str, tuple[int, float]]]:
+        """Decide a call that falls under agent-wide quotas, then spend them atomically.
+
+        The counters are read, the call decided on them, and an executed call (allowed or
+        rewritten, or anything in dry-run) spends its quotas through the store's conditional
+        add. When another call of the agent spent in between and the add no longer fits, the
+        call is decided again on the fresh counters (a clamp shrinks, or the quota blocks), so
+        two replicas can never both spend the last of a quota."""
+        store = self._budget_store()
+        now = self._clock()
+        keys = [budget_key(req.agent, q.id, q.window_s or 1, now) for q in plan]
+        budget = {q.id: c for q, c in zip(plan, store.counters([k for k, _ in keys]))}
+        at = {q.id: i for i, q in enumerate(plan)}
+        for _ in range(_SPEND_ATTEMPTS):
+            d, new = decide(bundle, self.cascade, snap, req, decision_id, budget)
+            if dry_run:
+                d, new = as_executed(bundle, snap, req, d, new)
+            if d.decision == "BLOCK":
+                return d, new, budget
+            entries = [Spend(keys[at[q.id]][0], amount, q.max_calls, q.max_total, keys[at[q.id]][1])
+                       for q, amount in budget_spend(plan, req.tool, d.action["args"])]
+            if not entries:
+                return d, new, budget
+            current = store.spend(entries, force=dry_run)
+            if current is None:
+                held.extend(entries)
+                return d, new, budget
+            budget = dict(budget)
+            for (q, _), c in zip(budget_spend(plan, req.tool, d.action["args"]), current):
+                budget[q.id] = c
+        v = Verdict("quotas", "block", "quota_contended",
+                    f"the agent's quota counters kept changing under concurrent calls ({_SPEND_ATTEMPTS} attempts); refused rather than overspent")
+        d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id, bundle.revision, req.agent,
+                     req.session, {}, None, (v,), bundle.model)
+        return d, snap, budget
+
+    def _spend_observed(self, bundle: Bundle, req: CheckRequest) -> None:
+        """A reported call the gate did not count at check time spends the agent's quotas
+        (it ran, whatever the limits)."""
+        compiled = bundle.agents.get(req.agent)
+        plan = budget_quotas(compiled.policy, req.tool) if compiled is not None and compiled.policy.quotas else ()
+        if not plan:
+            return
+        now = self._clock()
+        entries = []
+        for q, amount in budget_spend(plan, req.tool, req.args):
+            key, ttl = budget_key(req.agent, q.id, q.window_s or 1, now)
+            entries.append(Spend(key, amount, q.max_calls, q.max_total, ttl))
+        if entries:
+            self._budget_store().spend(entries, force=True)
+
+    def agent_quotas(self, agent: str) -> list[dict[str, Any]]:
+        """The agent-wide quotas of `agent` in their current windows: limits, what is spent,
+        and when the window ends (epoch seconds). Raises `UnknownAgent`, `StoreUnavailable`."""
+        compiled = self._bundle.agents.get(agent)
+        if compiled is None:
+            raise UnknownAgent(f"unknown agent {agent!r}")
+        quotas = [q for q in compiled.policy.quotas if q.agent_wide]
+        if not quotas:
+            return []
+        now = self._clock()
+        keys = [budget_key(agent, q.id, q.window_s or 1, now)[0] for q in quotas]
+        out = []
+        for q, (calls, total) in zip(quotas, self._budget_store().counters(keys)):
+            w = q.window_s or 1
+            start = int(now // w) * w
+            row: dict[str, Any] = {"id": q.id, "window": window_text(w), "window_start": start, "window_end": start + w,
+                                   "calls": calls, "max_calls": q.max_calls}
+            if q.sum is not None:
+                row |= {"sum": q.sum, "total": round(total, 6), "max_total": q.max_total}
+            out.append(row)
+        return out
 
     async def acheck(self, request: dict[str, Any], *, via: str) -> Decision:
         """`check` for async entry points (API, proxy, MCP). With the in-memory store the
@@ -251,6 +362,12 @@ class Gate:
         if self._inline:
             return self.observe(body)
         return await to_thread.run_sync(lambda: self.observe(body))
+
+    async def aagent_quotas(self, agent: str) -> list[dict[str, Any]]:
+        """`agent_quotas` for async entry points (same threading rule as `acheck`)."""
+        if self._inline:
+            return self.agent_quotas(agent)
+        return await to_thread.run_sync(lambda: self.agent_quotas(agent))
 
     async def asession(self, agent: str, session: str) -> dict[str, Any] | None:
         """`session` for async entry points (same threading rule as `acheck`)."""
@@ -307,6 +424,8 @@ class Gate:
 
         try:
             new, how = self.store.transact(session_key(req.agent, req.session), step)
+            if how.counted == "new":
+                self._spend_observed(bundle, req)
         except StoreUnavailable:
             self.metrics.store_errors.inc()
             raise
@@ -370,7 +489,7 @@ class Gate:
         }
 
     def _audit(self, req: CheckRequest, d: Decision, before: SessionSnapshot | None, via: str, elapsed: float,
-               source: str = "core") -> None:
+               source: str = "core", budget: dict[str, tuple[int, float]] | None = None) -> None:
         """Queue the decision's audit record. Only cheap work happens here (the arguments are
         frozen as JSON bytes); masking, digests and the session summary are done by the
         sink's writer thread (`gate.audit.finalize`)."""
@@ -394,6 +513,7 @@ class Gate:
             PENDING_ARGS: orjson.dumps(req.args),
             PENDING_EXECUTED: orjson.dumps(d.action["args"]) if d.action["args"] is not req.args else None,
             PENDING_BEFORE: before,
+            **({"budget_before": {k: [n, t] for k, (n, t) in budget.items()}} if budget is not None else {}),
         })
 
     # health -------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ def replay_record(gate: Gate, rec: dict[str, Any]) -> dict[str, Any]:
     """Re-decide one audit record; returns what differs (empty `diff` when it matches)."""
     req = parse_request({"agent": rec["agent"], "session": rec.get("session"), "task": rec.get("task"),
                          "action": rec["action"]})
-    d, _ = decide(gate.bundle, gate.cascade, _snapshot(gate, rec.get("session_before")), req, "replay")
+    budget = rec.get("budget_before")   # the agent-wide quotas' counters the decision saw
+    d, _ = decide(gate.bundle, gate.cascade, _snapshot(gate, rec.get("session_before")), req, "replay",
+                  {k: (int(n), float(t)) for k, (n, t) in budget.items()} if isinstance(budget, dict) else None)
     diff: dict[str, Any] = {}
     if d.decision != rec["decision"]:
         diff["decision"] = [rec["decision"], d.decision]

@@ -368,6 +368,12 @@ def create_app(gate: Gate) -> FastPath:
                                   status_code=404)
         return ORJSONResponse(view)
 
+    @app.get("/v1/agents/{agent}/quotas", summary="An agent's agent-wide quotas (per: agent) in their current windows",
+             description="Each quota's limits, the calls and total spent in the current window, and the window's start "
+                         "and end (epoch seconds, UTC-aligned). An empty list when the agent has no agent-wide quota.")
+    async def agent_quotas(agent: str) -> ORJSONResponse:
+        return ORJSONResponse({"agent": agent, "quotas": await gate.aagent_quotas(agent)})
+
     @app.post("/v1/reload", summary="Reload policies from disk (keeps the last good bundle on error)",
               description="With `GATE_RELOAD_TOKEN` set, send `Authorization: Bearer <token>` (else 401); "
                           "without it only loopback clients may reload (else 403).")

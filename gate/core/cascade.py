@@ -241,15 +241,18 @@ def decide(
     snap: SessionSnapshot,
     req: CheckRequest,
     decision_id: str,
+    budget: Mapping[str, tuple[int, float]] | None = None,
 ) -> tuple[Decision, SessionSnapshot]:
-    """Decide one call. Pure: same (bundle, snapshot, request) -> same decision and update."""
+    """Decide one call. Pure: same (bundle, snapshot, request, budget) -> same decision and
+    update. `budget` holds the counters of the agent-wide quotas (`per: agent`) in their
+    current window, as the store had them: quota id -> (calls, total)."""
     agent = _agent(bundle, req.agent)
     if snap.agent and snap.agent != req.agent:
         raise InvalidRequest(f"session {req.session!r} belongs to another agent")
     snap = imprint(bundle, snap, req)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     features = _features(agent, req.tool, req.args)
-    ctx = CheckContext(agent, tool, req.tool, req.args, features, snap, bundle.library, snap.task)
+    ctx = CheckContext(agent, tool, req.tool, req.args, features, snap, bundle.library, snap.task, budget)
     outcome, trail, patches = cascade.run(ctx)
     args = ctx.args if outcome == "REWRITE" else req.args
     # One pass over the trail: the scores, and the reasons — a BLOCK gives its blocking and

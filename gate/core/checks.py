@@ -9,7 +9,7 @@ import fnmatch
 import posixpath
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from urllib.parse import unquote_plus
 
 import orjson
@@ -115,10 +115,12 @@ class CheckContext:
     """Everything one evaluation needs; built per request, read by every check."""
 
     __slots__ = ("agent", "tool", "tool_name", "args", "features", "session", "library", "task", "verdicts",
-                 "_sem", "projected", "_unsanctioned")
+                 "_sem", "projected", "_unsanctioned", "budget")
 
     def __init__(self, agent: CompiledAgent, tool: CompiledTool | None, tool_name: str, args: dict[str, Any],
-                 features: ActionFeatures, session: SessionSnapshot, library: Library, task: str | None) -> None:
+                 features: ActionFeatures, session: SessionSnapshot, library: Library, task: str | None,
+                 budget: Mapping[str, tuple[int, float]] | None = None) -> None:
+        self.budget = budget     # the agent-wide quotas' counters in their current window (quota id -> calls, total)
         self.agent = agent
         self.tool = tool
         self.tool_name = tool_name
@@ -405,7 +407,7 @@ def quota_usage(policy: AgentPolicy, usage: tuple[tuple[str, int, float], ...], 
     used = {i: (n, t) for i, n, t in usage}
     changed = False
     for q in policy.quotas:
-        if _quota_applies(q, tool, args):
+        if not q.agent_wide and _quota_applies(q, tool, args):
             n, t = used.get(q.id, (0, 0.0))
             amount = _quota_amount(q, args) if q.sum is not None else None
             used[q.id] = (n + 1, t + max(amount or 0.0, 0.0))
@@ -413,10 +415,36 @@ def quota_usage(policy: AgentPolicy, usage: tuple[tuple[str, int, float], ...], 
     return tuple(sorted((i, n, t) for i, (n, t) in used.items())) if changed else usage
 
 
+def budget_quotas(policy: AgentPolicy, tool: str) -> tuple[Quota, ...]:
+    """The agent-wide quotas whose tool globs match `tool` (their counters are read before the
+    call is decided; `when` conditions are judged on the arguments later)."""
+    return tuple(q for q in policy.quotas if q.agent_wide and _globs(q.tool).match(tool) is not None)
+
+
+def budget_spend(quotas: Sequence[Quota], tool: str, args: dict[str, Any]) -> list[tuple[Quota, float]]:
+    """What an executed call spends of the agent-wide quotas it falls under: (quota, amount),
+    the amount 0 for a quota without `sum` and for a negative or unreadable one."""
+    out = []
+    for q in quotas:
+        if _quota_applies(q, tool, args):
+            amount = _quota_amount(q, args) if q.sum is not None else None
+            out.append((q, max(amount or 0.0, 0.0)))
+    return out
+
+
+def window_text(seconds: int) -> str:
+    """`24h`, `7d`, `15m`, `90s`: a window as a policy would write it."""
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % n == 0 and (unit != "d" or seconds > 86400):
+            return f"{seconds // n}{unit}"
+    return f"{seconds}s"
+
+
 class QuotaCheck:
-    """Per-session quotas of the policy: how many calls of a kind a session may make, and how
-    much of an argument (an amount) it may spend in total. A call without a session is checked
-    alone (it is its session's only call)."""
+    """Quotas of the policy: how many calls of a kind a session (or, `per: agent`, the agent
+    within a time window, across all its sessions) may make, and how much of an argument (an
+    amount) it may spend in total. A call without a session is checked alone against session
+    quotas (it is its session's only call) and counts against the agent's quotas."""
 
     name = "quotas"
     hard = True
@@ -426,17 +454,24 @@ class QuotaCheck:
         if not quotas:
             return _OK_QUOTAS_NO_QUOTAS
         used = {i: (n, t) for i, n, t in ctx.session.usage}
+        budget = ctx.budget or {}
         clamped: dict[str, float] = {}   # sum path -> the value the tightest clamping quota leaves
+        whose: dict[str, str] = {}       # sum path -> whose quota clamped it
         applied = False
         for q in quotas:
             if not _quota_applies(q, ctx.tool_name, ctx.args):
                 continue
             applied = True
-            calls, total = used.get(q.id, (0, 0.0))
+            if q.agent_wide:
+                calls, total = budget.get(q.id, (0, 0.0))
+                where = f"by this agent in the current {window_text(q.window_s or 0)} window"
+            else:
+                calls, total = used.get(q.id, (0, 0.0))
+                where = "this session"
             tail = f"; {q.message}" if q.message else ""
             if q.max_calls is not None and calls + 1 > q.max_calls:
                 return Verdict(self.name, "block", "quota_calls_exceeded",
-                               f"quota {q.id}: {calls} of {q.max_calls} call(s) already made this session{tail}",
+                               f"quota {q.id}: {calls} of {q.max_calls} call(s) already made {where}{tail}",
                                {"quota_calls": float(calls), "quota_max_calls": float(q.max_calls)})
             if q.max_total is None or q.sum is None:
                 continue
@@ -448,16 +483,18 @@ class QuotaCheck:
             if amount <= left + 1e-9:
                 continue
             if q.on_violation == "clamp" and left > 1e-9:
-                clamped[q.sum] = min(left, clamped.get(q.sum, left))
+                if left < clamped.get(q.sum, left + 1.0):
+                    clamped[q.sum] = left
+                    whose[q.sum] = f"the agent's {window_text(q.window_s or 0)} quota" if q.agent_wide else "the session's quota"
                 continue
             return Verdict(self.name, "block", "quota_total_exceeded",
-                           f"quota {q.id}: {_figure_of(total)} of {_figure_of(q.max_total)} already spent this session; "
+                           f"quota {q.id}: {_figure_of(total)} of {_figure_of(q.max_total)} already spent {where}; "
                            f"this call asks for {_figure_of(amount)}{tail}",
                            {"quota_total": total, "quota_max_total": q.max_total, "quota_amount": amount})
         if clamped:
             patches = tuple(Patch(path, "clamp", _figure_of(v)) for path, v in clamped.items())
             return Verdict(self.name, "rewrite", "quota_clamped",
-                           "; ".join(f"{p.path}: cut to {p.value}, what is left of the session's quota" for p in patches),
+                           "; ".join(f"{p.path}: cut to {p.value}, what is left of {whose[p.path]}" for p in patches),
                            patches=patches)
         return _OK_QUOTAS_WITHIN_QUOTAS if applied else _OK_QUOTAS_NO_QUOTAS
 

@@ -160,7 +160,37 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                     re.compile(cond["matches"])
                 except re.error as exc:
                     issues.append((("quotas", qi, "when", arg), f"invalid regex: {exc}"))
+        agent_wide = quota.get("per") == "agent"
+        if agent_wide and "window" not in quota:
+            issues.append((at, "per: agent needs a `window` (e.g. 1h, 24h, 7d): the agent's counters reset every window"))
+        elif "window" in quota and not agent_wide:
+            issues.append((("quotas", qi, "window"), "`window` applies to per: agent quotas (a session quota lasts as long as its session)"))
+        elif agent_wide and isinstance(quota.get("window"), str):
+            try:
+                parse_window(quota["window"])
+            except ValueError as exc:
+                issues.append((("quotas", qi, "window"), str(exc)))
     return issues
+
+
+_WINDOW_RX = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_WINDOW_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_WINDOW_S = 366 * 86400
+
+
+def parse_window(text: str) -> int:
+    """A quota window in seconds: `90s`, `15m`, `24h`, `7d` (1 second to 366 days).
+
+    >>> parse_window("24h")
+    86400
+    """
+    m = _WINDOW_RX.match(str(text))
+    if not m:
+        raise ValueError(f"window {text!r} is not a duration such as 90s, 15m, 24h or 7d")
+    seconds = int(m.group(1)) * _WINDOW_UNIT[m.group(2)]
+    if not 1 <= seconds <= MAX_WINDOW_S:
+        raise ValueError(f"window {text!r} must be between 1 second and 366 days")
+    return seconds
 
 
 def _globs_of(value: Any) -> tuple[str, ...] | None:
@@ -225,7 +255,8 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
     quotas = tuple(
         Quota(id=q["id"], tool=_globs_of(q["tool"]) or (), when=_conditions(q.get("when")), max_calls=q.get("max_calls"),
               sum=q.get("sum"), max_total=float(q["max_total"]) if "max_total" in q else None,
-              on_violation=q.get("on_violation", "block"), message=q.get("message"))
+              on_violation=q.get("on_violation", "block"), message=q.get("message"), per=q.get("per", "session"),
+              window_s=parse_window(q["window"]) if "window" in q else None)
         for q in data.get("quotas") or ())
     red = data.get("redaction") or {}
     return AgentPolicy(

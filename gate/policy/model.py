@@ -75,9 +75,10 @@ class DenyRule:
 
 @dataclass(frozen=True)
 class Quota:
-    """A per-session quota: how many matching calls, and how much of one argument in total
-    (an amount), one session may spend. Counted over the calls the session executed: allowed
-    by /v1/check (as rewritten) or reported by /v1/observe."""
+    """A quota: how many matching calls, and how much of one argument in total (an amount),
+    one session may spend (`per: session`), or the agent across all its sessions and
+    sessionless calls within a fixed time window (`per: agent`, `window_s`). Counted over the
+    executed calls: allowed by /v1/check (as rewritten) or reported by /v1/observe."""
 
     id: str
     tool: tuple[str, ...]                   # globs on the tool name (any matches)
@@ -87,6 +88,12 @@ class Quota:
     max_total: float | None = None
     on_violation: str = "block"             # block | clamp (cut `sum` to what is left)
     message: str | None = None
+    per: str = "session"                    # session | agent (every session and sessionless call of the agent)
+    window_s: int | None = None             # per: agent: the counters reset every window (UTC-aligned)
+
+    @property
+    def agent_wide(self) -> bool:
+        return self.per == "agent"
 
 
 @dataclass(frozen=True)

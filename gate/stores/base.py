@@ -1,16 +1,35 @@
 from __future__ import annotations
 
-from typing import Callable, Protocol, TypeVar
+from typing import Callable, NamedTuple, Protocol, Sequence, TypeVar
 
 from gate.core.session import SessionSnapshot
 
-__all__ = ["SessionStore", "session_key"]
+__all__ = ["SessionStore", "Spend", "session_key", "budget_key"]
 
 T = TypeVar("T")
 
 
 def session_key(agent: str, session: str) -> str:
     return f"gate:s:{agent}:{session}"
+
+
+def budget_key(agent: str, quota: str, window_s: int, now: float) -> tuple[str, int]:
+    """(key, time to live in ms) of an agent-wide quota's counters for the window holding
+    `now` (epoch seconds; windows are aligned to the epoch, so a 24h window is a UTC day).
+    The agent is a hash tag: one agent's counters share a Redis Cluster slot."""
+    start = int(now // window_s) * window_s
+    ttl_ms = max(1, int((start + window_s - now) * 1000)) + 60_000   # a minute past the window's end
+    return f"gate:q:{{{agent}}}:{quota}:{window_s}:{start}", ttl_ms
+
+
+class Spend(NamedTuple):
+    """One agent-wide quota an executed call spends: one call and `amount`, within limits."""
+
+    key: str
+    amount: float
+    max_calls: int | None
+    max_total: float | None
+    ttl_ms: int
 
 
 class SessionStore(Protocol):
@@ -24,6 +43,21 @@ class SessionStore(Protocol):
     def transact(self, key: str, fn: Callable[[SessionSnapshot], tuple[T, SessionSnapshot]]) -> T: ...
 
     def get(self, key: str) -> SessionSnapshot | None: ...
+
+    # Agent-wide quota counters (`per: agent`): plain counters, outside any session.
+    def counters(self, keys: Sequence[str]) -> list[tuple[int, float]]:
+        """(calls, total) of each key (0, 0.0 when absent or expired)."""
+        ...
+
+    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> list[tuple[int, float]] | None:
+        """Atomically add one call and its amount to every entry's counters if each stays
+        within its limits (or `force`: the call ran anyway); None when added, else the current
+        counters of every entry (nothing added)."""
+        ...
+
+    def refund(self, entries: Sequence[Spend]) -> None:
+        """Take back a spend (a decision whose session update did not happen)."""
+        ...
 
     def ping(self) -> None: ...
 

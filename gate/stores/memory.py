@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from gate.core.session import EMPTY_SESSION, SessionSnapshot
+from gate.stores.base import Spend
 
 __all__ = ["MemoryStore"]
 
@@ -24,6 +25,10 @@ class MemoryStore:
         self._data: OrderedDict[str, tuple[float, SessionSnapshot]] = OrderedDict()
         self._lock = threading.Lock()
         self.evicted = 0
+        # agent-wide quota counters: key -> [calls, total, expires at]; their own lock, as a
+        # check spends inside a session's transaction (which holds `_lock`)
+        self._counters: dict[str, list[float]] = {}
+        self._counter_lock = threading.Lock()
 
     def _load(self, key: str, now: float) -> SessionSnapshot | None:
         item = self._data.get(key)
@@ -50,6 +55,42 @@ class MemoryStore:
                 self._data.popitem(last=False)
                 self.evicted += 1
             return result
+
+    def _counter(self, key: str, now: float) -> tuple[int, float]:
+        item = self._counters.get(key)
+        if item is None or item[2] <= now:
+            return 0, 0.0
+        return int(item[0]), item[1]
+
+    def counters(self, keys: Sequence[str]) -> list[tuple[int, float]]:
+        with self._counter_lock:
+            now = self._clock()
+            return [self._counter(k, now) for k in keys]
+
+    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> list[tuple[int, float]] | None:
+        with self._counter_lock:
+            now = self._clock()
+            current = [self._counter(e.key, now) for e in entries]
+            if not force:
+                for e, (calls, total) in zip(entries, current):
+                    if (e.max_calls is not None and calls + 1 > e.max_calls) or \
+                            (e.max_total is not None and total + e.amount > e.max_total + 1e-9):
+                        return current
+            for e, (calls, total) in zip(entries, current):
+                self._counters[e.key] = [calls + 1, total + e.amount, now + e.ttl_ms / 1000]
+            if len(self._counters) > 4 * self.max_sessions:   # windows that ended are dropped now and then
+                for k in [k for k, v in self._counters.items() if v[2] <= now]:
+                    del self._counters[k]
+            return None
+
+    def refund(self, entries: Sequence[Spend]) -> None:
+        with self._counter_lock:
+            now = self._clock()
+            for e in entries:
+                item = self._counters.get(e.key)
+                if item is not None and item[2] > now:
+                    item[0] = max(0, item[0] - 1)
+                    item[1] = max(0.0, item[1] - e.amount)
 
     def __len__(self) -> int:
         return len(self._data)

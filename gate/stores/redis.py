@@ -19,7 +19,7 @@ import os
 import random
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -27,8 +27,9 @@ from redis.retry import Retry
 
 from gate.core.session import SessionSnapshot
 from gate.errors import StoreUnavailable
+from gate.stores.base import Spend
 
-__all__ = ["RedisStore", "CAS_SCRIPT"]
+__all__ = ["RedisStore", "CAS_SCRIPT", "SPEND_SCRIPT"]
 
 T = TypeVar("T")
 
@@ -40,6 +41,54 @@ redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
+
+
+# Agent-wide quota counters, one hash {c: calls, t: total} per quota and window.
+# KEYS: the counters; ARGV[1] '1' = force; then per key: amount, max calls (-1 none), max total (-1 none), TTL ms.
+# Adds to every key only if each stays within its limits; else returns every key's counters.
+SPEND_SCRIPT = """
+local cur = {}
+for i = 1, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], 'c', 't')
+  cur[i] = {tonumber(v[1] or '0'), tonumber(v[2] or '0')}
+end
+if ARGV[1] ~= '1' then
+  for i = 1, #KEYS do
+    local b = 1 + (i - 1) * 4
+    local maxc, maxt = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+    if (maxc >= 0 and cur[i][1] + 1 > maxc) or (maxt >= 0 and cur[i][2] + tonumber(ARGV[b + 1]) > maxt + 1e-9) then
+      local out = {}
+      for j = 1, #KEYS do
+        out[#out + 1] = tostring(cur[j][1])
+        out[#out + 1] = string.format('%.17g', cur[j][2])
+      end
+      return out
+    end
+  end
+end
+for i = 1, #KEYS do
+  local b = 1 + (i - 1) * 4
+  redis.call('HINCRBY', KEYS[i], 'c', 1)
+  redis.call('HINCRBYFLOAT', KEYS[i], 't', ARGV[b + 1])
+  redis.call('PEXPIRE', KEYS[i], ARGV[b + 4])
+end
+return 1
+"""
+
+# KEYS: counters; ARGV: the amount to take back from each (a spend whose decision did not stand).
+REFUND_SCRIPT = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HINCRBY', KEYS[i], 'c', -1)
+    redis.call('HINCRBYFLOAT', KEYS[i], 't', '-' .. ARGV[i])
+  end
+end
+return 1
+"""
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
 
 
 class RedisStore:
@@ -79,6 +128,8 @@ class RedisStore:
         )
         self._client = redis.Redis(connection_pool=self._pool)
         self._cas = self._client.register_script(CAS_SCRIPT)  # EVALSHA; reloads itself after a restart
+        self._spend = self._client.register_script(SPEND_SCRIPT)
+        self._refund = self._client.register_script(REFUND_SCRIPT)
 
     # the one place redis-py errors become gate errors ---------------------------------------
     @contextmanager
@@ -120,6 +171,35 @@ class RedisStore:
         raise StoreUnavailable(
             f"session {key}: gave up after {self.max_retries} conflicting concurrent writes"
         )
+
+    # agent-wide quota counters ----------------------------------------------------------
+    def counters(self, keys: Sequence[str]) -> list[tuple[int, float]]:
+        if not keys:
+            return []
+        with self._boundary("read counters"):
+            pipe = self._client.pipeline(transaction=False)
+            for k in keys:
+                pipe.hmget(k, "c", "t")
+            rows = pipe.execute()
+        return [(int(c or 0), float(t or 0.0)) for c, t in rows]
+
+    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> list[tuple[int, float]] | None:
+        if not entries:
+            return None
+        args: list[str | int] = ["1" if force else "0"]
+        for e in entries:
+            args += [_num(e.amount), -1 if e.max_calls is None else e.max_calls,
+                     "-1" if e.max_total is None else _num(e.max_total), e.ttl_ms]
+        with self._boundary("spend", entries[0].key):
+            out = self._spend(keys=[e.key for e in entries], args=args)
+        if not isinstance(out, list):
+            return None
+        return [(int(out[i]), float(out[i + 1])) for i in range(0, len(out), 2)]
+
+    def refund(self, entries: Sequence[Spend]) -> None:
+        if entries:
+            with self._boundary("refund", entries[0].key):
+                self._refund(keys=[e.key for e in entries], args=[_num(e.amount) for e in entries])
 
     def ping(self) -> None:
         with self._boundary("ping"):
