@@ -143,7 +143,7 @@ class Gate:
         self._clock = clock or time.time     # wall clock of the agent-wide quotas' windows
         self._bundle = bundle
         self.encoder = encoder
-        self.store = store or make_store(self.settings)
+        self.store = store if store is not None else make_store(self.settings)   # an empty MemoryStore is falsy (__len__)
         self.metrics = metrics or Metrics()
         self.audit = audit or NullAuditSink()
         self.cascade = cascade or Cascade()

@@ -203,7 +203,10 @@ def test_replicas_sharing_redis_never_exceed_max_calls(redis_server, tmp_path: P
     ("  - {id: q, tool: pay}", "is not valid under any of the given schemas"),
     ("  - {id: q, tool: pay, max_calls: -1}", "less than the minimum of 0"),
     ("  - {tool: pay, max_calls: 1}", "'id' is a required property"),
-    ("  - {id: q, tool: pay, max_calls: 1, per: day}", "unknown field 'per'"),
+    ("  - {id: q, tool: pay, max_calls: 1, per_day: 3}", "unknown field 'per_day'"),
+    ("  - {id: q, tool: pay, max_calls: 1, per: day}", "'day' is not one of ['session', 'agent']"),
+    ("  - {id: q, tool: pay, max_calls: 1, per: agent}", "per: agent needs a `window`"),
+    ("  - {id: q, tool: pay, max_calls: 1, per: agent, window: 0d}", "between 1 second and 366 days"),
     ("  - {id: q, tool: pay, max_calls: 1, when: {to: {matches: '(unclosed'}}}", "invalid regex"),
     ("  - {id: q, tool: pay, max_calls: 1}\n  - {id: q, tool: refund, max_calls: 1}", "duplicate quota id 'q'"),
 ])

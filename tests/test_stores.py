@@ -312,3 +312,13 @@ def test_redis_error_in_fn_propagates_and_writes_nothing(redis_server) -> None:
         store.transact(key, boom)
     assert store.get(key) is None
     store.close()
+
+
+def test_the_gate_keeps_the_store_it_is_given_even_when_empty(tmp_path: Path) -> None:
+    """An empty MemoryStore is falsy (it has a length): the gate must still use it, not a default."""
+    (tmp_path / "a.yaml").write_text("agent: a\nidentity: Reads invoices for the billing team.\n")
+    store = MemoryStore(ttl_s=5)
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None), store=store)
+    assert g.store is store
+    g.check({"agent": "a", "session": "s1", "action": {"tool": "read_invoice", "args": {"id": "I-1"}}})
+    assert len(store) == 1

@@ -1,0 +1,367 @@
+"""Agent-wide quotas (`per: agent` with a `window`): one set of counters for every session and
+sessionless call of an agent, so opening a new session (or leaving the session id out) does not
+reset what the agent may spend. Counted over executed calls, spent atomically in the store
+(the memory store and a real Redis shared by two gates), reset every window, fail closed."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gate import Gate
+from gate.errors import PolicyError, StoreUnavailable
+from gate.policy.loader import load_policies, parse_window
+from gate.replay import replay_file
+from gate.settings import Settings
+from gate.stores import MemoryStore
+from replay import codes
+
+REFUNDER = """
+agent: refunder
+identity: Customer billing assistant. Reads invoices and issues refunds for damaged orders.
+tools:
+  - name: read_invoice
+  - name: issue_refund
+  - name: send_email
+quotas:
+  - id: refunds-per-day
+    per: agent
+    window: 24h
+    tool: issue_refund
+    sum: amount
+    max_total: 300
+    max_calls: 4
+    on_violation: clamp
+    message: the agent refunds at most 300 USD a day; more goes to a person
+  - id: refunds-per-session
+    tool: issue_refund
+    max_calls: 2
+  - id: eur-mail-per-hour
+    per: agent
+    window: 1h
+    tool: send_email
+    when:
+      to: {matches: "@partner\\\\.example$"}
+    max_calls: 1
+"""
+
+DAY = 86_400.0
+T0 = 1_700_000_000.0 - (1_700_000_000.0 % DAY) + 3_600.0     # 01:00 UTC on some day
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_gate(tmp_path: Path, clock: Clock | None = None, **settings) -> Gate:
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    return Gate.from_policies(tmp_path, Settings(audit_path=settings.pop("audit_path", None), **settings), clock=clock or Clock())
+
+
+def refund(amount, session: str | None = None, order: str = "O-1") -> dict:
+    req = {"agent": "refunder", "action": {"tool": "issue_refund", "args": {"order": order, "amount": amount}}}
+    if session is not None:
+        req["session"] = session
+    return req
+
+
+def spent(gate: Gate, quota: str = "refunds-per-day") -> tuple[int, float]:
+    row = next(q for q in gate.agent_quotas("refunder") if q["id"] == quota)
+    return row["calls"], row.get("total", 0.0)
+
+
+def test_a_new_session_does_not_reset_the_agents_quota(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+    assert g.check(refund(100, "s1")).decision == "ALLOW"
+    assert g.check(refund(150, "s2")).decision == "ALLOW"
+    d = g.check(refund(100, "s3"))            # 250 spent: 50 left of 300, clamped
+    assert d.decision == "REWRITE" and d.action["args"]["amount"] == 50
+    assert "quota_clamped" in codes(d)
+    assert "the agent's 24h quota" in next(r["message"] for r in d.reasons if r["code"] == "quota_clamped")
+    d = g.check(refund(10, "s4"))
+    assert d.decision == "BLOCK" and codes(d) == {"quota_total_exceeded"}
+    assert "by this agent in the current 24h window" in d.reasons[0]["message"]
+    assert spent(g) == (3, 300.0)
+
+
+def test_sessionless_calls_count_against_the_agent(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+    for i in range(4):
+        assert g.check(refund(1, order=f"O-{i}")).decision == "ALLOW"
+    d = g.check(refund(1, order="O-9"))
+    assert d.decision == "BLOCK" and "quota_calls_exceeded" in codes(d)
+    assert "4 of 4 call(s) already made by this agent" in d.reasons[0]["message"]
+
+
+def test_session_quota_and_agent_quota_hold_together(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+    assert g.check(refund(10, "s1")).decision == "ALLOW"
+    assert g.check(refund(10, "s1")).decision == "ALLOW"
+    d = g.check(refund(10, "s1"))             # the session's own quota: 2 calls
+    assert d.decision == "BLOCK" and "quota_calls_exceeded" in codes(d)
+    assert "this session" in d.reasons[0]["message"]
+    assert g.check(refund(10, "s2")).decision == "ALLOW"   # another session: the agent has 1 call left
+    assert spent(g) == (3, 30.0)
+
+
+def test_blocked_calls_spend_nothing_and_rewrites_spend_what_runs(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+    assert g.check(refund(280)).decision == "ALLOW"
+    d = g.check(refund(100))
+    assert d.decision == "REWRITE" and d.action["args"]["amount"] == 20
+    assert spent(g) == (2, 300.0)             # the clamped 20, not the asked 100
+    assert g.check(refund(5)).decision == "BLOCK"
+    assert spent(g) == (2, 300.0)
+
+
+def test_the_window_resets_the_counters(tmp_path: Path) -> None:
+    clock = Clock()
+    g = make_gate(tmp_path, clock)
+    assert g.check(refund(300)).decision == "ALLOW"
+    assert g.check(refund(1)).decision == "BLOCK"
+    row = g.agent_quotas("refunder")[0]
+    assert row["window"] == "24h" and row["window_end"] - row["window_start"] == DAY
+    assert row["window_start"] <= clock.now < row["window_end"]
+    clock.now = row["window_end"]            # midnight UTC: a new window
+    assert g.check(refund(1)).decision == "ALLOW"
+    assert spent(g) == (1, 1.0)
+
+
+def test_when_conditions_pick_the_calls_that_count(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+
+    def mail(to: str) -> dict:
+        return {"agent": "refunder", "action": {"tool": "send_email", "args": {"to": to, "subject": "Refund", "body": "Done."}}}
+
+    assert g.check(mail("ops@partner.example")).decision == "ALLOW"
+    assert g.check(mail("jo@customer.example")).decision == "ALLOW"     # not a partner address: not counted
+    d = g.check(mail("billing@partner.example"))
+    assert d.decision == "BLOCK" and "quota_calls_exceeded" in codes(d)
+    assert "1h window" in d.reasons[0]["message"]
+
+
+def test_an_unmatched_observed_call_spends_and_a_matched_one_does_not(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+    d = g.check(refund(100, "s1"))
+    g.observe({"agent": "refunder", "session": "s1", "decision_id": d.decision_id, "action": d.action, "result": {"ok": True}})
+    assert spent(g) == (1, 100.0)             # counted once, at the check
+    # a refund the orchestrator ran without asking: it happened, so it spends
+    out = g.observe({"agent": "refunder", "session": "s2", "action": {"tool": "issue_refund", "args": {"order": "O-7", "amount": 250}},
+                     "result": {"ok": True}})
+    assert out["counted"] == "new"
+    assert spent(g) == (2, 350.0)
+    assert g.check(refund(1, "s3")).decision == "BLOCK"
+
+
+def test_dry_run_spends_what_would_run(tmp_path: Path) -> None:
+    g = make_gate(tmp_path, mode="dry-run")
+    assert g.check(refund(300)).decision == "ALLOW"
+    d = g.check(refund(50))
+    assert d.decision == "ALLOW" and d.dry_run["decision"] == "BLOCK"
+    assert spent(g) == (2, 350.0)             # the call ran unchanged, so it counts
+
+
+def test_agent_quotas_view_and_endpoint(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from gate.server import create_app
+
+    g = make_gate(tmp_path)
+    g.check(refund(40))
+    rows = {q["id"]: q for q in g.agent_quotas("refunder")}
+    assert set(rows) == {"refunds-per-day", "eur-mail-per-hour"}     # the session quota is not agent-wide
+    assert rows["refunds-per-day"] | {} == rows["refunds-per-day"]
+    assert (rows["refunds-per-day"]["calls"], rows["refunds-per-day"]["total"], rows["refunds-per-day"]["max_total"]) == (1, 40.0, 300.0)
+    assert "total" not in rows["eur-mail-per-hour"]
+    client = TestClient(create_app(g))
+    body = client.get("/v1/agents/refunder/quotas").json()
+    assert body["agent"] == "refunder" and {q["id"] for q in body["quotas"]} == set(rows)
+    r = client.get("/v1/agents/nobody/quotas")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_agent"
+
+
+def test_replay_reproduces_quota_decisions(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    g = make_gate(tmp_path, audit_path=log)
+    for amount in (200, 200, 5):
+        g.check(refund(amount, "s1"))
+    g.audit.close()
+    recs = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    assert [r["decision"] for r in recs] == ["ALLOW", "REWRITE", "BLOCK"]
+    assert recs[2]["budget_before"]["refunds-per-day"] == [2, 300.0]
+    out = replay_file(g, log)
+    assert out["replayed"] == 3 and out["matched"] == 3, out
+
+
+def test_lint_names_window_mistakes(tmp_path: Path) -> None:
+    bad = REFUNDER.replace("    window: 24h\n", "").replace("    window: 1h\n", "    window: 90 minutes\n")
+    bad += "  - id: session-window\n    tool: read_invoice\n    max_calls: 5\n    window: 1h\n"
+    (tmp_path / "refunder.yaml").write_text(bad)
+    with pytest.raises(PolicyError) as exc:
+        load_policies(tmp_path)
+    text = str(exc.value)
+    assert "per: agent needs a `window`" in text
+    assert "90 minutes" in text
+    assert "`window` applies to per: agent quotas" in text
+    assert parse_window("7d") == 7 * 86_400 and parse_window("15m") == 900
+    for wrong in ("0h", "400d", "1w", ""):
+        with pytest.raises(ValueError):
+            parse_window(wrong)
+
+
+def test_a_store_without_counters_fails_closed(tmp_path: Path) -> None:
+    class SessionsOnly:
+        def __init__(self) -> None:
+            self.inner = MemoryStore()
+
+        def transact(self, key, fn):
+            return self.inner.transact(key, fn)
+
+        def get(self, key):
+            return self.inner.get(key)
+
+        def ping(self) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None), store=SessionsOnly())
+    d = g.check(refund(1, "s1"))
+    assert d.decision == "BLOCK" and codes(d) == {"store_unavailable"}
+    assert "keeps no agent-wide quota counters" in d.reasons[0]["message"]
+    assert g.check({"agent": "refunder", "action": {"tool": "read_invoice", "args": {"id": "I-1"}}}).decision == "ALLOW"
+
+
+def test_threads_on_one_gate_never_overspend(tmp_path: Path) -> None:
+    g = make_gate(tmp_path)
+    allowed: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def hammer(i: int) -> None:
+        start.wait(timeout=10)
+        for j in range(6):
+            d = g.check(refund(40, session=f"t{i}-{j}"))
+            if d.decision != "BLOCK":
+                with lock:
+                    allowed.append(float(d.action["args"]["amount"]))
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert len(allowed) == 4 and sum(allowed) <= 300.0   # max_calls 4 across every session
+    assert spent(g) == (4, sum(allowed))
+
+
+def test_replicas_on_one_redis_share_and_never_overspend(redis_server, tmp_path: Path) -> None:
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    gates = [Gate.from_policies(tmp_path, Settings(audit_path=None, store="redis", redis_url=redis_server.url,
+                                                   redis_timeout_s=0.5), clock=Clock()) for _ in range(2)]
+    amounts: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+
+    def hammer(i: int) -> None:
+        start.wait(timeout=10)
+        for j in range(5):
+            d = gates[i % 2].check(refund(70, session=f"r{i}-{j}"))
+            if d.decision != "BLOCK":
+                with lock:
+                    amounts.append(float(d.action["args"]["amount"]))
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    # 300 in 70s: four full refunds would pass 280 and the fifth call is the calls cap; whatever the
+    # interleaving, no more than 4 calls and 300 in total ran, and both replicas see the same counters
+    assert 1 <= len(amounts) <= 4 and sum(amounts) <= 300.0 + 1e-9
+    assert spent(gates[0]) == spent(gates[1]) == (len(amounts), pytest.approx(sum(amounts)))
+
+
+def test_redis_outage_fails_closed_and_recovers(redis_server, tmp_path: Path) -> None:
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None, store="redis", redis_url=redis_server.url, redis_timeout_s=0.3),
+                           clock=Clock())
+    assert g.check(refund(100)).decision == "ALLOW"           # sessionless: only the agent's counters
+    redis_server.stop()
+    d = g.check(refund(1))
+    assert d.decision == "BLOCK" and codes(d) == {"store_unavailable"}
+    with pytest.raises(StoreUnavailable):
+        g.agent_quotas("refunder")
+    redis_server.start()
+    assert g.check(refund(1)).decision == "ALLOW"
+    # this throwaway server keeps nothing on disk: its restart forgot the counters (as it forgets
+    # sessions); a deployment that must not forget runs Redis with persistence (appendonly)
+    assert spent(g) == (1, 1.0)
+
+
+def test_a_retried_session_transaction_takes_its_spend_back(redis_server, tmp_path: Path) -> None:
+    """Calls of one session on two replicas race on the session's compare-and-set; the loser
+    re-decides, and what its first attempt spent is taken back, so the agent's counters equal
+    the calls that were allowed."""
+    policy = REFUNDER.replace("    max_calls: 2\n", "    max_calls: 100\n").replace("max_total: 300", "max_total: 100000").replace(
+        "max_calls: 4\n", "max_calls: 1000\n")
+    (tmp_path / "refunder.yaml").write_text(policy)
+    gates = [Gate.from_policies(tmp_path, Settings(audit_path=None, store="redis", redis_url=redis_server.url,
+                                                   redis_timeout_s=0.5), clock=Clock()) for _ in range(2)]
+    allowed = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def hammer(i: int) -> None:
+        start.wait(timeout=10)
+        for j in range(8):
+            d = gates[i % 2].check(refund(1, session="one-session", order=f"O-{i}-{j}"))
+            if d.decision != "BLOCK":
+                with lock:
+                    allowed.append(d.decision_id)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert len(allowed) == 32
+    assert spent(gates[0]) == (32, 32.0)
+    view = gates[0].session("refunder", "one-session")
+    assert view["steps"] == 32
+
+
+def test_a_rerun_transaction_does_not_spend_twice(tmp_path: Path) -> None:
+    """A store that runs the transaction twice (the first attempt lost its compare-and-set):
+    the first attempt's spend is taken back before the second decides."""
+    class LosesFirstRace(MemoryStore):
+        runs = 0
+
+        def transact(self, key, fn):
+            def twice(snap):
+                LosesFirstRace.runs += 1
+                fn(snap)                 # the attempt whose write would lose
+                LosesFirstRace.runs += 1
+                return fn(snap)
+            return super().transact(key, twice)
+
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None), store=LosesFirstRace(), clock=Clock())
+    assert g.check(refund(200, "s1")).decision == "ALLOW"
+    assert LosesFirstRace.runs == 2
+    assert spent(g) == (1, 200.0)
+    d = g.check(refund(200, "s2"))
+    assert d.decision == "REWRITE" and d.action["args"]["amount"] == 100
+    assert spent(g) == (2, 300.0)
