@@ -343,9 +343,12 @@ class Gate:
             w = q.window_s or 1
             start = int(now // w) * w
             row: dict[str, Any] = {"id": q.id, "window": window_text(w), "window_start": start, "window_end": start + w,
-                                   "calls": calls, "max_calls": q.max_calls}
-            if q.sum is not None:
-                row |= {"sum": q.sum, "total": round(total, 6), "max_total": q.max_total}
+                                   "calls": calls}
+            if q.max_calls is not None:
+                row |= {"max_calls": q.max_calls, "calls_left": max(q.max_calls - calls, 0)}
+            if q.max_total is not None:
+                row |= {"sum": q.sum, "total": round(total, 6), "max_total": q.max_total,
+                        "total_left": round(max(q.max_total - total, 0.0), 6)}
             out.append(row)
         return out
 
@@ -464,6 +467,8 @@ class Gate:
         used = {i: (n, t) for i, n, t in snap.usage}
         quotas = []
         for q in compiled.policy.quotas:
+            if q.agent_wide:
+                continue     # the agent's, not the session's: `agent_quotas`
             n, t = used.get(q.id, (0, 0.0))
             view: dict[str, Any] = {"id": q.id, "calls": n}
             if q.max_calls is not None:

@@ -177,9 +177,11 @@ def test_agent_quotas_view_and_endpoint(tmp_path: Path) -> None:
     g.check(refund(40))
     rows = {q["id"]: q for q in g.agent_quotas("refunder")}
     assert set(rows) == {"refunds-per-day", "eur-mail-per-hour"}     # the session quota is not agent-wide
-    assert rows["refunds-per-day"] | {} == rows["refunds-per-day"]
-    assert (rows["refunds-per-day"]["calls"], rows["refunds-per-day"]["total"], rows["refunds-per-day"]["max_total"]) == (1, 40.0, 300.0)
-    assert "total" not in rows["eur-mail-per-hour"]
+    day = rows["refunds-per-day"]
+    assert (day["calls"], day["calls_left"], day["total"], day["max_total"], day["total_left"]) == (1, 3, 40.0, 300.0, 260.0)
+    assert "total" not in rows["eur-mail-per-hour"] and rows["eur-mail-per-hour"]["calls_left"] == 1
+    g.check(refund(10, "s1"))
+    assert [q["id"] for q in g.session("refunder", "s1")["quotas"]] == ["refunds-per-session"]
     client = TestClient(create_app(g))
     body = client.get("/v1/agents/refunder/quotas").json()
     assert body["agent"] == "refunder" and {q["id"] for q in body["quotas"]} == set(rows)
