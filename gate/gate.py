@@ -29,7 +29,7 @@ from gate.core.risk import ESCALATION_NAMES, EXPOSURE_NAMES, REVERSIBILITY_NAMES
 from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot
 from gate.core.verdict import Decision, Verdict
 from gate.embeddings.encoders import Encoder, load_static
-from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable, UnknownAgent
+from gate.errors import GateError, InvalidRequest, PolicyError, SessionUnreadable, StoreUnavailable, UnknownAgent
 from gate.metrics import Metrics
 from gate.policy.loader import load_policies
 from gate.settings import Settings
@@ -223,7 +223,7 @@ class Gate:
                     decision = self.store.transact(session_key(req.agent, req.session), step)
                 except StoreUnavailable as exc:
                     self.metrics.store_errors.inc()
-                    decision = self._fail_closed(bundle, req, decision_id, exc.message)
+                    decision = self._fail_closed(bundle, req, decision_id, exc)
         except UNREADABLE as exc:
             # JSON parsed by orjson cannot hold these; a Python caller or a stdlib-parsed body can
             raise InvalidRequest(unreadable_value(request, exc)) from None
@@ -265,8 +265,9 @@ class Gate:
         flagged = [(v.check, v.outcome) for v in decision.trail if v.outcome != "pass"]
         self.metrics.stats.record((agent, enforced, via), flagged, elapsed)
 
-    def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, why: str) -> Decision:
-        v = Verdict("session_store", "block", "store_unavailable", f"session store unavailable: {why}")
+    def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, exc: StoreUnavailable) -> Decision:
+        what = "session snapshot unreadable" if isinstance(exc, SessionUnreadable) else "session store unavailable"
+        v = Verdict("session_store", "block", exc.code, f"{what}: {exc.message}")
         return Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id,
                         bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
 
