@@ -12,6 +12,7 @@ call gets the same verdict whichever way it arrives.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import replace
@@ -21,12 +22,12 @@ from typing import Any
 import orjson
 from anyio import to_thread
 
-from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
+from gate.audit import OBSERVATION, PENDING_ARGS, PENDING_BEFORE, PENDING_DIGEST, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.compiler import Bundle, compile_bundle
 from gate.core.pending import ObserveMatch, match
 from gate.core.risk import ESCALATION_NAMES, EXPOSURE_NAMES, REVERSIBILITY_NAMES
-from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot
+from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot, result_error
 from gate.core.verdict import Decision, Verdict
 from gate.embeddings.encoders import Encoder, load_static
 from gate.errors import GateError, InvalidRequest, PolicyError, SessionUnreadable, StoreUnavailable, UnknownAgent
@@ -79,6 +80,10 @@ class _DecisionIds:
 
 
 _IDS = _DecisionIds()
+# What an observation's audit record copies from the caller: a decision id that looks like one,
+# an error that is a code (`upstream_unreachable`). Anything else could be free text.
+_ID_RX = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_CODE_RX = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 # What a value gate cannot read raises deep in the cascade: an integer beyond the float range
 # (OverflowError) or a string with a lone surrogate (not encodable as UTF-8).
@@ -246,11 +251,11 @@ class Gate:
             return self.check(request, via=via)
         return await to_thread.run_sync(lambda: self.check(request, via=via))
 
-    async def aobserve(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def aobserve(self, body: dict[str, Any], *, via: str = "python") -> dict[str, Any]:
         """`observe` for async entry points (same threading rule as `acheck`)."""
         if self._inline:
-            return self.observe(body)
-        return await to_thread.run_sync(lambda: self.observe(body))
+            return self.observe(body, via=via)
+        return await to_thread.run_sync(lambda: self.observe(body, via=via))
 
     async def asession(self, agent: str, session: str) -> dict[str, Any] | None:
         """`session` for async entry points (same threading rule as `acheck`)."""
@@ -285,14 +290,15 @@ class Gate:
         self._audit(req, d, None, via, 0.0, source=check)
         return d
 
-    def observe(self, body: dict[str, Any]) -> dict[str, Any]:
+    def observe(self, body: dict[str, Any], *, via: str = "python") -> dict[str, Any]:
         """Record a call the caller executed, and what it returned (session state, provenance).
 
         The call is counted (a step, and its quotas) unless it is one the gate allowed and has
         not yet seen reported: the one `decision_id` names, with the same tool and arguments,
         or without a `decision_id` the oldest such call with the same tool and arguments
         (`gate.core.pending`). `counted` says which (`matched` or `new`); `mismatch` why a
-        given `decision_id` did not match."""
+        given `decision_id` did not match. An accepted report is written to the audit log
+        (`_audit_observation`); a refused one (bad input, store down) is not."""
         req = parse_request(body)
         if req.session is None:
             raise InvalidRequest("`session` is required to observe a call")
@@ -315,6 +321,7 @@ class Gate:
             raise InvalidRequest(unreadable_value(body, exc)) from None
         if how.mismatch is not None:
             self.metrics.observe_mismatches.labels(how.mismatch).inc()
+        self._audit_observation(req, decision_id, body.get("result"), how, new, bundle.revision, via)
         return {
             "session": req.session,
             "steps": new.steps,
@@ -396,6 +403,40 @@ class Gate:
             PENDING_EXECUTED: orjson.dumps(d.action["args"]) if d.action["args"] is not req.args else None,
             PENDING_BEFORE: before,
         })
+
+    def _audit_observation(self, req: CheckRequest, decision_id: Any, result: Any, how: ObserveMatch,
+                           after: SessionSnapshot, revision: str, via: str) -> None:
+        """Queue the record of an accepted observe report, in the decisions' chain: what it
+        names and how it was counted, the arguments as a digest only (computed by the writer
+        thread), whether the result carried an error and, when the error is a code, the code.
+        No argument or result text."""
+        if isinstance(self.audit, NullAuditSink):
+            return
+        failed = result_error(result)
+        record: dict[str, Any] = {
+            "ts": time.time(),
+            "source": OBSERVATION,
+            "event": "observation",
+            "via": via,
+            "decision_id": decision_id if isinstance(decision_id, str) and _ID_RX.fullmatch(decision_id) else None,
+            "policy_revision": revision,
+            "agent": req.agent,
+            "session": req.session,
+            "tool": req.tool,
+            "counted": how.counted,
+            "mismatch": how.mismatch,
+            "result_error": failed,
+            "steps": after.steps,
+            "risk_level": RISK_LEVELS[after.risk_level],
+            PENDING_DIGEST: orjson.dumps(req.args),
+        }
+        if decision_id is not None and record["decision_id"] is None:
+            record["decision_id_malformed"] = True     # not logged: it is caller text, not an id gate issued
+        if failed and isinstance(result, dict):
+            code = result.get("error")
+            if isinstance(code, str) and _CODE_RX.fullmatch(code):
+                record["error_code"] = code
+        self.audit.write(record)
 
     # health -------------------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:

@@ -53,6 +53,8 @@ __all__ = [
     "AMOUNT_PREFIX",
     "RESTRICTED_STATUS",
     "result_failed",
+    "result_error",
+    "OUTCOME_UNKNOWN",
     "person_key",
     "OWNER_PREFIX",
     "REQUESTER_PREFIX",
@@ -565,16 +567,30 @@ _FAILED_STATUS = frozenset({"failed", "failure", "error", "rejected", "declined"
                             "timeout", "timed_out", "not_created", "aborted"})
 
 
-def result_failed(result: Any) -> bool:
-    """Whether a tool result reports that the call did not take effect: an `error` (or
-    non-empty `errors`) at the top level, or a top-level status such as failed, rejected,
-    declined. A payment whose result failed was not made, so retrying it is no duplicate."""
+def result_error(result: Any) -> bool:
+    """Whether a tool result reports an error: an `error` (or non-empty `errors`) at the top
+    level, a top-level status such as failed, rejected, declined, or text opening `error:`."""
     if isinstance(result, dict):
         if result.get("error") or result.get("errors"):
             return True
         status = result.get("status")
         return isinstance(status, str) and status.strip().lower().replace(" ", "_") in _FAILED_STATUS
     return isinstance(result, str) and result.lstrip()[:6].lower() == "error:"
+
+
+# What a result says when whoever reports it lost the tool's answer (an upstream that timed out
+# or cut its response short after receiving the call): an error, but the call may have run.
+OUTCOME_UNKNOWN = "unknown"
+
+
+def result_failed(result: Any) -> bool:
+    """Whether a tool result reports that the call did not take effect: it reports an error
+    (`result_error`) and does not say its outcome is unknown (`"outcome": "unknown"`). A
+    payment whose result failed was not made, so retrying it is no duplicate; one whose
+    outcome is unknown counts as made."""
+    if not result_error(result):
+        return False
+    return not (isinstance(result, dict) and result.get("outcome") == OUTCOME_UNKNOWN)
 
 
 _SENDER_KEY = ("from", "sender", "from_address", "author_email")

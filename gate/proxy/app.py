@@ -224,7 +224,7 @@ class ProxyApp:
                 "result": result if status < 400 else {"status": status, "error": result},
                 "decision_id": decision.decision_id}
         try:
-            await self.gate.aobserve(body)
+            await self.gate.aobserve(body, via="proxy")
         except (RequestError, StoreUnavailable) as exc:
             log.warning("observe failed for decision %s: %s", decision.decision_id, exc.message)
 
