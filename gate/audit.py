@@ -29,12 +29,19 @@ import orjson
 from gate.core.detectors import find_pii, find_secrets, redact
 
 __all__ = ["AuditSink", "FileAuditSink", "NullAuditSink", "mask_args", "args_digest", "finalize",
-           "PENDING_ARGS", "PENDING_EXECUTED", "PENDING_BEFORE", "GENESIS", "chain_value", "verify_logs"]
+           "PENDING_ARGS", "PENDING_EXECUTED", "PENDING_BEFORE", "PENDING_DIGEST", "OBSERVATION", "GENESIS", "chain_value", "verify_logs"]
 
 # Keys of a queued record that `finalize` turns into its logged form off the request path.
 PENDING_ARGS = "_args_json"
 PENDING_EXECUTED = "_executed_json"
 PENDING_BEFORE = "_session_before"
+PENDING_DIGEST = "_digest_only_json"   # arguments logged as their digest alone (observations)
+
+# `source` of the record of an accepted /v1/observe report (`event`: "observation"). It says
+# which decision the report names, how it was counted and whether the result carried an error;
+# its arguments appear only as `args_digest`, never as text (the check's own record holds them
+# masked), and nothing of the result is logged. `gate replay` skips these records.
+OBSERVATION = "observe"
 
 
 def args_digest(args: Any) -> str:
@@ -64,6 +71,10 @@ def mask_args(args: Any) -> tuple[Any, bool]:
 def finalize(record: dict[str, Any]) -> dict[str, Any]:
     """The logged form of a queued record: arguments masked (secrets and personal data
     redacted) with a digest of the originals, and the session state before the call."""
+    digest_only = record.pop(PENDING_DIGEST, None)
+    if digest_only is not None:
+        record["args_digest"] = args_digest(orjson.loads(digest_only))
+        return record
     raw = record.pop(PENDING_ARGS, None)
     executed = record.pop(PENDING_EXECUTED, None)
     before = record.pop(PENDING_BEFORE, None)

@@ -11,6 +11,7 @@
     │   └── Forbidden             forbidden           403
     ├── PolicyError               policy_invalid  (load/reload refused; lists every issue)
     ├── StoreUnavailable          store_unavailable   503 (session store down: fail closed)
+    │   └── SessionUnreadable     session_unreadable  503 (a stored snapshot this version cannot read: fail closed)
     └── NotReady                  not_ready           503
 
 A BLOCK is a result, never an exception.
@@ -33,6 +34,7 @@ __all__ = [
     "PolicyIssue",
     "PolicyError",
     "StoreUnavailable",
+    "SessionUnreadable",
     "NotReady",
 ]
 
@@ -120,6 +122,14 @@ class PolicyError(GateError):
 
 class StoreUnavailable(GateError):
     code = "store_unavailable"
+    status = 503
+
+
+class SessionUnreadable(StoreUnavailable):
+    """The store holds a snapshot of the session that this version of gate cannot read (the
+    message names the field): the session is not silently restarted, its calls are blocked."""
+
+    code = "session_unreadable"
     status = 503
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import replace
@@ -22,16 +23,16 @@ from typing import Any, Callable
 import orjson
 from anyio import to_thread
 
-from gate.audit import PENDING_ARGS, PENDING_BEFORE, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
+from gate.audit import OBSERVATION, PENDING_ARGS, PENDING_BEFORE, PENDING_DIGEST, PENDING_EXECUTED, AuditSink, FileAuditSink, NullAuditSink
 from gate.core.cascade import MAX_DEPTH, Cascade, CheckRequest, apply_observation, as_executed, decide, parse_request, too_deep
 from gate.core.checks import budget_quotas, budget_spend, window_text
 from gate.core.compiler import Bundle, compile_bundle
 from gate.core.pending import ObserveMatch, match
 from gate.core.risk import ESCALATION_NAMES, EXPOSURE_NAMES, REVERSIBILITY_NAMES
-from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot
+from gate.core.session import EMPTY_SESSION, RISK_LEVELS, SessionSnapshot, result_error
 from gate.core.verdict import Decision, Verdict
 from gate.embeddings.encoders import Encoder, load_static
-from gate.errors import GateError, InvalidRequest, PolicyError, StoreUnavailable, UnknownAgent
+from gate.errors import GateError, InvalidRequest, PolicyError, SessionUnreadable, StoreUnavailable, UnknownAgent
 from gate.metrics import Metrics
 from gate.policy.loader import load_policies
 from gate.policy.model import Quota
@@ -85,6 +86,10 @@ class _DecisionIds:
 
 
 _IDS = _DecisionIds()
+# What an observation's audit record copies from the caller: a decision id that looks like one,
+# an error that is a code (`upstream_unreachable`). Anything else could be free text.
+_ID_RX = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_CODE_RX = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 # What a value gate cannot read raises deep in the cascade: an integer beyond the float range
 # (OverflowError) or a string with a lone surrogate (not encodable as UTF-8).
@@ -244,7 +249,7 @@ class Gate:
                 self.metrics.store_errors.inc()
                 if held:
                     self._refund_quietly(held)
-                decision = self._fail_closed(bundle, req, decision_id, exc.message)
+                decision = self._fail_closed(bundle, req, decision_id, exc)
         except UNREADABLE as exc:
             # JSON parsed by orjson cannot hold these; a Python caller or a stdlib-parsed body can
             raise InvalidRequest(unreadable_value(request, exc)) from None
@@ -312,13 +317,13 @@ class Gate:
                      req.session, {}, None, (v,), bundle.model)
         return d, snap, budget
 
-    def _spend_observed(self, bundle: Bundle, req: CheckRequest) -> None:
+    def _spend_observed(self, bundle: Bundle, req: CheckRequest) -> list[Spend]:
         """A reported call the gate did not count at check time spends the agent's quotas
-        (it ran, whatever the limits)."""
+        (it ran, whatever the limits); returns what it spent."""
         compiled = bundle.agents.get(req.agent)
         plan = budget_quotas(compiled.policy, req.tool) if compiled is not None and compiled.policy.quotas else ()
         if not plan:
-            return
+            return []
         now = self._clock()
         entries = []
         for q, amount in budget_spend(plan, req.tool, req.args):
@@ -326,6 +331,7 @@ class Gate:
             entries.append(Spend(key, amount, q.max_calls, q.max_total, ttl))
         if entries:
             self._budget_store().spend(entries, force=True)
+        return entries
 
     def agent_quotas(self, agent: str) -> list[dict[str, Any]]:
         """The agent-wide quotas of `agent` in their current windows: limits, what is spent,
@@ -360,11 +366,11 @@ class Gate:
             return self.check(request, via=via)
         return await to_thread.run_sync(lambda: self.check(request, via=via))
 
-    async def aobserve(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def aobserve(self, body: dict[str, Any], *, via: str = "python") -> dict[str, Any]:
         """`observe` for async entry points (same threading rule as `acheck`)."""
         if self._inline:
-            return self.observe(body)
-        return await to_thread.run_sync(lambda: self.observe(body))
+            return self.observe(body, via=via)
+        return await to_thread.run_sync(lambda: self.observe(body, via=via))
 
     async def aagent_quotas(self, agent: str) -> list[dict[str, Any]]:
         """`agent_quotas` for async entry points (same threading rule as `acheck`)."""
@@ -385,8 +391,9 @@ class Gate:
         flagged = [(v.check, v.outcome) for v in decision.trail if v.outcome != "pass"]
         self.metrics.stats.record((agent, enforced, via), flagged, elapsed)
 
-    def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, why: str) -> Decision:
-        v = Verdict("session_store", "block", "store_unavailable", f"session store unavailable: {why}")
+    def _fail_closed(self, bundle: Bundle, req: CheckRequest, decision_id: str, exc: StoreUnavailable) -> Decision:
+        what = "session snapshot unreadable" if isinstance(exc, SessionUnreadable) else "session store unavailable"
+        v = Verdict("session_store", "block", exc.code, f"{what}: {exc.message}")
         return Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id,
                         bundle.revision, req.agent, req.session, {}, None, (v,), bundle.model)
 
@@ -404,14 +411,15 @@ class Gate:
         self._audit(req, d, None, via, 0.0, source=check)
         return d
 
-    def observe(self, body: dict[str, Any]) -> dict[str, Any]:
+    def observe(self, body: dict[str, Any], *, via: str = "python") -> dict[str, Any]:
         """Record a call the caller executed, and what it returned (session state, provenance).
 
         The call is counted (a step, and its quotas) unless it is one the gate allowed and has
         not yet seen reported: the one `decision_id` names, with the same tool and arguments,
         or without a `decision_id` the oldest such call with the same tool and arguments
         (`gate.core.pending`). `counted` says which (`matched` or `new`); `mismatch` why a
-        given `decision_id` did not match."""
+        given `decision_id` did not match. An accepted report is written to the audit log
+        (`_audit_observation`); a refused one (bad input, store down) is not."""
         req = parse_request(body)
         if req.session is None:
             raise InvalidRequest("`session` is required to observe a call")
@@ -420,22 +428,30 @@ class Gate:
             raise InvalidRequest(f"`result` nests deeper than {MAX_DEPTH} levels")
         bundle = self._bundle
 
+        held: list[Spend] = []      # what a call the check did not count spent of the agent-wide quotas
+
         def step(snap: SessionSnapshot) -> tuple[tuple[SessionSnapshot, ObserveMatch], SessionSnapshot]:
+            if held:      # a re-run transaction: undo the earlier attempt's spend
+                self._budget_store().refund(held)
+                held.clear()
             how, snap = match(snap, decision_id, req.tool, req.args)
             new = apply_observation(bundle, snap, req, body.get("result"), how.counted == "matched")
+            if how.counted == "new":
+                held.extend(self._spend_observed(bundle, req))
             return (new, how), new
 
         try:
             new, how = self.store.transact(session_key(req.agent, req.session), step)
-            if how.counted == "new":
-                self._spend_observed(bundle, req)
         except StoreUnavailable:
             self.metrics.store_errors.inc()
+            if held:
+                self._refund_quietly(held)
             raise
         except UNREADABLE as exc:
             raise InvalidRequest(unreadable_value(body, exc)) from None
         if how.mismatch is not None:
             self.metrics.observe_mismatches.labels(how.mismatch).inc()
+        self._audit_observation(req, decision_id, body.get("result"), how, new, bundle.revision, via)
         return {
             "session": req.session,
             "steps": new.steps,
@@ -520,6 +536,40 @@ class Gate:
             PENDING_BEFORE: before,
             **({"budget_before": {k: [n, t] for k, (n, t) in budget.items()}} if budget is not None else {}),
         })
+
+    def _audit_observation(self, req: CheckRequest, decision_id: Any, result: Any, how: ObserveMatch,
+                           after: SessionSnapshot, revision: str, via: str) -> None:
+        """Queue the record of an accepted observe report, in the decisions' chain: what it
+        names and how it was counted, the arguments as a digest only (computed by the writer
+        thread), whether the result carried an error and, when the error is a code, the code.
+        No argument or result text."""
+        if isinstance(self.audit, NullAuditSink):
+            return
+        failed = result_error(result)
+        record: dict[str, Any] = {
+            "ts": time.time(),
+            "source": OBSERVATION,
+            "event": "observation",
+            "via": via,
+            "decision_id": decision_id if isinstance(decision_id, str) and _ID_RX.fullmatch(decision_id) else None,
+            "policy_revision": revision,
+            "agent": req.agent,
+            "session": req.session,
+            "tool": req.tool,
+            "counted": how.counted,
+            "mismatch": how.mismatch,
+            "result_error": failed,
+            "steps": after.steps,
+            "risk_level": RISK_LEVELS[after.risk_level],
+            PENDING_DIGEST: orjson.dumps(req.args),
+        }
+        if decision_id is not None and record["decision_id"] is None:
+            record["decision_id_malformed"] = True     # not logged: it is caller text, not an id gate issued
+        if failed and isinstance(result, dict):
+            code = result.get("error")
+            if isinstance(code, str) and _CODE_RX.fullmatch(code):
+                record["error_code"] = code
+        self.audit.write(record)
 
     # health -------------------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:

@@ -143,14 +143,14 @@ class _Binding:
 # closed if the store is still down.
 def _observe(gate: Any, body: dict[str, Any]) -> None:
     try:
-        gate.observe(body)
+        gate.observe(body, via="guard")
     except GateError as exc:
         log.warning("gate: could not record the result of %s (%s): %s", body["action"]["tool"], body["decision_id"], exc)
 
 
 async def _aobserve(gate: Any, body: dict[str, Any]) -> None:
     try:
-        await gate.aobserve(body)
+        await gate.aobserve(body, via="guard")
     except GateError as exc:
         log.warning("gate: could not record the result of %s (%s): %s", body["action"]["tool"], body["decision_id"], exc)
 

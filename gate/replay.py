@@ -4,6 +4,8 @@ Each record holds the session state before the call, the request (arguments mask
 the decision with its reason codes. A record decided under another policy revision is
 reported as such; a record whose arguments were masked is replayed on the masked form
 (a secret redacted in the log can no longer trip the secret check), and flagged.
+Observation records (accepted /v1/observe reports) are counted and skipped: each decision
+record carries the session state it was decided on, so replay needs nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from gate.audit import OBSERVATION
 from gate.core.cascade import decide, parse_request
 from gate.core.session import SessionSnapshot
 from gate.gate import Gate
@@ -49,13 +52,17 @@ def replay_record(gate: Gate, rec: dict[str, Any]) -> dict[str, Any]:
 
 def replay_file(gate: Gate, path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"replayed": 0, "matched": 0, "mismatched": 0, "other_revision": 0, "masked": 0,
-                           "masked_differs": 0, "not_replayable": 0, "mismatches": []}
+                           "masked_differs": 0, "not_replayable": 0, "observations": 0, "mismatches": []}
     with Path(path).open("rb") as fh:
         for line in fh:
             if not line.strip():
                 continue
             rec = orjson.loads(line)
-            if rec.get("source", "core") != "core":
+            source = rec.get("source", "core")
+            if source == OBSERVATION:
+                out["observations"] += 1     # a reported call, not a decision
+                continue
+            if source != "core":
                 # decided by a sidecar's own guard (e.g. a rug-pulled MCP tool), not by the core
                 out["not_replayable"] += 1
                 continue

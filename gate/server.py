@@ -184,7 +184,7 @@ async def handle(gate: Gate, path: str, raw: bytes, trail: bool) -> tuple[int, b
         if path == "/v1/check":
             decision = await gate.acheck(body, via="api")
             return 200, orjson.dumps(decision.to_dict(trail=trail))
-        return 200, orjson.dumps(await gate.aobserve(body))
+        return 200, orjson.dumps(await gate.aobserve(body, via="api"))
     except GateError as exc:
         return exc.status, orjson.dumps(exc.to_wire())
     except Exception as exc:  # noqa: BLE001 - a bug must still answer JSON, never a dropped connection

@@ -149,7 +149,10 @@ async def test_stdio_gateway_end_to_end(tmp_path: Path) -> None:
     from gate.settings import Settings
 
     summary = replay_file(Gate.from_policies(Path(POLICIES), Settings(audit_path=None)), audit)
-    assert summary["not_replayable"] == 2 and summary["mismatched"] == 0 and summary["replayed"] == len(records) - 2
+    observed = [r for r in records if r.get("source") == "observe"]
+    assert observed and all(r["via"] == "mcp" and r["counted"] == "matched" for r in observed)
+    assert summary["not_replayable"] == 2 and summary["mismatched"] == 0
+    assert summary["replayed"] == len(records) - 2 - len(observed) and summary["observations"] == len(observed)
 
 
 @pytest.fixture

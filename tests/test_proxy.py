@@ -240,9 +240,9 @@ async def test_observe_reports_the_json_result_to_the_session(proxy: ProxyApp, u
     seen: list[dict[str, Any]] = []
     real = proxy.gate.observe
 
-    def spy(body: dict[str, Any]) -> dict[str, Any]:
+    def spy(body: dict[str, Any], **kw: Any) -> dict[str, Any]:
         seen.append(body)
-        return real(body)
+        return real(body, **kw)
 
     monkeypatch.setattr(proxy.gate, "observe", spy)
     async with client(proxy) as c:

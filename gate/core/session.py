@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from gate.core.detectors import find_pii, find_secrets
 
 __all__ = [
     "SessionSnapshot",
+    "SnapshotError",
     "EMPTY_SESSION",
     "RISK_LEVELS",
     "ESCALATION_LEVELS",
@@ -52,6 +53,8 @@ __all__ = [
     "AMOUNT_PREFIX",
     "RESTRICTED_STATUS",
     "result_failed",
+    "result_error",
+    "OUTCOME_UNKNOWN",
     "person_key",
     "OWNER_PREFIX",
     "REQUESTER_PREFIX",
@@ -564,16 +567,30 @@ _FAILED_STATUS = frozenset({"failed", "failure", "error", "rejected", "declined"
                             "timeout", "timed_out", "not_created", "aborted"})
 
 
-def result_failed(result: Any) -> bool:
-    """Whether a tool result reports that the call did not take effect: an `error` (or
-    non-empty `errors`) at the top level, or a top-level status such as failed, rejected,
-    declined. A payment whose result failed was not made, so retrying it is no duplicate."""
+def result_error(result: Any) -> bool:
+    """Whether a tool result reports an error: an `error` (or non-empty `errors`) at the top
+    level, a top-level status such as failed, rejected, declined, or text opening `error:`."""
     if isinstance(result, dict):
         if result.get("error") or result.get("errors"):
             return True
         status = result.get("status")
         return isinstance(status, str) and status.strip().lower().replace(" ", "_") in _FAILED_STATUS
     return isinstance(result, str) and result.lstrip()[:6].lower() == "error:"
+
+
+# What a result says when whoever reports it lost the tool's answer (an upstream that timed out
+# or cut its response short after receiving the call): an error, but the call may have run.
+OUTCOME_UNKNOWN = "unknown"
+
+
+def result_failed(result: Any) -> bool:
+    """Whether a tool result reports that the call did not take effect: it reports an error
+    (`result_error`) and does not say its outcome is unknown (`"outcome": "unknown"`). A
+    payment whose result failed was not made, so retrying it is no duplicate; one whose
+    outcome is unknown counts as made."""
+    if not result_error(result):
+        return False
+    return not (isinstance(result, dict) and result.get("outcome") == OUTCOME_UNKNOWN)
 
 
 _SENDER_KEY = ("from", "sender", "from_address", "author_email")
@@ -670,6 +687,9 @@ class SessionSnapshot:
     # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
     # `gate.core.pending.PENDING_CAP`: (decision id, tool, digest of the canonical tool and args)
     pending: tuple[tuple[str, str, str], ...] = ()
+    # fields of the stored snapshot this version does not know (written by a newer replica
+    # sharing the store): kept as read and written back by `to_json`, never interpreted
+    extra_fields: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def evolve(self, **changes: Any) -> SessionSnapshot:
         """A copy with `changes` (what `dataclasses.replace` does, without its per-call
@@ -696,23 +716,134 @@ class SessionSnapshot:
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
+        if self.extra_fields:
+            d = self.extra_fields | d
         if self.task_vec is not None:
             d["task_vec"] = base64.b64encode(np.asarray(self.task_vec, dtype=np.float32).tobytes()).decode()
         return orjson.dumps(d)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> SessionSnapshot:
-        d = orjson.loads(raw)
-        vec = d.pop("task_vec", None)
-        d["pressure"] = tuple(d.get("pressure") or ())
-        d["usage"] = tuple((str(i), int(n), float(t)) for i, n, t in d.get("usage") or ())
-        d["pending"] = tuple((str(i), str(t), str(h)) for i, t, h in d.get("pending") or ())
-        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks"):
-            d[key] = frozenset(d.get(key) or ())
-        snap = cls(**d)
+        """The snapshot `to_json` wrote, by this or another version of gate (replicas of mixed
+        versions share one Redis): a field this version does not know is kept as it is
+        (`extra_fields`, written back by `to_json`), a missing one takes its default. A field
+        of the wrong type or out of range raises `SnapshotError` naming it."""
+        try:
+            d = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise SnapshotError(f"not JSON ({exc})") from None
+        if not isinstance(d, dict):
+            raise SnapshotError(f"a snapshot is a JSON object, not {_json_kind(d)}")
+        known: dict[str, Any] = {}
+        extra: dict[str, Any] | None = None
+        vec = None
+        for key, value in d.items():
+            read = _READERS.get(key)
+            if read is not None:
+                try:
+                    known[key] = read(value)
+                except (TypeError, ValueError, OverflowError) as exc:
+                    raise SnapshotError(f"field {key!r}: {exc}") from None
+            elif key == "task_vec":
+                vec = value
+            else:
+                if extra is None:
+                    extra = {}
+                extra[key] = value
         if vec is not None:
-            snap = replace(snap, task_vec=np.frombuffer(base64.b64decode(vec), dtype=np.float32).copy())
-        return snap
+            try:
+                if not isinstance(vec, str):
+                    raise TypeError(f"{_json_kind(vec)}, not base64 text")
+                known["task_vec"] = np.frombuffer(base64.b64decode(vec, validate=True), dtype=np.float32).copy()
+            except (TypeError, ValueError) as exc:
+                raise SnapshotError(f"field 'task_vec': {exc}") from None
+        return cls(**known, extra_fields=extra)
+
+
+class SnapshotError(ValueError):
+    """A stored snapshot this version of gate cannot read as a session: not JSON, not an
+    object, or a field of the wrong type or out of range (the message names it). The Redis
+    store turns it into `SessionUnreadable`, and the gate fails closed."""
+
+
+def _json_kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    return "an object"
+
+
+def _count(top: int | None = None) -> Any:
+    def read(v: Any) -> int:
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TypeError(f"{_json_kind(v)}, not an integer")
+        if v < 0 or (top is not None and v > top):
+            raise ValueError(f"{v} is out of range (0 to {top if top is not None else 'any'})")
+        return v
+    return read
+
+
+def _number(v: Any) -> float:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise TypeError(f"{_json_kind(v)}, not a number")
+    return float(v)
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"{_json_kind(v)}, not a string")
+    return v
+
+
+def _text_or_null(v: Any) -> str | None:
+    return None if v is None else _text(v)
+
+
+def _texts(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise TypeError(f"{_json_kind(v)}, not a list of strings")
+    for x in v:
+        if not isinstance(x, str):
+            raise TypeError(f"holds {_json_kind(x)}, not only strings")
+    return v
+
+
+def _rows(v: Any, kinds: tuple[Any, ...], what: str) -> tuple[tuple[Any, ...], ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise TypeError(f"{_json_kind(v)}, not a list of {what}")
+    out = []
+    for row in v:
+        if not isinstance(row, list) or len(row) != len(kinds):
+            raise TypeError(f"holds {_json_kind(row)} that is not a {what}")
+        out.append(tuple(read(x) for read, x in zip(kinds, row)))
+    return tuple(out)
+
+
+# Every field `to_json` writes, and how it is read back (checked, not trusted: another replica
+# or an older version may have written it). `task_vec` is read apart.
+_READERS: dict[str, Any] = {
+    "agent": _text, "session": _text, "task": _text_or_null,
+    "steps": _count(), "blocks": _count(), "injections": _count(),
+    "exposure": _count(4),   # 0 none .. 4 regulated (gate.core.risk.EXPOSURE_NAMES)
+    "escalation": _count(len(ESCALATION_LEVELS) - 1), "reversibility": _count(max(_REVERSIBILITY.values())),
+    "risk_level": _count(len(RISK_LEVELS) - 1), "drift": _number,
+    "pressure": lambda v: tuple(_texts(v)),
+    "usage": lambda v: _rows(v, (_text, _count(), _number), "[quota id, calls, total] row"),
+    "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
+    **{key: (lambda v: frozenset(_texts(v))) for key in
+       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks")},
+}
 
 
 EMPTY_SESSION = SessionSnapshot()   # where every session (and every sessionless call) starts

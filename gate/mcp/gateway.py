@@ -219,7 +219,7 @@ class Gateway:
         body = {"agent": self.agent, "session": session, "action": decision.action,
                 "result": {"error": content} if result.is_error else content, "decision_id": decision.decision_id}
         try:
-            await self.gate.aobserve(body)
+            await self.gate.aobserve(body, via="mcp")
         except (RequestError, StoreUnavailable) as exc:
             log.warning("gate mcp: observe failed for %s: %s", decision.decision_id, exc.message)
 

@@ -8,7 +8,9 @@
 * A route (routes file) names the tool; its args come from path parameters, query and JSON body.
   REWRITE rebuilds path, query and body from the rewritten args before forwarding.
 * Responses stream through unbuffered; JSON bodies up to `observe_max_bytes` are reported to the
-  session with `Gate.observe` after the last byte has been sent.
+  session with `Gate.observe` after the last byte has been sent. A call whose upstream failed
+  (unreachable, timed out, cut short) is reported too, as an error result, after the client
+  has its error (or its truncated body).
 * It is a bare ASGI app (no framework): the hop costs what the decision costs, plus the forward.
 * A request body must arrive whole within `body_timeout_s`, else 408 and the connection is closed;
   a client that leaves mid-body is neither decided nor forwarded.
@@ -28,9 +30,10 @@ import orjson
 from anyio import to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gate.core.session import OUTCOME_UNKNOWN
 from gate.core.verdict import Decision
 from gate.deadlines import BodyDeadline, read_body
-from gate.errors import GateError, RequestError, RequestTimeout, StoreUnavailable
+from gate.errors import GateError, RequestTimeout
 from gate.gate import Gate
 from gate.proxy.credentials import CredentialIndex, presented_key
 from gate.proxy.errors import UnknownRoute, UpstreamError
@@ -168,7 +171,10 @@ class ProxyApp:
                        headers: list[tuple[bytes, bytes]], body: bytes, decision: Decision | None,
                        session: str | None) -> None:
         headers.extend(self._static_headers(upstream))
-        response = await self.pool.send(upstream, method, target, headers, body)
+        try:
+            response = await self.pool.send(upstream, method, target, headers, body)
+        except UpstreamError as exc:
+            return await self._failed(send, exc, decision, session)
         out: list[tuple[bytes, bytes]] = []
         json_body = False
         for k, v in response.headers:
@@ -199,11 +205,13 @@ class ProxyApp:
                             kept = None  # too large to report: the session records the call without a result
                     # The last chunk carries the end of the body: one ASGI message, not two.
                     await send({"type": "http.response.body", "body": chunk, "more_body": not last})
-        except UpstreamError:
+        except UpstreamError as exc:
             if not started:
-                raise
+                return await self._failed(send, exc, decision, session)
             # Headers are gone: all that is left is to cut the body short (the client sees it truncated).
             log.warning("upstream %s failed mid-response; response truncated", upstream.name)
+            if decision is not None and session is not None:
+                await self._observe_failure(decision, session, exc, response.status)
             return
         if not started:
             await send({"type": "http.response.start", "status": response.status, "headers": out})
@@ -211,6 +219,13 @@ class ProxyApp:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if decision is not None and session is not None:
             await self._observe(decision, session, kept, response.status)
+
+    async def _failed(self, send: Send, exc: UpstreamError, decision: Decision | None, session: str | None) -> None:
+        """The upstream failed before the client got headers: the client gets its error first,
+        then the session learns that the call it allowed failed."""
+        await _send_json(send, exc.status, exc.to_wire())
+        if decision is not None and session is not None:
+            await self._observe_failure(decision, session, exc, None)
 
     async def _observe(self, decision: Decision, session: str, kept: bytearray | None, status: int) -> None:
         """Report the executed call and its result; the client already has the response."""
@@ -220,13 +235,33 @@ class ProxyApp:
                 result = orjson.loads(kept)
             except orjson.JSONDecodeError:
                 result = None
-        body = {"agent": decision.agent, "session": session, "action": decision.action,
-                "result": result if status < 400 else {"status": status, "error": result},
+        await self._report(decision, session, result if status < 400 else {"status": status, "error": result})
+
+    async def _observe_failure(self, decision: Decision, session: str, exc: UpstreamError, status: int | None) -> None:
+        """Report an allowed call whose upstream failed, so it stops being pending and the
+        session knows. A call that never reached the upstream failed (`upstream_unreachable`);
+        one that may have run (a timeout or reset after the request was sent, a response too
+        large, or one cut short: `upstream_truncated`) has an unknown outcome, so a payment
+        counts as made (`gate.core.session.result_failed`)."""
+        if not exc.reached:
+            result: dict[str, Any] = {"error": "upstream_unreachable"}
+        else:
+            result = {"error": "upstream_truncated" if status is not None else exc.code, "outcome": OUTCOME_UNKNOWN}
+            if status is not None:
+                result["status"] = status
+        await self._report(decision, session, result)
+
+    async def _report(self, decision: Decision, session: str, result: Any) -> None:
+        """`Gate.observe` of the forwarded call; a failure is logged, never raised (the client
+        already has its response)."""
+        body = {"agent": decision.agent, "session": session, "action": decision.action, "result": result,
                 "decision_id": decision.decision_id}
         try:
-            await self.gate.aobserve(body)
-        except (RequestError, StoreUnavailable) as exc:
+            await self.gate.aobserve(body, via="proxy")
+        except GateError as exc:
             log.warning("observe failed for decision %s: %s", decision.decision_id, exc.message)
+        except Exception:   # a bug; the response is out, so it is logged and goes no further
+            log.exception("observe failed for decision %s", decision.decision_id)
 
     async def _own(self, path: str, send: Send) -> None:
         if path == "/_gate/healthz":

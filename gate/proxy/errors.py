@@ -39,8 +39,16 @@ class RoutesError(GateError):
 
 
 class UpstreamError(GateError):
+    """The upstream failed. `reached` is False only when the call certainly never got to it
+    (the connection was never made); otherwise the upstream may have run the call."""
+
     code = "upstream_error"
     status = 502
+    reached = True
+
+    def __init__(self, message: str, *, reached: bool = True) -> None:
+        super().__init__(message)
+        self.reached = reached
 
 
 class UpstreamUnavailable(UpstreamError):

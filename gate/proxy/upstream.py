@@ -63,11 +63,28 @@ def map_upstream_error(exc: BaseException, upstream: Upstream) -> UpstreamError:
     aio = next((e for e in chain if isinstance(e, aiohttp.ClientError)), None)
     if aio is not None:
         timed_out = isinstance(aio, TimeoutError)
+        reached = not (isinstance(aio, _AIOHTTP_NOT_CONNECTED) or any(_unsent(e) for e in chain))
     else:
         timed_out = any(isinstance(e, (httpx.TimeoutException, TimeoutError)) for e in chain)
+        reached = not any(isinstance(e, _NOT_CONNECTED) for e in chain)
     if timed_out:
-        return UpstreamTimeout(f"upstream {upstream.name!r} did not answer in time")
-    return UpstreamUnavailable(f"upstream {upstream.name!r} is unavailable ({type(aio or exc).__name__})")
+        return UpstreamTimeout(f"upstream {upstream.name!r} did not answer in time", reached=reached)
+    return UpstreamUnavailable(f"upstream {upstream.name!r} is unavailable ({type(aio or exc).__name__})", reached=reached)
+
+
+# Failures that prove the request never left: no connection was made (refused, unroutable,
+# name not found, connect timed out) or none was free in the pool. Anything else (a reset or a
+# timeout after the request was written) may come after the upstream ran the call.
+_AIOHTTP_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, ConnectionRefusedError)
+
+
+def _unsent(e: BaseException) -> bool:
+    """aiohttp found the connection already closing when it came to write the request (a pooled
+    keep-alive connection the upstream had closed, the usual first failure after an upstream
+    stops): the bytes of that write were never sent, so the request never arrived whole.
+    Matched by aiohttp's message; should it change, the failure counts as maybe-run (safe)."""
+    return isinstance(e, aiohttp.ClientConnectionResetError) and str(e) == "Cannot write to closing transport"
 
 
 class UpstreamResponse(Protocol):

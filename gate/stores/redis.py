@@ -15,6 +15,7 @@ broken by an outage are dropped and re-dialled, so the store recovers when Redis
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -25,13 +26,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from gate.core.session import SessionSnapshot
-from gate.errors import StoreUnavailable
+from gate.core.session import SessionSnapshot, SnapshotError
+from gate.errors import SessionUnreadable, StoreUnavailable
 from gate.stores.base import Spend
 
 __all__ = ["RedisStore", "CAS_SCRIPT", "SPEND_SCRIPT"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("gate.stores.redis")
 
 # KEYS[1] session key; ARGV: expected version ('' = absent), new version, snapshot JSON, TTL ms.
 CAS_SCRIPT = """
@@ -130,6 +133,7 @@ class RedisStore:
         self._cas = self._client.register_script(CAS_SCRIPT)  # EVALSHA; reloads itself after a restart
         self._spend = self._client.register_script(SPEND_SCRIPT)
         self._refund = self._client.register_script(REFUND_SCRIPT)
+        self._foreign_logged: set[str] = set()   # unknown snapshot fields already logged
 
     # the one place redis-py errors become gate errors ---------------------------------------
     @contextmanager
@@ -147,10 +151,22 @@ class RedisStore:
         if raw is None:
             return b"", SessionSnapshot()
         try:
-            return version or b"", SessionSnapshot.from_json(raw)
-        except (ValueError, TypeError) as exc:
+            snap = SessionSnapshot.from_json(raw)
+        except SnapshotError as exc:
             # A snapshot we cannot read must not silently become a fresh (risk-free) session.
-            raise StoreUnavailable(f"session {key} holds an unreadable snapshot: {exc}") from exc
+            raise SessionUnreadable(f"session {key} holds an unreadable snapshot: {exc}") from None
+        if snap.extra_fields is not None:
+            self._note_foreign(snap.extra_fields)
+        return version or b"", snap
+
+    def _note_foreign(self, fields: dict[str, object]) -> None:
+        """Log, once per field name, a snapshot field this version does not know (a newer
+        replica shares the store): it is kept and written back, not interpreted."""
+        new = [f for f in fields if f not in self._foreign_logged]
+        if new and len(self._foreign_logged) < 256:
+            self._foreign_logged.update(new)
+            log.warning("session snapshots carry field(s) %s unknown to this version of gate (a newer replica?): "
+                        "kept as they are, not interpreted", ", ".join(sorted(new)))
 
     def get(self, key: str) -> SessionSnapshot | None:
         version, snap = self._read(key)
