@@ -201,7 +201,16 @@ class Gateway:
             raise MCPError(code=types.INVALID_PARAMS, message=f"{exc.code}: {exc.message}") from None
         if decision.decision == "BLOCK":
             return _blocked(name, list(decision.reasons), decision.decision_id, decision.policy_revision)
-        result = await upstream.call_tool(name, decision.action["args"])
+        try:
+            result = await upstream.call_tool(name, decision.action["args"])
+        except MCPError:
+            # the upstream answered the request with a protocol error: the tool did not run
+            await self._observe_failure(decision, session, {"error": "upstream_rejected"})
+            raise
+        except Exception:
+            # the connection failed or timed out after the request left: the tool may have run
+            await self._observe_failure(decision, session, {"error": "upstream_failed", "outcome": "unknown"})
+            raise
         await self._observe(decision, session, result)
         return result
 
@@ -218,6 +227,16 @@ class Gateway:
             content = None
         body = {"agent": self.agent, "session": session, "action": decision.action,
                 "result": {"error": content} if result.is_error else content, "decision_id": decision.decision_id}
+        try:
+            await self.gate.aobserve(body, via="mcp")
+        except (RequestError, StoreUnavailable) as exc:
+            log.warning("gate mcp: observe failed for %s: %s", decision.decision_id, exc.message)
+
+    async def _observe_failure(self, decision: Decision, session: str, result: dict[str, Any]) -> None:
+        """Report an allowed call whose upstream failed, so the session does not keep it pending
+        and knows whether it may have run (`docs/observe.md`); the caller still gets the error."""
+        body = {"agent": self.agent, "session": session, "action": decision.action, "result": result,
+                "decision_id": decision.decision_id}
         try:
             await self.gate.aobserve(body, via="mcp")
         except (RequestError, StoreUnavailable) as exc:
