@@ -152,3 +152,25 @@ async def test_a_snapshot_of_the_wrong_type_fails_closed_naming_the_field(redis_
 
     assert b'"HIGH"' in redis.Redis.from_url(redis_server.url).hget(key, "d")
     gate.close()
+
+
+def test_a_task_imprint_from_another_encoder_is_reimprinted() -> None:
+    """A snapshot whose task vector has another size (imprinted by a replica with another
+    encoder) is re-imprinted from its task text instead of failing the decision."""
+    import base64
+
+    import numpy as np
+
+    gate = Gate.from_policies(POLICIES, Settings(audit_path=None))
+    first = book("s-dim") | {"task": "Help the reader find books on Roman history"}
+    gate.check(first)
+    key = session_key(AGENT, "s-dim")
+    snap = gate.store.get(key)
+    dim = snap.task_vec.shape[0]
+    foreign = stored(snap, task_vec=base64.b64encode(np.ones(8, dtype=np.float32).tobytes()).decode())
+    gate.store.transact(key, lambda _: (None, SessionSnapshot.from_json(foreign)))
+    assert gate.store.get(key).task_vec.shape == (8,)
+    d = gate.check(book("s-dim", "978-0-2"))
+    assert d.decision == "ALLOW"
+    assert "task_similarity" in d.scores
+    assert gate.store.get(key).task_vec.shape == (dim,)

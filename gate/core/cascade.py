@@ -229,6 +229,9 @@ def _imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> Sessio
     if req.task and not snap.task:
         vec, named, pressure = bundle.library.task_imprint(req.task)
         changes.update(task=req.task, task_vec=vec, named=snap.named | named if snap.named else named, pressure=pressure)
+    elif snap.task_vec is not None and snap.task_vec.shape != (bundle.library.encoder.dim,) and snap.task:
+        # imprinted by a replica with another encoder (a snapshot from another model version)
+        changes["task_vec"] = bundle.library.task_vector(snap.task)
     return snap.evolve(**changes) if changes else snap
 
 
