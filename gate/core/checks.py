@@ -44,6 +44,7 @@ from gate.core.session import (
     salient_tokens,
     secret_fingerprint,
 )
+from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
@@ -1007,6 +1008,10 @@ class PreconditionCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         held = ctx.session.held
         f = ctx.features
+        if f.verbs & _WINDOWED and (ctx.task or ctx.session.clock) and "read" not in f.verbs:
+            v = _outside_window(ctx)
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
@@ -1134,6 +1139,53 @@ def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdi
             return Verdict("preconditions", "block", "task_basis_refused",
                            f"the record the task cites as its authority was recorded as '{status}'; nothing may be changed under it")
     return None
+
+
+# Calls a change window governs: running, reconfiguring, deleting, granting (not writing a
+# ticket comment or sending a message about the change).
+_WINDOWED = frozenset({"execute", "configure", "delete", "grant"})
+# Commands that look and do not change (`kubectl get`, `terraform plan`, `date`, a SELECT):
+# reading before a window opens is preparation, not a change.
+_LOOKING = re.compile(r"(?i)^\s*(?:(?:kubectl|oc|terraform|helm)\s+(?:-\S+(?:[= ]\S+)?\s+)*)?"
+                      r"(?:get|describe|logs|top|events|explain|version|plan|show|output|validate|status|history|list|diff|"
+                      r"date|uptime|select|explain)\b")
+
+
+def _looks_only(f: ActionFeatures) -> bool:
+    text = f.command_text
+    return bool(text) and not _SHELL_CHAIN_RX.search(text) and all(_LOOKING.match(line) for line in text.split("\n") if line.strip())
+
+
+_SHELL_CHAIN_RX = re.compile(r"[|;&`]|\$\(")
+
+
+def _outside_window(ctx: CheckContext) -> Verdict | None:
+    """A change while the session's clock (what the task or a tool result said the time is)
+    shows it outside the change window the task states, or the window of a change record the
+    task or the call names (`window: Sat 02:00-04:00 UTC` on CHG-3321): change control."""
+    windows, now = task_clock(ctx.task) if ctx.task else ((), None)
+    clock = ctx.session.clock
+    if clock:
+        named: set[str] | None = None
+        windows = list(windows)
+        for entry in clock:
+            ident, _, st = entry.partition("=")
+            if st.startswith(NOW_PREFIX):
+                m = Moment.decode(st)
+                now = m if now is None else max(now, m, key=Moment.key)
+            elif st.startswith(WINDOW_PREFIX):
+                if named is None:
+                    named = set(_task_records(ctx.task)) if ctx.task else set()
+                    named |= {t for _, text in ctx.features.strings for t in salient_tokens(text)}
+                if ident in named:
+                    windows.append(Window.decode(st))
+    if now is None or not windows or _looks_only(ctx.features):
+        return None
+    verdicts = [outside(w, now) for w in windows]
+    if any(v is False for v in verdicts) or not any(verdicts):
+        return None
+    return Verdict("preconditions", "block", "outside_change_window",
+                   "the session's clock shows this change outside the change window its task or change record states")
 
 
 _CHANNEL_ARG = re.compile(r"(?i)(?:^|[._])(?:channel|via|medium|method|delivery|delivery_?method)$")

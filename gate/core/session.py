@@ -17,6 +17,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, is_internal
 from gate.core.detectors import find_pii, find_secrets
+from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse_moment, parse_window
 
 __all__ = [
     "SessionSnapshot",
@@ -55,6 +56,7 @@ __all__ = [
     "person_key",
     "OWNER_PREFIX",
     "REQUESTER_PREFIX",
+    "clock_entries",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -396,6 +398,27 @@ def _resubmitted_invoices(items: list[Any]) -> set[str]:
             if not paid and ((amount, number) in paid_rows or (amount, _RESENT_SUFFIX.sub("", number)) in paid_rows)}
 
 
+def _clock_entry(key: str, value: str) -> str | None:
+    """`now:…` for a field that says what time it is (`now: 2025-06-18T10:12Z`, the output of
+    `date`), `window:…` for a record's change window (`window: Sat 02:00-04:00 UTC`)."""
+    if len(value) > 80:
+        return None
+    if NOW_KEY.match(key):
+        m = parse_moment(value)
+        return m.encode() if m is not None else None
+    if WINDOW_KEY.match(key):
+        w = parse_window(value)
+        return w.encode() if w is not None else None
+    m = date_output(value) if value[:1].isalpha() else None
+    return m.encode() if m is not None else None
+
+
+def clock_entries(found: set[str]) -> set[str]:
+    """The entries of `held_records` that are the session's clock and change windows, not
+    statuses of records (the session keeps them apart: `SessionSnapshot.clock`)."""
+    return {e for e in found if "=now:" in e or "=window:" in e}
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -417,6 +440,13 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         for k, v in node.items():
             if isinstance(v, str):
                 key = str(k)
+                clock = _clock_entry(key, v)
+                if clock is not None:
+                    if clock.startswith(NOW_PREFIX):
+                        out.add(f"*={clock}")
+                    else:
+                        extra.append(clock)
+                    continue
                 if _STATUS_KEY.match(key) and _BLOCKING_STATUS.match(v):
                     status = v.strip().lower()
                 elif "@" in v and _OWNER_KEY.match(key):
@@ -490,6 +520,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 visit(v, set())
 
     visit(result, call_ids)
+    if isinstance(result, str) and (m := date_output(result)) is not None:
+        out.add(f"*={m.encode()}")
     texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
         if isinstance(result, (dict, list)) else []
     if any("verif" in t.lower() and _VERIFICATION_FAILED_RX.search(t) for t in texts):
@@ -665,6 +697,7 @@ class SessionSnapshot:
     pressure: tuple[str, ...] = ()            # social-engineering marks of the task
     held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
+    clock: frozenset[str] = frozenset()       # `*=now:…` what results said the time is; `ID=window:…` change windows of records
     blocks: int = 0
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
     # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
@@ -692,7 +725,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "secrets": sorted(self.secrets), "blocks": self.blocks,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -707,7 +740,7 @@ class SessionSnapshot:
         d["pressure"] = tuple(d.get("pressure") or ())
         d["usage"] = tuple((str(i), int(n), float(t)) for i, n, t in d.get("usage") or ())
         d["pending"] = tuple((str(i), str(t), str(h)) for i, t, h in d.get("pending") or ())
-        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks"):
+        for key in ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock"):
             d[key] = frozenset(d.get(key) or ())
         snap = cls(**d)
         if vec is not None:
