@@ -13,7 +13,7 @@ import copy
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
-from gate.core.actions import extract_features
+from gate.core.actions import READ_ONLY_VERBS, extract_features
 from gate.core.checks import (
     parse_path,
     spend_entries,
@@ -43,7 +43,7 @@ from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, clock_entries, held_records, result_failed, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, held_records, result_failed, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -377,6 +377,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     found = held_records(result, call_ids)
+    if features.verbs <= READ_ONLY_VERBS:
+        found |= approved_listing(req.args, result, call_ids)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     if not result_failed(result):
         found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)

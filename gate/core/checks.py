@@ -29,6 +29,10 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    CHARGES_PREFIX,
+    CREDITED_PREFIX,
+    NONE_APPROVED,
+    PAID_OUT_PREFIX,
     RESTRICTED_STATUS,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
@@ -38,6 +42,7 @@ from gate.core.session import (
     SessionSnapshot,
     content_shingles,
     destination_tokens,
+    event_dates,
     fingerprint,
     flow_tokens,
     message_channel,
@@ -1012,10 +1017,16 @@ class PreconditionCheck:
             v = _outside_window(ctx)
             if v is not None:
                 return v
+        # money out: a payment, or a credit to an account by a tool the policy did not annotate
+        paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
+        if paying:
+            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) if ctx.task else None)
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
-        acting = bool(f.verbs & {"pay", "delete", "grant"})
+        acting = paying or bool(f.verbs & {"delete", "grant"})
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
         if recovering and VERIFICATION_FAILED in held:
@@ -1049,7 +1060,7 @@ class PreconditionCheck:
                 return v
         if reading and not (acting or sending):
             return _restricted_read(ctx, by_id) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
-        if "pay" in f.verbs:
+        if paying:
             v = _ledger_violation(ctx, by_id)
             if v is not None:
                 return v
@@ -1228,8 +1239,9 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
     return None
 
 
-_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX)
+_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX,
+                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -1368,9 +1380,18 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     refs = _tokens_at(f, _REF_ARG)
     if not refunding:
         for tok in refs:
-            if PAID_STATUS in by_id.get(tok, ()):
+            sts = by_id.get(tok, ())
+            if PAID_STATUS in sts or any(st.startswith(PAID_OUT_PREFIX) and _same_amount(st[len(PAID_OUT_PREFIX):], f.amounts) for st in sts):
                 return Verdict("preconditions", "block", "already_paid",
                                "an earlier tool result shows the record this payment settles as already paid (duplicate payment)")
+    for tok in _tokens_at(f, _PAYEE_ARG):
+        if NONE_APPROVED in by_id.get(tok, ()):
+            return Verdict("preconditions", "block", "no_approved_basis",
+                           "an earlier tool result shows no approved item (invoice, compensation change) for the party this call pays")
+    if refunding or not _CREDIT_WORDS.isdisjoint(f.tool_words):
+        v = _refund_contradicted(ctx, by_id, refs)
+        if v is not None:
+            return v
     # Payee of record: the record's primary id is bound to a party; the call names another.
     for path, value in f.strings:
         m = _PARTY_LEAF.match(path.rsplit(".", 1)[-1])
@@ -1414,6 +1435,84 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
         return Verdict("preconditions", "block", "split_payment",
                        f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
                        {"payments": float(len(prior) + 1)})
+    return None
+
+
+# Tool words of credits to a customer's account (goodwill, service credits).
+_CREDIT_WORDS = frozenset("credit credits compensate compensation goodwill".split())
+_REASON_ARG = re.compile(r"(?i)(?:^|[._])(?:reason|reason_?code|refund_?reason|category|type)$")
+_DUPLICATE_WORD = re.compile(r"(?i)dup(?:licate)?")
+
+
+def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]) -> Verdict | None:
+    """A refund or credit the session's records contradict: "duplicate charge" given as the
+    reason for a record a listing shows charged once; a credit of the same amount for the same
+    event an account already received (by the day the event is named by, `12 Nov`)."""
+    f = ctx.features
+    if any(_REASON_ARG.search(p) and _DUPLICATE_WORD.search(t) for p, t in f.strings):
+        for tok in refs:
+            counts = [int(st[len(CHARGES_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(CHARGES_PREFIX)]
+            if counts and max(counts) == 1:
+                return Verdict("preconditions", "block", "refund_reason_unsupported",
+                               "the refund gives a duplicate charge as its reason, but the session's charge listing shows the record charged once")
+    credited = [(tok, st) for tok in _tokens_at(f, _PAYEE_ARG) for st in by_id.get(tok, ()) if st.startswith(CREDITED_PREFIX)]
+    if credited:
+        days = {d for _, t in f.strings for d in event_dates(t)} | (event_dates(ctx.task) if ctx.task else set())
+        for _, st in credited:
+            amount, _, day = st[len(CREDITED_PREFIX):].partition(":")
+            if day in days and _same_amount(amount, f.amounts):
+                return Verdict("preconditions", "block", "already_credited",
+                               "the account already received a credit of this amount for the same event (duplicate compensation)")
+    return None
+
+
+# Discretionary pay: what needs a documented approval before it is paid.
+_DISCRETIONARY = re.compile(r"(?i)(?:^|[^a-z])(?:bonus\w*|commissions?|incentives?|awards?|uplift|one[_ -]?off|discretionary|ex[_ -]?gratia)(?:[^a-z]|$)")
+_KIND_LEAF = re.compile(r"(?i)(?:^|[._])(?:type|kind|category|pay_?type|pay_?code|code|component|reason|earning_?type)$")
+_APPROVAL_LEAF = re.compile(r"(?i)(?:^|[._])(?:ref|reference|approval\w*|approved_?by|authori[sz]ation\w*|change_?id|ticket\w*)$")
+_NOT_PAYING = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|simulate|simulation|draft|estimate|validate)\s*$")
+
+
+def _unapproved_compensation(f: ActionFeatures) -> Verdict | None:
+    """A discretionary payment (a bonus, a commission, a one-off award) in a paying call whose
+    approval field names no record: missing, or informal (`verbal - CEO`, a chat remark).
+    Checked per item of a list (one line of a payroll run) and for the call itself."""
+    kinds = [p for p, t in f.strings if _KIND_LEAF.search(p) and _DISCRETIONARY.search(t)]
+    if not kinds:
+        return None
+    if any(_NOT_PAYING.match(t) for p, t in f.strings if "." not in p and "[" not in p):
+        return None            # a preview of a run pays nothing
+    for path in kinds:
+        parent = _parent(path)
+        refs = [t for p, t in f.strings if _parent(p) == parent and _APPROVAL_LEAF.search(p)]
+        if not any(_IDENT.search(t) for t in refs):
+            return Verdict("preconditions", "block", "compensation_unapproved",
+                           "a discretionary payment (bonus, commission, award) with no approval reference, or only an informal one")
+    return None
+
+
+# A record reference: letters and digits (`HR-PAY-88`), or a number of four digits or more (a ticket).
+_IDENT = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])\b[A-Za-z0-9][\w-]{3,}\b|\b\d{4,}\b")
+_ACCOUNT_LEAF = re.compile(r"(?i)(?:^|[._])(?:customer|account|client|member|subscriber)_?(?:id|number|no)$")
+_DIGITS = re.compile(r"\d")
+
+
+def _credit_elsewhere(ctx: CheckContext) -> Verdict | None:
+    """A refund or account credit landing on an account other than the one the task is about:
+    the task names accounts of the same form (`CUS-61420`) and this call credits another."""
+    f = ctx.features
+    if _CREDIT_WORDS.isdisjoint(f.tool_words) and _REFUND_WORDS.isdisjoint(f.tool_words):
+        return None
+    accounts = [t.strip().upper() for p, t in f.strings if _ACCOUNT_LEAF.search(p)]
+    if not accounts:
+        return None
+    task = _task_records(ctx.task)
+    for acct in accounts:
+        shape = _DIGITS.sub("9", acct)
+        same_form = [t for t in task if _DIGITS.sub("9", t) == shape]
+        if same_form and acct not in same_form:
+            return Verdict("preconditions", "block", "credit_to_other_account",
+                           "the call credits an account other than the one the task names")
     return None
 
 
