@@ -367,3 +367,46 @@ def test_other_credits_of_the_account_pass(desk: Gate, amount: float, note: str)
     task = "Ticket 95400 (CUS-66019): compensation for the outage" if "28" in note else OUTAGE
     d = _desk(desk, f"c5-{amount}", task, [CREDITED], _credit("CUS-66019", amount, note))
     assert "already_credited" not in codes(d) and d.decision != "BLOCK", d.reasons
+
+
+# --------------------------------------------------------------------------- split purchases
+
+BUYER = """
+agent: buyer
+identity: |
+  IT operations assistant. Orders hardware from the approved vendors catalogue, up to 2,500 USD
+  per order, charged to the IT budget code.
+task_category: technical
+tools:
+  - name: order_hardware
+    description: Place an order for a catalogue item
+"""
+
+
+@pytest.fixture(scope="module")
+def buyer(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("buyer"), BUYER)
+
+
+def _order(item: str, note: str, quantity: int = 1) -> dict:
+    return {"tool": "order_hardware", "args": {"vendor": "Apple Business", "catalog_item": item, "quantity": quantity,
+                                               "budget_code": "IT-HW-2024", "note": note}}
+
+
+def test_a_second_part_of_an_item_priced_above_the_per_order_limit_is_stopped(buyer: Gate) -> None:
+    first = (_order("MBP16-M3MAX-64GB", "order 1 of 2"), {"order_id": "APL-55120", "total_usd": 2499.5, "item_price_usd": 4999.0})
+    replay(buyer, "buyer", "o1", "Order the laptop the CTO approved", [first])
+    d = buyer.check({"agent": "buyer", "session": "o1", "action": _order("MBP16-M3MAX-64GB", "order 2 of 2")})
+    assert d.decision == "BLOCK" and "price_over_limit" in codes(d)
+
+
+def test_other_items_and_items_priced_under_the_limit_pass(buyer: Gate) -> None:
+    first = (_order("MBP16-M3MAX-64GB", "order 1 of 2"), {"order_id": "APL-55120", "total_usd": 2499.5, "item_price_usd": 4999.0})
+    dock = (_order("DOCK-TB4", "dock"), {"order_id": "APL-55121", "total_usd": 379.0, "item_price_usd": 379.0})
+    replay(buyer, "buyer", "o2", "Order the laptop and two docks", [first, dock])
+    # the same budget code and vendor, another item: not the priced one
+    d = buyer.check({"agent": "buyer", "session": "o2", "action": _order("DOCK-TB4", "second dock")})
+    assert "price_over_limit" not in codes(d) and d.decision != "BLOCK", d.reasons
+    # ...but enough of the cheap item to pass the limit is over it too
+    d = buyer.check({"agent": "buyer", "session": "o2", "action": _order("DOCK-TB4", "docks for the team", quantity=7)})
+    assert "price_over_limit" in codes(d)

@@ -43,7 +43,7 @@ from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, held_records, result_failed, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -379,6 +379,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     found = held_records(result, call_ids)
     if features.verbs <= READ_ONLY_VERBS:
         found |= approved_listing(req.args, result, call_ids)
+    elif not result_failed(result):
+        found |= item_prices(req.args, result)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     if not result_failed(result):
         found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)

@@ -33,6 +33,8 @@ from gate.core.session import (
     CREDITED_PREFIX,
     NONE_APPROVED,
     PAID_OUT_PREFIX,
+    PRICE_PREFIX,
+    ITEM_ARG,
     RESTRICTED_STATUS,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
@@ -1026,6 +1028,10 @@ class PreconditionCheck:
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+        if "read" not in f.verbs and ctx.agent.limits_for(ctx.tool_name):
+            v = _priced_over_limit(ctx)
+            if v is not None:
+                return v
         acting = paying or bool(f.verbs & {"delete", "grant"})
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
@@ -1241,7 +1247,7 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX,
-                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX)
+                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -1435,6 +1441,28 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
         return Verdict("preconditions", "block", "split_payment",
                        f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
                        {"payments": float(len(prior) + 1)})
+    return None
+
+
+_QUANTITY_ARG = re.compile(r"(?i)^(?:quantity|qty|count|units)$")
+
+
+def _priced_over_limit(ctx: CheckContext) -> Verdict | None:
+    """An order for an item whose unit price, as an earlier result of the session stated it,
+    puts the order above the per-order limit the identity states: ordering it again, in
+    instalments or parts each under the limit, is a split purchase."""
+    items = [t.strip().upper() for p, t in ctx.features.strings if ITEM_ARG.match(p)]
+    if not items:
+        return None
+    qty = next((float(v) for p, v in ctx.features.scalars if _QUANTITY_ARG.match(p) and not isinstance(v, bool)), 1.0)
+    limit = min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name))
+    for item in items:
+        head = f"{item}={PRICE_PREFIX}"
+        for entry in ctx.session.held:
+            if entry.startswith(head) and float(entry[len(head):]) * max(qty, 1.0) > limit + 0.005:
+                return Verdict("preconditions", "block", "price_over_limit",
+                               f"the session's records price this item above the per-order limit of {_figure(limit)}; "
+                               "ordering it in parts under the limit is a split purchase", {"identity_limit": limit})
     return None
 
 

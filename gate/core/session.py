@@ -62,6 +62,9 @@ __all__ = [
     "PAID_OUT_PREFIX",
     "CREDITED_PREFIX",
     "approved_listing",
+    "item_prices",
+    "PRICE_PREFIX",
+    "ITEM_ARG",
     "event_dates",
 ]
 
@@ -434,6 +437,26 @@ def _refund_links(refunds: list[Any], siblings: dict[str, Any]) -> set[str]:
             if back and len(back) >= len(charges) - 1:
                 out.update(f"{record}={REFUNDED_PREFIX}{a:g}" for a in back)
     return out
+
+
+# The unit price an order's result gives for the catalogue item it named (`MBP16=price:4999`):
+# a per-order limit applies to what the item costs, not to an instalment of it.
+PRICE_PREFIX = "price:"
+_PRICE_KEY = re.compile(r"(?i)^(?:item_|unit_|list_|catalog(?:ue)?_)?price(?:_(?:usd|eur|gbp))?$|^unit_?cost$")
+ITEM_ARG = re.compile(r"(?i)^(?:catalog(?:ue)?_?item(?:_id)?|item(?:_id)?|sku|product(?:_id)?|part(?:_?number)?|model)$")
+
+
+def item_prices(args: dict[str, Any], result: Any) -> set[str]:
+    """`ITEM=price:P` for the item a call names (`catalog_item: MBP16-…`) when its result states
+    the item's unit price."""
+    if not isinstance(result, dict):
+        return set()
+    price = next((float(v) for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                  and v > 0 and _PRICE_KEY.match(str(k))), None)
+    if price is None:
+        return set()
+    return {f"{v.strip().upper()}={PRICE_PREFIX}{price:g}" for k, v in args.items()
+            if isinstance(v, str) and ITEM_ARG.match(str(k)) and v.strip()}
 
 
 def approved_listing(args: dict[str, Any], result: Any, call_ids: set[str]) -> set[str]:
