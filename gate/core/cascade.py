@@ -13,7 +13,7 @@ import copy
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
-from gate.core.actions import extract_features
+from gate.core.actions import READ_ONLY_VERBS, extract_features
 from gate.core.checks import (
     parse_path,
     spend_entries,
@@ -43,7 +43,7 @@ from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, held_records, result_failed, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -383,12 +383,20 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     found = held_records(result, call_ids)
+    if features.verbs <= READ_ONLY_VERBS:
+        found |= approved_listing(req.args, result, call_ids)
+    elif not result_failed(result):
+        found |= item_prices(req.args, result)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     if not result_failed(result):
         found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
+    clock = clock_entries(found)
+    if clock:
+        found -= clock
+        clock = advanced.clock | frozenset(sorted(clock)[:64])
     held = advanced.held | frozenset(sorted(found)[:256])
     return advanced.evolve(
-        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held),
+        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held), clock=_capped(clock, 256) if clock else advanced.clock,
         tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),
         vouched=_capped(advanced.vouched | prov.vouched), secrets=_capped(advanced.secrets | prov.secrets),
         injected=_capped(advanced.injected | injected), injections=advanced.injections + int(prov.injection),

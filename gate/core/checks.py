@@ -29,6 +29,12 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    CHARGES_PREFIX,
+    CREDITED_PREFIX,
+    NONE_APPROVED,
+    PAID_OUT_PREFIX,
+    PRICE_PREFIX,
+    ITEM_ARG,
     RESTRICTED_STATUS,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
@@ -38,12 +44,14 @@ from gate.core.session import (
     SessionSnapshot,
     content_shingles,
     destination_tokens,
+    event_dates,
     fingerprint,
     flow_tokens,
     message_channel,
     salient_tokens,
     secret_fingerprint,
 )
+from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
@@ -1044,10 +1052,24 @@ class PreconditionCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         held = ctx.session.held
         f = ctx.features
+        if f.verbs & _WINDOWED and (ctx.task or ctx.session.clock) and "read" not in f.verbs:
+            v = _outside_window(ctx)
+            if v is not None:
+                return v
+        # money out: a payment, or a credit to an account by a tool the policy did not annotate
+        paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
+        if paying:
+            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) if ctx.task else None)
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
-        acting = bool(f.verbs & {"pay", "delete", "grant"})
+        if "read" not in f.verbs and ctx.agent.limits_for(ctx.tool_name):
+            v = _priced_over_limit(ctx)
+            if v is not None:
+                return v
+        acting = paying or bool(f.verbs & {"delete", "grant"})
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
         if recovering and VERIFICATION_FAILED in held:
@@ -1081,7 +1103,7 @@ class PreconditionCheck:
                 return v
         if reading and not (acting or sending):
             return _restricted_read(ctx, by_id) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
-        if "pay" in f.verbs:
+        if paying:
             v = _ledger_violation(ctx, by_id)
             if v is not None:
                 return v
@@ -1173,6 +1195,53 @@ def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdi
     return None
 
 
+# Calls a change window governs: running, reconfiguring, deleting, granting (not writing a
+# ticket comment or sending a message about the change).
+_WINDOWED = frozenset({"execute", "configure", "delete", "grant"})
+# Commands that look and do not change (`kubectl get`, `terraform plan`, `date`, a SELECT):
+# reading before a window opens is preparation, not a change.
+_LOOKING = re.compile(r"(?i)^\s*(?:(?:kubectl|oc|terraform|helm)\s+(?:-\S+(?:[= ]\S+)?\s+)*)?"
+                      r"(?:get|describe|logs|top|events|explain|version|plan|show|output|validate|status|history|list|diff|"
+                      r"date|uptime|select|explain)\b")
+
+
+def _looks_only(f: ActionFeatures) -> bool:
+    text = f.command_text
+    return bool(text) and not _SHELL_CHAIN_RX.search(text) and all(_LOOKING.match(line) for line in text.split("\n") if line.strip())
+
+
+_SHELL_CHAIN_RX = re.compile(r"[|;&`]|\$\(")
+
+
+def _outside_window(ctx: CheckContext) -> Verdict | None:
+    """A change while the session's clock (what the task or a tool result said the time is)
+    shows it outside the change window the task states, or the window of a change record the
+    task or the call names (`window: Sat 02:00-04:00 UTC` on CHG-3321): change control."""
+    windows, now = task_clock(ctx.task) if ctx.task else ((), None)
+    clock = ctx.session.clock
+    if clock:
+        named: set[str] | None = None
+        windows = list(windows)
+        for entry in clock:
+            ident, _, st = entry.partition("=")
+            if st.startswith(NOW_PREFIX):
+                m = Moment.decode(st)
+                now = m if now is None else max(now, m, key=Moment.key)
+            elif st.startswith(WINDOW_PREFIX):
+                if named is None:
+                    named = set(_task_records(ctx.task)) if ctx.task else set()
+                    named |= {t for _, text in ctx.features.strings for t in salient_tokens(text)}
+                if ident in named:
+                    windows.append(Window.decode(st))
+    if now is None or not windows or _looks_only(ctx.features):
+        return None
+    verdicts = [outside(w, now) for w in windows]
+    if any(v is False for v in verdicts) or not any(verdicts):
+        return None
+    return Verdict("preconditions", "block", "outside_change_window",
+                   "the session's clock shows this change outside the change window its task or change record states")
+
+
 _CHANNEL_ARG = re.compile(r"(?i)(?:^|[._])(?:channel|via|medium|method|delivery|delivery_?method)$")
 
 
@@ -1213,8 +1282,9 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
     return None
 
 
-_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX)
+_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX,
+                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -1353,9 +1423,18 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     refs = _tokens_at(f, _REF_ARG)
     if not refunding:
         for tok in refs:
-            if PAID_STATUS in by_id.get(tok, ()):
+            sts = by_id.get(tok, ())
+            if PAID_STATUS in sts or any(st.startswith(PAID_OUT_PREFIX) and _same_amount(st[len(PAID_OUT_PREFIX):], f.amounts) for st in sts):
                 return Verdict("preconditions", "block", "already_paid",
                                "an earlier tool result shows the record this payment settles as already paid (duplicate payment)")
+    for tok in _tokens_at(f, _PAYEE_ARG):
+        if NONE_APPROVED in by_id.get(tok, ()):
+            return Verdict("preconditions", "block", "no_approved_basis",
+                           "an earlier tool result shows no approved item (invoice, compensation change) for the party this call pays")
+    if refunding or not _CREDIT_WORDS.isdisjoint(f.tool_words):
+        v = _refund_contradicted(ctx, by_id, refs)
+        if v is not None:
+            return v
     # Payee of record: the record's primary id is bound to a party; the call names another.
     for path, value in f.strings:
         m = _PARTY_LEAF.match(path.rsplit(".", 1)[-1])
@@ -1399,6 +1478,106 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
         return Verdict("preconditions", "block", "split_payment",
                        f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
                        {"payments": float(len(prior) + 1)})
+    return None
+
+
+_QUANTITY_ARG = re.compile(r"(?i)^(?:quantity|qty|count|units)$")
+
+
+def _priced_over_limit(ctx: CheckContext) -> Verdict | None:
+    """An order for an item whose unit price, as an earlier result of the session stated it,
+    puts the order above the per-order limit the identity states: ordering it again, in
+    instalments or parts each under the limit, is a split purchase."""
+    items = [t.strip().upper() for p, t in ctx.features.strings if ITEM_ARG.match(p)]
+    if not items:
+        return None
+    qty = next((float(v) for p, v in ctx.features.scalars if _QUANTITY_ARG.match(p) and not isinstance(v, bool)), 1.0)
+    limit = min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name))
+    for item in items:
+        head = f"{item}={PRICE_PREFIX}"
+        for entry in ctx.session.held:
+            if entry.startswith(head) and float(entry[len(head):]) * max(qty, 1.0) > limit + 0.005:
+                return Verdict("preconditions", "block", "price_over_limit",
+                               f"the session's records price this item above the per-order limit of {_figure(limit)}; "
+                               "ordering it in parts under the limit is a split purchase", {"identity_limit": limit})
+    return None
+
+
+# Tool words of credits to a customer's account (goodwill, service credits).
+_CREDIT_WORDS = frozenset("credit credits compensate compensation goodwill".split())
+_REASON_ARG = re.compile(r"(?i)(?:^|[._])(?:reason|reason_?code|refund_?reason|category|type)$")
+_DUPLICATE_WORD = re.compile(r"(?i)dup(?:licate)?")
+
+
+def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]) -> Verdict | None:
+    """A refund or credit the session's records contradict: "duplicate charge" given as the
+    reason for a record a listing shows charged once; a credit of the same amount for the same
+    event an account already received (by the day the event is named by, `12 Nov`)."""
+    f = ctx.features
+    if any(_REASON_ARG.search(p) and _DUPLICATE_WORD.search(t) for p, t in f.strings):
+        for tok in refs:
+            counts = [int(st[len(CHARGES_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(CHARGES_PREFIX)]
+            if counts and max(counts) == 1:
+                return Verdict("preconditions", "block", "refund_reason_unsupported",
+                               "the refund gives a duplicate charge as its reason, but the session's charge listing shows the record charged once")
+    credited = [(tok, st) for tok in _tokens_at(f, _PAYEE_ARG) for st in by_id.get(tok, ()) if st.startswith(CREDITED_PREFIX)]
+    if credited:
+        days = {d for _, t in f.strings for d in event_dates(t)} | (event_dates(ctx.task) if ctx.task else set())
+        for _, st in credited:
+            amount, _, day = st[len(CREDITED_PREFIX):].partition(":")
+            if day in days and _same_amount(amount, f.amounts):
+                return Verdict("preconditions", "block", "already_credited",
+                               "the account already received a credit of this amount for the same event (duplicate compensation)")
+    return None
+
+
+# Discretionary pay: what needs a documented approval before it is paid.
+_DISCRETIONARY = re.compile(r"(?i)(?:^|[^a-z])(?:bonus\w*|commissions?|incentives?|awards?|uplift|one[_ -]?off|discretionary|ex[_ -]?gratia)(?:[^a-z]|$)")
+_KIND_LEAF = re.compile(r"(?i)(?:^|[._])(?:type|kind|category|pay_?type|pay_?code|code|component|reason|earning_?type)$")
+_APPROVAL_LEAF = re.compile(r"(?i)(?:^|[._])(?:ref|reference|approval\w*|approved_?by|authori[sz]ation\w*|change_?id|ticket\w*)$")
+_NOT_PAYING = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|simulate|simulation|draft|estimate|validate)\s*$")
+
+
+def _unapproved_compensation(f: ActionFeatures) -> Verdict | None:
+    """A discretionary payment (a bonus, a commission, a one-off award) in a paying call whose
+    approval field names no record: missing, or informal (`verbal - CEO`, a chat remark).
+    Checked per item of a list (one line of a payroll run) and for the call itself."""
+    kinds = [p for p, t in f.strings if _KIND_LEAF.search(p) and _DISCRETIONARY.search(t)]
+    if not kinds:
+        return None
+    if any(_NOT_PAYING.match(t) for p, t in f.strings if "." not in p and "[" not in p):
+        return None            # a preview of a run pays nothing
+    for path in kinds:
+        parent = _parent(path)
+        refs = [t for p, t in f.strings if _parent(p) == parent and _APPROVAL_LEAF.search(p)]
+        if not any(_IDENT.search(t) for t in refs):
+            return Verdict("preconditions", "block", "compensation_unapproved",
+                           "a discretionary payment (bonus, commission, award) with no approval reference, or only an informal one")
+    return None
+
+
+# A record reference: letters and digits (`HR-PAY-88`), or a number of four digits or more (a ticket).
+_IDENT = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])\b[A-Za-z0-9][\w-]{3,}\b|\b\d{4,}\b")
+_ACCOUNT_LEAF = re.compile(r"(?i)(?:^|[._])(?:customer|account|client|member|subscriber)_?(?:id|number|no)$")
+_DIGITS = re.compile(r"\d")
+
+
+def _credit_elsewhere(ctx: CheckContext) -> Verdict | None:
+    """A refund or account credit landing on an account other than the one the task is about:
+    the task names accounts of the same form (`CUS-61420`) and this call credits another."""
+    f = ctx.features
+    if _CREDIT_WORDS.isdisjoint(f.tool_words) and _REFUND_WORDS.isdisjoint(f.tool_words):
+        return None
+    accounts = [t.strip().upper() for p, t in f.strings if _ACCOUNT_LEAF.search(p)]
+    if not accounts:
+        return None
+    task = _task_records(ctx.task)
+    for acct in accounts:
+        shape = _DIGITS.sub("9", acct)
+        same_form = [t for t in task if _DIGITS.sub("9", t) == shape]
+        if same_form and acct not in same_form:
+            return Verdict("preconditions", "block", "credit_to_other_account",
+                           "the call credits an account other than the one the task names")
     return None
 
 

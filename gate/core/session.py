@@ -17,6 +17,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, is_internal
 from gate.core.detectors import find_pii, find_secrets
+from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse_moment, parse_window
 
 __all__ = [
     "SessionSnapshot",
@@ -58,6 +59,16 @@ __all__ = [
     "person_key",
     "OWNER_PREFIX",
     "REQUESTER_PREFIX",
+    "clock_entries",
+    "NONE_APPROVED",
+    "CHARGES_PREFIX",
+    "PAID_OUT_PREFIX",
+    "CREDITED_PREFIX",
+    "approved_listing",
+    "item_prices",
+    "PRICE_PREFIX",
+    "ITEM_ARG",
+    "event_dates",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -326,6 +337,151 @@ def _refused(v: Any) -> bool:
     return v is False or (isinstance(v, str) and bool(_REFUSED_VALUE.match(v)))
 
 
+# A record whose approved items are listed as none (`approved_comp_changes: []`), or a payee for
+# which a listing of approved items came back empty: nothing approved stands behind a payment.
+NONE_APPROVED = "none_approved"
+_APPROVED_LIST_KEY = re.compile(r"(?i)^approved_\w+$")
+# How many charges a listing shows for a record (`INV-1=charges:1`): a refund "for a duplicate
+# charge" of a record charged once has no duplicate behind it.
+CHARGES_PREFIX = "charges:"
+_CHARGES_KEY = re.compile(r"(?i)^(?:charges|payments|transactions)$")
+# Money already gone out under a reference (`AP-30988=paid_out:14200`): a bank or ledger line
+# for a debit that names the record, though the record itself was never marked paid.
+PAID_OUT_PREFIX = "paid_out:"
+_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo)$")
+_DEBIT_KEY = re.compile(r"(?i)^(?:debit|amount_?out|withdrawal|paid_?amount)$")
+# Credits an account already carries (`credits_last_90d: [{amount: 50, note: 'for the 12 Nov
+# outage'}]`): `CUS-1=credited:50:11-12`, by the amount and the date of the event it was for.
+CREDITED_PREFIX = "credited:"
+_CREDITS_KEY = re.compile(r"(?i)^(?:(?:account_?|goodwill_?|service_?)?credits|compensations?)(?:_\w+)?$")
+_MONTHS3 = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_EVENT_DATE = re.compile(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+                         r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?!:)")
+
+
+def event_dates(text: str) -> set[str]:
+    """Calendar days a text refers to by day and month (`12 Nov`, `Nov 12th`): `11-12`."""
+    out = set()
+    for m in _EVENT_DATE.finditer(text):
+        day, mon = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        if 1 <= int(day) <= 31:
+            out.add(f"{_MONTHS3.index(mon.lower()) + 1:02d}-{int(day):02d}")
+    return out
+
+
+def _credited(items: list[Any]) -> list[str]:
+    """`credited:AMOUNT:MM-DD` for each earlier credit in an account's list, by the days its text names."""
+    out = []
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        amount = next((float(v) for k, v in it.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and _AMOUNT_KEY.match(str(k)) and v > 0), None)
+        if amount is None:
+            continue
+        for v in it.values():
+            if isinstance(v, str) and len(v) <= 200:
+                out.extend(f"{CREDITED_PREFIX}{amount:g}:{d}" for d in event_dates(v))
+    return out
+
+
+_OWN_CHARGE_KEY = re.compile(r"(?i)^(?:id|charge_?id|payment_?id|transaction_?id|txn_?id)$")
+
+
+def _charge_counts(items: list[Any]) -> set[str]:
+    """`ID=charges:N`: how many charges of a listing name each record (an invoice, a customer),
+    by the ids they carry other than their own (`charge_id`)."""
+    counts: dict[str, int] = {}
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        for k, v in it.items():
+            if isinstance(v, str) and _ID_KEY.match(str(k)) and not _OWN_CHARGE_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
+                counts[v.strip().upper()] = counts.get(v.strip().upper(), 0) + 1
+    return {f"{i}={CHARGES_PREFIX}{n}" for i, n in counts.items()}
+
+
+def _refund_links(refunds: list[Any], siblings: dict[str, Any]) -> set[str]:
+    """Refunds recorded against charges (`refunds: [{charge_id: ch_2, amount: 64}]`) beside the
+    charges they refund (`charges: [{charge_id: ch_2, invoice_id: INV-1, …}]`): the invoice's
+    money is back (`INV-1=refunded:64`) once every charge on it but one has been refunded."""
+    refunded: dict[str, list[float]] = {}
+    for r in refunds:
+        if not isinstance(r, dict):
+            continue
+        amount, st = r.get("amount"), r.get("status")
+        if not (isinstance(amount, (int, float)) and not isinstance(amount, bool)) or not (st is None or isinstance(st, str) and _DONE.match(st)):
+            continue
+        keys = list(r)
+        for k in keys[1:]:
+            v = r[k]
+            if isinstance(v, str) and _ID_KEY.match(str(k)):
+                refunded.setdefault(v.strip().upper(), []).append(float(amount))
+    if not refunded:
+        return set()
+    out: set[str] = set()
+    for key, items in siblings.items():
+        if not (isinstance(items, list) and _CHARGES_KEY.match(str(key))):
+            continue
+        by_record: dict[str, list[str]] = {}
+        for it in items:
+            if not isinstance(it, dict) or not it:
+                continue
+            keys = list(it)
+            primary = it[keys[0]]
+            if not (isinstance(primary, str) and _ID_KEY.match(str(keys[0]))):
+                continue
+            for k in keys[1:]:
+                v = it[k]
+                if isinstance(v, str) and _ID_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
+                    by_record.setdefault(v.strip().upper(), []).append(primary.strip().upper())
+        for record, charges in by_record.items():
+            back = [a for c in charges for a in refunded.get(c, ())]
+            if back and len(back) >= len(charges) - 1:
+                out.update(f"{record}={REFUNDED_PREFIX}{a:g}" for a in back)
+    return out
+
+
+# The unit price an order's result gives for the catalogue item it named (`MBP16=price:4999`):
+# a per-order limit applies to what the item costs, not to an instalment of it.
+PRICE_PREFIX = "price:"
+_PRICE_KEY = re.compile(r"(?i)^(?:item_|unit_|list_|catalog(?:ue)?_)?price(?:_(?:usd|eur|gbp))?$|^unit_?cost$")
+ITEM_ARG = re.compile(r"(?i)^(?:catalog(?:ue)?_?item(?:_id)?|item(?:_id)?|sku|product(?:_id)?|part(?:_?number)?|model)$")
+
+
+def item_prices(args: dict[str, Any], result: Any) -> set[str]:
+    """`ITEM=price:P` for the item a call names (`catalog_item: MBP16-…`) when its result states
+    the item's unit price."""
+    if not isinstance(result, dict):
+        return set()
+    price = next((float(v) for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                  and v > 0 and _PRICE_KEY.match(str(k))), None)
+    if price is None:
+        return set()
+    return {f"{v.strip().upper()}={PRICE_PREFIX}{price:g}" for k, v in args.items()
+            if isinstance(v, str) and ITEM_ARG.match(str(k)) and v.strip()}
+
+
+def approved_listing(args: dict[str, Any], result: Any, call_ids: set[str]) -> set[str]:
+    """`ID=none_approved` for the ids a read names when it asked for their approved items
+    (`status: approved, vendor_id: V-1005`, and no other filter) and the result lists none."""
+    status = [k for k, v in args.items() if isinstance(v, str) and v.strip().lower() == "approved"
+              and (_STATUS_KEY.match(str(k)) or str(k).lower() == "filter")]
+    if not status:
+        return set()
+    # any other filter (a due date, a period) leaves approved items outside it unseen
+    if not all(k in status or isinstance(v, str) and _IDENT_RX.fullmatch(v.strip()) for k, v in args.items()):
+        return set()
+    if isinstance(result, dict):
+        lists = [v for v in result.values() if isinstance(v, list)]
+        empty = bool(lists) and not any(lists)
+    else:
+        empty = result == []
+    if not empty:
+        return set()
+    return {f"{i}={NONE_APPROVED}" for i in call_ids}
+
+
 def _refunded_amounts(refunds: list[Any]) -> list[str]:
     """`refunded:AMOUNT` for each refund in a record's list that went through."""
     out = []
@@ -399,6 +555,27 @@ def _resubmitted_invoices(items: list[Any]) -> set[str]:
             if not paid and ((amount, number) in paid_rows or (amount, _RESENT_SUFFIX.sub("", number)) in paid_rows)}
 
 
+def _clock_entry(key: str, value: str) -> str | None:
+    """`now:…` for a field that says what time it is (`now: 2025-06-18T10:12Z`, the output of
+    `date`), `window:…` for a record's change window (`window: Sat 02:00-04:00 UTC`)."""
+    if len(value) > 80:
+        return None
+    if NOW_KEY.match(key):
+        m = parse_moment(value)
+        return m.encode() if m is not None else None
+    if WINDOW_KEY.match(key):
+        w = parse_window(value)
+        return w.encode() if w is not None else None
+    m = date_output(value) if value[:1].isalpha() else None
+    return m.encode() if m is not None else None
+
+
+def clock_entries(found: set[str]) -> set[str]:
+    """The entries of `held_records` that are the session's clock and change windows, not
+    statuses of records (the session keeps them apart: `SessionSnapshot.clock`)."""
+    return {e for e in found if "=now:" in e or "=window:" in e}
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -420,6 +597,13 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         for k, v in node.items():
             if isinstance(v, str):
                 key = str(k)
+                clock = _clock_entry(key, v)
+                if clock is not None:
+                    if clock.startswith(NOW_PREFIX):
+                        out.add(f"*={clock}")
+                    else:
+                        extra.append(clock)
+                    continue
                 if _STATUS_KEY.match(key) and _BLOCKING_STATUS.match(v):
                     status = v.strip().lower()
                 elif "@" in v and _OWNER_KEY.match(key):
@@ -443,6 +627,9 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     approvers.append(person_key(v))
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
                 extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 and _AMOUNT_KEY.match(str(k)) or v > 0 and _DEBIT_KEY.match(str(k))):
+                refs = [t for kk, vv in node.items() if isinstance(vv, str) and _LINE_REF_KEY.match(str(kk)) for t in _IDENT_RX.findall(vv)]
+                out.update(f"{t.upper()}={PAID_OUT_PREFIX}{abs(float(v)):g}" for t in refs)
             elif v is True and _FLAG_KEY.match(str(k)):
                 status = str(k).lower()
             elif v is False and (_CLEARANCE_KEY.match(str(k)) or _VERIFY_KEY.match(str(k))):
@@ -456,6 +643,13 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
             elif isinstance(v, list) and _REFUNDS_KEY.match(str(k)):
                 extra.extend(_refunded_amounts(v))
+                out.update(_refund_links(v, node))
+            elif isinstance(v, list) and not v and _APPROVED_LIST_KEY.match(str(k)):
+                extra.append(NONE_APPROVED)
+            elif isinstance(v, list) and _CHARGES_KEY.match(str(k)):
+                out.update(_charge_counts(v))
+            elif isinstance(v, list) and _CREDITS_KEY.match(str(k)):
+                extra.extend(_credited(v))
             elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and _RESTRICTED_MARK.search(x) for x in v):
                 extra.append(RESTRICTED_STATUS)
         if submitter and submitter in approvers:
@@ -493,6 +687,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 visit(v, set())
 
     visit(result, call_ids)
+    if isinstance(result, str) and (m := date_output(result)) is not None:
+        out.add(f"*={m.encode()}")
     texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
         if isinstance(result, (dict, list)) else []
     if any("verif" in t.lower() and _VERIFICATION_FAILED_RX.search(t) for t in texts):
@@ -682,6 +878,7 @@ class SessionSnapshot:
     pressure: tuple[str, ...] = ()            # social-engineering marks of the task
     held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
+    clock: frozenset[str] = frozenset()       # `*=now:…` what results said the time is; `ID=window:…` change windows of records
     blocks: int = 0
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
     # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
@@ -712,7 +909,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "secrets": sorted(self.secrets), "blocks": self.blocks,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -842,7 +1039,7 @@ _READERS: dict[str, Any] = {
     "usage": lambda v: _rows(v, (_text, _count(), _number), "[quota id, calls, total] row"),
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
-       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks")},
+       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock")},
 }
 
 
