@@ -37,7 +37,7 @@ from gate.metrics import Metrics
 from gate.policy.loader import load_policies
 from gate.policy.model import Quota
 from gate.settings import Settings
-from gate.stores import MemoryStore, SessionStore, Spend, budget_key, make_store, session_key
+from gate.stores import MemoryStore, SessionStore, Spend, budget_key, make_store, session_key, window_start
 
 __all__ = ["Gate", "PROBE_REQUEST"]
 
@@ -127,6 +127,15 @@ def first_unreadable(body: Any, limit: int = 100_000) -> str | None:
         elif not isinstance(v, _JSON_LEAVES):
             return f"`{path}` is a {type(v).__name__}, not a JSON value (string, number, boolean, null, list or object)"
     return None
+
+
+def _spends(agent: str, spending: list[tuple[Quota, float]], now: float) -> list[Spend]:
+    """The store entries of what a call spends of its agent-wide quotas (`budget_spend`)."""
+    out = []
+    for q, amount in spending:
+        key, ttl_ms = budget_key(agent, q.id, q.window_s or 1, now)
+        out.append(Spend(key, amount, q.max_calls, q.max_total, ttl_ms))
+    return out
 
 
 class Gate:
@@ -291,26 +300,22 @@ class Gate:
         two replicas can never both spend the last of a quota."""
         store = self._budget_store()
         now = self._clock()
-        keys = [budget_key(req.agent, q.id, q.window_s or 1, now) for q in plan]
-        budget = {q.id: c for q, c in zip(plan, store.counters([k for k, _ in keys]))}
-        at = {q.id: i for i, q in enumerate(plan)}
+        budget = dict(zip((q.id for q in plan), store.counters([budget_key(req.agent, q.id, q.window_s or 1, now)[0] for q in plan])))
         for _ in range(_SPEND_ATTEMPTS):
             d, new = decide(bundle, self.cascade, snap, req, decision_id, budget)
             if dry_run:
                 d, new = as_executed(bundle, snap, req, d, new)
             if d.decision == "BLOCK":
                 return d, new, budget
-            entries = [Spend(keys[at[q.id]][0], amount, q.max_calls, q.max_total, keys[at[q.id]][1])
-                       for q, amount in budget_spend(plan, req.tool, d.action["args"])]
-            if not entries:
+            spending = budget_spend(plan, req.tool, d.action["args"])
+            if not spending:
                 return d, new, budget
+            entries = _spends(req.agent, spending, now)
             current = store.spend(entries, force=dry_run)
             if current is None:
                 held.extend(entries)
                 return d, new, budget
-            budget = dict(budget)
-            for (q, _), c in zip(budget_spend(plan, req.tool, d.action["args"]), current):
-                budget[q.id] = c
+            budget = budget | {q.id: c for (q, _), c in zip(spending, current)}
         v = Verdict("quotas", "block", "quota_contended",
                     f"the agent's quota counters kept changing under concurrent calls ({_SPEND_ATTEMPTS} attempts); refused rather than overspent")
         d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id, bundle.revision, req.agent,
@@ -324,11 +329,7 @@ class Gate:
         plan = budget_quotas(compiled.policy, req.tool) if compiled is not None and compiled.policy.quotas else ()
         if not plan:
             return []
-        now = self._clock()
-        entries = []
-        for q, amount in budget_spend(plan, req.tool, req.args):
-            key, ttl = budget_key(req.agent, q.id, q.window_s or 1, now)
-            entries.append(Spend(key, amount, q.max_calls, q.max_total, ttl))
+        entries = _spends(req.agent, budget_spend(plan, req.tool, req.args), self._clock())
         if entries:
             self._budget_store().spend(entries, force=True)
         return entries
@@ -347,7 +348,7 @@ class Gate:
         out = []
         for q, (calls, total) in zip(quotas, self._budget_store().counters(keys)):
             w = q.window_s or 1
-            start = int(now // w) * w
+            start = window_start(now, w)
             row: dict[str, Any] = {"id": q.id, "window": window_text(w), "window_start": start, "window_end": start + w,
                                    "calls": calls}
             if q.max_calls is not None:

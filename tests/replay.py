@@ -30,3 +30,9 @@ def replay(gate: Gate, agent: str, session: str, task: str | None, steps: list[t
         if none_blocked:
             assert d.decision != "BLOCK", d.reasons
         gate.observe({"agent": agent, "session": session, "action": d.action, "result": result, "decision_id": d.decision_id})
+
+
+def check_after(gate: Gate, agent: str, session: str, task: str | None, steps: list[tuple[dict, Any]], action: dict) -> Any:
+    """Replay `steps` (none may be blocked), then decide `action` in the same session."""
+    replay(gate, agent, session, task, steps, none_blocked=True)
+    return gate.check({"agent": agent, "session": session, "task": task, "action": action})

@@ -77,6 +77,30 @@ def spent(gate: Gate, quota: str = "refunds-per-day") -> tuple[int, float]:
     return row["calls"], row.get("total", 0.0)
 
 
+def executed(n_threads: int, calls: int, check) -> list:  # type: ignore[no-untyped-def]
+    """Run `check(thread, call)` from `n_threads` threads started together (`calls` each);
+    the decisions that were not blocked."""
+    out: list = []
+    lock = threading.Lock()
+    start = threading.Barrier(n_threads)
+
+    def hammer(i: int) -> None:
+        start.wait(timeout=10)
+        for j in range(calls):
+            d = check(i, j)
+            if d.decision != "BLOCK":
+                with lock:
+                    out.append(d)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return out
+
+
 def test_a_new_session_does_not_reset_the_agents_quota(tmp_path: Path) -> None:
     g = make_gate(tmp_path)
     assert g.check(refund(100, "s1")).decision == "ALLOW"
@@ -245,24 +269,7 @@ def test_a_store_without_counters_fails_closed(tmp_path: Path) -> None:
 
 def test_threads_on_one_gate_never_overspend(tmp_path: Path) -> None:
     g = make_gate(tmp_path)
-    allowed: list[float] = []
-    lock = threading.Lock()
-    start = threading.Barrier(4)
-
-    def hammer(i: int) -> None:
-        start.wait(timeout=10)
-        for j in range(6):
-            d = g.check(refund(40, session=f"t{i}-{j}"))
-            if d.decision != "BLOCK":
-                with lock:
-                    allowed.append(float(d.action["args"]["amount"]))
-
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
+    allowed = [float(d.action["args"]["amount"]) for d in executed(4, 6, lambda i, j: g.check(refund(40, session=f"t{i}-{j}")))]
     assert len(allowed) == 4 and sum(allowed) <= 300.0   # max_calls 4 across every session
     assert spent(g) == (4, sum(allowed))
 
@@ -271,24 +278,8 @@ def test_replicas_on_one_redis_share_and_never_overspend(redis_server, tmp_path:
     (tmp_path / "refunder.yaml").write_text(REFUNDER)
     gates = [Gate.from_policies(tmp_path, Settings(audit_path=None, store="redis", redis_url=redis_server.url,
                                                    redis_timeout_s=0.5), clock=Clock()) for _ in range(2)]
-    amounts: list[float] = []
-    lock = threading.Lock()
-    start = threading.Barrier(6)
-
-    def hammer(i: int) -> None:
-        start.wait(timeout=10)
-        for j in range(5):
-            d = gates[i % 2].check(refund(70, session=f"r{i}-{j}"))
-            if d.decision != "BLOCK":
-                with lock:
-                    amounts.append(float(d.action["args"]["amount"]))
-
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
+    amounts = [float(d.action["args"]["amount"])
+               for d in executed(6, 5, lambda i, j: gates[i % 2].check(refund(70, session=f"r{i}-{j}")))]
     # 300 in 70s: four full refunds would pass 280 and the fifth call is the calls cap; whatever the
     # interleaving, no more than 4 calls and 300 in total ran, and both replicas see the same counters
     assert 1 <= len(amounts) <= 4 and sum(amounts) <= 300.0 + 1e-9
@@ -321,24 +312,7 @@ def test_a_retried_session_transaction_takes_its_spend_back(redis_server, tmp_pa
     (tmp_path / "refunder.yaml").write_text(policy)
     gates = [Gate.from_policies(tmp_path, Settings(audit_path=None, store="redis", redis_url=redis_server.url,
                                                    redis_timeout_s=0.5), clock=Clock()) for _ in range(2)]
-    allowed = []
-    lock = threading.Lock()
-    start = threading.Barrier(4)
-
-    def hammer(i: int) -> None:
-        start.wait(timeout=10)
-        for j in range(8):
-            d = gates[i % 2].check(refund(1, session="one-session", order=f"O-{i}-{j}"))
-            if d.decision != "BLOCK":
-                with lock:
-                    allowed.append(d.decision_id)
-
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
+    allowed = executed(4, 8, lambda i, j: gates[i % 2].check(refund(1, session="one-session", order=f"O-{i}-{j}")))
     assert len(allowed) == 32
     assert spent(gates[0]) == (32, 32.0)
     view = gates[0].session("refunder", "one-session")

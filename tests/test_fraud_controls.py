@@ -10,7 +10,7 @@ import pytest
 from gate import Gate
 from gate.core.session import SessionSnapshot, clock_entries, held_records
 from gate.core.timing import Moment, Window, date_output, outside, parse_moment, parse_window, task_clock
-from replay import codes, gate_from_yaml, replay
+from replay import check_after, codes, gate_from_yaml, replay
 
 # --------------------------------------------------------------------------- change windows
 
@@ -46,8 +46,7 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 
 def _ops(gate: Gate, session: str, task: str, steps: list, action: dict):  # type: ignore[no-untyped-def]
-    replay(gate, "ops", session, task, steps, none_blocked=True)
-    return gate.check({"agent": "ops", "session": session, "task": task, "action": action})
+    return check_after(gate, "ops", session, task, steps, action)
 
 
 def test_a_change_the_task_schedules_for_another_day_is_stopped(ops: Gate) -> None:
@@ -171,8 +170,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 
 def _ledger(gate: Gate, session: str, steps: list, action: dict, task: str = LEDGER_TASK):  # type: ignore[no-untyped-def]
-    replay(gate, "ledger-clerk", session, task, steps, none_blocked=True)
-    return gate.check({"agent": "ledger-clerk", "session": session, "task": task, "action": action})
+    return check_after(gate, "ledger-clerk", session, task, steps, action)
 
 
 CHARGES_REFUNDED = ({"tool": "get_record", "args": {"customer_id": "CUS-40562"}},
@@ -322,8 +320,7 @@ def test_a_preview_with_an_unapproved_bonus_pays_nothing(payroll: Gate) -> None:
 # --------------------------------------------------------------------------- credits
 
 def _desk(gate: Gate, session: str, task: str, steps: list, action: dict):  # type: ignore[no-untyped-def]
-    replay(gate, "desk", session, task, steps, none_blocked=True)
-    return gate.check({"agent": "desk", "session": session, "task": task, "action": action})
+    return check_after(gate, "desk", session, task, steps, action)
 
 
 def _credit(customer: str, amount: float, note: str) -> dict:

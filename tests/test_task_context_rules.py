@@ -12,7 +12,7 @@ import pytest
 from gate import Gate
 from gate.core.checks import _carried_text, _task_budget
 from gate.core.session import content_shingles, held_records, result_provenance
-from replay import codes, gate_from_yaml, replay
+from replay import check_after, codes, gate_from_yaml
 
 POL = """
 agent: ctx-clerk
@@ -50,8 +50,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 
 def _check(gate: Gate, session: str, task: str, steps: list, action: dict):  # type: ignore[no-untyped-def]
-    replay(gate, "ctx-clerk", session, task, steps, none_blocked=True)
-    return gate.check({"agent": "ctx-clerk", "session": session, "task": task, "action": action})
+    return check_after(gate, "ctx-clerk", session, task, steps, action)
 
 
 def _wire(amount: float, ref: str) -> dict:
@@ -233,9 +232,8 @@ def test_message_channel_names(word: str, channel: str | None) -> None:
 
 def _clinic(gate: Gate, session: str, action: dict):  # type: ignore[no-untyped-def]
     task = "Remind Daniel Obi (MRN-352208) that his results are in and he should book a follow-up"
-    replay(gate, "clinic-desk", session, task, [({"tool": "get_patient_record", "args": {"mrn": "MRN-352208"}}, PATIENT)],
-           none_blocked=True)
-    return gate.check({"agent": "clinic-desk", "session": session, "task": task, "action": action})
+    steps = [({"tool": "get_patient_record", "args": {"mrn": "MRN-352208"}}, PATIENT)]
+    return check_after(gate, "clinic-desk", session, task, steps, action)
 
 
 def test_message_by_a_declined_channel_is_stopped(clinic: Gate) -> None:
@@ -281,8 +279,7 @@ def it_desk(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 def _it(gate: Gate, session: str, result: dict, action: dict):  # type: ignore[no-untyped-def]
     task = "Offboarding ticket NW-HR-198: delete Olivia Brandt's account, retention hold has ended"
-    replay(gate, "it-desk", session, task, [({"tool": "get_user", "args": {"user": "OB-4410"}}, result)], none_blocked=True)
-    return gate.check({"agent": "it-desk", "session": session, "task": task, "action": action})
+    return check_after(gate, "it-desk", session, task, [({"tool": "get_user", "args": {"user": "OB-4410"}}, result)], action)
 
 
 def test_deleting_a_suspended_account_passes(it_desk: Gate) -> None:

@@ -4,7 +4,7 @@ from typing import Callable, NamedTuple, Protocol, Sequence, TypeVar
 
 from gate.core.session import SessionSnapshot
 
-__all__ = ["SessionStore", "Spend", "session_key", "budget_key"]
+__all__ = ["SessionStore", "Spend", "session_key", "budget_key", "window_start"]
 
 T = TypeVar("T")
 
@@ -13,11 +13,16 @@ def session_key(agent: str, session: str) -> str:
     return f"gate:s:{agent}:{session}"
 
 
+def window_start(now: float, window_s: int) -> int:
+    """Start (epoch seconds) of the window of `window_s` seconds that holds `now`."""
+    return int(now // window_s) * window_s
+
+
 def budget_key(agent: str, quota: str, window_s: int, now: float) -> tuple[str, int]:
     """(key, time to live in ms) of an agent-wide quota's counters for the window holding
     `now` (epoch seconds; windows are aligned to the epoch, so a 24h window is a UTC day).
     The agent is a hash tag: one agent's counters share a Redis Cluster slot."""
-    start = int(now // window_s) * window_s
+    start = window_start(now, window_s)
     ttl_ms = max(1, int((start + window_s - now) * 1000)) + 60_000   # a minute past the window's end
     return f"gate:q:{{{agent}}}:{quota}:{window_s}:{start}", ttl_ms
 
