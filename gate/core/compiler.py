@@ -148,8 +148,22 @@ class Library:
         # argmax, not .max(): ndarray.max runs through numpy's Python-level _methods wrapper
         anchor = float(scores[n + int(scores[n:].argmax())]) * inv if scores.shape[0] > n else -1.0
         library = (float(scores[row]) * inv, row, anchor)
-        hit = Semantics(raw, inv, _best(frame.index if frame is not None else None, raw, inv),
-                        _best(frame.prohibited if frame is not None else None, raw, inv), library)
+        joint = frame.joint if frame is not None else None
+        if joint is not None:
+            # identity and prohibition rows in one product; argmax per part, as `_best` would
+            s = joint.dot(raw)
+            k = len(frame.index)
+            r = int(s[:k].argmax())
+            best = (float(s[r]) * inv, r)
+            if s.shape[0] > k:
+                r = int(s[k:].argmax())
+                banned = (float(s[k + r]) * inv, r)
+            else:
+                banned = (-1.0, -1)
+        else:
+            best = _best(frame.index if frame is not None else None, raw, inv)
+            banned = _best(frame.prohibited if frame is not None else None, raw, inv)
+        hit = Semantics(raw, inv, best, banned, library)
         if self.semantic_cache_size > 0:
             if len(cache) >= self.semantic_cache_size:
                 cache.clear()

@@ -10,7 +10,7 @@ both); the FAISS index is built for every frame too and used above `FAISS_MIN_RO
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
@@ -130,6 +130,15 @@ class IdentityFrame:
 
     index: VectorIndex
     prohibited: VectorIndex | None = None   # what the identity says the agent must never do
+    # the identity rows, then the prohibition rows, in one matrix: a call is scored against
+    # both with one product (None when either index searches through FAISS)
+    joint: np.ndarray | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.joint is None and len(self.index) and self.index._faiss is None and (
+                self.prohibited is None or self.prohibited._faiss is None):
+            rows = [self.index.matrix] if self.prohibited is None else [self.index.matrix, self.prohibited.matrix]
+            object.__setattr__(self, "joint", np.ascontiguousarray(np.vstack(rows), dtype=np.float32))
 
 
 # ---- money limits the identity states ("issues refunds up to 100 USD", "up to 2,500 USD per order")

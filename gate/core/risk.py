@@ -290,6 +290,8 @@ class RiskModel:
             tuple(COMPONENTS[c][2] for c, v in zip(self.components, np.unravel_index(sub, self._radix))
                   if COMPONENTS[c][0] == 2 and v) if self._radix else ()
             for sub in range(self._width))
+        # every state in words, VIOLATED last: a verdict names its projected state per call
+        self._names = tuple(describe_state(self.components, i) for i in range(TRANSIENT * self._width + 1))
         for cat, ch in self.chains.items():
             if ch.within.shape[1] != TRANSIENT * self._width:
                 raise ValueError(f"the {cat} chain has {ch.within.shape[1]} transient states, not {TRANSIENT * self._width}")
@@ -336,7 +338,8 @@ class RiskModel:
 
     def state_name(self, index: int) -> str:
         """A chain state (a flat index) in words: the level, then the component values."""
-        return describe_state(self.components, index)
+        names = self._names
+        return names[index] if 0 <= index < len(names) else describe_state(self.components, index)
 
     def p_violation(self, state: RiskState, category: str, horizon: int | None = None) -> float:
         if state.level >= VIOLATED:
