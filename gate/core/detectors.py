@@ -72,6 +72,9 @@ _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _NATIONAL_ID = re.compile(
     r"(?i)\b(?:tax\s*(?:id|number)|national\s*(?:id|insurance)(?:\s*(?:no|number))?|cpr|nino?|sin|bsn|nif|nie|pesel|"
     r"aadhaar|personnummer|steuer-?id|codice\s+fiscale|insee)\b\W{0,12}(?:[A-Z]{2,3}[- ]?)?(?:CPR\s*)?\d[\d -]{5,14}\d")
+# one of these is in every match of _NATIONAL_ID (lower-cased)
+_NATIONAL_ID_WORDS = ("tax", "national", "cpr", "nin", "sin", "bsn", "nif", "nie", "pesel", "aadhaar", "personnummer",
+                      "steuer", "codice", "insee")
 _DOB = re.compile(r"(?i)\b(?:dob|date of birth|born)\s*[:=]?\s*\d{4}-\d{2}-\d{2}\b")
 
 
@@ -115,24 +118,34 @@ def find_pii(text: str) -> list[Finding]:
     out: list[Finding] = []
     if not _DIGITS.search(text) and "+" not in text:
         return out
-    for m in _SSN.finditer(text):
-        out.append(Finding("ssn", m.start(), m.end()))
+    # A pattern runs only on text holding what each of its matches must contain; the words of
+    # the case-insensitive ones are looked for in ASCII text only (Unicode case folding lets
+    # other letters match them: `ſ` is an `s`).
+    low = text.lower() if text.isascii() else None
+    if "-" in text:
+        for m in _SSN.finditer(text):
+            out.append(Finding("ssn", m.start(), m.end()))
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and _luhn(digits):
             out.append(Finding("payment_card", m.start(), m.end()))
-    for m in _IBAN.finditer(text):
-        if _iban_ok(m.group()):
-            out.append(Finding("iban", m.start(), m.end()))
-    for m in _PASSPORT.finditer(text):
-        out.append(Finding("passport_number", m.start(), m.end()))
-    for m in _DOB.finditer(text):
-        out.append(Finding("date_of_birth", m.start(), m.end()))
-    for m in _NATIONAL_ID.finditer(text):
-        out.append(Finding("national_id", m.start(), m.end()))
-    for m in _PHONE.finditer(text):
-        if len(re.sub(r"\D", "", m.group())) >= 10:
-            out.append(Finding("phone_number", m.start(), m.end()))
+    if not text.islower():
+        for m in _IBAN.finditer(text):
+            if _iban_ok(m.group()):
+                out.append(Finding("iban", m.start(), m.end()))
+    if low is None or "passport" in low:
+        for m in _PASSPORT.finditer(text):
+            out.append(Finding("passport_number", m.start(), m.end()))
+    if low is None or "dob" in low or "birth" in low or "born" in low:
+        for m in _DOB.finditer(text):
+            out.append(Finding("date_of_birth", m.start(), m.end()))
+    if low is None or any(w in low for w in _NATIONAL_ID_WORDS):
+        for m in _NATIONAL_ID.finditer(text):
+            out.append(Finding("national_id", m.start(), m.end()))
+    if "+" in text or "(" in text or "-" in text:
+        for m in _PHONE.finditer(text):
+            if len(re.sub(r"\D", "", m.group())) >= 10:
+                out.append(Finding("phone_number", m.start(), m.end()))
     return out
 
 

@@ -78,6 +78,7 @@ _REVERSIBILITY = {"yes": 0, "partial": 1, "no": 2}
 # Account-like identifiers that can be a payment or messaging destination.
 _ACCOUNT_RX = re.compile(r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?|\d{8,17})\b")
 _PHONE_RX = re.compile(r"\+\d[\d ()-]{7,}\d")
+_A_DIGIT = re.compile(r"\d")
 BODY_LEAF = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject|html|markdown)(?:\[\d+\])?$")
 
 
@@ -131,15 +132,21 @@ def secret_fingerprint(secret: str) -> str:
 def destination_tokens(text: str) -> set[str]:
     """Destinations named in free text: e-mail addresses, URL hosts, account numbers, phones."""
     out: set[str] = set()
-    for m in EMAIL_RX.finditer(text):
-        out.add(m.group(0).lower())
-        out.add(m.group(1).lower())
-    for m in URL_RX.finditer(text):
-        out.add(m.group(1).lower())
+    # each pattern runs only on text that holds what every one of its matches must contain
+    if "@" in text:
+        for m in EMAIL_RX.finditer(text):
+            out.add(m.group(0).lower())
+            out.add(m.group(1).lower())
+    if "://" in text:
+        for m in URL_RX.finditer(text):
+            out.add(m.group(1).lower())
+    if _A_DIGIT.search(text) is None:
+        return out
     for m in _ACCOUNT_RX.finditer(text):
         out.add(m.group(0).replace(" ", "").upper())
-    for m in _PHONE_RX.finditer(text):
-        out.add(re.sub(r"\D", "", m.group(0)))
+    if "+" in text:
+        for m in _PHONE_RX.finditer(text):
+            out.add(re.sub(r"\D", "", m.group(0)))
     return out
 
 

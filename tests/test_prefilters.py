@@ -1,0 +1,84 @@
+"""The literal prefilters in front of the PII and destination patterns only skip work: on any
+text they give exactly what running every pattern gives (a reference oracle below)."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import yaml
+
+from gate.core import detectors
+from gate.core.actions import EMAIL_RX, URL_RX
+from gate.core.detectors import Finding, find_pii
+from gate.core.session import _ACCOUNT_RX, _PHONE_RX, destination_tokens
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pii_reference(text: str) -> list[Finding]:
+    out: list[Finding] = []
+    if not detectors._DIGITS.search(text) and "+" not in text:
+        return out
+    out += [Finding("ssn", m.start(), m.end()) for m in detectors._SSN.finditer(text)]
+    for m in detectors._CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 13 <= len(digits) <= 19 and detectors._luhn(digits):
+            out.append(Finding("payment_card", m.start(), m.end()))
+    out += [Finding("iban", m.start(), m.end()) for m in detectors._IBAN.finditer(text) if detectors._iban_ok(m.group())]
+    out += [Finding("passport_number", m.start(), m.end()) for m in detectors._PASSPORT.finditer(text)]
+    out += [Finding("date_of_birth", m.start(), m.end()) for m in detectors._DOB.finditer(text)]
+    out += [Finding("national_id", m.start(), m.end()) for m in detectors._NATIONAL_ID.finditer(text)]
+    out += [Finding("phone_number", m.start(), m.end()) for m in detectors._PHONE.finditer(text)
+            if len(re.sub(r"\D", "", m.group())) >= 10]
+    return out
+
+
+def _destinations_reference(text: str) -> set[str]:
+    out = {x for m in EMAIL_RX.finditer(text) for x in (m.group(0).lower(), m.group(1).lower())}
+    out |= {m.group(1).lower() for m in URL_RX.finditer(text)}
+    out |= {m.group(0).replace(" ", "").upper() for m in _ACCOUNT_RX.finditer(text)}
+    out |= {re.sub(r"\D", "", m.group(0)) for m in _PHONE_RX.finditer(text)}
+    return out
+
+
+_PIECES = ["SSN 123-45-6789", "card 4111 1111 1111 1111", "4111-1111-1111-1111", "IBAN DE89 3704 0044 0532 0130 00",
+           "GB82WEST12345698765432", "passport no: X1234567", "PASSPORT 123456789", "pasſport 123456789", "DOB: 1984-03-02",
+           "date of birth 1990-01-31", "born 1970-12-12", "Tax ID: 12-3456789", "national insurance no QQ 12 34 56 C",
+           "NINO AB123456C", "ſin 123 456 789", "BSN 123456782", "CPR 010190-1234", "+1 415 555 0132",
+           "(415) 555-0132", "415-555-0132", "+44 20 7946 0958", "call +49 (0)30 123456", "acct 12345678901",
+           "ops@acme.example", "https://evil.example/x?y=1", "HTTPS://Files.Example.org/a", "s3://bucket/key",
+           "Ticket 4821", "INV-1009", "the", "amount 1200", "order 2024-05-01", "é", "ß", "İstanbul 1234", "\n", ","]
+
+
+def _texts() -> list[str]:
+    rng = random.Random(5)
+    texts = [" ".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 5))) for _ in range(4000)]
+    for path in sorted((ROOT / "bench" / "cases").glob("*.yaml"))[:6]:   # real argument shapes
+        for case in yaml.safe_load(path.read_text("utf-8")) or []:
+            for v in ((case.get("action") or {}).get("args") or {}).values():
+                if isinstance(v, str):
+                    texts.append(v)
+            if case.get("task"):
+                texts.append(case["task"])
+    return texts
+
+
+def test_pii_prefilters_never_hide_a_finding() -> None:
+    texts = _texts()
+    assert sum(bool(find_pii(t)) for t in texts) > 500          # the corpus does exercise the patterns
+    for text in texts:
+        assert find_pii(text) == _pii_reference(text), text
+
+
+def test_non_ascii_case_folding_still_matches() -> None:
+    # `ſ` folds to `s` under IGNORECASE: the word prefilter must not skip such text
+    assert [f.kind for f in find_pii("pasſport 123456789")] == ["passport_number"]
+
+
+def test_destination_prefilters_never_hide_a_destination() -> None:
+    texts = _texts()
+    assert sum(bool(destination_tokens(t)) for t in texts) > 500
+    for text in texts:
+        assert destination_tokens(text) == _destinations_reference(text), text
