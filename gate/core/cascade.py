@@ -365,7 +365,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     if checked:
         # the check already counted this call (steps, quotas)
         advanced = advanced.evolve(steps=snap.steps, usage=snap.usage)
-    prov = result_provenance(result, agent.policy.internal_domains)
+    prov = result_provenance(result, agent.policy.internal_domains, agent.policy.result_trust(req.tool))
     trusted = advanced.trusted(agent.named_destinations) | prov.vouched
     e = max(advanced.exposure, prov.exposure)
     level = max(advanced.risk_level, risk_level(e, advanced.escalation, advanced.reversibility))

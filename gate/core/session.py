@@ -812,7 +812,7 @@ def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
     return False
 
 
-def result_provenance(result: Any, internal: tuple[str, ...] = ()) -> Provenance:
+def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | None = None) -> Provenance:
     """Provenance of a tool result.
 
     Destinations inside prose (fetched pages, e-mail bodies, documents, comments: any string
@@ -822,6 +822,11 @@ def result_provenance(result: Any, internal: tuple[str, ...] = ()) -> Provenance
     from a colleague (its sender is in one of `internal`, the agent's own domains), unless it
     carries an instruction aimed at the agent. Prose that addresses the agent marks every value
     it names as injected.
+
+    `trust` is the policy's word on the tool (`provenance` in the policy): "trusted" results
+    (records only the organisation's staff write) vouch for every destination they name, prose
+    included, unless they carry an instruction aimed at the agent; "untrusted" ones (an inbox,
+    the web) taint every destination they name, short fields and colleagues' messages included.
     """
     if isinstance(result, (dict, list)):
         leaves = [v for _, v in flatten_args(result) if isinstance(v, str)]
@@ -854,7 +859,10 @@ def result_provenance(result: Any, internal: tuple[str, ...] = ()) -> Provenance
         pii = pii or bool(find_pii(text))
         marked = marked or bool(_MARKING_RX.search(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
-    if tainted and not injection and _internal_sender(result, internal):
+    if trust == "untrusted":
+        tainted |= vouched
+        vouched = set()
+    elif tainted and not injection and (trust == "trusted" or _internal_sender(result, internal)):
         vouched |= tainted
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values))

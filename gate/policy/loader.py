@@ -170,6 +170,12 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                 parse_window(quota["window"])
             except ValueError as exc:
                 issues.append((("quotas", qi, "window"), str(exc)))
+    prov = data.get("provenance")
+    if isinstance(prov, dict) and isinstance(prov.get("trusted_tools"), list) and isinstance(prov.get("untrusted_tools"), list):
+        both = set(prov["trusted_tools"]) & set(prov["untrusted_tools"])
+        for ti, glob in enumerate(prov["trusted_tools"]):
+            if glob in both:
+                issues.append((("provenance", "trusted_tools", ti), f"{glob!r} is listed as both trusted and untrusted"))
     return issues
 
 
@@ -274,6 +280,8 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
         risk=dict(data.get("risk") or {}),
         credentials=tuple(c["sha256"] for c in data.get("credentials") or ()),
         allow_operations=tuple(data.get("allow_operations") or ()),
+        trusted_results=tuple((data.get("provenance") or {}).get("trusted_tools") or ()),
+        untrusted_results=tuple((data.get("provenance") or {}).get("untrusted_tools") or ()),
         flow_rules=tuple(r for r in deny if r.flow),
         quotas=quotas,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 __all__ = ["ToolEffect", "Constraint", "ToolSpec", "StepMatch", "DenyRule", "Quota", "AgentPolicy"]
@@ -116,3 +117,13 @@ class AgentPolicy:
     allow_operations: tuple[str, ...] = ()      # built-in dangerous-operation codes this agent may run
     flow_rules: tuple[DenyRule, ...] = ()       # the deny rules with `after` / `unless_after` (a subset of `deny`)
     quotas: tuple[Quota, ...] = ()
+    trusted_results: tuple[str, ...] = ()       # tool globs whose results vouch for the destinations they name
+    untrusted_results: tuple[str, ...] = ()     # tool globs whose results taint every destination they name
+
+    def result_trust(self, tool: str) -> str | None:
+        """"trusted", "untrusted" or None (judged by the shape of the result) for `tool`'s results."""
+        if self.untrusted_results and any(fnmatchcase(tool, g) for g in self.untrusted_results):
+            return "untrusted"
+        if self.trusted_results and any(fnmatchcase(tool, g) for g in self.trusted_results):
+            return "trusted"
+        return None
