@@ -367,16 +367,17 @@ class Counted:
         return out
 
 
-def redis_gates(tmp_path: Path, url: str, n: int = 2, **settings) -> list[Gate]:
+def redis_gates(tmp_path: Path, url: str, audit: tuple[Path | None, ...] = (None, None)) -> list[Gate]:
+    """One gate per entry of `audit` (its audit log, or None) on the Redis at `url`."""
     (tmp_path / "refunder.yaml").write_text(REFUNDER)
-    return [Gate.from_policies(tmp_path, Settings(audit_path=settings.get(f"audit_path_{i}"), store="redis", redis_url=url,
-                                                  redis_timeout_s=0.5), clock=Clock()) for i in range(n)]
+    return [Gate.from_policies(tmp_path, Settings(audit_path=path, store="redis", redis_url=url, redis_timeout_s=0.5), clock=Clock())
+            for path in audit]
 
 
 def test_a_repeat_in_budget_call_is_one_spend_and_no_read(redis_server, tmp_path: Path) -> None:
     import redis
 
-    g = redis_gates(tmp_path, redis_server.url, 1)[0]
+    g = redis_gates(tmp_path, redis_server.url, (None,))[0]
     ops = Counted(g.store)
     pool = g.store._pool
     trips = [0]
@@ -426,9 +427,7 @@ def test_a_spend_answers_the_counters_it_leaves(redis_server, tmp_path: Path) ->
 
 def test_a_replica_that_saw_low_counters_never_overspends(redis_server, tmp_path: Path) -> None:
     log = tmp_path / "a.jsonl"
-    (tmp_path / "refunder.yaml").write_text(REFUNDER)
-    a, b = (Gate.from_policies(tmp_path, Settings(audit_path=path, store="redis", redis_url=redis_server.url, redis_timeout_s=0.5),
-                               clock=Clock()) for path in (log, None))
+    a, b = redis_gates(tmp_path, redis_server.url, (log, None))
     assert a.check(refund(100)).decision == "ALLOW"                     # A saw (1, 100)
     assert b.check(refund(50)).decision == "ALLOW"                      # the store: (2, 150)
     d = a.check(refund(10))                                             # decided on (1, 100); the add proves it fits
@@ -461,9 +460,7 @@ def test_counters_seen_high_never_clamp_or_block_what_the_store_allows(redis_ser
     from gate.stores import budget_key
 
     log = tmp_path / "a.jsonl"
-    (tmp_path / "refunder.yaml").write_text(REFUNDER)
-    a, b = (Gate.from_policies(tmp_path, Settings(audit_path=path, store="redis", redis_url=redis_server.url, redis_timeout_s=0.5),
-                               clock=Clock()) for path in (log, None))
+    a, b = redis_gates(tmp_path, redis_server.url, (log, None))
     first = a.check(refund(280))
     assert first.decision == "ALLOW"                                    # A saw (1, 280)
     # the call did not stand (a session transaction elsewhere lost its race): B takes it back
