@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gate.stores.base import Added, SessionStore, Spend, budget_key, session_key, window_start
+from gate.stores.base import (
+    Added,
+    SessionStore,
+    Spend,
+    budget_key,
+    session_key,
+    window_start,
+)
 from gate.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
