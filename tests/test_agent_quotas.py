@@ -465,7 +465,7 @@ def test_counters_seen_high_never_clamp_or_block_what_the_store_allows(redis_ser
     assert first.decision == "ALLOW"                                    # A saw (1, 280)
     # the call did not stand (a session transaction elsewhere lost its race): B takes it back
     b.store.refund([_spend_of(b, 280.0)])
-    assert spent(b) == (0, 0.0)
+    assert spent(a) == (0, 0.0)                                         # A's view reads the store, not what A kept
     d = a.check(refund(100))                                            # on (1, 280) a clamp to 20; the store has room
     assert d.decision == "ALLOW" and d.action["args"]["amount"] == 100
     for i in range(3):
