@@ -7,8 +7,8 @@ call is decided and spent after it, in the store.
 Two agents with the same identity and tools; one has an agent-wide quota on `issue_refund`
 (limits high enough that nothing is blocked). Each mode decides distinct sessionless refunds of
 both agents, interleaved, and reports the `Gate.check` p50/p99 of each and the difference (the
-quota's cost: one counters read and one conditional add; in Redis two round trips). The last
-line is JSON.
+quota's cost: one conditional add, in Redis one round trip, as each call is decided on the
+counters the gate's previous add left; the first call also reads them). The last line is JSON.
 """
 
 from __future__ import annotations

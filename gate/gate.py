@@ -37,12 +37,13 @@ from gate.metrics import Metrics
 from gate.policy.loader import load_policies
 from gate.policy.model import Quota
 from gate.settings import Settings
-from gate.stores import MemoryStore, SessionStore, Spend, budget_key, make_store, session_key, window_start
+from gate.stores import Added, MemoryStore, SessionStore, Spend, budget_key, make_store, session_key, window_start
 
 __all__ = ["Gate", "PROBE_REQUEST"]
 
 log = logging.getLogger("gate")
 _SPEND_ATTEMPTS = 4     # decisions of one call racing other spends of the same agent-wide quota
+_SEEN_MAX = 4096        # agent-wide quota counters a gate keeps from its last spends (one per agent, quota and window)
 
 # Readiness runs a real decision; this agent is compiled into every bundle's probe.
 PROBE_REQUEST = {"tool": "__gate_probe__", "args": {}}
@@ -163,6 +164,10 @@ class Gate:
         self.cascade = cascade or Cascade()
         self.last_reload_error: str | None = None
         self._inline = isinstance(self.store, MemoryStore)
+        # The agent-wide quota counters this process last saw, by store key (the key holds the
+        # window's start, so a new window starts unseen): calls are decided on them, and the
+        # store's conditional add proves an ALLOW still fits (`_decide_spending`).
+        self._seen: dict[str, tuple[int, float]] = {}
         self._reload_lock = threading.Lock()
         self.metrics.agents.set(len(bundle.agents))
 
@@ -243,8 +248,7 @@ class Gate:
                 d, new = decide(bundle, self.cascade, snap, req, decision_id)
                 return as_executed(bundle, snap, req, d, new) if dry_run else (d, new)
             if held:      # the store re-runs a transaction that lost a race: undo its spend first
-                self._budget_store().refund(held)
-                held.clear()
+                self._refund(held)
             d, new, budget = self._decide_spending(bundle, snap, req, decision_id, plan, dry_run, held)
             return d, new
 
@@ -279,30 +283,86 @@ class Gate:
             raise StoreUnavailable(f"{type(self.store).__name__} keeps no agent-wide quota counters (counters, spend, refund)")
         return self.store
 
+    def _refund(self, held: list[Spend]) -> None:
+        """Take back a spend whose decision did not stand (its counters are read again next time)."""
+        self._forget(held)
+        self._budget_store().refund(held)
+        held.clear()
+
     def _refund_quietly(self, held: list[Spend]) -> None:
-        """Take back a spend whose decision did not stand; a store that is down keeps it
-        (the agent is under-credited, never over-spent)."""
+        """`_refund`, but a store that is down keeps the spend (the agent is under-credited,
+        never over-spent)."""
         try:
-            self._budget_store().refund(held)
+            self._refund(held)
         except StoreUnavailable as exc:
             log.warning("could not take back an agent-wide quota spend: %s", exc.message)
         held.clear()
+
+    def _read_budget(self, plan: tuple[Quota, ...], keys: list[str]) -> dict[str, tuple[int, float]]:
+        """The counters of `plan`'s quotas (`keys`) as the store holds them now (kept, too)."""
+        counters = self._budget_store().counters(keys)
+        self._remember(keys, counters)
+        return dict(zip((q.id for q in plan), counters))
+
+    def _remember(self, keys: list[str], counters: list[tuple[int, float]]) -> None:
+        """Keep the counters the store answered for `keys` (bounded: emptied when full)."""
+        seen = self._seen
+        if len(seen) >= _SEEN_MAX:
+            seen.clear()
+        for k, c in zip(keys, counters):
+            seen[k] = c
+
+    def _forget(self, entries: list[Spend]) -> None:
+        for e in entries:
+            self._seen.pop(e.key, None)
+
+    def _spent(self, entries: list[Spend], out: Added | list[tuple[int, float]] | None) -> list[tuple[int, float]] | None:
+        """What `store.spend` answered: None when the add was made (the counters it left are
+        kept), else the current counters (kept too). A store that answers a made add with None
+        (written before `Added`) leaves the counters to be read again."""
+        if out is None:
+            self._forget(entries)
+            return None
+        if isinstance(out, Added):
+            self._remember([e.key for e in entries], out.after)
+            return None
+        self._remember([e.key for e in entries], out)
+        return out
 
     def _decide_spending(self, bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, decision_id: str,
                          plan: tuple[Quota, ...], dry_run: bool, held: list[Spend],
                          ) -> tuple[Decision, SessionSnapshot, dict[str, tuple[int, float]]]:
         """Decide a call that falls under agent-wide quotas, then spend them atomically.
 
-        The counters are read, the call decided on them, and an executed call (allowed or
-        rewritten, or anything in dry-run) spends its quotas through the store's conditional
-        add. When another call of the agent spent in between and the add no longer fits, the
-        call is decided again on the fresh counters (a clamp shrinks, or the quota blocks), so
-        two replicas can never both spend the last of a quota."""
+        The call is decided on the counters this gate saw last (what its last spend of each
+        quota left), or, when it has none, on counters read from the store. An executed call
+        (allowed or rewritten, or anything in dry-run) spends its quotas through the store's
+        conditional add. When the add no longer fits (another call of the agent spent in
+        between), the store answers the current counters and the call is decided again on
+        them (a clamp shrinks, or the quota blocks), so two replicas can never both spend the
+        last of a quota.
+
+        Why the counters seen last are enough: only the quota check reads them, and an ALLOW
+        means it passed every agent-wide quota the unchanged arguments fall under. The store
+        then adds exactly those quotas, each only if the call still fits its real counters, and
+        a call that fits passes the quota check on those counters too: the same ALLOW. Any other
+        outcome (a clamp, a block, or any rewrite) may have been shaped by counters that are
+        low (other replicas spent) or high (a refund, a reset), so it is decided again on
+        counters read from the store before anything is spent or answered. Dry-run, whose add
+        is forced and so proves nothing, always reads them."""
         store = self._budget_store()
         now = self._clock()
-        budget = dict(zip((q.id for q in plan), store.counters([budget_key(req.agent, q.id, q.window_s or 1, now)[0] for q in plan])))
+        keys = [budget_key(req.agent, q.id, q.window_s or 1, now)[0] for q in plan]
+        seen = self._seen
+        known = [seen.get(k) for k in keys]
+        stale = not dry_run and None not in known      # deciding on counters seen earlier
+        budget = {q.id: c for q, c in zip(plan, known) if c is not None} if stale else self._read_budget(plan, keys)
         for _ in range(_SPEND_ATTEMPTS):
             d, new = decide(bundle, self.cascade, snap, req, decision_id, budget)
+            if stale and d.decision != "ALLOW":
+                budget = self._read_budget(plan, keys)
+                stale = False
+                d, new = decide(bundle, self.cascade, snap, req, decision_id, budget)
             if dry_run:
                 d, new = as_executed(bundle, snap, req, d, new)
             if d.decision == "BLOCK":
@@ -311,11 +371,12 @@ class Gate:
             if not spending:
                 return d, new, budget
             entries = _spends(req.agent, spending, now)
-            current = store.spend(entries, force=dry_run)
+            current = self._spent(entries, store.spend(entries, force=dry_run))
             if current is None:
                 held.extend(entries)
                 return d, new, budget
             budget = budget | {q.id: c for (q, _), c in zip(spending, current)}
+            stale = stale and len(spending) < len(plan)    # every quota now holds the store's counters
         v = Verdict("quotas", "block", "quota_contended",
                     f"the agent's quota counters kept changing under concurrent calls ({_SPEND_ATTEMPTS} attempts); refused rather than overspent")
         d = Decision("BLOCK", {"tool": req.tool, "args": req.args}, (v.reason(),), decision_id, bundle.revision, req.agent,
@@ -331,7 +392,7 @@ class Gate:
             return []
         entries = _spends(req.agent, budget_spend(plan, req.tool, req.args), self._clock())
         if entries:
-            self._budget_store().spend(entries, force=True)
+            self._spent(entries, self._budget_store().spend(entries, force=True))
         return entries
 
     def agent_quotas(self, agent: str) -> list[dict[str, Any]]:
@@ -433,8 +494,7 @@ class Gate:
 
         def step(snap: SessionSnapshot) -> tuple[tuple[SessionSnapshot, ObserveMatch], SessionSnapshot]:
             if held:      # a re-run transaction: undo the earlier attempt's spend
-                self._budget_store().refund(held)
-                held.clear()
+                self._refund(held)
             how, snap = match(snap, decision_id, req.tool, req.args)
             new = apply_observation(bundle, snap, req, body.get("result"), how.counted == "matched")
             if how.counted == "new":

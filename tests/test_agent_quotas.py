@@ -341,3 +341,177 @@ def test_a_rerun_transaction_does_not_spend_twice(tmp_path: Path) -> None:
     d = g.check(refund(200, "s2"))
     assert d.decision == "REWRITE" and d.action["args"]["amount"] == 100
     assert spent(g) == (2, 300.0)
+
+
+# A gate decides a call on the counters its own last spend of each quota left, and the store's
+# conditional add proves an ALLOW still fits; anything else is decided again on the store's counters.
+
+class Counted:
+    """Counts a store's agent-wide quota operations (wraps the instance's bound methods)."""
+
+    def __init__(self, store) -> None:  # type: ignore[no-untyped-def]
+        self.calls = {"counters": 0, "spend": 0}
+        for name in self.calls:
+            inner = getattr(store, name)
+
+            def counted(*a, _name=name, _inner=inner, **kw):  # type: ignore[no-untyped-def]
+                self.calls[_name] += 1
+                return _inner(*a, **kw)
+
+            setattr(store, name, counted)
+
+    def take(self) -> dict[str, int]:
+        out = dict(self.calls)
+        for name in self.calls:
+            self.calls[name] = 0
+        return out
+
+
+def redis_gates(tmp_path: Path, url: str, audit: tuple[Path | None, ...] = (None, None)) -> list[Gate]:
+    """One gate per entry of `audit` (its audit log, or None) on the Redis at `url`."""
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    return [Gate.from_policies(tmp_path, Settings(audit_path=path, store="redis", redis_url=url, redis_timeout_s=0.5), clock=Clock())
+            for path in audit]
+
+
+def test_a_repeat_in_budget_call_is_one_spend_and_no_read(redis_server, tmp_path: Path) -> None:
+    import redis
+
+    g = redis_gates(tmp_path, redis_server.url, (None,))[0]
+    ops = Counted(g.store)
+    pool = g.store._pool
+    trips = [0]
+    checkout = pool.get_connection
+
+    def counted_checkout(*a, **kw):  # type: ignore[no-untyped-def]
+        trips[0] += 1         # one per command or pipeline the client sends: one round trip
+        return checkout(*a, **kw)
+
+    pool.get_connection = counted_checkout
+    server = redis.Redis.from_url(redis_server.url)
+
+    def scripts() -> int:
+        calls = server.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+        server.config_resetstat()
+        return calls
+
+    assert g.check(refund(10, order="O-1")).decision == "ALLOW"          # nothing seen yet: read, then spend
+    assert ops.take() == {"counters": 1, "spend": 1}                     # (and the script loaded: NOSCRIPT once)
+    server.config_resetstat()
+    for i in range(2):
+        trips[0] = 0
+        assert g.check(refund(10, order=f"O-{i + 2}")).decision == "ALLOW"
+        assert ops.take() == {"counters": 0, "spend": 1}
+        assert trips == [1] and scripts() == 1                           # one round trip: the conditional add
+    assert g.check({"agent": "refunder", "action": {"tool": "send_email", "args": {"to": "jo@customer.example"}}}).decision == "ALLOW"
+    assert ops.take() == {"counters": 1, "spend": 0}                     # its own quota, never seen: read
+    d = g.check(refund(280, order="O-9"))                               # 30 spent: a clamp is read again first
+    assert d.decision == "REWRITE" and d.action["args"]["amount"] == 270
+    assert ops.take() == {"counters": 1, "spend": 1}
+    assert spent(g) == (4, 300.0)
+
+
+def test_a_spend_answers_the_counters_it_leaves(redis_server, tmp_path: Path) -> None:
+    from gate.stores import Added, Spend
+    from gate.stores.redis import RedisStore
+
+    for store in (MemoryStore(), RedisStore(redis_server.url)):
+        a, b = Spend("gate:q:{x}:a:60:0", 2.5, 3, 10.0, 60_000), Spend("gate:q:{x}:b:60:0", 2.5, None, None, 60_000)
+        assert store.spend([a, b]) == Added([(1, 2.5), (1, 2.5)])
+        assert store.spend([a, b]) == Added([(2, 5.0), (2, 5.0)])
+        assert store.spend([a._replace(amount=6.0), b]) == [(2, 5.0), (2, 5.0)]      # would pass 10: nothing added
+        assert store.spend([a._replace(amount=6.0), b], force=True) == Added([(3, 11.0), (3, 7.5)])
+        assert store.counters([a.key, b.key]) == [(3, 11.0), (3, 7.5)]
+        store.close()
+
+
+def test_a_replica_that_saw_low_counters_never_overspends(redis_server, tmp_path: Path) -> None:
+    log = tmp_path / "a.jsonl"
+    a, b = redis_gates(tmp_path, redis_server.url, (log, None))
+    assert a.check(refund(100)).decision == "ALLOW"                     # A saw (1, 100)
+    assert b.check(refund(50)).decision == "ALLOW"                      # the store: (2, 150)
+    d = a.check(refund(10))                                             # decided on (1, 100); the add proves it fits
+    assert d.decision == "ALLOW" and spent(a) == (3, 160.0)
+    assert b.check(refund(90)).decision == "ALLOW"                      # the store: (4, 250); A saw (3, 160)
+    d = a.check(refund(100))                                            # fits what A saw; the store refuses: 4 calls
+    assert d.decision == "BLOCK" and codes(d) == {"quota_calls_exceeded"}
+    assert spent(a) == (4, 250.0)
+    a.audit.close()
+    recs = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    assert [r["budget_before"]["refunds-per-day"] for r in recs] == [[0, 0.0], [1, 100.0], [4, 250.0]]
+    out = replay_file(a, log)
+    assert out["replayed"] == 3 and out["matched"] == 3, out
+
+
+def test_a_clamp_on_low_counters_comes_out_exact(redis_server, tmp_path: Path) -> None:
+    a, b = redis_gates(tmp_path, redis_server.url)
+    assert a.check(refund(100)).decision == "ALLOW"                     # A saw (1, 100)
+    assert b.check(refund(150)).decision == "ALLOW"                     # the store: (2, 250)
+    d = a.check(refund(100))                                            # A would allow 100; 50 is left
+    assert d.decision == "REWRITE" and d.action["args"]["amount"] == 50
+    assert spent(a) == (3, 300.0)
+    assert a.check(refund(1)).decision == "BLOCK" and b.check(refund(1)).decision == "BLOCK"
+    assert spent(b) == (3, 300.0)
+
+
+def test_counters_seen_high_never_clamp_or_block_what_the_store_allows(redis_server, tmp_path: Path) -> None:
+    import redis
+
+    from gate.stores import budget_key
+
+    log = tmp_path / "a.jsonl"
+    a, b = redis_gates(tmp_path, redis_server.url, (log, None))
+    first = a.check(refund(280))
+    assert first.decision == "ALLOW"                                    # A saw (1, 280)
+    # the call did not stand (a session transaction elsewhere lost its race): B takes it back
+    b.store.refund([_spend_of(b, 280.0)])
+    assert spent(a) == (0, 0.0)                                         # A's view reads the store, not what A kept
+    d = a.check(refund(100))                                            # on (1, 280) a clamp to 20; the store has room
+    assert d.decision == "ALLOW" and d.action["args"]["amount"] == 100
+    for i in range(3):
+        assert a.check(refund(1, order=f"O-{i}")).decision == "ALLOW"
+    assert a.check(refund(1)).decision == "BLOCK"                       # A saw 4 calls: the calls cap
+    # an operator resets the agent's counters: A's 4 calls are gone from the store
+    redis.Redis.from_url(redis_server.url).delete(budget_key("refunder", "refunds-per-day", 86_400, T0)[0])
+    d = a.check(refund(5))
+    assert d.decision == "ALLOW" and spent(a) == (1, 5.0)
+    a.audit.close()
+    out = replay_file(a, log)
+    assert out["replayed"] == 7 and out["matched"] == 7, out
+
+
+def _spend_of(g: Gate, amount: float):  # type: ignore[no-untyped-def]
+    from gate.gate import _spends
+
+    policy = g.bundle.agents["refunder"].policy
+    return _spends("refunder", [(next(q for q in policy.quotas if q.id == "refunds-per-day"), amount)], T0)[0]
+
+
+def test_a_store_that_answers_none_for_a_made_add_still_works(tmp_path: Path) -> None:
+    """A store written before `spend` answered `Added`: the gate reads the counters every call."""
+    class OldSpend(MemoryStore):
+        def spend(self, entries, *, force=False):  # type: ignore[no-untyped-def]
+            out = super().spend(entries, force=force)
+            return out if isinstance(out, list) else None
+
+    (tmp_path / "refunder.yaml").write_text(REFUNDER)
+    g = Gate.from_policies(tmp_path, Settings(audit_path=None), store=OldSpend(), clock=Clock())
+    ops = Counted(g.store)
+    assert g.check(refund(200)).decision == "ALLOW"
+    assert g.check(refund(50)).decision == "ALLOW"
+    assert ops.take() == {"counters": 2, "spend": 2}
+    d = g.check(refund(100))
+    assert d.decision == "REWRITE" and d.action["args"]["amount"] == 50
+    assert g.check(refund(1)).decision == "BLOCK"
+    assert spent(g) == (3, 300.0)
+
+
+def test_dry_run_reads_the_counters_for_every_call(tmp_path: Path) -> None:
+    g = make_gate(tmp_path, mode="dry-run")
+    ops = Counted(g.store)
+    assert g.check(refund(100)).decision == "ALLOW"
+    assert g.check(refund(100)).decision == "ALLOW"
+    assert ops.take() == {"counters": 2, "spend": 2}                    # a forced add proves nothing
+    g.store.refund([_spend_of(g, 200.0)])
+    d = g.check(refund(250))
+    assert d.decision == "ALLOW" and d.dry_run is None                  # the store's (2, 0): it would have run as asked

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gate.stores.base import SessionStore, Spend, budget_key, session_key, window_start
+from gate.stores.base import (
+    Added,
+    SessionStore,
+    Spend,
+    budget_key,
+    session_key,
+    window_start,
+)
 from gate.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     from gate.settings import Settings
 
-__all__ = ["SessionStore", "MemoryStore", "Spend", "budget_key", "session_key", "window_start", "make_store"]
+__all__ = ["SessionStore", "MemoryStore", "Spend", "Added", "budget_key", "session_key", "window_start", "make_store"]
 
 
 def make_store(settings: Settings) -> SessionStore:

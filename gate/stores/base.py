@@ -4,7 +4,7 @@ from typing import Callable, NamedTuple, Protocol, Sequence, TypeVar
 
 from gate.core.session import SessionSnapshot
 
-__all__ = ["SessionStore", "Spend", "session_key", "budget_key", "window_start"]
+__all__ = ["SessionStore", "Spend", "Added", "session_key", "budget_key", "window_start"]
 
 T = TypeVar("T")
 
@@ -37,6 +37,13 @@ class Spend(NamedTuple):
     ttl_ms: int
 
 
+class Added(NamedTuple):
+    """What a successful `spend` returns: every entry's counters (calls, total) right after the
+    add, as the store holds them (a gate keeps them to decide its next call of the agent)."""
+
+    after: list[tuple[int, float]]
+
+
 class SessionStore(Protocol):
     """Atomic read-modify-write of one session's snapshot.
 
@@ -54,10 +61,12 @@ class SessionStore(Protocol):
         """(calls, total) of each key (0, 0.0 when absent or expired)."""
         ...
 
-    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> list[tuple[int, float]] | None:
+    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> Added | list[tuple[int, float]] | None:
         """Atomically add one call and its amount to every entry's counters if each stays
-        within its limits (or `force`: the call ran anyway); None when added, else the current
-        counters of every entry (nothing added)."""
+        within its limits (or `force`: the call ran anyway). When added: `Added` with every
+        entry's counters after the add (or None, as stores written before `Added` answer: the
+        gate then reads the counters again for the agent's next call); else the current
+        counters of every entry, as a plain list (nothing added)."""
         ...
 
     def refund(self, entries: Sequence[Spend]) -> None:

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from typing import Callable, Sequence, TypeVar
 
 from gate.core.session import EMPTY_SESSION, SessionSnapshot
-from gate.stores.base import Spend
+from gate.stores.base import Added, Spend
 
 __all__ = ["MemoryStore"]
 
@@ -67,7 +67,7 @@ class MemoryStore:
             now = self._clock()
             return [self._counter(k, now) for k in keys]
 
-    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> list[tuple[int, float]] | None:
+    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> Added | list[tuple[int, float]]:
         with self._counter_lock:
             now = self._clock()
             current = [self._counter(e.key, now) for e in entries]
@@ -76,12 +76,14 @@ class MemoryStore:
                     if (e.max_calls is not None and calls + 1 > e.max_calls) or \
                             (e.max_total is not None and total + e.amount > e.max_total + 1e-9):
                         return current
+            after = []
             for e, (calls, total) in zip(entries, current):
                 self._counters[e.key] = [calls + 1, total + e.amount, now + e.ttl_ms / 1000]
+                after.append((calls + 1, total + e.amount))
             if len(self._counters) > 4 * self.max_sessions:   # windows that ended are dropped now and then
                 for k in [k for k, v in self._counters.items() if v[2] <= now]:
                     del self._counters[k]
-            return None
+            return Added(after)
 
     def refund(self, entries: Sequence[Spend]) -> None:
         with self._counter_lock:

@@ -28,7 +28,7 @@ from redis.retry import Retry
 
 from gate.core.session import SessionSnapshot, SnapshotError
 from gate.errors import SessionUnreadable, StoreUnavailable
-from gate.stores.base import Spend
+from gate.stores.base import Added, Spend
 
 __all__ = ["RedisStore", "CAS_SCRIPT", "SPEND_SCRIPT"]
 
@@ -48,7 +48,8 @@ return 1
 
 # Agent-wide quota counters, one hash {c: calls, t: total} per quota and window.
 # KEYS: the counters; ARGV[1] '1' = force; then per key: amount, max calls (-1 none), max total (-1 none), TTL ms.
-# Adds to every key only if each stays within its limits; else returns every key's counters.
+# Adds to every key only if each stays within its limits. Returns {'1', calls, total, ...} with
+# every key's counters after the add, or {'0', calls, total, ...} with their counters as they are.
 SPEND_SCRIPT = """
 local cur = {}
 for i = 1, #KEYS do
@@ -60,7 +61,7 @@ if ARGV[1] ~= '1' then
     local b = 1 + (i - 1) * 4
     local maxc, maxt = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
     if (maxc >= 0 and cur[i][1] + 1 > maxc) or (maxt >= 0 and cur[i][2] + tonumber(ARGV[b + 1]) > maxt + 1e-9) then
-      local out = {}
+      local out = {'0'}
       for j = 1, #KEYS do
         out[#out + 1] = tostring(cur[j][1])
         out[#out + 1] = string.format('%.17g', cur[j][2])
@@ -69,13 +70,14 @@ if ARGV[1] ~= '1' then
     end
   end
 end
+local out = {'1'}
 for i = 1, #KEYS do
   local b = 1 + (i - 1) * 4
-  redis.call('HINCRBY', KEYS[i], 'c', 1)
-  redis.call('HINCRBYFLOAT', KEYS[i], 't', ARGV[b + 1])
+  out[#out + 1] = tostring(redis.call('HINCRBY', KEYS[i], 'c', 1))
+  out[#out + 1] = redis.call('HINCRBYFLOAT', KEYS[i], 't', ARGV[b + 1])
   redis.call('PEXPIRE', KEYS[i], ARGV[b + 4])
 end
-return 1
+return out
 """
 
 # KEYS: counters; ARGV: the amount to take back from each (a spend whose decision did not stand).
@@ -199,18 +201,17 @@ class RedisStore:
             rows = pipe.execute()
         return [(int(c or 0), float(t or 0.0)) for c, t in rows]
 
-    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> list[tuple[int, float]] | None:
+    def spend(self, entries: Sequence[Spend], *, force: bool = False) -> Added | list[tuple[int, float]]:
         if not entries:
-            return None
+            return Added([])
         args: list[str | int] = ["1" if force else "0"]
         for e in entries:
             args += [_num(e.amount), -1 if e.max_calls is None else e.max_calls,
                      "-1" if e.max_total is None else _num(e.max_total), e.ttl_ms]
         with self._boundary("spend", entries[0].key):
             out = self._spend(keys=[e.key for e in entries], args=args)
-        if not isinstance(out, list):
-            return None
-        return [(int(out[i]), float(out[i + 1])) for i in range(0, len(out), 2)]
+        counters = [(int(out[i]), float(out[i + 1])) for i in range(1, len(out), 2)]
+        return Added(counters) if out[0] == b"1" else counters
 
     def refund(self, entries: Sequence[Spend]) -> None:
         if entries:
