@@ -23,6 +23,10 @@ what a hard check blocked or rewrote stays as the shipped gate decided it):
   shipped gate's on the same cases.
 - `lr-raw`: the same LR without the flags and the consensus weight (the soft checks' thresholds
   and weights were tuned on all of dev by bench/tune.py, so those inputs carry in-sample tuning).
+- `lr+session` / `lr-raw+session`: either LR plus what the session holds when the call comes
+  (its exposure, escalation and risk level, injections, flow marks; whether the call's values
+  were tainted, injected or are held records; which share of them appeared in earlier results,
+  the task or earlier calls; refusal words such as "declined", "on hold" in results and task).
 - `lr-embedding` (`--embedding-lr`, slow): the same LR with the call's and the task's embeddings.
 - `knn`: nearest neighbour over (task imprint, call) pairs of the training files: a call is
   stopped when its best similarity to a training violation minus its best similarity to a
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -56,8 +61,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gate.core.actions import flatten_args  # noqa: E402
 from gate.core.cascade import _features  # noqa: E402
 from gate.core.frame import VectorIndex  # noqa: E402
+from gate.core.session import salient_tokens  # noqa: E402
 from gate.evaluation.data import Case, load_cases  # noqa: E402
 from gate.evaluation.runner import _request, gate_variant, rewrite_ok, run_cases  # noqa: E402
 from gate.gate import Gate  # noqa: E402
@@ -114,16 +121,18 @@ def collect(gate: Gate, cases: Sequence[Case]) -> list[Record]:
         raw, inv = lib.raw_action_vector(tool, f)
         call = (raw * inv).astype(np.float32)
         task = lib.task_vector(case.task) if case.task else None
-        x = np.zeros(len(FEATURES), dtype=np.float64)
+        x = np.zeros(len(FEATURES) + len(SESSION_FEATURES), dtype=np.float64)
         if blocked:
             out.append(Record(case, case.source, case.stopped, True, False, False, x, call, task, f.text))
             continue
         d = g.check(_request(case, session, case.action), via="eval")
         ok = rewrite_ok(case, d.action) if d.decision == "REWRITE" and case.expected == "REWRITE" else None
+        before = g.store.get(f"gate:s:{case.agent}:{session}")     # the session as the final call found it
         last = d.trail[-1]
         is_open = last.check == "consensus" and not any(v.outcome == "rewrite" for v in d.trail)
         if is_open:
-            x = features(d, f, len(case.history), case.task is not None)
+            x = np.concatenate([features(d, f, len(case.history), case.task is not None),
+                                session_features(case, before)])
         out.append(Record(case, case.source, case.stopped, _stopped(case, d.decision, ok), is_open,
                           is_open and last.outcome == "block", x, call, task, f.text))
     return out
@@ -142,6 +151,39 @@ def features(d: Any, f: Any, history: int, has_task: bool) -> np.ndarray:
     row += [1.0 if v in f.verbs else 0.0 for v in VERBS]
     row += [float(f.sensitivity), 1.0 if f.destination == "external" else 0.0, float(min(history, 10))]
     return np.array(row, dtype=np.float64)
+
+
+SESSION_FEATURES = ("steps", "exposure", "escalation", "risk_level", "injections", "value_tainted", "value_injected",
+                    "value_held", "secret_seen", "sensitive_seen", "flow_marks", "values_from_results", "values_from_task",
+                    "values_from_calls", "refusal_words_results", "refusal_words_task", "no_values")
+# Words by which a result or a task says a record or an action is not to be acted on.
+_REFUSAL = re.compile(r"(?i)\b(denied|reject\w*|declin\w*|not approved|unapproved|hold|pending|do not|don't|must not|never|"
+                      r"expired|revoked|fraud\w*|suspicious|blocked|frozen|opted? out|withdrawn|unverified|not verified|"
+                      r"restricted|confidential|disputed|closed|terminated|suspended)\b")
+
+
+def session_features(case: Case, snap: Any) -> np.ndarray:
+    """What the session holds when the final call comes: its state (exposure, escalation, risk,
+    injections, flow marks), whether the call's values were tainted, injected or are held records,
+    where its values appeared before (results, task, earlier calls), and refusal words."""
+    toks: set[str] = set()
+    for _, v in flatten_args(case.action.get("args") or {}):
+        if isinstance(v, str):
+            toks |= salient_tokens(v)
+    results = " ".join(json.dumps(s.get("result"), default=str) for s in case.history).lower()
+    calls = " ".join(json.dumps(s.get("action"), default=str) for s in case.history).lower()
+    task = (case.task or "").lower()
+    n = max(1, len(toks))
+    if snap is None:
+        state = [0.0] * 11
+    else:
+        held = {h.split("=")[0] for h in snap.held}
+        state = [snap.steps, snap.exposure, snap.escalation, snap.risk_level, snap.injections,
+                 float(bool(snap.tainted & toks)), float(bool(snap.injected & toks)), float(bool(held & toks)),
+                 float(bool(snap.secrets)), float(bool(snap.sensitive)), float(len(snap.marks))]
+    seen = [sum(1 for t in toks if t.lower() in text) / n for text in (results, task, calls)]
+    return np.array(state + seen + [len(_REFUSAL.findall(results)), len(_REFUSAL.findall(task)), float(not toks)],
+                    dtype=np.float64)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -277,21 +319,31 @@ def lr_scorer(train: list[Record], apply: list[Record], l2: float, cols: Sequenc
     return predict_lr(fit_lr(X, y, l2), A)
 
 
+CALL_COLS = tuple(range(len(FEATURES)))           # the call's scores, flags and features; no session features
 # untuned inputs only: no flag and no consensus weight (their thresholds and weights were tuned on all of dev)
 RAW_COLS = tuple(i for i, n in enumerate(FEATURES) if not n.startswith("flag_") and n != "consensus_weight")
+SESSION_COLS = tuple(range(len(FEATURES), len(FEATURES) + len(SESSION_FEATURES)))
 
 
 def lr_embedding_scorer(train: list[Record], apply: list[Record], l2: float) -> np.ndarray:
     """An LR over the call's and the task's embeddings (zeros without a task) and the LR features."""
     def row(r: Record) -> np.ndarray:
-        return np.concatenate([r.call, r.task if r.task is not None else np.zeros_like(r.call), r.x])
+        return np.concatenate([r.call, r.task if r.task is not None else np.zeros_like(r.call), r.x[:len(FEATURES)]])
     fit = [r for r in train if r.open]
     y = np.array([1.0 if r.label else 0.0 for r in fit])
     return predict_lr(fit_lr(np.array([row(r) for r in fit]), y, l2), np.array([row(r) for r in apply]))
 
 
+def lr_call_scorer(train: list[Record], apply: list[Record], l2: float) -> np.ndarray:
+    return lr_scorer(train, apply, l2, CALL_COLS)
+
+
 def lr_raw_scorer(train: list[Record], apply: list[Record], l2: float) -> np.ndarray:
     return lr_scorer(train, apply, l2, RAW_COLS)
+
+
+def lr_raw_session_scorer(train: list[Record], apply: list[Record], l2: float) -> np.ndarray:
+    return lr_scorer(train, apply, l2, RAW_COLS + SESSION_COLS)
 
 
 def knn_scorer(train: list[Record], apply: list[Record], blend: float) -> np.ndarray:
@@ -382,7 +434,8 @@ def main() -> int:
     l2_grid = (0.3, 3.0, 30.0)
     settings = [(m, e) for e in (0.0, 0.01, 0.02) for m in ("replace", "or")]
     candidates: list[tuple[str, Scorer, Sequence[Any]]] = [
-        ("lr", lr_scorer, l2_grid), ("lr-raw", lr_raw_scorer, l2_grid), ("knn", knn_scorer, (0.0, 0.3, 0.6))]
+        ("lr", lr_call_scorer, l2_grid), ("lr-raw", lr_raw_scorer, l2_grid), ("lr+session", lr_scorer, l2_grid),
+        ("lr-raw+session", lr_raw_session_scorer, l2_grid), ("knn", knn_scorer, (0.0, 0.3, 0.6))]
     if a.embedding_lr:
         candidates.append(("lr-embedding", lr_embedding_scorer, (10.0, 100.0, 1000.0)))
     for name, scorer, grid in candidates:
@@ -393,9 +446,10 @@ def main() -> int:
             results[f"{label} (LOFO CV)"] = summary(recs, preds)
             fold_info[label] = folds
     # in-sample contrast: fitted and scored on all dev files (what a dev figure of a fitted signal would claim)
-    s_all = lr_scorer(recs, recs, 0.3)
-    _, thr = choose(recs, {0.3: s_all}, "or")
-    results["lr-or, in-sample (fit and scored on all dev; not an estimate)"] = summary(recs, combine(recs, s_all, thr, "or"))
+    for name, scorer in (("lr", lr_call_scorer), ("lr+session", lr_scorer)):
+        s_all = scorer(recs, recs, 0.3)
+        _, thr = choose(recs, {0.3: s_all}, "or")
+        results[f"{name}-or, in-sample (fit and scored on all dev; not an estimate)"] = summary(recs, combine(recs, s_all, thr, "or"))
     if not a.skip_archetypes:
         for anchors in (False, True):
             name = "arch+anchors" if anchors else "arch"
