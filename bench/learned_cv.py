@@ -412,7 +412,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default=SPLIT, help="only 'dev' is accepted")
     ap.add_argument("--folds", action="store_true", help="per held-out file figures")
-    ap.add_argument("--embedding-lr", action="store_true", help="also the LR over embeddings (slow: ~8 minutes)")
+    ap.add_argument("--embedding-lr", action="store_true", help="also the LR over embeddings (slow: a few minutes)")
     ap.add_argument("--skip-archetypes", action="store_true", help="skip the (slower) online archetype candidates")
     a = ap.parse_args()
     if a.split != SPLIT:
