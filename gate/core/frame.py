@@ -138,7 +138,13 @@ class IdentityFrame:
         if self.joint is None and len(self.index) and self.index._faiss is None and (
                 self.prohibited is None or self.prohibited._faiss is None):
             rows = [self.index.matrix] if self.prohibited is None else [self.index.matrix, self.prohibited.matrix]
-            object.__setattr__(self, "joint", np.ascontiguousarray(np.vstack(rows), dtype=np.float32))
+            joint = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+            object.__setattr__(self, "joint", joint)
+            # the two indexes read their rows out of the joint matrix: one copy in memory
+            k = len(self.index)
+            self.index.matrix = joint[:k]
+            if self.prohibited is not None:
+                self.prohibited.matrix = joint[k:]
 
 
 # ---- money limits the identity states ("issues refunds up to 100 USD", "up to 2,500 USD per order")
