@@ -66,7 +66,7 @@ from gate.core.cascade import _features  # noqa: E402
 from gate.core.frame import VectorIndex  # noqa: E402
 from gate.core.session import salient_tokens  # noqa: E402
 from gate.evaluation.data import Case, load_cases  # noqa: E402
-from gate.evaluation.runner import _request, gate_variant, rewrite_ok, run_cases  # noqa: E402
+from gate.evaluation.runner import _request, gate_variant, replay_history, rewrite_ok, run_cases  # noqa: E402
 from gate.gate import Gate  # noqa: E402
 from gate.settings import Settings  # noqa: E402
 
@@ -107,14 +107,7 @@ def collect(gate: Gate, cases: Sequence[Case]) -> list[Record]:
     out: list[Record] = []
     for case in cases:
         session = f"eval-{case.id}"
-        blocked = False
-        for step in case.history:
-            d = g.check(_request(case, session, step["action"]), via="eval")
-            if d.decision == "BLOCK":
-                blocked = True
-                break
-            g.observe({"agent": case.agent, "session": session, "action": d.action,
-                       "result": step.get("result"), "decision_id": d.decision_id})
+        blocked = replay_history(g, case, session) is not None
         agent = g.bundle.agents[case.agent]
         tool = agent.tools.get(case.action["tool"]) if agent.tools is not None else None
         f = _features(agent, case.action["tool"], case.action.get("args") or {})

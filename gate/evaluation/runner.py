@@ -69,14 +69,24 @@ def rewrite_mismatches(spec: dict[str, Any], args: dict[str, Any]) -> list[str]:
     return out
 
 
-def run_case(gate: Gate, case: Case) -> CaseResult:
-    session = f"eval-{case.id}"
+def replay_history(gate: Gate, case: Case, session: str) -> tuple[int, Any] | None:
+    """Check, then observe with its result, each earlier call of `case` in `session`; the
+    first blocked one as (index, decision), or None when all ran."""
     for i, step in enumerate(case.history):
         d = gate.check(_request(case, session, step["action"]), via="eval")
         if d.decision == "BLOCK":
-            return CaseResult(case, "BLOCK", i, None, 0.0, tuple(r["code"] for r in d.reasons))
+            return i, d
         gate.observe({"agent": case.agent, "session": session, "action": d.action,
                       "result": step.get("result"), "decision_id": d.decision_id})
+    return None
+
+
+def run_case(gate: Gate, case: Case) -> CaseResult:
+    session = f"eval-{case.id}"
+    blocked = replay_history(gate, case, session)
+    if blocked is not None:
+        i, d = blocked
+        return CaseResult(case, "BLOCK", i, None, 0.0, tuple(r["code"] for r in d.reasons))
     t0 = time.perf_counter()
     d = gate.check(_request(case, session, case.action), via="eval")
     dt = time.perf_counter() - t0
