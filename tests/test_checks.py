@@ -553,6 +553,21 @@ def test_the_inline_canonical_text_equals_the_reference_builder() -> None:
         assert extract_features(tool, args).text == _canonical(tuple(split_words(tool)), _leaves(args))
 
 
+def test_the_words_of_a_long_value_equal_the_full_scan() -> None:
+    import random
+
+    from gate.core.actions import _ALPHA_WORD, _value_words
+
+    rng = random.Random(11)
+    pieces = ["Refund", "the", "ORDER", "ABCdef", "x", "INV-1009", "jane.doe@example.com", "USD", "ok,", "camelCase",
+              "  ", "\n", "42", "a", "EUR.", "payroll", "Ünïcode", "_", "HTTPServer", "q", "re-run", "MFA"]
+    texts = ["word " * 30, "Word " * 30, "AB " * 45, "x " * 60, "a" * 200, " " * 100, "ABC" * 40 + " tail"]
+    for _ in range(4000):
+        texts.append((" " if rng.random() < 0.7 else "").join(rng.choice(pieces) for _ in range(rng.randint(5, 60))))
+    for text in texts:
+        assert _value_words(text) == " ".join(_ALPHA_WORD.findall(text[:120]))[:60], text
+
+
 def test_the_shell_verb_prefilter_finds_what_every_pattern_finds() -> None:
     import random
 

@@ -65,6 +65,22 @@ _NUM_STR = re.compile(r"^\s*[-+]?\$?\s*\d[\d,]*(?:\.\d+)?\s*$")
 # Canonical text for embedding: words of at least two letters (identifiers and numbers carry no
 # meaning for the embedding), bounded in length.
 _ALPHA_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]{2,}(?![a-z])")
+
+
+def _value_words(value: str) -> str:
+    """``" ".join(_ALPHA_WORD.findall(value[:120]))[:60]``: the words of a value in the canonical
+    text. A long value is first scanned only up to a space before its 90th character: every
+    match that starts before that space ends before it and reads no character beyond it (a
+    space ends a word and satisfies the lookahead as the end of the text does), so those words
+    are the first words of the full scan, and when they already fill 60 characters the rest of
+    the value cannot change the result (tests/test_checks.py compares the two)."""
+    if len(value) > 90:
+        cut = value.rfind(" ", 60, 90)
+        if cut > 0:
+            head = " ".join(_ALPHA_WORD.findall(value, 0, cut))
+            if len(head) >= 60:
+                return head[:60]
+    return " ".join(_ALPHA_WORD.findall(value[:120]))[:60]
 _CANON_LIMIT = 140
 
 _AMOUNT_KEYS = re.compile(r"(?i)(amount|total|sum|price|value|usd|eur|gbp|cost|payment|refund|limit|quantity|qty)")
@@ -379,7 +395,7 @@ def extract_features(
         if budget > 0:
             # the canonical text: tool words, then each key with the words of its value, bounded;
             # identifiers and numbers carry no meaning for the embedding and are left out
-            chunk = f"{key_text} {' '.join(_ALPHA_WORD.findall(value[:120]))[:60]}".strip() if isinstance(value, str) else key_text
+            chunk = f"{key_text} {_value_words(value)}".strip() if isinstance(value, str) else key_text
             canon.append(chunk)
             budget -= len(chunk) + 1
         if value is None:

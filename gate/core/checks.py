@@ -56,6 +56,25 @@ from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
 
+class _KeyTest:
+    """`rx.search(key) is not None` for argument paths, remembered per path (bounded): the same
+    keys recur on every call of a tool, and a dictionary probe costs less than a search."""
+
+    __slots__ = ("rx", "seen")
+
+    def __init__(self, rx: re.Pattern[str]) -> None:
+        self.rx = rx
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, key: str) -> bool:
+        hit = self.seen.get(key)
+        if hit is None:
+            if len(self.seen) >= 8192:
+                self.seen.clear()
+            hit = self.seen[key] = self.rx.search(key) is not None
+        return hit
+
+
 if TYPE_CHECKING:
     from gate.core.compiler import CompiledAgent, CompiledTool, Library, Semantics
     from gate.core.frame import MoneyLimit
@@ -720,6 +739,7 @@ _ADMIN_RX = re.compile(
     r"administrators?|admin(?:istrator)?[_ -]?role|cluster-admin|owner|root|sudoers?|wheel|[\w-]*_?admin(?:_role)?)\b")
 _GRANT_WORDS = frozenset("assign add grant promote elevate set make member members role roles group groups attach bind".split())
 _BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary)(?:$|[._\]])")
+_is_bank_key = _KeyTest(_BANK_KEY)
 _CHANGE_WORDS = frozenset("update change set edit modify replace patch add".split())
 _SELECT = re.compile(r"(?i)\bselect\b")
 _PII_COLUMNS = re.compile(r"(?i)\b(?:ssn|social_security\w*|card_(?:number|bin|pan)|pan|cvv|phone\w*|e?mail(?:_address)?|dob|date_of_birth|birth_?date|passport\w*|tax_id|national_id|home_address)\b")
@@ -782,7 +802,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
             found.append(("admin_grant", "grants an administrator-level role or group"))
     if "pay" not in f.verbs and words & _CHANGE_WORDS and not f.verbs <= {"read"}:
         keys = [p for p, _ in f.strings] + [p for p, _ in f.scalars]
-        if any(_BANK_KEY.search(k) for k in keys):
+        if any(_is_bank_key(k) for k in keys):
             found.append(("bank_details_change", "changes bank or payout details"))
     exporting = bool(words & _EXPORT_WORDS) or "send" in f.verbs
     if exporting:
@@ -790,7 +810,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         if f.command_text and _SELECT.search(f.command_text):
             pii_cols |= {m.group().lower() for m in _PII_COLUMNS.finditer(f.command_text)}
         for path, text in f.strings:
-            if _FIELD_LIST.search(path):
+            if _is_field_list(path):
                 pii_cols |= {m.group().lower() for m in _PII_COLUMNS.finditer(text)}
         if len(pii_cols) >= 2:
             found.append(("pii_bulk_export", "exports personal-data columns in bulk"))
@@ -829,7 +849,7 @@ _IDENTIFIER_COLUMN = re.compile(r"(?i)^(?:(?:employee|full|first|last|display|us
 
 
 def _identified_special_category(f: ActionFeatures) -> bool:
-    cols = [t.strip() for p, t in f.strings if _FIELD_LIST.search(p)]
+    cols = [t.strip() for p, t in f.strings if _is_field_list(p)]
     return any(_SPECIAL_COLUMN.match(c) for c in cols) and any(_IDENTIFIER_COLUMN.match(c) for c in cols)
 
 
@@ -896,6 +916,7 @@ def _carries_encoded_archive(f: ActionFeatures) -> bool:
 
 
 _FIELD_LIST = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include)(?:\[\d+\])?$")
+_is_field_list = _KeyTest(_FIELD_LIST)
 # Comprehensively sanctioned jurisdictions (OFAC/EU/UN country programmes), by name and capital.
 _SANCTIONED = re.compile(r"(?i)\b(?:iran|tehran|north\s+korea|dprk|pyongyang|syria|damascus|cuba|havana|crimea|sevastopol|"
                          r"donetsk|luhansk)\b")
@@ -973,6 +994,7 @@ class DangerousOperationCheck:
 
 
 _DEST_LEAF = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|emails?|address(?:es)?)(?:\[\d+\])?$")
+_is_dest_leaf = _KeyTest(_DEST_LEAF)
 
 
 def _decoded(text: str) -> str:
@@ -1015,7 +1037,7 @@ class SensitiveDataCheck:
                 return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
         patches: list[Patch] = []
         kinds: list[str] = []
-        dest_addrs = {t.lower() for path, t in f.strings if _DEST_LEAF.search(path)}
+        dest_addrs = {t.lower() for path, t in f.strings if _is_dest_leaf(path)}
         internal = pol.internal_domains
 
         def not_counted(addr: str) -> bool:
@@ -1116,7 +1138,7 @@ class PreconditionCheck:
                 return v
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
             for path, text in f.strings:
-                if not _DEST_LEAF.search(path):
+                if not _is_dest_leaf(path):
                     continue
                 for tok in destination_tokens(text):
                     for status in by_id.get(tok, ()):
@@ -1305,7 +1327,7 @@ def _restricted_read(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict 
     """Regulated content (beyond contact details) of a record a result flagged for restricted
     access (a VIP, a staff member), when the session's task does not name the record."""
     f = ctx.features
-    parts = [t for p, t in f.strings if _FIELD_LIST.search(p) or p.rsplit(".", 1)[-1].split("[")[0] in ("sections", "section", "parts")]
+    parts = [t for p, t in f.strings if _is_field_list(p) or p.rsplit(".", 1)[-1].split("[")[0] in ("sections", "section", "parts")]
     if parts and all(_CONTACT_PART.match(t.strip()) for t in parts):
         return None
     task = (ctx.task or "").upper()
@@ -1594,7 +1616,7 @@ def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Ver
     promo: bool | None = None
     third_party = False
     for path, text in f.strings:
-        dest = _DEST_LEAF.search(path)
+        dest = _is_dest_leaf(path)
         third_party = third_party or bool(_THIRD_PARTY_ARG.search(path))
         if not dest:
             continue
@@ -1682,7 +1704,7 @@ class ProvenanceCheck:
             if ctx.unsanctioned():
                 carried: set[str] = set()
                 for path, raw in f.strings:
-                    if _DEST_LEAF.search(path):
+                    if _is_dest_leaf(path):
                         continue   # where it goes is not what it carries
                     text = _carried_text(raw)
                     carried |= {fingerprint(t) for t in flow_tokens(text)}
@@ -1694,11 +1716,11 @@ class ProvenanceCheck:
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
         if s.sensitive and "send" in f.verbs and max(s.exposure, f.sensitivity) >= 4:
-            lists = [t for path, t in f.strings if _DEST_LEAF.search(path) and _BROAD_LIST.search(t)]
+            lists = [t for path, t in f.strings if _is_dest_leaf(path) and _BROAD_LIST.search(t)]
             if lists:
                 carried = set()
                 for path, raw in f.strings:
-                    if not _DEST_LEAF.search(path):
+                    if not _is_dest_leaf(path):
                         carried |= {fingerprint(t) for t in flow_tokens(_decoded(raw))}
                 if carried & s.sensitive:
                     return Verdict(self.name, "block", "broad_disclosure",
@@ -1886,7 +1908,7 @@ def _inward_only(ctx: CheckContext) -> bool:
     if f.destination == "internal":
         return True
     internal = ctx.agent.policy.internal_domains
-    recipients = [m.group(1).lower() for path, text in f.strings if _DEST_LEAF.search(path) for m in EMAIL_RX.finditer(text)]
+    recipients = [m.group(1).lower() for path, text in f.strings if _is_dest_leaf(path) for m in EMAIL_RX.finditer(text)]
     return bool(recipients) and all(is_internal(d, internal) for d in recipients)
 
 

@@ -95,6 +95,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 def split_identifiers(chunk: str) -> str:
     """Split camelCase and PascalCase words so wordpieces see words: ``getUserAccounts`` -> ``get User Accounts``."""
+    if chunk.islower():   # no upper-case letter at all: nothing to split (skips the regex)
+        return chunk
     return _CAMEL.sub(" ", chunk)
 
 
@@ -157,7 +159,8 @@ class AsciiWordPiece:
         return tuple(out)
 
     def ids(self, text: str) -> list[int] | None:
-        if not self._PRINTABLE.match(text):
+        # printable ASCII plus tab and line breaks; isprintable() answers most texts without a regex
+        if not (text.isascii() and (text.isprintable() or self._PRINTABLE.match(text))):
             return None
         words = self.words
         out: list[int] = []
