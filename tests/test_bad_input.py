@@ -153,3 +153,66 @@ def test_python_surrogates_in_session_or_task_are_refused_naming_them(billing: G
         billing.check(_refund({"invoice_id": "INV-1", "amount": 40}, session="s-\ud800"))
     with pytest.raises(InvalidRequest, match="`task` holds a lone surrogate"):
         billing.check({**_refund({"invoice_id": "INV-1", "amount": 40}), "task": "refund \udc00"})
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_AMOUNT_TEXT = st.one_of(
+    st.from_regex(r"\A\s?[-+]?(nan|inf|infinity|NaN|Inf|[0-9_]{1,6}(\.[0-9]{0,3})?(e[-+]?[0-9]{1,3})?)\s?\Z"),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(amount=st.one_of(_AMOUNT_TEXT, st.floats(), st.integers(), st.booleans()))
+def test_an_amount_a_bound_lets_through_is_a_finite_number_within_it(payer: Gate, amount: Any) -> None:
+    # (a null amount is an absent one: the constraint bounds values that are there, unless `required`)
+    for tool in ("pay_invoice", "pay_exact"):
+        d = payer.check({"agent": "payer", "action": {"tool": tool, "args": {"amount": amount}}})
+        if d.decision != "BLOCK":
+            executed = float(d.action["args"]["amount"])
+            assert 0 <= executed <= 100 if tool == "pay_invoice" else executed <= 100, (amount, d.decision)
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2 ** 70), max_value=2 ** 70), st.floats(allow_nan=False),
+              st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@st.composite
+def _raw_bodies(draw: Any) -> bytes:
+    """A check/observe body, as bytes, with a few bytes spliced in: invalid UTF-8, NUL, odd literals."""
+    import json
+
+    body = {"agent": draw(st.sampled_from(["payer", "", "nobody"])), "session": draw(st.one_of(st.none(), _JSON)),
+            "action": draw(st.one_of(_JSON, st.fixed_dictionaries({"tool": st.sampled_from(["pay_invoice", "x"]),
+                                                                    "args": _JSON}))),
+            "result": draw(_JSON), "decision_id": draw(_JSON)}
+    raw = json.dumps(body).encode()
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(raw)))
+        junk = draw(st.sampled_from([b"\xff", b"\x00", b"\xed\xa0\x80", b"NaN", b"1e999", b"-", b"{", b"\\ud800", b'"', b"9" * 400]))
+        raw = raw[:at] + junk + raw[at:]
+    return raw
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(raw=_raw_bodies(), path=st.sampled_from(["/v1/check", "/v1/observe"]))
+def test_any_body_gets_a_decision_or_a_4xx_in_the_error_shape(payer: Gate, raw: bytes, path: str) -> None:
+    import asyncio
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(payer)), base_url="http://gate") as c:
+            return await c.post(path, content=raw, headers={"content-type": "application/json"})
+
+    r = asyncio.run(post())
+    assert r.status_code == 200 or 400 <= r.status_code < 500, (r.status_code, r.text)
+    if r.status_code != 200:
+        err = r.json()["error"]
+        assert err["code"] and err["message"]
