@@ -216,3 +216,14 @@ def test_any_body_gets_a_decision_or_a_4xx_in_the_error_shape(payer: Gate, raw: 
     if r.status_code != 200:
         err = r.json()["error"]
         assert err["code"] and err["message"]
+
+
+def test_cli_check_refuses_an_empty_request_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Was: exit 0 with no output, so `gate check --exit-code` passed a file that decided nothing.
+    from gate.cli import main
+
+    (tmp_path / "payer.yaml").write_text(PAYER)
+    (tmp_path / "requests.json").write_text("[]")
+    assert main(["check", "--policies", str(tmp_path), str(tmp_path / "requests.json")]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "empty list" in out.err
