@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
+import logging
 import re
 import threading
 from pathlib import Path
@@ -30,6 +31,8 @@ from gate.core.detectors import find_pii, find_secrets, redact
 
 __all__ = ["AuditSink", "FileAuditSink", "NullAuditSink", "mask_args", "args_digest", "finalize",
            "PENDING_ARGS", "PENDING_EXECUTED", "PENDING_BEFORE", "PENDING_DIGEST", "OBSERVATION", "GENESIS", "chain_value", "verify_logs"]
+
+log = logging.getLogger("gate.audit")
 
 # Keys of a queued record that `finalize` turns into its logged form off the request path.
 PENDING_ARGS = "_args_json"
@@ -266,13 +269,16 @@ class FileAuditSink:
     def write(self, record: dict[str, Any]) -> None:
         """Queue a record; never blocks. A full queue drops it and counts the drop."""
         if len(self._buf) >= self._maxsize:
-            with self._drop_lock:
-                self.dropped += 1
-                self._unwritten_drops += 1
-            if self._on_drop is not None:
-                self._on_drop()
+            self._count_drop()
             return
         self._buf.append(record)
+
+    def _count_drop(self) -> None:
+        with self._drop_lock:
+            self.dropped += 1
+            self._unwritten_drops += 1
+        if self._on_drop is not None:
+            self._on_drop()
 
     def _run(self) -> None:
         # The writer wakes on a timer, not per record: waking a thread for every decision costs
@@ -291,12 +297,22 @@ class FileAuditSink:
     def _flush(self, batch: list[dict[str, Any]]) -> None:
         lines = []
         for r in batch:
-            rec = finalize(r)
-            rec["seq"], rec["prev"], rec["chain_alg"] = self._seq, self._prev, self._alg
-            if self._unwritten_drops:
+            try:
+                rec = finalize(r)
+                rec["seq"], rec["prev"], rec["chain_alg"] = self._seq, self._prev, self._alg
+                if self._unwritten_drops:
+                    rec["dropped_before"] = self._unwritten_drops
+                line, prev = _chained_line(rec, self._key)
+            except (TypeError, ValueError) as exc:
+                # a record JSON cannot carry (a caller's value gate let through): dropped and
+                # counted, so one bad record never stops the writer and every later record
+                log.warning("gate: audit record dropped, not serializable: %s", exc)
+                self._count_drop()
+                continue
+            if "dropped_before" in rec:
                 with self._drop_lock:
-                    rec["dropped_before"], self._unwritten_drops = self._unwritten_drops, 0
-            line, self._prev = _chained_line(rec, self._key)
+                    self._unwritten_drops -= rec["dropped_before"]
+            self._prev = prev
             self._seq += 1
             lines.append(line)
         self._fh.write(b"".join(lines))

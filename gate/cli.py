@@ -115,6 +115,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     gate = load_gate(args, audit_path=None)
     requests = body if isinstance(body, list) else [body]
+    if not requests:
+        # nothing decided is no verdict: never a silent success (with --exit-code, a pass)
+        print("error: the request file holds an empty list; give one request or a list of them", file=sys.stderr)
+        return 2
     worst = 0
     for req in requests:
         try:

@@ -11,6 +11,7 @@ call gets the same verdict whichever way it arrives.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -106,16 +107,29 @@ def unreadable_value(body: Any, exc: Exception, limit: int = 100_000) -> str:
 _JSON_LEAVES = (str, int, float, bool, type(None))
 
 
-def first_unreadable(body: Any, limit: int = 100_000) -> str | None:
+def first_unreadable(body: Any, limit: int = 100_000, *, exact: bool = False) -> str | None:
     """What is wrong with the first value of `body` that is not a readable JSON value, or None.
-    Only Python callers can send these (a parsed JSON body holds none of them)."""
+    Only Python callers can send these (a parsed JSON body holds none of them). With `exact`,
+    a subclass of str, int or float counts too (the schema validator refuses those)."""
     stack: list[tuple[str, Any]] = [("", body)]
     seen = 0
     while stack and seen < limit:
         path, v = stack.pop()
         seen += 1
         if isinstance(v, dict):
+            for k in v:
+                where = f"`{path}`" if path else "the request"
+                if type(k) is not str:
+                    return f"{where} has a key of type {type(k).__name__}; object keys must be strings"
+                if not k.isascii():
+                    try:
+                        k.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return f"{where} has a key with a lone surrogate (not valid Unicode text)"
             stack.extend((f"{path}.{k}" if path else str(k), x) for k, x in reversed(list(v.items())))
+        elif exact and isinstance(v, _JSON_LEAVES) and type(v) not in _JSON_LEAVES:
+            base = next(t.__name__ for t in _JSON_LEAVES if isinstance(v, t))
+            return f"`{path}` is a {type(v).__name__} (a subclass of {base}); pass a plain {base}"
         elif isinstance(v, list):
             stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
         elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > 1.7976931348623157e308:
@@ -128,6 +142,42 @@ def first_unreadable(body: Any, limit: int = 100_000) -> str | None:
         elif not isinstance(v, _JSON_LEAVES):
             return f"`{path}` is a {type(v).__name__}, not a JSON value (string, number, boolean, null, list or object)"
     return None
+
+
+def _refuse_unreadable(body: Any) -> None:
+    """Raise `InvalidRequest` naming the first value of `body` that is not plain JSON, if any
+    (called when deciding raised: the caller's value, not gate, is at fault)."""
+    why = first_unreadable(body, exact=True)
+    if why is not None:
+        raise InvalidRequest(why) from None
+
+
+def _dumps(args: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(args)
+    except TypeError:
+        # an integer past 64 bits but within a float (orjson writes neither): the stdlib can
+        return json.dumps(args).encode()
+
+
+def _frozen(req: CheckRequest) -> bytes:
+    """The call's arguments as the JSON bytes its audit record keeps, made before deciding: a
+    value JSON cannot carry (a Decimal, a set, a lone surrogate, here or in `session` or
+    `task`) is refused, naming it, before the session changes, never after."""
+    shape = {"session": req.session, "task": req.task, "action": {"tool": req.tool, "args": req.args}}
+    for text in (req.session, req.task, req.tool):
+        if text is not None and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidRequest(unreadable_value(shape, exc)) from None
+    try:
+        return orjson.dumps(req.args)
+    except TypeError:
+        why = first_unreadable(shape, exact=True)
+        if why is not None:
+            raise InvalidRequest(why) from None
+    return _dumps(req.args)
 
 
 def _spends(agent: str, spending: list[tuple[Quota, float]], now: float) -> list[Spend]:
@@ -231,6 +281,7 @@ class Gate:
     def check(self, request: dict[str, Any] | CheckRequest, *, via: str = "python") -> Decision:
         """Decide one proposed call. Bad input raises a `RequestError`; a BLOCK is a result."""
         req = request if isinstance(request, CheckRequest) else parse_request(request)
+        frozen = _frozen(req)
         bundle = self._bundle
         decision_id = _IDS.next()
         t0 = time.perf_counter()
@@ -266,15 +317,16 @@ class Gate:
         except UNREADABLE as exc:
             # JSON parsed by orjson cannot hold these; a Python caller or a stdlib-parsed body can
             raise InvalidRequest(unreadable_value(request, exc)) from None
-        except (ValueError, TypeError):
-            # a Python caller's object (a set, a Decimal, a datetime) the schema validator refuses
-            why = first_unreadable(request)
-            if why is None:
-                raise
-            raise InvalidRequest(why) from None
+        except GateError:
+            raise
+        except Exception:
+            # a Python caller's object (a set, a Decimal, a non-str key, a value whose __str__
+            # raises) that a check could not read: refused, naming it
+            _refuse_unreadable(request)
+            raise
         elapsed = time.perf_counter() - t0
         self._count(req.agent, decision, via, elapsed)
-        self._audit(req, decision, before, via, elapsed, budget=budget)
+        self._audit(req, decision, before, via, elapsed, budget=budget, frozen=frozen)
         return decision
 
     # agent-wide quotas (`per: agent`) ------------------------------------------------------
@@ -488,6 +540,7 @@ class Gate:
         decision_id = body.get("decision_id")
         if too_deep(body.get("result")):
             raise InvalidRequest(f"`result` nests deeper than {MAX_DEPTH} levels")
+        frozen = _frozen(req)
         bundle = self._bundle
 
         held: list[Spend] = []      # what a call the check did not count spent of the agent-wide quotas
@@ -510,9 +563,14 @@ class Gate:
             raise
         except UNREADABLE as exc:
             raise InvalidRequest(unreadable_value(body, exc)) from None
+        except GateError:
+            raise
+        except Exception:
+            _refuse_unreadable(body)
+            raise
         if how.mismatch is not None:
             self.metrics.observe_mismatches.labels(how.mismatch).inc()
-        self._audit_observation(req, decision_id, body.get("result"), how, new, bundle.revision, via)
+        self._audit_observation(req, decision_id, body.get("result"), how, new, bundle.revision, via, frozen)
         return {
             "session": req.session,
             "steps": new.steps,
@@ -571,7 +629,7 @@ class Gate:
         }
 
     def _audit(self, req: CheckRequest, d: Decision, before: SessionSnapshot | None, via: str, elapsed: float,
-               source: str = "core", budget: dict[str, tuple[int, float]] | None = None) -> None:
+               source: str = "core", budget: dict[str, tuple[int, float]] | None = None, frozen: bytes | None = None) -> None:
         """Queue the decision's audit record. Only cheap work happens here (the arguments are
         frozen as JSON bytes); masking, digests and the session summary are done by the
         sink's writer thread (`gate.audit.finalize`)."""
@@ -592,14 +650,14 @@ class Gate:
             "checks": [f"{v.check}:{v.outcome}:{v.code}" for v in d.trail],
             "latency_us": round(elapsed * 1e6, 1),
             "source": source,
-            PENDING_ARGS: orjson.dumps(req.args),
-            PENDING_EXECUTED: orjson.dumps(d.action["args"]) if d.action["args"] is not req.args else None,
+            PENDING_ARGS: frozen if frozen is not None else _frozen(req),
+            PENDING_EXECUTED: _dumps(d.action["args"]) if d.action["args"] is not req.args else None,
             PENDING_BEFORE: before,
             **({"budget_before": {k: [n, t] for k, (n, t) in budget.items()}} if budget is not None else {}),
         })
 
     def _audit_observation(self, req: CheckRequest, decision_id: Any, result: Any, how: ObserveMatch,
-                           after: SessionSnapshot, revision: str, via: str) -> None:
+                           after: SessionSnapshot, revision: str, via: str, frozen: bytes) -> None:
         """Queue the record of an accepted observe report, in the decisions' chain: what it
         names and how it was counted, the arguments as a digest only (computed by the writer
         thread), whether the result carried an error and, when the error is a code, the code.
@@ -622,7 +680,7 @@ class Gate:
             "result_error": failed,
             "steps": after.steps,
             "risk_level": RISK_LEVELS[after.risk_level],
-            PENDING_DIGEST: orjson.dumps(req.args),
+            PENDING_DIGEST: frozen,
         }
         if decision_id is not None and record["decision_id"] is None:
             record["decision_id_malformed"] = True     # not logged: it is caller text, not an id gate issued

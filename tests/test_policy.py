@@ -186,3 +186,56 @@ def test_tools_left_empty_means_no_tool_list(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("agent: e2\nidentity: Answers questions about the weather.\ntools:\n")
     [pol] = load_policies(tmp_path)
     assert pol.tools is None
+
+
+# --- YAML that reads without complaint but would crash, hang or quietly weaken the gate ----------
+
+_H = "agent: x\nidentity: Pays supplier invoices.\n"
+_T = _H + "tools:\n  - name: t\n"
+_BOMB = "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdef", "bcdefg"))
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    # aliases: a "billion laughs" and an alias inside the node it names (each used to hang or recurse)
+    (_H + "a: &a [x, x, x, x, x, x, x, x, x]\n" + _BOMB + "purposes: *g\n", 8, "aliases expand this document past 100,000 values"),
+    (_H + "tools: &t\n  - name: a\n    description: *t\n", 5, "an alias refers to a node that contains it"),
+    # nesting PyYAML cannot compose (a RecursionError traceback)
+    (_H + "purposes: " + "[" * 3000 + "]" * 3000 + "\n", 1, "nests too deep"),
+    # a key given twice: YAML keeps the last, silently (here: a cap of 100 became 100,000)
+    (_T + "    constraints:\n      - arg: a\n        max: 100\n        max: 100000\n", 8, "duplicate key 'max' (first on line 7)"),
+    (_H + "agent: y\n", 3, "duplicate key 'agent' (first on line 1)"),
+    # numbers a comparison cannot use: `gt: .nan` never matches, `max: .nan` never clamps
+    (_T + "    constraints:\n      - arg: a\n        max: .nan\n", 7, "nan is not a finite number"),
+    (_H + "deny:\n  - tool: t\n    when:\n      a: {gt: .inf}\n", 6, "inf is not a finite number"),
+    # an integer beyond a float: an OverflowError traceback when the quota was built
+    (_H + "quotas:\n  - id: q\n    tool: t\n    sum: a\n    max_total: 1" + "0" * 400 + "\n", 7, "beyond the range of a 64-bit float"),
+    # a key YAML reads as a number, boolean or null: a TypeError on every later call of the tool
+    (_H + "deny:\n  - tool: t\n    when:\n      5: {equals: 1}\n", 5, "key 5 is not text"),
+    (_H + "deny:\n  - tool: t\n    when:\n      yes: {equals: 1}\n", 5, "key True is not text"),
+    # YAML values that are not JSON: a ValueError when the schema was compiled
+    (_T + "    args_schema:\n      type: object\n      properties:\n        a: {const: 2024-01-01}\n", 8, "a date is not a JSON value"),
+    # an args_schema jsonschema-rs cannot compile: lint said ok, then `gate serve` died with a traceback
+    (_T + "    args_schema:\n      $ref: '#/$defs/nope'\n", 5, "JSON Schema gate cannot compile: Pointer '/$defs/nope' does not exist"),
+    # an enum of mappings: `unhashable type: 'dict'` on every call of the tool
+    (_T + "    constraints:\n      - arg: a\n        enum: [a, {x: 1}]\n", 7, "is not of type 'string', 'number', 'boolean', 'null'"),
+])
+def test_yaml_that_would_crash_hang_or_weaken_the_gate_is_refused_by_line(tmp_path: Path, text: str, line: int,
+                                                                           fragment: str) -> None:
+    (tmp_path / "p.yaml").write_text(text)
+    got = issues_of(tmp_path)
+    assert any(gline == line and fragment in m for _, gline, m in got), got
+
+
+@pytest.mark.parametrize("ref", ["http://127.0.0.1:9/schema.json", "file:///etc/hostname"])
+def test_an_args_schema_ref_is_never_fetched_or_read(tmp_path: Path, ref: str) -> None:
+    (tmp_path / "p.yaml").write_text(_T + f"    args_schema:\n      $ref: '{ref}'\n")
+    [(_, line, message)] = issues_of(tmp_path)
+    assert line == 5 and "Retrieval is disabled" in message
+
+
+def test_lint_lists_a_recursive_alias_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(_H + "tools: &t\n  - name: a\n    description: *t\n")
+    out = lint(tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stdout.splitlines() == [f"{tmp_path / 'p.yaml'}:5: an alias refers to a node that contains it "
+                                       "(a recursive structure)", "1 error(s)"]

@@ -584,6 +584,10 @@ def _path_ok(value: str, con: Constraint) -> bool:
 _LIST_SEP = re.compile(r"[,;]\s*")
 
 
+_FINITE_MAX = 1.7976931348623157e308
+_FINITE_MIN = -_FINITE_MAX
+
+
 @lru_cache(maxsize=1024)
 def _lower_set(values: tuple[Any, ...]) -> frozenset[str]:
     return frozenset(str(e).lower() for e in values)
@@ -675,7 +679,9 @@ class ConstraintCheck:
                 num = float(value) if not isinstance(value, bool) else None
             except (TypeError, ValueError):
                 num = None
-            if num is None:
+            # NaN ("nan" as text, or a Python float) compares false with any bound: it must not pass
+            # as within them; an infinity ("inf", "1e999") is no amount either
+            if num is None or not _FINITE_MIN <= num <= _FINITE_MAX:
                 return ("block", "not_a_number", None)
             bound = None
             if con.max is not None and num > con.max:

@@ -310,7 +310,8 @@ def _prohibited_texts(p: AgentPolicy) -> list[str]:
 
 
 def _compile_tool(spec: ToolSpec, cache: _EncodeCache, blend: float) -> CompiledTool:
-    validator = jsonschema_rs.validator_for(spec.args_schema) if spec.args_schema else None
+    # offline: a `$ref` to a URL or a file is refused at lint, never fetched or read here
+    validator = jsonschema_rs.validator_for(spec.args_schema, offline=True) if spec.args_schema else None
     pats = tuple(
         (re.compile(c.pattern) if c.pattern else None, tuple(re.compile(p) for p in c.pattern_deny or ()))
         for c in spec.constraints

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import yaml
 
 from gate.errors import PolicyError, PolicyIssue
 from gate.policy.model import AgentPolicy, Constraint, DenyRule, Quota, StepMatch, ToolEffect, ToolSpec
 
-__all__ = ["policy_schema", "load_policy_file", "load_policies", "yaml_lines", "line_of", "fmt_path"]
+__all__ = ["policy_schema", "load_policy_file", "load_policies", "yaml_lines", "line_of", "fmt_path", "compile_args_schema"]
 
 _REVERSIBLE = {True: "yes", False: "no", "yes": "yes", "no": "no", "partial": "partial"}
 
@@ -59,6 +60,93 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...],
             _line_map(item, path + (i,), out)
 
 
+MAX_VALUES = 100_000   # values a policy document may hold once its aliases are expanded
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _node_issues(root: yaml.Node) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """What is wrong with a composed YAML document before it is constructed, as (line,
+    message) lists: (fatal, other). Fatal: an alias inside the node it names (a cycle) or
+    aliases expanding to more than MAX_VALUES values (a "billion laughs"); either would
+    make the checks below loop or run for ever. Other: a key given twice in one mapping
+    (YAML keeps the last silently). Walked without recursion, each distinct node once."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()          # nodes being walked: the current node's ancestors
+    dups: list[tuple[int, str]] = []
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if isinstance(node, yaml.MappingNode):
+            children = [n for kv in node.value for n in kv]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if done:
+            open_.discard(nid)
+            size[nid] = 1 + sum(size[id(c)] for c in children)
+            if size[nid] > MAX_VALUES:
+                return [(node.start_mark.line + 1, f"aliases expand this document past {MAX_VALUES:,} values")], dups
+            continue
+        if nid in size:
+            continue
+        open_.add(nid)
+        stack.append((node, True))
+        for i, c in enumerate(children):
+            if id(c) in open_:
+                # an alias node is the anchored node itself: point at the key (or list) that holds it
+                at = children[i - 1] if isinstance(node, yaml.MappingNode) and i % 2 else node
+                return [(at.start_mark.line + 1, "an alias refers to a node that contains it (a recursive structure)")], dups
+            if id(c) not in size:
+                stack.append((c, False))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    continue
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    dups.append((line, f"duplicate key {key.value!r} (first on line {first[key.value]}); "
+                                       "YAML would keep only the last"))
+                else:
+                    first[key.value] = line
+    return [], dups
+
+
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def _value_issues(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Values JSON cannot hold, which YAML reads without complaint: keys that are not text
+    (`5:`, `yes:`, `~:`), numbers that are not finite or beyond a 64-bit float (`.nan`,
+    `.inf`, 10^400), dates, binary and sets. Walked without recursion."""
+    issues: list[tuple[tuple[Any, ...], str]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    issues.append((path + (k,), f"key {k!r} is not text: YAML read it as {type(k).__name__}; quote it"))
+                stack.append((path + (k,), x))
+        elif isinstance(v, list):
+            stack.extend((path + (i,), x) for i, x in enumerate(v))
+        elif isinstance(v, float) and not abs(v) <= _FLOAT_MAX:
+            issues.append((path, f"{v!r} is not a finite number"))
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > _FLOAT_MAX:
+            issues.append((path, "the number is beyond the range of a 64-bit float"))
+        elif not isinstance(v, (str, int, float, bool, type(None))):
+            issues.append((path, f"a {type(v).__name__} is not a JSON value (quote it to make it text)"))
+    return issues
+
+
+def compile_args_schema(schema: dict[str, Any]) -> Any:
+    """A tool's `args_schema` as a jsonschema-rs validator. Offline: a `$ref` to a URL or
+    a file is refused, never fetched or read. Raises ValueError naming the problem."""
+    return jsonschema_rs.validator_for(schema, offline=True)
+
+
 def line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
     """The line of `path`, or of its nearest ancestor that has one."""
     p = tuple(path)
@@ -89,6 +177,13 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                 jsonschema.Draft202012Validator.check_schema(schema)
             except jsonschema.SchemaError as exc:
                 issues.append((("tools", ti, "args_schema"), f"invalid JSON Schema: {exc.message}"))
+            else:
+                try:
+                    if not _value_issues(schema):     # else those are reported, once
+                        compile_args_schema(schema)
+                except (ValueError, TypeError, OverflowError) as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    issues.append((("tools", ti, "args_schema"), f"JSON Schema gate cannot compile: {first}"))
         for ci, con in enumerate(tool.get("constraints") or []):
             at = ("tools", ti, "constraints", ci)
             pats = ([con["pattern"]] if "pattern" in con else []) + list(con.get("pattern_deny") or [])
@@ -290,16 +385,21 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
 def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        fatal, dups = _node_issues(node) if node is not None else ([], [])
+        if fatal:
+            return None, [PolicyIssue(source, line, "", msg) for line, msg in fatal]
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         return None, [PolicyIssue(source, line, "", f"YAML syntax error: {problem}")]
+    except RecursionError:
+        return None, [PolicyIssue(source, 1, "", "the YAML nests too deep for gate to read")]
     if node is None or not isinstance(data, dict):
         return None, [PolicyIssue(source, 1, "", "a policy file must be a YAML mapping with `agent` and `identity`")]
     lines = yaml_lines(node)
-    issues: list[PolicyIssue] = []
+    issues: list[PolicyIssue] = [PolicyIssue(source, line, "", msg) for line, msg in dups]
     for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
@@ -310,6 +410,10 @@ def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue
                                           f"unknown field {key!r}"))
             continue
         issues.append(PolicyIssue(source, line_of(lines, path), fmt_path(path), err.message))
+    flagged = {i.path for i in issues}
+    for path, msg in _value_issues(data):
+        if fmt_path(path) not in flagged:
+            issues.append(PolicyIssue(source, line_of(lines, path), fmt_path(path), msg))
     try:
         semantic = _semantic_issues(data)
     except (AttributeError, TypeError, KeyError):
