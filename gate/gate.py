@@ -160,21 +160,25 @@ def _dumps(args: dict[str, Any]) -> bytes:
         return json.dumps(args).encode()
 
 
+def _shape(req: CheckRequest) -> dict[str, Any]:
+    """The parts of a request `_frozen` names a bad value by (built only to name one)."""
+    return {"session": req.session, "task": req.task, "action": {"tool": req.tool, "args": req.args}}
+
+
 def _frozen(req: CheckRequest) -> bytes:
     """The call's arguments as the JSON bytes its audit record keeps, made before deciding: a
     value JSON cannot carry (a Decimal, a set, a lone surrogate, here or in `session` or
     `task`) is refused, naming it, before the session changes, never after."""
-    shape = {"session": req.session, "task": req.task, "action": {"tool": req.tool, "args": req.args}}
     for text in (req.session, req.task, req.tool):
         if text is not None and not text.isascii():
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise InvalidRequest(unreadable_value(shape, exc)) from None
+                raise InvalidRequest(unreadable_value(_shape(req), exc)) from None
     try:
         return orjson.dumps(req.args)
     except TypeError:
-        why = first_unreadable(shape, exact=True)
+        why = first_unreadable(_shape(req), exact=True)
         if why is not None:
             raise InvalidRequest(why) from None
     return _dumps(req.args)
