@@ -227,3 +227,72 @@ def test_cli_check_refuses_an_empty_request_list(tmp_path: Path, capsys: pytest.
     assert main(["check", "--policies", str(tmp_path), str(tmp_path / "requests.json")]) == 2
     out = capsys.readouterr()
     assert out.out == "" and "empty list" in out.err
+
+
+DENIER = """\
+agent: denier
+identity: Pays supplier invoices; large ones need a second approval first.
+tools:
+  - name: pay_invoice
+    description: Pay one supplier invoice
+  - name: approve_large
+    description: Record the second approval of a large payment
+  - name: export_ledger
+    description: Export the ledger
+deny:
+  - id: big
+    tool: pay_invoice
+    when:
+      amount: {gt: 1000}
+    message: payments above 1000 are not this agent's
+  - id: unapproved
+    tool: pay_invoice
+    when:
+      amount: {gt: 500}
+    unless_after:
+      tool: approve_large
+      when:
+        limit: {lt: 1000}
+    message: payments above 500 need a second approval first
+  - id: after-export
+    tool: pay_invoice
+    after:
+      tool: export_ledger
+      when:
+        rows: {gt: 1000}
+    message: no payments in a session that exported the ledger in bulk
+"""
+
+
+@pytest.fixture()
+def denier(tmp_path: Path) -> Gate:
+    (tmp_path / "denier.yaml").write_text(DENIER)
+    return Gate.from_policies(tmp_path, Settings(audit_path=None))
+
+
+@pytest.mark.parametrize("amount", ["nan", " NaN ", float("nan")])
+def test_a_deny_rule_on_a_number_stops_a_nan(denier: Gate, amount: Any) -> None:
+    # NaN compares false with every number: `amount gt 1000` did not hold, so the deny rule let it by
+    d = denier.check({"agent": "denier", "action": {"tool": "pay_invoice", "args": {"amount": amount}}})
+    assert d.decision == "BLOCK" and d.reasons[0]["code"] == "deny_rule"
+    ok = denier.check({"agent": "denier", "action": {"tool": "pay_invoice", "args": {"amount": 20}}})
+    assert ok.decision == "ALLOW"
+
+
+def _run(gate: Gate, session: str, calls: list[tuple[str, dict[str, Any]]]) -> str:
+    for tool, args in calls[:-1]:
+        d = gate.check({"agent": "denier", "session": session, "action": {"tool": tool, "args": args}})
+        assert d.decision == "ALLOW", d.reasons
+        gate.observe({"agent": "denier", "session": session, "decision_id": d.decision_id,
+                      "action": {"tool": tool, "args": args}, "result": {"ok": True}})
+    tool, args = calls[-1]
+    return gate.check({"agent": "denier", "session": session, "action": {"tool": tool, "args": args}}).decision
+
+
+def test_a_nan_never_meets_an_exempting_step_and_always_meets_a_restricting_one(denier: Gate) -> None:
+    # an approval of limit 500 exempts; one of limit "nan" must not
+    assert _run(denier, "s1", [("approve_large", {"limit": 500}), ("pay_invoice", {"amount": 800})]) == "ALLOW"
+    assert _run(denier, "s2", [("approve_large", {"limit": "nan"}), ("pay_invoice", {"amount": 800})]) == "BLOCK"
+    # a bulk export of "nan" rows counts as the bulk export the `after` rule waits for
+    assert _run(denier, "s3", [("export_ledger", {"rows": 10}), ("pay_invoice", {"amount": 20})]) == "ALLOW"
+    assert _run(denier, "s4", [("export_ledger", {"rows": "nan"}), ("pay_invoice", {"amount": 20})]) == "BLOCK"

@@ -310,7 +310,11 @@ def _globs(globs: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
 
 
-def _cond_holds(value: Any, op: str, operand: Any) -> bool:
+def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
+    """Whether one `when` condition holds. A `gt`/`lt` on a value that reads as NaN ("nan" or
+    a float NaN compares false with every number) answers `nan`: True, the cautious answer,
+    where a match restricts (a deny rule, a quota, a flow rule's `after`), False where a match
+    exempts (`unless_after`)."""
     if value is _MISSING:
         return False
     if op == "equals":
@@ -325,6 +329,8 @@ def _cond_holds(value: Any, op: str, operand: Any) -> bool:
         num = float(value)
     except (TypeError, ValueError):
         return False
+    if num != num:
+        return nan
     return num > operand if op == "gt" else num < operand
 
 
@@ -340,10 +346,10 @@ def _redact_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _step_matches(step: StepMatch, tool: str, args: dict[str, Any], result_text: str | None) -> bool:
+def _step_matches(step: StepMatch, tool: str, args: dict[str, Any], result_text: str | None, nan: bool = True) -> bool:
     if step.tool is not None and not _globs(step.tool).match(tool):
         return False
-    if not all(_cond_holds(get_path(args, arg), op, val) for arg, op, val in step.when):
+    if not all(_cond_holds(get_path(args, arg), op, val, nan) for arg, op, val in step.when):
         return False
     return step.result_matches is None or (result_text is not None and _regex(step.result_matches).search(result_text) is not None)
 
@@ -375,7 +381,7 @@ def step_marks(policy: AgentPolicy, marks: frozenset[str], tool: str, args: dict
                 continue
             if step.result_matches is not None and text is None and result is not _MISSING:
                 text = result_text(result)
-            if _step_matches(step, tool, args, text):
+            if _step_matches(step, tool, args, text, suffix == "+"):   # a NaN never exempts
                 found.append(rule.id + suffix)
     return marks | frozenset(found) if found else marks
 
