@@ -275,6 +275,11 @@ class Gate:
                 self.last_reload_error = exc.message
                 self.metrics.reloads.labels("refused").inc()
                 return False
+            except Exception as exc:   # noqa: BLE001 - a fault of gate itself: keep serving the last good bundle
+                log.exception("reload failed while compiling the policies; the last good bundle keeps serving")
+                self.last_reload_error = f"internal error while compiling the policies ({type(exc).__name__}: {exc})"
+                self.metrics.reloads.labels("refused").inc()
+                return False
             self._bundle = bundle
             self.last_reload_error = None
             self.metrics.reloads.labels("ok").inc()

@@ -391,7 +391,10 @@ async def _watch(gate: Gate, interval: float) -> None:
     last = _policy_digest(gate.settings.policies)
     while True:
         await asyncio.sleep(interval)
-        now = await to_thread.run_sync(_policy_digest, gate.settings.policies)
-        if now != last:
-            last = now
-            await to_thread.run_sync(gate.reload)
+        try:
+            now = await to_thread.run_sync(_policy_digest, gate.settings.policies)
+            if now != last:
+                last = now
+                await to_thread.run_sync(gate.reload)
+        except Exception:   # noqa: BLE001 - the watcher outlives any one failed poll
+            log.exception("policy watch: a poll failed; watching on")

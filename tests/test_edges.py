@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,42 @@ def test_dry_run_lets_the_call_run_and_says_what_would_have_been_enforced(tmp_pa
 def test_settings_refuse_unknown_values() -> None:
     with pytest.raises(ValueError, match="mode"):
         Settings(mode="shadow")
+
+
+async def test_a_fault_while_compiling_keeps_the_last_bundle_and_the_watcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gate.gate as gate_module
+
+    d = tmp_path / "p"
+    shutil.copytree(ROOT / "policies", d, ignore=shutil.ignore_patterns("*.json"))
+    gate = Gate.from_policies(d, Settings(audit_path=None))
+    before = gate.revision
+    real = gate_module.compile_bundle
+    faults = {"left": 1}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if faults["left"]:
+            faults["left"] -= 1
+            raise RuntimeError("compiler fault")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gate_module, "compile_bundle", flaky)
+    task = asyncio.create_task(_watch(gate, 0.05))
+    await asyncio.sleep(0.2)
+    try:
+        (d / "extra.yaml").write_text("agent: extra\nidentity: Answers questions about the cafeteria menu.\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if gate.last_reload_error:
+                break
+        # the fault is reported, the last good bundle keeps deciding, and the watcher lives on
+        assert gate.last_reload_error is not None and "RuntimeError: compiler fault" in gate.last_reload_error
+        assert gate.revision == before and not task.done()
+        assert gate.check({"agent": "billing-assistant", "action": {"tool": "get_invoice", "args": {"invoice_id": "INV-1"}}})
+        (d / "extra.yaml").write_text("agent: extra\nidentity: Answers questions about the cafeteria menu and hours.\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if "extra" in gate.bundle.agents:
+                break
+        assert "extra" in gate.bundle.agents and gate.last_reload_error is None
+    finally:
+        task.cancel()
