@@ -63,6 +63,8 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 _DIGITS = re.compile(r"\d{4}")
+_A_DIGIT = re.compile(r"\d")
+_SPACED_DIGITS = re.compile(r"\d[ -]\d")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
@@ -116,19 +118,23 @@ def find_secrets(text: str) -> list[Finding]:
 def find_pii(text: str) -> list[Finding]:
     """Regulated personal data: SSNs, payment card numbers (Luhn), IBANs (mod 97), passports, birth dates."""
     out: list[Finding] = []
-    if not _DIGITS.search(text) and "+" not in text:
-        return out
     # A pattern runs only on text holding what each of its matches must contain; the words of
     # the case-insensitive ones are looked for in ASCII text only (Unicode case folding lets
-    # other letters match them: `ſ` is an `s`).
+    # other letters match them: `ſ` is an `s`). Every pattern but the passport's needs a digit.
     low = text.lower() if text.isascii() else None
-    if "-" in text:
+    if _A_DIGIT.search(text) is None:
+        if low is None or "passport" in low:
+            out.extend(Finding("passport_number", m.start(), m.end()) for m in _PASSPORT.finditer(text))
+        return out
+    run = _DIGITS.search(text) is not None          # four digits in a row
+    if run and "-" in text:
         for m in _SSN.finditer(text):
             out.append(Finding("ssn", m.start(), m.end()))
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _luhn(digits):
-            out.append(Finding("payment_card", m.start(), m.end()))
+    if run or _SPACED_DIGITS.search(text):          # 13+ digits at most one space or hyphen apart
+        for m in _CARD.finditer(text):
+            digits = re.sub(r"\D", "", m.group())
+            if 13 <= len(digits) <= 19 and _luhn(digits):
+                out.append(Finding("payment_card", m.start(), m.end()))
     if not text.islower():
         for m in _IBAN.finditer(text):
             if _iban_ok(m.group()):
@@ -136,7 +142,7 @@ def find_pii(text: str) -> list[Finding]:
     if low is None or "passport" in low:
         for m in _PASSPORT.finditer(text):
             out.append(Finding("passport_number", m.start(), m.end()))
-    if low is None or "dob" in low or "birth" in low or "born" in low:
+    if run and (low is None or "dob" in low or "birth" in low or "born" in low):
         for m in _DOB.finditer(text):
             out.append(Finding("date_of_birth", m.start(), m.end()))
     if low is None or any(w in low for w in _NATIONAL_ID_WORDS):
@@ -155,7 +161,8 @@ def screen(strings: Sequence[str]) -> tuple[bool, bool]:
     False means the detector would find nothing; True only means "look string by string"."""
     joined = strings[0] if len(strings) == 1 else "\n".join(strings)
     secrets = _SECRET_TRIGGERED.any(joined)
-    pii = "+" in joined or _DIGITS.search(joined) is not None or any(s.count("@") >= 2 for s in strings)
+    pii = (_A_DIGIT.search(joined) is not None or any(s.count("@") >= 2 for s in strings)
+           or (not joined.isascii() or "passport" in joined.lower()))
     return secrets, pii
 
 
