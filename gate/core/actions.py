@@ -320,7 +320,8 @@ _SHELL_AC = _shell_automaton()
 def _shell_verbs(command_text: str, verbs: set[str]) -> None:
     """Add the verb classes the shell/SQL text performs (`rm` -> delete, `curl -d` -> send)."""
     woken: set[str] = set()
-    for _, vs in _SHELL_AC.iter(command_text.lower()):
+    # non-ASCII text is case-folded: the patterns' IGNORECASE reads `ſ` as `s`
+    for _, vs in _SHELL_AC.iter(command_text.lower() if command_text.isascii() else command_text.casefold()):
         woken |= vs
     woken -= verbs
     if woken:

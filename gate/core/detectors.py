@@ -316,17 +316,30 @@ class _Triggers:
         for lit in self.by:
             self.automaton.add_word(lit, lit)
         self.automaton.make_automaton()
+        self.spaced = any(" " in lit for lit in self.by)
+
+    def _folded(self, text: str) -> str:
+        """`text` as the literals are looked for in: lower-cased, and where a literal holds a
+        space, with every run of whitespace as one space (the patterns read `\s+`: `rm\t-rf`,
+        `bash  -i`). Non-ASCII text is case-folded (the patterns' IGNORECASE reads `ſ` as `s`)."""
+        if not text.isascii():
+            low = text.casefold()
+            return " ".join(low.split()) if self.spaced else low
+        low = text.lower()
+        if self.spaced and ("\n" in low or "\t" in low or "  " in low or "\r" in low or "\x0b" in low or "\x0c" in low):
+            return " ".join(low.split())
+        return low
 
     def any(self, text: str) -> bool:
         """Whether any trigger occurs in `text`."""
-        for _ in self.automaton.iter(text.lower()):
+        for _ in self.automaton.iter(self._folded(text)):
             return True
         return False
 
     def __call__(self, text: str) -> set[str]:
         out: set[str] = set()
         by = self.by
-        for lit in {lit for _, lit in self.automaton.iter(text.lower())}:
+        for lit in {lit for _, lit in self.automaton.iter(self._folded(text))}:
             out |= by[lit]
         return out
 
