@@ -942,6 +942,29 @@ def _command_lines(text: str) -> list[str]:
     return out
 
 
+# A retention purge of an audit table: `DELETE FROM audit_log WHERE logged_at < now() - interval
+# '90 days'` (further AND conditions only narrow it). It removes rows older than an age and so
+# cannot erase what was just done; it is housekeeping, not tampering, when the session's task
+# asks for it in so many words (the audit table and the same age, "older than 90 days").
+_RETENTION_PURGE = re.compile(
+    r"(?i)\bdelete\s+from\s+[\w.\"`]*audit\w*[\"`]?\s+where\s+[\w.\"`]+\s*<=?\s*"
+    r"(?:now\(\)|current_(?:date|timestamp)|localtimestamp|sysdate\(\)|getdate\(\))\s*-\s*interval\s*'\s*(\d+)\s*(day|week|month|year)s?\s*'"
+    r"(?:\s+and\s+(?:(?!\bor\b)[^;])*)?\s*(?:;|$)")
+
+
+def _task_states_age(task: str | None, n: str, unit: str) -> bool:
+    if not task or "audit" not in task.lower():
+        return False
+    return re.search(rf"(?i)\b{n}[ -]?{unit}s?\b", task) is not None
+
+
+def _without_task_retention_purges(text: str, task: str | None) -> str:
+    """`text` with the audit retention purges the task asks for taken out."""
+    if not task or "audit" not in text.lower():
+        return text
+    return _RETENTION_PURGE.sub(lambda m: " " if _task_states_age(task, m.group(1), m.group(2)) else m.group(0), text)
+
+
 class DangerousOperationCheck:
     """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh,
     admin grants, bank-detail changes, bulk personal-data exports…)."""
@@ -965,6 +988,10 @@ class DangerousOperationCheck:
                 parts.extend(f"{p}={v}" for p, v in f.scalars)
             text = "\n".join(parts)
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
+        if found and any(c == "disable_logging" for c, _ in found):
+            purged = _without_task_retention_purges(text, ctx.task)
+            if purged != text and not any(c == "disable_logging" for c, _ in find_dangerous(purged)):
+                found = [c for c in found if c[0] != "disable_logging"]
         if not found:
             return _OK_DANGEROUS_OPS_NO_DANGEROUS_OP
         codes = ", ".join(c for c, _ in found)
