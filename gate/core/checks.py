@@ -1154,7 +1154,7 @@ class PreconditionCheck:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
         deleting = f.verbs <= {"delete", "read"}
-        for _, text in f.strings:
+        for path, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
                     if refunding and status.startswith(REFUNDED_PREFIX) and _same_amount(status[len(REFUNDED_PREFIX):], f.amounts):
@@ -1162,8 +1162,10 @@ class PreconditionCheck:
                                        "an earlier tool result shows the same amount already refunded on a record this refund names")
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
-                    if status == "suspended" and deleting:
-                        continue   # offboarding suspends an account first, deletes it later
+                    if status == "suspended" and (deleting or _SOURCE_LEAF.search(path)):
+                        # offboarding suspends an account first, then moves its files to the
+                        # manager (the account is the source, it receives nothing) and deletes it
+                        continue
                     if status == SELF_APPROVED:
                         if acting:
                             return Verdict(self.name, "block", "self_approved_record",
@@ -1193,6 +1195,9 @@ class PreconditionCheck:
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
 
+
+# An argument naming the side a transfer takes from (`from_user`, `source_account`, `old_owner`).
+_SOURCE_LEAF = re.compile(r"(?i)(?:^|\.)(?:from|source|src|old|previous|prev|current)(?:_?(?:user|owner|account|login|e-?mail|id|address))?$")
 
 # Calls that change something (not reads, not messages): what an approval or a change ticket authorises.
 _CHANGING = frozenset({"execute", "delete", "configure", "pay", "grant"})
