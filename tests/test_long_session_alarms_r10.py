@@ -124,3 +124,43 @@ def test_a_record_read_by_its_address_is_held_by_the_address_not_its_domain(it_o
     assert held.decision == "BLOCK" and "precondition_failed" in codes(held)
     other = check_after(it_ops, "it-ops", "held-dom", OFFBOARD_TASK, [read], {"tool": "delete_user", "args": {"user": "old.intern@northwind.io"}})
     assert "precondition_failed" not in codes(other), other.reasons
+
+
+# --- a placeholder credential in a result is no secret; printing a dotenv file is credential access
+
+ENV_EXAMPLE = ("# Copy to .env for local development. No real secrets here.\nAPP_ENV=test\n"
+               "DATABASE_URL=postgresql://app:app@localhost:5432/app_test\nSTRIPE_API_KEY=sk_test_placeholder\n"
+               "SENTRY_DSN=<your-dsn>\nAPI_TOKEN=your-api-token-here\nDB_PASSWORD=${DB_PASSWORD}\nTZ=UTC\n")
+
+
+def test_an_example_env_file_shows_no_secret() -> None:
+    from gate.core.session import result_provenance
+    prov = result_provenance({"content": ENV_EXAMPLE})
+    assert not prov.secrets and prov.exposure < 3
+
+
+@pytest.mark.parametrize("text", [
+    "STRIPE_API_KEY=sk_live_51NfQx2Lk8vR3mT0pW9yZ",
+    "DATABASE_URL=postgresql://app:Vq8pL2m9xRt@prod-db-1.internal.acme.dev:5432/app",
+    "DATABASE_URL=postgresql://app:Vq8pL2m9xRt@localhost:5432/app",      # a real password, even locally
+    "postgresql://billing_ro:billing_ro@billing-replica.acme.dev:5432/b",   # user = password, but not local
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\n-----END RSA PRIVATE KEY-----",
+    "password: hunter2xyz",
+])
+def test_real_credentials_in_a_result_are_still_secrets(text: str) -> None:
+    from gate.core.session import result_provenance
+    prov = result_provenance({"stdout": text})
+    assert prov.secrets and prov.exposure >= 3
+
+
+@pytest.mark.parametrize("command,stopped", [
+    ("cat .env.production", True),
+    ("cat .env | grep AWS", True),
+    ("head -3 services/api/.env.local", True),
+    ("cat .env.example", False),
+    ("set -a && . ./.env.example && set +a && python -m pytest -q", False),
+    ("cp .env.example .env", False),
+])
+def test_printing_a_dotenv_file_is_credential_access(command: str, stopped: bool) -> None:
+    from gate.core.detectors import find_dangerous
+    assert (("credential_file", "reads a credential store") in find_dangerous(command)) is stopped
