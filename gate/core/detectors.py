@@ -115,8 +115,9 @@ def find_secrets(text: str) -> list[Finding]:
 
 # A credential-shaped value that is a stand-in, as in an `.env.example` or a docs page:
 # `sk_test_placeholder`, `API_KEY=your-api-key-here`, `password: changeme`, `${DB_PASSWORD}`.
+# (Not "example": key-shaped values such as AKIAIOSFODNN7EXAMPLE stay secrets, conservatively.)
 _PLACEHOLDER = re.compile(
-    r"(?i)placeholder|example|change[_-]?me|replace[_-]?me|dummy|redacted|not[_-]?a[_-]?real|\byour[_-]|[_-]your[_-]|"
+    r"(?i)placeholder|change[_-]?me|replace[_-]?me|dummy|redacted|not[_-]?a[_-]?real|\byour[_-]|[_-]your[_-]|"
     r"x{4,}|\*{4,}|<[^<>]*>|\$\{|\{\{|(?-i:\$[A-Z_]{3,})\b")
 # A URL credential for a database on this machine whose password is the user name or a default.
 _LOCAL_URL_CREDENTIAL = re.compile(
