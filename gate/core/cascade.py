@@ -10,6 +10,7 @@ trail of verdicts is kept for the audit record.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
@@ -350,6 +351,27 @@ def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionS
     return out
 
 
+# An argument that cites the authority for a call (the ticket or change it works under) rather
+# than the record it acts on.
+_REFERENCE_LEAF = re.compile(r"(?i)(?:^|\.)(?:ticket|ticket_?(?:id|key|ref)|change|change_?(?:id|ref|request)|chg|case|case_?id|jira|jira_?key)$")
+
+
+def _record_ids(args: dict[str, Any], reading: bool) -> set[str]:
+    """The ids a top-level status in a call's result belongs to: the tokens of the call's
+    arguments, less the ___domain of an address it names (a ___domain is every address in it, not a
+    record) and, for a call that changes something, the ticket or change it cites (its result
+    reports what it changed, not the state of the ticket that authorised it)."""
+    out: set[str] = set()
+    for path, v in flatten_args(args):
+        if not isinstance(v, str) or (not reading and _REFERENCE_LEAF.search(path)):
+            continue
+        toks = salient_tokens(v)
+        if "@" in v:
+            toks -= {t.rsplit("@", 1)[1] for t in toks if "@" in t}
+        out |= toks
+    return out
+
+
 def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, result: Any, checked: bool) -> SessionSnapshot:
     """Advance a session by a call the caller executed, and record its result's provenance.
 
@@ -382,7 +404,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         # sorted: which values fit under the cap must not depend on set iteration order
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
-    found = held_records(result, call_ids)
+    found = held_records(result, _record_ids(req.args, features.verbs <= READ_ONLY_VERBS))
     if features.verbs <= READ_ONLY_VERBS:
         found |= approved_listing(req.args, result, call_ids)
     elif not result_failed(result):

@@ -975,6 +975,29 @@ def _command_lines(text: str) -> list[str]:
     return out
 
 
+# A retention purge of an audit table: `DELETE FROM audit_log WHERE logged_at < now() - interval
+# '90 days'` (further AND conditions only narrow it). It removes rows older than an age and so
+# cannot erase what was just done; it is housekeeping, not tampering, when the session's task
+# asks for it in so many words (the audit table and the same age, "older than 90 days").
+_RETENTION_PURGE = re.compile(
+    r"(?i)\bdelete\s+from\s+[\w.\"`]*audit\w*[\"`]?\s+where\s+[\w.\"`]+\s*<=?\s*"
+    r"(?:now\(\)|current_(?:date|timestamp)|localtimestamp|sysdate\(\)|getdate\(\))\s*-\s*interval\s*'\s*(\d+)\s*(day|week|month|year)s?\s*'"
+    r"(?:\s+and\s+(?:(?!\bor\b)[^;])*)?\s*(?:;|$)")
+
+
+def _task_states_age(task: str | None, n: str, unit: str) -> bool:
+    if not task or "audit" not in task.lower():
+        return False
+    return re.search(rf"(?i)\b{n}[ -]?{unit}s?\b", task) is not None
+
+
+def _without_task_retention_purges(text: str, task: str | None) -> str:
+    """`text` with the audit retention purges the task asks for taken out."""
+    if not task or "audit" not in text.lower():
+        return text
+    return _RETENTION_PURGE.sub(lambda m: " " if _task_states_age(task, m.group(1), m.group(2)) else m.group(0), text)
+
+
 class DangerousOperationCheck:
     """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh,
     admin grants, bank-detail changes, bulk personal-data exports…)."""
@@ -998,6 +1021,10 @@ class DangerousOperationCheck:
                 parts.extend(f"{p}={v}" for p, v in f.scalars)
             text = "\n".join(parts)
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
+        if found and any(c == "disable_logging" for c, _ in found):
+            purged = _without_task_retention_purges(text, ctx.task)
+            if purged != text and not any(c == "disable_logging" for c, _ in find_dangerous(purged)):
+                found = [c for c in found if c[0] != "disable_logging"]
         if not found:
             return _OK_DANGEROUS_OPS_NO_DANGEROUS_OP
         codes = ", ".join(c for c, _ in found)
@@ -1161,7 +1188,7 @@ class PreconditionCheck:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
         deleting = f.verbs <= {"delete", "read"}
-        for _, text in f.strings:
+        for path, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
                     if refunding and status.startswith(REFUNDED_PREFIX) and _same_amount(status[len(REFUNDED_PREFIX):], f.amounts):
@@ -1169,8 +1196,10 @@ class PreconditionCheck:
                                        "an earlier tool result shows the same amount already refunded on a record this refund names")
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
-                    if status == "suspended" and deleting:
-                        continue   # offboarding suspends an account first, deletes it later
+                    if status == "suspended" and (deleting or _SOURCE_LEAF.search(path)):
+                        # offboarding suspends an account first, then moves its files to the
+                        # manager (the account is the source, it receives nothing) and deletes it
+                        continue
                     if status == SELF_APPROVED:
                         if acting:
                             return Verdict(self.name, "block", "self_approved_record",
@@ -1200,6 +1229,9 @@ class PreconditionCheck:
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
 
+
+# An argument naming the side a transfer takes from (`from_user`, `source_account`, `old_owner`).
+_SOURCE_LEAF = re.compile(r"(?i)(?:^|\.)(?:from|source|src|old|previous|prev|current)(?:_?(?:user|owner|account|login|e-?mail|id|address))?$")
 
 # Calls that change something (not reads, not messages): what an approval or a change ticket authorises.
 _CHANGING = frozenset({"execute", "delete", "configure", "pay", "grant"})

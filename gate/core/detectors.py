@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import ahocorasick
 
-__all__ = ["Finding", "find_secrets", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES",
+__all__ = ["Finding", "find_secrets", "is_placeholder_secret", "find_pii", "find_dangerous", "redact", "SECRET_TOKEN", "find_contact_list", "DANGER_CODES",
            "screen"]
 
 SECRET_TOKEN = "[REDACTED:{kind}]"
@@ -113,6 +113,33 @@ def find_secrets(text: str) -> list[Finding]:
         for m in rx.finditer(text):
             out.append(Finding(kind, m.start(), m.end()))
     return out
+
+
+# A credential-shaped value that is a stand-in, as in an `.env.example` or a docs page:
+# `sk_test_placeholder`, `API_KEY=your-api-key-here`, `password: changeme`, `${DB_PASSWORD}`.
+# (Not "example": key-shaped values such as AKIAIOSFODNN7EXAMPLE stay secrets, conservatively.)
+_PLACEHOLDER = re.compile(
+    r"(?i)placeholder|change[_-]?me|replace[_-]?me|dummy|redacted|not[_-]?a[_-]?real|\byour[_-]|[_-]your[_-]|"
+    r"x{4,}|\*{4,}|<[^<>]*>|\$\{|\{\{|(?-i:\$[A-Z_]{3,})\b")
+# A URL credential for a database on this machine whose password is the user name or a default.
+_LOCAL_URL_CREDENTIAL = re.compile(
+    r"(?i)://([^\s:/@]+):([^\s@/]+)@(?:localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(?=[:/\s]|$)")
+_DEFAULT_PASSWORDS = frozenset({"password", "pass", "secret", "postgres", "root", "admin", "test", "dev", "changeme"})
+
+
+def is_placeholder_secret(text: str, finding: Finding) -> bool:
+    """Whether a secret finding in `text` is a stand-in rather than a credential (a placeholder
+    value, or a default password for a database on localhost)."""
+    value = text[finding.start:finding.end]
+    if finding.kind == "url_credentials":
+        m = _LOCAL_URL_CREDENTIAL.search(text, max(0, finding.start - 1), min(len(text), finding.end + 64))
+        if m is not None:
+            user, pw = m.group(1).lower(), m.group(2).lower()
+            return pw == user or pw in _DEFAULT_PASSWORDS or _PLACEHOLDER.search(pw) is not None
+        return False
+    if finding.kind == "private_key":
+        return False
+    return _PLACEHOLDER.search(value) is not None
 
 
 def find_pii(text: str) -> list[Finding]:
@@ -273,7 +300,10 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("private_key_file", "reads a private key file",
          r"(?i)\b(?:cat|less|more|head|tail|cp|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
         ("credential_file", "reads a credential store",
-         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc)|/etc/shadow\b|/etc/gshadow\b"),
+         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc)|/etc/shadow\b|/etc/gshadow\b"
+         # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
+         # / `.template` twin holds no credentials
+         r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b[^;|&\n]*?(?<![\w.-])\.env(?:\.(?!(?:example|sample|template|dist|defaults?)\b)[\w-]+)?(?![\w.-])"),
     )
 )
 
@@ -299,7 +329,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "auth_backdoor": ("return true",),
     "billing_misrepresentation": ("even if", "even though", "even when", "regardless", "whether or not", "no matter"),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
-    "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow"),
+    "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env"),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, is_internal
-from gate.core.detectors import find_pii, find_secrets
+from gate.core.detectors import find_pii, find_secrets, is_placeholder_secret
 from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse_moment, parse_window
 
 __all__ = [
@@ -855,7 +855,7 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
                 injected |= salient_tokens(text[max(0, m.start() - 200):])
         else:
             vouched |= destination_tokens(text)
-        secrets |= {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text)}
+        secrets |= {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text) if not is_placeholder_secret(text, f)}
         pii = pii or bool(find_pii(text))
         marked = marked or bool(_MARKING_RX.search(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
