@@ -194,6 +194,9 @@ def test_the_same_history_gives_the_same_marks_on_a_fresh_gate(tmp_path: Path) -
     ("  - id: r\n    tool: t\n    after: {}\n", "should be non-empty"),
     ("  - id: r\n    tool: t\n    after: {tool: x, status: done}\n", "unknown field 'status'"),
     ("  - id: r\n    tool: t\n  - id: r\n    tool: u\n", "duplicate deny rule id 'r'"),
+    # an unnamed rule is `deny-<index>`: a named rule taking that id would share its session marks
+    ("  - tool: t\n  - id: deny-0\n    tool: u\n", "duplicate deny rule id 'deny-0'"),
+    ("  - id: deny-1\n    tool: t\n  - tool: u\n", "duplicate deny rule id 'deny-1'"),
 ])
 def test_lint_names_bad_flow_rules(tmp_path: Path, rule: str, fragment: str) -> None:
     (tmp_path / "a.yaml").write_text("agent: x\nidentity: y\ndeny:\n" + rule)

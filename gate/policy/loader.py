@@ -239,9 +239,13 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
         ids: dict[str, int] = {}
         for ri, rule in enumerate(data.get(key) or []):
             rid = rule.get("id")
+            if key == "deny" and not rid:
+                rid = f"deny-{ri}"   # the id an unnamed deny rule gets: a named rule may not take it
             if isinstance(rid, str):
                 if rid in ids:
-                    issues.append(((key, ri, "id"), f"duplicate {what} id {rid!r} (first at {key}[{ids[rid]}])"))
+                    issues.append(((key, ri, "id") if rule.get("id") else (key, ri),
+                                   f"duplicate {what} id {rid!r} (first at {key}[{ids[rid]}]; an unnamed deny rule "
+                                   f"is `deny-<its index>`)"))
                 ids.setdefault(rid, ri)
     for qi, quota in enumerate(data.get("quotas") or []):
         at = ("quotas", qi)
