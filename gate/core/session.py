@@ -239,7 +239,8 @@ def salient_tokens(text: str) -> set[str]:
 # A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
 # paying a rejected invoice, purging an employee record under legal hold.
 _STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision)$")
-_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review|"
+_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|[a-z]+_(?:block(?:ed)?|freeze|frozen)|"
+                       r"disputed|fraud\w*|do_?not_?\w+|under_?review|"
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
@@ -282,9 +283,10 @@ _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|ban
 # A check a payment or grant waits for, recorded as not (yet) done: `call_back_verification:
 # not done` after a bank-details change, `kyc_status: pending`.
 _VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)?(?:_?change)?|payee|beneficiary|kyc|aml|"
-                         r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
+                         r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$"
+                         r"|^(?:kyc|aml|cdd|sanctions?|screening|due_?diligence)_?(?:status|review_?status)$")
 _UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
-                     r"outstanding|missing|no|false|failed|unverified|incomplete|skipped)\s*$")
+                     r"outstanding|missing|no|false|failed|unverified|incomplete|skipped|expired|lapsed|overdue)\s*$")
 # A record whose subject is flagged for restricted access (a VIP, a staff member's own chart,
 # `access audited`, break-the-glass): reading its regulated content needs a task that names it.
 RESTRICTED_STATUS = "restricted"
@@ -501,9 +503,28 @@ def _refunded_amounts(refunds: list[Any]) -> list[str]:
     return out
 
 
+# A list of holds on a record (`holds: [{id: LH-2291, type: litigation, status: active}]`): one
+# that is still in force holds the record, as `legal_hold: true` would; a hold released, lifted
+# or expired does not.
+_HOLDS_KEY = re.compile(r"(?i)^(?:(?:legal|litigation|retention|preservation)_?)?holds$")
+_HOLD_ENDED = re.compile(r"(?i)^\s*(?:released|lifted|removed|closed|ended|expired|inactive|withdrawn|cancell?ed|resolved)\s*$")
+ACTIVE_HOLD = "legal_hold"
+
+
+def _active_hold(items: list[Any]) -> bool:
+    for item in items:
+        if isinstance(item, dict) and item:
+            st = next((v for k, v in item.items() if isinstance(v, str) and _STATUS_KEY.match(str(k))), None)
+            if st is None or not _HOLD_ENDED.match(st):
+                return True
+    return False
+
+
 def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     """Statuses a nested object gives the record that holds it."""
     out: list[str] = []
+    if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
+        out.append(ACTIVE_HOLD)   # `documents: {holds: [...]}`: the record's holds, one level down
     if _DISPUTE_KEY.match(key):
         st = v.get("status")
         if v and not (isinstance(st, str) and _CLOSED.match(st)):
@@ -512,6 +533,8 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     for ck, cv in v.items():
         if cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
             out.append(f"not_{str(ck).lower()}")
+        elif isinstance(cv, str) and _VERIFY_KEY.match(str(ck)) and _UNDONE.match(cv):
+            out.append(f"not_{str(ck).lower()}")   # `due_diligence: {kyc_status: expired}`
     if _CONSENT_PARENT.search(key):
         for ck, cv in v.items():
             if not _refused(cv):
@@ -648,6 +671,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.extend(_child_statuses(str(k), v))
             elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
+            elif isinstance(v, list) and _HOLDS_KEY.match(str(k)) and _active_hold(v):
+                extra.append(ACTIVE_HOLD)
             elif isinstance(v, list) and _REFUNDS_KEY.match(str(k)):
                 extra.extend(_refunded_amounts(v))
                 out.update(_refund_links(v, node))
