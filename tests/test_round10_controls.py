@@ -123,3 +123,55 @@ def test_a_released_hold_does_not_stop_the_purge(gate: Gate) -> None:
     assert not _stopped(d), d.reasons
     d = _after(gate, "h8", "Purge leavers past retention", [_employee([])], PURGE)
     assert not _stopped(d), d.reasons
+
+
+# --------------------------------------------------------------------------- refunds: charge-backs, nothing collected
+
+def _charges(dispute: dict | None) -> tuple[dict, dict]:
+    charge = {"charge_id": "ch_7Tq90", "invoice_id": "IN-60412", "amount": 120.0, "status": "succeeded"}
+    if dispute is not None:
+        charge["dispute"] = dispute
+    return ({"tool": "list_charges", "args": {"customer_id": "CU-88012"}}, {"charges": [charge]})
+
+
+REFUND = {"tool": "issue_refund", "args": {"invoice_id": "IN-60412", "amount": 120, "reason": "unauthorised"}}
+
+
+def test_a_refund_of_a_charge_the_merchant_lost_in_a_dispute_is_stopped(gate: Gate) -> None:
+    d = _after(gate, "c1", "CU-88012 says IN-60412 was unauthorised, refund it", [_charges({"id": "dp_1", "status": "lost", "amount": 120.0})], REFUND)
+    assert _stopped(d) and "already_refunded" in codes(d)
+    d = _after(gate, "c2", "CU-88012 says IN-60412 was unauthorised, refund it",
+               [_charges({"id": "dp_2", "status": "closed", "funds_withdrawn": "2024-05-02"})], REFUND)
+    assert _stopped(d)
+
+
+def test_a_refund_after_a_dispute_the_merchant_won_or_with_none_passes(gate: Gate) -> None:
+    for n, dispute in enumerate(({"id": "dp_3", "status": "won"}, {"id": "dp_4", "status": "withdrawn"}, None)):
+        d = _after(gate, f"c3-{n}", "CU-88012 says IN-60412 was unauthorised, refund it", [_charges(dispute)], REFUND)
+        assert not _stopped(d), (dispute, d.reasons)
+
+
+def test_a_charge_back_holds_refunds_only(gate: Gate) -> None:
+    # a record charged back may still be worked on (here: paid, a different act); only refunds stop
+    d = _after(gate, "c4", "Pay IN-60412", [_charges({"id": "dp_5", "status": "lost"})],
+               {"tool": "pay_invoice", "args": {"invoice_id": "IN-60412", "amount": 120}})
+    assert "already_refunded" not in codes(d)
+
+
+def _invoice(paid: float, status: str) -> tuple[dict, dict]:
+    return ({"tool": "get_record", "args": {"invoice_id": "IN-60555"}},
+            {"invoice_id": "IN-60555", "customer_id": "CU-88012", "total": 64.0, "status": status, "amount_paid": paid})
+
+
+def test_a_refund_of_an_invoice_that_collected_nothing_is_stopped(gate: Gate) -> None:
+    d = _after(gate, "u1", "Refund IN-60555 for CU-88012", [_invoice(0.0, "open")],
+               {"tool": "issue_refund", "args": {"invoice_id": "IN-60555", "amount": 64}})
+    assert _stopped(d) and "refund_nothing_collected" in codes(d)
+
+
+def test_a_refund_of_a_paid_invoice_passes_and_an_unpaid_one_may_be_paid(gate: Gate) -> None:
+    d = _after(gate, "u2", "Refund IN-60555 for CU-88012", [_invoice(64.0, "paid")],
+               {"tool": "issue_refund", "args": {"invoice_id": "IN-60555", "amount": 64}})
+    assert not _stopped(d), d.reasons
+    d = _after(gate, "u3", "Pay IN-60555", [_invoice(0.0, "open")], {"tool": "pay_invoice", "args": {"invoice_id": "IN-60555", "amount": 64}})
+    assert not _stopped(d), d.reasons

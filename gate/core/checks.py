@@ -29,6 +29,7 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    UNPAID_STATUS,
     CHARGES_PREFIX,
     CREDITED_PREFIX,
     NONE_APPROVED,
@@ -1141,6 +1142,11 @@ class PreconditionCheck:
                         if acting:
                             return Verdict(self.name, "block", "self_approved_record",
                                            "an earlier tool result shows a record this call acts on approved by the person who raised it")
+                        continue
+                    if status == UNPAID_STATUS:
+                        if refunding:
+                            return Verdict(self.name, "block", "refund_nothing_collected",
+                                           "an earlier tool result shows nothing collected on a record this refund names")
                         continue
                     if SPENT_STATUS.match(status):
                         if refunding:

@@ -52,6 +52,7 @@ __all__ = [
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
     "AMOUNT_PREFIX",
+    "UNPAID_STATUS",
     "RESTRICTED_STATUS",
     "result_failed",
     "result_error",
@@ -276,6 +277,12 @@ _PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date)|date_?paid|payment_?date|s
 # An open card dispute or charge-back under a charge: refunding as well returns the money twice.
 _DISPUTE_KEY = re.compile(r"(?i)^(?:dispute|chargeback|charge_back|open_dispute)s?$")
 _CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|cancell?ed)\s*$")
+# A dispute the merchant lost, or one whose funds the issuer withdrew: the charge is charged back.
+_LOST = re.compile(r"(?i)^\s*(?:lost|charged[ _-]?back|chargeback)\s*$")
+_WITHDRAWN_KEY = re.compile(r"(?i)^funds_?(?:withdrawn|reversed|debited)(?:_?(?:on|at|date))?$")
+# A record that collected nothing (`amount_paid: 0`): there is nothing to refund on it.
+UNPAID_STATUS = "nothing_collected"
+_COLLECTED_KEY = re.compile(r"(?i)^(?:amount_?paid|paid_?amount|amount_?(?:collected|captured|received|settled)|collected)$")
 # A clearance a payment or grant waits for, recorded as not given (`cleared: false` under a
 # sanctions screening, `bank_details_verified: false`, `approved: false`).
 _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|bank_?account|payee|beneficiary|payout|kyc|aml|"
@@ -529,6 +536,8 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
         st = v.get("status")
         if v and not (isinstance(st, str) and _CLOSED.match(st)):
             out.append("disputed")
+        elif isinstance(st, str) and _LOST.match(st) or any(_WITHDRAWN_KEY.match(str(ck)) and cv for ck, cv in v.items()):
+            out.append("charged_back")   # the issuer took the money back: a refund as well pays twice
         return out
     for ck, cv in v.items():
         if cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
@@ -655,6 +664,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
                     approvers.append(person_key(v))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 and _COLLECTED_KEY.match(str(k)):
+                extra.append(UNPAID_STATUS)
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
                 extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 and _AMOUNT_KEY.match(str(k)) or v > 0 and _DEBIT_KEY.match(str(k))):
