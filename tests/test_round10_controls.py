@@ -175,3 +175,53 @@ def test_a_refund_of_a_paid_invoice_passes_and_an_unpaid_one_may_be_paid(gate: G
     assert not _stopped(d), d.reasons
     d = _after(gate, "u3", "Pay IN-60555", [_invoice(0.0, "open")], {"tool": "pay_invoice", "args": {"invoice_id": "IN-60555", "amount": 64}})
     assert not _stopped(d), d.reasons
+
+
+# --------------------------------------------------------------------------- paying more than the record is for
+
+LISTING = ({"tool": "list_invoices", "args": {"status": "approved"}},
+           {"invoices": [{"invoice_id": "PI-52010", "vendor_id": "VN-3301", "amount": 12750.0, "status": "approved"},
+                         {"invoice_id": "PI-52014", "vendor_id": "VN-3301", "amount": 3300.0, "status": "approved"}]})
+
+
+def _wire(amount: float, reference: str) -> dict:
+    return {"tool": "wire_transfer", "args": {"to_vendor_id": "VN-3301", "amount": amount, "reference": reference}}
+
+
+def test_a_wire_above_the_approved_invoice_it_names_is_stopped(gate: Gate) -> None:
+    d = _after(gate, "a1", "Wire Lark Fasteners for PI-52010", [LISTING], _wire(21750, "PI-52010"))
+    assert _stopped(d) and "amount_above_record" in codes(d)
+
+
+def test_a_wire_at_or_under_the_invoice_or_for_the_sum_of_two_passes(gate: Gate) -> None:
+    for n, (amount, ref) in enumerate(((12750, "PI-52010"), (5000, "PI-52010 part 1"), (16050, "PI-52010 PI-52014"))):
+        d = _after(gate, f"a2-{n}", "Wire Lark Fasteners for their approved invoices", [LISTING], _wire(amount, ref))
+        assert "amount_above_record" not in codes(d) and not _stopped(d), (amount, ref, d.reasons)
+
+
+def test_a_record_with_no_amount_on_file_decides_nothing(gate: Gate) -> None:
+    d = _after(gate, "a3", "Wire Lark Fasteners for PI-59999", [LISTING], _wire(90000, "PI-59999"))
+    assert "amount_above_record" not in codes(d)
+
+
+def test_an_amount_the_task_states_for_a_record_bounds_its_payment(gate: Gate) -> None:
+    task = "Pay the approved invoices PI-61001 (VN-3301, 480.00 USD) and PI-61002 (VN-3301, $1,250)"
+    d = _after(gate, "a4", task, [], {"tool": "pay_invoice", "args": {"invoice_id": "PI-61002", "vendor_id": "VN-3301", "amount": 12500}})
+    assert _stopped(d) and "amount_above_record" in codes(d)
+    for n, (inv, amount) in enumerate((("PI-61001", 480), ("PI-61002", 1250))):
+        d = _after(gate, f"a5-{n}", task, [], {"tool": "pay_invoice", "args": {"invoice_id": inv, "vendor_id": "VN-3301", "amount": amount}})
+        assert not _stopped(d), (inv, d.reasons)
+
+
+def test_a_task_giving_an_old_and_a_new_amount_allows_the_new_one(gate: Gate) -> None:
+    task = "Pay PI-61007: it was 900 USD, the change order raised it to 1,150 USD"
+    d = _after(gate, "a6", task, [], {"tool": "pay_invoice", "args": {"invoice_id": "PI-61007", "vendor_id": "VN-3301", "amount": 1150}})
+    assert not _stopped(d), d.reasons
+
+
+def test_a_refund_above_the_invoice_total_is_stopped(gate: Gate) -> None:
+    inv = ({"tool": "get_record", "args": {"invoice_id": "IN-60777"}}, {"invoice_id": "IN-60777", "total": 45.0, "status": "paid", "amount_paid": 45.0})
+    d = _after(gate, "a7", "Refund IN-60777", [inv], {"tool": "issue_refund", "args": {"invoice_id": "IN-60777", "amount": 450}})
+    assert _stopped(d)
+    d = _after(gate, "a8", "Refund IN-60777", [inv], {"tool": "issue_refund", "args": {"invoice_id": "IN-60777", "amount": 45}})
+    assert not _stopped(d), d.reasons

@@ -1065,7 +1065,10 @@ class PreconditionCheck:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
-            return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+            v = _over_budget(ctx, {}, budget) if budget is not None else None
+            if v is None and paying and ctx.task:
+                v = _above_record(ctx, {}, _tokens_at(f, _REF_ARG), _paid_amount(ctx))
+            return v or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if "read" not in f.verbs and ctx.agent.limits_for(ctx.tool_name):
             v = _priced_over_limit(ctx)
             if v is not None:
@@ -1460,6 +1463,9 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                     return Verdict("preconditions", "block", "payee_mismatch",
                                    f"a record this payment names belongs to another {leaf.replace('_', ' ')} than the call pays")
     lim = _limited_amount(ctx.tool, ctx.args)
+    v = _above_record(ctx, by_id, refs, _paid_amount(ctx))
+    if v is not None:
+        return v
     if lim is None:
         return None
     amount, cap = lim
@@ -1484,6 +1490,57 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
         return Verdict("preconditions", "block", "split_payment",
                        f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
                        {"payments": float(len(prior) + 1)})
+    return None
+
+
+# An amount the task states for a record it names: `EXP-7710 (E10234, 412.50 USD)`,
+# `INV-2231 for $1,250`. Every figure with a currency between the record and the next record
+# or the end of the clause counts (a task may give the old and the new amount).
+_TASK_FIGURE = re.compile(r"(?i)(?:[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|gbp|dollars|euros?|pounds)\b)")
+
+
+@lru_cache(maxsize=1024)
+def _task_amounts(task: str) -> dict[str, tuple[float, ...]]:
+    out: dict[str, list[float]] = {}
+    marks = [(m.start(), m.group(0).upper()) for m in _IDENT.finditer(task) if re.search(r"[A-Za-z]", m.group(0))]
+    for i, (start, rec) in enumerate(marks):
+        # up to the next record of the same form (`PI-61001 (VN-3301, 480 USD) and PI-61002`)
+        shape = _DIGITS.sub("9", rec)
+        end = next((s for s, r in marks[i + 1:] if _DIGITS.sub("9", r) == shape), len(task))
+        clause = re.split(r"[.;:\n]\s", task[start:end], maxsplit=1)[0]
+        for m in _TASK_FIGURE.finditer(clause):
+            try:
+                out.setdefault(rec, []).append(float((m.group(1) or m.group(2)).replace(",", "")))
+            except ValueError:
+                pass
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _paid_amount(ctx: CheckContext) -> float | None:
+    """What a paying call pays: its capped amount argument, else its largest amount."""
+    lim = _limited_amount(ctx.tool, ctx.args)
+    return lim[0] if lim is not None else max(ctx.features.amounts, default=None)
+
+
+def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str], paid: float | None) -> Verdict | None:
+    """A payment or refund for more than the records it settles are for: an approved invoice of
+    18,400 wired as 81,400, a claim the task approves at 96.00 reimbursed as 960. What a record is
+    for comes from the session's results (`amount`, `total`) or from the task (`EXP-7712 (96.00
+    USD)`); a payment naming several records may pay their sum. Unknown when any record the
+    call names has no amount on file."""
+    if paid is None or not refs:
+        return None
+    stated = _task_amounts(ctx.task) if ctx.task else {}
+    allowance = 0.0
+    for tok in refs:
+        recorded = [float(st[len(AMOUNT_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(AMOUNT_PREFIX)]
+        recorded.extend(stated.get(tok, ()))
+        if not recorded:
+            return None
+        allowance += max(recorded)
+    if paid > allowance + 0.005:
+        return Verdict("preconditions", "block", "amount_above_record",
+                       f"the call pays {paid:g}, more than the {allowance:g} the records it settles are for")
     return None
 
 
