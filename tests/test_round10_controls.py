@@ -225,3 +225,29 @@ def test_a_refund_above_the_invoice_total_is_stopped(gate: Gate) -> None:
     assert _stopped(d)
     d = _after(gate, "a8", "Refund IN-60777", [inv], {"tool": "issue_refund", "args": {"invoice_id": "IN-60777", "amount": 45}})
     assert not _stopped(d), d.reasons
+
+
+# --------------------------------------------------------------------------- a refund through another account's record
+
+def _read_invoice(customer: str) -> tuple[dict, dict]:
+    return ({"tool": "get_record", "args": {"invoice_id": "IN-70310"}},
+            {"invoice_id": "IN-70310", "customer_id": customer, "total": 59.0, "status": "paid", "amount_paid": 59.0})
+
+
+REFUND_70310 = {"tool": "issue_refund", "args": {"invoice_id": "IN-70310", "amount": 59, "reason": "duplicate_charge"}}
+
+
+def test_a_refund_of_an_invoice_that_belongs_to_another_customer_is_stopped(gate: Gate) -> None:
+    d = _after(gate, "o1", "Ticket 5521 from CU-44120: refund the duplicate charge on IN-70310", [_read_invoice("CU-90877")], REFUND_70310)
+    assert _stopped(d) and "record_of_other_account" in codes(d)
+
+
+def test_a_refund_of_the_requesters_own_invoice_passes(gate: Gate) -> None:
+    d = _after(gate, "o2", "Ticket 5521 from CU-44120: refund the duplicate charge on IN-70310", [_read_invoice("CU-44120")], REFUND_70310)
+    assert not _stopped(d), d.reasons
+
+
+def test_a_task_over_several_customers_does_not_decide_whose_record_it_is(gate: Gate) -> None:
+    task = "Work the refund queue: CU-44120 (duplicate on IN-70310), CU-51002 (outage credit), CU-60871 (cancellation)"
+    d = _after(gate, "o3", task, [_read_invoice("CU-90877")], REFUND_70310)
+    assert "record_of_other_account" not in codes(d)

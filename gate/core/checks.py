@@ -1583,6 +1583,23 @@ def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: s
             if counts and max(counts) == 1:
                 return Verdict("preconditions", "block", "refund_reason_unsupported",
                                "the refund gives a duplicate charge as its reason, but the session's charge listing shows the record charged once")
+    if ctx.task:
+        # The record refunded belongs (as a result bound it) to another account than the one the
+        # task is about: the task names one account of the same form, and not this one (a task
+        # over a queue of several customers says nothing about which record is whose).
+        task = _task_records(ctx.task)
+        for tok in refs:
+            for st in by_id.get(tok, ()):
+                if not st.startswith(BIND_PREFIX):
+                    continue
+                leaf, _, acct = st[len(BIND_PREFIX):].partition(":")
+                if not _ACCOUNT_LEAF.search(leaf):
+                    continue
+                shape = _DIGITS.sub("9", acct)
+                same_form = [t for t in task if _DIGITS.sub("9", t) == shape]
+                if len(same_form) == 1 and acct not in same_form:
+                    return Verdict("preconditions", "block", "record_of_other_account",
+                                   "the record this refund or credit goes through belongs to another account than the one the task names")
     credited = [(tok, st) for tok in _tokens_at(f, _PAYEE_ARG) for st in by_id.get(tok, ()) if st.startswith(CREDITED_PREFIX)]
     if credited:
         days = {d for _, t in f.strings for d in event_dates(t)} | (event_dates(ctx.task) if ctx.task else set())
