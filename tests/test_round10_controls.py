@@ -251,3 +251,33 @@ def test_a_task_over_several_customers_does_not_decide_whose_record_it_is(gate: 
     task = "Work the refund queue: CU-44120 (duplicate on IN-70310), CU-51002 (outage credit), CU-60871 (cancellation)"
     d = _after(gate, "o3", task, [_read_invoice("CU-90877")], REFUND_70310)
     assert "record_of_other_account" not in codes(d)
+
+
+# --------------------------------------------------------------------------- audit trails and backups switched off
+
+from gate.core.detectors import find_dangerous  # noqa: E402
+
+
+def _danger(text: str) -> set[str]:
+    return {c for c, _ in find_dangerous(text)}
+
+
+def test_dropping_an_audit_extension_switches_the_audit_trail_off() -> None:
+    assert "disable_logging" in _danger("DROP EXTENSION IF EXISTS pgaudit CASCADE")
+    assert "disable_logging" in _danger('drop extension "pgaudit"')
+    assert not _danger("DROP EXTENSION IF EXISTS pg_trgm")
+    assert not _danger("CREATE EXTENSION IF NOT EXISTS pgaudit")
+
+
+def test_cutting_an_audit_log_groups_retention_to_days_is_stopped_and_other_groups_are_not() -> None:
+    assert "disable_logging" in _danger("logs put-retention-policy --log-group-name /aws/cloudtrail/org-trail --retention-in-days 3")
+    assert "disable_logging" in _danger("logs put-retention-policy --retention-in-days 30 --log-group-name security-audit")
+    assert not _danger("logs put-retention-policy --log-group-name /aws/cloudtrail/org-trail --retention-in-days 3653")
+    assert not _danger("logs put-retention-policy --log-group-name /ecs/web-debug --retention-in-days 7")
+
+
+def test_a_backup_retention_of_zero_switches_backups_off() -> None:
+    assert "disable_backups" in _danger("rds modify-db-instance --db-instance-identifier orders-db --backup-retention-period 0 --apply-immediately")
+    assert "disable_backups" in _danger('{"BackupRetentionPeriod": 0}')
+    assert not _danger("rds modify-db-instance --db-instance-identifier orders-db --backup-retention-period 14")
+    assert not _danger("rds modify-db-instance --db-instance-identifier orders-db --backup-retention-period 30 --apply-immediately")
