@@ -281,3 +281,24 @@ def test_a_backup_retention_of_zero_switches_backups_off() -> None:
     assert "disable_backups" in _danger('{"BackupRetentionPeriod": 0}')
     assert not _danger("rds modify-db-instance --db-instance-identifier orders-db --backup-retention-period 14")
     assert not _danger("rds modify-db-instance --db-instance-identifier orders-db --backup-retention-period 30 --apply-immediately")
+
+
+# --------------------------------------------------------------------------- raw production PII through dblink
+
+from gate.core.checks import _copies_production_pii  # noqa: E402
+
+
+def test_a_dblink_copy_of_production_personal_data_is_a_raw_copy() -> None:
+    assert _copies_production_pii(
+        "CREATE TABLE reporting.people AS SELECT * FROM dblink('host=db-main dbname=app', "
+        "'SELECT id, email, phone_number, created_at FROM public.users') AS t(id bigint, email text, phone_number text, created_at timestamptz)")
+    assert _copies_production_pii(
+        "INSERT INTO reporting.people SELECT t.* FROM dblink('dbname=prod', 'SELECT email, dob FROM users') AS t(email text, dob date)")
+
+
+def test_a_dblink_copy_of_a_masked_view_or_of_aggregates_is_not() -> None:
+    assert not _copies_production_pii(
+        "CREATE TABLE reporting.people AS SELECT * FROM dblink('host=db-main dbname=app', "
+        "'SELECT email, phone FROM masked.users') AS t(email text, phone text)")
+    assert not _copies_production_pii(
+        "CREATE TABLE reporting.signups AS SELECT * FROM dblink('dbname=prod', 'SELECT signup_day, count(*) FROM users GROUP BY 1') AS t(signup_day date, n bigint)")

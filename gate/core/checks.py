@@ -868,6 +868,9 @@ _PROD_SOURCE = re.compile(r"(?i)^[\"`]?(?:\w*prod\w*|\w*_fdw|dblink)\b|\bdblink\
 _MASKED_SOURCE = re.compile(r"(?i)\b(?:mask\w*|anon\w*|pseudonym\w*|redacted|deidentified|de_identified)\b")
 
 
+_DBLINK_CALL = re.compile(r"(?i)dblink\s*\(")
+
+
 def _copies_production_pii(sql: str) -> bool:
     """Raw personal-data columns (two or more: e-mail, phone, SSN, card…) selected from a
     production source into a new or another table: personal data leaving the regulated store
@@ -881,6 +884,14 @@ def _copies_production_pii(sql: str) -> bool:
             continue
         if len({c.group().lower() for c in _PII_COLUMNS.finditer(cols)}) >= 2:
             return True
+        if src.lower() == "dblink" or "dblink" in cols.lower():
+            # `SELECT * FROM dblink('host=prod…', 'SELECT id, email, phone … FROM customers') AS
+            # t(…)`: the columns are those of the remote query, unless it reads a masked view
+            call = _DBLINK_CALL.search(sql, m.start())
+            remote = sql[call.end():] if call else ""
+            if remote and not _MASKED_SOURCE.search(remote.split(")", 1)[0]) and \
+                    len({c.group().lower() for c in _PII_COLUMNS.finditer(remote)}) >= 2:
+                return True
     return False
 
 
