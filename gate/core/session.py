@@ -527,9 +527,24 @@ def _active_hold(items: list[Any]) -> bool:
     return False
 
 
+# A record that says its disclosure needs the subject's consent (42 CFR Part 2, "written
+# consent required", "authorisation required") and carries an empty list of consents or
+# authorisations: no consent is on file, so it is not disclosed to a third party.
+_CONSENTS_KEY = re.compile(r"(?i)^(?:\w+_)?(?:consents?|authori[sz]ations?|releases?)(?:_?on_?file)?$")
+_CONSENT_NEEDED = re.compile(r"(?i)\b(?:consent|authori[sz]ation)\s+(?:is\s+)?(?:required|needed)\b|\brequires?\s+(?:\w+\s+){0,2}(?:consent|authori[sz]ation)\b|"
+                             r"\bpart\s*2\b")
+
+
+def _consent_missing(node: dict[str, Any]) -> bool:
+    return any(isinstance(v, list) and not v and _CONSENTS_KEY.match(str(k)) for k, v in node.items()) and \
+        any(isinstance(v, str) and len(v) <= 400 and _CONSENT_NEEDED.search(v) for v in node.values())
+
+
 def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     """Statuses a nested object gives the record that holds it."""
     out: list[str] = []
+    if _consent_missing(v):
+        out.append(NO_DISCLOSURE)
     if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
         out.append(ACTIVE_HOLD)   # `documents: {holds: [...]}`: the record's holds, one level down
     if _DISPUTE_KEY.match(key):
@@ -684,6 +699,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
             elif isinstance(v, list) and _HOLDS_KEY.match(str(k)) and _active_hold(v):
                 extra.append(ACTIVE_HOLD)
+            elif isinstance(v, list) and any(isinstance(x, dict) and _consent_missing(x) for x in v):
+                extra.append(NO_DISCLOSURE)   # `visits: [{protected: Part 2…, consents_on_file: []}]`
             elif isinstance(v, list) and _REFUNDS_KEY.match(str(k)):
                 extra.extend(_refunded_amounts(v))
                 out.update(_refund_links(v, node))
@@ -697,6 +714,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(RESTRICTED_STATUS)
         if submitter and submitter in approvers:
             extra.append(SELF_APPROVED)
+        if _consent_missing(node):
+            extra.append(NO_DISCLOSURE)
         statuses = ([status] if status is not None else []) + extra
         if owners or statuses:
             # the record's ids: the call's (for a top-level record) and its own short identifiers
