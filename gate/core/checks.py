@@ -1138,7 +1138,8 @@ class PreconditionCheck:
                         if NO_CONTACT_STATUS.search(status):
                             return Verdict(self.name, "block", "recipient_opted_out",
                                            f"an earlier tool result marked a recipient of this call as '{status}'")
-        if not acting:
+        if not (acting or recovering):
+            # (recovering: an account a result shows held, for fraud review say, is not unlocked)
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
         deleting = f.verbs <= {"delete", "read"}

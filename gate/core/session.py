@@ -516,6 +516,11 @@ def _refunded_amounts(refunds: list[Any]) -> list[str]:
 _HOLDS_KEY = re.compile(r"(?i)^(?:(?:legal|litigation|retention|preservation)_?)?holds$")
 _HOLD_ENDED = re.compile(r"(?i)^\s*(?:released|lifted|removed|closed|ended|expired|inactive|withdrawn|cancell?ed|resolved)\s*$")
 ACTIVE_HOLD = "legal_hold"
+# Why an account is locked or held, when the reason is a hold of its own (a trust-and-safety or
+# fraud hold, an investigation) rather than failed logins: `lock_reason: trust_and_safety_hold`.
+_HOLD_REASON_KEY = re.compile(r"(?i)^(?:lock|hold|block|suspension|suspend|freeze)_?reason$")
+_HELD_REASON = re.compile(r"(?i)(?:^|[_\s-])(?:hold|investigation)(?:$|[_\s-])|fraud|trust[_\s&-]*(?:and[_\s-]*)?safety")
+HELD_REASON_STATUS = "on_hold"
 
 
 def _active_hold(items: list[Any]) -> bool:
@@ -668,6 +673,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(PAID_STATUS)
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
+                elif _HOLD_REASON_KEY.match(key) and len(v) <= 80 and _HELD_REASON.search(v):
+                    extra.append(HELD_REASON_STATUS)
                 elif _MARK_KEY.match(key) and _RESTRICTED_MARK.search(v):
                     extra.append(RESTRICTED_STATUS)
                 elif len(v) <= 400 and "stat" in v:
