@@ -28,7 +28,7 @@ def tools(gate: Gate) -> tuple[Any, Any, Any, Any, list]:
     @guard(gate, agent="billing-assistant")
     def read_invoice(invoice_id: str) -> dict:
         ran.append(("read_invoice", {"invoice_id": invoice_id}))
-        return {"invoice_id": invoice_id, "status": "paid", "amount": 40, "currency": "USD"}
+        return {"invoice_id": invoice_id, "status": "paid", "amount": 100, "currency": "USD"}
 
     @guard(gate, agent="billing-assistant")
     def issue_refund(invoice_id: str, amount: float, currency: str = "USD", reason: str = "duplicate charge") -> dict:

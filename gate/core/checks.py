@@ -29,6 +29,7 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    UNPAID_STATUS,
     CHARGES_PREFIX,
     CREDITED_PREFIX,
     NONE_APPROVED,
@@ -899,6 +900,9 @@ _PROD_SOURCE = re.compile(r"(?i)^[\"`]?(?:\w*prod\w*|\w*_fdw|dblink)\b|\bdblink\
 _MASKED_SOURCE = re.compile(r"(?i)\b(?:mask\w*|anon\w*|pseudonym\w*|redacted|deidentified|de_identified)\b")
 
 
+_DBLINK_CALL = re.compile(r"(?i)dblink\s*\(")
+
+
 def _copies_production_pii(sql: str) -> bool:
     """Raw personal-data columns (two or more: e-mail, phone, SSN, card…) selected from a
     production source into a new or another table: personal data leaving the regulated store
@@ -912,6 +916,14 @@ def _copies_production_pii(sql: str) -> bool:
             continue
         if len({c.group().lower() for c in _PII_COLUMNS.finditer(cols)}) >= 2:
             return True
+        if src.lower() == "dblink" or "dblink" in cols.lower():
+            # `SELECT * FROM dblink('host=prod…', 'SELECT id, email, phone … FROM customers') AS
+            # t(…)`: the columns are those of the remote query, unless it reads a masked view
+            call = _DBLINK_CALL.search(sql, m.start())
+            remote = sql[call.end():] if call else ""
+            if remote and not _MASKED_SOURCE.search(remote.split(")", 1)[0]) and \
+                    len({c.group().lower() for c in _PII_COLUMNS.finditer(remote)}) >= 2:
+                return True
     return False
 
 
@@ -1125,7 +1137,10 @@ class PreconditionCheck:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
-            return (_over_budget(ctx, {}, budget) if budget is not None else None) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+            v = _over_budget(ctx, {}, budget) if budget is not None else None
+            if v is None and paying and ctx.task:
+                v = _above_record(ctx, {}, _tokens_at(f, _REF_ARG), _paid_amount(ctx))
+            return v or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if "read" not in f.verbs and ctx.agent.limits_for(ctx.tool_name):
             v = _priced_over_limit(ctx)
             if v is not None:
@@ -1184,7 +1199,8 @@ class PreconditionCheck:
                         if NO_CONTACT_STATUS.search(status):
                             return Verdict(self.name, "block", "recipient_opted_out",
                                            f"an earlier tool result marked a recipient of this call as '{status}'")
-        if not acting:
+        if not (acting or recovering):
+            # (recovering: an account a result shows held, for fraud review say, is not unlocked)
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
         deleting = f.verbs <= {"delete", "read"}
@@ -1204,6 +1220,11 @@ class PreconditionCheck:
                         if acting:
                             return Verdict(self.name, "block", "self_approved_record",
                                            "an earlier tool result shows a record this call acts on approved by the person who raised it")
+                        continue
+                    if status == UNPAID_STATUS:
+                        if refunding:
+                            return Verdict(self.name, "block", "refund_nothing_collected",
+                                           "an earlier tool result shows nothing collected on a record this refund names")
                         continue
                     if SPENT_STATUS.match(status):
                         if refunding:
@@ -1520,6 +1541,9 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                     return Verdict("preconditions", "block", "payee_mismatch",
                                    f"a record this payment names belongs to another {leaf.replace('_', ' ')} than the call pays")
     lim = _limited_amount(ctx.tool, ctx.args)
+    v = _above_record(ctx, by_id, refs, _paid_amount(ctx))
+    if v is not None:
+        return v
     if lim is None:
         return None
     amount, cap = lim
@@ -1544,6 +1568,57 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
         return Verdict("preconditions", "block", "split_payment",
                        f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
                        {"payments": float(len(prior) + 1)})
+    return None
+
+
+# An amount the task states for a record it names: `EXP-7710 (E10234, 412.50 USD)`,
+# `INV-2231 for $1,250`. Every figure with a currency between the record and the next record
+# or the end of the clause counts (a task may give the old and the new amount).
+_TASK_FIGURE = re.compile(r"(?i)(?:[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|gbp|dollars|euros?|pounds)\b)")
+
+
+@lru_cache(maxsize=1024)
+def _task_amounts(task: str) -> dict[str, tuple[float, ...]]:
+    out: dict[str, list[float]] = {}
+    marks = [(m.start(), m.group(0).upper()) for m in _IDENT.finditer(task) if re.search(r"[A-Za-z]", m.group(0))]
+    for i, (start, rec) in enumerate(marks):
+        # up to the next record of the same form (`PI-61001 (VN-3301, 480 USD) and PI-61002`)
+        shape = _DIGITS.sub("9", rec)
+        end = next((s for s, r in marks[i + 1:] if _DIGITS.sub("9", r) == shape), len(task))
+        clause = re.split(r"[.;:\n]\s", task[start:end], maxsplit=1)[0]
+        for m in _TASK_FIGURE.finditer(clause):
+            try:
+                out.setdefault(rec, []).append(float((m.group(1) or m.group(2)).replace(",", "")))
+            except ValueError:
+                pass
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _paid_amount(ctx: CheckContext) -> float | None:
+    """What a paying call pays: its capped amount argument, else its largest amount."""
+    lim = _limited_amount(ctx.tool, ctx.args)
+    return lim[0] if lim is not None else max(ctx.features.amounts, default=None)
+
+
+def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str], paid: float | None) -> Verdict | None:
+    """A payment or refund for more than the records it settles are for: an approved invoice of
+    18,400 wired as 81,400, a claim the task approves at 96.00 reimbursed as 960. What a record is
+    for comes from the session's results (`amount`, `total`) or from the task (`EXP-7712 (96.00
+    USD)`); a payment naming several records may pay their sum. Unknown when any record the
+    call names has no amount on file."""
+    if paid is None or not refs:
+        return None
+    stated = _task_amounts(ctx.task) if ctx.task else {}
+    allowance = 0.0
+    for tok in refs:
+        recorded = [float(st[len(AMOUNT_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(AMOUNT_PREFIX)]
+        recorded.extend(stated.get(tok, ()))
+        if not recorded:
+            return None
+        allowance += max(recorded)
+    if paid > allowance + 0.005:
+        return Verdict("preconditions", "block", "amount_above_record",
+                       f"the call pays {paid:g}, more than the {allowance:g} the records it settles are for")
     return None
 
 
@@ -1586,6 +1661,23 @@ def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: s
             if counts and max(counts) == 1:
                 return Verdict("preconditions", "block", "refund_reason_unsupported",
                                "the refund gives a duplicate charge as its reason, but the session's charge listing shows the record charged once")
+    if ctx.task:
+        # The record refunded belongs (as a result bound it) to another account than the one the
+        # task is about: the task names one account of the same form, and not this one (a task
+        # over a queue of several customers says nothing about which record is whose).
+        task = _task_records(ctx.task)
+        for tok in refs:
+            for st in by_id.get(tok, ()):
+                if not st.startswith(BIND_PREFIX):
+                    continue
+                leaf, _, acct = st[len(BIND_PREFIX):].partition(":")
+                if not _ACCOUNT_LEAF.search(leaf):
+                    continue
+                shape = _DIGITS.sub("9", acct)
+                same_form = [t for t in task if _DIGITS.sub("9", t) == shape]
+                if len(same_form) == 1 and acct not in same_form:
+                    return Verdict("preconditions", "block", "record_of_other_account",
+                                   "the record this refund or credit goes through belongs to another account than the one the task names")
     credited = [(tok, st) for tok in _tokens_at(f, _PAYEE_ARG) for st in by_id.get(tok, ()) if st.startswith(CREDITED_PREFIX)]
     if credited:
         days = {d for _, t in f.strings for d in event_dates(t)} | (event_dates(ctx.task) if ctx.task else set())

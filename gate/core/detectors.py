@@ -260,7 +260,13 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("disable_logging", "disables audit logging or monitoring",
          r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
          r"|\bguardduty\s+(?:update-detector\b[^\n|;]*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
-         r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b)"),
+         r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b"
+         # an audit extension dropped (pgaudit), an audit trail's log group kept under a hundred days
+         r"|\bdrop\s+extension\s+(?:if\s+exists\s+)?[\"`]?\w*audit\w*"
+         r"|\bput-retention-policy\b[^\n|;]*(?:cloudtrail|audit)[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)"
+         r"|\bput-retention-policy\b[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)[^\n|;]*(?:cloudtrail|audit))"),
+        ("disable_backups", "switches a database's automated backups off",
+         r"(?i)--backup-retention-period[= ]+0(?!\d)|\bbackup_?retention_?period\W{0,4}0(?![\d.])"),
         ("snapshot_share", "shares a database snapshot, disk snapshot or machine image with another account",
          r"(?i)\brds\s+modify-db(?:-cluster)?-snapshot-attribute\b[^\n|;]*--values-to-add\b"
          r"|\bec2\s+modify-snapshot-attribute\b[^\n|;]*(?:--operation-type\s+add|createVolumePermission\S*add)"
@@ -316,6 +322,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
                         "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "guardduty", "securityhub",
                         "configservice", "accessanalyzer"),
+    "disable_backups": ("backup-retention", "backup_retention", "backupretention"),
     "snapshot_share": ("snapshot-attribute", "image-attribute"),
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin"),

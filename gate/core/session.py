@@ -52,6 +52,7 @@ __all__ = [
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
     "AMOUNT_PREFIX",
+    "UNPAID_STATUS",
     "RESTRICTED_STATUS",
     "result_failed",
     "result_error",
@@ -239,7 +240,8 @@ def salient_tokens(text: str) -> set[str]:
 # A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
 # paying a rejected invoice, purging an employee record under legal hold.
 _STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision)$")
-_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|disputed|fraud\w*|do_?not_?\w+|under_?review|"
+_FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|[a-z]+_(?:block(?:ed)?|freeze|frozen)|"
+                       r"disputed|fraud\w*|do_?not_?\w+|under_?review|"
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
@@ -275,6 +277,12 @@ _PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date)|date_?paid|payment_?date|s
 # An open card dispute or charge-back under a charge: refunding as well returns the money twice.
 _DISPUTE_KEY = re.compile(r"(?i)^(?:dispute|chargeback|charge_back|open_dispute)s?$")
 _CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|cancell?ed)\s*$")
+# A dispute the merchant lost, or one whose funds the issuer withdrew: the charge is charged back.
+_LOST = re.compile(r"(?i)^\s*(?:lost|charged[ _-]?back|chargeback)\s*$")
+_WITHDRAWN_KEY = re.compile(r"(?i)^funds_?(?:withdrawn|reversed|debited)(?:_?(?:on|at|date))?$")
+# A record that collected nothing (`amount_paid: 0`): there is nothing to refund on it.
+UNPAID_STATUS = "nothing_collected"
+_COLLECTED_KEY = re.compile(r"(?i)^(?:amount_?paid|paid_?amount|amount_?(?:collected|captured|received|settled)|collected)$")
 # A clearance a payment or grant waits for, recorded as not given (`cleared: false` under a
 # sanctions screening, `bank_details_verified: false`, `approved: false`).
 _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|bank_?account|payee|beneficiary|payout|kyc|aml|"
@@ -282,9 +290,10 @@ _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|ban
 # A check a payment or grant waits for, recorded as not (yet) done: `call_back_verification:
 # not done` after a bank-details change, `kyc_status: pending`.
 _VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)?(?:_?change)?|payee|beneficiary|kyc|aml|"
-                         r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
+                         r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$"
+                         r"|^(?:kyc|aml|cdd|sanctions?|screening|due_?diligence)_?(?:status|review_?status)$")
 _UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
-                     r"outstanding|missing|no|false|failed|unverified|incomplete|skipped)\s*$")
+                     r"outstanding|missing|no|false|failed|unverified|incomplete|skipped|expired|lapsed|overdue)\s*$")
 # A record whose subject is flagged for restricted access (a VIP, a staff member's own chart,
 # `access audited`, break-the-glass): reading its regulated content needs a task that names it.
 RESTRICTED_STATUS = "restricted"
@@ -501,17 +510,60 @@ def _refunded_amounts(refunds: list[Any]) -> list[str]:
     return out
 
 
+# A list of holds on a record (`holds: [{id: LH-2291, type: litigation, status: active}]`): one
+# that is still in force holds the record, as `legal_hold: true` would; a hold released, lifted
+# or expired does not.
+_HOLDS_KEY = re.compile(r"(?i)^(?:(?:legal|litigation|retention|preservation)_?)?holds$")
+_HOLD_ENDED = re.compile(r"(?i)^\s*(?:released|lifted|removed|closed|ended|expired|inactive|withdrawn|cancell?ed|resolved)\s*$")
+ACTIVE_HOLD = "legal_hold"
+# Why an account is locked or held, when the reason is a hold of its own (a trust-and-safety or
+# fraud hold, an investigation) rather than failed logins: `lock_reason: trust_and_safety_hold`.
+_HOLD_REASON_KEY = re.compile(r"(?i)^(?:lock|hold|block|suspension|suspend|freeze)_?reason$")
+_HELD_REASON = re.compile(r"(?i)(?:^|[_\s-])(?:hold|investigation)(?:$|[_\s-])|fraud|trust[_\s&-]*(?:and[_\s-]*)?safety")
+HELD_REASON_STATUS = "on_hold"
+
+
+def _active_hold(items: list[Any]) -> bool:
+    for item in items:
+        if isinstance(item, dict) and item:
+            st = next((v for k, v in item.items() if isinstance(v, str) and _STATUS_KEY.match(str(k))), None)
+            if st is None or not _HOLD_ENDED.match(st):
+                return True
+    return False
+
+
+# A record that says its disclosure needs the subject's consent (42 CFR Part 2, "written
+# consent required", "authorisation required") and carries an empty list of consents or
+# authorisations: no consent is on file, so it is not disclosed to a third party.
+_CONSENTS_KEY = re.compile(r"(?i)^(?:\w+_)?(?:consents?|authori[sz]ations?|releases?)(?:_?on_?file)?$")
+_CONSENT_NEEDED = re.compile(r"(?i)\b(?:consent|authori[sz]ation)\s+(?:is\s+)?(?:required|needed)\b|\brequires?\s+(?:\w+\s+){0,2}(?:consent|authori[sz]ation)\b|"
+                             r"\bpart\s*2\b")
+
+
+def _consent_missing(node: dict[str, Any]) -> bool:
+    return any(isinstance(v, list) and not v and _CONSENTS_KEY.match(str(k)) for k, v in node.items()) and \
+        any(isinstance(v, str) and len(v) <= 400 and _CONSENT_NEEDED.search(v) for v in node.values())
+
+
 def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     """Statuses a nested object gives the record that holds it."""
     out: list[str] = []
+    if _consent_missing(v):
+        out.append(NO_DISCLOSURE)
+    if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
+        out.append(ACTIVE_HOLD)   # `documents: {holds: [...]}`: the record's holds, one level down
     if _DISPUTE_KEY.match(key):
         st = v.get("status")
         if v and not (isinstance(st, str) and _CLOSED.match(st)):
             out.append("disputed")
+        elif isinstance(st, str) and _LOST.match(st) or any(_WITHDRAWN_KEY.match(str(ck)) and cv for ck, cv in v.items()):
+            out.append("charged_back")   # the issuer took the money back: a refund as well pays twice
         return out
     for ck, cv in v.items():
         if cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
             out.append(f"not_{str(ck).lower()}")
+        elif isinstance(cv, str) and _VERIFY_KEY.match(str(ck)) and _UNDONE.match(cv):
+            out.append(f"not_{str(ck).lower()}")   # `due_diligence: {kyc_status: expired}`
     if _CONSENT_PARENT.search(key):
         for ck, cv in v.items():
             if not _refused(cv):
@@ -621,6 +673,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(PAID_STATUS)
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
+                elif _HOLD_REASON_KEY.match(key) and len(v) <= 80 and _HELD_REASON.search(v):
+                    extra.append(HELD_REASON_STATUS)
                 elif _MARK_KEY.match(key) and _RESTRICTED_MARK.search(v):
                     extra.append(RESTRICTED_STATUS)
                 elif len(v) <= 400 and "stat" in v:
@@ -632,6 +686,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
                     approvers.append(person_key(v))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 and _COLLECTED_KEY.match(str(k)):
+                extra.append(UNPAID_STATUS)
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
                 extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 and _AMOUNT_KEY.match(str(k)) or v > 0 and _DEBIT_KEY.match(str(k))):
@@ -648,6 +704,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.extend(_child_statuses(str(k), v))
             elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
+            elif isinstance(v, list) and _HOLDS_KEY.match(str(k)) and _active_hold(v):
+                extra.append(ACTIVE_HOLD)
+            elif isinstance(v, list) and any(isinstance(x, dict) and _consent_missing(x) for x in v):
+                extra.append(NO_DISCLOSURE)   # `visits: [{protected: Part 2…, consents_on_file: []}]`
             elif isinstance(v, list) and _REFUNDS_KEY.match(str(k)):
                 extra.extend(_refunded_amounts(v))
                 out.update(_refund_links(v, node))
@@ -661,6 +721,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(RESTRICTED_STATUS)
         if submitter and submitter in approvers:
             extra.append(SELF_APPROVED)
+        if _consent_missing(node):
+            extra.append(NO_DISCLOSURE)
         statuses = ([status] if status is not None else []) + extra
         if owners or statuses:
             # the record's ids: the call's (for a top-level record) and its own short identifiers
