@@ -387,6 +387,18 @@ def step_marks(policy: AgentPolicy, marks: frozenset[str], tool: str, args: dict
     return marks | frozenset(found) if found else marks
 
 
+def _deny_rules_for(agent: CompiledAgent, tool_name: str) -> tuple[Any, ...]:
+    """The agent's deny rules whose tool globs take this tool, in policy order (remembered per
+    tool name, bounded: the globs are matched once per tool, not on every call)."""
+    cache = agent.deny_by_tool
+    hit = cache.get(tool_name)
+    if hit is None:
+        hit = tuple(r for r in agent.policy.deny if r.tool is None or _globs(r.tool).match(tool_name))
+        if len(cache) < 4096:
+            cache[tool_name] = hit
+    return hit
+
+
 class DenyRuleCheck:
     """Explicit deny rules of the policy. A flow rule also needs the session's history: it
     applies after a matching earlier call (`after`) or until one (`unless_after`)."""
@@ -396,9 +408,7 @@ class DenyRuleCheck:
 
     def evaluate(self, ctx: CheckContext) -> Verdict:
         marks = ctx.session.marks
-        for rule in ctx.agent.policy.deny:
-            if rule.tool is not None and not _globs(rule.tool).match(ctx.tool_name):
-                continue
+        for rule in _deny_rules_for(ctx.agent, ctx.tool_name):
             if not all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
                 continue
             if rule.unless_task is not None and ctx.task and _regex(rule.unless_task).search(ctx.task):

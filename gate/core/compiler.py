@@ -70,7 +70,8 @@ class CompiledAgent:
     allowed_dangerous: frozenset[str] = frozenset()
     money_limits: tuple[MoneyLimit, ...] = ()     # money caps the identity text states
     identity_verbs: frozenset[str] = frozenset()  # verb classes the identity speaks about (`identity_verbs`)
-    limits_by_tool: dict[str, tuple[MoneyLimit, ...]] = field(default_factory=dict, compare=False)
+    limits_by_tool: dict[str, tuple[MoneyLimit, ...]] = field(default_factory=dict, compare=False, init=False, repr=False)
+    deny_by_tool: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False, init=False, repr=False)   # see checks._deny_rules_for
 
     def limits_for(self, tool_name: str) -> tuple[MoneyLimit, ...]:
         """The identity's money caps that speak about this tool (by the words of its name). A
