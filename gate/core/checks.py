@@ -16,6 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
+from gate.core.integrity import split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1142,7 +1143,7 @@ class PreconditionCheck:
                 v = _above_record(ctx, {}, _tokens_at(f, _REF_ARG), _paid_amount(ctx))
             return v or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if "read" not in f.verbs and ctx.agent.limits_for(ctx.tool_name):
-            v = _priced_over_limit(ctx)
+            v = _priced_over_limit(ctx) or split_order(ctx.tool_name, ctx.args, min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name)), held)
             if v is not None:
                 return v
         acting = paying or bool(f.verbs & {"delete", "grant"})
