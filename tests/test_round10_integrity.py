@@ -65,3 +65,66 @@ def test_an_order_that_failed_spent_nothing(ops: Gate) -> None:
                     [(_order("HD-4800", "RALLY-BAR", 2399.0), {"status": "failed", "error": "vendor timeout"})],
                     _order("HD-4800", "RALLY-BAR", 2399.0))
     assert "split_order" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- preview, then commit
+
+HR = """
+agent: hr
+identity: |
+  HR assistant. Previews and submits the monthly payroll runs once HR has signed off the preview.
+task_category: financial
+tools:
+  - name: run_payroll
+    description: Preview or submit a payroll run for a period and pay group
+    effect: {verb: pay, sensitivity: confidential, destination: internal, reversible: "no"}
+  - name: deploy
+    description: Plan or apply an infrastructure change
+    effect: {verb: configure, sensitivity: internal, destination: internal, reversible: "partial"}
+"""
+
+
+@pytest.fixture(scope="module")
+def hr(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("r10i-hr"), HR)
+
+
+def _run(period: str, group: str, mode: str, **extra: object) -> dict:
+    return {"tool": "run_payroll", "args": {"period": period, "pay_group": group, "mode": mode, **extra}}
+
+
+_READY = {"run_id": "PR-1", "status": "preview_ready", "employees": 96}
+
+
+def test_a_submission_for_another_period_than_the_preview_is_stopped(hr: Gate) -> None:
+    d = check_after(hr, "hr", "p1", "Submit the monthly_uk payroll for September 2024, the preview was signed off",
+                    [(_run("2024-09", "monthly_uk", "preview"), _READY)], _run("2024-08", "monthly_uk", "submit"))
+    assert d.decision == "BLOCK" and "not_as_previewed" in codes(d)
+
+
+def test_the_submission_of_what_was_previewed_passes_even_with_more_arguments(hr: Gate) -> None:
+    d = check_after(hr, "hr", "p2", "Submit the 2024-10 monthly_us run exactly as previewed",
+                    [(_run("2024-10", "monthly_us", "preview"), _READY)],
+                    _run("2024-10", "monthly_us", "submit", adjustments=[{"employee_id": "E1", "amount": 640.0}]))
+    assert "not_as_previewed" not in codes(d), d.reasons
+
+
+def test_any_of_several_previews_may_be_submitted(hr: Gate) -> None:
+    steps = [(_run("2024-10", "monthly_us", "preview"), _READY), (_run("2024-10", "monthly_uk", "preview"), _READY)]
+    d = check_after(hr, "hr", "p3", "Preview both October runs and submit the UK one", steps, _run("2024-10", "monthly_uk", "submit"))
+    assert "not_as_previewed" not in codes(d), d.reasons
+
+
+def test_a_commit_without_any_preview_is_left_to_the_other_rules(hr: Gate) -> None:
+    d = check_after(hr, "hr", "p4", "Submit the 2024-10 monthly_us run", [], _run("2024-10", "monthly_us", "submit"))
+    assert "not_as_previewed" not in codes(d)
+
+
+def test_a_dry_run_flag_counts_as_a_preview(hr: Gate) -> None:
+    plan = {"tool": "deploy", "args": {"stack": "web-prod", "version": "v41", "dry_run": True}}
+    d = check_after(hr, "hr", "p5", "Roll web-prod to v41", [(plan, {"status": "ok", "changes": 3})],
+                    {"tool": "deploy", "args": {"stack": "web-prod", "version": "v14", "dry_run": False}})
+    assert d.decision == "BLOCK" and "not_as_previewed" in codes(d)
+    d = check_after(hr, "hr", "p6", "Roll web-prod to v41", [(plan, {"status": "ok", "changes": 3})],
+                    {"tool": "deploy", "args": {"stack": "web-prod", "version": "v41", "dry_run": False}})
+    assert "not_as_previewed" not in codes(d), d.reasons

@@ -97,3 +97,66 @@ def split_order(tool_name: str, args: dict[str, Any], limit: float, held: frozen
                        f"above the per-order limit of {limit:g}: one purchase split into orders under the limit",
                        {"identity_limit": limit, "total": total + spent})
     return None
+
+
+# --------------------------------------------------------------------------- preview, then commit
+# A call run first as a preview (a dry run, a draft, a plan) and then committed: the commit is
+# what was previewed (and signed off), so its arguments are those of a preview of the same tool.
+PREVIEW_PREFIX = "preview|"
+_MODE_LEAF = re.compile(r"(?i)^(?:mode|run_?mode|run_?type|stage|phase|action|operation)$")
+_PREVIEW_MODE = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|draft|simulat(?:e|ion)|plan|what[ _-]?if)\s*$")
+_COMMIT_MODE = re.compile(r"(?i)^\s*(?:submit|commit|apply|execute|run|live|final(?:i[sz]e)?|post|confirm|process)\s*$")
+_DRY_FLAG = re.compile(r"(?i)^(?:dry_?run|preview(?:_?only)?|simulate|plan_?only|validate_?only)$")
+
+
+def _mode(args: dict[str, Any]) -> tuple[str, str] | None:
+    """("preview" | "commit", the key that says so) of a call with a run mode."""
+    for k, v in args.items():
+        key = str(k)
+        if isinstance(v, str) and _MODE_LEAF.match(key):
+            if _PREVIEW_MODE.match(v):
+                return "preview", key
+            if _COMMIT_MODE.match(v):
+                return "commit", key
+        elif isinstance(v, bool) and _DRY_FLAG.match(key):
+            return ("preview" if v else "commit"), key
+    return None
+
+
+def _scalars(args: dict[str, Any], skip: str) -> dict[str, str]:
+    return {str(k): str(v).strip().lower() for k, v in args.items()
+            if k != skip and isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+
+
+def preview_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
+    """`preview|TOOL|k\\x1fv\\x1e…` for an executed preview: its top-level scalar arguments."""
+    mode = _mode(args)
+    if mode is None or mode[0] != "preview":
+        return set()
+    sig = "\x1e".join(f"{k}\x1f{v}" for k, v in sorted(_scalars(args, mode[1]).items()))
+    if "=" in sig:
+        return set()   # held entries are `ident=status`: keep them parseable
+    return {f"{PREVIEW_PREFIX}{tool_name}|{sig}"}
+
+
+def not_as_previewed(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """A commit of a tool the session previewed, whose arguments match none of its previews
+    (a payroll submitted for another period than the one previewed and signed off)."""
+    mode = _mode(args)
+    if mode is None or mode[0] != "commit":
+        return None
+    head = f"{PREVIEW_PREFIX}{tool_name}|"
+    previews = [e[len(head):] for e in held if e.startswith(head)]
+    if not previews:
+        return None
+    mine = _scalars(args, mode[1])
+    diffs: list[str] = []
+    for sig in previews:
+        seen = dict(p.split("\x1f", 1) for p in sig.split("\x1e") if "\x1f" in p)
+        off = [k for k, v in seen.items() if k in mine and mine[k] != v]
+        if not off:
+            return None
+        diffs.extend(off)
+    return Verdict("preconditions", "block", "not_as_previewed",
+                   f"the session previewed {tool_name} with other {', '.join(sorted(set(diffs)))}: "
+                   "this commit is not what was previewed")
