@@ -160,3 +160,55 @@ def not_as_previewed(tool_name: str, args: dict[str, Any], held: frozenset[str])
     return Verdict("preconditions", "block", "not_as_previewed",
                    f"the session previewed {tool_name} with other {', '.join(sorted(set(diffs)))}: "
                    "this commit is not what was previewed")
+
+
+# --------------------------------------------------------------------------- bank details swapped in a write
+# A file the session read held bank details (an IBAN); a write to that file puts in an IBAN the
+# file did not hold and the task does not name: the edit re-points where money goes.
+IBAN_PREFIX = "iban|"
+_PATH_LEAF = re.compile(r"(?i)^(?:path|file|file_?path|filename|target|target_?file)$")
+
+
+def _ibans(text: str) -> set[str]:
+    from gate.core.detectors import find_pii   # detectors import nothing from here; kept local for load order
+    return {text[f.start:f.end].replace(" ", "").upper() for f in find_pii(text) if f.kind == "iban"}
+
+
+def _call_path(args: dict[str, Any]) -> str | None:
+    return next((v.strip() for k, v in args.items() if isinstance(v, str) and _PATH_LEAF.match(str(k)) and v.strip()), None)
+
+
+def _result_text(result: Any) -> str:
+    return " ".join(v for _, v in flatten_args(result) if isinstance(v, str)) if isinstance(result, (dict, list)) else \
+        (result if isinstance(result, str) else "")
+
+
+def iban_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`iban|PATH|IBAN` for the IBANs a read of a file returned."""
+    if "read" not in verbs:
+        return set()
+    path = _call_path(args)
+    if path is None or "|" in path or "=" in path:
+        return set()
+    text = _result_text(result)
+    if len(text) > 200_000 or not any(c.isdigit() for c in text):
+        return set()
+    return {f"{IBAN_PREFIX}{path}|{i}" for i in sorted(_ibans(text))[:16]}
+
+
+def iban_swapped(args: dict[str, Any], strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    path = _call_path(args)
+    if path is None:
+        return None
+    head = f"{IBAN_PREFIX}{path}|"
+    before = {e[len(head):] for e in held if e.startswith(head)}
+    if not before:
+        return None
+    written = set().union(*(_ibans(t) for p, t in strings if not _PATH_LEAF.match(p) and len(t) <= 200_000))
+    named = _ibans(task.upper()) if task else set()
+    new = written - before - named
+    if new:
+        return Verdict("preconditions", "block", "bank_details_swapped",
+                       f"the write puts bank details into {path} that the file did not hold and the task does not name "
+                       f"(it held {len(before)} IBAN(s)): a change of where money goes")
+    return None
