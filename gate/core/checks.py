@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import iban_swapped, not_as_previewed, split_order
+from gate.core.integrity import iban_swapped, not_as_previewed, regulated_copy, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1076,6 +1076,10 @@ class SensitiveDataCheck:
         sink = f.destination == "external" or bool(f.verbs & {"send"}) or (
             ctx.tool is not None and ctx.tool.spec.effect.destination == "external")
         if not sink:
+            if "write" in f.verbs and "read" not in f.verbs and f.sensitivity < 4 and ctx.session.sensitive:
+                v = regulated_copy(f.strings, ctx.session.sensitive)
+                if v is not None:
+                    return v
             return _OK_SENSITIVE_DATA_NO_OUTBOUND_SINK
         pol = ctx.agent.policy
         if not f.strings:

@@ -212,3 +212,32 @@ def iban_swapped(args: dict[str, Any], strings: tuple[tuple[str, str], ...], tas
                        f"the write puts bank details into {path} that the file did not hold and the task does not name "
                        f"(it held {len(before)} IBAN(s)): a change of where money goes")
     return None
+
+
+# --------------------------------------------------------------------------- regulated data copied into a file
+# A write (a file, a fixture, a config) through a tool the policy does not clear for regulated
+# data, carrying a person's regulated identifiers (SSNs, card numbers, passport or national ids;
+# not IBANs, as often a business's account in a config as a person's)
+# together with values the session read from sensitive results: personal data copied by value
+# out of the records it came from into a place not meant to hold it.
+_REGULATED_KINDS = frozenset({"ssn", "payment_card", "passport_number", "national_id"})
+
+
+def regulated_copy(strings: tuple[tuple[str, str], ...], sensitive: frozenset[str]) -> Verdict | None:
+    from gate.core.detectors import find_pii
+    from gate.core.session import content_shingles, fingerprint, flow_tokens
+    kinds: set[str] = set()
+    carried = 0
+    for _, text in strings:
+        if len(text) > 200_000:
+            continue
+        found = {f.kind for f in find_pii(text)} & _REGULATED_KINDS
+        if not found:
+            continue
+        kinds |= found
+        carried += len(({fingerprint(t) for t in flow_tokens(text)} | content_shingles(text)) & sensitive)
+    if kinds and carried:
+        return Verdict("sensitive_data", "block", "regulated_data_copied",
+                       f"the write carries {', '.join(sorted(kinds))} with {carried} value(s) read from sensitive results, "
+                       "through a tool not cleared for regulated data", {"sensitive_values": float(carried)})
+    return None
