@@ -241,3 +241,61 @@ def regulated_copy(strings: tuple[tuple[str, str], ...], sensitive: frozenset[st
                        f"the write carries {', '.join(sorted(kinds))} with {carried} value(s) read from sensitive results, "
                        "through a tool not cleared for regulated data", {"sensitive_values": float(carried)})
     return None
+
+
+# --------------------------------------------------------------------------- an identifier that belongs to another record
+# Identifiers a person holds as their own (an insurance member id, a card, a bank account, an SSN):
+# a result that shows one under one subject (a patient, a customer, an employee) ties it to that
+# subject; a call that uses it for another subject, whose own record the session did not see
+# holding it, bills or pays one person's care or money through another's.
+OWNED_PREFIX = "owned|"
+_SUBJECT_KEY = re.compile(r"(?i)^(?:mrn|patient_?id|customer_?id|client_?id|employee_?id|person_?id)$")
+_OWNED_KEY = re.compile(r"(?i)^(?:member|subscriber|policy(?:_?holder)?|insurance_?member|card|iban|bank_?account|account_?number|"
+                        r"ssn|passport|national_?id|tax_?id)(?:_?(?:id|number|no))?$")
+
+
+def _owned_in(node: dict[str, Any], depth: int = 0) -> set[str]:
+    out: set[str] = set()
+    for k, v in node.items():
+        if isinstance(v, str) and _OWNED_KEY.match(str(k)) and len(v) <= 64 and re.search(r"\d", v):
+            out.add(v.strip().upper())
+        elif isinstance(v, dict) and depth < 1 and not any(_SUBJECT_KEY.match(str(ck)) for ck in v):
+            out |= _owned_in(v, depth + 1)
+    return out
+
+
+def owned_entries(result: Any) -> set[str]:
+    """`owned|VALUE|SUBJECT` for the own identifiers a result shows under a subject's id."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+            if subject is not None and "|" not in subject and "=" not in subject:
+                out.update(f"{OWNED_PREFIX}{o}|{subject}" for o in _owned_in(node) if "|" not in o and "=" not in o)
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def owned_elsewhere(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """A call for one subject that uses an own identifier a result showed under another."""
+    subject = next((v.strip().upper() for k, v in args.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+    if subject is None:
+        return None
+    for value in _owned_in(args):
+        head = f"{OWNED_PREFIX}{value}|"
+        owners = {e[len(head):] for e in held if e.startswith(head)}
+        if owners and subject not in owners:
+            return Verdict("preconditions", "block", "identifier_of_another_record",
+                           f"a tool result shows this call's {value} belongs to another record than {subject}")
+    return None
