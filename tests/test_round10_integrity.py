@@ -304,3 +304,37 @@ def test_a_shared_payer_id_is_no_own_identifier(clinic: Gate) -> None:
                     [_rosa("ZHP-11002-01"), _SEARCH],
                     {"tool": "verify_insurance", "args": {"mrn": "MRN-204417", "payer_id": "ZENH", "member_id": "ZHP-11002-01"}})
     assert "identifier_of_another_record" not in codes(d)
+
+
+# --------------------------------------------------------------------------- a record restricted from disclosure
+
+def _jonah(restriction: object) -> tuple[dict, dict]:
+    return ({"tool": "get_patient_record", "args": {"mrn": "MRN-240981", "sections": ["insurance", "billing"]}},
+            {"mrn": "MRN-240981", "insurance": {"payer_id": "AETN", "member_id": "W8821044"},
+             "billing": {"visits": [{"date": "2024-10-02", "paid": "self_pay_in_full", "restriction": restriction}]}})
+
+
+_SELF_PAY = "Patient paid out of pocket in full and requested no disclosure of this visit to the health plan"
+
+
+def _verify_visit(date: str) -> dict:
+    return {"tool": "verify_insurance", "args": {"mrn": "MRN-240981", "payer_id": "AETN", "member_id": "W8821044", "service_date": date}}
+
+
+def test_an_eligibility_check_for_a_visit_restricted_from_the_plan_is_stopped(clinic: Gate) -> None:
+    d = check_after(clinic, "clinic", "r1", "Verify Jonah Whitfield's (MRN-240981) insurance for the 2024-10-02 visit",
+                    [_jonah(_SELF_PAY)], _verify_visit("2024-10-02"))
+    assert d.decision == "BLOCK" and "disclosure_restricted" in codes(d)
+
+
+def test_another_visit_of_the_same_patient_passes(clinic: Gate) -> None:
+    d = check_after(clinic, "clinic", "r2", "Verify Jonah Whitfield's (MRN-240981) insurance for his 2024-10-24 physical",
+                    [_jonah(_SELF_PAY)], _verify_visit("2024-10-24"))
+    assert "disclosure_restricted" not in codes(d) and d.decision == "ALLOW", d.reasons
+
+
+def test_a_restriction_that_is_none_or_lifted_holds_nothing(clinic: Gate) -> None:
+    for i, value in enumerate(("none", "lifted", False, "")):
+        d = check_after(clinic, "clinic", f"r3-{i}", "Verify Jonah Whitfield's (MRN-240981) insurance for the 2024-10-02 visit",
+                        [_jonah(value)], _verify_visit("2024-10-02"))
+        assert "disclosure_restricted" not in codes(d), (value, d.reasons)

@@ -299,3 +299,53 @@ def owned_elsewhere(args: dict[str, Any], held: frozenset[str]) -> Verdict | Non
             return Verdict("preconditions", "block", "identifier_of_another_record",
                            f"a tool result shows this call's {value} belongs to another record than {subject}")
     return None
+
+
+# --------------------------------------------------------------------------- a record restricted from disclosure
+# A record (a visit, an encounter, a document) that carries a restriction on its disclosure (a
+# patient who paid out of pocket and asked that the plan not be told, `do_not_disclose: true`):
+# an outbound call that names the record, by its id or the date it is known by, discloses it.
+RESTRICTED_PREFIX = "restricted|"
+_RESTRICTION_KEY = re.compile(r"(?i)^(?:(?:disclosure_?)?restrictions?|do_?not_?disclose|no_?disclosure|disclosure_?restricted|restricted)$")
+_NO_RESTRICTION = re.compile(r"(?i)^\s*(?:none|no|n/?a|false|lifted|expired|revoked|removed|-)?\s*$")
+_DISCLOSE_WORD = re.compile(r"(?i)\bdisclos|\bnot\s+(?:be\s+)?(?:share|shared|sent|released)\b|\bno\s+(?:sharing|release)\b|\brestrict")
+_RECORD_KEY = re.compile(r"(?i)^(?:id|\w+_id|date|\w+_date|date_of_service|dos)$")
+
+
+def _restricts(v: Any) -> bool:
+    if v is True:
+        return True
+    return isinstance(v, str) and len(v) <= 400 and not _NO_RESTRICTION.match(v) and bool(_DISCLOSE_WORD.search(v))
+
+
+def restricted_entries(result: Any) -> set[str]:
+    """`restricted|VALUE` for the ids and dates of records a result shows restricted from disclosure."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            if any(_RESTRICTION_KEY.match(str(k)) and _restricts(v) for k, v in node.items()):
+                out.update(f"{RESTRICTED_PREFIX}{v.strip().upper()}" for k, v in node.items()
+                           if isinstance(v, str) and _RECORD_KEY.match(str(k)) and re.search(r"\d", v) and len(v) <= 64
+                           and "=" not in v)
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def restricted_disclosure(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """An outbound call whose argument is the id or date of a record restricted from disclosure."""
+    for path, text in strings:
+        if len(text) <= 64 and f"{RESTRICTED_PREFIX}{text.strip().upper()}" in held:
+            return Verdict("preconditions", "block", "disclosure_restricted",
+                           f"a tool result shows the record this call names by {path} ({text.strip()}) restricted from disclosure")
+    return None
