@@ -349,3 +349,54 @@ def restricted_disclosure(strings: tuple[tuple[str, str], ...], held: frozenset[
             return Verdict("preconditions", "block", "disclosure_restricted",
                            f"a tool result shows the record this call names by {path} ({text.strip()}) restricted from disclosure")
     return None
+
+
+# --------------------------------------------------------------------------- another subject's regulated record in a message
+# A task about one subject's record (`Ellen Park (MRN-301552)`); the session read another record
+# of the same kind through a regulated read that named the person, and a message's free text
+# names that record, while the task names neither it nor the person: another person's regulated
+# data goes to someone with no need for it.
+REGREAD_PREFIX = "regread|"
+_SHAPE_DIGITS = re.compile(r"\d")
+
+
+_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|patient_?name|customer_?name|employee_?name|display_?name)$")
+
+
+def regread_entries(args: dict[str, Any], verbs: frozenset[str], sensitivity: int, result: Any) -> set[str]:
+    """`regread|ID|NAME` for the record a regulated read named, when its result names the person."""
+    if "read" not in verbs or sensitivity < 4 or not isinstance(result, dict):
+        return set()
+    name = next((v.strip() for k, v in result.items() if isinstance(v, str) and _NAME_KEY.match(str(k)) and 2 < len(v) <= 80), None)
+    if name is None or "=" in name or "|" in name:
+        return set()
+    from gate.core.session import salient_tokens
+    return {f"{REGREAD_PREFIX}{t}|{name.lower()}" for _, v in flatten_args(args) if isinstance(v, str) and len(v) <= 256
+            for t in salient_tokens(v) if "@" not in t and "/" not in t and "=" not in t and "|" not in t and re.search(r"\d", t)}
+
+
+def other_subject_in_message(strings: tuple[tuple[str, str], ...], task: str, held: frozenset[str]) -> Verdict | None:
+    from gate.core.session import salient_tokens
+    task_ids = {t for t in salient_tokens(task) if re.search(r"\d", t) and "@" not in t and "/" not in t}
+    low = task.lower()
+    if not task_ids:
+        return None
+    from gate.core.session import BODY_LEAF
+    shapes = {_SHAPE_DIGITS.sub("9", t) for t in task_ids}
+    # the record a message is addressed to or about (`mrn: MRN-261940`) is its own subject: only
+    # records its free text names besides count
+    own = {t for p, text in strings if not BODY_LEAF.search(p) for t in salient_tokens(text)}
+    for path, text in strings:
+        if not BODY_LEAF.search(path):
+            continue
+        for tok in salient_tokens(text):
+            if tok in task_ids or tok in own or _SHAPE_DIGITS.sub("9", tok) not in shapes:
+                continue
+            head = f"{REGREAD_PREFIX}{tok}|"
+            names = [e[len(head):] for e in held if e.startswith(head)]
+            # a person the task names (by name, not by id) is the task's too
+            if names and not any(w in low for n in names for w in re.findall(r"[a-z][a-z'-]{2,}", n)):
+                return Verdict("preconditions", "block", "other_subject_disclosed",
+                               f"the message names {tok}, a record of the same kind as the task's that the session read as regulated "
+                               "data and the task does not name")
+    return None
