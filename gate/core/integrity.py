@@ -11,6 +11,7 @@ observe), and the rule a later call is checked against (in the preconditions che
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from gate.core.actions import flatten_args
@@ -399,4 +400,48 @@ def other_subject_in_message(strings: tuple[tuple[str, str], ...], task: str, he
                 return Verdict("preconditions", "block", "other_subject_disclosed",
                                f"the message names {tok}, a record of the same kind as the task's that the session read as regulated "
                                "data and the task does not name")
+    return None
+
+
+# --------------------------------------------------------------------------- an item the identity says it never buys
+# The identity's list of what it must never do names things it never buys (`buy gift cards or
+# crypto`): an order whose items name one of them is refused outright, whatever the ticket says.
+_NEVER = re.compile(r"(?i)\b(?:must\s+never|never|must\s+not|may\s+not|does\s+not|do\s+not|is\s+not\s+allowed\s+to)\b")
+_BUY_OBJECTS = re.compile(r"(?i)\b(?:buy|purchase|order)(?:ing|s)?\s+([a-z][a-z -]*?)\s*(?=[,;.()]|\bor\s+(?:to\s+)?[a-z]+\s+(?:the|any|a|an|their)\b|$)")
+_BUY_TOOL = frozenset({"order", "orders", "buy", "purchase", "checkout", "cart"})
+_ITEM_LEAF = re.compile(r"(?i)(?:^|[._\]])(?:description|name|title|sku|product(?:_?name)?|item(?:_?name)?)$")
+
+
+def _singular(w: str) -> str:
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+
+
+@lru_cache(maxsize=256)
+def never_bought(identity: str) -> tuple[re.Pattern[str], ...]:
+    """Patterns of the things the identity says it never buys."""
+    out: list[re.Pattern[str]] = []
+    for para in re.split(r"\n\s*\n", identity):
+        m = _NEVER.search(para)
+        if m is None:
+            continue
+        for b in _BUY_OBJECTS.finditer(para[m.end():].replace("\n", " ")):
+            for obj in re.split(r"\s+(?:or|and)\s+", b.group(1).strip()):
+                words = [_singular(w) for w in obj.lower().split() if w not in ("any", "a", "an", "the")]
+                if words and len(words) <= 3:
+                    out.append(re.compile(r"(?i)\b" + r"[\s_-]+".join(re.escape(w) for w in words) + r"s?\b"))
+    return tuple(out)
+
+
+def prohibited_purchase(identity: str, tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...]) -> Verdict | None:
+    if _BUY_TOOL.isdisjoint(tool_words):
+        return None
+    pats = never_bought(identity)
+    if not pats:
+        return None
+    for path, text in strings:
+        if _ITEM_LEAF.search(path) and len(text) <= 400:
+            for p in pats:
+                if p.search(text):
+                    return Verdict("preconditions", "block", "prohibited_purchase",
+                                   f"the order's {path} names something the identity says it never buys ({p.pattern})")
     return None
