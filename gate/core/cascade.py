@@ -42,6 +42,7 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
+from gate.core.integrity import iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
 from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
@@ -412,6 +413,12 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     if not result_failed(result):
         found |= spend_entries(tool, req.tool, req.args, features, advanced.steps)
+        found |= order_entries(bool(agent.limits_for(req.tool)), req.tool, req.args, features.verbs, advanced.steps)
+        found |= preview_entries(req.tool, req.args)
+        found |= iban_entries(req.args, features.verbs, result)
+        found |= owned_entries(result)
+        found |= restricted_entries(result)
+        found |= regread_entries(req.args, features.verbs, features.sensitivity, result)
     clock = clock_entries(found)
     if clock:
         found -= clock

@@ -16,6 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
+from gate.core.integrity import iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1085,6 +1086,10 @@ class SensitiveDataCheck:
         sink = f.destination == "external" or bool(f.verbs & {"send"}) or (
             ctx.tool is not None and ctx.tool.spec.effect.destination == "external")
         if not sink:
+            if "write" in f.verbs and "read" not in f.verbs and f.sensitivity < 4 and ctx.session.sensitive:
+                v = regulated_copy(f.strings, ctx.session.sensitive)
+                if v is not None:
+                    return v
             return _OK_SENSITIVE_DATA_NO_OUTBOUND_SINK
         pol = ctx.agent.policy
         if not f.strings:
@@ -1145,6 +1150,16 @@ class PreconditionCheck:
             v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) if ctx.task else None)
             if v is not None:
                 return v
+        if "read" not in f.verbs:
+            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings)
+            if v is not None:
+                return v
+        if held and "read" not in f.verbs:
+            v = not_as_previewed(ctx.tool_name, ctx.args, held) or iban_swapped(ctx.args, f.strings, ctx.task, held) or \
+                owned_elsewhere(ctx.args, held) or (restricted_disclosure(f.strings, held) if f.destination == "external" else None) or \
+                (other_subject_in_message(f.strings, ctx.task, held) if "send" in f.verbs and ctx.task else None)
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             v = _over_budget(ctx, {}, budget) if budget is not None else None
@@ -1152,7 +1167,7 @@ class PreconditionCheck:
                 v = _above_record(ctx, {}, _tokens_at(f, _REF_ARG), _paid_amount(ctx))
             return v or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if "read" not in f.verbs and ctx.agent.limits_for(ctx.tool_name):
-            v = _priced_over_limit(ctx)
+            v = _priced_over_limit(ctx) or split_order(ctx.tool_name, ctx.args, min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name)), held)
             if v is not None:
                 return v
         acting = paying or bool(f.verbs & {"delete", "grant"})

@@ -1,0 +1,447 @@
+"""Integrity controls over what a session has already done and seen (round 10, issue 3).
+
+Each control is two halves: what an executed call leaves in the session's `held` entries (on
+observe), and the rule a later call is checked against (in the preconditions check).
+
+- Split order: an order under the per-order limit the identity states, placed for a reference
+  (a ticket, a request, a PO) that earlier orders of the session already spent on, so that the
+  orders for that one reference together exceed the limit.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from gate.core.actions import flatten_args
+from gate.core.verdict import Verdict
+
+ORDER_PREFIX = "order:"
+
+# The reference an order is placed for (a helpdesk ticket, a purchase request, a PO).
+_ORDER_REF_LEAF = re.compile(r"(?i)^(?:ticket|request|case|reference|ref|po|purchase_?request|requisition|project)"
+                             r"(?:_?(?:id|no|number|ref|key))?$")
+_QTY_LEAF = re.compile(r"(?i)^(?:quantity|qty|count|units)$")
+_UNIT_PRICE_LEAF = re.compile(r"(?i)^(?:unit_?price|price|unit_?cost|item_?price)(?:_(?:usd|eur|gbp))?$")
+_TOTAL_LEAF = re.compile(r"(?i)^(?:total|amount|order_?total|total_?(?:amount|price|cost)|cost)(?:_(?:usd|eur|gbp))?$")
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
+
+
+def order_total(args: dict[str, Any]) -> float | None:
+    """What an order costs: its lines' quantity times unit price, else its stated total."""
+    lines: dict[str, dict[str, float]] = {}
+    total: float | None = None
+    for path, value in flatten_args(args):
+        n = _number(value)
+        if n is None:
+            continue
+        parent, _, leaf = path.rpartition(".")
+        if _UNIT_PRICE_LEAF.match(leaf):
+            lines.setdefault(parent, {})["price"] = n
+        elif _QTY_LEAF.match(leaf):
+            lines.setdefault(parent, {})["qty"] = n
+        elif not parent and _TOTAL_LEAF.match(leaf):
+            total = n
+    priced = [ln["price"] * max(ln.get("qty", 1.0), 1.0) for ln in lines.values() if "price" in ln]
+    if priced:
+        return sum(priced)
+    return total
+
+
+def order_refs(args: dict[str, Any]) -> set[str]:
+    """The references a call is placed for (`ticket: HD-4520`)."""
+    out: set[str] = set()
+    for k, v in args.items():
+        if isinstance(v, str) and _ORDER_REF_LEAF.match(str(k)) and v.strip() and re.search(r"\d", v):
+            out.add(v.strip().upper())
+    return out
+
+
+def order_entries(limited: bool, tool_name: str, args: dict[str, Any], verbs: frozenset[str], step: int) -> set[str]:
+    """`REF=order:TOOL:TOTAL:STEP` for an executed order the identity caps per order."""
+    if not limited or "read" in verbs:
+        return set()
+    total = order_total(args)
+    if total is None:
+        return set()
+    return {f"{ref}={ORDER_PREFIX}{tool_name}:{total:g}:{step}" for ref in order_refs(args)}
+
+
+def split_order(tool_name: str, args: dict[str, Any], limit: float, held: frozenset[str]) -> Verdict | None:
+    """An order under the per-order limit whose reference the session's earlier orders (same
+    tool) already spent on, together above the limit: one purchase split into orders."""
+    total = order_total(args)
+    if total is None or total > limit + 0.005:
+        return None   # above the limit on its own: the identity-limit constraint speaks
+    prior: set[tuple[float, str]] = set()
+    for ref in order_refs(args):
+        head = f"{ref}={ORDER_PREFIX}{tool_name}:"
+        for entry in held:
+            if entry.startswith(head):
+                amt, _, step = entry[len(head):].rpartition(":")
+                try:
+                    prior.add((float(amt), step))
+                except ValueError:
+                    continue
+    if not prior:
+        return None
+    spent = sum(a for a, _ in prior)
+    if total + spent > limit + 0.005:
+        return Verdict("preconditions", "block", "split_order",
+                       f"with {len(prior)} earlier order(s) for the same reference this comes to {total + spent:g}, "
+                       f"above the per-order limit of {limit:g}: one purchase split into orders under the limit",
+                       {"identity_limit": limit, "total": total + spent})
+    return None
+
+
+# --------------------------------------------------------------------------- preview, then commit
+# A call run first as a preview (a dry run, a draft, a plan) and then committed: the commit is
+# what was previewed (and signed off), so its arguments are those of a preview of the same tool.
+PREVIEW_PREFIX = "preview|"
+_MODE_LEAF = re.compile(r"(?i)^(?:mode|run_?mode|run_?type|stage|phase|action|operation)$")
+_PREVIEW_MODE = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|draft|simulat(?:e|ion)|plan|what[ _-]?if)\s*$")
+_COMMIT_MODE = re.compile(r"(?i)^\s*(?:submit|commit|apply|execute|run|live|final(?:i[sz]e)?|post|confirm|process)\s*$")
+_DRY_FLAG = re.compile(r"(?i)^(?:dry_?run|preview(?:_?only)?|simulate|plan_?only|validate_?only)$")
+
+
+def _mode(args: dict[str, Any]) -> tuple[str, str] | None:
+    """("preview" | "commit", the key that says so) of a call with a run mode."""
+    for k, v in args.items():
+        key = str(k)
+        if isinstance(v, str) and _MODE_LEAF.match(key):
+            if _PREVIEW_MODE.match(v):
+                return "preview", key
+            if _COMMIT_MODE.match(v):
+                return "commit", key
+        elif isinstance(v, bool) and _DRY_FLAG.match(key):
+            return ("preview" if v else "commit"), key
+    return None
+
+
+def _scalars(args: dict[str, Any], skip: str) -> dict[str, str]:
+    return {str(k): str(v).strip().lower() for k, v in args.items()
+            if k != skip and isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+
+
+def preview_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
+    """`preview|TOOL|k\\x1fv\\x1e…` for an executed preview: its top-level scalar arguments."""
+    mode = _mode(args)
+    if mode is None or mode[0] != "preview":
+        return set()
+    sig = "\x1e".join(f"{k}\x1f{v}" for k, v in sorted(_scalars(args, mode[1]).items()))
+    if "=" in sig:
+        return set()   # held entries are `ident=status`: keep them parseable
+    return {f"{PREVIEW_PREFIX}{tool_name}|{sig}"}
+
+
+def not_as_previewed(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """A commit of a tool the session previewed, whose arguments match none of its previews
+    (a payroll submitted for another period than the one previewed and signed off)."""
+    mode = _mode(args)
+    if mode is None or mode[0] != "commit":
+        return None
+    head = f"{PREVIEW_PREFIX}{tool_name}|"
+    previews = [e[len(head):] for e in held if e.startswith(head)]
+    if not previews:
+        return None
+    mine = _scalars(args, mode[1])
+    diffs: list[str] = []
+    for sig in previews:
+        seen = dict(p.split("\x1f", 1) for p in sig.split("\x1e") if "\x1f" in p)
+        off = [k for k, v in seen.items() if k in mine and mine[k] != v]
+        if not off:
+            return None
+        diffs.extend(off)
+    return Verdict("preconditions", "block", "not_as_previewed",
+                   f"the session previewed {tool_name} with other {', '.join(sorted(set(diffs)))}: "
+                   "this commit is not what was previewed")
+
+
+# --------------------------------------------------------------------------- bank details swapped in a write
+# A file the session read held bank details (an IBAN); a write to that file puts in an IBAN the
+# file did not hold and the task does not name: the edit re-points where money goes.
+IBAN_PREFIX = "iban|"
+_PATH_LEAF = re.compile(r"(?i)^(?:path|file|file_?path|filename|target|target_?file)$")
+
+
+def _ibans(text: str) -> set[str]:
+    from gate.core.detectors import find_pii   # detectors import nothing from here; kept local for load order
+    return {text[f.start:f.end].replace(" ", "").upper() for f in find_pii(text) if f.kind == "iban"}
+
+
+def _call_path(args: dict[str, Any]) -> str | None:
+    return next((v.strip() for k, v in args.items() if isinstance(v, str) and _PATH_LEAF.match(str(k)) and v.strip()), None)
+
+
+def _result_text(result: Any) -> str:
+    return " ".join(v for _, v in flatten_args(result) if isinstance(v, str)) if isinstance(result, (dict, list)) else \
+        (result if isinstance(result, str) else "")
+
+
+def iban_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`iban|PATH|IBAN` for the IBANs a read of a file returned."""
+    if "read" not in verbs:
+        return set()
+    path = _call_path(args)
+    if path is None or "|" in path or "=" in path:
+        return set()
+    text = _result_text(result)
+    if len(text) > 200_000 or not any(c.isdigit() for c in text):
+        return set()
+    return {f"{IBAN_PREFIX}{path}|{i}" for i in sorted(_ibans(text))[:16]}
+
+
+def iban_swapped(args: dict[str, Any], strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    path = _call_path(args)
+    if path is None:
+        return None
+    head = f"{IBAN_PREFIX}{path}|"
+    before = {e[len(head):] for e in held if e.startswith(head)}
+    if not before:
+        return None
+    written = set().union(*(_ibans(t) for p, t in strings if not _PATH_LEAF.match(p) and len(t) <= 200_000))
+    named = _ibans(task.upper()) if task else set()
+    new = written - before - named
+    if new:
+        return Verdict("preconditions", "block", "bank_details_swapped",
+                       f"the write puts bank details into {path} that the file did not hold and the task does not name "
+                       f"(it held {len(before)} IBAN(s)): a change of where money goes")
+    return None
+
+
+# --------------------------------------------------------------------------- regulated data copied into a file
+# A write (a file, a fixture, a config) through a tool the policy does not clear for regulated
+# data, carrying a person's regulated identifiers (SSNs, card numbers, passport or national ids;
+# not IBANs, as often a business's account in a config as a person's)
+# together with values the session read from sensitive results: personal data copied by value
+# out of the records it came from into a place not meant to hold it.
+_REGULATED_KINDS = frozenset({"ssn", "payment_card", "passport_number", "national_id"})
+
+
+def regulated_copy(strings: tuple[tuple[str, str], ...], sensitive: frozenset[str]) -> Verdict | None:
+    from gate.core.detectors import find_pii
+    from gate.core.session import content_shingles, fingerprint, flow_tokens
+    kinds: set[str] = set()
+    carried = 0
+    for _, text in strings:
+        if len(text) > 200_000:
+            continue
+        found = {f.kind for f in find_pii(text)} & _REGULATED_KINDS
+        if not found:
+            continue
+        kinds |= found
+        carried += len(({fingerprint(t) for t in flow_tokens(text)} | content_shingles(text)) & sensitive)
+    if kinds and carried:
+        return Verdict("sensitive_data", "block", "regulated_data_copied",
+                       f"the write carries {', '.join(sorted(kinds))} with {carried} value(s) read from sensitive results, "
+                       "through a tool not cleared for regulated data", {"sensitive_values": float(carried)})
+    return None
+
+
+# --------------------------------------------------------------------------- an identifier that belongs to another record
+# Identifiers a person holds as their own (an insurance member id, a card, a bank account, an SSN):
+# a result that shows one under one subject (a patient, a customer, an employee) ties it to that
+# subject; a call that uses it for another subject, whose own record the session did not see
+# holding it, bills or pays one person's care or money through another's.
+OWNED_PREFIX = "owned|"
+_SUBJECT_KEY = re.compile(r"(?i)^(?:mrn|patient_?id|customer_?id|client_?id|employee_?id|person_?id)$")
+_OWNED_KEY = re.compile(r"(?i)^(?:member|subscriber|policy(?:_?holder)?|insurance_?member|card|iban|bank_?account|account_?number|"
+                        r"ssn|passport|national_?id|tax_?id)(?:_?(?:id|number|no))?$")
+
+
+def _owned_in(node: dict[str, Any], depth: int = 0) -> set[str]:
+    out: set[str] = set()
+    for k, v in node.items():
+        if isinstance(v, str) and _OWNED_KEY.match(str(k)) and len(v) <= 64 and re.search(r"\d", v):
+            out.add(v.strip().upper())
+        elif isinstance(v, dict) and depth < 1 and not any(_SUBJECT_KEY.match(str(ck)) for ck in v):
+            out |= _owned_in(v, depth + 1)
+    return out
+
+
+def owned_entries(result: Any) -> set[str]:
+    """`owned|VALUE|SUBJECT` for the own identifiers a result shows under a subject's id."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+            if subject is not None and "|" not in subject and "=" not in subject:
+                out.update(f"{OWNED_PREFIX}{o}|{subject}" for o in _owned_in(node) if "|" not in o and "=" not in o)
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def owned_elsewhere(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """A call for one subject that uses an own identifier a result showed under another."""
+    subject = next((v.strip().upper() for k, v in args.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+    if subject is None:
+        return None
+    for value in _owned_in(args):
+        head = f"{OWNED_PREFIX}{value}|"
+        owners = {e[len(head):] for e in held if e.startswith(head)}
+        if owners and subject not in owners:
+            return Verdict("preconditions", "block", "identifier_of_another_record",
+                           f"a tool result shows this call's {value} belongs to another record than {subject}")
+    return None
+
+
+# --------------------------------------------------------------------------- a record restricted from disclosure
+# A record (a visit, an encounter, a document) that carries a restriction on its disclosure (a
+# patient who paid out of pocket and asked that the plan not be told, `do_not_disclose: true`):
+# an outbound call that names the record, by its id or the date it is known by, discloses it.
+RESTRICTED_PREFIX = "restricted|"
+_RESTRICTION_KEY = re.compile(r"(?i)^(?:(?:disclosure_?)?restrictions?|do_?not_?disclose|no_?disclosure|disclosure_?restricted|restricted)$")
+_NO_RESTRICTION = re.compile(r"(?i)^\s*(?:none|no|n/?a|false|lifted|expired|revoked|removed|-)?\s*$")
+_DISCLOSE_WORD = re.compile(r"(?i)\bdisclos|\bnot\s+(?:be\s+)?(?:share|shared|sent|released)\b|\bno\s+(?:sharing|release)\b|\brestrict")
+_RECORD_KEY = re.compile(r"(?i)^(?:id|\w+_id|date|\w+_date|date_of_service|dos)$")
+
+
+def _restricts(v: Any) -> bool:
+    if v is True:
+        return True
+    return isinstance(v, str) and len(v) <= 400 and not _NO_RESTRICTION.match(v) and bool(_DISCLOSE_WORD.search(v))
+
+
+def restricted_entries(result: Any) -> set[str]:
+    """`restricted|VALUE` for the ids and dates of records a result shows restricted from disclosure."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            if any(_RESTRICTION_KEY.match(str(k)) and _restricts(v) for k, v in node.items()):
+                out.update(f"{RESTRICTED_PREFIX}{v.strip().upper()}" for k, v in node.items()
+                           if isinstance(v, str) and _RECORD_KEY.match(str(k)) and re.search(r"\d", v) and len(v) <= 64
+                           and "=" not in v)
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def restricted_disclosure(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """An outbound call whose argument is the id or date of a record restricted from disclosure."""
+    for path, text in strings:
+        if len(text) <= 64 and f"{RESTRICTED_PREFIX}{text.strip().upper()}" in held:
+            return Verdict("preconditions", "block", "disclosure_restricted",
+                           f"a tool result shows the record this call names by {path} ({text.strip()}) restricted from disclosure")
+    return None
+
+
+# --------------------------------------------------------------------------- another subject's regulated record in a message
+# A task about one subject's record (`Ellen Park (MRN-301552)`); the session read another record
+# of the same kind through a regulated read that named the person, and a message's free text
+# names that record, while the task names neither it nor the person: another person's regulated
+# data goes to someone with no need for it.
+REGREAD_PREFIX = "regread|"
+_SHAPE_DIGITS = re.compile(r"\d")
+
+
+_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|patient_?name|customer_?name|employee_?name|display_?name)$")
+
+
+def regread_entries(args: dict[str, Any], verbs: frozenset[str], sensitivity: int, result: Any) -> set[str]:
+    """`regread|ID|NAME` for the record a regulated read named, when its result names the person."""
+    if "read" not in verbs or sensitivity < 4 or not isinstance(result, dict):
+        return set()
+    name = next((v.strip() for k, v in result.items() if isinstance(v, str) and _NAME_KEY.match(str(k)) and 2 < len(v) <= 80), None)
+    if name is None or "=" in name or "|" in name:
+        return set()
+    from gate.core.session import salient_tokens
+    return {f"{REGREAD_PREFIX}{t}|{name.lower()}" for _, v in flatten_args(args) if isinstance(v, str) and len(v) <= 256
+            for t in salient_tokens(v) if "@" not in t and "/" not in t and "=" not in t and "|" not in t and re.search(r"\d", t)}
+
+
+def other_subject_in_message(strings: tuple[tuple[str, str], ...], task: str, held: frozenset[str]) -> Verdict | None:
+    from gate.core.session import salient_tokens
+    task_ids = {t for t in salient_tokens(task) if re.search(r"\d", t) and "@" not in t and "/" not in t}
+    low = task.lower()
+    if not task_ids:
+        return None
+    from gate.core.session import BODY_LEAF
+    shapes = {_SHAPE_DIGITS.sub("9", t) for t in task_ids}
+    # the record a message is addressed to or about (`mrn: MRN-261940`) is its own subject: only
+    # records its free text names besides count
+    own = {t for p, text in strings if not BODY_LEAF.search(p) for t in salient_tokens(text)}
+    for path, text in strings:
+        if not BODY_LEAF.search(path):
+            continue
+        for tok in salient_tokens(text):
+            if tok in task_ids or tok in own or _SHAPE_DIGITS.sub("9", tok) not in shapes:
+                continue
+            head = f"{REGREAD_PREFIX}{tok}|"
+            names = [e[len(head):] for e in held if e.startswith(head)]
+            # a person the task names (by name, not by id) is the task's too
+            if names and not any(w in low for n in names for w in re.findall(r"[a-z][a-z'-]{2,}", n)):
+                return Verdict("preconditions", "block", "other_subject_disclosed",
+                               f"the message names {tok}, a record of the same kind as the task's that the session read as regulated "
+                               "data and the task does not name")
+    return None
+
+
+# --------------------------------------------------------------------------- an item the identity says it never buys
+# The identity's list of what it must never do names things it never buys (`buy gift cards or
+# crypto`): an order whose items name one of them is refused outright, whatever the ticket says.
+_NEVER = re.compile(r"(?i)\b(?:must\s+never|never|must\s+not|may\s+not|does\s+not|do\s+not|is\s+not\s+allowed\s+to)\b")
+_BUY_OBJECTS = re.compile(r"(?i)\b(?:buy|purchase|order)(?:ing|s)?\s+([a-z][a-z -]*?)\s*(?=[,;.()]|\bor\s+(?:to\s+)?[a-z]+\s+(?:the|any|a|an|their)\b|$)")
+_BUY_TOOL = frozenset({"order", "orders", "buy", "purchase", "checkout", "cart"})
+_ITEM_LEAF = re.compile(r"(?i)(?:^|[._\]])(?:description|name|title|sku|product(?:_?name)?|item(?:_?name)?)$")
+
+
+def _singular(w: str) -> str:
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+
+
+@lru_cache(maxsize=256)
+def never_bought(identity: str) -> tuple[re.Pattern[str], ...]:
+    """Patterns of the things the identity says it never buys."""
+    out: list[re.Pattern[str]] = []
+    for para in re.split(r"\n\s*\n", identity):
+        m = _NEVER.search(para)
+        if m is None:
+            continue
+        for b in _BUY_OBJECTS.finditer(para[m.end():].replace("\n", " ")):
+            for obj in re.split(r"\s+(?:or|and)\s+", b.group(1).strip()):
+                words = [_singular(w) for w in obj.lower().split() if w not in ("any", "a", "an", "the")]
+                if words and len(words) <= 3:
+                    out.append(re.compile(r"(?i)\b" + r"[\s_-]+".join(re.escape(w) for w in words) + r"s?\b"))
+    return tuple(out)
+
+
+def prohibited_purchase(identity: str, tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...]) -> Verdict | None:
+    if _BUY_TOOL.isdisjoint(tool_words):
+        return None
+    pats = never_bought(identity)
+    if not pats:
+        return None
+    for path, text in strings:
+        if _ITEM_LEAF.search(path) and len(text) <= 400:
+            for p in pats:
+                if p.search(text):
+                    return Verdict("preconditions", "block", "prohibited_purchase",
+                                   f"the order's {path} names something the identity says it never buys ({p.pattern})")
+    return None
