@@ -40,6 +40,7 @@ COMPILED = (
     "gate.core.compiler",
     "gate.core.detectors",
     "gate.core.frame",
+    "gate.core.integrity",
     "gate.core.risk",
     "gate.core.pending",
     "gate.core.session",
