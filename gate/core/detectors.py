@@ -121,6 +121,12 @@ def find_secrets(text: str) -> list[Finding]:
 _PLACEHOLDER = re.compile(
     r"(?i)placeholder|change[_-]?me|replace[_-]?me|dummy|redacted|not[_-]?a[_-]?real|\byour[_-]|[_-]your[_-]|"
     r"x{4,}|\*{4,}|<[^<>]*>|\$\{|\{\{|(?-i:\$[A-Z_]{3,})\b")
+# A credential the code reads from where it is kept rather than holds: `SECRET = os.environ[...]`,
+# `api_key = os.getenv(...)`, `token: process.env.API_TOKEN`, `ENV.fetch(...)`. The assignment
+# names the secret; its value is not in the text (a literal beside it is still found on its own).
+_SECRET_REFERENCE = re.compile(
+    r"(?i)[:=]\s*['\"]?(?:os\.environ\b|os\.getenv\(|getenv\(|process\.env\b|system\.getenv\(|deno\.env\b|"
+    r"env\[|env\.fetch\(|secrets?\.get\(|vault\.read\()")
 # A URL credential for a database on this machine whose password is the user name or a default.
 _LOCAL_URL_CREDENTIAL = re.compile(
     r"(?i)://([^\s:/@]+):([^\s@/]+)@(?:localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(?=[:/\s]|$)")
@@ -139,6 +145,8 @@ def is_placeholder_secret(text: str, finding: Finding) -> bool:
         return False
     if finding.kind == "private_key":
         return False
+    if finding.kind in ("password_assignment", "env_secret") and _SECRET_REFERENCE.search(value):
+        return True
     return _PLACEHOLDER.search(value) is not None
 
 

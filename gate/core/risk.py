@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from gate.core.actions import READ_ONLY_VERBS, ActionFeatures
-from gate.core.session import ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
+from gate.core.session import BODY_LEAF, ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
 
 __all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES",
            "EXPOSURE_NAMES", "ESCALATION_NAMES", "REVERSIBILITY_NAMES", "COMPONENTS", "component_values", "lift_level_chain",
@@ -122,6 +122,23 @@ class RiskState:
                 f"escalation {ESCALATION_NAMES[self.escalation]}, {REVERSIBILITY_NAMES[self.reversibility]}{more})")
 
 
+_STORE_VERBS = READ_ONLY_VERBS | {"write"}
+
+
+def _named_only_in_content(f: ActionFeatures) -> bool:
+    """Whether every external address or host of the call appears only in text fields
+    (content, body, note...), none in a field of its own."""
+    if not f.external_domains:
+        return True
+    for path, text in f.strings:
+        if BODY_LEAF.search(path):
+            continue
+        low = text.lower()
+        if any(d in low for d in f.external_domains):
+            return False
+    return True
+
+
 def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named: frozenset[str],
                         internal: tuple[str, ...]) -> bool:
     """Whether the call sends to a destination that neither the task, the identity, a
@@ -130,6 +147,11 @@ def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named
     if f.destination == "internal" and not f.urls and f.verbs <= READ_ONLY_VERBS:
         # A read of an internal system sends nothing anywhere: an address or a host in it is
         # data (a SQL literal, a search term), not a destination. A URL still is (dblink, http).
+        return False
+    if f.destination == "internal" and not f.urls and f.verbs <= _STORE_VERBS and _named_only_in_content(f):
+        # A write into a store the policy declares internal (a file in the workspace, a ticket
+        # note) keeps what its text mentions there: `'a@x.test'` in a test file is data, not
+        # where the write goes. An address in any other field (a contact e-mail) and a URL still are.
         return False
     targets = egress_targets(f)
     if not targets:
