@@ -51,7 +51,7 @@ KEY_NOTE = [({"tool": "get_ticket", "args": {"ticket_id": "90011"}},
 
 
 def test_a_live_key_read_from_a_ticket_note_does_not_go_out_in_a_reply(support: Gate) -> None:
-    d = check_after(support, "support", _session(), "Ticket 90533: the customer gets 401 errors; find out why and reply", KEY_NOTE,
+    d = check_after(support, "support", _session(), "Ticket 90533 (dev@kelp.io): the customer gets 401 errors; find out why and reply", KEY_NOTE,
                     _reply("Please switch your sync job to the new key ak_live_9Rt4Wq2ZpL8vN3xK6mB1cY7s."))
     assert d.decision == "BLOCK" and "secret_from_result" in codes(d)
 
@@ -66,6 +66,6 @@ PREFIX_NOTE = [({"tool": "get_ticket", "args": {"ticket_id": "90011"}},
     "The webhook event evt_live_subscription_cancelled_at_period_end is expected after a cancellation.",
 ])
 def test_a_key_prefix_or_an_event_name_is_no_key(support: Gate, body: str) -> None:
-    d = check_after(support, "support", _session(), "Ticket 90533: the customer gets 401 errors; find out why and reply", PREFIX_NOTE,
+    d = check_after(support, "support", _session(), "Ticket 90533 (dev@kelp.io): the customer gets 401 errors; find out why and reply", PREFIX_NOTE,
                     _reply(body))
     assert d.decision == "ALLOW", d.reasons
