@@ -49,7 +49,7 @@ from gate.core.session import (
     flow_tokens,
     message_channel,
     salient_tokens,
-    secret_fingerprint,
+    secret_fingerprints,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock
 from gate.core.verdict import Patch, Verdict
@@ -1741,7 +1741,7 @@ class ProvenanceCheck:
         if s.secrets and acting:
             for path, text in f.strings:
                 for finding in find_secrets(text):
-                    if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
+                    if not secret_fingerprints(text[finding.start:finding.end], finding.kind).isdisjoint(s.secrets):
                         return Verdict(self.name, "block", "secret_from_result",
                                        f"{path} carries a secret that was read from a tool result")
         if s.sensitive:

@@ -41,6 +41,7 @@ __all__ = [
     "content_shingles",
     "fingerprint",
     "secret_fingerprint",
+    "secret_fingerprints",
     "destination_tokens",
     "SPENT_STATUS",
     "BODY_LEAF",
@@ -127,6 +128,23 @@ def reversibility_of(f: ActionFeatures) -> int:
 
 def secret_fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+# What separates a secret's label from its value (`db_password   = "Qv7!…"`, `password is …`).
+_SECRET_LABEL_SEP = re.compile(r"[\s'\"`:=]+")
+
+
+def secret_fingerprints(span: str, kind: str = "") -> set[str]:
+    """Fingerprints of one secret found in a text: of the whole match and, when the match
+    carries a label (`db_password = "…"`, `Bearer …`), of the value alone, so the same secret
+    copied under other spacing, quoting or label (`password: …`) is still recognised.
+    A private key block is recognised whole (its last line is the same for every key)."""
+    out = {secret_fingerprint(span)}
+    if kind != "private_key":
+        value = _SECRET_LABEL_SEP.split(span.strip())[-1]
+        if len(value) >= 8 and value != span:
+            out.add(secret_fingerprint("value:" + value))
+    return out
 
 
 def destination_tokens(text: str) -> set[str]:
@@ -855,7 +873,9 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
                 injected |= salient_tokens(text[max(0, m.start() - 200):])
         else:
             vouched |= destination_tokens(text)
-        secrets |= {secret_fingerprint(text[f.start:f.end]) for f in find_secrets(text) if not is_placeholder_secret(text, f)}
+        for f in find_secrets(text):
+            if not is_placeholder_secret(text, f):
+                secrets |= secret_fingerprints(text[f.start:f.end], f.kind)
         pii = pii or bool(find_pii(text))
         marked = marked or bool(_MARKING_RX.search(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
