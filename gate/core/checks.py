@@ -1714,13 +1714,28 @@ _STORAGE_COPY = re.compile(r"(?i)\bs3\s+(?:cp|sync|mv)\b|\bgsutil\s+(?:-m\s+)?(?
 _BUCKET_URL = re.compile(r"(?i)\b(?:s3|gs)://([A-Za-z0-9.-]+)")
 
 
+# A command that sends the working data to a remote it names: `git push <url>` (not a remote's
+# name such as origin), `scp`/`rsync` to `host:path`, `curl` with an upload or form-data flag.
+_PUSH_URL = re.compile(r"(?i)\bgit\s+push\s+(?:-{1,2}[\w-]+(?:=\S+)?\s+)*(?:(?:https?|ssh|git)://(?:[^@\s/]+@)?([A-Za-z0-9.-]+)|[\w.-]+@([A-Za-z0-9.-]+):)")
+_REMOTE_COPY = re.compile(r"(?i)\b(?:scp|rsync)\b[^|;&\n]*?\s(?:[\w.-]+@)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):\S")
+_CURL_UPLOAD = re.compile(r"(?i)\bcurl\b(?=[^|;&\n]*\s(?:-T|--upload-file|-F|--form|-d|--data(?:-binary|-raw|-urlencode)?)\s)[^|;&\n]*?https?://([A-Za-z0-9.-]+)")
+
+
 def _storage_copy_target(f: ActionFeatures) -> str | None:
-    """The destination bucket of an object-storage copy (lower-cased), or None."""
+    """Where a command copies data to (lower-cased): the destination bucket of an object-storage
+    copy, or the host a `git push`, `scp`, `rsync` or uploading `curl` sends to; or None."""
     cmd = f.command_text
-    if "://" not in cmd or not _STORAGE_COPY.search(cmd):
+    if ":" not in cmd:
         return None
-    buckets = _BUCKET_URL.findall(cmd)
-    return buckets[-1].lower() if len(buckets) >= 2 else None
+    if "://" in cmd and _STORAGE_COPY.search(cmd):
+        buckets = _BUCKET_URL.findall(cmd)
+        if len(buckets) >= 2:
+            return buckets[-1].lower()
+    for rx in (_PUSH_URL, _REMOTE_COPY, _CURL_UPLOAD):
+        m = rx.search(cmd)
+        if m:
+            return next(g for g in m.groups() if g).lower()
+    return None
 
 
 class ProvenanceCheck:
