@@ -36,6 +36,7 @@ from gate.core.session import (
     PRICE_PREFIX,
     ITEM_ARG,
     RESTRICTED_STATUS,
+    HOLD_STATUS,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -1196,6 +1197,8 @@ class PreconditionCheck:
                                        "an earlier tool result shows the same amount already refunded on a record this refund names")
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
+                    if status == HOLD_STATUS and not deleting:
+                        continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
                     if status == "suspended" and (deleting or _SOURCE_LEAF.search(path)):
                         # offboarding suspends an account first, then moves its files to the
                         # manager (the account is the source, it receives nothing) and deletes it

@@ -54,6 +54,7 @@ __all__ = [
     "REFUNDED_PREFIX",
     "AMOUNT_PREFIX",
     "RESTRICTED_STATUS",
+    "HOLD_STATUS",
     "result_failed",
     "result_error",
     "OUTCOME_UNKNOWN",
@@ -309,6 +310,24 @@ RESTRICTED_STATUS = "restricted"
 _MARK_KEY = re.compile(r"(?i)^(?:notes?|flags?|alerts?|tags?|labels?|banner|markers?)$")
 _RESTRICTED_MARK = re.compile(r"(?i)\b(?:vip|restricted\s+(?:record|access|chart)|access\s+(?:is\s+)?audited|break[- ]the[- ]glass|"
                               r"celebrity|high[- ]profile|staff\s+(?:member|patient)|employee[- ]patient)\b")
+# A hold stated in a record's notes rather than in a flag (`Legal: do not destroy any records
+# until the claim is closed`, `litigation hold since 2024-11`): the record may not be deleted.
+HOLD_STATUS = "legal hold"
+_HOLD_MARK = re.compile(r"(?i)\b(?:legal|litigation)\s+hold\b|\bdo\s+not\s+(?:destroy|delete|purge|dispose\s+of|shred|erase)\b"
+                        r"|\bpreserv(?:e|ation)\s+(?:notice|order|all\s+(?:records|documents|files|data))\b")
+_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
+_HOLD_DENIED = re.compile(r"(?i)\b(?:no|not\s+(?:on|under)(?:\s+a)?|without(?:\s+a)?)\s*$")
+
+
+def _states_hold(text: str) -> bool:
+    """Whether a note states a hold that stands (not `no legal hold`, not `legal hold lifted`)."""
+    for m in _HOLD_MARK.finditer(text):
+        if _HOLD_DENIED.search(text[max(0, m.start() - 16):m.start()]) or _HOLD_ENDED.match(text[m.end():]):
+            continue
+        return True
+    return False
+
+
 # What a record is for (`AP-40760=amount:690000`): paying a record above the per-call limit
 # in parts under it is structuring.
 AMOUNT_PREFIX = "amount:"
@@ -641,6 +660,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(f"not_{key.lower()}")
                 elif _MARK_KEY.match(key) and _RESTRICTED_MARK.search(v):
                     extra.append(RESTRICTED_STATUS)
+                elif _MARK_KEY.match(key) and len(v) <= 600 and _states_hold(v):
+                    extra.append(HOLD_STATUS)
                 elif len(v) <= 400 and "stat" in v:
                     for m in _INLINE_STATUS.finditer(v):
                         if _BLOCKING_STATUS.match(m.group(1)):
@@ -677,6 +698,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.extend(_credited(v))
             elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and _RESTRICTED_MARK.search(x) for x in v):
                 extra.append(RESTRICTED_STATUS)
+            elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and len(x) <= 600 and _states_hold(x) for x in v):
+                extra.append(HOLD_STATUS)
         if submitter and submitter in approvers:
             extra.append(SELF_APPROVED)
         statuses = ([status] if status is not None else []) + extra
