@@ -1601,7 +1601,9 @@ def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: s
 
 
 # Discretionary pay: what needs a documented approval before it is paid.
-_DISCRETIONARY = re.compile(r"(?i)(?:^|[^a-z])(?:bonus\w*|commissions?|incentives?|awards?|uplift|one[_ -]?off|discretionary|ex[_ -]?gratia)(?:[^a-z]|$)")
+_DISCRETIONARY = re.compile(r"(?i)(?:^|[^a-z])(?:bonus\w*|commissions?|incentives?|awards?|uplift|one[_ -]?off|discretionary|ex[_ -]?gratia|"
+                            r"retention[_ -]?(?:payments?|pay|incentives?)|sign(?:ing|[_ -]?on)[_ -]?payments?|golden[_ -]?hello|"
+                            r"special[_ -]?payments?|gratuit(?:y|ies))(?:[^a-z]|$)")
 _KIND_LEAF = re.compile(r"(?i)(?:^|[._])(?:type|kind|category|pay_?type|pay_?code|code|component|reason|earning_?type)$")
 _APPROVAL_LEAF = re.compile(r"(?i)(?:^|[._])(?:ref|reference|approval\w*|approved_?by|authori[sz]ation\w*|change_?id|ticket\w*)$")
 _NOT_PAYING = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|simulate|simulation|draft|estimate|validate)\s*$")
