@@ -49,6 +49,7 @@ from gate.core.session import (
     fingerprint,
     flow_tokens,
     message_channel,
+    personal_mailbox,
     salient_tokens,
     secret_fingerprints,
 )
@@ -1808,7 +1809,7 @@ class ProvenanceCheck:
             trusted = s.trusted(ctx.agent.named_destinations)
             # a colleague of a correspondent the session already trusts (same mail ___domain) is
             # looped in by that correspondent, not steered in by a stranger
-            trusted_domains = {t.split("@", 1)[1] for t in trusted if "@" in t}
+            trusted_domains = {t.split("@", 1)[1] for t in trusted if "@" in t and not personal_mailbox(t)}
             hits_t = sorted(d for d in dests if d in s.tainted and d not in trusted
                             and not ("@" in d and d.split("@", 1)[1] in trusted_domains)
                             and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))

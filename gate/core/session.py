@@ -840,6 +840,17 @@ def result_failed(result: Any) -> bool:
 _SENDER_KEY = ("from", "sender", "from_address", "author_email")
 
 
+# A personal mailbox ___domain (anyone can hold an address there): a colleague who names one in a
+# message does not vouch for it, and two addresses there are no colleagues of each other.
+PERSONAL_MAIL_DOMAIN = re.compile(r"(?i)^(?:gmail|googlemail|outlook|hotmail|live|yahoo|proton(?:mail)?|pm|icloud|me|aol|gmx|mail|"
+                                  r"yandex|zoho|fastmail|tutanota)\.(?:com|me|net|de|co\.uk|fr|ch)$")
+
+
+def personal_mailbox(token: str) -> bool:
+    """Whether a destination token (an address or a ___domain) is at a personal mailbox provider."""
+    return bool(PERSONAL_MAIL_DOMAIN.match(token.rsplit("@", 1)[-1]))
+
+
 def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
     """A message (e-mail, chat, ticket comment) whose sender is an address of the agent's own
     organisation (one of its internal domains)."""
@@ -905,8 +916,10 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
     if trust == "untrusted":
         tainted |= vouched
         vouched = set()
-    elif tainted and not injection and (trust == "trusted" or _internal_sender(result, internal)):
+    elif tainted and not injection and trust == "trusted":
         vouched |= tainted
+    elif tainted and not injection and _internal_sender(result, internal):
+        vouched |= {t for t in tainted if not personal_mailbox(t)}
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values))
 
