@@ -1171,7 +1171,7 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if sending:
-            v = _disclosure_violation(f, by_id)
+            v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None)
             if v is not None:
                 return v
             v = _declined_channel(f, by_id)
@@ -1658,6 +1658,36 @@ _PROMO_RX = re.compile(r"(?i)\b\d{1,2}\s?%\s?(?:off|discount)|\bdiscount(?:ed|s)
                        r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b")
 # Arguments that name a recipient other than the record's subject (a provider, an organisation).
 _THIRD_PARTY_ARG = re.compile(r"(?i)(?:^|[._])(?:to|cc|bcc|recipients?|to_\w+|\w*npi|provider\w*|organi[sz]ation\w*|third_party\w*)(?:$|[.\[])")
+
+
+# The key under which a record names the account it belongs to (`customer_id`, `account_id`…).
+_ACCOUNT_KEY = re.compile(r"(?i)^(?:customer|account|client|member|subscriber|tenant)_?(?:id|number|no)$")
+
+
+def _other_accounts_record(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """A message to someone outside the organisation that carries a record (an invoice, an order)
+    an earlier result showed belonging to another account than the one the task is about: the
+    task names one account (`CUS-20418`), the record is bound to `CUS-20933` of the same form."""
+    f = ctx.features
+    if not f.external_domains:
+        return None
+    task = _task_records(ctx.task)
+    for path, text in f.strings:
+        if _is_dest_leaf(path):
+            continue
+        for tok in salient_tokens(text):
+            for st in by_id.get(tok, ()):
+                if not st.startswith(BIND_PREFIX):
+                    continue
+                key, _, acct = st[len(BIND_PREFIX):].partition(":")
+                if not _ACCOUNT_KEY.match(key) or acct in task:
+                    continue
+                shape = _DIGITS.sub("9", acct)
+                # a task about one account (a queue of several customers is not)
+                if sum(1 for t in task if _DIGITS.sub("9", t) == shape) == 1:
+                    return Verdict("preconditions", "block", "other_accounts_record",
+                                   "the message carries a record that belongs to another account than the one the task is about")
+    return None
 
 
 def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
