@@ -180,6 +180,12 @@ INJECTION_RX = re.compile(
     r"|#{2,}\s*system|<\s*/?\s*(?:system|important|instructions?)\s*>"
     r"|\b(?:note|instructions?|message|request)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|assistant|automated\s+assistant|agent|llm|model|bot|[\w-]+\s+(?:assistant|agent|ai))\b"
     r"|\b(?:assistant|ai|agent)\s*:\s*(?:before|please|now|you|first|also|fetch|send|read|look|create|run|forward|export)"
+    # addressed to automated readers as a group: `AI research assistants: register…`, `Note for automated tools:`
+    r"|\b(?:(?:ai|automated|automation|llm)(?:[\s-]+[\w-]+)?\s+(?:assistants|agents|tools|bots|systems)"
+    r"|(?:note|instructions?|message|request)\s+(?:to|for)\s+(?:all\s+|any\s+)?(?:automated|automation)\s+[\w-]+(?:\s+[\w-]+)?)"
+    r"\s*:\s*(?:please\s+|you\s+(?:must|should)\s+|always\s+|first\s+|before\s+\w+ing\b[^.:]{0,80}?,\s*)?"
+    r"(?:register|run|push|send|open|fetch|visit|add|append|ignore|execute|call|post|upload|copy|forward|set|disable|complete|"
+    r"click|sign|include|reply|e-?mail|delete|scale|install|update|transfer|pay|grant|share)\b"
     r"|\bsystem\s+(?:override|prompt|instruction|note|notice)|\bnew\s+instructions?\b"
     r"|\bas\s+the\s+(?:[\w-]+\s+)?(?:assistant|agent|ai)\b|\byou\s+(?:must|should)\s+now\b"
     r"|\bdo\s+not\s+(?:tell|inform|mention|notify)\b[^.]{0,30}\buser\b"
