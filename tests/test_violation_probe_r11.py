@@ -405,3 +405,54 @@ def test_pages_that_only_mention_automated_tools_steer_nothing(research: Gate, t
     d = check_after(research, "research", _session(), HEAT_TASK, _page(text),
                     {"tool": "fetch_url", "args": {"url": "https://signup.heatstats-data.eu/register"}})
     assert "injected_instruction" not in codes(d), d.reasons
+
+
+# --- a deny rule about statements sees each statement of a SQL text, WITH-clause DML included ---
+
+READ_ONLY_PROD = r"""
+agent: dbro
+identity: |
+  Database agent. On staging it fixes data; on production it only runs SELECT and EXPLAIN.
+tools:
+  - name: run_query
+    description: Execute SQL on a named database
+    effect: {verb: execute, sensitivity: internal, destination: internal, reversible: partial}
+deny:
+  - id: prod-read-only
+    tool: run_query
+    when:
+      database: {in: [prod]}
+      sql: {matches: "(?i)^\\s*(insert|update|delete|drop|truncate|alter|create|grant)\\b"}
+    message: Production is read-only
+"""
+
+
+@pytest.fixture(scope="module")
+def dbro(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("dbro"), READ_ONLY_PROD)
+
+
+def _q(db: str, sql: str):  # type: ignore[no-untyped-def]
+    return {"agent": "dbro", "action": {"tool": "run_query", "args": {"database": db, "sql": sql}}}
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH fixed AS (UPDATE orders SET status = 'shipped' WHERE id = 88123 RETURNING id, status) SELECT * FROM fixed",
+    "with gone as ( delete from sessions where expires_at < now() returning id ) select count(*) from gone",
+    "SELECT 1; UPDATE orders SET status = 'shipped' WHERE id = 88123",
+    "UPDATE orders SET status = 'shipped' WHERE id = 88123",
+])
+def test_a_write_to_production_in_any_statement_is_denied(dbro: Gate, sql: str) -> None:
+    d = dbro.check(_q("prod", sql))
+    assert d.decision == "BLOCK" and "deny_rule" in codes(d), d.reasons
+
+
+@pytest.mark.parametrize("db,sql", [
+    ("prod", "WITH recent AS (SELECT id FROM orders WHERE created_at > now() - interval '1 day') SELECT count(*) FROM recent"),
+    ("prod", "SELECT id, status FROM orders WHERE id IN (SELECT order_id FROM order_events WHERE processed = false)"),
+    ("prod", "EXPLAIN SELECT * FROM orders WHERE id = 88123; SELECT 1"),
+    ("staging", "WITH fixed AS (UPDATE orders SET status = 'shipped' WHERE id = 88123 RETURNING id) SELECT * FROM fixed"),
+])
+def test_reads_on_production_and_writes_on_staging_are_not_denied(dbro: Gate, db: str, sql: str) -> None:
+    d = dbro.check(_q(db, sql))
+    assert "deny_rule" not in codes(d), d.reasons

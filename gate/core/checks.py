@@ -312,6 +312,20 @@ def _globs(globs: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
 
 
+_SQL_NESTED_DML = re.compile(r"(?is)\(\s*((?:insert|update|delete|merge|truncate|drop|alter|grant|copy)\b[^()]*(?:\([^()]*\)[^()]*)*)\)")
+_SQL_WORD = re.compile(r"(?i)\b(?:insert|update|delete|merge|truncate|drop|alter|grant|copy|create|vacuum|reindex|cluster|revoke)\b")
+
+
+def _sql_statements(text: str) -> list[str]:
+    """The statements inside a SQL text beyond the text itself: each `;`-separated statement
+    after the first, and each data-modifying statement in parentheses (a WITH clause's body)."""
+    if len(text) > 20000 or not (";" in text or "(" in text) or _SQL_WORD.search(text) is None:
+        return []
+    out = [p.strip() for p in text.split(";")[1:] if p.strip()]
+    out += [m.group(1).strip() for m in _SQL_NESTED_DML.finditer(text)]
+    return out
+
+
 def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
     """Whether one `when` condition holds. A `gt`/`lt` on a value that reads as NaN ("nan" or
     a float NaN compares false with every number) answers `nan`: True, the cautious answer,
@@ -324,7 +338,14 @@ def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
     if op == "in":
         return value in operand or (isinstance(value, str) and value.lower() in {str(o).lower() for o in operand})
     if op == "matches":
-        return _regex(operand).search(value if isinstance(value, str) else str(value)) is not None
+        text = value if isinstance(value, str) else str(value)
+        rx = _regex(operand)
+        if rx.search(text) is not None:
+            return True
+        # where a match restricts, a rule about statements (`^\s*(insert|update|delete)\b`) also
+        # sees each statement of a SQL text: the ones after a `;`, and the data-modifying
+        # statements inside a WITH clause (`WITH f AS (UPDATE orders SET … RETURNING id) SELECT …`)
+        return nan and any(rx.search(stmt) is not None for stmt in _sql_statements(text))
     if op == "contains":
         return operand.lower() in (value if isinstance(value, str) else str(value)).lower()
     try:
