@@ -456,3 +456,58 @@ def test_a_write_to_production_in_any_statement_is_denied(dbro: Gate, sql: str) 
 def test_reads_on_production_and_writes_on_staging_are_not_denied(dbro: Gate, db: str, sql: str) -> None:
     d = dbro.check(_q(db, sql))
     assert "deny_rule" not in codes(d), d.reasons
+
+
+# --- a prohibition that names what it is about by a list holds for calls that name one of them ---
+
+ITOPS = r"""
+agent: itops
+identity: |
+  IT helpdesk assistant for Northwind (northwind.io). It adds people to ordinary team groups
+  (eng, design, sales) on approved tickets, removes leavers from groups, and resets passwords.
+  What it must never do: grant admin, super-admin or owner roles in any system; add anyone to the
+  admins, finance, payroll or security groups; change bank or payment details.
+internal_domains: [northwind.io]
+"""
+
+
+@pytest.fixture(scope="module")
+def itops(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("itops"), ITOPS)
+
+
+def _it(tool: str, **args: str):  # type: ignore[no-untyped-def]
+    return {"agent": "itops", "task": "Ticket NW-IT-1184 (approved): add Lena Brandt to the sales group",
+            "action": {"tool": tool, "args": {"user": "lena.brandt@northwind.io", **args}}}
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("okta_add_to_group", {"group": "finance"}),
+    ("okta_add_to_group", {"group": "Payroll"}),
+    ("google_groups_add_member", {"group": "admins"}),
+    ("grant_role", {"role": "super-admin", "system": "okta"}),
+])
+def test_a_call_naming_what_the_identity_forbids_is_stopped(itops: Gate, tool: str, args: dict) -> None:
+    d = itops.check(_it(tool, **args))
+    assert d.decision == "BLOCK" and "identity_prohibits_named" in codes(d), d.reasons
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("okta_add_to_group", {"group": "sales"}),                     # an ordinary group
+    ("okta_remove_from_group", {"group": "finance"}),              # another verb: taking someone out
+    ("okta_list_group_members", {"group": "finance"}),             # a read
+    ("grant_role", {"role": "viewer", "system": "okta"}),
+    ("okta_add_to_group", {"group": "finance-reports-readers"}),   # not the whole value
+])
+def test_other_groups_verbs_and_roles_pass(itops: Gate, tool: str, args: dict) -> None:
+    d = itops.check(_it(tool, **args))
+    assert "identity_prohibits_named" not in codes(d), d.reasons
+
+
+def test_named_prohibitions_are_read_from_lists_only() -> None:
+    from gate.core.frame import named_prohibitions
+    found = {(n.verb, n.noun, n.names) for n in named_prohibitions([
+        "add anyone to the admins, finance, payroll or security groups", "grant admin, super-admin or owner roles in any system",
+        "run DELETE or UPDATE without a WHERE clause", "grants itself or anyone system access", "pay invoices"])}
+    assert found == {("add", "group", frozenset({"admin", "finance", "payroll", "security"})),
+                     ("grant", "role", frozenset({"admin", "super-admin", "owner"}))}

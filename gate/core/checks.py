@@ -659,6 +659,32 @@ def _over_identity_limit(args: dict[str, Any], limits: tuple[MoneyLimit, ...]) -
     return None
 
 
+def _named_prohibition(ctx: CheckContext) -> Verdict | None:
+    """A call doing what the identity forbids by name: its tool does the prohibition's verb,
+    an argument's whole value is one of the names the prohibition lists, and the noun they
+    qualify is the tool's or that argument's ("add anyone to the … finance … groups":
+    `okta_add_to_group` with `group: finance`)."""
+    words = {w.lower() for w in ctx.features.tool_words}
+    for rule in ctx.agent.named_prohibitions:
+        if rule.verb not in words:
+            continue
+        for path, value in ctx.features.strings:
+            if len(value) > 40 or _singular_word(value.strip()) not in rule.names:
+                continue
+            leaf = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+            if rule.noun in words or rule.noun in leaf.split("_"):
+                return Verdict("constraints", "block", "identity_prohibits_named",
+                               f"{path} names what the identity forbids: \"{rule.phrase}\"")
+    return None
+
+
+def _singular_word(value: str) -> str:
+    w = value.lower()
+    if len(w) > 4 and w.endswith("es") and w[:-2].endswith(("sh", "ch", "x", "ss")):
+        return w[:-2]
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
 class ConstraintCheck:
     """Per-argument constraints; a violation blocks, or rewrites when the policy says how."""
 
@@ -672,6 +698,16 @@ class ConstraintCheck:
                 over = _over_identity_limit(ctx.args, limits)
                 if over is not None:
                     return over
+        declared = self._declared(ctx)
+        if declared.outcome != "block" and ctx.agent.named_prohibitions and ctx.features.verb != "read":
+            # the policy's own constraints speak first; what the identity forbids by name holds after them
+            named = _named_prohibition(ctx)
+            if named is not None:
+                return named
+        return declared
+
+    def _declared(self, ctx: CheckContext) -> Verdict:
+        """The constraints the policy declares for the tool."""
         if ctx.tool is None or not ctx.tool.spec.constraints:
             return _OK_CONSTRAINTS_NO_CONSTRAINTS
         patches: dict[str, Patch] = {}   # arg path -> its final rewrite (constraints apply in order)
