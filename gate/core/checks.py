@@ -19,6 +19,7 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
+    MARKED_PREFIX,
     BODY_LEAF,
     NO_CHANNEL_PREFIX,
     NO_CONTACT_STATUS,
@@ -1831,6 +1832,30 @@ def _storage_copy_target(f: ActionFeatures) -> str | None:
     return None
 
 
+def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Verdict | None:
+    """Values or phrases (three or more) of a result its author labelled internal or confidential
+    (`INTERNAL: FY25 discount floors (do not forward)`), in a message to an address outside the
+    organisation, even one the task names: the label says who may read it."""
+    if not any(x.startswith(MARKED_PREFIX) for x in sensitive):
+        return None
+    carried: set[str] = set()
+    for path, raw in f.strings:
+        if _is_dest_leaf(path):
+            continue
+        text = _carried_text(raw)
+        carried |= {fingerprint(t) for t in flow_tokens(text)}
+        if len(text) >= 24:
+            carried |= content_shingles(text, cap=256)
+    hits = {MARKED_PREFIX + c for c in carried} & sensitive
+    # three, not two as for an unsanctioned destination: the recipient is one the task may name,
+    # and a reply shares some wording with what it answers ("300 seats on a 2-year term")
+    if len(hits) >= 3:
+        return Verdict("provenance", "block", "marked_content_outward",
+                       f"{len(hits)} value(s) or phrase(s) of a result labelled internal or confidential would go outside the organisation",
+                       {"marked_values": float(len(hits))})
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -1867,6 +1892,10 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
+        if s.sensitive and "send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains):
+            v = _marked_content_outward(f, s.sensitive)
+            if v is not None:
+                return v
         if s.sensitive and "send" in f.verbs and max(s.exposure, f.sensitivity) >= 4:
             lists = [t for path, t in f.strings if _is_dest_leaf(path) and _BROAD_LIST.search(t)]
             if lists:

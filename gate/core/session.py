@@ -54,6 +54,7 @@ __all__ = [
     "REFUNDED_PREFIX",
     "AMOUNT_PREFIX",
     "RESTRICTED_STATUS",
+    "MARKED_PREFIX",
     "HOLD_STATUS",
     "result_failed",
     "result_error",
@@ -811,6 +812,12 @@ class Provenance:
     injection: bool               # the result carries an injected instruction
     exposure: int
     values: frozenset[str] = frozenset()   # fingerprints of the values the result holds
+    marked: bool = False          # labelled internal or confidential by its author, who is not outside the organisation
+
+
+# `sensitive` entries of values from a result labelled internal or confidential (`!` + fingerprint):
+# they may not go to an address outside the organisation, even one the task names.
+MARKED_PREFIX = "!"
 
 
 _FAILED_STATUS = frozenset({"failed", "failure", "error", "rejected", "declined", "cancelled", "canceled",
@@ -855,6 +862,19 @@ PERSONAL_MAIL_DOMAIN = re.compile(r"(?i)^(?:gmail|googlemail|outlook|hotmail|liv
 def personal_mailbox(token: str) -> bool:
     """Whether a destination token (an address or a ___domain) is at a personal mailbox provider."""
     return bool(PERSONAL_MAIL_DOMAIN.match(token.rsplit("@", 1)[-1]))
+
+
+def _external_sender(result: Any, internal: tuple[str, ...]) -> bool:
+    """A message whose sender is an address outside the agent's organisation (a customer who
+    labels their own e-mail confidential is not the organisation marking its data)."""
+    if not isinstance(result, dict):
+        return False
+    for key in _SENDER_KEY:
+        v = result.get(key)
+        if isinstance(v, str) and "@" in v:
+            m = EMAIL_RX.search(v)
+            return m is not None and not (internal and is_internal(m.group(0).split("@")[-1].lower(), internal))
+    return False
 
 
 def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
@@ -927,7 +947,8 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
     elif tainted and not injection and _internal_sender(result, internal):
         vouched |= {t for t in tainted if not personal_mailbox(t)}
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
-                      frozenset(injected), injection, exposure, frozenset(values))
+                      frozenset(injected), injection, exposure, frozenset(values),
+                      marked and not _external_sender(result, internal))
 
 
 @dataclass(frozen=True)
