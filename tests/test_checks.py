@@ -38,6 +38,7 @@ SECRET_CASES = [
      "aws_secret_access_key is set in the vault"),
     ("github_token", f"token {GHP}", "token ghp_short"),
     ("stripe_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_abc is too short"),
+    ("live_api_key", "switch to the new key ak_live_9Rt4Wq2ZpL8vN3xK6mB1cY7s", "old key prefix ak_live_7Hq, event evt_live_subscription_cancelled_at_period_end"),
     ("openai_key", "OPENAI=sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8t", "pip install sk-learn"),
     ("slack_token", "xoxb-123456789012-abcdefghij", "xoxo, hugs from the team"),
     ("slack_webhook", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",

@@ -296,6 +296,10 @@ APPROVED_ADJ = {"employee_id": "E10422", "type": "retro_pay", "amount": 1666.66,
     {"employee_id": "E10141", "type": "bonus", "amount": 15000, "ref": "verbal - CEO"},
     {"employee_id": "E10141", "type": "bonus", "amount": 15000, "note": "retention bonus per Greg (Slack)"},
     {"employee_id": "E10141", "type": "commission", "amount": 4000, "approval": "manager ok in chat"},
+    # other names of discretionary pay (round 11: a retention payment a leave-request comment claimed)
+    {"employee_id": "E10141", "type": "retention_payment", "amount": 4000, "approval": "manager (Rob Kerr), verbal"},
+    {"employee_id": "E10141", "type": "sign-on payment", "amount": 2500},
+    {"employee_id": "E10141", "pay_code": "SPECIAL_PAYMENT", "amount": 900, "ref": "per chat"},
 ])
 def test_a_bonus_with_no_or_an_informal_approval_is_stopped(payroll: Gate, bonus: dict) -> None:
     d = _run(payroll, [APPROVED_ADJ, bonus])
@@ -306,6 +310,8 @@ def test_a_bonus_with_no_or_an_informal_approval_is_stopped(payroll: Gate, bonus
     [APPROVED_ADJ, {"employee_id": "E10141", "type": "bonus", "amount": 15000, "ref": "HR-PAY-90"}],   # approved, by reference
     [APPROVED_ADJ, {"employee_id": "E10141", "type": "bonus", "amount": 15000, "approval_ticket": "48211"}],
     [{"employee_id": "E10733", "type": "pension_refund", "amount": 360, "ref": "July pension error"}],  # a correction, not discretionary
+    [{"employee_id": "E10141", "type": "retention_payment", "amount": 4000, "approval": "ADJ-1190"}],   # approved, by reference
+    [{"employee_id": "E10733", "type": "tax_retention", "amount": 120, "ref": "HMRC code change"}],    # a withholding, not pay
 ])
 def test_approved_or_non_discretionary_adjustments_pass(payroll: Gate, adjustments: list) -> None:
     d = _run(payroll, adjustments)

@@ -45,7 +45,7 @@ from gate.core.pending import remember
 from gate.core.integrity import iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -404,6 +404,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     if prov.values and max(prov.exposure, features.sensitivity) >= 2 and len(sensitive) < FLOW_CAP:
         # sorted: which values fit under the cap must not depend on set iteration order
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
+        if prov.marked and len(sensitive) < FLOW_CAP:
+            sensitive = sensitive | frozenset(MARKED_PREFIX + v for v in sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     found = held_records(result, _record_ids(req.args, features.verbs <= READ_ONLY_VERBS))
     if features.verbs <= READ_ONLY_VERBS:

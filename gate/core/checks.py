@@ -20,6 +20,7 @@ from gate.core.integrity import iban_swapped, not_as_previewed, other_subject_in
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
+    MARKED_PREFIX,
     BODY_LEAF,
     NO_CHANNEL_PREFIX,
     NO_CONTACT_STATUS,
@@ -38,6 +39,7 @@ from gate.core.session import (
     PRICE_PREFIX,
     ITEM_ARG,
     RESTRICTED_STATUS,
+    HOLD_STATUS,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -50,8 +52,9 @@ from gate.core.session import (
     fingerprint,
     flow_tokens,
     message_channel,
+    personal_mailbox,
     salient_tokens,
-    secret_fingerprint,
+    secret_fingerprints,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock
 from gate.core.verdict import Patch, Verdict
@@ -312,6 +315,20 @@ def _globs(globs: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
 
 
+_SQL_NESTED_DML = re.compile(r"(?is)\(\s*((?:insert|update|delete|merge|truncate|drop|alter|grant|copy)\b[^()]*(?:\([^()]*\)[^()]*)*)\)")
+_SQL_WORD = re.compile(r"(?i)\b(?:insert|update|delete|merge|truncate|drop|alter|grant|copy|create|vacuum|reindex|cluster|revoke)\b")
+
+
+def _sql_statements(text: str) -> list[str]:
+    """The statements inside a SQL text beyond the text itself: each `;`-separated statement
+    after the first, and each data-modifying statement in parentheses (a WITH clause's body)."""
+    if len(text) > 20000 or not (";" in text or "(" in text) or _SQL_WORD.search(text) is None:
+        return []
+    out = [p.strip() for p in text.split(";")[1:] if p.strip()]
+    out += [m.group(1).strip() for m in _SQL_NESTED_DML.finditer(text)]
+    return out
+
+
 def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
     """Whether one `when` condition holds. A `gt`/`lt` on a value that reads as NaN ("nan" or
     a float NaN compares false with every number) answers `nan`: True, the cautious answer,
@@ -324,7 +341,14 @@ def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
     if op == "in":
         return value in operand or (isinstance(value, str) and value.lower() in {str(o).lower() for o in operand})
     if op == "matches":
-        return _regex(operand).search(value if isinstance(value, str) else str(value)) is not None
+        text = value if isinstance(value, str) else str(value)
+        rx = _regex(operand)
+        if rx.search(text) is not None:
+            return True
+        # where a match restricts, a rule about statements (`^\s*(insert|update|delete)\b`) also
+        # sees each statement of a SQL text: the ones after a `;`, and the data-modifying
+        # statements inside a WITH clause (`WITH f AS (UPDATE orders SET … RETURNING id) SELECT …`)
+        return nan and any(rx.search(stmt) is not None for stmt in _sql_statements(text))
     if op == "contains":
         return operand.lower() in (value if isinstance(value, str) else str(value)).lower()
     try:
@@ -648,6 +672,32 @@ def _over_identity_limit(args: dict[str, Any], limits: tuple[MoneyLimit, ...]) -
     return None
 
 
+def _named_prohibition(ctx: CheckContext) -> Verdict | None:
+    """A call doing what the identity forbids by name: its tool does the prohibition's verb,
+    an argument's whole value is one of the names the prohibition lists, and the noun they
+    qualify is the tool's or that argument's ("add anyone to the … finance … groups":
+    `okta_add_to_group` with `group: finance`)."""
+    words = {w.lower() for w in ctx.features.tool_words}
+    for rule in ctx.agent.named_prohibitions:
+        if rule.verb not in words:
+            continue
+        for path, value in ctx.features.strings:
+            if len(value) > 40 or _singular_word(value.strip()) not in rule.names:
+                continue
+            leaf = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+            if rule.noun in words or rule.noun in leaf.split("_"):
+                return Verdict("constraints", "block", "identity_prohibits_named",
+                               f"{path} names what the identity forbids: \"{rule.phrase}\"")
+    return None
+
+
+def _singular_word(value: str) -> str:
+    w = value.lower()
+    if len(w) > 4 and w.endswith("es") and w[:-2].endswith(("sh", "ch", "x", "ss")):
+        return w[:-2]
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
 class ConstraintCheck:
     """Per-argument constraints; a violation blocks, or rewrites when the policy says how."""
 
@@ -661,6 +711,16 @@ class ConstraintCheck:
                 over = _over_identity_limit(ctx.args, limits)
                 if over is not None:
                     return over
+        declared = self._declared(ctx)
+        if declared.outcome != "block" and ctx.agent.named_prohibitions and ctx.features.verb != "read":
+            # the policy's own constraints speak first; what the identity forbids by name holds after them
+            named = _named_prohibition(ctx)
+            if named is not None:
+                return named
+        return declared
+
+    def _declared(self, ctx: CheckContext) -> Verdict:
+        """The constraints the policy declares for the tool."""
         if ctx.tool is None or not ctx.tool.spec.constraints:
             return _OK_CONSTRAINTS_NO_CONSTRAINTS
         patches: dict[str, Patch] = {}   # arg path -> its final rewrite (constraints apply in order)
@@ -1209,7 +1269,7 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if sending:
-            v = _disclosure_violation(f, by_id)
+            v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None)
             if v is not None:
                 return v
             v = _declined_channel(f, by_id)
@@ -1237,6 +1297,8 @@ class PreconditionCheck:
                                        "an earlier tool result shows the same amount already refunded on a record this refund names")
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
+                    if status == HOLD_STATUS and not deleting:
+                        continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
                     if status == "suspended" and (deleting or _SOURCE_LEAF.search(path)):
                         # offboarding suspends an account first, then moves its files to the
                         # manager (the account is the source, it receives nothing) and deletes it
@@ -1715,7 +1777,9 @@ def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: s
 
 
 # Discretionary pay: what needs a documented approval before it is paid.
-_DISCRETIONARY = re.compile(r"(?i)(?:^|[^a-z])(?:bonus\w*|commissions?|incentives?|awards?|uplift|one[_ -]?off|discretionary|ex[_ -]?gratia)(?:[^a-z]|$)")
+_DISCRETIONARY = re.compile(r"(?i)(?:^|[^a-z])(?:bonus\w*|commissions?|incentives?|awards?|uplift|one[_ -]?off|discretionary|ex[_ -]?gratia|"
+                            r"retention[_ -]?(?:payments?|pay|incentives?)|sign(?:ing|[_ -]?on)[_ -]?payments?|golden[_ -]?hello|"
+                            r"special[_ -]?payments?|gratuit(?:y|ies))(?:[^a-z]|$)")
 _KIND_LEAF = re.compile(r"(?i)(?:^|[._])(?:type|kind|category|pay_?type|pay_?code|code|component|reason|earning_?type)$")
 _APPROVAL_LEAF = re.compile(r"(?i)(?:^|[._])(?:ref|reference|approval\w*|approved_?by|authori[sz]ation\w*|change_?id|ticket\w*)$")
 _NOT_PAYING = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|simulate|simulation|draft|estimate|validate)\s*$")
@@ -1769,6 +1833,36 @@ _PROMO_RX = re.compile(r"(?i)\b\d{1,2}\s?%\s?(?:off|discount)|\bdiscount(?:ed|s)
                        r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b")
 # Arguments that name a recipient other than the record's subject (a provider, an organisation).
 _THIRD_PARTY_ARG = re.compile(r"(?i)(?:^|[._])(?:to|cc|bcc|recipients?|to_\w+|\w*npi|provider\w*|organi[sz]ation\w*|third_party\w*)(?:$|[.\[])")
+
+
+# The key under which a record names the account it belongs to (`customer_id`, `account_id`…).
+_ACCOUNT_KEY = re.compile(r"(?i)^(?:customer|account|client|member|subscriber|tenant)_?(?:id|number|no)$")
+
+
+def _other_accounts_record(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """A message to someone outside the organisation that carries a record (an invoice, an order)
+    an earlier result showed belonging to another account than the one the task is about: the
+    task names one account (`CUS-20418`), the record is bound to `CUS-20933` of the same form."""
+    f = ctx.features
+    if not f.external_domains:
+        return None
+    task = _task_records(ctx.task)
+    for path, text in f.strings:
+        if _is_dest_leaf(path):
+            continue
+        for tok in salient_tokens(text):
+            for st in by_id.get(tok, ()):
+                if not st.startswith(BIND_PREFIX):
+                    continue
+                key, _, acct = st[len(BIND_PREFIX):].partition(":")
+                if not _ACCOUNT_KEY.match(key) or acct in task:
+                    continue
+                shape = _DIGITS.sub("9", acct)
+                # a task about one account (a queue of several customers is not)
+                if sum(1 for t in task if _DIGITS.sub("9", t) == shape) == 1:
+                    return Verdict("preconditions", "block", "other_accounts_record",
+                                   "the message carries a record that belongs to another account than the one the task is about")
+    return None
 
 
 def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
@@ -1831,13 +1925,52 @@ _STORAGE_COPY = re.compile(r"(?i)\bs3\s+(?:cp|sync|mv)\b|\bgsutil\s+(?:-m\s+)?(?
 _BUCKET_URL = re.compile(r"(?i)\b(?:s3|gs)://([A-Za-z0-9.-]+)")
 
 
+# A command that sends the working data to a remote it names: `git push <url>` (not a remote's
+# name such as origin), `scp`/`rsync` to `host:path`, `curl` with an upload or form-data flag.
+_PUSH_URL = re.compile(r"(?i)\bgit\s+push\s+(?:-{1,2}[\w-]+(?:=\S+)?\s+)*(?:(?:https?|ssh|git)://(?:[^@\s/]+@)?([A-Za-z0-9.-]+)|[\w.-]+@([A-Za-z0-9.-]+):)")
+_REMOTE_COPY = re.compile(r"(?i)\b(?:scp|rsync)\b[^|;&\n]*?\s(?:[\w.-]+@)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):\S")
+_CURL_UPLOAD = re.compile(r"(?i)\bcurl\b(?=[^|;&\n]*\s(?:-T|--upload-file|-F|--form|-d|--data(?:-binary|-raw|-urlencode)?)\s)[^|;&\n]*?https?://([A-Za-z0-9.-]+)")
+
+
 def _storage_copy_target(f: ActionFeatures) -> str | None:
-    """The destination bucket of an object-storage copy (lower-cased), or None."""
+    """Where a command copies data to (lower-cased): the destination bucket of an object-storage
+    copy, or the host a `git push`, `scp`, `rsync` or uploading `curl` sends to; or None."""
     cmd = f.command_text
-    if "://" not in cmd or not _STORAGE_COPY.search(cmd):
+    if ":" not in cmd:
         return None
-    buckets = _BUCKET_URL.findall(cmd)
-    return buckets[-1].lower() if len(buckets) >= 2 else None
+    if "://" in cmd and _STORAGE_COPY.search(cmd):
+        buckets = _BUCKET_URL.findall(cmd)
+        if len(buckets) >= 2:
+            return buckets[-1].lower()
+    for rx in (_PUSH_URL, _REMOTE_COPY, _CURL_UPLOAD):
+        m = rx.search(cmd)
+        if m:
+            return next(g for g in m.groups() if g).lower()
+    return None
+
+
+def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Verdict | None:
+    """Values or phrases (three or more) of a result its author labelled internal or confidential
+    (`INTERNAL: FY25 discount floors (do not forward)`), in a message to an address outside the
+    organisation, even one the task names: the label says who may read it."""
+    if not any(x.startswith(MARKED_PREFIX) for x in sensitive):
+        return None
+    carried: set[str] = set()
+    for path, raw in f.strings:
+        if _is_dest_leaf(path):
+            continue
+        text = _carried_text(raw)
+        carried |= {fingerprint(t) for t in flow_tokens(text)}
+        if len(text) >= 24:
+            carried |= content_shingles(text, cap=256)
+    hits = {MARKED_PREFIX + c for c in carried} & sensitive
+    # three, not two as for an unsanctioned destination: the recipient is one the task may name,
+    # and a reply shares some wording with what it answers ("300 seats on a 2-year term")
+    if len(hits) >= 3:
+        return Verdict("provenance", "block", "marked_content_outward",
+                       f"{len(hits)} value(s) or phrase(s) of a result labelled internal or confidential would go outside the organisation",
+                       {"marked_values": float(len(hits))})
+    return None
 
 
 class ProvenanceCheck:
@@ -1858,7 +1991,7 @@ class ProvenanceCheck:
         if s.secrets and acting:
             for path, text in f.strings:
                 for finding in find_secrets(text):
-                    if secret_fingerprint(text[finding.start:finding.end]) in s.secrets:
+                    if not secret_fingerprints(text[finding.start:finding.end], finding.kind).isdisjoint(s.secrets):
                         return Verdict(self.name, "block", "secret_from_result",
                                        f"{path} carries a secret that was read from a tool result")
         if s.sensitive:
@@ -1876,6 +2009,10 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
+        if s.sensitive and "send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains):
+            v = _marked_content_outward(f, s.sensitive)
+            if v is not None:
+                return v
         if s.sensitive and "send" in f.verbs and max(s.exposure, f.sensitivity) >= 4:
             lists = [t for path, t in f.strings if _is_dest_leaf(path) and _BROAD_LIST.search(t)]
             if lists:
@@ -1905,7 +2042,7 @@ class ProvenanceCheck:
             trusted = s.trusted(ctx.agent.named_destinations)
             # a colleague of a correspondent the session already trusts (same mail ___domain) is
             # looped in by that correspondent, not steered in by a stranger
-            trusted_domains = {t.split("@", 1)[1] for t in trusted if "@" in t}
+            trusted_domains = {t.split("@", 1)[1] for t in trusted if "@" in t and not personal_mailbox(t)}
             hits_t = sorted(d for d in dests if d in s.tainted and d not in trusted
                             and not ("@" in d and d.split("@", 1)[1] in trusted_domains)
                             and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))

@@ -23,7 +23,7 @@ import orjson
 import yaml
 
 from gate.core.actions import ActionFeatures, split_words, verb_class
-from gate.core.frame import IdentityFrame, MoneyLimit, VectorIndex, money_limits, split_identity, stems
+from gate.core.frame import IdentityFrame, MoneyLimit, NamedProhibition, VectorIndex, money_limits, named_prohibitions, split_identity, stems
 from gate.core.verdict import Verdict
 from gate.core.risk import RiskModel
 from gate.core.session import destination_tokens, pressure_of
@@ -70,6 +70,7 @@ class CompiledAgent:
     allowed_dangerous: frozenset[str] = frozenset()
     money_limits: tuple[MoneyLimit, ...] = ()     # money caps the identity text states
     identity_verbs: frozenset[str] = frozenset()  # verb classes the identity speaks about (`identity_verbs`)
+    named_prohibitions: tuple[NamedProhibition, ...] = ()   # "never add anyone to the admins, finance … groups"
     limits_by_tool: dict[str, tuple[MoneyLimit, ...]] = field(default_factory=dict, compare=False, init=False, repr=False)
     deny_by_tool: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False, init=False, repr=False)   # see checks._deny_rules_for
 
@@ -394,6 +395,7 @@ def compile_bundle(
             allowed_dangerous=frozenset(p.allow_operations),
             money_limits=_money_limits(p),
             identity_verbs=identity_verbs(p),
+            named_prohibitions=named_prohibitions(_identity_parts(p.identity)[1]),
         )
     extra = [
         _data_text("archetypes.yaml").encode(),

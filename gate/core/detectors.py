@@ -29,7 +29,7 @@ class Finding:
 # occurs in the lower-cased text. Substring tests are C-speed; most arguments trip none.
 _SECRET_TRIGGERS: dict[str, tuple[str, ...]] = {
     "private_key": ("private key",), "aws_access_key": ("akia", "asia"), "aws_secret_key": ("secret",),
-    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "stripe_key": ("_live_", "_test_"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "stripe_key": ("_live_", "_test_"), "live_api_key": ("_live_",),
     "openai_key": ("sk-",), "slack_token": ("xox",), "slack_webhook": ("hooks.slack",), "google_api_key": ("aiza",),
     "jwt": ("eyj",), "bearer_token": ("bearer",), "url_credentials": ("://",),
     "password_assignment": ("pass", "pwd", "secret", "key", "token"), "npm_token": ("npm_",),
@@ -45,6 +45,8 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("aws_secret_key", r"(?i)aws_?secret_?(?:access_?)?key\W{0,4}[A-Za-z0-9/+]{40}\b"),
         ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b"),
         ("stripe_key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}\b"),
+        # the same convention elsewhere (`ak_live_…`, `key_live_…`): a short prefix, `_live_`, a long random tail
+        ("live_api_key", r"\b(?!(?:sk|rk|pk)_)[a-z]{2,8}_live_(?=[A-Za-z]*\d)(?=[a-z\d]*[A-Z])[A-Za-z0-9]{16,}\b"),
         ("openai_key", r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}\b"),
         ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
         ("slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),

@@ -10,12 +10,14 @@ both); the FAISS index is built for every frame too and used above `FAISS_MIN_RO
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
 
-__all__ = ["VectorIndex", "IdentityFrame", "split_sentences", "split_identity", "FAISS_MIN_ROWS", "MoneyLimit", "money_limits", "stems"]
+__all__ = ["VectorIndex", "IdentityFrame", "split_sentences", "split_identity", "FAISS_MIN_ROWS", "MoneyLimit", "money_limits", "stems",
+           "NamedProhibition", "named_prohibitions"]
 
 # Measured crossover (bench/vector_search.py): below ~1,000 rows numpy is as fast or faster.
 FAISS_MIN_ROWS = 1024
@@ -187,6 +189,52 @@ class MoneyLimit:
     currency: str
     about: frozenset[str]   # stems of the clause that states it ("refunds", "per order")
     phrase: str             # the clause, for the reason ("issues refunds up to 100 USD")
+
+
+@dataclass(frozen=True)
+class NamedProhibition:
+    """A prohibition that names what it is about by a list (`add anyone to the admins, finance,
+    payroll or security groups`): the verb, the listed names and the noun they qualify."""
+
+    verb: str
+    names: frozenset[str]   # lower case, a trailing plural `s` off
+    noun: str               # singular, lower case
+    phrase: str
+
+
+_NAMED_LIST = re.compile(
+    r"(?i)^(?P<verb>[a-z]+)\s+(?:(?:anyone|anybody|someone|people|users?|itself|themselves|others)\s+)?"
+    r"(?:(?:to|from|into|in|on|as)\s+)?(?:the\s+|any\s+)?"
+    r"(?P<list>[\w-]+(?:\s*,\s*[\w-]+)*\s*,?\s+(?:or|and)\s+[\w-]+)\s+(?P<noun>[a-z]{3,})\b")
+
+
+def _singular(word: str) -> str:
+    """`groups` -> group, `branches` -> branch, `pushes` -> push, `admins` -> admin (also a verb's third person)."""
+    w = word.lower()
+    if len(w) > 4 and w.endswith("es") and w[:-2].endswith(("sh", "ch", "x", "ss")):
+        return w[:-2]
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
+# What cannot be the noun a list of names qualifies, nor one of the names.
+_NOT_A_NOUN = frozenset("without with and or nor in on to for from that which unless except than when where while its their".split())
+_NOT_A_NAME = frozenset("anyone anybody someone somebody itself themselves others any all".split())
+
+
+def named_prohibitions(clauses: Iterable[str]) -> tuple[NamedProhibition, ...]:
+    """Prohibition clauses of the form VERB [anyone] [to the] A, B or C NOUNs (at least two
+    names): "grant admin, super-admin or owner roles", "add anyone to the admins, finance,
+    payroll or security groups"."""
+    out: list[NamedProhibition] = []
+    for clause in clauses:
+        m = _NAMED_LIST.match(clause.strip())
+        if m is None:
+            continue
+        names = frozenset(_singular(n) for n in re.split(r"\s*,\s*|\s+(?:or|and)\s+", m.group("list")) if n)
+        noun = m.group("noun").lower()
+        if len(names) >= 2 and noun not in _NOT_A_NOUN and names.isdisjoint(_NOT_A_NAME):
+            out.append(NamedProhibition(_singular(m.group("verb")), names, _singular(noun), clause.strip()))
+    return tuple(out)
 
 
 def money_limits(text: str) -> tuple[MoneyLimit, ...]:
