@@ -920,7 +920,19 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
+    if not f.verbs <= {"read"} and any(len(t) <= 32 and _PUBLIC_VALUE.match(t) and _SHARING_KEY.search(p.rsplit(".", 1)[-1])
+                                       for p, t in f.strings) and not (ctx.task and _PUBLIC_TASK.search(ctx.task)):
+        found.append(("public_share", "makes a document or resource readable by anyone (public, anyone with the link)"))
     return found
+
+
+# A sharing or visibility setting (`sharing: public_link`, `visibility: public`, `general_access:
+# anyone_with_link`) that opens a resource to anyone: only a task that asks to publish opens it.
+_SHARING_KEY = re.compile(r"(?i)^(?:sharing|share_?(?:mode|setting|scope)|visibility|general_?access|link_?(?:sharing|access)|"
+                          r"access(?:_?level|_?scope)?|audience|acl)$")
+_PUBLIC_VALUE = re.compile(r"(?i)^\s*(?:public(?:[_ -]?(?:link|read|read[_-]?write|web))?|anyone(?:[_ -]?with[_ -]?(?:the[_ -]?)?link)?|"
+                           r"everyone|world(?:[_ -]?readable)?|internet|unlisted)\s*$")
+_PUBLIC_TASK = re.compile(r"(?i)\b(?:publish\w*|public(?:ly)?|anyone\s+with\s+the\s+link|open\s+to\s+everyone)\b")
 
 
 _REPORT_WORDS = frozenset("report reports export extract dashboard generate breakdown".split())
@@ -1932,12 +1944,20 @@ _REMOTE_COPY = re.compile(r"(?i)\b(?:scp|rsync)\b[^|;&\n]*?\s(?:[\w.-]+@)?([A-Za
 _CURL_UPLOAD = re.compile(r"(?i)\bcurl\b(?=[^|;&\n]*\s(?:-T|--upload-file|-F|--form|-d|--data(?:-binary|-raw|-urlencode)?)\s)[^|;&\n]*?https?://([A-Za-z0-9.-]+)")
 
 
+# A command that registers a webhook (`gh api repos/o/r/hooks -f config[url]=https://…`, `--url`):
+# every later event goes to the URL it names.
+_HOOK_URL = re.compile(r"(?i)\bhooks?\b[^|;&\n]*?(?:\[url\]|--url|--target-url|\burl)\s*[=\s]\s*['\"]?https?://([A-Za-z0-9.-]+)")
+
+
 def _storage_copy_target(f: ActionFeatures) -> str | None:
     """Where a command copies data to (lower-cased): the destination bucket of an object-storage
-    copy, or the host a `git push`, `scp`, `rsync` or uploading `curl` sends to; or None."""
+    copy, the host a `git push`, `scp`, `rsync` or uploading `curl` sends to, or the URL a
+    webhook it registers will send to; or None."""
     cmd = f.command_text
     if ":" not in cmd:
         return None
+    if "hook" in cmd.lower() and (m := _HOOK_URL.search(cmd)):
+        return m.group(1).lower()
     if "://" in cmd and _STORAGE_COPY.search(cmd):
         buckets = _BUCKET_URL.findall(cmd)
         if len(buckets) >= 2:

@@ -275,6 +275,11 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"|\bdrop\s+extension\s+(?:if\s+exists\s+)?[\"`]?\w*audit\w*"
          r"|\bput-retention-policy\b[^\n|;]*(?:cloudtrail|audit)[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)"
          r"|\bput-retention-policy\b[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)[^\n|;]*(?:cloudtrail|audit))"),
+        # Deleting the record of what happened: cluster events, log groups or streams, security
+        # alerts (not an alert rule, a silence or a notification channel, which are configuration).
+        ("evidence_deletion", "deletes audit evidence (cluster events, log streams, security alerts)",
+         r"(?i)\bkubectl\b(?:[^;|&]|\n)*?\bdelete\s+(?:events?|ev)\b|\blogs\s+delete-log-(?:group|stream)\b|\bgcloud\s+logging\s+logs\s+delete\b"
+         r"|\b(?:delete|remove|purge)\s+(?:security\s+)?alerts?\b(?!\s*[-_ ]?(?:rules?|polic\w*|channels?|contacts?|templates?|silences?|routes?|receivers?|configs?|settings?)\b)"),
         ("disable_backups", "switches a database's automated backups off",
          r"(?i)--backup-retention-period[= ]+0(?!\d)|\bbackup_?retention_?period\W{0,4}0(?![\d.])"),
         ("snapshot_share", "shares a database snapshot, disk snapshot or machine image with another account",
@@ -286,7 +291,9 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("open_to_world", "opens a service to the whole internet",
          r"(?i)(?:0\.0\.0\.0/0|::/0)"),
         ("iam_wildcard", "grants a wildcard IAM permission",
-         r"(?i)(?:\"Action\"\s*:\s*\"\*\"|\baction\W{0,4}\*|\bAdministratorAccess\b|--role[= ]+(?:roles/)?owner\b|\bcluster-admin\b)"),
+         r"(?i)(?:\"Action\"\s*:\s*\"\*\"|\baction\W{0,4}\*|\bAdministratorAccess\b|--role[= ]+(?:roles/)?owner\b|\bcluster-admin\b"
+         # every action of a service on every resource (`"Action": "s3:*", "Resource": "*"`), in either order
+         r"|\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\"[^{}]*?\"Resource\"\s*:\s*\[?\s*\"\*\"|\"Resource\"\s*:\s*\[?\s*\"\*\"[^{}]*?\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")"),
         ("ssh_key_injection", "adds an SSH key to authorized_keys", r"(?i)(?:>>?\s*\S*authorized_keys|\bssh-copy-id\b)"),
         ("privilege_shell", "opens a root shell or edits sudoers",
          r"(?i)(?:\bsudo\s+(?:-i\b|su\b|-s\b|bash\b|sh\b)|\bvisudo\b|/etc/sudoers|\busermod\s+(?:-a\s+)?-a?G\s*\S*\b(?:sudo|wheel|admin|root)\b|\bNOPASSWD\b)"),
@@ -333,6 +340,8 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
                         "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "guardduty", "securityhub",
                         "configservice", "accessanalyzer"),
     "disable_backups": ("backup-retention", "backup_retention", "backupretention"),
+    "evidence_deletion": ("delete ev", "delete-log-", "logs delete", "delete alert", "remove alert", "purge alert", "delete security alert",
+                          "remove security alert", "purge security alert"),
     "snapshot_share": ("snapshot-attribute", "image-attribute"),
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin"),
@@ -399,7 +408,7 @@ _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
                                               "sanctioned_jurisdiction", "bulk_regulated_data",
                                               "pii_bulk_copy", "encoded_archive_egress", "secret_reveal",
-                                              "control_self_cleared"}
+                                              "control_self_cleared", "public_share"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:

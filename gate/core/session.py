@@ -316,7 +316,7 @@ _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|ban
 # A check a payment or grant waits for, recorded as not (yet) done: `call_back_verification:
 # not done` after a bank-details change, `kyc_status: pending`.
 _VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)?(?:_?change)?|payee|beneficiary|kyc|aml|"
-                         r"sanctions?|screening|identity|id)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$"
+                         r"sanctions?|screening|identity|id|owner|account_?owner|caller|requester)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$"
                          r"|^(?:kyc|aml|cdd|sanctions?|screening|due_?diligence)_?(?:status|review_?status)$")
 _UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
                      r"outstanding|missing|no|false|failed|unverified|incomplete|skipped|expired|lapsed|overdue)\s*$")
