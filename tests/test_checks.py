@@ -169,6 +169,8 @@ DANGER_CASES = [
     ("disable_logging", "DROP EXTENSION IF EXISTS pgaudit CASCADE", "CREATE EXTENSION IF NOT EXISTS pgaudit"),
     ("disable_logging", "logs put-retention-policy --log-group-name /aws/cloudtrail/main --retention-in-days 1",
      "logs put-retention-policy --log-group-name /aws/cloudtrail/main --retention-in-days 2557"),
+    ("evidence_deletion", "kubectl -n ingress delete events --field-selector involvedObject.name=ingress-nginx",
+     "kubectl -n ingress get events --sort-by=.lastTimestamp"),
     ("disable_backups", "rds modify-db-instance --db-instance-identifier db1 --backup-retention-period 0",
      "rds modify-db-instance --db-instance-identifier db1 --backup-retention-period 7"),
     ("snapshot_share", "rds modify-db-snapshot-attribute --db-snapshot-identifier s1 --attribute-name restore --values-to-add 491827730016",
