@@ -272,7 +272,8 @@ _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
-    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed|(?:fully[ _-])?refunded|charged[ _-]?back)\s*$")
+    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed|(?:fully[ _-])?refunded|charged[ _-]?back|"
+    r"pending[ _-]?(?:onboarding|verification|kyc|due[ _-]?diligence)|not[ _-](?:yet[ _-])?(?:onboarded|verified))\s*$")
 # Statuses that say a record's money has already gone back (a refunded charge, a charge-back):
 # they forbid refunding the record again (a double refund), not other work on it.
 SPENT_STATUS = re.compile(r"(?i)^(?:(?:fully[ _-])?refunded|charged[ _-]?back)$")
@@ -369,8 +370,9 @@ def message_channel(word: str) -> str | None:
         w = w.split("_", 1)[1].removeprefix("to_")
     w = w.removesuffix("_ok").removesuffix("_allowed").removesuffix("_opt_in")
     return _CHANNELS.get(w) or _CHANNELS.get(w.split("_", 1)[0])
-_REFUNDS_KEY = re.compile(r"(?i)^refunds?$")
-_DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded)\s*$")
+# A credit note (credit memo) issued against the record gives its money back as a refund does.
+_REFUNDS_KEY = re.compile(r"(?i)^(?:refunds?|credit_?notes?|credit_?memos?)$")
+_DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded|applied)\s*$")
 # Consent and preference records: a purpose the subject refused.
 _CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation")
 _DISCLOSURE_PURPOSE = re.compile(r"(?i)disclos|shar(?:e|ing)|release|part_?2|third_?part|transfer")
@@ -408,7 +410,8 @@ _CHARGES_KEY = re.compile(r"(?i)^(?:charges|payments|transactions)$")
 # Money already gone out under a reference (`AP-30988=paid_out:14200`): a bank or ledger line
 # for a debit that names the record, though the record itself was never marked paid.
 PAID_OUT_PREFIX = "paid_out:"
-_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo)$")
+_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo|"
+                           r"ledger(?:_?(?:ref(?:erence)?|entry|id|match))?|matched_?(?:to|entry|ledger))$")
 _DEBIT_KEY = re.compile(r"(?i)^(?:debit|amount_?out|withdrawal|paid_?amount)$")
 # Credits an account already carries (`credits_last_90d: [{amount: 50, note: 'for the 12 Nov
 # outage'}]`): `CUS-1=credited:50:11-12`, by the amount and the date of the event it was for.
@@ -445,6 +448,7 @@ def _credited(items: list[Any]) -> list[str]:
     return out
 
 
+_FAILED_CHARGE = re.compile(r"(?i)^\s*(?:failed|failure|declined|card[ _-]declined|errored|error|canceled|cancelled|voided|reversed|requires[ _-]\w+)\s*$")
 _OWN_CHARGE_KEY = re.compile(r"(?i)^(?:id|charge_?id|payment_?id|transaction_?id|txn_?id)$")
 
 
@@ -455,6 +459,9 @@ def _charge_counts(items: list[Any]) -> set[str]:
     for it in items:
         if not isinstance(it, dict):
             continue
+        st = it.get("status")
+        if isinstance(st, str) and _FAILED_CHARGE.match(st):
+            continue   # a declined or failed attempt took no money: it is no charge to repeat
         for k, v in it.items():
             if isinstance(v, str) and _ID_KEY.match(str(k)) and not _OWN_CHARGE_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
                 counts[v.strip().upper()] = counts.get(v.strip().upper(), 0) + 1
