@@ -1830,7 +1830,8 @@ def _credit_elsewhere(ctx: CheckContext) -> Verdict | None:
 
 # Promotional content: what an opt-out from marketing covers (a bill or receipt is not).
 _PROMO_RX = re.compile(r"(?i)\b\d{1,2}\s?%\s?(?:off|discount)|\bdiscount(?:ed|s)?\b|\bpromo(?:tion|tional)?\b|\bspecial\s+offer|"
-                       r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b")
+                       r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b|"
+                       r"\b(?:\w+|\d+)\s+months?\s+free\b|\bfree\s+(?:months?|trial|upgrade)\b|\b(?:an?|our|this)\s+(?:exclusive\s+)?offer\b")
 # Arguments that name a recipient other than the record's subject (a provider, an organisation).
 _THIRD_PARTY_ARG = re.compile(r"(?i)(?:^|[._])(?:to|cc|bcc|recipients?|to_\w+|\w*npi|provider\w*|organi[sz]ation\w*|third_party\w*)(?:$|[.\[])")
 
@@ -1865,17 +1866,24 @@ def _other_accounts_record(ctx: CheckContext, by_id: dict[str, list[str]]) -> Ve
     return None
 
 
+_SUBJECT_ARG = re.compile(r"(?i)^(?:mrn|patient_?id|customer_?id|client_?id|member_?id|contact_?id|employee_?id)$")
+
+
 def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
     """A send that a consent or preference record forbids: marketing to a recipient who opted
     out of it; disclosing a record to a third party when the subject's consent is refused."""
     promo: bool | None = None
     third_party = False
+    # A message with no address of its own goes to the subject it names (a patient's portal or
+    # phone on file, by `mrn`): that subject is its recipient.
+    to_subject = not any(_is_dest_leaf(p) for p, _ in f.strings)
     for path, text in f.strings:
-        dest = _is_dest_leaf(path)
+        dest = _is_dest_leaf(path) or (to_subject and bool(_SUBJECT_ARG.match(path)))
         third_party = third_party or bool(_THIRD_PARTY_ARG.search(path))
         if not dest:
             continue
-        for tok in destination_tokens(text):
+        toks = destination_tokens(text) if _is_dest_leaf(path) else {text.strip().upper()}
+        for tok in toks:
             if NO_MARKETING in by_id.get(tok, ()):
                 if promo is None:
                     promo = any(_PROMO_RX.search(t) for _, t in f.strings)

@@ -381,6 +381,7 @@ _REFUSED_VALUE = re.compile(r"(?i)^\s*(?:none|no|false|revoked|withdrawn|decline
                             r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired)\s*$")
 NO_DISCLOSURE = "no_disclosure_consent"
 NO_MARKETING = "no_marketing"
+_OPT_IN_KEY = re.compile(r"(?i)opt_?in|consent|allowed|permitted|ok$")
 # Who raised a record and who approved it: the same person on both sides is no segregation of duties.
 _SUBMITTER_KEY = re.compile(r"(?i)^(?:submitted_?by|requested_?by|requester|created_?by|prepared_?by|raised_?by|initiated_?by)$")
 _APPROVER_KEY = re.compile(r"(?i)^(?:approved_?by|approvers?|approver_?\w*|authori[sz]ed_?by|signed_?off_?by)$")
@@ -750,6 +751,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 status = str(k).lower()
             elif v is False and (_CLEARANCE_KEY.match(str(k)) or _VERIFY_KEY.match(str(k))):
                 extra.append(f"not_{str(k).lower()}")   # `callback_verified: false`
+            elif v is False and _MARKETING_PURPOSE.search(str(k)) and _OPT_IN_KEY.search(str(k)):
+                extra.append(NO_MARKETING)   # `marketing_opt_in: false` on the record itself
             elif isinstance(v, dict) and v:
                 if isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
                     # `requester: {name: …, email: …}`
