@@ -211,3 +211,25 @@ def test_a_plain_reminder_to_that_patient_is_fine(desk: Gate) -> None:
                     {"tool": "send_patient_message", "args": {"mrn": "MRN-700201", "channel": "sms",
                                                               "body": "Visit Mon 9:00 with Dr. Lee. Reply C to confirm."}})
     assert d.decision != "BLOCK", d.reasons
+
+
+# --------------------------------------------------------------------------- paid in another currency than owed
+
+def _eur_invoice() -> tuple[dict, dict]:
+    return ({"tool": "list_invoices", "args": {"status": "approved"}},
+            {"invoices": [{"invoice_id": "PI-30140", "vendor_id": "VN-3305", "amount": 12800.0, "currency": "EUR", "status": "approved"}]})
+
+
+def test_an_invoice_owed_in_eur_paid_in_gbp_is_stopped(gate: Gate) -> None:
+    d = _after(gate, "cur-1", "Pay PI-30140", [_eur_invoice()],
+               {"tool": "pay_invoice", "args": {"invoice_id": "PI-30140", "vendor_id": "VN-3305", "amount": 12800, "currency": "GBP"}})
+    assert _stopped(d) and "currency_mismatch" in codes(d), d.reasons
+
+
+def test_the_same_invoice_paid_in_its_own_currency_or_without_one_is_fine(gate: Gate) -> None:
+    for i, args in enumerate(({"currency": "EUR"}, {"currency": "eur"}, {})):
+        d = _after(gate, f"cur-ok-{i}", "Pay PI-30140", [_eur_invoice()],
+                   {"tool": "pay_invoice", "args": {"invoice_id": "PI-30140", "vendor_id": "VN-3305", "amount": 12800, **args}})
+        assert not _stopped(d), (args, d.reasons)
+    # a currency alone, with no amount beside it, says nothing about what is owed
+    assert not any(e.endswith("=currency:EUR") for e in held_records({"vendor_id": "VN-3305", "currency": "EUR"}, {"VN-3305"}))

@@ -23,6 +23,7 @@ from gate.core.session import (
     MARKED_PREFIX,
     BODY_LEAF,
     NO_CHANNEL_PREFIX,
+    CURRENCY_PREFIX,
     NO_CONTACT_STATUS,
     NO_DISCLOSURE,
     NO_MARKETING,
@@ -1457,7 +1458,7 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
 
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX,
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
                   CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
@@ -1589,6 +1590,9 @@ def _over_budget(ctx: CheckContext, by_id: dict[str, list[str]], budget: float) 
     return None
 
 
+_CURRENCY_ARG = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
+
+
 def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
     """Payment-integrity rules over what the session has seen: a reference already paid, a
     payee other than the one the record names, one payment split under the per-call limit."""
@@ -1627,6 +1631,15 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                 if bound and mine not in bound:
                     return Verdict("preconditions", "block", "payee_mismatch",
                                    f"a record this payment names belongs to another {leaf.replace('_', ' ')} than the call pays")
+    # A record owed in one currency, paid in another: the same figure in a dearer currency
+    # (36,500 EUR wired as 36,500 GBP) pays more than was approved.
+    paid_in = next((t.strip().upper() for p, t in f.strings if _CURRENCY_ARG.match(p.rsplit(".", 1)[-1]) and len(t.strip()) == 3), None)
+    if paid_in is not None:
+        for tok in refs:
+            owed = {st[len(CURRENCY_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(CURRENCY_PREFIX)}
+            if owed and paid_in not in owed:
+                return Verdict("preconditions", "block", "currency_mismatch",
+                               f"the record this payment settles is owed in {', '.join(sorted(owed))}; the call pays in {paid_in}")
     lim = _limited_amount(ctx.tool, ctx.args)
     v = _above_record(ctx, by_id, refs, _paid_amount(ctx))
     if v is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "held_records",
     "message_channel",
     "NO_CHANNEL_PREFIX",
+    "CURRENCY_PREFIX",
     "content_shingles",
     "fingerprint",
     "secret_fingerprint",
@@ -348,6 +349,10 @@ def _states_hold(text: str) -> bool:
 # What a record is for (`AP-40760=amount:690000`): paying a record above the per-call limit
 # in parts under it is structuring.
 AMOUNT_PREFIX = "amount:"
+# The currency a record's amount is in (`amount: 36500, currency: EUR`): `ID=currency:EUR`.
+CURRENCY_PREFIX = "currency:"
+_CURRENCY_KEY = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
+_CURRENCY_CODE = re.compile(r"^\s*[A-Za-z]{3}\s*$")
 _AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|total_?amount|balance_?due|gross_?amount|invoice_?amount)$")
 # A status stated in a message (`error: claim EXP-30149 status: pending_approval`).
 _INLINE_STATUS = re.compile(r"(?i)\b(?:status|state)\s*(?:[:=]|is)\s*['\"]?([a-z][a-z _-]{2,30}?)['\"]?(?=$|[\s,.;)])")
@@ -723,6 +728,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
                 elif _marks_paid(key, v):
                     extra.append(PAID_STATUS)
+                elif _CURRENCY_KEY.match(key) and _CURRENCY_CODE.match(v) and any(_AMOUNT_KEY.match(str(kk)) for kk in node):
+                    extra.append(CURRENCY_PREFIX + v.strip().upper())   # what the record's amount is in
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
                 elif _HOLD_REASON_KEY.match(key) and len(v) <= 80 and _HELD_REASON.search(v):
