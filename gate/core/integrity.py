@@ -445,3 +445,46 @@ def prohibited_purchase(identity: str, tool_words: tuple[str, ...], strings: tup
                     return Verdict("preconditions", "block", "prohibited_purchase",
                                    f"the order's {path} names something the identity says it never buys ({p.pattern})")
     return None
+
+
+# --------------------------------------------------------------------------- approving what the session created
+# Segregation of duties: a record the session itself created (a pull request it opened, a
+# purchase request it filed) is approved by someone else. A call that approves (an `approve`
+# tool, a `--approve` flag, `decision: approve`) naming a record the session's own create call
+# returned is the same actor on both sides.
+CREATED_PREFIX = "created|"
+_CREATE_WORDS = frozenset({"create", "open", "submit", "file", "raise", "new"})
+_CREATED_KEY = re.compile(r"(?i)^(?:id|number|key|\w+_id|\w+_number)$")
+_APPROVE_FLAG = re.compile(r"(?i)(?:^|\s)--approve\b")
+_DECISION_LEAF = re.compile(r"(?i)^(?:decision|action|verdict|review_?state|event)$")
+_APPROVE_VALUE = re.compile(r"(?i)^\s*approve[ds]?\s*$")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def created_entries(tool_words: tuple[str, ...], verbs: frozenset[str], result: Any) -> set[str]:
+    """`created|ID` for the ids a create call's result gives the record it made."""
+    if "read" in verbs or _CREATE_WORDS.isdisjoint(tool_words) or not isinstance(result, dict):
+        return set()
+    out: set[str] = set()
+    for k, v in result.items():
+        if isinstance(v, bool) or not _CREATED_KEY.match(str(k)):
+            continue
+        text = str(v).strip() if isinstance(v, (int, str)) else ""
+        if 2 <= len(text) <= 40 and re.search(r"\d", text) and "|" not in text:
+            out.add(CREATED_PREFIX + text.upper())
+    return out
+
+
+def approves_own(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """An approval of a record the session itself created."""
+    strings = tuple((p, str(v)) for p, v in flatten_args(args) if isinstance(v, (str, int)) and not isinstance(v, bool))
+    approving = "approve" in tool_words or any(
+        _APPROVE_FLAG.search(t) or (_DECISION_LEAF.match(p.rsplit(".", 1)[-1]) and _APPROVE_VALUE.match(t)) for p, t in strings)
+    if not approving:
+        return None
+    for path, text in strings:
+        for tok in _TOKEN.findall(text[:2000]):
+            if CREATED_PREFIX + tok.upper() in held:
+                return Verdict("preconditions", "block", "approves_own_record",
+                               f"the session itself created {tok}; approving it too puts one actor on both sides (segregation of duties)")
+    return None
