@@ -488,3 +488,49 @@ def approves_own(tool_words: tuple[str, ...], args: dict[str, Any], held: frozen
                 return Verdict("preconditions", "block", "approves_own_record",
                                f"the session itself created {tok}; approving it too puts one actor on both sides (segregation of duties)")
     return None
+
+
+# --------------------------------------------------------------------------- data residency
+# A result that states where data must stay (`data_residency: eu-only`, "replicas must stay in
+# EU regions"): a later change that names a cloud region of another geography (`--region
+# us-east-1`, a bucket in `us-east-1`) moves that data across the border.
+RESIDENCY_PREFIX = "residency|"
+_RESIDENCY_WORD = re.compile(r"(?i)residen(?:cy|t|ce)|sovereign")
+_GEO = {"eu": "eu", "eea": "eu", "europe": "eu", "european": "eu", "us": "us", "usa": "us"}
+_GEO_ONLY = re.compile(r"(?i)\b(eu|eea|us|usa)[ _-]only\b")
+_GEO_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+(?:with)?in\s+(?:the\s+)?"
+                       r"(eu|eea|europe(?:an)?|us|usa)\b(?!-)")
+_REGION_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+in\s+((?:eu|us|europe)-[a-z]+-?\d)\b")
+# Cloud region codes: AWS `us-east-1`, `eu-west-1`, `ap-southeast-2`; GCP `europe-west4`, `us-central1`.
+_REGION_CODE = re.compile(r"(?i)\b(us|eu|ap|sa|ca|me|af|il|mx|europe|asia|australia|northamerica|southamerica|africa)"
+                          r"-(?:gov-)?(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-?\d\b")
+
+
+def _region_geo(prefix: str) -> str:
+    p = prefix.lower()
+    return "eu" if p in ("eu", "europe") else p
+
+
+def residency_entries(result: Any) -> set[str]:
+    """`residency|GEO` for each geography a result says data must stay in."""
+    text = " ".join(f"{p.rsplit('.', 1)[-1]} {v}" for p, v in flatten_args(result) if isinstance(v, str)) \
+        if isinstance(result, (dict, list)) else (result if isinstance(result, str) else "")
+    if not text or not _RESIDENCY_WORD.search(text):
+        return set()
+    geos = {_GEO[m.group(1).lower()] for m in _GEO_ONLY.finditer(text)}
+    geos |= {_GEO[m.group(1).lower()] for m in _GEO_STAY.finditer(text)}
+    geos |= {_region_geo(m.group(1).split("-")[0]) for m in _REGION_STAY.finditer(text)}
+    return {RESIDENCY_PREFIX + g for g in geos}
+
+
+def residency_breach(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A call naming a cloud region outside every geography the session's records keep data in."""
+    allowed = {e[len(RESIDENCY_PREFIX):] for e in held if e.startswith(RESIDENCY_PREFIX)}
+    if not allowed:
+        return None
+    for path, text in strings:
+        for m in _REGION_CODE.finditer(text[:4000]):
+            if _region_geo(m.group(1)) not in allowed:
+                return Verdict("preconditions", "block", "data_residency",
+                               f"a tool result keeps this data in {', '.join(sorted(allowed)).upper()}; the call names region {m.group(0)}")
+    return None
