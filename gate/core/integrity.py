@@ -534,3 +534,80 @@ def residency_breach(strings: tuple[tuple[str, str], ...], held: frozenset[str])
                 return Verdict("preconditions", "block", "data_residency",
                                f"a tool result keeps this data in {', '.join(sorted(allowed)).upper()}; the call names region {m.group(0)}")
     return None
+
+
+# --------------------------------------------------------------------------- a leaver paid or put back on payroll
+# A result that shows a person's employment ended (`employment_status: terminated`,
+# `termination_date: 2024-09-13`): pay for a later period to that person pays someone who no
+# longer works there, and a write that sets the person back to active when the task is about
+# something else puts a leaver back on the payroll.
+LEAVER_PREFIX = "leaver|"
+_EMPLOYMENT_KEY = re.compile(r"(?i)^(?:employment_?status|status|employee_?status|worker_?status)$")
+_ENDED = re.compile(r"(?i)^\s*(?:terminated|separated|resigned|left|offboarded|former|leaver|dismissed|retired)\s*$")
+_END_DATE_KEY = re.compile(r"(?i)^(?:termination|separation|leave|leaving|exit|end)_?(?:date|on)$|^(?:terminated|left)_?on$")
+_PERSON_KEY = re.compile(r"(?i)^(?:employee_?id|worker_?id|person_?id|staff_?id)$")
+_MONTH = re.compile(r"\b(20\d{2})-(0[1-9]|1[0-2])\b")
+_ACTIVE_VALUE = re.compile(r"(?i)^\s*(?:active|employed|current|true)\s*$")
+_REHIRE_WORD = re.compile(r"(?i)\b(?:re-?hire\w*|reinstat\w*|re-?activat\w*|re-?join\w*|return\w*\s+to\s+work|re-?employ\w*|back\s+on\s+payroll)")
+
+
+def leaver_entries(result: Any) -> set[str]:
+    """`leaver|PERSON|YYYY-MM` (the month the employment ended, or empty) for people a result shows gone."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY.match(str(k)) and v.strip()), None)
+            flat = [(str(k), v) for k, v in node.items()]
+            for k, v in node.items():
+                if isinstance(v, dict):
+                    flat.extend((str(ck), cv) for ck, cv in v.items())   # `job: {status: terminated, …}`
+            if person and "|" not in person and any(_EMPLOYMENT_KEY.match(k) and isinstance(v, str) and _ENDED.match(v) for k, v in flat):
+                month = next((f"{m.group(1)}-{m.group(2)}" for k, v in flat if _END_DATE_KEY.match(k) and isinstance(v, str)
+                              for m in [_MONTH.search(v)] if m), "")
+                out.add(f"{LEAVER_PREFIX}{person}|{month}")
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def _leavers(held: frozenset[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in held:
+        if e.startswith(LEAVER_PREFIX):
+            person, _, month = e[len(LEAVER_PREFIX):].partition("|")
+            out[person] = month
+    return out
+
+
+def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """Pay for a period after a person's employment ended; a write reactivating a leaver off-task."""
+    leavers = _leavers(held)
+    if not leavers:
+        return None
+    flat = list(flatten_args(args))
+    if "pay" in verbs:
+        periods = sorted({f"{m.group(1)}-{m.group(2)}" for p, v in flat if isinstance(v, str) and re.search(r"(?i)period|month", p)
+                          for m in [_MONTH.search(v)] if m})
+        for path, v in flat:
+            if isinstance(v, str) and _PERSON_KEY.match(path.rsplit(".", 1)[-1]) and v.strip().upper() in leavers:
+                ended = leavers[v.strip().upper()]
+                if ended and periods and periods[-1] > ended:
+                    return Verdict("preconditions", "block", "pays_a_leaver",
+                                   f"a tool result shows {v.strip()}'s employment ended in {ended}; this pays them for {periods[-1]}")
+    elif not (task and _REHIRE_WORD.search(task)):
+        person = next((v.strip().upper() for p, v in flat if isinstance(v, str) and _PERSON_KEY.match(p.rsplit(".", 1)[-1])), None)
+        if person in leavers and any("." in p and _EMPLOYMENT_KEY.match(p.rsplit(".", 1)[-1]) and isinstance(v, (str, bool))
+                                     and _ACTIVE_VALUE.match(str(v)) for p, v in flat):
+            return Verdict("preconditions", "block", "reactivates_leaver",
+                           f"a tool result shows {person} left; the write sets them back to active, which the task does not ask for")
+    return None
