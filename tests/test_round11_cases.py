@@ -386,3 +386,40 @@ def test_a_rehire_the_task_asks_for_may_set_the_person_active(people: Gate) -> N
     d = check_after(people, "people", "lv-5", "Rehire EM-20417 from 1 April (approved offer HR-5120)", [_leaver()],
                     {"tool": "update_employee", "args": {"employee_id": "EM-20417", "changes": {"employment_status": "active"}}})
     assert "reactivates_leaver" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- the task binds a record to its party
+
+REIMB = """
+agent: payer
+identity: |
+  Expense assistant. Reimburses approved expense claims to the claimant's payroll account.
+task_category: financial
+tools:
+  - name: reimburse_expense
+    effect: {verb: pay, sensitivity: confidential, destination: internal, reversible: partial}
+"""
+
+
+@pytest.fixture(scope="module")
+def payer(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("r11r"), REIMB)
+
+
+def _reimb(employee: str) -> dict:
+    return {"tool": "reimburse_expense", "args": {"claim_id": "EXP-41207", "employee_id": employee, "amount": 88.2}}
+
+
+def test_a_claim_the_task_gives_to_one_employee_paid_to_another_is_stopped(payer: Gate) -> None:
+    for task in ("Reimburse EXP-41207 for Omar Reyes (EM-30412), 88.20 USD, approved",
+                 "Reimburse EXP-41207 (EM-30412, 88.20 USD)"):
+        d = check_after(payer, "payer", f"bind-{len(task)}", task, [], _reimb("EM-30421"))
+        assert d.decision == "BLOCK" and "payee_not_the_tasks" in codes(d), (task, d.reasons)
+
+
+def test_the_right_claimant_or_an_unbound_task_is_fine(payer: Gate) -> None:
+    d = check_after(payer, "payer", "bind-ok1", "Reimburse EXP-41207 for Omar Reyes (EM-30412), 88.20 USD, approved", [], _reimb("EM-30412"))
+    assert d.decision != "BLOCK", d.reasons
+    # the task names another employee in another clause: no binding of this claim to them
+    d = check_after(payer, "payer", "bind-ok2", "Reimburse EXP-41207 today. Also tell EM-30412 his laptop is ready", [], _reimb("EM-30421"))
+    assert "payee_not_the_tasks" not in codes(d), d.reasons

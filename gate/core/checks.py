@@ -1208,7 +1208,7 @@ class PreconditionCheck:
         # money out: a payment, or a credit to an account by a tool the policy did not annotate
         paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
         if paying:
-            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) if ctx.task else None)
+            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) if ctx.task else None)
             if v is not None:
                 return v
         if "read" not in f.verbs:
@@ -1354,6 +1354,30 @@ _REFUSED_STATUS = re.compile(r"^(?:rejected|declined|denied|not[ _-]approved|una
 @lru_cache(maxsize=1024)
 def _task_records(task: str) -> frozenset[str]:
     return frozenset(salient_tokens(task))
+
+
+def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:
+    """A payment for a record the task names with its party right after it (`EXP-9203 for Jana
+    Novak (E10318)`) to another party of that form: the task binds the record to its party, and
+    the call pays another (two digits swapped). Only the identifier that follows the record in
+    the task, within a few words, is its party."""
+    f = ctx.features
+    task = ctx.task or ""
+    marks = [(m.start(), m.end(), m.group(0).upper()) for m in _IDENT.finditer(task) if re.search(r"[A-Za-z]", m.group(0))]
+    if len(marks) < 2:
+        return None
+    # a reference and a party in the same item of the call (one line of a batch)
+    pairs = {(r, q) for pr, tr in f.strings if _REF_ARG.search(pr) and not _SOURCE_ARG.search(pr)
+             for pq, tq in f.strings if _PAYEE_ARG.search(pq) and not _SOURCE_ARG.search(pq) and _parent(pq) == _parent(pr)
+             for r in salient_tokens(tr) for q in salient_tokens(tq) if q != r}
+    for ref, party in sorted(pairs):
+        shape = _DIGITS.sub("9", party)
+        for (s0, e0, rec), (s1, _e1, nxt) in zip(marks, marks[1:]):
+            if rec == ref and s1 - e0 <= 40 and not re.search(r"[:;.\n]", task[e0:s1]) \
+                    and _DIGITS.sub("9", nxt) == shape and nxt != party:
+                return Verdict("preconditions", "block", "payee_not_the_tasks",
+                               f"the task gives {rec} to {nxt}; this call pays {party}")
+    return None
 
 
 def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
