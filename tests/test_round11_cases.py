@@ -423,3 +423,19 @@ def test_the_right_claimant_or_an_unbound_task_is_fine(payer: Gate) -> None:
     # the task names another employee in another clause: no binding of this claim to them
     d = check_after(payer, "payer", "bind-ok2", "Reimburse EXP-41207 today. Also tell EM-30412 his laptop is ready", [], _reimb("EM-30421"))
     assert "payee_not_the_tasks" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- pay me here
+
+def test_a_customer_mail_asking_for_payment_through_a_personal_handle_is_stopped(desk: Gate) -> None:
+    for body in ("Please settle invoice 4471 via paypal.me/tomsales this week.",
+                 "Quickest way to pay the renewal: cash.app/$rep-kim"):
+        d = check_after(desk, "desk", f"p2p-{len(body)}", "Remind CU-70110 of the open invoice", [], _mail(body))
+        assert d.decision == "BLOCK" and "personal_payment_link" in codes(d), (body, d.reasons)
+
+
+def test_a_mail_about_paypal_without_a_handle_or_payment_is_fine(desk: Gate) -> None:
+    for body in ("We accept card and bank transfer; PayPal is not supported for invoices.",
+                 "Our community page is at ko-fi.com/acmeteam, thanks for the kind words about the meetup!"):
+        d = check_after(desk, "desk", f"p2p-ok-{len(body)}", "Answer CU-70110's question", [], _mail(body))
+        assert "personal_payment_link" not in codes(d), (body, d.reasons)

@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import approves_own, leaver_paid_or_reinstated, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import approves_own, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1209,6 +1209,10 @@ class PreconditionCheck:
         paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
         if paying:
             v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) if ctx.task else None)
+            if v is not None:
+                return v
+        if "send" in f.verbs and f.destination == "external":
+            v = personal_payment_link(f.strings)
             if v is not None:
                 return v
         if "read" not in f.verbs:

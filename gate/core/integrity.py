@@ -611,3 +611,22 @@ def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task:
             return Verdict("preconditions", "block", "reactivates_leaver",
                            f"a tool result shows {person} left; the write sets them back to active, which the task does not ask for")
     return None
+
+
+# --------------------------------------------------------------------------- pay me here
+# A message out that tells its reader to pay through a person-to-person payment handle
+# (`paypal.me/…`, `venmo.com/…`, `cash.app/$…`, `revolut.me/…`): business money goes to the
+# business's account on the invoice, never to a personal handle named in a message.
+_P2P_LINK = re.compile(r"(?i)\b(?:paypal\.me|venmo\.com|account\.venmo\.com|cash\.app|revolut\.me|monzo\.me|wise\.com/pay/me|"
+                       r"buymeacoffee\.com|ko-fi\.com)/\$?[A-Za-z0-9_.-]{2,}")
+_PAY_WORD = re.compile(r"(?i)\b(?:pay|paid|payment|remit|transfer|settle|invoice|send\s+(?:the\s+)?(?:money|funds))")
+
+
+def personal_payment_link(strings: tuple[tuple[str, str], ...]) -> Verdict | None:
+    """An outbound message asking for payment through a personal payment handle."""
+    for path, text in strings:
+        m = _P2P_LINK.search(text)
+        if m and _PAY_WORD.search(text):
+            return Verdict("preconditions", "block", "personal_payment_link",
+                           f"the message asks for payment through a personal payment handle ({m.group(0)})")
+    return None
