@@ -630,3 +630,54 @@ def personal_payment_link(strings: tuple[tuple[str, str], ...]) -> Verdict | Non
             return Verdict("preconditions", "block", "personal_payment_link",
                            f"the message asks for payment through a personal payment handle ({m.group(0)})")
     return None
+
+
+# --------------------------------------------------------------------------- a route the subject opted out of
+# A record whose subject opted out of a named route for their data (`hie_sharing: opted_out`,
+# `portal_consent: withdrawn`): a send that names the subject through a tool that says it uses
+# that route (`send_referral`: "… over the secure HIE") goes the way the subject refused.
+OPTOUT_PREFIX = "optout|"
+_ROUTE_KEY = re.compile(r"(?i)^([a-z][a-z0-9]{1,15})_(?:sharing|exchange|participation|consent|opt_?in|enrol(?:l)?ment|status)$")
+_OPTED_OUT = re.compile(r"(?i)^\s*(?:opted[ _-]?out|opt[ _-]?out|withdrawn|revoked|refused|declined|none)\s*$")
+_ROUTE_STOP = frozenset({"data", "record", "records", "info", "information", "account", "employment", "approval", "payment",
+                         "marketing", "review", "kyc", "aml", "status"})
+
+
+def optout_entries(result: Any) -> set[str]:
+    """`optout|SUBJECT|ROUTE` for each route a result shows its subject opted out of."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+            if subject and "|" not in subject:
+                for k, v in node.items():
+                    m = _ROUTE_KEY.match(str(k))
+                    if m and m.group(1).lower() not in _ROUTE_STOP and (v is False or isinstance(v, str) and _OPTED_OUT.match(v)):
+                        out.add(f"{OPTOUT_PREFIX}{subject}|{m.group(1).lower()}")
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def opted_out_route(tool_text: str, strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A send naming a subject through a tool whose name or description names a route they opted out of."""
+    routes = [e[len(OPTOUT_PREFIX):].partition("|") for e in held if e.startswith(OPTOUT_PREFIX)]
+    if not routes:
+        return None
+    words = set(re.findall(r"[a-z0-9]+", tool_text.lower()))
+    named = {t.upper() for _, text in strings for t in re.findall(r"[A-Za-z0-9][A-Za-z0-9_-]*", text[:2000])}
+    for subject, _, route in routes:
+        if route in words and subject in named:
+            return Verdict("preconditions", "block", "route_opted_out",
+                           f"a tool result shows {subject} opted out of {route.upper()} sharing; this tool sends by {route.upper()}")
+    return None
