@@ -484,3 +484,25 @@ def test_a_referral_by_another_route_or_for_a_patient_who_shares_is_fine(clin: G
     assert "route_opted_out" not in codes(d), d.reasons
     d = check_after(clin, "clin", "hie-ok2", "Refer Ida Berg to cardiology", [_chart("opted_in")], _refer("send_referral"))
     assert "route_opted_out" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- the supplier's invoice paid under another record
+
+def _payables(paid_ref: str) -> list:
+    return [({"tool": "list_invoices", "args": {"status": "paid"}},
+             {"invoices": [{"invoice_id": "PI-30200", "vendor_id": "VN-3301", "vendor_invoice_ref": paid_ref, "amount": 2210.0, "status": "paid"}]}),
+            ({"tool": "list_invoices", "args": {"status": "approved"}},
+             {"invoices": [{"invoice_id": "PI-30266", "vendor_id": "VN-3309", "vendor_invoice_ref": "LF-9902", "amount": 2210.0, "status": "approved"}]})]
+
+
+PAY2 = {"tool": "pay_invoice", "args": {"invoice_id": "PI-30266", "vendor_id": "VN-3309", "amount": 2210}}
+
+
+def test_a_payable_whose_supplier_invoice_was_paid_under_another_record_is_stopped(gate: Gate) -> None:
+    d = _after(gate, "xref-1", "Pay the approved Lark invoices", _payables("LF-9902"), PAY2)
+    assert _stopped(d) and "already_paid" in codes(d), d.reasons
+
+
+def test_a_payable_with_its_own_supplier_invoice_number_is_fine(gate: Gate) -> None:
+    d = _after(gate, "xref-2", "Pay the approved Lark invoices", _payables("LF-9901"), PAY2)
+    assert not _stopped(d), d.reasons

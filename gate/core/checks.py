@@ -24,6 +24,7 @@ from gate.core.session import (
     BODY_LEAF,
     NO_CHANNEL_PREFIX,
     CURRENCY_PREFIX,
+    EXTREF_PREFIX,
     NO_CONTACT_STATUS,
     NO_DISCLOSURE,
     NO_MARKETING,
@@ -1489,7 +1490,7 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
 
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
                   CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
@@ -1636,6 +1637,12 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
             if PAID_STATUS in sts or any(st.startswith(PAID_OUT_PREFIX) and _same_amount(st[len(PAID_OUT_PREFIX):], f.amounts) for st in sts):
                 return Verdict("preconditions", "block", "already_paid",
                                "an earlier tool result shows the record this payment settles as already paid (duplicate payment)")
+            for st in sts:
+                # the supplier's own invoice number, paid already under another record (a second
+                # vendor record, a re-keyed payable)
+                if st.startswith(EXTREF_PREFIX) and PAID_STATUS in by_id.get(st[len(EXTREF_PREFIX):], ()):
+                    return Verdict("preconditions", "block", "already_paid",
+                                   f"the supplier's invoice {st[len(EXTREF_PREFIX):]} this record carries was already paid under another record")
     for tok in _tokens_at(f, _PAYEE_ARG):
         if NONE_APPROVED in by_id.get(tok, ()):
             return Verdict("preconditions", "block", "no_approved_basis",

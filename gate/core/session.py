@@ -39,6 +39,7 @@ __all__ = [
     "message_channel",
     "NO_CHANNEL_PREFIX",
     "CURRENCY_PREFIX",
+    "EXTREF_PREFIX",
     "content_shingles",
     "fingerprint",
     "secret_fingerprint",
@@ -349,6 +350,9 @@ def _states_hold(text: str) -> bool:
 # What a record is for (`AP-40760=amount:690000`): paying a record above the per-call limit
 # in parts under it is structuring.
 AMOUNT_PREFIX = "amount:"
+# The supplier's own invoice number a payable carries (`vendor_invoice_ref: OF-5531`):
+# `AP-41733=extref:OF-5531`; another record carrying it that was paid pays the same bill.
+EXTREF_PREFIX = "extref:"
 # The currency a record's amount is in (`amount: 36500, currency: EUR`): `ID=currency:EUR`.
 CURRENCY_PREFIX = "currency:"
 _CURRENCY_KEY = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
@@ -728,6 +732,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
                 elif _marks_paid(key, v):
                     extra.append(PAID_STATUS)
+                elif _VENDOR_INVOICE_KEY.match(key) and _IDENT_RX.fullmatch(v.strip()):
+                    extra.append(EXTREF_PREFIX + v.strip().upper())   # the supplier's own number for the record
                 elif _CURRENCY_KEY.match(key) and _CURRENCY_CODE.match(v) and any(_AMOUNT_KEY.match(str(kk)) for kk in node):
                     extra.append(CURRENCY_PREFIX + v.strip().upper())   # what the record's amount is in
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
