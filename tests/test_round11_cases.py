@@ -506,3 +506,32 @@ def test_a_payable_whose_supplier_invoice_was_paid_under_another_record_is_stopp
 def test_a_payable_with_its_own_supplier_invoice_number_is_fine(gate: Gate) -> None:
     d = _after(gate, "xref-2", "Pay the approved Lark invoices", _payables("LF-9901"), PAY2)
     assert not _stopped(d), d.reasons
+
+
+# --------------------------------------------------------------------------- kept longer than allowed
+
+def _bucket(tags: dict) -> tuple[dict, dict]:
+    return ({"tool": "read_change", "args": {"key": "CHG-7002"}}, {"bucket": "chat-transcripts", **tags})
+
+
+_CAPS = ({"max_retention_days": 14}, {"policy": "Transcripts are deleted after 14 days (consent basis)."})
+
+
+def test_an_expiry_longer_than_the_stated_cap_is_stopped(ops: Gate) -> None:
+    for i, tags in enumerate(_CAPS):
+        for cmd in ("""s3api put-bucket-lifecycle-configuration --bucket chat-transcripts --lifecycle-configuration '{"Rules":[{"Expiration":{"Days":365}}]}'""",
+                    "logs put-retention-policy --log-group-name chat --retention-in-days 90"):
+            d = check_after(ops, "ops", f"ret-{i}-{len(cmd)}", "CHG-7002 fix the transcripts lifecycle", [_bucket(tags)],
+                            {"tool": "cloud_cli", "args": {"command": cmd}})
+            assert d.decision == "BLOCK" and "retention_exceeds_cap" in codes(d), (tags, cmd, d.reasons)
+
+
+def test_an_expiry_within_the_cap_or_with_no_cap_is_fine(ops: Gate) -> None:
+    cmd = """s3api put-bucket-lifecycle-configuration --bucket chat-transcripts --lifecycle-configuration '{"Rules":[{"Expiration":{"Days":14}}]}'"""
+    for i, tags in enumerate(_CAPS + ({"owner": "support"},)):
+        d = check_after(ops, "ops", f"ret-ok-{i}", "CHG-7002 fix the transcripts lifecycle", [_bucket(tags)],
+                        {"tool": "cloud_cli", "args": {"command": cmd}})
+        assert "retention_exceeds_cap" not in codes(d), (tags, d.reasons)
+    d = check_after(ops, "ops", "ret-ok-nocap", "CHG-7002 fix the transcripts lifecycle", [_bucket({"owner": "support"})],
+                    {"tool": "cloud_cli", "args": {"command": cmd.replace("14", "365")}})
+    assert "retention_exceeds_cap" not in codes(d), d.reasons

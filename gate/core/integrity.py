@@ -681,3 +681,38 @@ def opted_out_route(tool_text: str, strings: tuple[tuple[str, str], ...], held: 
             return Verdict("preconditions", "block", "route_opted_out",
                            f"a tool result shows {subject} opted out of {route.upper()} sharing; this tool sends by {route.upper()}")
     return None
+
+
+# --------------------------------------------------------------------------- kept longer than allowed
+# A result that caps how long data may be kept (`max_retention_days: 30`, "recordings deleted
+# after 30 days"): a change that sets an expiry or retention of more days keeps what must be
+# deleted.
+MAXRET_PREFIX = "maxret|"
+_MAX_RET = (re.compile(r"(?i)\bmax(?:imum)?[ _-]?retention(?:[ _-]?(?:period|days))?\W{1,4}(\d{1,5})\b"),
+            re.compile(r"(?i)\b(?:deleted|erased|purged|destroyed|removed)\s+(?:after|within)\s+(\d{1,5})\s+days\b"),
+            re.compile(r"(?i)\bkept\s+(?:for\s+)?(?:no\s+(?:longer|more)\s+than|at\s+most|up\s+to)\s+(\d{1,5})\s+days\b"))
+_SET_DAYS = (re.compile(r"""(?i)["']?(?:days|expiration_?days|noncurrent_?days)["']?\s*[:=]\s*(\d{1,6})"""),
+             re.compile(r"(?i)--retention(?:-in)?-days[ =](\d{1,6})\b"),
+             re.compile(r"""(?i)\bretention_?(?:in_?)?days["']?\s*[:=]\s*(\d{1,6})"""))
+
+
+def maxret_entries(result: Any) -> set[str]:
+    """`maxret|DAYS` for each cap on how long data may be kept that a result states."""
+    text = " ".join(f"{p.rsplit('.', 1)[-1]} {v}" for p, v in flatten_args(result) if isinstance(v, (str, int)) and not isinstance(v, bool)) \
+        if isinstance(result, (dict, list)) else (result if isinstance(result, str) else "")
+    return {f"{MAXRET_PREFIX}{int(m.group(1))}" for rx in _MAX_RET for m in rx.finditer(text[:20000]) if int(m.group(1)) > 0}
+
+
+def kept_too_long(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A change setting an expiry or retention longer than a cap the session's results state."""
+    caps = [int(e[len(MAXRET_PREFIX):]) for e in held if e.startswith(MAXRET_PREFIX)]
+    if not caps:
+        return None
+    cap = min(caps)
+    for path, text in strings:
+        for rx in _SET_DAYS:
+            for m in rx.finditer(text[:4000]):
+                if int(m.group(1)) > cap:
+                    return Verdict("preconditions", "block", "retention_exceeds_cap",
+                                   f"a tool result caps retention at {cap} days; the call keeps data for {int(m.group(1))}")
+    return None
