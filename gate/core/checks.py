@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import approves_own, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import approves_own, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1218,6 +1218,11 @@ class PreconditionCheck:
                 return v
         if "read" not in f.verbs:
             v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings)
+            if v is not None:
+                return v
+        if held:
+            # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
+            v = copies_what_must_go(f.tool_words, f.strings, held)
             if v is not None:
                 return v
         if held and "read" not in f.verbs:

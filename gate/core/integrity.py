@@ -716,3 +716,30 @@ def kept_too_long(strings: tuple[tuple[str, str], ...], held: frozenset[str]) ->
                     return Verdict("preconditions", "block", "retention_exceeds_cap",
                                    f"a tool result caps retention at {cap} days; the call keeps data for {int(m.group(1))}")
     return None
+
+
+# --------------------------------------------------------------------------- no copies of what is to be erased
+# A result that forbids keeping copies ("No copies may be kept", "must not be copied or
+# retained"): a later call that copies data (CREATE TABLE … AS SELECT, INSERT … SELECT, SELECT …
+# INTO, COPY … TO, a backup, an export, a dump) keeps what must go.
+NOCOPY = "nocopy|"
+_NO_COPY = re.compile(r"(?i)\bno\s+(?:backup\s+)?cop(?:y|ies)\b|\bmust\s+not\s+be\s+(?:copied|retained|kept|backed\s+up)|"
+                      r"\b(?:do|does|may)\s+not\s+(?:copy|retain|keep\s+(?:a\s+)?cop(?:y|ies)|back\s+up)\b|\bwithout\s+keeping\s+(?:a\s+)?cop(?:y|ies)")
+_COPY_SQL = re.compile(r"(?is)\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b[^;]*?\bas\s+(?:select|table)\b|"
+                       r"\binsert\s+into\b[^;]*?\bselect\b|\bselect\b[^;]*?\binto\s+(?!outfile)[\w.\"]+\s+from\b|\bcopy\b[^;]*?\bto\b")
+_COPY_TOOL = frozenset({"export", "copy", "backup", "snapshot", "dump", "clone", "archive", "replicate"})
+
+
+def nocopy_entries(result: Any) -> set[str]:
+    text = _result_text(result)
+    return {NOCOPY} if text and _NO_COPY.search(text[:20000]) else set()
+
+
+def copies_what_must_go(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A copy made after a result said no copies may be kept."""
+    if NOCOPY not in held:
+        return None
+    if not _COPY_TOOL.isdisjoint(tool_words) or any(_COPY_SQL.search(t[:8000]) for _, t in strings):
+        return Verdict("preconditions", "block", "copy_forbidden",
+                       "a tool result says no copies may be kept; this call copies the data")
+    return None
