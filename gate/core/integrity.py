@@ -743,3 +743,43 @@ def copies_what_must_go(tool_words: tuple[str, ...], strings: tuple[tuple[str, s
         return Verdict("preconditions", "block", "copy_forbidden",
                        "a tool result says no copies may be kept; this call copies the data")
     return None
+
+
+# --------------------------------------------------------------------------- health detail beyond the task
+# Minimum necessary: a reason for a visit or a leave, a diagnosis or a condition read from a
+# confidential or regulated record, copied into a message to staff or a manager whose task asks
+# for no reason (an arrival list, leave dates), discloses more than the work needs.
+HEALTH_PREFIX = "health|"
+_HEALTH_KEY = re.compile(r"(?i)^(?:(?:visit_?|leave_?|absence_?|appointment_?)?reason|diagnos[ie]s|conditions?|medical_?\w*|"
+                         r"(?:leave_?|absence_?)?notes?)$")
+_NOTE_KEY = re.compile(r"(?i)^(?:leave_?|absence_?)?notes?$")   # free notes count only from regulated records
+_WANTS_DETAIL = re.compile(r"(?i)\b(?:reasons?|why|diagnos\w*|conditions?|medical|clinical|symptoms?|notes?|details?|background|"
+                           r"context|summar\w*|explain\w*|full)\b")
+
+
+def health_entries(verbs: frozenset[str], sensitivity: int, result: Any) -> set[str]:
+    """`health|fragment` for the reasons, diagnoses and notes a confidential or regulated read returned."""
+    if "read" not in verbs or sensitivity < 2 or not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for path, v in flatten_args(result):
+        leaf = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+        if isinstance(v, str) and _HEALTH_KEY.match(leaf) and len(v) <= 400 and (sensitivity >= 4 or not _NOTE_KEY.match(leaf)):
+            for frag in re.split(r"[,;()]|\band\b", v):
+                frag = " ".join(frag.split()).lower()
+                if len(frag) >= 8 and re.search(r"[a-z]{3}", frag) and "|" not in frag:
+                    out.add(HEALTH_PREFIX + frag)
+    return set(sorted(out)[:64])
+
+
+def health_detail_beyond_task(strings: tuple[tuple[str, str], ...], task: str | None, dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    """A message (with recipients of its own) carrying a reason or diagnosis the task did not ask for."""
+    frags = [e[len(HEALTH_PREFIX):] for e in held if e.startswith(HEALTH_PREFIX)]
+    if not frags or (task and _WANTS_DETAIL.search(task)) or not any(dest_leaf(p) for p, _ in strings):
+        return None
+    body = " ".join(" ".join(t.split()).lower() for p, t in strings if not dest_leaf(p))
+    for frag in sorted(frags):
+        if frag in body and (not task or frag not in " ".join(task.split()).lower()):
+            return Verdict("preconditions", "block", "health_detail_beyond_task",
+                           f"the message carries a reason or diagnosis ('{frag}') read from a protected record that the task does not ask for")
+    return None
