@@ -410,7 +410,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     found = held_records(result, _record_ids(req.args, features.verbs <= READ_ONLY_VERBS))
     if features.verbs <= READ_ONLY_VERBS:
         found |= approved_listing(req.args, result, call_ids)
-    elif not result_failed(result):
+    if not result_failed(result):
+        # an item's unit price, whether a catalogue read or a quote returned it
         found |= item_prices(req.args, result)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     if not result_failed(result):

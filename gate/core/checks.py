@@ -1769,16 +1769,23 @@ def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]
 _QUANTITY_ARG = re.compile(r"(?i)^(?:quantity|qty|count|units)$")
 
 
+def _leaf(path: str) -> str:
+    """The last key of a dotted argument path, without a list index (`items[0].sku` -> `sku`)."""
+    return re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+
+
 def _priced_over_limit(ctx: CheckContext) -> Verdict | None:
     """An order for an item whose unit price, as an earlier result of the session stated it,
     puts the order above the per-order limit the identity states: ordering it again, in
     instalments or parts each under the limit, is a split purchase."""
-    items = [t.strip().upper() for p, t in ctx.features.strings if ITEM_ARG.match(p)]
+    # an item named at the top (`sku: …`) or in a line of the order (`items[0].sku`)
+    items = [(t.strip().upper(), _parent(p)) for p, t in ctx.features.strings if ITEM_ARG.match(_leaf(p))]
     if not items:
         return None
-    qty = next((float(v) for p, v in ctx.features.scalars if _QUANTITY_ARG.match(p) and not isinstance(v, bool)), 1.0)
     limit = min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name))
-    for item in items:
+    for item, parent in items:
+        qty = next((float(v) for p, v in ctx.features.scalars if _QUANTITY_ARG.match(_leaf(p)) and _parent(p) == parent
+                    and isinstance(v, (int, float)) and not isinstance(v, bool)), 1.0)
         head = f"{item}={PRICE_PREFIX}"
         for entry in ctx.session.held:
             if entry.startswith(head) and float(entry[len(head):]) * max(qty, 1.0) > limit + 0.005:
