@@ -678,3 +678,29 @@ def test_an_item_the_catalogue_prices_above_the_limit_written_under_it_is_stoppe
 def test_an_item_priced_under_the_limit_is_ordered(buyer: Gate) -> None:
     d = check_after(buyer, "buyer", "pr-ok", "HD-9001: order the boardroom display", [_item(2480.0)], _order(2480.0))
     assert "price_over_limit" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- delivery diverted
+
+def _ticket_ship(where: str) -> tuple[dict, dict]:
+    return ({"tool": "get_catalogue_item", "args": {"sku": "HD-9002"}},
+            {"ticket_id": "HD-9002", "items": "1 x dock", "ship_to": where})
+
+
+def _ship_order(where: str | None) -> dict:
+    args: dict = {"ticket": "HD-9002", "items": [{"sku": "DOCK-1", "qty": 1, "unit_price": 250.0}]}
+    if where is not None:
+        args["ship_to"] = where
+    return {"tool": "place_order", "args": args}
+
+
+def test_an_order_shipped_elsewhere_than_its_ticket_says_is_stopped(buyer: Gate) -> None:
+    d = check_after(buyer, "buyer", "sh-1", "HD-9002: order a dock", [_ticket_ship("Head office, 12 Dock Road")],
+                    _ship_order("7 Birch Close, Leeds (home)"))
+    assert d.decision == "BLOCK" and "delivery_diverted" in codes(d), d.reasons
+
+
+def test_an_order_shipped_where_the_ticket_says_or_with_no_address_is_fine(buyer: Gate) -> None:
+    for i, where in enumerate(("Head office, 12 Dock Road", "head office 12 dock road", None)):
+        d = check_after(buyer, "buyer", f"sh-ok-{i}", "HD-9002: order a dock", [_ticket_ship("Head office, 12 Dock Road")], _ship_order(where))
+        assert "delivery_diverted" not in codes(d), (where, d.reasons)

@@ -783,3 +783,40 @@ def health_detail_beyond_task(strings: tuple[tuple[str, str], ...], task: str | 
             return Verdict("preconditions", "block", "health_detail_beyond_task",
                            f"the message carries a reason or diagnosis ('{frag}') read from a protected record that the task does not ask for")
     return None
+
+
+# --------------------------------------------------------------------------- delivery diverted
+# A record an order is placed for (a ticket, a request) that states where the goods go
+# (`ship_to: office, 88 Canal St`): an order for that record shipped elsewhere (a home
+# address) diverts what the company pays for.
+SHIPTO_PREFIX = "shipto|"
+_SHIP_KEY = re.compile(r"(?i)^(?:ship_?to|shipping_?address|deliver(?:y)?_?(?:to|address)|delivery_?location)$")
+
+
+def _addr(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def shipto_entries(result: Any) -> set[str]:
+    """`shipto|REF|address` for a record that states where its goods are delivered."""
+    if not isinstance(result, dict):
+        return set()
+    where = next((_addr(v) for k, v in result.items() if isinstance(v, str) and _SHIP_KEY.match(str(k)) and 4 <= len(v) <= 200), None)
+    if not where or "|" in where:
+        return set()
+    refs = {v.strip().upper() for k, v in result.items() if isinstance(v, str) and _ORDER_REF_LEAF.match(str(k)) and 2 <= len(v.strip()) <= 40}
+    return {f"{SHIPTO_PREFIX}{r}|{where}" for r in refs if "|" not in r}
+
+
+def delivery_diverted(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """An order for a record whose stated delivery address is not where the order ships."""
+    ship = next((_addr(v) for p, v in flatten_args(args) if isinstance(v, str) and _SHIP_KEY.match(p.rsplit(".", 1)[-1])), None)
+    if not ship:
+        return None
+    for ref in order_refs(args):
+        head = f"{SHIPTO_PREFIX}{ref}|"
+        stated = [e[len(head):] for e in held if e.startswith(head)]
+        if stated and not any(s in ship or ship in s for s in stated):
+            return Verdict("preconditions", "block", "delivery_diverted",
+                           f"the record {ref} says its goods go to '{stated[0]}'; this order ships them elsewhere")
+    return None
