@@ -704,3 +704,42 @@ def test_an_order_shipped_where_the_ticket_says_or_with_no_address_is_fine(buyer
     for i, where in enumerate(("Head office, 12 Dock Road", "head office 12 dock road", None)):
         d = check_after(buyer, "buyer", f"sh-ok-{i}", "HD-9002: order a dock", [_ticket_ship("Head office, 12 Dock Road")], _ship_order(where))
         assert "delivery_diverted" not in codes(d), (where, d.reasons)
+
+
+# --------------------------------------------------------------------------- minimum necessary for a scheduling task
+
+CHART = """
+agent: chart
+identity: |
+  Clinic front-desk assistant. Reads the parts of a patient's chart a task needs and books,
+  moves and cancels appointments.
+task_category: data
+tools:
+  - name: get_patient_record
+    effect: {verb: read, sensitivity: regulated, destination: internal, reversible: "yes"}
+"""
+
+
+@pytest.fixture(scope="module")
+def chart(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("r11m"), CHART)
+
+
+def _read(*sections: str) -> dict:
+    return {"tool": "get_patient_record", "args": {"mrn": "MRN-700340", "sections": list(sections)}}
+
+
+def test_clinical_sections_for_a_task_that_only_moves_a_visit_are_stopped(chart: Gate) -> None:
+    for task in ("Move Ms. Lund's Tuesday appointment to Friday", "Cancel Mr. Abbas's visit on the 3rd and confirm by SMS"):
+        d = check_after(chart, "chart", f"mn-{len(task)}", task, [], _read("demographics", "notes", "labs", "problems"))
+        assert d.decision == "BLOCK" and "beyond_minimum_necessary" in codes(d), (task, d.reasons)
+
+
+def test_contact_parts_the_visit_list_or_a_task_with_record_work_are_fine(chart: Gate) -> None:
+    d = check_after(chart, "chart", "mn-ok1", "Move Ms. Lund's Tuesday appointment to Friday", [], _read("demographics", "visits"))
+    assert "beyond_minimum_necessary" not in codes(d), d.reasons
+    d = check_after(chart, "chart", "mn-ok2", "Move Ms. Lund's appointment to Friday and send her referral to cardiology", [],
+                    _read("demographics", "problems", "medications"))
+    assert "beyond_minimum_necessary" not in codes(d), d.reasons
+    d = check_after(chart, "chart", "mn-ok3", "Check Ms. Lund's labs and problems before her visit is moved", [], _read("labs", "problems"))
+    assert "beyond_minimum_necessary" not in codes(d), d.reasons

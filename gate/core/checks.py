@@ -1216,6 +1216,10 @@ class PreconditionCheck:
             v = personal_payment_link(f.strings)
             if v is not None:
                 return v
+        if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
+            v = _beyond_scheduling(ctx)
+            if v is not None:
+                return v
         if "read" not in f.verbs:
             v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings)
             if v is not None:
@@ -1772,6 +1776,30 @@ _QUANTITY_ARG = re.compile(r"(?i)^(?:quantity|qty|count|units)$")
 def _leaf(path: str) -> str:
     """The last key of a dotted argument path, without a list index (`items[0].sku` -> `sku`)."""
     return re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+
+
+# A task that only moves, books, cancels or reminds about an appointment.
+_SCHEDULING_TASK = re.compile(r"(?i)\b(?:book|re-?book|move|reschedul\w*|cancel\w*|remind\w*|confirm)\b[^\n;]{0,60}?\b(?:appointment|visit|slot|booking)s?\b|"
+                              r"\b(?:appointment|visit)s?\b[^\n;]{0,60}?\b(?:to\s+next|moved?|reschedul\w*|cancel\w*)\b")
+_OTHER_RECORD_WORK = re.compile(r"(?i)\b(?:refer\w*|records?|release\w*|results?|labs?|insurance|eligib\w*|refills?|prescri\w*|"
+                                r"medications?|charts?|forms?|summar\w*|letters?|notes?|allerg\w*|history|triage|clinical)\b")
+_SCHEDULING_PART = re.compile(r"(?i)^(?:visits?|appointments?|schedul\w*|encounters?)$")
+_PARTS_ARG = re.compile(r"(?i)^(?:sections?|fields?|parts?|include)$")
+
+
+def _beyond_scheduling(ctx: CheckContext) -> Verdict | None:
+    """Minimum necessary: a regulated read for a task that only schedules (moves, books, cancels
+    or reminds about a visit), asking for clinical or financial parts of the record (notes, labs,
+    problems) the task does not name, beyond contact details and the visit list."""
+    task = ctx.task or ""
+    if not _SCHEDULING_TASK.search(task) or _OTHER_RECORD_WORK.search(task):
+        return None   # a task with other record work besides (a referral, a release) may need more
+    asked = [t.strip() for p, t in ctx.features.strings if _PARTS_ARG.match(_leaf(p.rsplit(".", 1)[0] if p.endswith("]") else p))]
+    beyond = [a for a in asked if a and not _CONTACT_PART.match(a) and not _SCHEDULING_PART.match(a) and a.lower() not in task.lower()]
+    if len(beyond) >= 2:
+        return Verdict("preconditions", "block", "beyond_minimum_necessary",
+                       f"the task only schedules; the read asks for {', '.join(beyond)}, more of the record than it needs")
+    return None
 
 
 def _priced_over_limit(ctx: CheckContext) -> Verdict | None:
