@@ -334,14 +334,15 @@ _RESTRICTED_MARK = re.compile(r"(?i)\b(?:vip|restricted\s+(?:record|access|chart
 HOLD_STATUS = "legal hold"
 _HOLD_MARK = re.compile(r"(?i)\b(?:legal|litigation)\s+hold\b|\bdo\s+not\s+(?:destroy|delete|purge|dispose\s+of|shred|erase)\b"
                         r"|\bpreserv(?:e|ation)\s+(?:notice|order|all\s+(?:records|documents|files|data))\b")
-_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
+# (named apart from the holds-list `_HOLD_ENDED` below, which once shadowed it)
+_NOTE_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
 _HOLD_DENIED = re.compile(r"(?i)\b(?:no|not\s+(?:on|under)(?:\s+a)?|without(?:\s+a)?)\s*$")
 
 
 def _states_hold(text: str) -> bool:
     """Whether a note states a hold that stands (not `no legal hold`, not `legal hold lifted`)."""
     for m in _HOLD_MARK.finditer(text):
-        if _HOLD_DENIED.search(text[max(0, m.start() - 16):m.start()]) or _HOLD_ENDED.match(text[m.end():]):
+        if _HOLD_DENIED.search(text[max(0, m.start() - 16):m.start()]) or _NOTE_HOLD_ENDED.match(text[m.end():]):
             continue
         return True
     return False
