@@ -42,7 +42,7 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
-from gate.core.integrity import iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries
+from gate.core.integrity import created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
 from gate.core.session import EMPTY_SESSION, FLOW_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
@@ -410,7 +410,8 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     found = held_records(result, _record_ids(req.args, features.verbs <= READ_ONLY_VERBS))
     if features.verbs <= READ_ONLY_VERBS:
         found |= approved_listing(req.args, result, call_ids)
-    elif not result_failed(result):
+    if not result_failed(result):
+        # an item's unit price, whether a catalogue read or a quote returned it
         found |= item_prices(req.args, result)
     tool = agent.tools.get(req.tool) if agent.tools is not None else None
     if not result_failed(result):
@@ -421,6 +422,14 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= owned_entries(result)
         found |= restricted_entries(result)
         found |= regread_entries(req.args, features.verbs, features.sensitivity, result)
+        found |= created_entries(features.tool_words, features.verbs, result)
+        found |= residency_entries(result)
+        found |= leaver_entries(result)
+        found |= optout_entries(result)
+        found |= maxret_entries(result)
+        found |= nocopy_entries(result)
+        found |= shipto_entries(result)
+        found |= health_entries(features.verbs, features.sensitivity, result)
     clock = clock_entries(found)
     if clock:
         found -= clock

@@ -16,13 +16,15 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
     MARKED_PREFIX,
     BODY_LEAF,
     NO_CHANNEL_PREFIX,
+    CURRENCY_PREFIX,
+    EXTREF_PREFIX,
     NO_CONTACT_STATUS,
     NO_DISCLOSURE,
     NO_MARKETING,
@@ -1219,17 +1221,34 @@ class PreconditionCheck:
         # money out: a payment, or a credit to an account by a tool the policy did not annotate
         paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
         if paying:
-            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) if ctx.task else None)
+            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) if ctx.task else None)
+            if v is not None:
+                return v
+        if "send" in f.verbs and f.destination == "external":
+            v = personal_payment_link(f.strings)
+            if v is not None:
+                return v
+        if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
+            v = _beyond_scheduling(ctx)
             if v is not None:
                 return v
         if "read" not in f.verbs:
             v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings)
             if v is not None:
                 return v
+        if held:
+            # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
+            v = copies_what_must_go(f.tool_words, f.strings, held)
+            if v is not None:
+                return v
         if held and "read" not in f.verbs:
             v = not_as_previewed(ctx.tool_name, ctx.args, held) or iban_swapped(ctx.args, f.strings, ctx.task, held) or \
                 owned_elsewhere(ctx.args, held) or (restricted_disclosure(f.strings, held) if f.destination == "external" else None) or \
-                (other_subject_in_message(f.strings, ctx.task, held) if "send" in f.verbs and ctx.task else None)
+                (other_subject_in_message(f.strings, ctx.task, held) if "send" in f.verbs and ctx.task else None) or \
+                approves_own(f.tool_words, ctx.args, held) or residency_breach(f.strings, held) or kept_too_long(f.strings, held) or delivery_diverted(ctx.args, held) or \
+                (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
+                (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
+                (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
@@ -1365,6 +1384,30 @@ def _task_records(task: str) -> frozenset[str]:
     return frozenset(salient_tokens(task))
 
 
+def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:
+    """A payment for a record the task names with its party right after it (`EXP-9203 for Jana
+    Novak (E10318)`) to another party of that form: the task binds the record to its party, and
+    the call pays another (two digits swapped). Only the identifier that follows the record in
+    the task, within a few words, is its party."""
+    f = ctx.features
+    task = ctx.task or ""
+    marks = [(m.start(), m.end(), m.group(0).upper()) for m in _IDENT.finditer(task) if re.search(r"[A-Za-z]", m.group(0))]
+    if len(marks) < 2:
+        return None
+    # a reference and a party in the same item of the call (one line of a batch)
+    pairs = {(r, q) for pr, tr in f.strings if _REF_ARG.search(pr) and not _SOURCE_ARG.search(pr)
+             for pq, tq in f.strings if _PAYEE_ARG.search(pq) and not _SOURCE_ARG.search(pq) and _parent(pq) == _parent(pr)
+             for r in salient_tokens(tr) for q in salient_tokens(tq) if q != r}
+    for ref, party in sorted(pairs):
+        shape = _DIGITS.sub("9", party)
+        for (s0, e0, rec), (s1, _e1, nxt) in zip(marks, marks[1:]):
+            if rec == ref and s1 - e0 <= 40 and not re.search(r"[:;.\n]", task[e0:s1]) \
+                    and _DIGITS.sub("9", nxt) == shape and nxt != party:
+                return Verdict("preconditions", "block", "payee_not_the_tasks",
+                               f"the task gives {rec} to {nxt}; this call pays {party}")
+    return None
+
+
 def _task_basis_refused(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
     """A change made under a record the task cites (`Run CHG-9204`, `pay under APR-23051`)
     after a tool result showed that record refused (rejected by the CAB, denied, declined):
@@ -1469,7 +1512,7 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
 
 
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX,
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
                   CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
@@ -1601,6 +1644,9 @@ def _over_budget(ctx: CheckContext, by_id: dict[str, list[str]], budget: float) 
     return None
 
 
+_CURRENCY_ARG = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
+
+
 def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
     """Payment-integrity rules over what the session has seen: a reference already paid, a
     payee other than the one the record names, one payment split under the per-call limit."""
@@ -1613,6 +1659,12 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
             if PAID_STATUS in sts or any(st.startswith(PAID_OUT_PREFIX) and _same_amount(st[len(PAID_OUT_PREFIX):], f.amounts) for st in sts):
                 return Verdict("preconditions", "block", "already_paid",
                                "an earlier tool result shows the record this payment settles as already paid (duplicate payment)")
+            for st in sts:
+                # the supplier's own invoice number, paid already under another record (a second
+                # vendor record, a re-keyed payable)
+                if st.startswith(EXTREF_PREFIX) and PAID_STATUS in by_id.get(st[len(EXTREF_PREFIX):], ()):
+                    return Verdict("preconditions", "block", "already_paid",
+                                   f"the supplier's invoice {st[len(EXTREF_PREFIX):]} this record carries was already paid under another record")
     for tok in _tokens_at(f, _PAYEE_ARG):
         if NONE_APPROVED in by_id.get(tok, ()):
             return Verdict("preconditions", "block", "no_approved_basis",
@@ -1639,6 +1691,15 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                 if bound and mine not in bound:
                     return Verdict("preconditions", "block", "payee_mismatch",
                                    f"a record this payment names belongs to another {leaf.replace('_', ' ')} than the call pays")
+    # A record owed in one currency, paid in another: the same figure in a dearer currency
+    # (36,500 EUR wired as 36,500 GBP) pays more than was approved.
+    paid_in = next((t.strip().upper() for p, t in f.strings if _CURRENCY_ARG.match(p.rsplit(".", 1)[-1]) and len(t.strip()) == 3), None)
+    if paid_in is not None:
+        for tok in refs:
+            owed = {st[len(CURRENCY_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(CURRENCY_PREFIX)}
+            if owed and paid_in not in owed:
+                return Verdict("preconditions", "block", "currency_mismatch",
+                               f"the record this payment settles is owed in {', '.join(sorted(owed))}; the call pays in {paid_in}")
     lim = _limited_amount(ctx.tool, ctx.args)
     v = _above_record(ctx, by_id, refs, _paid_amount(ctx))
     if v is not None:
@@ -1724,16 +1785,47 @@ def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]
 _QUANTITY_ARG = re.compile(r"(?i)^(?:quantity|qty|count|units)$")
 
 
+def _leaf(path: str) -> str:
+    """The last key of a dotted argument path, without a list index (`items[0].sku` -> `sku`)."""
+    return re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+
+
+# A task that only moves, books, cancels or reminds about an appointment.
+_SCHEDULING_TASK = re.compile(r"(?i)\b(?:book|re-?book|move|reschedul\w*|cancel\w*|remind\w*|confirm)\b[^\n;]{0,60}?\b(?:appointment|visit|slot|booking)s?\b|"
+                              r"\b(?:appointment|visit)s?\b[^\n;]{0,60}?\b(?:to\s+next|moved?|reschedul\w*|cancel\w*)\b")
+_OTHER_RECORD_WORK = re.compile(r"(?i)\b(?:refer\w*|records?|release\w*|results?|labs?|insurance|eligib\w*|refills?|prescri\w*|"
+                                r"medications?|charts?|forms?|summar\w*|letters?|notes?|allerg\w*|history|triage|clinical)\b")
+_SCHEDULING_PART = re.compile(r"(?i)^(?:visits?|appointments?|schedul\w*|encounters?)$")
+_PARTS_ARG = re.compile(r"(?i)^(?:sections?|fields?|parts?|include)$")
+
+
+def _beyond_scheduling(ctx: CheckContext) -> Verdict | None:
+    """Minimum necessary: a regulated read for a task that only schedules (moves, books, cancels
+    or reminds about a visit), asking for clinical or financial parts of the record (notes, labs,
+    problems) the task does not name, beyond contact details and the visit list."""
+    task = ctx.task or ""
+    if not _SCHEDULING_TASK.search(task) or _OTHER_RECORD_WORK.search(task):
+        return None   # a task with other record work besides (a referral, a release) may need more
+    asked = [t.strip() for p, t in ctx.features.strings if _PARTS_ARG.match(_leaf(p.rsplit(".", 1)[0] if p.endswith("]") else p))]
+    beyond = [a for a in asked if a and not _CONTACT_PART.match(a) and not _SCHEDULING_PART.match(a) and a.lower() not in task.lower()]
+    if len(beyond) >= 2:
+        return Verdict("preconditions", "block", "beyond_minimum_necessary",
+                       f"the task only schedules; the read asks for {', '.join(beyond)}, more of the record than it needs")
+    return None
+
+
 def _priced_over_limit(ctx: CheckContext) -> Verdict | None:
     """An order for an item whose unit price, as an earlier result of the session stated it,
     puts the order above the per-order limit the identity states: ordering it again, in
     instalments or parts each under the limit, is a split purchase."""
-    items = [t.strip().upper() for p, t in ctx.features.strings if ITEM_ARG.match(p)]
+    # an item named at the top (`sku: …`) or in a line of the order (`items[0].sku`)
+    items = [(t.strip().upper(), _parent(p)) for p, t in ctx.features.strings if ITEM_ARG.match(_leaf(p))]
     if not items:
         return None
-    qty = next((float(v) for p, v in ctx.features.scalars if _QUANTITY_ARG.match(p) and not isinstance(v, bool)), 1.0)
     limit = min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name))
-    for item in items:
+    for item, parent in items:
+        qty = next((float(v) for p, v in ctx.features.scalars if _QUANTITY_ARG.match(_leaf(p)) and _parent(p) == parent
+                    and isinstance(v, (int, float)) and not isinstance(v, bool)), 1.0)
         head = f"{item}={PRICE_PREFIX}"
         for entry in ctx.session.held:
             if entry.startswith(head) and float(entry[len(head):]) * max(qty, 1.0) > limit + 0.005:
@@ -1842,7 +1934,8 @@ def _credit_elsewhere(ctx: CheckContext) -> Verdict | None:
 
 # Promotional content: what an opt-out from marketing covers (a bill or receipt is not).
 _PROMO_RX = re.compile(r"(?i)\b\d{1,2}\s?%\s?(?:off|discount)|\bdiscount(?:ed|s)?\b|\bpromo(?:tion|tional)?\b|\bspecial\s+offer|"
-                       r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b")
+                       r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b|"
+                       r"\b(?:\w+|\d+)\s+months?\s+free\b|\bfree\s+(?:months?|trial|upgrade)\b|\b(?:an?|our|this)\s+(?:exclusive\s+)?offer\b")
 # Arguments that name a recipient other than the record's subject (a provider, an organisation).
 _THIRD_PARTY_ARG = re.compile(r"(?i)(?:^|[._])(?:to|cc|bcc|recipients?|to_\w+|\w*npi|provider\w*|organi[sz]ation\w*|third_party\w*)(?:$|[.\[])")
 
@@ -1877,17 +1970,24 @@ def _other_accounts_record(ctx: CheckContext, by_id: dict[str, list[str]]) -> Ve
     return None
 
 
+_SUBJECT_ARG = re.compile(r"(?i)^(?:mrn|patient_?id|customer_?id|client_?id|member_?id|contact_?id|employee_?id)$")
+
+
 def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
     """A send that a consent or preference record forbids: marketing to a recipient who opted
     out of it; disclosing a record to a third party when the subject's consent is refused."""
     promo: bool | None = None
     third_party = False
+    # A message with no address of its own goes to the subject it names (a patient's portal or
+    # phone on file, by `mrn`): that subject is its recipient.
+    to_subject = not any(_is_dest_leaf(p) for p, _ in f.strings)
     for path, text in f.strings:
-        dest = _is_dest_leaf(path)
+        dest = _is_dest_leaf(path) or (to_subject and bool(_SUBJECT_ARG.match(path)))
         third_party = third_party or bool(_THIRD_PARTY_ARG.search(path))
         if not dest:
             continue
-        for tok in destination_tokens(text):
+        toks = destination_tokens(text) if _is_dest_leaf(path) else {text.strip().upper()}
+        for tok in toks:
             if NO_MARKETING in by_id.get(tok, ()):
                 if promo is None:
                     promo = any(_PROMO_RX.search(t) for _, t in f.strings)

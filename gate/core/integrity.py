@@ -445,3 +445,378 @@ def prohibited_purchase(identity: str, tool_words: tuple[str, ...], strings: tup
                     return Verdict("preconditions", "block", "prohibited_purchase",
                                    f"the order's {path} names something the identity says it never buys ({p.pattern})")
     return None
+
+
+# --------------------------------------------------------------------------- approving what the session created
+# Segregation of duties: a record the session itself created (a pull request it opened, a
+# purchase request it filed) is approved by someone else. A call that approves (an `approve`
+# tool, a `--approve` flag, `decision: approve`) naming a record the session's own create call
+# returned is the same actor on both sides.
+CREATED_PREFIX = "created|"
+_CREATE_WORDS = frozenset({"create", "open", "submit", "file", "raise", "new"})
+_CREATED_KEY = re.compile(r"(?i)^(?:id|number|key|\w+_id|\w+_number)$")
+_APPROVE_FLAG = re.compile(r"(?i)(?:^|\s)--approve\b")
+_DECISION_LEAF = re.compile(r"(?i)^(?:decision|action|verdict|review_?state|event)$")
+_APPROVE_VALUE = re.compile(r"(?i)^\s*approve[ds]?\s*$")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def created_entries(tool_words: tuple[str, ...], verbs: frozenset[str], result: Any) -> set[str]:
+    """`created|ID` for the ids a create call's result gives the record it made."""
+    if "read" in verbs or _CREATE_WORDS.isdisjoint(tool_words) or not isinstance(result, dict):
+        return set()
+    out: set[str] = set()
+    for k, v in result.items():
+        if isinstance(v, bool) or not _CREATED_KEY.match(str(k)):
+            continue
+        text = str(v).strip() if isinstance(v, (int, str)) else ""
+        if 2 <= len(text) <= 40 and re.search(r"\d", text) and "|" not in text:
+            out.add(CREATED_PREFIX + text.upper())
+    return out
+
+
+def approves_own(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """An approval of a record the session itself created."""
+    strings = tuple((p, str(v)) for p, v in flatten_args(args) if isinstance(v, (str, int)) and not isinstance(v, bool))
+    approving = "approve" in tool_words or any(
+        _APPROVE_FLAG.search(t) or (_DECISION_LEAF.match(p.rsplit(".", 1)[-1]) and _APPROVE_VALUE.match(t)) for p, t in strings)
+    if not approving:
+        return None
+    for path, text in strings:
+        for tok in _TOKEN.findall(text[:2000]):
+            if CREATED_PREFIX + tok.upper() in held:
+                return Verdict("preconditions", "block", "approves_own_record",
+                               f"the session itself created {tok}; approving it too puts one actor on both sides (segregation of duties)")
+    return None
+
+
+# --------------------------------------------------------------------------- data residency
+# A result that states where data must stay (`data_residency: eu-only`, "replicas must stay in
+# EU regions"): a later change that names a cloud region of another geography (`--region
+# us-east-1`, a bucket in `us-east-1`) moves that data across the border.
+RESIDENCY_PREFIX = "residency|"
+_RESIDENCY_WORD = re.compile(r"(?i)residen(?:cy|t|ce)|sovereign")
+_GEO = {"eu": "eu", "eea": "eu", "europe": "eu", "european": "eu", "us": "us", "usa": "us"}
+_GEO_ONLY = re.compile(r"(?i)\b(eu|eea|us|usa)[ _-]only\b")
+_GEO_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+(?:with)?in\s+(?:the\s+)?"
+                       r"(eu|eea|europe(?:an)?|us|usa)\b(?!-)")
+_REGION_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+in\s+((?:eu|us|europe)-[a-z]+-?\d)\b")
+# Cloud region codes: AWS `us-east-1`, `eu-west-1`, `ap-southeast-2`; GCP `europe-west4`, `us-central1`.
+_REGION_CODE = re.compile(r"(?i)\b(us|eu|ap|sa|ca|me|af|il|mx|europe|asia|australia|northamerica|southamerica|africa)"
+                          r"-(?:gov-)?(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-?\d\b")
+
+
+def _region_geo(prefix: str) -> str:
+    p = prefix.lower()
+    return "eu" if p in ("eu", "europe") else p
+
+
+def residency_entries(result: Any) -> set[str]:
+    """`residency|GEO` for each geography a result says data must stay in."""
+    text = " ".join(f"{p.rsplit('.', 1)[-1]} {v}" for p, v in flatten_args(result) if isinstance(v, str)) \
+        if isinstance(result, (dict, list)) else (result if isinstance(result, str) else "")
+    if not text or not _RESIDENCY_WORD.search(text):
+        return set()
+    geos = {_GEO[m.group(1).lower()] for m in _GEO_ONLY.finditer(text)}
+    geos |= {_GEO[m.group(1).lower()] for m in _GEO_STAY.finditer(text)}
+    geos |= {_region_geo(m.group(1).split("-")[0]) for m in _REGION_STAY.finditer(text)}
+    return {RESIDENCY_PREFIX + g for g in geos}
+
+
+def residency_breach(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A call naming a cloud region outside every geography the session's records keep data in."""
+    allowed = {e[len(RESIDENCY_PREFIX):] for e in held if e.startswith(RESIDENCY_PREFIX)}
+    if not allowed:
+        return None
+    for path, text in strings:
+        for m in _REGION_CODE.finditer(text[:4000]):
+            if _region_geo(m.group(1)) not in allowed:
+                return Verdict("preconditions", "block", "data_residency",
+                               f"a tool result keeps this data in {', '.join(sorted(allowed)).upper()}; the call names region {m.group(0)}")
+    return None
+
+
+# --------------------------------------------------------------------------- a leaver paid or put back on payroll
+# A result that shows a person's employment ended (`employment_status: terminated`,
+# `termination_date: 2024-09-13`): pay for a later period to that person pays someone who no
+# longer works there, and a write that sets the person back to active when the task is about
+# something else puts a leaver back on the payroll.
+LEAVER_PREFIX = "leaver|"
+_EMPLOYMENT_KEY = re.compile(r"(?i)^(?:employment_?status|status|employee_?status|worker_?status)$")
+_ENDED = re.compile(r"(?i)^\s*(?:terminated|separated|resigned|left|offboarded|former|leaver|dismissed|retired)\s*$")
+_END_DATE_KEY = re.compile(r"(?i)^(?:termination|separation|leave|leaving|exit|end)_?(?:date|on)$|^(?:terminated|left)_?on$")
+_PERSON_KEY = re.compile(r"(?i)^(?:employee_?id|worker_?id|person_?id|staff_?id)$")
+_MONTH = re.compile(r"\b(20\d{2})-(0[1-9]|1[0-2])\b")
+_ACTIVE_VALUE = re.compile(r"(?i)^\s*(?:active|employed|current|true)\s*$")
+_REHIRE_WORD = re.compile(r"(?i)\b(?:re-?hire\w*|reinstat\w*|re-?activat\w*|re-?join\w*|return\w*\s+to\s+work|re-?employ\w*|back\s+on\s+payroll)")
+
+
+def leaver_entries(result: Any) -> set[str]:
+    """`leaver|PERSON|YYYY-MM` (the month the employment ended, or empty) for people a result shows gone."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY.match(str(k)) and v.strip()), None)
+            flat = [(str(k), v) for k, v in node.items()]
+            for k, v in node.items():
+                if isinstance(v, dict):
+                    flat.extend((str(ck), cv) for ck, cv in v.items())   # `job: {status: terminated, …}`
+            if person and "|" not in person and any(_EMPLOYMENT_KEY.match(k) and isinstance(v, str) and _ENDED.match(v) for k, v in flat):
+                month = next((f"{m.group(1)}-{m.group(2)}" for k, v in flat if _END_DATE_KEY.match(k) and isinstance(v, str)
+                              for m in [_MONTH.search(v)] if m), "")
+                out.add(f"{LEAVER_PREFIX}{person}|{month}")
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def _leavers(held: frozenset[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in held:
+        if e.startswith(LEAVER_PREFIX):
+            person, _, month = e[len(LEAVER_PREFIX):].partition("|")
+            out[person] = month
+    return out
+
+
+def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """Pay for a period after a person's employment ended; a write reactivating a leaver off-task."""
+    leavers = _leavers(held)
+    if not leavers:
+        return None
+    flat = list(flatten_args(args))
+    if "pay" in verbs:
+        periods = sorted({f"{m.group(1)}-{m.group(2)}" for p, v in flat if isinstance(v, str) and re.search(r"(?i)period|month", p)
+                          for m in [_MONTH.search(v)] if m})
+        for path, v in flat:
+            if isinstance(v, str) and _PERSON_KEY.match(path.rsplit(".", 1)[-1]) and v.strip().upper() in leavers:
+                ended = leavers[v.strip().upper()]
+                if ended and periods and periods[-1] > ended:
+                    return Verdict("preconditions", "block", "pays_a_leaver",
+                                   f"a tool result shows {v.strip()}'s employment ended in {ended}; this pays them for {periods[-1]}")
+    elif not (task and _REHIRE_WORD.search(task)):
+        person = next((v.strip().upper() for p, v in flat if isinstance(v, str) and _PERSON_KEY.match(p.rsplit(".", 1)[-1])), None)
+        if person in leavers and any("." in p and _EMPLOYMENT_KEY.match(p.rsplit(".", 1)[-1]) and isinstance(v, (str, bool))
+                                     and _ACTIVE_VALUE.match(str(v)) for p, v in flat):
+            return Verdict("preconditions", "block", "reactivates_leaver",
+                           f"a tool result shows {person} left; the write sets them back to active, which the task does not ask for")
+    return None
+
+
+# --------------------------------------------------------------------------- pay me here
+# A message out that tells its reader to pay through a person-to-person payment handle
+# (`paypal.me/…`, `venmo.com/…`, `cash.app/$…`, `revolut.me/…`): business money goes to the
+# business's account on the invoice, never to a personal handle named in a message.
+_P2P_LINK = re.compile(r"(?i)\b(?:paypal\.me|venmo\.com|account\.venmo\.com|cash\.app|revolut\.me|monzo\.me|wise\.com/pay/me|"
+                       r"buymeacoffee\.com|ko-fi\.com)/\$?[A-Za-z0-9_.-]{2,}")
+_PAY_WORD = re.compile(r"(?i)\b(?:pay|paid|payment|remit|transfer|settle|invoice|send\s+(?:the\s+)?(?:money|funds))")
+
+
+def personal_payment_link(strings: tuple[tuple[str, str], ...]) -> Verdict | None:
+    """An outbound message asking for payment through a personal payment handle."""
+    for path, text in strings:
+        m = _P2P_LINK.search(text)
+        if m and _PAY_WORD.search(text):
+            return Verdict("preconditions", "block", "personal_payment_link",
+                           f"the message asks for payment through a personal payment handle ({m.group(0)})")
+    return None
+
+
+# --------------------------------------------------------------------------- a route the subject opted out of
+# A record whose subject opted out of a named route for their data (`hie_sharing: opted_out`,
+# `portal_consent: withdrawn`): a send that names the subject through a tool that says it uses
+# that route (`send_referral`: "… over the secure HIE") goes the way the subject refused.
+OPTOUT_PREFIX = "optout|"
+_ROUTE_KEY = re.compile(r"(?i)^([a-z][a-z0-9]{1,15})_(?:sharing|exchange|participation|consent|opt_?in|enrol(?:l)?ment|status)$")
+_OPTED_OUT = re.compile(r"(?i)^\s*(?:opted[ _-]?out|opt[ _-]?out|withdrawn|revoked|refused|declined|none)\s*$")
+_ROUTE_STOP = frozenset({"data", "record", "records", "info", "information", "account", "employment", "approval", "payment",
+                         "marketing", "review", "kyc", "aml", "status"})
+
+
+def optout_entries(result: Any) -> set[str]:
+    """`optout|SUBJECT|ROUTE` for each route a result shows its subject opted out of."""
+    out: set[str] = set()
+
+    def visit(node: Any, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if isinstance(node, list):
+            for x in node:
+                visit(x, budget)
+        elif isinstance(node, dict):
+            subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+            if subject and "|" not in subject:
+                for k, v in node.items():
+                    m = _ROUTE_KEY.match(str(k))
+                    if m and m.group(1).lower() not in _ROUTE_STOP and (v is False or isinstance(v, str) and _OPTED_OUT.match(v)):
+                        out.add(f"{OPTOUT_PREFIX}{subject}|{m.group(1).lower()}")
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, budget)
+
+    visit(result, [2000])
+    return set(sorted(out)[:64])
+
+
+def opted_out_route(tool_text: str, strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A send naming a subject through a tool whose name or description names a route they opted out of."""
+    routes = [e[len(OPTOUT_PREFIX):].partition("|") for e in held if e.startswith(OPTOUT_PREFIX)]
+    if not routes:
+        return None
+    words = set(re.findall(r"[a-z0-9]+", tool_text.lower()))
+    named = {t.upper() for _, text in strings for t in re.findall(r"[A-Za-z0-9][A-Za-z0-9_-]*", text[:2000])}
+    for subject, _, route in routes:
+        if route in words and subject in named:
+            return Verdict("preconditions", "block", "route_opted_out",
+                           f"a tool result shows {subject} opted out of {route.upper()} sharing; this tool sends by {route.upper()}")
+    return None
+
+
+# --------------------------------------------------------------------------- kept longer than allowed
+# A result that caps how long data may be kept (`max_retention_days: 30`, "recordings deleted
+# after 30 days"): a change that sets an expiry or retention of more days keeps what must be
+# deleted.
+MAXRET_PREFIX = "maxret|"
+_MAX_RET = (re.compile(r"(?i)\bmax(?:imum)?[ _-]?retention(?:[ _-]?(?:period|days))?\W{1,4}(\d{1,5})\b"),
+            re.compile(r"(?i)\b(?:deleted|erased|purged|destroyed|removed)\s+(?:after|within)\s+(\d{1,5})\s+days\b"),
+            re.compile(r"(?i)\bkept\s+(?:for\s+)?(?:no\s+(?:longer|more)\s+than|at\s+most|up\s+to)\s+(\d{1,5})\s+days\b"))
+_SET_DAYS = (re.compile(r"""(?i)["']?(?:days|expiration_?days|noncurrent_?days)["']?\s*[:=]\s*(\d{1,6})"""),
+             re.compile(r"(?i)--retention(?:-in)?-days[ =](\d{1,6})\b"),
+             re.compile(r"""(?i)\bretention_?(?:in_?)?days["']?\s*[:=]\s*(\d{1,6})"""))
+
+
+def maxret_entries(result: Any) -> set[str]:
+    """`maxret|DAYS` for each cap on how long data may be kept that a result states."""
+    text = " ".join(f"{p.rsplit('.', 1)[-1]} {v}" for p, v in flatten_args(result) if isinstance(v, (str, int)) and not isinstance(v, bool)) \
+        if isinstance(result, (dict, list)) else (result if isinstance(result, str) else "")
+    return {f"{MAXRET_PREFIX}{int(m.group(1))}" for rx in _MAX_RET for m in rx.finditer(text[:20000]) if int(m.group(1)) > 0}
+
+
+def kept_too_long(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A change setting an expiry or retention longer than a cap the session's results state."""
+    caps = [int(e[len(MAXRET_PREFIX):]) for e in held if e.startswith(MAXRET_PREFIX)]
+    if not caps:
+        return None
+    cap = min(caps)
+    for path, text in strings:
+        for rx in _SET_DAYS:
+            for m in rx.finditer(text[:4000]):
+                if int(m.group(1)) > cap:
+                    return Verdict("preconditions", "block", "retention_exceeds_cap",
+                                   f"a tool result caps retention at {cap} days; the call keeps data for {int(m.group(1))}")
+    return None
+
+
+# --------------------------------------------------------------------------- no copies of what is to be erased
+# A result that forbids keeping copies ("No copies may be kept", "must not be copied or
+# retained"): a later call that copies data (CREATE TABLE … AS SELECT, INSERT … SELECT, SELECT …
+# INTO, COPY … TO, a backup, an export, a dump) keeps what must go.
+NOCOPY = "nocopy|"
+_NO_COPY = re.compile(r"(?i)\bno\s+(?:backup\s+)?cop(?:y|ies)\b|\bmust\s+not\s+be\s+(?:copied|retained|kept|backed\s+up)|"
+                      r"\b(?:do|does|may)\s+not\s+(?:copy|retain|keep\s+(?:a\s+)?cop(?:y|ies)|back\s+up)\b|\bwithout\s+keeping\s+(?:a\s+)?cop(?:y|ies)")
+_COPY_SQL = re.compile(r"(?is)\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b[^;]*?\bas\s+(?:select|table)\b|"
+                       r"\binsert\s+into\b[^;]*?\bselect\b|\bselect\b[^;]*?\binto\s+(?!outfile)[\w.\"]+\s+from\b|\bcopy\b[^;]*?\bto\b")
+_COPY_TOOL = frozenset({"export", "copy", "backup", "snapshot", "dump", "clone", "archive", "replicate"})
+
+
+def nocopy_entries(result: Any) -> set[str]:
+    text = _result_text(result)
+    return {NOCOPY} if text and _NO_COPY.search(text[:20000]) else set()
+
+
+def copies_what_must_go(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A copy made after a result said no copies may be kept."""
+    if NOCOPY not in held:
+        return None
+    if not _COPY_TOOL.isdisjoint(tool_words) or any(_COPY_SQL.search(t[:8000]) for _, t in strings):
+        return Verdict("preconditions", "block", "copy_forbidden",
+                       "a tool result says no copies may be kept; this call copies the data")
+    return None
+
+
+# --------------------------------------------------------------------------- health detail beyond the task
+# Minimum necessary: a reason for a visit or a leave, a diagnosis or a condition read from a
+# confidential or regulated record, copied into a message to staff or a manager whose task asks
+# for no reason (an arrival list, leave dates), discloses more than the work needs.
+HEALTH_PREFIX = "health|"
+_HEALTH_KEY = re.compile(r"(?i)^(?:(?:visit_?|leave_?|absence_?|appointment_?)?reason|diagnos[ie]s|conditions?|medical_?\w*|"
+                         r"(?:leave_?|absence_?)?notes?)$")
+_NOTE_KEY = re.compile(r"(?i)^(?:leave_?|absence_?)?notes?$")   # free notes count only from regulated records
+_WANTS_DETAIL = re.compile(r"(?i)\b(?:reasons?|why|diagnos\w*|conditions?|medical|clinical|symptoms?|notes?|details?|background|"
+                           r"context|summar\w*|explain\w*|full)\b")
+
+
+def health_entries(verbs: frozenset[str], sensitivity: int, result: Any) -> set[str]:
+    """`health|fragment` for the reasons, diagnoses and notes a confidential or regulated read returned."""
+    if "read" not in verbs or sensitivity < 2 or not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for path, v in flatten_args(result):
+        leaf = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+        if isinstance(v, str) and _HEALTH_KEY.match(leaf) and len(v) <= 400 and (sensitivity >= 4 or not _NOTE_KEY.match(leaf)):
+            for frag in re.split(r"[,;()]|\band\b", v):
+                frag = " ".join(frag.split()).lower()
+                if len(frag) >= 8 and re.search(r"[a-z]{3}", frag) and "|" not in frag:
+                    out.add(HEALTH_PREFIX + frag)
+    return set(sorted(out)[:64])
+
+
+def health_detail_beyond_task(strings: tuple[tuple[str, str], ...], task: str | None, dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    """A message (with recipients of its own) carrying a reason or diagnosis the task did not ask for."""
+    frags = [e[len(HEALTH_PREFIX):] for e in held if e.startswith(HEALTH_PREFIX)]
+    if not frags or (task and _WANTS_DETAIL.search(task)) or not any(dest_leaf(p) for p, _ in strings):
+        return None
+    body = " ".join(" ".join(t.split()).lower() for p, t in strings if not dest_leaf(p))
+    for frag in sorted(frags):
+        if frag in body and (not task or frag not in " ".join(task.split()).lower()):
+            return Verdict("preconditions", "block", "health_detail_beyond_task",
+                           f"the message carries a reason or diagnosis ('{frag}') read from a protected record that the task does not ask for")
+    return None
+
+
+# --------------------------------------------------------------------------- delivery diverted
+# A record an order is placed for (a ticket, a request) that states where the goods go
+# (`ship_to: office, 88 Canal St`): an order for that record shipped elsewhere (a home
+# address) diverts what the company pays for.
+SHIPTO_PREFIX = "shipto|"
+_SHIP_KEY = re.compile(r"(?i)^(?:ship_?to|shipping_?address|deliver(?:y)?_?(?:to|address)|delivery_?location)$")
+
+
+def _addr(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def shipto_entries(result: Any) -> set[str]:
+    """`shipto|REF|address` for a record that states where its goods are delivered."""
+    if not isinstance(result, dict):
+        return set()
+    where = next((_addr(v) for k, v in result.items() if isinstance(v, str) and _SHIP_KEY.match(str(k)) and 4 <= len(v) <= 200), None)
+    if not where or "|" in where:
+        return set()
+    refs = {v.strip().upper() for k, v in result.items() if isinstance(v, str) and _ORDER_REF_LEAF.match(str(k)) and 2 <= len(v.strip()) <= 40}
+    return {f"{SHIPTO_PREFIX}{r}|{where}" for r in refs if "|" not in r}
+
+
+def delivery_diverted(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """An order for a record whose stated delivery address is not where the order ships."""
+    ship = next((_addr(v) for p, v in flatten_args(args) if isinstance(v, str) and _SHIP_KEY.match(p.rsplit(".", 1)[-1])), None)
+    if not ship:
+        return None
+    for ref in order_refs(args):
+        head = f"{SHIPTO_PREFIX}{ref}|"
+        stated = [e[len(head):] for e in held if e.startswith(head)]
+        if stated and not any(s in ship or ship in s for s in stated):
+            return Verdict("preconditions", "block", "delivery_diverted",
+                           f"the record {ref} says its goods go to '{stated[0]}'; this order ships them elsewhere")
+    return None

@@ -38,6 +38,8 @@ __all__ = [
     "held_records",
     "message_channel",
     "NO_CHANNEL_PREFIX",
+    "CURRENCY_PREFIX",
+    "EXTREF_PREFIX",
     "content_shingles",
     "fingerprint",
     "secret_fingerprint",
@@ -272,7 +274,8 @@ _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
-    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed|(?:fully[ _-])?refunded|charged[ _-]?back)\s*$")
+    r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed|(?:fully[ _-])?refunded|charged[ _-]?back|"
+    r"pending[ _-]?(?:onboarding|verification|kyc|due[ _-]?diligence)|not[ _-](?:yet[ _-])?(?:onboarded|verified))\s*$")
 # Statuses that say a record's money has already gone back (a refunded charge, a charge-back):
 # they forbid refunding the record again (a double refund), not other work on it.
 SPENT_STATUS = re.compile(r"(?i)^(?:(?:fully[ _-])?refunded|charged[ _-]?back)$")
@@ -331,14 +334,15 @@ _RESTRICTED_MARK = re.compile(r"(?i)\b(?:vip|restricted\s+(?:record|access|chart
 HOLD_STATUS = "legal hold"
 _HOLD_MARK = re.compile(r"(?i)\b(?:legal|litigation)\s+hold\b|\bdo\s+not\s+(?:destroy|delete|purge|dispose\s+of|shred|erase)\b"
                         r"|\bpreserv(?:e|ation)\s+(?:notice|order|all\s+(?:records|documents|files|data))\b")
-_HOLD_NOTE_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
+# (named apart from the holds-list `_HOLD_ENDED` below, which once shadowed it)
+_NOTE_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
 _HOLD_DENIED = re.compile(r"(?i)\b(?:no|not\s+(?:on|under)(?:\s+a)?|without(?:\s+a)?)\s*$")
 
 
 def _states_hold(text: str) -> bool:
     """Whether a note states a hold that stands (not `no legal hold`, not `legal hold lifted`)."""
     for m in _HOLD_MARK.finditer(text):
-        if _HOLD_DENIED.search(text[max(0, m.start() - 16):m.start()]) or _HOLD_NOTE_ENDED.match(text[m.end():]):
+        if _HOLD_DENIED.search(text[max(0, m.start() - 16):m.start()]) or _NOTE_HOLD_ENDED.match(text[m.end():]):
             continue
         return True
     return False
@@ -347,6 +351,13 @@ def _states_hold(text: str) -> bool:
 # What a record is for (`AP-40760=amount:690000`): paying a record above the per-call limit
 # in parts under it is structuring.
 AMOUNT_PREFIX = "amount:"
+# The supplier's own invoice number a payable carries (`vendor_invoice_ref: OF-5531`):
+# `AP-41733=extref:OF-5531`; another record carrying it that was paid pays the same bill.
+EXTREF_PREFIX = "extref:"
+# The currency a record's amount is in (`amount: 36500, currency: EUR`): `ID=currency:EUR`.
+CURRENCY_PREFIX = "currency:"
+_CURRENCY_KEY = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
+_CURRENCY_CODE = re.compile(r"^\s*[A-Za-z]{3}\s*$")
 _AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|total_?amount|balance_?due|gross_?amount|invoice_?amount)$")
 # A status stated in a message (`error: claim EXP-30149 status: pending_approval`).
 _INLINE_STATUS = re.compile(r"(?i)\b(?:status|state)\s*(?:[:=]|is)\s*['\"]?([a-z][a-z _-]{2,30}?)['\"]?(?=$|[\s,.;)])")
@@ -369,8 +380,9 @@ def message_channel(word: str) -> str | None:
         w = w.split("_", 1)[1].removeprefix("to_")
     w = w.removesuffix("_ok").removesuffix("_allowed").removesuffix("_opt_in")
     return _CHANNELS.get(w) or _CHANNELS.get(w.split("_", 1)[0])
-_REFUNDS_KEY = re.compile(r"(?i)^refunds?$")
-_DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded)\s*$")
+# A credit note (credit memo) issued against the record gives its money back as a refund does.
+_REFUNDS_KEY = re.compile(r"(?i)^(?:refunds?|credit_?notes?|credit_?memos?)$")
+_DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded|applied)\s*$")
 # Consent and preference records: a purpose the subject refused.
 _CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation")
 _DISCLOSURE_PURPOSE = re.compile(r"(?i)disclos|shar(?:e|ing)|release|part_?2|third_?part|transfer")
@@ -379,6 +391,7 @@ _REFUSED_VALUE = re.compile(r"(?i)^\s*(?:none|no|false|revoked|withdrawn|decline
                             r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired)\s*$")
 NO_DISCLOSURE = "no_disclosure_consent"
 NO_MARKETING = "no_marketing"
+_OPT_IN_KEY = re.compile(r"(?i)opt_?in|consent|allowed|permitted|ok$")
 # Who raised a record and who approved it: the same person on both sides is no segregation of duties.
 _SUBMITTER_KEY = re.compile(r"(?i)^(?:submitted_?by|requested_?by|requester|created_?by|prepared_?by|raised_?by|initiated_?by)$")
 _APPROVER_KEY = re.compile(r"(?i)^(?:approved_?by|approvers?|approver_?\w*|authori[sz]ed_?by|signed_?off_?by)$")
@@ -408,7 +421,8 @@ _CHARGES_KEY = re.compile(r"(?i)^(?:charges|payments|transactions)$")
 # Money already gone out under a reference (`AP-30988=paid_out:14200`): a bank or ledger line
 # for a debit that names the record, though the record itself was never marked paid.
 PAID_OUT_PREFIX = "paid_out:"
-_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo)$")
+_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo|"
+                           r"ledger(?:_?(?:ref(?:erence)?|entry|id|match))?|matched_?(?:to|entry|ledger))$")
 _DEBIT_KEY = re.compile(r"(?i)^(?:debit|amount_?out|withdrawal|paid_?amount)$")
 # Credits an account already carries (`credits_last_90d: [{amount: 50, note: 'for the 12 Nov
 # outage'}]`): `CUS-1=credited:50:11-12`, by the amount and the date of the event it was for.
@@ -445,6 +459,7 @@ def _credited(items: list[Any]) -> list[str]:
     return out
 
 
+_FAILED_CHARGE = re.compile(r"(?i)^\s*(?:failed|failure|declined|card[ _-]declined|errored|error|canceled|cancelled|voided|reversed|requires[ _-]\w+)\s*$")
 _OWN_CHARGE_KEY = re.compile(r"(?i)^(?:id|charge_?id|payment_?id|transaction_?id|txn_?id)$")
 
 
@@ -455,6 +470,9 @@ def _charge_counts(items: list[Any]) -> set[str]:
     for it in items:
         if not isinstance(it, dict):
             continue
+        st = it.get("status")
+        if isinstance(st, str) and _FAILED_CHARGE.match(st):
+            continue   # a declined or failed attempt took no money: it is no charge to repeat
         for k, v in it.items():
             if isinstance(v, str) and _ID_KEY.match(str(k)) and not _OWN_CHARGE_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
                 counts[v.strip().upper()] = counts.get(v.strip().upper(), 0) + 1
@@ -715,6 +733,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
                 elif _marks_paid(key, v):
                     extra.append(PAID_STATUS)
+                elif _VENDOR_INVOICE_KEY.match(key) and _IDENT_RX.fullmatch(v.strip()):
+                    extra.append(EXTREF_PREFIX + v.strip().upper())   # the supplier's own number for the record
+                elif _CURRENCY_KEY.match(key) and _CURRENCY_CODE.match(v) and any(_AMOUNT_KEY.match(str(kk)) for kk in node):
+                    extra.append(CURRENCY_PREFIX + v.strip().upper())   # what the record's amount is in
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
                 elif _HOLD_REASON_KEY.match(key) and len(v) <= 80 and _HELD_REASON.search(v):
@@ -743,6 +765,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 status = str(k).lower()
             elif v is False and (_CLEARANCE_KEY.match(str(k)) or _VERIFY_KEY.match(str(k))):
                 extra.append(f"not_{str(k).lower()}")   # `callback_verified: false`
+            elif v is False and _MARKETING_PURPOSE.search(str(k)) and _OPT_IN_KEY.search(str(k)):
+                extra.append(NO_MARKETING)   # `marketing_opt_in: false` on the record itself
             elif isinstance(v, dict) and v:
                 if isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
                     # `requester: {name: …, email: …}`
