@@ -627,7 +627,9 @@ def test_the_sensitive_prefilters_never_hide_a_finding() -> None:
     pieces = ["AKIA" + "ABCDEFGHIJKLMNOP", "ghp_" + "a" * 36, "password=Hunter2!x", "https://u:pw123@host.example/x",
               "https://a@b.com:secret1@h.example/", "123-45-6789", "4111 1111 1111 1111", "+44 20 7946 0958",
               "DE89 3704 0044 0532 0130 00", "passport no X1234567", "a@x.example", "b@y.example", "INV-2025",
-              "hello world", "eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl", "Bearer " + "t" * 30, "dob: 1990-01-02"]
+              "hello world", "eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl", "Bearer " + "t" * 30, "dob: 1990-01-02",
+              "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "tax id: 12 34 56 78", "passport: X1Y2Z3W4Q", "GB82 WE5T 1A3B 5C9D",
+              "BSN 1 2 3", "3 items", "v2", "é 12", "(415) 555-0132"]
     for _ in range(4000):
         strings = [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 3))]
         secrets_possible, pii_possible = screen(strings)

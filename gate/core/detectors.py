@@ -67,6 +67,7 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _DIGITS = re.compile(r"\d{4}")
 _A_DIGIT = re.compile(r"\d")
 _SPACED_DIGITS = re.compile(r"\d[ -]\d")
+_IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
@@ -192,13 +193,23 @@ def find_pii(text: str) -> list[Finding]:
     return out
 
 
+def _has_id_word(low: str) -> bool:
+    return any(w in low for w in _NATIONAL_ID_WORDS)
+
+
 def screen(strings: Sequence[str]) -> tuple[bool, bool]:
     """(a secret may be in `strings`, personal data or a contact list may be): the
     preconditions the detectors check first, tested once over all the strings. Conservative:
     False means the detector would find nothing; True only means "look string by string"."""
     joined = strings[0] if len(strings) == 1 else "\n".join(strings)
     secrets = _SECRET_TRIGGERED.any(joined)
-    pii = (_A_DIGIT.search(joined) is not None or any(s.count("@") >= 2 for s in strings)
+    # what each pattern's matches must contain (see find_pii): four digits in a row, a `+`, two
+    # digits a space or hyphen apart (a spaced card or id), two capitals and two digits (an
+    # IBAN's head), or a word of the passport and national-id patterns (non-ASCII text: always)
+    pii = ("+" in joined or _DIGITS.search(joined) is not None or any(s.count("@") >= 2 for s in strings)
+           or (_A_DIGIT.search(joined) is not None
+               and (_SPACED_DIGITS.search(joined) is not None or _IBAN_HEAD.search(joined) is not None
+                    or not joined.isascii() or _has_id_word(joined.lower())))
            or (not joined.isascii() or "passport" in joined.lower()))
     return secrets, pii
 

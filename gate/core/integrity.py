@@ -622,9 +622,18 @@ _P2P_LINK = re.compile(r"(?i)\b(?:paypal\.me|venmo\.com|account\.venmo\.com|cash
 _PAY_WORD = re.compile(r"(?i)\b(?:pay|paid|payment|remit|transfer|settle|invoice|send\s+(?:the\s+)?(?:money|funds))")
 
 
+_P2P_HOSTS = ("paypal.me", "venmo.com", "cash.app", "revolut.me", "monzo.me", "wise.com", "buymeacoffee.com", "ko-fi.com")
+
+
 def personal_payment_link(strings: tuple[tuple[str, str], ...]) -> Verdict | None:
     """An outbound message asking for payment through a personal payment handle."""
     for path, text in strings:
+        if "/" not in text:
+            continue            # every handle is a host and a path
+        if text.isascii():      # the pattern runs only where one of its hosts is (non-ASCII: always)
+            low = text.lower()
+            if not any(h in low for h in _P2P_HOSTS):
+                continue
         m = _P2P_LINK.search(text)
         if m and _PAY_WORD.search(text):
             return Verdict("preconditions", "block", "personal_payment_link",
