@@ -432,3 +432,43 @@ def test_a_reply_that_mentions_gift_cards_is_no_purchase(never_ops: Gate) -> Non
     d = check_after(never_ops, "ops", "g3", "HD-4414: answer the intern thank-you ticket", [],
                     {"tool": "reply_ticket", "args": {"ticket": "HD-4414", "description": "IT cannot buy gift cards; please ask People Ops."}})
     assert "prohibited_purchase" not in codes(d)
+
+
+def test_the_result_walk_equals_the_recursive_definition() -> None:
+    import random
+
+    from gate.core.integrity import _dict_nodes
+
+    def reference(result, budget):
+        out, left = [], [budget]
+
+        def visit(node):
+            if left[0] <= 0:
+                return
+            left[0] -= 1
+            if isinstance(node, list):
+                for x in node:
+                    visit(x)
+            elif isinstance(node, dict):
+                out.append(node)
+                for v in node.values():
+                    if isinstance(v, (dict, list)):
+                        visit(v)
+
+        visit(result)
+        return out
+
+    rng = random.Random(4)
+
+    def make(depth):
+        r = rng.random()
+        if depth > 3 or r < 0.3:
+            return rng.choice([1, "x", None, True])
+        if r < 0.6:
+            return [make(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {f"k{i}": make(depth + 1) for i in range(rng.randint(0, 4))}
+
+    for _ in range(500):
+        doc = make(0)
+        for budget in (1, 3, 7, 2000):
+            assert [id(d) for d in _dict_nodes(doc, budget)] == [id(d) for d in reference(doc, budget)]

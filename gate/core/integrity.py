@@ -12,10 +12,24 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from gate.core.actions import flatten_args
 from gate.core.verdict import Verdict
+
+
+def _dict_nodes(result: Any, budget: int = 2000) -> Iterator[dict[str, Any]]:
+    """The objects of a tool result in document order (each before what it holds), visiting at
+    most `budget` nodes: every item of a list, every object or list inside an object."""
+    stack = [result]
+    while stack and budget > 0:
+        node = stack.pop()
+        budget -= 1
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            yield node
+            stack.extend(v for v in reversed(node.values()) if isinstance(v, (dict, list)))
 
 ORDER_PREFIX = "order:"
 
@@ -268,23 +282,11 @@ def _owned_in(node: dict[str, Any], depth: int = 0) -> set[str]:
 def owned_entries(result: Any) -> set[str]:
     """`owned|VALUE|SUBJECT` for the own identifiers a result shows under a subject's id."""
     out: set[str] = set()
+    for node in _dict_nodes(result):
+        subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+        if subject is not None and "|" not in subject and "=" not in subject:
+            out.update(f"{OWNED_PREFIX}{o}|{subject}" for o in _owned_in(node) if "|" not in o and "=" not in o)
 
-    def visit(node: Any, budget: list[int]) -> None:
-        if budget[0] <= 0:
-            return
-        budget[0] -= 1
-        if isinstance(node, list):
-            for x in node:
-                visit(x, budget)
-        elif isinstance(node, dict):
-            subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
-            if subject is not None and "|" not in subject and "=" not in subject:
-                out.update(f"{OWNED_PREFIX}{o}|{subject}" for o in _owned_in(node) if "|" not in o and "=" not in o)
-            for v in node.values():
-                if isinstance(v, (dict, list)):
-                    visit(v, budget)
-
-    visit(result, [2000])
     return set(sorted(out)[:64])
 
 
@@ -322,24 +324,12 @@ def _restricts(v: Any) -> bool:
 def restricted_entries(result: Any) -> set[str]:
     """`restricted|VALUE` for the ids and dates of records a result shows restricted from disclosure."""
     out: set[str] = set()
+    for node in _dict_nodes(result):
+        if any(_RESTRICTION_KEY.match(str(k)) and _restricts(v) for k, v in node.items()):
+            out.update(f"{RESTRICTED_PREFIX}{v.strip().upper()}" for k, v in node.items()
+                       if isinstance(v, str) and _RECORD_KEY.match(str(k)) and re.search(r"\d", v) and len(v) <= 64
+                       and "=" not in v)
 
-    def visit(node: Any, budget: list[int]) -> None:
-        if budget[0] <= 0:
-            return
-        budget[0] -= 1
-        if isinstance(node, list):
-            for x in node:
-                visit(x, budget)
-        elif isinstance(node, dict):
-            if any(_RESTRICTION_KEY.match(str(k)) and _restricts(v) for k, v in node.items()):
-                out.update(f"{RESTRICTED_PREFIX}{v.strip().upper()}" for k, v in node.items()
-                           if isinstance(v, str) and _RECORD_KEY.match(str(k)) and re.search(r"\d", v) and len(v) <= 64
-                           and "=" not in v)
-            for v in node.values():
-                if isinstance(v, (dict, list)):
-                    visit(v, budget)
-
-    visit(result, [2000])
     return set(sorted(out)[:64])
 
 
@@ -554,29 +544,17 @@ _REHIRE_WORD = re.compile(r"(?i)\b(?:re-?hire\w*|reinstat\w*|re-?activat\w*|re-?
 def leaver_entries(result: Any) -> set[str]:
     """`leaver|PERSON|YYYY-MM` (the month the employment ended, or empty) for people a result shows gone."""
     out: set[str] = set()
+    for node in _dict_nodes(result):
+        person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY.match(str(k)) and v.strip()), None)
+        flat = [(str(k), v) for k, v in node.items()]
+        for k, v in node.items():
+            if isinstance(v, dict):
+                flat.extend((str(ck), cv) for ck, cv in v.items())   # `job: {status: terminated, …}`
+        if person and "|" not in person and any(_EMPLOYMENT_KEY.match(k) and isinstance(v, str) and _ENDED.match(v) for k, v in flat):
+            month = next((f"{m.group(1)}-{m.group(2)}" for k, v in flat if _END_DATE_KEY.match(k) and isinstance(v, str)
+                          for m in [_MONTH.search(v)] if m), "")
+            out.add(f"{LEAVER_PREFIX}{person}|{month}")
 
-    def visit(node: Any, budget: list[int]) -> None:
-        if budget[0] <= 0:
-            return
-        budget[0] -= 1
-        if isinstance(node, list):
-            for x in node:
-                visit(x, budget)
-        elif isinstance(node, dict):
-            person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY.match(str(k)) and v.strip()), None)
-            flat = [(str(k), v) for k, v in node.items()]
-            for k, v in node.items():
-                if isinstance(v, dict):
-                    flat.extend((str(ck), cv) for ck, cv in v.items())   # `job: {status: terminated, …}`
-            if person and "|" not in person and any(_EMPLOYMENT_KEY.match(k) and isinstance(v, str) and _ENDED.match(v) for k, v in flat):
-                month = next((f"{m.group(1)}-{m.group(2)}" for k, v in flat if _END_DATE_KEY.match(k) and isinstance(v, str)
-                              for m in [_MONTH.search(v)] if m), "")
-                out.add(f"{LEAVER_PREFIX}{person}|{month}")
-            for v in node.values():
-                if isinstance(v, (dict, list)):
-                    visit(v, budget)
-
-    visit(result, [2000])
     return set(sorted(out)[:64])
 
 
@@ -655,26 +633,14 @@ _ROUTE_STOP = frozenset({"data", "record", "records", "info", "information", "ac
 def optout_entries(result: Any) -> set[str]:
     """`optout|SUBJECT|ROUTE` for each route a result shows its subject opted out of."""
     out: set[str] = set()
+    for node in _dict_nodes(result):
+        subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
+        if subject and "|" not in subject:
+            for k, v in node.items():
+                m = _ROUTE_KEY.match(str(k))
+                if m and m.group(1).lower() not in _ROUTE_STOP and (v is False or isinstance(v, str) and _OPTED_OUT.match(v)):
+                    out.add(f"{OPTOUT_PREFIX}{subject}|{m.group(1).lower()}")
 
-    def visit(node: Any, budget: list[int]) -> None:
-        if budget[0] <= 0:
-            return
-        budget[0] -= 1
-        if isinstance(node, list):
-            for x in node:
-                visit(x, budget)
-        elif isinstance(node, dict):
-            subject = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k)) and v.strip()), None)
-            if subject and "|" not in subject:
-                for k, v in node.items():
-                    m = _ROUTE_KEY.match(str(k))
-                    if m and m.group(1).lower() not in _ROUTE_STOP and (v is False or isinstance(v, str) and _OPTED_OUT.match(v)):
-                        out.add(f"{OPTOUT_PREFIX}{subject}|{m.group(1).lower()}")
-            for v in node.values():
-                if isinstance(v, (dict, list)):
-                    visit(v, budget)
-
-    visit(result, [2000])
     return set(sorted(out)[:64])
 
 
