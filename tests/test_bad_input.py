@@ -155,6 +155,19 @@ def test_python_surrogates_in_session_or_task_are_refused_naming_them(billing: G
         billing.check({**_refund({"invoice_id": "INV-1", "amount": 40}), "task": "refund \udc00"})
 
 
+@pytest.mark.parametrize("session", ["", "   ", "\t"])
+def test_a_blank_session_id_is_refused_and_changes_nothing(billing: Gate, session: str) -> None:
+    """A blank id would make a session that `GET /v1/sessions/{agent}/{session}` cannot name."""
+    from gate.errors import InvalidRequest
+
+    for call in (billing.check, billing.observe):
+        with pytest.raises(InvalidRequest, match="`session` must not be empty or blank"):
+            call(_refund({"invoice_id": "INV-1", "amount": 40}, session=session))
+    assert len(billing.store) == 0
+    assert billing.check(_refund({"invoice_id": "INV-1", "amount": 40}, session="s-1")).decision == "ALLOW"
+    assert len(billing.store) == 1
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

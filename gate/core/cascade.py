@@ -127,8 +127,10 @@ def parse_request(body: Any) -> CheckRequest:
     if not _ok_str(agent, 256):
         agent = _need_str(body, "agent")
     session = body.get("session")
-    if session is not None and not (type(session) is str and len(session) <= 256):
+    if session is not None and not _ok_str(session, 256):
         session = _need_str(body, "session", optional=True)
+        if session is not None:   # "" or blank: no key GET /v1/sessions/{agent}/{session} could name
+            raise InvalidRequest("`session` must not be empty or blank; leave it out for a call outside any session")
     task = body.get("task")
     if task is not None and not (type(task) is str and len(task) <= MAX_TEXT):
         task = _need_str(body, "task", optional=True, limit=MAX_TEXT)
