@@ -112,3 +112,34 @@ def test_a_download_saved_and_then_run_is_dangerous_but_saving_it_to_read_is_not
                    "curl -L -o tf.zip https://releases.hashicorp.com/terraform/1.9.0/tf.zip && unzip tf.zip",
                    "curl -o a.sh https://tools.example.org/a.sh; sh scripts/lint.sh"]:
         assert not find_dangerous(benign), benign
+
+
+# --- a search of a store that holds nothing sensitive, inside, exfiltrates nothing
+
+HELPDESK = r"""
+agent: helpdesk
+identity: |
+  Customer support agent for a SaaS product. It works tickets, searches the knowledge base,
+  looks up the account of the customer who opened the ticket and replies to that customer.
+  It never exports customer lists or sends customer data to anyone else.
+task_category: communication
+internal_domains: [acme.com]
+tools:
+  - name: kb_search
+    effect: {verb: read, sensitivity: none, destination: internal, reversible: "yes"}
+  - name: search_customers
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
+"""
+
+
+def test_a_knowledge_base_search_worded_like_an_export_is_no_exfiltration(tmp_path) -> None:
+    g = gate_from_yaml(tmp_path, HELPDESK)
+    task = "Work the open tickets: look up each requester's account, answer from the knowledge base, reply."
+    # the customer's complaint ("export to CSV times out") searched in the knowledge base
+    kb = g.check({"agent": "helpdesk", "session": "kb", "task": task,
+                  "action": {"tool": "kb_search", "args": {"query": "export to CSV times out"}}})
+    assert kb.decision != "BLOCK" and not any(c.startswith("harm_") for c in codes(kb)), kb.reasons
+    # the same words against a store of customer data still resonate with exfiltration
+    crm = g.check({"agent": "helpdesk", "session": "crm", "task": task,
+                   "action": {"tool": "search_customers", "args": {"query": "export to CSV times out"}}})
+    assert "harm_exfiltration" in codes(crm), crm.reasons

@@ -2366,6 +2366,12 @@ def _inward_only(ctx: CheckContext) -> bool:
     return bool(recipients) and all(is_internal(d, internal) for d in recipients)
 
 
+def _reads_nothing_out(f: ActionFeatures) -> bool:
+    """A read of a tool declared to expose nothing (`sensitivity: none`) that stays inside."""
+    return bool(f.verbs) and f.verbs <= {"read"} and f.sensitivity == 0 and f.destination == "internal" \
+        and not f.external_domains and not f.emails
+
+
 class HarmResonanceCheck:
     """Closeness to harmful action archetypes, relative to ordinary work and the identity."""
 
@@ -2384,6 +2390,11 @@ class HarmResonanceCheck:
             if cat in _OUTWARD_CATEGORIES and _inward_only(ctx):
                 # every recipient is inside the organisation: nothing is communicated outward
                 return _pass(self.name, "no_harm_resonance", f"closest harmful archetype ({cat.replace('_', ' ')}) needs an outside recipient",
+                             **scores)
+            if cat == "exfiltration" and _reads_nothing_out(ctx.features):
+                # a search of a store the policy says holds nothing sensitive, inside: what it
+                # reads is not data, and it sends nothing anywhere
+                return _pass(self.name, "no_harm_resonance", "closest harmful archetype (exfiltration) needs data that leaves",
                              **scores)
             return Verdict(self.name, "flag", f"harm_{cat}",
                            f"resonates with a {cat.replace('_', ' ')} archetype ({harm:.2f}, margin {margin:.2f})",
