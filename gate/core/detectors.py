@@ -313,7 +313,8 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         # the same in two steps: the download saved to a script file that is then run
         ("pipe_to_shell", "downloads a script and runs it",
          r"(?i)\b(?:curl|wget)\b[^|;\n]*?(?:\s-(?:o|O|-output|-output-document)[=\s]?\s*|>\s*)[\"']?([\w./~$-]+\.(?:sh|bash|zsh|ps1|py|pl|rb))\b"
-         r"[\s\S]{0,400}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
+         # (the gap stops at the next download, so each character is scanned for one download only)
+         r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
         ("disable_logging", "disables audit logging or monitoring",
          r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
          r"|\bguardduty\s+(?:update-detector\b[^\n|;]*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
