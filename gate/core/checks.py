@@ -2093,6 +2093,42 @@ def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Ver
     return None
 
 
+_IP_HOST = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://\[?[0-9a-f:.]+\]?(?::\d+)?(?:[/?#]|$)")
+
+
+_BLOB_SEGMENT = re.compile(r"^(?=[^/]*[a-z])(?=[^/]*[A-Z])(?=[^/]*[0-9])[A-Za-z0-9+=]{24,}$")
+
+
+def _carries_text(url: str) -> bool:
+    """A URL whose path holds text or an encoded blob rather than names: encoded whitespace or
+    punctuation (`/2.4/Idempotency%20keys%3B%20...`), a segment over 64 characters, or a
+    base64-like run of mixed-case letters and digits."""
+    path = url.split("://", 1)[-1].partition("/")[2]
+    if not path:
+        return False
+    decoded = unquote_plus(path)
+    if any(c.isspace() for c in decoded) or any(c in decoded for c in ";,<>{}|\\^\"'`"):
+        return True
+    return any(len(seg) > 64 or _BLOB_SEGMENT.match(seg) for seg in decoded.split("/"))
+
+
+def _following_a_link(f: ActionFeatures, s: SessionSnapshot) -> bool:
+    """A read of a tool the policy declares exposes nothing (a web fetch), to a public URL a result
+    showed, that carries nothing of the session: it reads the link, it sends nothing to it. Not
+    after a result carried an injected instruction (the link may be what it asked for), not with
+    a query string, and not to an address by number (a metadata or internal endpoint)."""
+    if s.injections or not f.verbs or not f.verbs <= {"read"} or f.sensitivity != 0 or f.emails:
+        return False
+    if not f.urls or any("?" in u or _IP_HOST.match(u) or _carries_text(u) for u in f.urls):
+        return False
+    carried: set[str] = set()
+    for path, text in f.strings:
+        if find_secrets(text):
+            return False
+        carried |= {fingerprint(t) for t in flow_tokens(text)}
+    return carried.isdisjoint(s.sensitive)
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2166,7 +2202,7 @@ class ProvenanceCheck:
             hits_t = sorted(d for d in dests if d in s.tainted and d not in trusted
                             and not ("@" in d and d.split("@", 1)[1] in trusted_domains)
                             and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
-            if hits_t:
+            if hits_t and not _following_a_link(f, s):
                 return Verdict(self.name, "block", "tainted_destination",
                                f"{len(hits_t)} destination(s) came only from tool results, not from the task or identity",
                                {"tainted": float(len(hits_t))})
@@ -2330,6 +2366,12 @@ def _inward_only(ctx: CheckContext) -> bool:
     return bool(recipients) and all(is_internal(d, internal) for d in recipients)
 
 
+def _reads_nothing_out(f: ActionFeatures) -> bool:
+    """A read of a tool declared to expose nothing (`sensitivity: none`) that stays inside."""
+    return bool(f.verbs) and f.verbs <= {"read"} and f.sensitivity == 0 and f.destination == "internal" \
+        and not f.external_domains and not f.emails
+
+
 class HarmResonanceCheck:
     """Closeness to harmful action archetypes, relative to ordinary work and the identity."""
 
@@ -2348,6 +2390,11 @@ class HarmResonanceCheck:
             if cat in _OUTWARD_CATEGORIES and _inward_only(ctx):
                 # every recipient is inside the organisation: nothing is communicated outward
                 return _pass(self.name, "no_harm_resonance", f"closest harmful archetype ({cat.replace('_', ' ')}) needs an outside recipient",
+                             **scores)
+            if cat == "exfiltration" and _reads_nothing_out(ctx.features):
+                # a search of a store the policy says holds nothing sensitive, inside: what it
+                # reads is not data, and it sends nothing anywhere
+                return _pass(self.name, "no_harm_resonance", "closest harmful archetype (exfiltration) needs data that leaves",
                              **scores)
             return Verdict(self.name, "flag", f"harm_{cat}",
                            f"resonates with a {cat.replace('_', ' ')} archetype ({harm:.2f}, margin {margin:.2f})",

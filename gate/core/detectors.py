@@ -130,6 +130,14 @@ _PLACEHOLDER = re.compile(
 _SECRET_REFERENCE = re.compile(
     r"(?i)[:=]\s*['\"]?(?:os\.environ\b|os\.getenv\(|getenv\(|process\.env\b|system\.getenv\(|deno\.env\b|"
     r"env\[|env\.fetch\(|secrets?\.get\(|vault\.read\()")
+# The same for a value that is another name in the code: `stripe.api_key = Settings.stripe_key`,
+# `token: config.auth.token`, `password = self.db_password`. An unquoted chain of two or more
+# identifiers holds no credential; a segment with a run of digits or a JWT head (`eyJ`) may
+# be key material split on dots, so it stays a finding.
+_NAME_CHAIN = re.compile(r"[A-Za-z_][A-Za-z_]*[0-9]?[A-Za-z_]*(?:\.[A-Za-z_][A-Za-z_]*[0-9]?[A-Za-z_]*)+(?:\(\)?)?")
+# An AWS resource name (`arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbC12`)
+# names where a secret is kept; the `secret:` in it is the resource type, not a value.
+_ARN_HEAD = re.compile(r"arn:aws(?:-[a-z]+)*:")
 # A URL credential for a database on this machine whose password is the user name or a default.
 _LOCAL_URL_CREDENTIAL = re.compile(
     r"(?i)://([^\s:/@]+):([^\s@/]+)@(?:localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(?=[:/\s]|$)")
@@ -148,9 +156,33 @@ def is_placeholder_secret(text: str, finding: Finding) -> bool:
         return False
     if finding.kind == "private_key":
         return False
-    if finding.kind in ("password_assignment", "env_secret") and _SECRET_REFERENCE.search(value):
-        return True
+    if finding.kind in ("password_assignment", "env_secret"):
+        if _SECRET_REFERENCE.search(value):
+            return True
+        if _names_value(value) or _inside_arn(text, finding.start):
+            return True
     return _PLACEHOLDER.search(value) is not None
+
+
+def _names_value(value: str) -> bool:
+    """The assigned value of a `key = value` finding is an unquoted chain of names."""
+    i = value.find("=")
+    j = value.find(":")
+    cut = min(k for k in (i, j) if k >= 0) if i >= 0 or j >= 0 else -1
+    if cut < 0:
+        return False
+    rhs = value[cut + 1:].strip().rstrip(")]}")   # the call or literal the assignment sits in
+    if not rhs or rhs[0] in "'\"" or "eyJ" in rhs:
+        return False
+    return _NAME_CHAIN.fullmatch(rhs) is not None
+
+
+def _inside_arn(text: str, start: int) -> bool:
+    """The finding starts inside an AWS resource name (the token it is in opens with `arn:aws`)."""
+    lo = max(0, start - 96)
+    head = text[lo:start]
+    cut = max(head.rfind(c) for c in " \t\n\"'`,([{")
+    return _ARN_HEAD.match(head[cut + 1:]) is not None
 
 
 def find_pii(text: str) -> list[Finding]:
@@ -278,6 +310,11 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("setuid", "sets the setuid bit", r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:u\+s|[42][0-7]{3})\b"),
         ("pipe_to_shell", "pipes a download into a shell",
          r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
+        # the same in two steps: the download saved to a script file that is then run
+        ("pipe_to_shell", "downloads a script and runs it",
+         r"(?i)\b(?:curl|wget)\b[^|;\n]*?(?:\s-(?:o|O|-output|-output-document)[=\s]?\s*|>\s*)[\"']?([\w./~$-]+\.(?:sh|bash|zsh|ps1|py|pl|rb))\b"
+         # (the gap stops at the next download, so each character is scanned for one download only)
+         r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
         ("disable_logging", "disables audit logging or monitoring",
          r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
          r"|\bguardduty\s+(?:update-detector\b[^\n|;]*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
