@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -62,7 +62,7 @@ from gate.core.session import (
     salient_tokens,
     secret_fingerprints,
 )
-from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock
+from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
@@ -937,9 +937,32 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                                         for p, t in f.strings)
                                     or f.command_text and _publishes(f.command_text)) and not (ctx.task and _PUBLIC_TASK.search(ctx.task)):
         found.append(("public_share", "makes a document or resource readable by anyone (public, anyone with the link)"))
+    if f.command_text and _restores_production_elsewhere(f):
+        found.append(("prod_data_to_nonprod", "restores a production snapshot or dump into a non-production environment"))
     if f.verbs & {"write", "configure", "execute"} and _logs_card_or_secret(f):
         found.append(("logs_sensitive_data", "writes code that logs a full card number, CVC, SSN or password"))
     return found
+
+
+# A restore of a production snapshot, backup or dump (`restore-db-instance-from-db-snapshot …
+# billing-prod-…`, `pg_restore … prod.dump`) run against a staging, dev or test target: real
+# customer data copied into an environment with weaker controls.
+_RESTORE_CMD = re.compile(r"(?i)\brestore-db-(?:instance|cluster)-(?:from-(?:db-)?(?:cluster-)?snapshot|from-s3|to-point-in-time)\b|"
+                          r"\bpg_restore\b|\bmongorestore\b|\brestore-table-from-backup\b|\bsnapshots?\s+restore\b")
+_PROD_NAME = re.compile(r"(?i)(?<![a-z])(?:prod|production)(?![a-z])")
+_NONPROD = re.compile(r"(?i)^(?:staging|stage|stg|dev|development|test|testing|qa|uat|sandbox|preprod|pre-prod)$|"
+                      r"(?:^|\s)--(?:profile|context|env|environment|target)[= ](?:staging|stage|stg|dev|test|qa|uat|sandbox)\b")
+
+
+def _restores_production_elsewhere(f: ActionFeatures) -> bool:
+    text = f.command_text or ""
+    low = text.lower()
+    if "restore" not in low or "prod" not in low or not _RESTORE_CMD.search(text):
+        return False
+    m = _RESTORE_CMD.search(text)
+    if not _PROD_NAME.search(text[m.end():]):
+        return False
+    return any(_NONPROD.search(t.strip()) for _, t in f.strings)
 
 
 # Publishing from the shell: a gist (secret gists too are readable by anyone with the URL), a
@@ -1308,6 +1331,10 @@ class PreconditionCheck:
                 (other_subject_in_message(f.strings, ctx.task, held) if "send" in f.verbs and ctx.task else None) or \
                 approves_own(f.tool_words, ctx.args, held) or residency_breach(f.strings, held) or kept_too_long(f.strings, held) or delivery_diverted(ctx.args, held) or \
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
+                (_health_written(f, ctx.task, held) if "write" in f.verbs and "send" not in f.verbs else None) or \
+                unapproved_purchase(f.tool_words, ctx.args, held) or record_relabelled(f.strings, held) or \
+                (approval_lapsed(f.strings, _session_today(ctx), held) if f.verbs & {"pay", "write", "grant", "execute", "configure"} else None) or \
+                (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
@@ -1848,6 +1875,31 @@ def _names_unpayable(text: str, by_id: dict[str, list[str]]) -> Verdict | None:
             return Verdict("preconditions", "block", "payment_misstated",
                            "the message says a record was paid; the session's results show it not payable and nothing was paid on it")
     return None
+
+
+def _session_today(ctx: CheckContext) -> str | None:
+    """The session's date: what the task says today is, else the latest date a result's clock gave."""
+    today = task_today(ctx.task) if ctx.task else None
+    if today is None:
+        days = [Moment.decode(st).day for e in ctx.session.clock for st in [e.partition("=")[2]] if st.startswith(NOW_PREFIX)]
+        today = max((d for d in days if d), default=None)
+    return today
+
+
+# A written field that is itself about health (a medical note, a diagnosis field) may carry it.
+_HEALTH_FIELD = re.compile(r"(?i)medical|diagnos|clinical|health|condition|fit_?note|occupational")
+
+
+def _health_written(f: ActionFeatures, task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A record write that copies a reason or diagnosis read from a protected record into a field
+    that is not a medical one (a manager's notes, a comment), when the task asks for no detail."""
+    fields = tuple((p, t) for p, t in f.strings if not _HEALTH_FIELD.search(p))
+    if not fields:
+        return None
+    if not any(len(t) >= 12 for _, t in fields):
+        return None
+    # the record written is where it goes: one synthetic destination, the fields are the body
+    return health_detail_beyond_task(fields + (("\x00record", ""),), task, lambda p: p == "\x00record", held)
 
 
 def _above_approval(by_id: dict[str, list[str]], refs: set[str], paid: float | None) -> Verdict | None:

@@ -433,7 +433,8 @@ _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
                                               "sanctioned_jurisdiction", "bulk_regulated_data",
                                               "pii_bulk_copy", "encoded_archive_egress", "secret_reveal",
-                                              "control_self_cleared", "public_share", "logs_sensitive_data"}
+                                              "control_self_cleared", "public_share", "logs_sensitive_data",
+                                              "prod_data_to_nonprod"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:
