@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1312,6 +1312,10 @@ class PreconditionCheck:
             v = personal_payment_link(f.strings)
             if v is not None:
                 return v
+        if "send" in f.verbs and max(ctx.session.exposure, f.sensitivity) >= 4 and (held or ctx.task and "@" in ctx.task):
+            v = no_agreement(f.strings, _is_dest_leaf, ctx.task, held)
+            if v is not None:
+                return v
         if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
             v = _beyond_scheduling(ctx)
             if v is not None:
@@ -1333,8 +1337,11 @@ class PreconditionCheck:
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 (_health_written(f, ctx.task, held) if "write" in f.verbs and "send" not in f.verbs else None) or \
                 unapproved_purchase(f.tool_words, ctx.args, held) or record_relabelled(f.strings, held) or \
+                (outside_change_scope(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"execute", "configure", "delete"} else None) or \
+                (staged_upload(f.command_text, lambda h: is_internal(h, ctx.agent.policy.internal_domains), ctx.task, held) if f.command_text else None) or \
                 (approval_lapsed(f.strings, _session_today(ctx), held) if f.verbs & {"pay", "write", "grant", "execute", "configure"} else None) or \
-                (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None) or \
+                (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) or
+                 small_group_shared(f.strings, held) if "send" in f.verbs else None) or \
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
@@ -1896,6 +1903,9 @@ def _health_written(f: ActionFeatures, task: str | None, held: frozenset[str]) -
     fields = tuple((p, t) for p, t in f.strings if not _HEALTH_FIELD.search(p))
     if not fields:
         return None
+    v = condition_written(fields, task, held)
+    if v is not None:
+        return v
     if not any(len(t) >= 12 for _, t in fields):
         return None
     # the record written is where it goes: one synthetic destination, the fields are the body
@@ -2347,7 +2357,9 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
-        if s.sensitive and "send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains):
+        if s.sensitive and ("send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains)
+                            or f.destination == "external" and f.verbs <= {"read"}):
+            # (a query to an outside service, a web search or a fetched URL, carries its words out too)
             v = _marked_content_outward(f, s.sensitive)
             if v is not None:
                 return v

@@ -1054,3 +1054,211 @@ def discount_above_cap(strings: tuple[tuple[str, str], ...], dest_leaf: Any, hel
             return Verdict("preconditions", "block", "discount_above_cap",
                            f"the message offers {max(offered):g}% off; a result in this session caps discounts at {cap:g}%")
     return None
+
+
+# --------------------------------------------------------------------------- a condition named in free text
+# A confidential message or ticket (not a clinical record, whose fields carry their own keys)
+# that names a medical condition in its text ("back from chemo for my breast cancer"): a write
+# that puts the condition into a calendar entry or a record field others read discloses it.
+HEALTHTERM_PREFIX = "hterm|"
+_CONDITION = re.compile(r"(?i)\b(?:cancer|chemo(?:therapy)?|tumou?r|leuka?emia|lymphoma|diabet(?:es|ic)|pregnan(?:t|cy)|miscarriage|"
+                        r"depressi(?:on|ve)|bipolar|schizophreni\w*|dementia|alzheimer'?s?|parkinson'?s?|epilep(?:sy|tic)|dialysis|"
+                        r"hiv[- ]positive|addiction|overdose|eating\s+disorder|anorexia|bulimia|ivf|chronic\s+illness)\b")
+_FREE_TEXT_KEY = re.compile(r"(?i)^(?:body|text|message|content|snippet|comment|comments|description|note|notes|summary|subject)$")
+
+
+def health_term_entries(verbs: frozenset[str], sensitivity: int, result: Any) -> set[str]:
+    if "read" not in verbs or not 2 <= sensitivity <= 3 or not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for path, v in flatten_args(result):
+        leaf = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+        if isinstance(v, str) and _FREE_TEXT_KEY.match(leaf) and len(v) <= 4000:
+            out.update(HEALTHTERM_PREFIX + m.group(0).lower() for m in _CONDITION.finditer(v))
+    return set(sorted(out)[:16])
+
+
+def condition_written(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    terms = [e[len(HEALTHTERM_PREFIX):] for e in held if e.startswith(HEALTHTERM_PREFIX)]
+    if not terms:
+        return None
+    low_task = (task or "").lower()
+    for _, t in strings:
+        low = t.lower()
+        for term in terms:
+            if term not in low_task and re.search(r"\b" + re.escape(term) + r"\b", low):
+                return Verdict("preconditions", "block", "health_detail_beyond_task",
+                               "the write carries a medical condition read from a message that the task does not ask to record")
+    return None
+
+
+# --------------------------------------------------------------------------- data staged locally, then uploaded out
+# A file the session brought down from a data store (`aws s3 cp s3://…/customers_full.csv /tmp/`,
+# `gsutil cp`, `scp host:…`, `pg_dump … > dump.sql`) and then uploads from the shell to a host
+# outside the organisation (`curl -T`, `curl -F @`, `scp` or `rsync` to a remote): the two steps
+# together copy the data out, though neither looks like it alone.
+STAGED_PREFIX = "staged|"
+_FETCH_CMD = re.compile(r"(?i)\b(?:aws\s+s3\s+cp|gsutil\s+(?:-m\s+)?cp|az\s+storage\s+blob\s+download)\s+(?:--\S+\s+)*((?:s3|gs|https?)://\S+)\s+(\S+)"
+                        r"|\b(?:scp|rsync)\s+(?:-\S+\s+)*[\w.-]+:(\S+)\s+(\S+)")
+_DUMP_CMD = re.compile(r"(?i)\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|mongoexport|sqlite3)\b[^|;&\n]*?(?:>\s*|\s-f\s+|--file[= ]|--out[= ])(\S+)")
+_UPLOAD_CMD = re.compile(r"(?i)\bcurl\b[^|;&\n]*?(?:\s-T\s*|\s--upload-file\s+|\s-F\s*\S*@|\s--data-binary\s+@|\s-d\s*@)|"
+                         r"\b(?:scp|rsync|sftp)\b[^|;&\n]*\s[\w.-]+@?[\w.-]+\.[a-z]{2,}:")
+_HOSTS = re.compile(r"(?i)(?:https?|sftp|ftp)://([a-z0-9.-]+)|\s(?:[\w.-]+@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+\.[a-z]{2,}):")
+
+
+def _base(path: str) -> str:
+    return path.strip("'\"").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def staged_entries(command: str | None) -> set[str]:
+    if not command or len(command) > 4000:
+        return set()
+    low = command.lower()
+    if " cp " not in low and "scp" not in low and "rsync" not in low and "dump" not in low and "export" not in low and "sqlite3" not in low:
+        return set()
+    out: set[str] = set()
+    for m in _FETCH_CMD.finditer(command):
+        src, dst = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        name = _base(dst) if not dst.endswith("/") and "." in _base(dst) else _base(src)
+        if name and "|" not in name and len(name) >= 3:
+            out.add(STAGED_PREFIX + name)
+    for m in _DUMP_CMD.finditer(command):
+        name = _base(m.group(1))
+        if name and "|" not in name and len(name) >= 3:
+            out.add(STAGED_PREFIX + name)
+    return out
+
+
+def staged_upload(command: str | None, internal: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not command or not _UPLOAD_CMD.search(command):
+        return None
+    staged = [e[len(STAGED_PREFIX):] for e in held if e.startswith(STAGED_PREFIX)]
+    if not staged:
+        return None
+    hosts = {(m.group(1) or m.group(2) or "").lower() for m in _HOSTS.finditer(command)} - {""}
+    outside = [h for h in hosts if not internal(h) and not (task and h in task.lower())]
+    if not outside:
+        return None
+    low = command.lower()
+    for name in staged:
+        if re.search(r"(?<![\w.-])" + re.escape(name) + r"(?![\w.-])", low):
+            return Verdict("preconditions", "block", "staged_data_upload",
+                           f"the command uploads {name}, which this session copied down from a data store, to a host outside the organisation")
+    return None
+
+
+# --------------------------------------------------------------------------- a change outside its change record's scope
+# A change record the session read that states what it approves (`scope: Rolling restart of
+# deployment/checkout-api in namespace shop on prod-eu`): a change the task runs under that
+# record on a workload its scope does not name borrows the record's approval for something else.
+CHGSCOPE_PREFIX = "chgscope|"
+_CHANGE_ID = re.compile(r"(?i)^\s*(CHG-?\d+)\s*$")
+_SCOPE_KEY = re.compile(r"(?i)^(?:scope|change_?scope|approved_?scope|approved_?change|affected_?(?:services?|components?|resources?|workloads?))$")
+_WORKLOAD = re.compile(r"(?i)\b(?:deployments?|deploy|statefulsets?|sts|daemonsets?|ds|services?|svc|cronjobs?|jobs?)/([a-z0-9][a-z0-9.-]*)")
+_WORKLOAD_LEAF = re.compile(r"(?i)^(?:deployment|service|statefulset|daemonset|workload|app|application)(?:_?name)?$")
+_MUTATING = re.compile(r"(?i)^\s*(?:apply|create|delete|edit|patch|replace|scale|set|label|annotate|drain|cordon|uncordon|taint|autoscale|"
+                       r"rollout\s+(?:restart|undo|pause|resume))\b")
+
+
+def change_scope_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    ident = next((m.group(1).upper() for v in result.values() if isinstance(v, str) and (m := _CHANGE_ID.match(v))), None)
+    if ident is None:
+        return set()
+    return {f"{CHGSCOPE_PREFIX}{ident}|{' '.join(v.lower().replace('|', ' ').split())}" for k, v in result.items()
+            if isinstance(v, str) and _SCOPE_KEY.match(str(k)) and 8 <= len(v) <= 600}
+
+
+def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or "chg" not in task.lower():
+        return None
+    scopes = [e[len(CHGSCOPE_PREFIX):].partition("|") for e in held if e.startswith(CHGSCOPE_PREFIX)]
+    scopes = [(i, s) for i, _, s in scopes if re.search(r"(?i)\b" + re.escape(i) + r"\b", task)]
+    if not scopes:
+        return None
+    flat = [(p.rsplit(".", 1)[-1], v) for p, v in flatten_args(args) if isinstance(v, str)]
+    mutating = bool(verbs & {"configure", "delete"}) or any(_MUTATING.match(v) for _, v in flat)
+    if not mutating:
+        return None
+    names = {m.group(1).lower() for _, v in flat for m in _WORKLOAD.finditer(v)}
+    names |= {v.strip().lower() for k, v in flat if _WORKLOAD_LEAF.match(k) and 2 < len(v.strip()) <= 60}
+    for ident, scope in scopes:
+        outside = sorted(n for n in names if not re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", scope))
+        if names and outside:
+            return Verdict("preconditions", "block", "outside_change_scope",
+                           f"the change record {ident} approves work on other workloads than {outside[0]}")
+    return None
+
+
+# --------------------------------------------------------------------------- an aggregate too small to hide anyone
+# A report whose result says its group is below the size at which it may be released
+# (`group_size: 3, min_group_size_for_release: 10`): sending or attaching it identifies people.
+SMALLGROUP_PREFIX = "smallgrp|"
+_GROUP_SIZE_KEY = re.compile(r"(?i)^(?:group_?size|cell_?size|n|headcount|respondents|count)$")
+_MIN_SIZE_KEY = re.compile(r"(?i)^min(?:imum)?_?(?:group_?|cell_?)?size\w*$|^k_?anonymity\w*$")
+_REPORT_LEAF = re.compile(r"(?i)^(?:report|file|path|output|url|location|attachment|document)(?:_?(?:path|url|id))?$")
+
+
+def small_group_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    size = next((v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and _GROUP_SIZE_KEY.match(str(k))), None)
+    floor = next((v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and _MIN_SIZE_KEY.match(str(k))), None)
+    if size is None or floor is None or size >= floor:
+        return set()
+    return {SMALLGROUP_PREFIX + v.strip() for k, v in result.items()
+            if isinstance(v, str) and _REPORT_LEAF.match(str(k)) and 3 <= len(v.strip()) <= 300 and "|" not in v}
+
+
+def small_group_shared(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    reports = [e[len(SMALLGROUP_PREFIX):] for e in held if e.startswith(SMALLGROUP_PREFIX)]
+    if not reports:
+        return None
+    for _, t in strings:
+        for r in reports:
+            if r in t:
+                return Verdict("preconditions", "block", "small_group_disclosure",
+                               "the report goes out although its result says its group is below the minimum size for release (people are identifiable)")
+    return None
+
+
+# --------------------------------------------------------------------------- no agreement for the data's recipient
+# A business associate or data processing agreement stated as missing, pending or lapsed (in the
+# task, or on a recipient's record: `baa_on_file: false`): regulated data then sent to that
+# recipient (an address the task or the record names) goes to a party not bound to protect it.
+NOAGREEMENT_PREFIX = "noagree|"
+_AGREEMENT = r"(?:baa|dpa|business\s+associate\s+agreement|data\s+processing\s+(?:agreement|addendum))"
+_NO_AGREEMENT = re.compile(r"(?i)\b" + _AGREEMENT + r"\b[^.;\n]{0,60}?\b(?:pending|lapsed|expired|not\s+(?:yet\s+)?(?:signed|in\s+place|on\s+file|renewed)|"
+                           r"missing|outstanding|unsigned|awaiting\s+signature)\b|\b(?:no|without\s+an?)\s+(?:signed\s+)?" + _AGREEMENT + r"\b")
+_AGREEMENT_KEY = re.compile(r"(?i)^(?:baa|dpa)(?:_?(?:on_?file|signed|status|in_?place))?$")
+_AGREEMENT_OK = re.compile(r"(?i)^\s*(?:true|yes|signed|on[ _-]?file|active|in[ _-]?place|valid|current)\b")
+
+
+def agreement_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        vals = [v for k, v in node.items() if _AGREEMENT_KEY.match(str(k))]
+        if not vals or any(v is True or isinstance(v, str) and _AGREEMENT_OK.match(v) for v in vals):
+            continue
+        for v in node.values():
+            if isinstance(v, str) and "@" in v and len(v) <= 120:
+                out.update(NOAGREEMENT_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
+    return out
+
+
+def no_agreement(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    lacking = {e[len(NOAGREEMENT_PREFIX):] for e in held if e.startswith(NOAGREEMENT_PREFIX)}
+    if task and "@" in task and _NO_AGREEMENT.search(task):
+        lacking |= {m.group(0).lower() for m in EMAIL_RX.finditer(task)}
+    if not lacking:
+        return None
+    for p, t in strings:
+        if dest_leaf(p) and "@" in t:
+            for m in EMAIL_RX.finditer(t):
+                if m.group(0).lower() in lacking:
+                    return Verdict("preconditions", "block", "no_data_agreement",
+                                   "the recipient has no business associate or data processing agreement in force (missing, pending or lapsed)")
+    return None
