@@ -840,11 +840,11 @@ def catalogue_entries(args: dict[str, Any], result: Any) -> set[str]:
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _APPROVED_QTY_KEY.match(str(k)):
                 out.update(f"{AQTY_PREFIX}{r}|{float(v):g}" for r in refs if "|" not in r)
     # a lookup that found nothing approved for what it asked about
-    text = _result_text(result)
-    if text and "approv" in text.lower() and _NOT_APPROVED_NOTE.search(text[:4000]):
-        for p, v in flatten_args(args):
-            if isinstance(v, str) and _QUERY_LEAF.match(p.rsplit(".", 1)[-1]) and 2 < len(v) <= 60 and "|" not in v:
-                out.add(UNCATALOGUED_PREFIX + _vname(v))
+    asked = [v for p, v in flatten_args(args) if isinstance(v, str) and _QUERY_LEAF.match(p.rsplit(".", 1)[-1]) and 2 < len(v) <= 60 and "|" not in v]
+    if asked:
+        text = _result_text(result)
+        if text and "approv" in text.lower() and _NOT_APPROVED_NOTE.search(text[:4000]):
+            out.update(UNCATALOGUED_PREFIX + _vname(v) for v in asked)
     return set(sorted(out)[:64])
 
 
@@ -1034,8 +1034,11 @@ _OFFERED = re.compile(r"(?i)(\d{1,2}(?:\.\d+)?)\s*%\s*(?:off\b|discount\b)|\bdis
 
 
 def discount_cap_entries(result: Any) -> set[str]:
-    text = _result_text(result)
-    if not text or "%" not in text or "discount" not in text.lower():
+    if not isinstance(result, (dict, list, str)):
+        return set()
+    text = " ".join(t for t in ([result] if isinstance(result, str) else (v for _, v in flatten_args(result) if isinstance(v, str)))
+                    if "%" in t and "iscount" in t)
+    if not text:
         return set()
     caps = [float(m.group(1) or m.group(2)) for m in _DISCOUNT_CAP.finditer(text[:8000])]
     return {f"{DISCOUNT_CAP_PREFIX}{min(caps):g}"} if caps else set()
