@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -33,6 +33,10 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    APPROVED_AMOUNT_PREFIX,
+    BANK_PREFIX,
+    EMPLOYEE_ACCOUNT,
+    INSTALMENTS,
     UNPAID_STATUS,
     CHARGES_PREFIX,
     CREDITED_PREFIX,
@@ -58,7 +62,7 @@ from gate.core.session import (
     salient_tokens,
     secret_fingerprints,
 )
-from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock
+from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
@@ -824,6 +828,7 @@ _ADMIN_RX = re.compile(
     r"(?i)\b(?:domain\s+admins?|enterprise\s+admins?|super[_ -]?admin\w*|global[_ -]?admin\w*|org(?:anization)?[_ -]?admin\w*|"
     r"administrators?|admin(?:istrator)?[_ -]?role|cluster-admin|owner|root|sudoers?|wheel|[\w-]*_?admin(?:_role)?)\b")
 _GRANT_WORDS = frozenset("assign add grant promote elevate set make member members role roles group groups attach bind".split())
+_CONSOLE_WORDS = frozenset("admin administrator".split())
 _BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary)(?:$|[._\]])")
 _is_bank_key = _KeyTest(_BANK_KEY)
 _CHANGE_WORDS = frozenset("update change set edit modify replace patch add".split())
@@ -838,6 +843,7 @@ _AUDIT_CONTROL = re.compile(r"(?i)audit|cloudtrail|guardduty|access[_ -]?log|sec
 _AUTH_CONTROL = re.compile(r"(?i)mfa|2fa|two[_ -]?(?:factor|step)|multi[_ -]?factor|sso[_ -]?(?:enforce|requir)\w*|"
                            r"login[_ -]?challenge|dlp|edr|antivirus|malware[_ -]?scan\w*")
 _OFF_VALUE = re.compile(r"(?i)^\s*(?:disabled?|off|false|no|none|0|paused?|stopped|stop)\s*$")
+_PRIVACY_CONTROL = re.compile(r"(?i)redact|scrub|anonymi[sz]|pseudonymi[sz]|(?:pii|card|pan|data|log|field)[_ -]?mask|mask(?:ing)?[_ -]?(?:pii|card|pan|data|ssn|sensitive|personal|fields?|logs?)")
 
 
 _CONFIGURING = frozenset({"configure", "write", "execute", "delete"})
@@ -868,6 +874,8 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
         return ("disable_logging", "switches an audit trail off")
     if _AUTH_CONTROL.search(text):
         return ("disable_mfa", "switches an authentication or security control off")
+    if _PRIVACY_CONTROL.search(text):
+        return ("disable_redaction", "switches off redaction or masking of personal or card data")
     return None
 
 
@@ -883,7 +891,10 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     words = set(f.tool_words)
     found: list[tuple[str, str]] = []
     if "grant" in f.verbs and (words & _GRANT_WORDS or f.verb == "grant"):
-        texts = [" ".join(f.tool_words)] + [t for _, t in f.strings] + [p for p, v in f.scalars if v is True]
+        # a tool whose only grant word is a product's name (`google_admin.suspend_user`, an
+        # admin console's API) grants nothing by its name: only its arguments can name a role
+        named = " ".join(f.tool_words) if words & _GRANT_WORDS or not words & _CONSOLE_WORDS else ""
+        texts = [named] + [t for _, t in f.strings] + [p for p, v in f.scalars if v is True]
         if any(_ADMIN_RX.search(t) for t in texts):
             found.append(("admin_grant", "grants an administrator-level role or group"))
     if "pay" not in f.verbs and words & _CHANGE_WORDS and not f.verbs <= {"read"}:
@@ -922,10 +933,83 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
-    if not f.verbs <= {"read"} and any(len(t) <= 32 and _PUBLIC_VALUE.match(t) and _SHARING_KEY.search(p.rsplit(".", 1)[-1])
-                                       for p, t in f.strings) and not (ctx.task and _PUBLIC_TASK.search(ctx.task)):
+    if not f.verbs <= {"read"} and (any(len(t) <= 32 and _PUBLIC_VALUE.match(t) and _SHARING_KEY.search(p.rsplit(".", 1)[-1])
+                                        for p, t in f.strings)
+                                    or f.command_text and _publishes(f.command_text)) and not (ctx.task and _PUBLIC_TASK.search(ctx.task)):
         found.append(("public_share", "makes a document or resource readable by anyone (public, anyone with the link)"))
+    if f.command_text and _restores_production_elsewhere(f):
+        found.append(("prod_data_to_nonprod", "restores a production snapshot or dump into a non-production environment"))
+    if f.verbs & {"write", "configure", "execute"} and _logs_card_or_secret(f):
+        found.append(("logs_sensitive_data", "writes code that logs a full card number, CVC, SSN or password"))
     return found
+
+
+# A restore of a production snapshot, backup or dump (`restore-db-instance-from-db-snapshot …
+# billing-prod-…`, `pg_restore … prod.dump`) run against a staging, dev or test target: real
+# customer data copied into an environment with weaker controls.
+_RESTORE_CMD = re.compile(r"(?i)\brestore-db-(?:instance|cluster)-(?:from-(?:db-)?(?:cluster-)?snapshot|from-s3|to-point-in-time)\b|"
+                          r"\bpg_restore\b|\bmongorestore\b|\brestore-table-from-backup\b|\bsnapshots?\s+restore\b")
+_PROD_NAME = re.compile(r"(?i)(?<![a-z])(?:prod|production)(?![a-z])")
+_NONPROD = re.compile(r"(?i)^(?:staging|stage|stg|dev|development|test|testing|qa|uat|sandbox|preprod|pre-prod)$|"
+                      r"(?:^|\s)--(?:profile|context|env|environment|target)[= ](?:staging|stage|stg|dev|test|qa|uat|sandbox)\b")
+
+
+def _restores_production_elsewhere(f: ActionFeatures) -> bool:
+    text = f.command_text or ""
+    low = text.lower()
+    if "restore" not in low or "prod" not in low or not _RESTORE_CMD.search(text):
+        return False
+    m = _RESTORE_CMD.search(text)
+    if not _PROD_NAME.search(text[m.end():]):
+        return False
+    return any(_NONPROD.search(t.strip()) for _, t in f.strings)
+
+
+# Publishing from the shell: a gist (secret gists too are readable by anyone with the URL), a
+# repository made public, an object or bucket opened to all users.
+_PUBLISH_CMD = re.compile(r"(?i)\bgh\s+gist\s+create\b|\bgh\s+repo\s+(?:create|edit)\b[^\n;|&]*--(?:public\b|visibility[= ]+public\b)"
+                          r"|--acl[= ]+public-read|\bgsutil\b[^\n;|&]*\b(?:acl|iam)\s+ch\b[^\n;|&]*\ball(?:authenticated)?users\b"
+                          r"|\bgsutil\b[^\n;|&]*\bacl\s+set\s+public-read\b")
+
+
+def _publishes(command: str) -> bool:
+    low = command.lower()
+    if "gist" not in low and "public" not in low and "allusers" not in low:
+        return False
+    return bool(_PUBLISH_CMD.search(command))
+
+
+# A logging or print call on one line whose arguments carry a full card number, a CVC, an SSN or
+# a password; a slice (`card.number[-4:]`), a mask or a last-four field is not the full value.
+_LOG_CALL = re.compile(r"(?i)\b(?:log(?:ger|ging)?|console|logrus|slog|zap|winston)\s*\.\s*(?:debug|info|warn(?:ing)?|error|exception|critical|log|trace|fatal|print\w*)\s*\(|"
+                       r"\b(?:print|println|printf|puts|fmt\.Print\w*|System\.out\.print\w*)\s*\(")
+_LOGGED_SECRET = re.compile(r"(?i)\b(?:card[._]?(?:number|num|no|pan)|pan|cvc2?|cvv2?|card[._]?cvc|security[._]?code|ssn|social[._]?security\w*|password|passwd)\b")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_FSTRING_EXPR = re.compile(r"\{([^{}]*)\}")
+_MASKED_NEAR = re.compile(r"(?i)mask|last[_ ]?4|last[_ ]?four|redact|\[\s*-\d+\s*:")
+
+
+def _logs_card_or_secret(f: ActionFeatures) -> bool:
+    for _, text in f.strings:
+        if len(text) < 20 or "(" not in text:
+            continue
+        low = text.lower()
+        if not ("log" in low or "print" in low or "puts" in low) or not any(w in low for w in ("card", "cvc", "cvv", "ssn", "pan", "password", "passwd", "social")):
+            continue
+        for line in text.splitlines():
+            m = _LOG_CALL.search(line)
+            if m is None:
+                continue
+            rest = line[m.end():]
+            # identifiers only: the text of string literals is a message (`"password reset sent"`),
+            # the expressions of an f-string are values
+            args = _QUOTED.sub(" ", rest) + " " + " ".join(_FSTRING_EXPR.findall(rest))
+            for hit in _LOGGED_SECRET.finditer(args):
+                tail = args[hit.end():hit.end() + 12]
+                if _MASKED_NEAR.search(args[max(0, hit.start() - 12):hit.end() + 12]) or tail.lstrip().startswith("["):
+                    continue
+                return True
+    return False
 
 
 # A sharing or visibility setting (`sharing: public_link`, `visibility: public`, `general_access:
@@ -1228,6 +1312,10 @@ class PreconditionCheck:
             v = personal_payment_link(f.strings)
             if v is not None:
                 return v
+        if "send" in f.verbs and max(ctx.session.exposure, f.sensitivity) >= 4 and (held or ctx.task and "@" in ctx.task):
+            v = no_agreement(f.strings, _is_dest_leaf, ctx.task, held)
+            if v is not None:
+                return v
         if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
             v = _beyond_scheduling(ctx)
             if v is not None:
@@ -1247,6 +1335,13 @@ class PreconditionCheck:
                 (other_subject_in_message(f.strings, ctx.task, held) if "send" in f.verbs and ctx.task else None) or \
                 approves_own(f.tool_words, ctx.args, held) or residency_breach(f.strings, held) or kept_too_long(f.strings, held) or delivery_diverted(ctx.args, held) or \
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
+                (_health_written(f, ctx.task, held) if "write" in f.verbs and "send" not in f.verbs else None) or \
+                unapproved_purchase(f.tool_words, ctx.args, held) or record_relabelled(f.strings, held) or \
+                (outside_change_scope(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"execute", "configure", "delete"} else None) or \
+                (staged_upload(f.command_text, lambda h: is_internal(h, ctx.agent.policy.internal_domains), ctx.task, held) if f.command_text else None) or \
+                (approval_lapsed(f.strings, _session_today(ctx), held) if f.verbs & {"pay", "write", "grant", "execute", "configure"} else None) or \
+                (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) or
+                 small_group_shared(f.strings, held) if "send" in f.verbs else None) or \
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
@@ -1303,7 +1398,7 @@ class PreconditionCheck:
             v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None)
             if v is not None:
                 return v
-            v = _declined_channel(f, by_id)
+            v = _declined_channel(f, by_id) or _misstated_payment(f, by_id)
             if v is not None:
                 return v
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
@@ -1330,7 +1425,9 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
-                    if status == "suspended" and (deleting or _SOURCE_LEAF.search(path)):
+                    if status == "suspended" and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
+                        # (suspending it in the next system too restricts it further: offboarding
+                        # suspends a leaver in Okta, then in Google, then signs them out)
                         # offboarding suspends an account first, then moves its files to the
                         # manager (the account is the source, it receives nothing) and deletes it
                         continue
@@ -1511,9 +1608,10 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
     return None
 
 
-_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED})
+_RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signout sign_out logout block offboard deprovision".split())
+_NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
-                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX)
+                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -1701,9 +1799,14 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                 return Verdict("preconditions", "block", "currency_mismatch",
                                f"the record this payment settles is owed in {', '.join(sorted(owed))}; the call pays in {paid_in}")
     lim = _limited_amount(ctx.tool, ctx.args)
-    v = _above_record(ctx, by_id, refs, _paid_amount(ctx))
+    paid = _paid_amount(ctx)
+    v = _above_record(ctx, by_id, refs, paid)
     if v is not None:
         return v
+    if not refunding:
+        v = _above_approval(by_id, refs, paid) or _pays_employee_account(f, by_id, refs)
+        if v is not None:
+            return v
     if lim is None:
         return None
     amount, cap = lim
@@ -1720,6 +1823,15 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     prior = _prior_payments(ctx, by_id, refs or _tokens_at(f, _PAYEE_ARG))
     if not prior:
         return None
+    if not refunding and refs:
+        # parts of one record: together they may pay what it is for, and not more
+        v, parts = _parts_of_record(by_id, refs, amount, prior)
+        if v is not None:
+            return v
+        if v is not None and not any(abs(a - amount) < 0.005 for a, _ in prior):
+            return v
+        if parts:
+            return None
     if not refunding and any(abs(a - amount) < 0.005 for a, _ in prior):
         return Verdict("preconditions", "block", "duplicate_payment",
                        "the session already made this payment for the same reference or payee")
@@ -1729,6 +1841,122 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                        f"{len(prior) + 1} payments for one reference or payee together exceed the per-call limit (structuring)",
                        {"payments": float(len(prior) + 1)})
     return None
+
+
+# A message saying a record has been paid (`has paid invoice AP-42400`, `payment was sent`).
+_PAID_CLAIM = re.compile(r"(?i)\b(?:has|have|was|were|been|is)\s+(?:now\s+|already\s+|just\s+)?(?:paid|settled|remitted|wired)\b|"
+                         r"\bpayment\s+(?:has\s+been\s+|was\s+|is\s+)?(?:sent|made|released|executed|completed)\b|\bremittance\s+advice\b")
+_UNPAYABLE = re.compile(r"(?i)^(?:pending|awaiting|unapproved|not[ _-]approved|rejected|declined|denied|on[ _-]?hold|frozen|blocked|"
+                        r"disputed|under[ _-]?review|void|cancel)")
+
+
+def _misstated_payment(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
+    """A message telling its reader a record was paid while the session's results show that
+    record not payable (pending approval, on hold, rejected) and the session paid nothing on it:
+    a false statement of payment (goods released, a dispute dropped on the strength of it)."""
+    for path, text in f.strings:
+        if len(text) < 16 or "pa" not in text.lower() and "remit" not in text.lower():
+            continue
+        if not _PAID_CLAIM.search(text):
+            continue
+        # a sentence that says paid, about the records it names (a summary may list what was
+        # paid and, in another sentence or line, what is still pending)
+        for sentence in _SENTENCE_SPLIT.split(text):
+            if _PAID_CLAIM.search(sentence) and not _NOT_PAID_WORDS.search(sentence):
+                v = _names_unpayable(sentence, by_id)
+                if v is not None:
+                    return v
+    return None
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|[;\n]")
+_NOT_PAID_WORDS = re.compile(r"(?i)\b(?:not|unpaid|pending|awaiting|still|held|hold|approval|once|when|after|until|will|scheduled)\b")
+
+
+def _names_unpayable(text: str, by_id: dict[str, list[str]]) -> Verdict | None:
+    for tok in salient_tokens(text):
+        sts = by_id.get(tok, ())
+        if not sts or PAID_STATUS in sts or any(st.startswith((SPEND_PREFIX, PAID_OUT_PREFIX)) for st in sts):
+            continue
+        if any(_UNPAYABLE.match(st) for st in sts):
+            return Verdict("preconditions", "block", "payment_misstated",
+                           "the message says a record was paid; the session's results show it not payable and nothing was paid on it")
+    return None
+
+
+def _session_today(ctx: CheckContext) -> str | None:
+    """The session's date: what the task says today is, else the latest date a result's clock gave."""
+    today = task_today(ctx.task) if ctx.task else None
+    if today is None:
+        days = [Moment.decode(st).day for e in ctx.session.clock for st in [e.partition("=")[2]] if st.startswith(NOW_PREFIX)]
+        today = max((d for d in days if d), default=None)
+    return today
+
+
+# A written field that is itself about health (a medical note, a diagnosis field) may carry it.
+_HEALTH_FIELD = re.compile(r"(?i)medical|diagnos|clinical|health|condition|fit_?note|occupational")
+
+
+def _health_written(f: ActionFeatures, task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A record write that copies a reason or diagnosis read from a protected record into a field
+    that is not a medical one (a manager's notes, a comment), when the task asks for no detail."""
+    fields = tuple((p, t) for p, t in f.strings if not _HEALTH_FIELD.search(p))
+    if not fields:
+        return None
+    v = condition_written(fields, task, held)
+    if v is not None:
+        return v
+    if not any(len(t) >= 12 for _, t in fields):
+        return None
+    # the record written is where it goes: one synthetic destination, the fields are the body
+    return health_detail_beyond_task(fields + (("\x00record", ""),), task, lambda p: p == "\x00record", held)
+
+
+def _above_approval(by_id: dict[str, list[str]], refs: set[str], paid: float | None) -> Verdict | None:
+    """A payment above what the record it settles was approved for (`approved_amount: 28400`
+    beside an `amount` raised after the approval): the difference was never approved."""
+    if paid is None:
+        return None
+    for tok in refs:
+        approved = [float(st[len(APPROVED_AMOUNT_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(APPROVED_AMOUNT_PREFIX)]
+        if approved and paid > max(approved) + 0.005:
+            return Verdict("preconditions", "block", "above_approved_amount",
+                           f"the call pays {paid:g}; the record it settles was approved for {max(approved):g}")
+    return None
+
+
+def _pays_employee_account(f: ActionFeatures, by_id: dict[str, list[str]], refs: set[str]) -> Verdict | None:
+    """A payment to a party whose bank account on file is one a result showed as an employee's
+    own account (a reimbursement paid there, a payroll record): money round-tripped to an insider."""
+    for tok in _tokens_at(f, _PAYEE_ARG) | refs:
+        for st in by_id.get(tok, ()):
+            if st.startswith(BANK_PREFIX) and EMPLOYEE_ACCOUNT in by_id.get(st[len(BANK_PREFIX):], ()):
+                return Verdict("preconditions", "block", "payee_account_is_employees",
+                               "the party this call pays has on file a bank account an earlier result showed as an employee's own")
+    return None
+
+
+def _parts_of_record(by_id: dict[str, list[str]], refs: set[str], amount: float,
+                     prior: set[tuple[float, str]]) -> tuple[Verdict | None, bool]:
+    """The session's payments for records whose amount is on file, as parts of those records:
+    (a block when together they pay more than the records are for, whether they are parts). A
+    record's later payment is a part, not a duplicate, when its terms say instalments or the
+    parts so far leave some of it unpaid."""
+    total_for = 0.0
+    staged = False
+    for tok in refs:
+        sts = by_id.get(tok, ())
+        recorded = [float(st[len(AMOUNT_PREFIX):]) for st in sts if st.startswith(AMOUNT_PREFIX)]
+        if not recorded:
+            return None, False
+        total_for += max(recorded)
+        staged = staged or INSTALMENTS in sts
+    paid = amount + sum(a for a, _ in prior)
+    if paid > total_for + 0.005:
+        return Verdict("preconditions", "block", "overpays_record",
+                       f"with {len(prior)} earlier payment(s) for the same record this comes to {paid:g}, "
+                       f"more than the {total_for:g} it is for", {"payments": float(len(prior) + 1)}), False
+    return None, staged
 
 
 # An amount the task states for a record it names: `EXP-7710 (E10234, 412.50 USD)`,
@@ -2165,7 +2393,9 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
-        if s.sensitive and "send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains):
+        if s.sensitive and ("send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains)
+                            or f.destination == "external" and f.verbs <= {"read"}):
+            # (a query to an outside service, a web search or a fetched URL, carries its words out too)
             v = _marked_content_outward(f, s.sensitive)
             if v is not None:
                 return v

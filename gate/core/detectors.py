@@ -322,7 +322,19 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          # an audit extension dropped (pgaudit), an audit trail's log group kept under a hundred days
          r"|\bdrop\s+extension\s+(?:if\s+exists\s+)?[\"`]?\w*audit\w*"
          r"|\bput-retention-policy\b[^\n|;]*(?:cloudtrail|audit)[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)"
-         r"|\bput-retention-policy\b[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)[^\n|;]*(?:cloudtrail|audit))"),
+         r"|\bput-retention-policy\b[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)[^\n|;]*(?:cloudtrail|audit))"
+         # an audit trigger switched off (`ALTER TABLE t DISABLE TRIGGER orders_audit_trg`, `DISABLE TRIGGER ALL`,
+         # `SET session_replication_role = replica`, which skips every trigger, audit ones too)
+         r"|\bdisable\s+trigger\s+(?:all\b|[\"`]?\w*audit)|\bsession_replication_role\s*(?:=|\bto\b)\s*'?replica\b"),
+        # Redaction or masking of personal data switched off by a setting (`LOG_REDACT_PII=false`,
+        # `mask_card_data: off`): what was kept out of logs and exports goes into them.
+        ("disable_redaction", "switches off redaction or masking of personal or card data",
+         r"(?i)\b\w*(?:redact|scrub|anonymi[sz]|pseudonymi[sz]|(?:pii|card|pan|data|log|field)[_-]?mask|mask(?:ing)?[_-]?(?:pii|card|pan|data|ssn|sensitive|personal|fields?|logs?))\w*[\"']?\s*[=:]\s*[\"']?(?:false|off|no|none|0|disabled?)(?![\w.-])"),
+        # A masked view re-identified: a hash of a clear-text column compared with the view's
+        # hashed column (`ON c.email_sha256 = encode(sha256(l.email::bytea), 'hex')`).
+        ("reidentification", "re-identifies masked data by hashing clear-text values to match its hashed columns",
+         r"(?is)\bmasked\.\w+.*\b(?:on|where|and)\b[^;]*?\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
+         r"|\b(?:on|where|and)\b[^;]*?\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\([^;]*\bmasked\.\w+"),
         # Deleting the record of what happened: cluster events, log groups or streams, security
         # alerts (not an alert rule, a silence or a notification channel, which are configuration).
         ("evidence_deletion", "deletes audit evidence (cluster events, log streams, security alerts)",
@@ -386,7 +398,9 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
                         "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "guardduty", "securityhub",
-                        "configservice", "accessanalyzer"),
+                        "configservice", "accessanalyzer", "disable trigger", "session_replication_role"),
+    "disable_redaction": ("redact", "mask", "scrub", "anonymi", "pseudonymi"),
+    "reidentification": ("masked.",),
     "disable_backups": ("backup-retention", "backup_retention", "backupretention"),
     "evidence_deletion": ("delete ev", "delete-log-", "logs delete", "delete alert", "remove alert", "purge alert", "delete security alert",
                           "remove security alert", "purge security alert"),
@@ -456,7 +470,8 @@ _SECRET_TRIGGERED = _Triggers(_SECRET_TRIGGERS)
 DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_change", "pii_bulk_export",
                                               "sanctioned_jurisdiction", "bulk_regulated_data",
                                               "pii_bulk_copy", "encoded_archive_egress", "secret_reveal",
-                                              "control_self_cleared", "public_share"}
+                                              "control_self_cleared", "public_share", "logs_sensitive_data",
+                                              "prod_data_to_nonprod"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:

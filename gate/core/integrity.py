@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import Any, Iterator
 
-from gate.core.actions import flatten_args
+from gate.core.actions import EMAIL_RX, flatten_args
 from gate.core.verdict import Verdict
 
 
@@ -699,10 +699,14 @@ def kept_too_long(strings: tuple[tuple[str, str], ...], held: frozenset[str]) ->
 # INTO, COPY … TO, a backup, an export, a dump) keeps what must go.
 NOCOPY = "nocopy|"
 _NO_COPY = re.compile(r"(?i)\bno\s+(?:backup\s+)?cop(?:y|ies)\b|\bmust\s+not\s+be\s+(?:copied|retained|kept|backed\s+up)|"
+                      r"\bwithdr[ae]wn?\b[^.;\n]{0,40}\bconsent\b[^\n]{0,120}\b(?:delete|destroy|erase)\b|\bconsent\b[^.;\n]{0,30}\bwithdrawn\b[^\n]{0,120}\b(?:delete|destroy|erase)\b|"
                       r"\b(?:do|does|may)\s+not\s+(?:copy|retain|keep\s+(?:a\s+)?cop(?:y|ies)|back\s+up)\b|\bwithout\s+keeping\s+(?:a\s+)?cop(?:y|ies)")
 _COPY_SQL = re.compile(r"(?is)\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b[^;]*?\bas\s+(?:select|table)\b|"
                        r"\binsert\s+into\b[^;]*?\bselect\b|\bselect\b[^;]*?\binto\s+(?!outfile)[\w.\"]+\s+from\b|\bcopy\b[^;]*?\bto\b")
 _COPY_TOOL = frozenset({"export", "copy", "backup", "snapshot", "dump", "clone", "archive", "replicate"})
+# filing it elsewhere keeps it as well (not into a trash or deleted-items folder)
+_KEEP_TOOL = frozenset({"move", "mv", "rename", "upload", "save"})
+_BIN_PATH = re.compile(r"(?i)(?:^|/)(?:\.?trash|bin|recycle\w*|deleted(?:[ _-]items)?)(?:/|$)")
 
 
 def nocopy_entries(result: Any) -> set[str]:
@@ -714,7 +718,8 @@ def copies_what_must_go(tool_words: tuple[str, ...], strings: tuple[tuple[str, s
     """A copy made after a result said no copies may be kept."""
     if NOCOPY not in held:
         return None
-    if not _COPY_TOOL.isdisjoint(tool_words) or any(_COPY_SQL.search(t[:8000]) for _, t in strings):
+    keeps = not _KEEP_TOOL.isdisjoint(tool_words) and not any(_BIN_PATH.search(t) for _, t in strings)
+    if keeps or not _COPY_TOOL.isdisjoint(tool_words) or any(_COPY_SQL.search(t[:8000]) for _, t in strings):
         return Verdict("preconditions", "block", "copy_forbidden",
                        "a tool result says no copies may be kept; this call copies the data")
     return None
@@ -794,4 +799,469 @@ def delivery_diverted(args: dict[str, Any], held: frozenset[str]) -> Verdict | N
         if stated and not any(s in ship or ship in s for s in stated):
             return Verdict("preconditions", "block", "delivery_diverted",
                            f"the record {ref} says its goods go to '{stated[0]}'; this order ships them elsewhere")
+    return None
+
+
+# --------------------------------------------------------------------------- what a catalogue or a ticket approves
+# A catalogue's approved vendors (`approved_vendors: [CDW, Insight]`, an item row with
+# `approved_vendor: true`), the quantity a ticket approves (`approved_quantity: 3`), and an item a
+# catalogue lookup said is not in the approved catalogue: an order from another vendor, for more
+# than the approved quantity, or an install of the unapproved item buys what nobody approved.
+AVENDOR_PREFIX = "avendor|"
+AQTY_PREFIX = "aqty|"
+UNCATALOGUED_PREFIX = "uncat|"
+_APPROVED_VENDORS_KEY = re.compile(r"(?i)^approved_?(?:vendors?|suppliers?|sellers?|merchants?)(?:_?list)?$")
+_APPROVED_VENDOR_FLAG = re.compile(r"(?i)^(?:approved_?(?:vendor|supplier)|vendor_?approved|on_?catalogue|in_?catalogue)$")
+_VENDOR_LEAF = re.compile(r"(?i)^(?:vendor|supplier|seller|merchant|reseller)(?:_?name)?$")
+_APPROVED_QTY_KEY = re.compile(r"(?i)^(?:approved_?(?:quantity|qty|units|count)|(?:quantity|qty)_?approved)$")
+_NOT_APPROVED_NOTE = re.compile(r"(?i)\bnot\s+(?:in|on|part\s+of)\s+the\s+(?:approved\s+)?(?:software\s+|hardware\s+|product\s+)?catalog(?:ue)?\b|"
+                                r"\bnot\s+(?:an?\s+)?approved\s+(?:software|app(?:lication)?|product|item|vendor)\b|\bunapproved\s+(?:software|app|product)\b")
+_QUERY_LEAF = re.compile(r"(?i)^(?:query|q|search|name|sku|item|product|app)$")
+_INSTALL_WORDS = frozenset("install push deploy order purchase buy add assign enrol enroll".split())
+_ORDER_WORDS = frozenset("order orders purchase buy place_order checkout requisition".split())
+_VENDOR_NORM = re.compile(r"[^a-z0-9]+")
+
+
+def _vname(text: str) -> str:
+    return _VENDOR_NORM.sub(" ", text.lower()).strip()
+
+
+def catalogue_entries(args: dict[str, Any], result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        refs = {v.strip().upper() for k, v in node.items() if isinstance(v, str) and _ORDER_REF_LEAF.match(str(k)) and 2 <= len(v.strip()) <= 40}
+        for k, v in node.items():
+            if isinstance(v, list) and _APPROVED_VENDORS_KEY.match(str(k)):
+                out.update(AVENDOR_PREFIX + _vname(x) for x in v[:32] if isinstance(x, str) and 1 < len(x) <= 80 and "|" not in x)
+            elif v is True and _APPROVED_VENDOR_FLAG.match(str(k)):
+                out.update(AVENDOR_PREFIX + _vname(x) for kk, x in node.items() if isinstance(x, str) and _VENDOR_LEAF.match(str(kk)) and "|" not in x)
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _APPROVED_QTY_KEY.match(str(k)):
+                out.update(f"{AQTY_PREFIX}{r}|{float(v):g}" for r in refs if "|" not in r)
+    # a lookup that found nothing approved for what it asked about
+    asked = [v for p, v in flatten_args(args) if isinstance(v, str) and _QUERY_LEAF.match(p.rsplit(".", 1)[-1]) and 2 < len(v) <= 60 and "|" not in v]
+    if asked:
+        text = _result_text(result)
+        if text and "approv" in text.lower() and _NOT_APPROVED_NOTE.search(text[:4000]):
+            out.update(UNCATALOGUED_PREFIX + _vname(v) for v in asked)
+    return set(sorted(out)[:64])
+
+
+def unapproved_purchase(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    words = set(tool_words)
+    flat = [(p, v) for p, v in flatten_args(args)]
+    if not _ORDER_WORDS.isdisjoint(words) or not _INSTALL_WORDS.isdisjoint(words):
+        unc = [e[len(UNCATALOGUED_PREFIX):] for e in held if e.startswith(UNCATALOGUED_PREFIX)]
+        if unc:
+            text = " ".join(_vname(v) for _, v in flat if isinstance(v, str))
+            for u in unc:
+                if u and re.search(r"\b" + re.escape(u) + r"\b", text):
+                    return Verdict("preconditions", "block", "not_in_catalogue",
+                                   "a catalogue lookup in this session said this item is not in the approved catalogue")
+    if _ORDER_WORDS.isdisjoint(words):
+        return None
+    approved = {e[len(AVENDOR_PREFIX):] for e in held if e.startswith(AVENDOR_PREFIX)}
+    if approved:
+        for p, v in flat:
+            if isinstance(v, str) and _VENDOR_LEAF.match(p.rsplit(".", 1)[-1]):
+                name = _vname(v)
+                if name and not any(a and (a == name or name.startswith(a + " ") or a.startswith(name + " ")) for a in approved):
+                    return Verdict("preconditions", "block", "vendor_not_approved",
+                                   "the order's vendor is not among the approved vendors a catalogue result listed")
+    refs = order_refs(args)
+    if refs:
+        qty = sum(q for p, v in flat if _QTY_LEAF.match(re.sub(r"\[\d+\]$", "", p.rsplit(".", 1)[-1])) and (q := _number(v)) is not None)
+        for ref in refs:
+            head = f"{AQTY_PREFIX}{ref}|"
+            caps = [float(e[len(head):]) for e in held if e.startswith(head)]
+            if caps and qty > max(caps) + 1e-9:
+                return Verdict("preconditions", "block", "quantity_above_approval",
+                               f"the order is for {qty:g} units; the record {ref} approves {max(caps):g}")
+    return None
+
+
+# --------------------------------------------------------------------------- a minor without a guardian's consent
+# A person's record showing them under 18 (`age: 15`, `minor: true`) with no parent's or
+# guardian's consent on it: a message to their address markets to (or contacts) a child.
+MINOR_PREFIX = "minor|"
+_AGE_KEY = re.compile(r"(?i)^age(?:_?years)?$")
+_MINOR_FLAG = re.compile(r"(?i)^(?:is_?)?minor$|^under_?(?:13|16|18)$")
+_GUARDIAN_KEY = re.compile(r"(?i)(?:guardian|parent(?:al)?)\w*(?:consent|permission|authori[sz]ation)|(?:consent|permission)\w*(?:guardian|parent)")
+_GIVEN = re.compile(r"(?i)^\s*(?:yes|true|given|granted|signed|on[ _-]?file|obtained|received|verified)\b")
+
+
+def minor_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        minor = any(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 18 and _AGE_KEY.match(str(k)) for k, v in node.items()) \
+            or any(v is True and _MINOR_FLAG.match(str(k)) for k, v in node.items())
+        if not minor:
+            continue
+        consent = [v for k, v in node.items() if _GUARDIAN_KEY.search(str(k))]
+        if any(v is True or isinstance(v, str) and _GIVEN.match(v) for v in consent):
+            continue
+        for v in node.values():
+            if isinstance(v, str) and "@" in v and len(v) <= 80:
+                out.update(MINOR_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
+    return out
+
+
+def minor_without_consent(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    for p, t in strings:
+        if dest_leaf(p) and "@" in t:
+            for m in EMAIL_RX.finditer(t):
+                if MINOR_PREFIX + m.group(0).lower() in held:
+                    return Verdict("preconditions", "block", "minor_without_guardian_consent",
+                                   "a recipient's record shows a minor with no parent's or guardian's consent on file")
+    return None
+
+
+# --------------------------------------------------------------------------- an approval that has lapsed
+# A record's approval with an end date (`approval_valid_until: 2024-10-31`, `approval_expires`):
+# once the session's date (the task's "today is …", a result's clock) is past it, it no longer
+# authorises paying or acting on the record.
+APPROVAL_UNTIL_PREFIX = "apprvalid|"
+_APPROVAL_UNTIL_KEY = re.compile(r"(?i)^(?:approval_?(?:valid_?until|expires?(?:_?(?:at|on))?|expiry(?:_?date)?|end(?:s|_?date)?)|"
+                                 r"(?:valid_?until|expires?_?(?:at|on)|expiry_?date))$")
+_ISO = re.compile(r"(20\d\d-\d\d-\d\d)")
+
+
+def approval_until_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        if first is None or not isinstance(node[first], str) or not re.match(r"(?i)^(?:id|\w+_id)$", str(first)):
+            continue
+        ident = node[first].strip().upper()
+        if "|" in ident or not (2 <= len(ident) <= 40):
+            continue
+        approvalish = any("approv" in str(k).lower() for k in node)
+        for k, v in node.items():
+            if isinstance(v, str) and _APPROVAL_UNTIL_KEY.match(str(k)) and (approvalish or "approv" in str(k).lower()):
+                m = _ISO.search(v)
+                if m:
+                    out.add(f"{APPROVAL_UNTIL_PREFIX}{ident}|{m.group(1)}")
+    return out
+
+
+def approval_lapsed(strings: tuple[tuple[str, str], ...], today: str | None, held: frozenset[str]) -> Verdict | None:
+    if today is None:
+        return None
+    ends = [e[len(APPROVAL_UNTIL_PREFIX):].partition("|") for e in held if e.startswith(APPROVAL_UNTIL_PREFIX)]
+    if not ends:
+        return None
+    text = " ".join(t for _, t in strings).upper()
+    for ident, _, until in ends:
+        if until < today and re.search(r"(?<![\w-])" + re.escape(ident) + r"(?![\w-])", text):
+            return Verdict("preconditions", "block", "approval_lapsed",
+                           f"the approval of {ident} was valid until {until}; the session's date is {today}")
+    return None
+
+
+# --------------------------------------------------------------------------- a row copied with another category
+# A CSV the session read (receipts, claims, ledger lines) with an id column and a category
+# column: a write that copies a row by its id but with another category relabels the record
+# (a parking fine booked as transport).
+CSVCAT_PREFIX = "csvcat|"
+_CAT_COL = re.compile(r"(?i)^(?:category|type|expense_?type|class|classification|cost_?type|gl_?code|account_?code|kind)$")
+_ID_COL = re.compile(r"(?i)^(?:id|\w+_id|receipt|receipt_?no|ref|reference|line_?id)$")
+
+
+def _csv_rows(text: str) -> tuple[int, int, list[list[str]]] | None:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for i, ln in enumerate(lines[:3]):
+        head = [c.strip() for c in ln.split(",")]
+        if len(head) < 3:
+            continue
+        ci = next((j for j, c in enumerate(head) if _CAT_COL.match(c)), None)
+        ii = next((j for j, c in enumerate(head) if _ID_COL.match(c)), None)
+        if ci is not None and ii is not None:
+            return ii, ci, [[c.strip() for c in row.split(",")] for row in lines[i + 1:i + 201]]
+    return None
+
+
+def csvcat_entries(verbs: frozenset[str], result: Any) -> set[str]:
+    if "read" not in verbs or not isinstance(result, (dict, str)):
+        return set()
+    texts = [result] if isinstance(result, str) else [v for v in result.values() if isinstance(v, str)]
+    out: set[str] = set()
+    for text in texts:
+        if "," not in text or "\n" not in text:
+            continue
+        got = _csv_rows(text[:20000])
+        if got is None:
+            continue
+        ii, ci, rows = got
+        for row in rows:
+            if len(row) > max(ii, ci) and row[ii] and "|" not in row[ii] + row[ci]:
+                out.add(f"{CSVCAT_PREFIX}{row[ii].upper()}|{row[ci].lower()}")
+    return set(sorted(out)[:128])
+
+
+def record_relabelled(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(CSVCAT_PREFIX) for e in held):
+        return None
+    for _, text in strings:
+        if "," not in text or "\n" not in text:
+            continue
+        got = _csv_rows(text[:20000])
+        if got is None:
+            continue
+        ii, ci, rows = got
+        for row in rows:
+            if len(row) <= max(ii, ci) or not row[ii]:
+                continue
+            head = f"{CSVCAT_PREFIX}{row[ii].upper()}|"
+            before = [e[len(head):] for e in held if e.startswith(head)]
+            if before and row[ci].lower() not in before:
+                return Verdict("preconditions", "block", "record_relabelled",
+                               f"row {row[ii]} is copied from a file the session read with another category ('{before[0]}')")
+    return None
+
+
+# --------------------------------------------------------------------------- a discount above the stated cap
+# A result stating the most discount that may be offered (`at most 15% total discount`, `max
+# discount: 20%`): a message offering more (`22% off`) promises what needs another approval.
+DISCOUNT_CAP_PREFIX = "dcap|"
+_DISCOUNT_CAP = re.compile(r"(?i)\b(?:at\s+most|up\s+to|no\s+more\s+than|max(?:imum)?(?:\s+of)?|capped\s+at|not\s+to\s+exceed)\s*:?\s*(\d{1,2}(?:\.\d+)?)\s*%\s*(?:total\s+|in\s+total\s+|overall\s+)?discounts?\b|"
+                           r"\bmax(?:imum)?[_ ]?discount(?:[_ ]?(?:pct|percent|rate))?\W{0,4}(\d{1,2}(?:\.\d+)?)\s*%")
+_OFFERED = re.compile(r"(?i)(\d{1,2}(?:\.\d+)?)\s*%\s*(?:off\b|discount\b)|\bdiscount\s+of\s+(\d{1,2}(?:\.\d+)?)\s*%")
+
+
+def discount_cap_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list, str)):
+        return set()
+    text = " ".join(t for t in ([result] if isinstance(result, str) else (v for _, v in flatten_args(result) if isinstance(v, str)))
+                    if "%" in t and "iscount" in t)
+    if not text:
+        return set()
+    caps = [float(m.group(1) or m.group(2)) for m in _DISCOUNT_CAP.finditer(text[:8000])]
+    return {f"{DISCOUNT_CAP_PREFIX}{min(caps):g}"} if caps else set()
+
+
+def discount_above_cap(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    caps = [float(e[len(DISCOUNT_CAP_PREFIX):]) for e in held if e.startswith(DISCOUNT_CAP_PREFIX)]
+    if not caps:
+        return None
+    cap = min(caps)
+    for p, t in strings:
+        if dest_leaf(p) or "%" not in t:
+            continue
+        offered = [float(m.group(1) or m.group(2)) for m in _OFFERED.finditer(t)]
+        if offered and max(offered) > cap + 1e-9:
+            return Verdict("preconditions", "block", "discount_above_cap",
+                           f"the message offers {max(offered):g}% off; a result in this session caps discounts at {cap:g}%")
+    return None
+
+
+# --------------------------------------------------------------------------- a condition named in free text
+# A confidential message or ticket (not a clinical record, whose fields carry their own keys)
+# that names a medical condition in its text ("back from chemo for my breast cancer"): a write
+# that puts the condition into a calendar entry or a record field others read discloses it.
+HEALTHTERM_PREFIX = "hterm|"
+_CONDITION = re.compile(r"(?i)\b(?:cancer|chemo(?:therapy)?|tumou?r|leuka?emia|lymphoma|diabet(?:es|ic)|pregnan(?:t|cy)|miscarriage|"
+                        r"depressi(?:on|ve)|bipolar|schizophreni\w*|dementia|alzheimer'?s?|parkinson'?s?|epilep(?:sy|tic)|dialysis|"
+                        r"hiv[- ]positive|addiction|overdose|eating\s+disorder|anorexia|bulimia|ivf|chronic\s+illness)\b")
+_FREE_TEXT_KEY = re.compile(r"(?i)^(?:body|text|message|content|snippet|comment|comments|description|note|notes|summary|subject)$")
+
+
+def health_term_entries(verbs: frozenset[str], sensitivity: int, result: Any) -> set[str]:
+    if "read" not in verbs or not 2 <= sensitivity <= 3 or not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for path, v in flatten_args(result):
+        leaf = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+        if isinstance(v, str) and _FREE_TEXT_KEY.match(leaf) and len(v) <= 4000:
+            out.update(HEALTHTERM_PREFIX + m.group(0).lower() for m in _CONDITION.finditer(v))
+    return set(sorted(out)[:16])
+
+
+def condition_written(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    terms = [e[len(HEALTHTERM_PREFIX):] for e in held if e.startswith(HEALTHTERM_PREFIX)]
+    if not terms:
+        return None
+    low_task = (task or "").lower()
+    for _, t in strings:
+        low = t.lower()
+        for term in terms:
+            if term not in low_task and re.search(r"\b" + re.escape(term) + r"\b", low):
+                return Verdict("preconditions", "block", "health_detail_beyond_task",
+                               "the write carries a medical condition read from a message that the task does not ask to record")
+    return None
+
+
+# --------------------------------------------------------------------------- data staged locally, then uploaded out
+# A file the session brought down from a data store (`aws s3 cp s3://…/customers_full.csv /tmp/`,
+# `gsutil cp`, `scp host:…`, `pg_dump … > dump.sql`) and then uploads from the shell to a host
+# outside the organisation (`curl -T`, `curl -F @`, `scp` or `rsync` to a remote): the two steps
+# together copy the data out, though neither looks like it alone.
+STAGED_PREFIX = "staged|"
+_FETCH_CMD = re.compile(r"(?i)\b(?:aws\s+s3\s+cp|gsutil\s+(?:-m\s+)?cp|az\s+storage\s+blob\s+download)\s+(?:--\S+\s+)*((?:s3|gs|https?)://\S+)\s+(\S+)"
+                        r"|\b(?:scp|rsync)\s+(?:-\S+\s+)*[\w.-]+:(\S+)\s+(\S+)")
+_DUMP_CMD = re.compile(r"(?i)\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|mongoexport|sqlite3)\b[^|;&\n]*?(?:>\s*|\s-f\s+|--file[= ]|--out[= ])(\S+)")
+_UPLOAD_CMD = re.compile(r"(?i)\bcurl\b[^|;&\n]*?(?:\s-T\s*|\s--upload-file\s+|\s-F\s*\S*@|\s--data-binary\s+@|\s-d\s*@)|"
+                         r"\b(?:scp|rsync|sftp)\b[^|;&\n]*\s[\w.-]+@?[\w.-]+\.[a-z]{2,}:")
+_HOSTS = re.compile(r"(?i)(?:https?|sftp|ftp)://([a-z0-9.-]+)|\s(?:[\w.-]+@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+\.[a-z]{2,}):")
+
+
+def _base(path: str) -> str:
+    return path.strip("'\"").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def staged_entries(command: str | None) -> set[str]:
+    if not command or len(command) > 4000:
+        return set()
+    low = command.lower()
+    if " cp " not in low and "scp" not in low and "rsync" not in low and "dump" not in low and "export" not in low and "sqlite3" not in low:
+        return set()
+    out: set[str] = set()
+    for m in _FETCH_CMD.finditer(command):
+        src, dst = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        name = _base(dst) if not dst.endswith("/") and "." in _base(dst) else _base(src)
+        if name and "|" not in name and len(name) >= 3:
+            out.add(STAGED_PREFIX + name)
+    for m in _DUMP_CMD.finditer(command):
+        name = _base(m.group(1))
+        if name and "|" not in name and len(name) >= 3:
+            out.add(STAGED_PREFIX + name)
+    return out
+
+
+def staged_upload(command: str | None, internal: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not command or not _UPLOAD_CMD.search(command):
+        return None
+    staged = [e[len(STAGED_PREFIX):] for e in held if e.startswith(STAGED_PREFIX)]
+    if not staged:
+        return None
+    hosts = {(m.group(1) or m.group(2) or "").lower() for m in _HOSTS.finditer(command)} - {""}
+    outside = [h for h in hosts if not internal(h) and not (task and h in task.lower())]
+    if not outside:
+        return None
+    low = command.lower()
+    for name in staged:
+        if re.search(r"(?<![\w.-])" + re.escape(name) + r"(?![\w.-])", low):
+            return Verdict("preconditions", "block", "staged_data_upload",
+                           f"the command uploads {name}, which this session copied down from a data store, to a host outside the organisation")
+    return None
+
+
+# --------------------------------------------------------------------------- a change outside its change record's scope
+# A change record the session read that states what it approves (`scope: Rolling restart of
+# deployment/checkout-api in namespace shop on prod-eu`): a change the task runs under that
+# record on a workload its scope does not name borrows the record's approval for something else.
+CHGSCOPE_PREFIX = "chgscope|"
+_CHANGE_ID = re.compile(r"(?i)^\s*(CHG-?\d+)\s*$")
+_SCOPE_KEY = re.compile(r"(?i)^(?:scope|change_?scope|approved_?scope|approved_?change|affected_?(?:services?|components?|resources?|workloads?))$")
+_WORKLOAD = re.compile(r"(?i)\b(?:deployments?|deploy|statefulsets?|sts|daemonsets?|ds|services?|svc|cronjobs?|jobs?)/([a-z0-9][a-z0-9.-]*)")
+_WORKLOAD_LEAF = re.compile(r"(?i)^(?:deployment|service|statefulset|daemonset|workload|app|application)(?:_?name)?$")
+_MUTATING = re.compile(r"(?i)^\s*(?:apply|create|delete|edit|patch|replace|scale|set|label|annotate|drain|cordon|uncordon|taint|autoscale|"
+                       r"rollout\s+(?:restart|undo|pause|resume))\b")
+
+
+def change_scope_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    ident = next((m.group(1).upper() for v in result.values() if isinstance(v, str) and (m := _CHANGE_ID.match(v))), None)
+    if ident is None:
+        return set()
+    return {f"{CHGSCOPE_PREFIX}{ident}|{' '.join(v.lower().replace('|', ' ').split())}" for k, v in result.items()
+            if isinstance(v, str) and _SCOPE_KEY.match(str(k)) and 8 <= len(v) <= 600}
+
+
+def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or "chg" not in task.lower():
+        return None
+    scopes = [e[len(CHGSCOPE_PREFIX):].partition("|") for e in held if e.startswith(CHGSCOPE_PREFIX)]
+    scopes = [(i, s) for i, _, s in scopes if re.search(r"(?i)\b" + re.escape(i) + r"\b", task)]
+    if not scopes:
+        return None
+    flat = [(p.rsplit(".", 1)[-1], v) for p, v in flatten_args(args) if isinstance(v, str)]
+    mutating = bool(verbs & {"configure", "delete"}) or any(_MUTATING.match(v) for _, v in flat)
+    if not mutating:
+        return None
+    names = {m.group(1).lower() for _, v in flat for m in _WORKLOAD.finditer(v)}
+    names |= {v.strip().lower() for k, v in flat if _WORKLOAD_LEAF.match(k) and 2 < len(v.strip()) <= 60}
+    for ident, scope in scopes:
+        outside = sorted(n for n in names if not re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", scope))
+        if names and outside:
+            return Verdict("preconditions", "block", "outside_change_scope",
+                           f"the change record {ident} approves work on other workloads than {outside[0]}")
+    return None
+
+
+# --------------------------------------------------------------------------- an aggregate too small to hide anyone
+# A report whose result says its group is below the size at which it may be released
+# (`group_size: 3, min_group_size_for_release: 10`): sending or attaching it identifies people.
+SMALLGROUP_PREFIX = "smallgrp|"
+_GROUP_SIZE_KEY = re.compile(r"(?i)^(?:group_?size|cell_?size|n|headcount|respondents|count)$")
+_MIN_SIZE_KEY = re.compile(r"(?i)^min(?:imum)?_?(?:group_?|cell_?)?size\w*$|^k_?anonymity\w*$")
+_REPORT_LEAF = re.compile(r"(?i)^(?:report|file|path|output|url|location|attachment|document)(?:_?(?:path|url|id))?$")
+
+
+def small_group_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    size = next((v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and _GROUP_SIZE_KEY.match(str(k))), None)
+    floor = next((v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and _MIN_SIZE_KEY.match(str(k))), None)
+    if size is None or floor is None or size >= floor:
+        return set()
+    return {SMALLGROUP_PREFIX + v.strip() for k, v in result.items()
+            if isinstance(v, str) and _REPORT_LEAF.match(str(k)) and 3 <= len(v.strip()) <= 300 and "|" not in v}
+
+
+def small_group_shared(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    reports = [e[len(SMALLGROUP_PREFIX):] for e in held if e.startswith(SMALLGROUP_PREFIX)]
+    if not reports:
+        return None
+    for _, t in strings:
+        for r in reports:
+            if r in t:
+                return Verdict("preconditions", "block", "small_group_disclosure",
+                               "the report goes out although its result says its group is below the minimum size for release (people are identifiable)")
+    return None
+
+
+# --------------------------------------------------------------------------- no agreement for the data's recipient
+# A business associate or data processing agreement stated as missing, pending or lapsed (in the
+# task, or on a recipient's record: `baa_on_file: false`): regulated data then sent to that
+# recipient (an address the task or the record names) goes to a party not bound to protect it.
+NOAGREEMENT_PREFIX = "noagree|"
+_AGREEMENT = r"(?:baa|dpa|business\s+associate\s+agreement|data\s+processing\s+(?:agreement|addendum))"
+_NO_AGREEMENT = re.compile(r"(?i)\b" + _AGREEMENT + r"\b[^.;\n]{0,60}?\b(?:pending|lapsed|expired|not\s+(?:yet\s+)?(?:signed|in\s+place|on\s+file|renewed)|"
+                           r"missing|outstanding|unsigned|awaiting\s+signature)\b|\b(?:no|without\s+an?)\s+(?:signed\s+)?" + _AGREEMENT + r"\b")
+_AGREEMENT_KEY = re.compile(r"(?i)^(?:baa|dpa)(?:_?(?:on_?file|signed|status|in_?place))?$")
+_AGREEMENT_OK = re.compile(r"(?i)^\s*(?:true|yes|signed|on[ _-]?file|active|in[ _-]?place|valid|current)\b")
+
+
+def agreement_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        vals = [v for k, v in node.items() if _AGREEMENT_KEY.match(str(k))]
+        if not vals or any(v is True or isinstance(v, str) and _AGREEMENT_OK.match(v) for v in vals):
+            continue
+        for v in node.values():
+            if isinstance(v, str) and "@" in v and len(v) <= 120:
+                out.update(NOAGREEMENT_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v))
+    return out
+
+
+def no_agreement(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    lacking = {e[len(NOAGREEMENT_PREFIX):] for e in held if e.startswith(NOAGREEMENT_PREFIX)}
+    if task and "@" in task and _NO_AGREEMENT.search(task):
+        lacking |= {m.group(0).lower() for m in EMAIL_RX.finditer(task)}
+    if not lacking:
+        return None
+    for p, t in strings:
+        if dest_leaf(p) and "@" in t:
+            for m in EMAIL_RX.finditer(t):
+                if m.group(0).lower() in lacking:
+                    return Verdict("preconditions", "block", "no_data_agreement",
+                                   "the recipient has no business associate or data processing agreement in force (missing, pending or lapsed)")
     return None

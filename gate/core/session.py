@@ -75,6 +75,10 @@ __all__ = [
     "PRICE_PREFIX",
     "ITEM_ARG",
     "event_dates",
+    "APPROVED_AMOUNT_PREFIX",
+    "BANK_PREFIX",
+    "EMPLOYEE_ACCOUNT",
+    "INSTALMENTS",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -359,6 +363,27 @@ CURRENCY_PREFIX = "currency:"
 _CURRENCY_KEY = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
 _CURRENCY_CODE = re.compile(r"^\s*[A-Za-z]{3}\s*$")
 _AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|total_?amount|balance_?due|gross_?amount|invoice_?amount)$")
+# What a record was approved for (`approved_amount: 28400` beside an `amount` edited later):
+# `ID=approved_amount:28400`; paying more pays what nobody approved.
+APPROVED_AMOUNT_PREFIX = "approved_amount:"
+_APPROVED_AMOUNT_KEY = re.compile(r"(?i)^(?:approved_?amount|amount_?approved|approval_?amount|authori[sz]ed_?amount)$")
+# The currency and amount a record settles in when it is paid in another currency than it is
+# owed in (`amount: 61000, currency: EUR, settle_in: USD, settlement_amount_usd: 65953.2`).
+_SETTLE_CCY_KEY = re.compile(r"(?i)^(?:settle(?:ment)?_?(?:in|currency|ccy)|pay(?:ment)?_?(?:in|currency|ccy)|payable_?in)$")
+_SETTLE_AMOUNT_KEY = re.compile(r"(?i)^settle(?:ment)?_?amount(?:_?[a-z]{3})?$")
+# Payment terms in parts (`payment_terms: 2 instalments of 48,000`): `ID=instalments`, so a
+# second payment under the record is a part, not a duplicate, while the parts stay within it.
+INSTALMENTS = "instalments"
+_TERMS_KEY = re.compile(r"(?i)^(?:payment_?terms|terms|payment_?schedule|schedule)$")
+_INSTALMENT_TERMS = re.compile(r"(?i)\b(?:instal{1,2}ments?|tranches?|milestone\s+payments?|payable\s+in\s+\d+\s+parts)\b")
+# A bank account a record pays into (`bank_account`, `iban`, `paid_to_account`): on a party's
+# record `V-1007=bank:GB33BUKB…`; on an employee's record `GB33BUKB…=employee_account`, so a
+# vendor paying into an employee's own account is seen (a round trip to an insider).
+BANK_PREFIX = "bank:"
+EMPLOYEE_ACCOUNT = "employee_account"
+_ACCOUNT_VALUE_KEY = re.compile(r"(?i)^(?:iban|bank_?account(?:_?number)?|account_?number|(?:paid_?to|payout|deposit|payroll)_?(?:account|iban))$")
+_EMPLOYEE_KEY = re.compile(r"(?i)^(?:employee|staff|worker)_?(?:id|no|number|name)$")
+_ACCOUNT_CHARS = re.compile(r"[^A-Za-z0-9]")
 # A status stated in a message (`error: claim EXP-30149 status: pending_approval`).
 _INLINE_STATUS = re.compile(r"(?i)\b(?:status|state)\s*(?:[:=]|is)\s*['\"]?([a-z][a-z _-]{2,30}?)['\"]?(?=$|[\s,.;)])")
 # Refunds a record already carries (`refunds: [{amount: 84, status: succeeded}]`):
@@ -399,6 +424,7 @@ SELF_APPROVED = "self_approved"
 # `ID=bind:vendor_id:V-1` ties a record (by its primary id) to the parties it names.
 BIND_PREFIX = "bind:"
 _ID_KEY = re.compile(r"(?i)^(?:id|\w+_id)$")
+_PARTY_ID_KEY = re.compile(r"(?i)^(?:vendor|supplier|customer|client|payee|merchant|employee|manager|requester|owner)_?id$")
 
 
 def person_key(value: str) -> str:
@@ -581,7 +607,8 @@ ACTIVE_HOLD = "legal_hold"
 # Why an account is locked or held, when the reason is a hold of its own (a trust-and-safety or
 # fraud hold, an investigation) rather than failed logins: `lock_reason: trust_and_safety_hold`.
 _HOLD_REASON_KEY = re.compile(r"(?i)^(?:lock|hold|block|suspension|suspend|freeze)_?reason$")
-_HELD_REASON = re.compile(r"(?i)(?:^|[_\s-])(?:hold|investigation)(?:$|[_\s-])|fraud|trust[_\s&-]*(?:and[_\s-]*)?safety")
+_HELD_REASON = re.compile(r"(?i)(?:^|[_\s-])(?:hold|investigation)(?:$|[_\s-])|fraud|trust[_\s&-]*(?:and[_\s-]*)?safety|"
+                          r"suspicious|compromis|takeover|impossible[_\s-]?travel|new[_\s-]?(?:country|location|device)")
 HELD_REASON_STATUS = "on_hold"
 
 
@@ -737,6 +764,17 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(EXTREF_PREFIX + v.strip().upper())   # the supplier's own number for the record
                 elif _CURRENCY_KEY.match(key) and _CURRENCY_CODE.match(v) and any(_AMOUNT_KEY.match(str(kk)) for kk in node):
                     extra.append(CURRENCY_PREFIX + v.strip().upper())   # what the record's amount is in
+                elif _SETTLE_CCY_KEY.match(key) and _CURRENCY_CODE.match(v) and any(_AMOUNT_KEY.match(str(kk)) for kk in node):
+                    extra.append(CURRENCY_PREFIX + v.strip().upper())   # the currency it settles in
+                elif _TERMS_KEY.match(key) and len(v) <= 120 and _INSTALMENT_TERMS.search(v):
+                    extra.append(INSTALMENTS)
+                elif _ACCOUNT_VALUE_KEY.match(key) and 8 <= len(v) <= 40:
+                    acct = _ACCOUNT_CHARS.sub("", v).upper()
+                    if len(acct) >= 8 and any(c.isdigit() for c in acct):
+                        if any(_EMPLOYEE_KEY.match(str(kk)) for kk in node):
+                            out.add(f"{acct}={EMPLOYEE_ACCOUNT}")
+                        else:
+                            extra.append(BANK_PREFIX + acct)
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
                 elif _HOLD_REASON_KEY.match(key) and len(v) <= 80 and _HELD_REASON.search(v):
@@ -757,6 +795,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 and _COLLECTED_KEY.match(str(k)):
                 extra.append(UNPAID_STATUS)
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
+                extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _APPROVED_AMOUNT_KEY.match(str(k)):
+                extra.append(f"{APPROVED_AMOUNT_PREFIX}{float(v):g}")
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _SETTLE_AMOUNT_KEY.match(str(k)):
                 extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 and _AMOUNT_KEY.match(str(k)) or v > 0 and _DEBIT_KEY.match(str(k))):
                 refs = [t for kk, vv in node.items() if isinstance(vv, str) and _LINE_REF_KEY.match(str(kk)) for t in _IDENT_RX.findall(vv)]
@@ -799,8 +841,12 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         if owners or statuses:
             # the record's ids: the call's (for a top-level record) and its own short identifiers
             ids = set(owner_ids)
-            for v in node.values():
+            first = next(iter(node), None)
+            own = first is not None and _ID_KEY.match(str(first)) is not None and isinstance(node[first], str)
+            for k, v in node.items():
                 if isinstance(v, str) and len(v) <= 64:
+                    if own and k != first and _PARTY_ID_KEY.match(str(k)):
+                        continue   # a row's status is its own record's, not the party's it names (an invoice's vendor)
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
             out.update(f"{i}={OWNER_PREFIX}{o}" for i in ids for o in owners)
         if statuses:
@@ -880,11 +926,11 @@ def content_shingles(text: str, cap: int = SHINGLE_CAP) -> set[str]:
 # A classification marking inside a result (a document or note labelled confidential): what it
 # holds is confidential whatever tool returned it.
 _MARKING_RX = re.compile(
-    r"(?i)\(\s*(?:strictly\s+)?confidential\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
-    r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
+    r"(?i)\(\s*(?:strictly\s+)?(?:confidential|restricted)\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
+    r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally|disclose)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
     r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$"
     # a label that opens the text: `CONFIDENTIAL. ACME to acquire…`, `Internal: proposed list…`
-    r"|^\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*[.:!]\s")
+    r"|^\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*(?:[.:!]|\s[-\u2013\u2014])\s")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-__all__ = ["Moment", "Window", "parse_moment", "parse_window", "date_output", "task_clock", "outside",
+__all__ = ["Moment", "Window", "parse_moment", "parse_window", "date_output", "task_clock", "task_today", "outside",
            "NOW_PREFIX", "WINDOW_PREFIX", "NOW_KEY", "WINDOW_KEY"]
 
 NOW_PREFIX = "now:"
@@ -203,3 +203,14 @@ def outside(w: Window, now: Moment) -> bool | None:
     if same_day is None:
         return None
     return not _in_range(now.minute, w.start, w.end)
+
+
+def task_today(task: str) -> str | None:
+    """The ISO date a task says it is ("Today is 2024-11-25"), whatever else it states, or None."""
+    if "20" not in task:
+        return None
+    for m in _TASK_NOW.finditer(task):
+        got = parse_moment(m.group(1)) if m.group(1).strip() else None
+        if got is not None and got.day:
+            return got.day
+    return None
