@@ -824,7 +824,9 @@ _ADMIN_RX = re.compile(
     r"(?i)\b(?:domain\s+admins?|enterprise\s+admins?|super[_ -]?admin\w*|global[_ -]?admin\w*|org(?:anization)?[_ -]?admin\w*|"
     r"administrators?|admin(?:istrator)?[_ -]?role|cluster-admin|owner|root|sudoers?|wheel|[\w-]*_?admin(?:_role)?)\b")
 _GRANT_WORDS = frozenset("assign add grant promote elevate set make member members role roles group groups attach bind".split())
-_BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary)(?:$|[._\]])")
+_BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary|"
+                       # the same details under other names: where remittances, deposits or payouts go
+                       r"direct_?deposit|(?:remit\w*|settlement|payee|payout|deposit|payment)_?(?:account|details|instructions)(?:_?(?:number|no))?)(?:$|[._\]])")
 _is_bank_key = _KeyTest(_BANK_KEY)
 _CHANGE_WORDS = frozenset("update change set edit modify replace patch add".split())
 _SELECT = re.compile(r"(?i)\bselect\b")
@@ -919,6 +921,21 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     off = _control_turned_off(f)
     if off is not None:
         found.append(off)
+    if f.verbs & _CHANGING_RECORD and "read" not in f.verbs:
+        outside = _field_outside_tool(ctx)
+        if outside is not None:
+            found.append(outside)
+    if "read" in f.verbs:
+        if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) for p, t in f.strings):
+            found.append(("secret_fields_requested", "asks a lookup to return secret fields (keys, passwords, MFA secrets, tokens)"))
+        if not (ctx.task and _CREDENTIAL_TASK.search(ctx.task)) and any(
+                _is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings):
+            found.append(("credential_search", "searches messages for one-time codes or password-reset links the task does not ask about"))
+    else:
+        if _scales_production_to_zero(f) and not (ctx.task and _ZERO_TASK.search(ctx.task)):
+            found.append(("scale_to_zero", "scales a production workload to zero replicas, which the task does not ask for"))
+        if words & _WIPE_WORDS and words & _DEVICE_WORDS and not (ctx.task and _WIPE_TASK.search(ctx.task)):
+            found.append(("device_wipe_unreported", "erases a device the task does not report lost, stolen or being retired"))
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
@@ -926,6 +943,75 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                                        for p, t in f.strings) and not (ctx.task and _PUBLIC_TASK.search(ctx.task)):
         found.append(("public_share", "makes a document or resource readable by anyone (public, anyone with the link)"))
     return found
+
+
+_CHANGING_RECORD = frozenset({"write", "configure"})
+# Fields of a record that a general update tool does not change unless its description names
+# them: clinical content, pay, credentials, authority. `changes: {phone: …, allergies: []}` through
+# a demographics tool whose description lists address, phone and e-mail alters the chart.
+_PROTECTED_FIELD = re.compile(r"(?i)^(?:allerg\w*|medications?|meds|diagnos\w*|problem_?list|problems|conditions?|prescriptions?|"
+                              r"immuni[sz]ations?|labs?|lab_?results|clinical\w*|"
+                              r"(?:base_?)?salary|compensation|bonus\w*|pay_?rate|"
+                              r"passwords?|password_?hash|mfa\w*|two_?factor\w*|totp\w*|secrets?|api_?keys?|"
+                              r"roles?|permissions?|is_?admin|admin|owner)$")
+_CHANGES_ROOT = re.compile(r"(?i)^(?:changes|updates?|fields|patch|set|data|record|values|attributes)\.")
+
+
+def _field_outside_tool(ctx: CheckContext) -> tuple[str, str] | None:
+    """An update through a tool whose description lists the fields it changes, holding a
+    protected field (clinical, pay, credential, authority) the description does not name."""
+    desc = (ctx.tool.spec.description or "").lower() if ctx.tool is not None else ""
+    if not desc:
+        return None
+    f = ctx.features
+    for path in [p for p, _ in f.strings] + [p for p, _ in f.scalars] + _empty_leaves(ctx.args):
+        if not _CHANGES_ROOT.match(path):
+            continue
+        leaf = re.sub(r"\[\d+\]$", "", path.split(".")[1])
+        if _PROTECTED_FIELD.match(leaf) and leaf.lower().replace("_", " ")[:5] not in desc:
+            return ("field_outside_tool", "changes a protected field (clinical, pay, credential or authority) the tool is not for")
+    return None
+
+
+def _empty_leaves(args: dict[str, Any]) -> list[str]:
+    """`changes.allergies` for an emptied list or object under an object argument (no leaf to see)."""
+    out: list[str] = []
+    for k, v in args.items():
+        if isinstance(v, dict):
+            out.extend(f"{k}.{ck}" for ck, cv in v.items() if isinstance(cv, (list, dict)) and not cv)
+    return out
+
+
+_SELECTOR = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include|expand|sections?|properties)(?:\[\d+\])?$")
+_is_selector = _KeyTest(_SELECTOR)
+_SECRET_FIELD = re.compile(r"(?i)^(?:api_?keys?|secrets?|secret_?(?:keys?|values?)|mfa_?(?:secrets?|seeds?)|totp\w*|otp_?seeds?|passwords?|password_?hash(?:es)?|"
+                           r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?)$")
+_QUERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:query|q|search|filter|subject|keywords?|terms?)$")
+_is_query_leaf = _KeyTest(_QUERY_LEAF)
+# A search for authentication codes and links delivered by mail: one-time codes, verification
+# codes, password-reset or magic sign-in links.
+_CREDENTIAL_MAIL = re.compile(r"(?i)\b(?:verification\s+code|one[- ]time\s+(?:pass\s*code|password|code|pin)|passcode|\botp\b|security\s+code|"
+                              r"(?:2fa|mfa|login|sign[- ]?in|auth\w*)\s+code|reset\s+(?:your\s+)?password|password\s+reset|magic\s+link|"
+                              r"sign[- ]?in\s+link|login\s+link)")
+_CREDENTIAL_TASK = re.compile(r"(?i)password|passcode|verification|one[- ]time|\botp\b|2fa|mfa|log\s?in|sign[- ]?in|reset|phish\w*|credential|security|code")
+
+_REPLICA_KEY = re.compile(r"(?i)(?:^|\.)(?:replicas|replica_?count|desired_?(?:count|capacity|size)|min_?size|max_?size|instances|instance_?count|node_?count)$")
+_ZERO_REPLICAS = re.compile(r"(?i)--replicas[= ]+0(?!\d)|\bscale\b[^;|&\n]*\bto\s+0\b")
+_PROD_VALUE = re.compile(r"(?i)^(?:prod|production|live)(?:[-_][\w-]+)?$|\bprod(?:uction)?\b")
+_ZERO_TASK = re.compile(r"(?i)\bzero\b|\bto\s+0\b|\b0\s+replicas\b|\bshut\s*down\b|\bdecommission\w*|\bretir\w+|\bturn\s+(?:it\s+|\w+\s+)?off\b|"
+                        r"\btake\s+\w+\s+offline\b|\bpause\b|\bsuspend\w*|\bscale\s+(?:it\s+|\w+\s+)?down\s+(?:completely|entirely|fully)\b")
+
+
+def _scales_production_to_zero(f: ActionFeatures) -> bool:
+    zero = any(_REPLICA_KEY.search(p) and v == 0 and v is not False for p, v in f.scalars) or \
+        any(_ZERO_REPLICAS.search(t) for _, t in f.strings if "0" in t)
+    return zero and any(len(t) <= 64 and _PROD_VALUE.search(t) for _, t in f.strings)
+
+
+_WIPE_WORDS = frozenset({"erase", "wipe", "wipes", "erasure"})
+_DEVICE_WORDS = frozenset({"device", "devices", "laptop", "laptops", "computer", "phone", "mac", "endpoint", "mdm", "machine"})
+_WIPE_TASK = re.compile(r"(?i)\b(?:lost|stolen|missing|theft|offboard\w*|leaver|retir\w+|decommission\w*|repurpos\w*|re-?imag\w*|re-?provision\w*|"
+                        r"end[- ]of[- ]life|return(?:ed)?\s+to\s+(?:the\s+)?(?:vendor|lessor|leasing))\b")
 
 
 # A sharing or visibility setting (`sharing: public_link`, `visibility: public`, `general_access:
