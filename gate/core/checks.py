@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import applies_destroying_plan, emptied_what_was_read, out_of_scope_state, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1334,6 +1334,8 @@ class PreconditionCheck:
                 approves_own(f.tool_words, ctx.args, held) or residency_breach(f.strings, held) or kept_too_long(f.strings, held) or delivery_diverted(ctx.args, held) or \
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
+                emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \
+                out_of_scope_state(f.tool_words, f.verbs, (ctx.tool.spec.description or "") if ctx.tool is not None else "", ctx.args, held) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
                 return v
