@@ -915,7 +915,7 @@ def out_of_scope_state(tool_words: tuple[str, ...], verbs: frozenset[str], descr
         ident, _, state = e[len(STATE_PREFIX):].partition("=")
         if ident in ids and any(bad.match(state) for bad in rules):
             return Verdict("preconditions", "block", "record_state_mismatch",
-                           f"a tool result shows {ident} as {state}; this tool is only for records its description names")
+                           f"a tool result shows the record as {state[:32]}; this tool's description limits it to records in another state")
     return None
 
 
