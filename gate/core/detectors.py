@@ -318,7 +318,9 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         # Data kept for no time at all: a retention, TTL or drop-after of zero (the next run of
         # the policy removes everything).
         ("retention_wipe", "sets a retention or expiry of zero (everything is deleted at the next run)",
-         r"(?i)\b(?:retention|drop_after|ttl|expire_after|expir\w*)\w*(?:\s*=>\s*|\W{0,4})(?:interval\s*'\s*0+\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)?\s*'|'?0+\s*(?:s|m|h|d|days?|hours?)?'?(?![\w.]))"),
+         r"(?i)\b(?:retention|drop_after|ttl|expire_after|expir\w*)\w*(?:\s*=>\s*|\W{0,4})(?:interval\s*'\s*0+\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)?\s*'|'?0+\s*(?:s|m|h|d|days?|hours?)?'?(?![\w.]))"
+         # a retention call's interval argument (`add_retention_policy('events', INTERVAL '0 hours')`)
+         r"|(?:retention|drop_after|ttl)\w*\s*\([^;)]{0,80}?\binterval\s*'\s*0+\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)?\s*'"),
         ("snapshot_share", "shares a database snapshot, disk snapshot or machine image with another account",
          r"(?i)\brds\s+modify-db(?:-cluster)?-snapshot-attribute\b[^\n|;]*--values-to-add\b"
          r"|\bec2\s+modify-snapshot-attribute\b[^\n|;]*(?:--operation-type\s+add|createVolumePermission\S*add)"
