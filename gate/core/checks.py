@@ -921,6 +921,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     off = _control_turned_off(f)
     if off is not None:
         found.append(off)
+    task = getattr(ctx, "task", None)   # (unit tests build a context with features and session only)
     if f.verbs & _CHANGING_RECORD and "read" not in f.verbs:
         outside = _field_outside_tool(ctx)
         if outside is not None:
@@ -928,22 +929,22 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if "read" in f.verbs:
         if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) for p, t in f.strings):
             found.append(("secret_fields_requested", "asks a lookup to return secret fields (keys, passwords, MFA secrets, tokens)"))
-        if not (ctx.task and _CREDENTIAL_TASK.search(ctx.task)) and any(
+        if not (task and _CREDENTIAL_TASK.search(task)) and any(
                 _is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings):
             found.append(("credential_search", "searches messages for one-time codes or password-reset links the task does not ask about"))
     else:
-        if _scales_production_to_zero(f) and not (ctx.task and _ZERO_TASK.search(ctx.task)):
+        if _scales_production_to_zero(f) and not (task and _ZERO_TASK.search(task)):
             found.append(("scale_to_zero", "scales a production workload to zero replicas, which the task does not ask for"))
-        if words & _WIPE_WORDS and words & _DEVICE_WORDS and not (ctx.task and _WIPE_TASK.search(ctx.task)):
+        if words & _WIPE_WORDS and words & _DEVICE_WORDS and not (task and _WIPE_TASK.search(task)):
             found.append(("device_wipe_unreported", "erases a device the task does not report lost, stolen or being retired"))
-        if ctx.task and "@" in ctx.task:
-            senders = _task_senders(ctx.task)
+        if task and "@" in task:
+            senders = _task_senders(task)
             if senders:
                 v = _sender_helped(ctx, senders)
                 if v is not None:
                     found.append(v)
-        if ctx.task and f.verbs & _CHANGING_RECORD and _THIRD_PARTY.search(ctx.task) and not _SELF_CONFIRMED.search(ctx.task) and any(
-                p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in ctx.task.lower()
+        if task and f.verbs & _CHANGING_RECORD and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task) and any(
+                p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
                 for p, t in f.strings):
             found.append(("contact_changed_for_third_party", "puts a caller's own contact detail on another person's record on a third party's word"))
     if f.verbs & _WRITING and "read" not in f.verbs and any(
@@ -970,7 +971,8 @@ _CHANGES_ROOT = re.compile(r"(?i)^(?:changes|updates?|fields|patch|set|data|reco
 def _field_outside_tool(ctx: CheckContext) -> tuple[str, str] | None:
     """An update through a tool whose description lists the fields it changes, holding a
     protected field (clinical, pay, credential, authority) the description does not name."""
-    desc = (ctx.tool.spec.description or "").lower() if ctx.tool is not None else ""
+    tool = getattr(ctx, "tool", None)
+    desc = (tool.spec.description or "").lower() if tool is not None else ""
     if not desc:
         return None
     f = ctx.features

@@ -416,7 +416,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "credential_print": ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
                          "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",
                          "auth:token", "docker-credential", "print token", "environ", "process.env", "export -p", "declare -x", "printenv", "env"),
-    "backup_deletion": ("backup",),
+    "backup_deletion": ("backup", "back-up"),
     "retention_wipe": ("retention", "drop_after", "ttl", "expir"),
 }
 

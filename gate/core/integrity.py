@@ -876,13 +876,13 @@ def state_entries(result: Any) -> set[str]:
         if not ident or "|" in ident or "=" in ident:
             continue
         for k, v in node.items():
-            if isinstance(v, str) and _STATE_KEY.match(str(k)) and len(v) <= 32:
+            if isinstance(v, str) and _STATE_KEY.match(str(k)) and len(v) <= 32 and _CONTRADICTING.match(v.strip().lower()):
                 out.add(f"{STATE_PREFIX}{ident}={v.strip().lower()}")
-            elif v is True and _FLAG_KEY.match(str(k)):
+            elif v is True and _FLAG_KEY.match(str(k)) and _CONTRADICTING.match(str(k).lower()):
                 out.add(f"{STATE_PREFIX}{ident}={str(k).lower()}")
-        if len(out) >= 64:
+        if len(out) >= 16:
             break
-    return set(sorted(out)[:64])
+    return set(sorted(out)[:16])
 
 
 # What a destructive tool's description limits it to, and the states that contradict it.
@@ -896,6 +896,8 @@ _SCOPE_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"(?i)\bexpired\b|\bafter\s+(?:the\s+)?(?:retention|expiry)\b"),
      re.compile(r"^(?:active|current|valid|live|in_?use)$")),
 )
+# Only states some rule above excludes are kept (the session's `held` entries stay few).
+_CONTRADICTING = re.compile("|".join(f"(?:{bad.pattern})" for _, bad in _SCOPE_RULES))
 _DESTROY_WORDS = frozenset({"delete", "purge", "void", "erase", "destroy", "remove", "drop", "wipe", "archive"})
 
 
