@@ -1022,9 +1022,9 @@ def _scales_production_to_zero(f: ActionFeatures) -> bool:
 
 # Who a task presents as the sender of the request it relays: an address after "from", "sender"
 # or "sent by" (`E-mail from "DocuSign Support" <support@docusign-notices.net>: …`), or before
-# "asks", "wrote", "requests".
-_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|by|via)\b[^@\n]{0,40}$")
-_SENDER_AFTER = re.compile(r"(?i)^[>)\"'\s]{0,3}(?::|\s+(?:asks?|asked|wrote|writes|requests?|requested|says|said|wants))")
+# "asks", "wrote", "requests". ("approved by x@…" names an approver, not a requester.)
+_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\n]{0,40}$")
+_SENDER_AFTER = re.compile(r"(?i)^[>)\"'\s]{0,3}\s*(?:asks?|asked|wrote|writes|requests?|requested|says|said|wants)\b")
 
 
 @lru_cache(maxsize=1024)

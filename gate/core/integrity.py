@@ -808,7 +808,7 @@ STATE_PREFIX = "state|"
 DESTROYS_PREFIX = "destroys|"
 
 # Arguments that carry what is written, or how: not which object is addressed.
-_CONTENT_KEY = re.compile(r"(?i)^(?:content|contents|body|text|data|markdown|html|value|new_?content)$")
+_CONTENT_KEY = re.compile(r"(?i)^(?:content|contents|body|text|data|markdown|html|new_?content)$")
 _OPTION_KEY = re.compile(r"(?i)^(?:mode|encoding|overwrite|append|format|start_?line|end_?line|limit|offset|max_?chars|create_?dirs|"
                          r"method|command|cmd|operation|action|dry_?run|sections|fields)$")
 
