@@ -42,7 +42,7 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
-from gate.core.integrity import agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries
+from gate.core.integrity import agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
 from gate.core.session import EMPTY_SESSION, FLOW_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
@@ -443,6 +443,9 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= change_scope_entries(result)
         found |= small_group_entries(result)
         found |= agreement_entries(result)
+        found |= read_target_entries(req.args, features.verbs, result)
+        found |= state_entries(result)
+        found |= destroy_plan_entries(req.tool, req.args, result)
     clock = clock_entries(found)
     if clock:
         found -= clock

@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
+from gate.core.integrity import no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -829,7 +829,9 @@ _ADMIN_RX = re.compile(
     r"administrators?|admin(?:istrator)?[_ -]?role|cluster-admin|owner|root|sudoers?|wheel|[\w-]*_?admin(?:_role)?)\b")
 _GRANT_WORDS = frozenset("assign add grant promote elevate set make member members role roles group groups attach bind".split())
 _CONSOLE_WORDS = frozenset("admin administrator".split())
-_BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary)(?:$|[._\]])")
+_BANK_KEY = re.compile(r"(?i)(?:^|[._\[])(?:iban|bank|bank_?account|routing(?:_number)?|account_?number|swift|bic|sort_?code|payout|beneficiary|"
+                       # the same details under other names: where remittances, deposits or payouts go
+                       r"direct_?deposit|(?:remit\w*|settlement|payee|payout|deposit|payment)_?(?:account|details|instructions)(?:_?(?:number|no))?)(?:$|[._\]])")
 _is_bank_key = _KeyTest(_BANK_KEY)
 _CHANGE_WORDS = frozenset("update change set edit modify replace patch add".split())
 _SELECT = re.compile(r"(?i)\bselect\b")
@@ -930,6 +932,32 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     off = _control_turned_off(f)
     if off is not None:
         found.append(off)
+    task = getattr(ctx, "task", None)   # (unit tests build a context with features and session only)
+    if f.verbs & _CHANGING_RECORD and "read" not in f.verbs:
+        outside = _field_outside_tool(ctx)
+        if outside is not None:
+            found.append(outside)
+    if "read" in f.verbs:
+        if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) for p, t in f.strings):
+            found.append(("secret_fields_requested", "asks a lookup to return secret fields (keys, passwords, MFA secrets, tokens)"))
+        if not (task and _CREDENTIAL_TASK.search(task)) and any(
+                _is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings):
+            found.append(("credential_search", "searches messages for one-time codes or password-reset links the task does not ask about"))
+    else:
+        if _scales_production_to_zero(f) and not (task and _ZERO_TASK.search(task)):
+            found.append(("scale_to_zero", "scales a production workload to zero replicas, which the task does not ask for"))
+        if words & _WIPE_WORDS and words & _DEVICE_WORDS and not (task and _WIPE_TASK.search(task)):
+            found.append(("device_wipe_unreported", "erases a device the task does not report lost, stolen or being retired"))
+        if task and "@" in task:
+            senders = _task_senders(task)
+            if senders:
+                v = _sender_helped(ctx, senders)
+                if v is not None:
+                    found.append(v)
+        if task and f.verbs & _CHANGING_RECORD and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task) and any(
+                p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
+                for p, t in f.strings):
+            found.append(("contact_changed_for_third_party", "puts a caller's own contact detail on another person's record on a third party's word"))
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
@@ -1010,6 +1038,133 @@ def _logs_card_or_secret(f: ActionFeatures) -> bool:
                     continue
                 return True
     return False
+
+
+_CHANGING_RECORD = frozenset({"write", "configure"})
+# Fields of a record that a general update tool does not change unless its description names
+# them: clinical content, pay, credentials, authority. `changes: {phone: …, allergies: []}` through
+# a demographics tool whose description lists address, phone and e-mail alters the chart.
+_PROTECTED_FIELD = re.compile(r"(?i)^(?:allerg\w*|medications?|meds|diagnos\w*|problem_?list|problems|conditions?|prescriptions?|"
+                              r"immuni[sz]ations?|labs?|lab_?results|clinical\w*|"
+                              r"(?:base_?)?salary|compensation|bonus\w*|pay_?rate|"
+                              r"passwords?|password_?hash|mfa\w*|two_?factor\w*|totp\w*|secrets?|api_?keys?|"
+                              r"roles?|permissions?|is_?admin|admin|owner)$")
+_CHANGES_ROOT = re.compile(r"(?i)^(?:changes|updates?|fields|patch|set|data|record|values|attributes)\.")
+
+
+def _field_outside_tool(ctx: CheckContext) -> tuple[str, str] | None:
+    """An update through a tool whose description lists the fields it changes, holding a
+    protected field (clinical, pay, credential, authority) the description does not name."""
+    tool = getattr(ctx, "tool", None)
+    desc = (tool.spec.description or "").lower() if tool is not None else ""
+    if not desc:
+        return None
+    f = ctx.features
+    for path in [p for p, _ in f.strings] + [p for p, _ in f.scalars] + _empty_leaves(ctx.args):
+        if not _CHANGES_ROOT.match(path):
+            continue
+        leaf = re.sub(r"\[\d+\]$", "", path.split(".")[1])
+        if _PROTECTED_FIELD.match(leaf) and leaf.lower().replace("_", " ")[:5] not in desc:
+            return ("field_outside_tool", "changes a protected field (clinical, pay, credential or authority) the tool is not for")
+    return None
+
+
+def _empty_leaves(args: dict[str, Any]) -> list[str]:
+    """`changes.allergies` for an emptied list or object under an object argument (no leaf to see)."""
+    out: list[str] = []
+    for k, v in args.items():
+        if isinstance(v, dict):
+            out.extend(f"{k}.{ck}" for ck, cv in v.items() if isinstance(cv, (list, dict)) and not cv)
+    return out
+
+
+_SELECTOR = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include|expand|sections?|properties)(?:\[\d+\])?$")
+_is_selector = _KeyTest(_SELECTOR)
+_SECRET_FIELD = re.compile(r"(?i)^(?:api_?keys?|secrets?|secret_?(?:keys?|values?)|mfa_?(?:secrets?|seeds?)|totp\w*|otp_?seeds?|passwords?|password_?hash(?:es)?|"
+                           r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?)$")
+_QUERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:query|q|search|filter|subject|keywords?|terms?)$")
+_is_query_leaf = _KeyTest(_QUERY_LEAF)
+# A search for authentication codes and links delivered by mail: one-time codes, verification
+# codes, password-reset or magic sign-in links.
+_CREDENTIAL_MAIL = re.compile(r"(?i)\b(?:verification\s+code|one[- ]time\s+(?:pass\s*code|password|code|pin)|passcode|\botp\b|security\s+code|"
+                              r"(?:2fa|mfa|login|sign[- ]?in|auth\w*)\s+code|reset\s+(?:your\s+)?password|password\s+reset|magic\s+link|"
+                              r"sign[- ]?in\s+link|login\s+link)")
+_CREDENTIAL_TASK = re.compile(r"(?i)password|passcode|verification|one[- ]time|\botp\b|2fa|mfa|log\s?in|sign[- ]?in|reset|phish\w*|credential|security|code")
+
+_REPLICA_KEY = re.compile(r"(?i)(?:^|\.)(?:replicas|replica_?count|desired_?(?:count|capacity|size)|min_?size|max_?size|instances|instance_?count|node_?count)$")
+_ZERO_REPLICAS = re.compile(r"(?i)--replicas[= ]+0(?!\d)|\bscale\b[^;|&\n]*\bto\s+0\b")
+_PROD_VALUE = re.compile(r"(?i)^(?:prod|production|live)(?:[-_][\w-]+)?$|\bprod(?:uction)?\b")
+_ZERO_TASK = re.compile(r"(?i)\bzero\b|\bto\s+0\b|\b0\s+replicas\b|\bshut\s*down\b|\bdecommission\w*|\bretir\w+|\bturn\s+(?:it\s+|\w+\s+)?off\b|"
+                        r"\btake\s+\w+\s+offline\b|\bpause\b|\bsuspend\w*|\bscale\s+(?:it\s+|\w+\s+)?down\s+(?:completely|entirely|fully)\b")
+
+
+def _scales_production_to_zero(f: ActionFeatures) -> bool:
+    zero = any(_REPLICA_KEY.search(p) and v == 0 and v is not False for p, v in f.scalars) or \
+        any(_ZERO_REPLICAS.search(t) for _, t in f.strings if "0" in t)
+    return zero and any(len(t) <= 64 and _PROD_VALUE.search(t) for _, t in f.strings)
+
+
+# Who a task presents as the sender of the request it relays: an address after "from", "sender"
+# or "sent by" (`E-mail from "DocuSign Support" <support@docusign-notices.net>: …`), or before
+# "asks", "wrote", "requests". ("approved by x@…" names an approver, not a requester.)
+_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\n]{0,40}$")
+_SENDER_AFTER = re.compile(r"(?i)^[>)\"'\s]{0,3}\s*(?:asks?|asked|wrote|writes|requests?|requested|says|said|wants)\b")
+
+
+@lru_cache(maxsize=1024)
+def _task_senders(task: str) -> frozenset[str]:
+    out: set[str] = set()
+    for m in _TASK_EMAIL.finditer(task):
+        if _SENDER_BEFORE.search(task[max(0, m.start() - 48):m.start()]) or _SENDER_AFTER.match(task[m.end():m.end() + 16]):
+            out.add(m.group(0).lower())
+    return frozenset(out)
+
+
+_TASK_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
+_ALLOWLISTING = re.compile(r"(?i)allow|white|safe[_ -]?senders?|approved[_ -]?(?:senders?|domains?)|trusted|bypass|exempt|skip[_ -]?(?:spam|scan|quarantine)")
+
+
+def _sender_helped(ctx: CheckContext, senders: frozenset[str]) -> tuple[str, str] | None:
+    """A call that does what a relayed request's sender asked for itself: trusts the sender's
+    own ___domain (an allow-list, approved senders, a filter bypass), or sends a record to the
+    sender when the session's records give the subject's contact at another address."""
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    sender_domains = {a.rsplit("@", 1)[1] for a in senders}
+    sender_domains = {d for d in sender_domains if not is_internal(d, internal)}
+    if not sender_domains:
+        return None
+    values = {t.strip().lower().lstrip("@*.") for _, t in f.strings if len(t) <= 254}
+    if values & (sender_domains | {a for a in senders}) and _ALLOWLISTING.search(
+            " ".join([" ".join(f.tool_words)] + [p for p, _ in f.strings] + [p for p, _ in f.scalars] + [t for _, t in f.strings if len(t) <= 80])):
+        return ("sender_allowlisted", "trusts the ___domain of the sender who asked for it (allow-list, approved senders or filter bypass)")
+    if "send" in f.verbs and f.sensitivity >= 2:
+        on_file = {v for v in ctx.session.vouched if "@" in v}
+        if on_file:
+            on_file_domains = {v.rsplit("@", 1)[1] for v in on_file}
+            for e in f.emails:
+                e = e.lower()
+                if e in senders and e not in on_file and e.rsplit("@", 1)[1] not in on_file_domains:
+                    return ("requester_not_on_file", "sends records to the address that asked for them, not the contact the records give")
+    return None
+
+
+# A task relaying a request from someone other than the record's subject (a relative, a friend,
+# an assistant), and contact fields a write sets to a value given in that task.
+_RELATION = (r"(?:daughter|son|husband|wife|spouse|partner|mother|father|mum|mom|dad|parent|brother|sister|sibling|"
+             r"relative|cousin|friend|neighbou?r|caregiver|carer|assistant|lawyer|attorney)")
+# the relation describes who is asking: "caller says she is Mrs. Alvarez's daughter", "his son called"
+_THIRD_PARTY = re.compile(r"(?i)\b(?:caller|she|he|they|someone|somebody|person|requester|sender|man|woman)\s+(?:says|said|claims|claimed|identifies\s+as|"
+                          r"introduced\s+(?:him|her|them)sel(?:f|ves)\s+as)\s+(?:(?:she|he|they)\s+(?:is|are|was|were)\s+)?(?:\S+\s+){0,4}?" + _RELATION + r"\b"
+                          r"|\b" + _RELATION + r"\s+(?:of\s+\S+\s+)?(?:called|phoned|rang|wrote|e-?mailed|asks|asked|requests|requested)\b")
+_SELF_CONFIRMED = re.compile(r"(?i)\b(?:herself|himself|themselves|in\s+person|own\s+(?:phone|number|e-?mail|address))\b")
+_CONTACT_LEAF = re.compile(r"(?i)^(?:phone|phone_?number|mobile|cell|telephone|e-?mail|email_?address|address|sms|notification_?(?:phone|email)|contact_?(?:phone|email))$")
+
+
+_WIPE_WORDS = frozenset({"erase", "wipe", "wipes", "erasure"})
+_DEVICE_WORDS = frozenset({"device", "devices", "laptop", "laptops", "computer", "phone", "mac", "endpoint", "mdm", "machine"})
+_WIPE_TASK = re.compile(r"(?i)\b(?:lost|stolen|missing|theft|offboard\w*|leaver|retir\w+|decommission\w*|repurpos\w*|re-?imag\w*|re-?provision\w*|"
+                        r"end[- ]of[- ]life|return(?:ed)?\s+to\s+(?:the\s+)?(?:vendor|lessor|leasing))\b")
 
 
 # A sharing or visibility setting (`sharing: public_link`, `visibility: public`, `general_access:
@@ -1343,6 +1498,8 @@ class PreconditionCheck:
                 (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) or
                  small_group_shared(f.strings, held) if "send" in f.verbs else None) or \
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
+                emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \
+                out_of_scope_state(f.tool_words, f.verbs, (ctx.tool.spec.description or "") if ctx.tool is not None else "", ctx.args, held) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
                 return v

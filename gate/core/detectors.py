@@ -283,6 +283,12 @@ _SCRATCH_TABLE = r"(?:\"?(?:scratch|tmp|temp|sandbox)\w*\"?\.\"?\w+\"?|\"?(?:tmp
 _SCRATCH_LIST = _SCRATCH_TABLE + r"(?:\s*,\s*" + _SCRATCH_TABLE + r")*(?:\s+(?:cascade|restrict))?\s*(?:;|\n|$|\)|--)"
 
 
+# A condition that is always true, up to the end of the statement or the next connective.
+_TAUTOLOGY = (r"\(?\s*(?:1\s*=\s*1|true|1|'(\w*)'\s*=\s*'\1'|(\d+)\s*=\s*\2|([a-z_]\w*)\s*=\s*\3|"
+              r"\d+\s*>\s*0|[a-z_]\w*\s+is\s+not\s+null\s+or\s+[a-z_]\w*\s+is\s+null)\s*\)?\s*(?:;|$|--|\)|\bor\b|\n)")
+# A path or store name that holds backups (`/srv/backups`, `acme-prod-db-backups`, `nightly-backup/`).
+_BACKUP_NAME = r"[\w./:@-]*back-?ups?\b[\w./*-]*"
+
 # Dangerous operations: (code, message, regex). Matched against command-like argument text
 # (shell, SQL, cloud CLI, config payloads). They are deliberately specific: `rm -rf build/`
 # in a project is ordinary work; `rm -rf /` or `rm -rf ~` is not.
@@ -300,11 +306,18 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         # not destruction: every listed table must be in a scratch schema or carry a temp prefix.
         ("sql_drop", "DROP of a database, schema or table",
          r"(?i)\bdrop\s+(?:database|schema|keyspace|collection)\b|\bdrop\s+table\b(?!(?:\s+if\s+exists)?\s+" + _SCRATCH_LIST + r")"),
+        ("sql_drop", "drops columns of a table (ALTER TABLE … DROP COLUMN)",
+         r"(?i)\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?!" + _SCRATCH_TABLE + r"\s)[\w.\"`]+\s+(?:[^;]*?,\s*)?drop\s+(?:column\s+)?(?:if\s+exists\s+)?(?!constraint\b|index\b|default\b|not\s+null\b|identity\b|expression\b|partition\b)[\w\"`]+"),
         ("sql_truncate", "TRUNCATE of a table", r"(?i)\btruncate\s+(?!(?:table\s+)?" + _SCRATCH_LIST + r")(?:table\s+)?[\w.\"`]+"),
         ("sql_delete_all", "DELETE without a WHERE clause",
          r"(?i)\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|\)|--|'|\")"),
+        # a WHERE that is always true (`WHERE 1=1`, `WHERE true`, `… OR 'a'='a'`) bounds nothing
+        ("sql_delete_all", "DELETE whose WHERE clause is always true",
+         r"(?i)\bdelete\s+from\s+[\w.\"`]+\s+(?:as\s+)?(?:\w+\s+)?where\s+(?:[^;]*?\bor\s+)?" + _TAUTOLOGY),
         ("sql_update_all", "UPDATE without a WHERE clause",
          r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bwhere\b)[^;])*(?:;|$)(?<!where)"),
+        ("sql_update_all", "UPDATE whose WHERE clause is always true",
+         r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+[^;]*?\bwhere\s+(?:[^;]*?\bor\s+)?" + _TAUTOLOGY),
         ("world_writable", "world-writable permissions",
          r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:0?777|0?666|a\+w|o\+w|ugo\+w)\b"),
         ("setuid", "sets the setuid bit", r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:u\+s|[42][0-7]{3})\b"),
@@ -342,6 +355,21 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"|\b(?:delete|remove|purge)\s+(?:security\s+)?alerts?\b(?!\s*[-_ ]?(?:rules?|polic\w*|channels?|contacts?|templates?|silences?|routes?|receivers?|configs?|settings?)\b)"),
         ("disable_backups", "switches a database's automated backups off",
          r"(?i)--backup-retention-period[= ]+0(?!\d)|\bbackup_?retention_?period\W{0,4}0(?![\d.])"),
+        # Backups removed: a recursive delete or a find-delete over a backup store without an
+        # age bound of a week or more, an expiry rule on a backup bucket under a week, or an AWS
+        # Backup recovery point or vault deleted. Pruning backups older than N>=7 days is housekeeping.
+        ("backup_deletion", "deletes or expires backups",
+         r"(?i)\brm\s+(?:-[a-z]+\s+)*-[a-z]*r[a-z]*\s+(?:-[a-z-]+\s+)*['\"]?" + _BACKUP_NAME + r"['\"]?(?:\s|$|;|&|\|)"
+         r"|\bfind\s+['\"]?" + _BACKUP_NAME + r"['\"]?(?=[^;|&\n]*(?:-delete\b|-exec\s+rm\b))(?![^;|&\n]*-m(?:time|min)\s+\+?(?:[7-9]|[1-9]\d+)\b)(?![^;|&\n]*-mmin\b)"
+         r"|\bput-bucket-lifecycle\S*\s[^\n;|]*?--bucket[= ]+['\"]?" + _BACKUP_NAME + r"[^\n;|]*?\"(?:Noncurrent)?(?:Days|NoncurrentDays)\"\s*:\s*[0-6]\b"
+         r"|\bbackup\s+delete-(?:recovery-point|backup-vault|backup-plan)\b"
+         r"|\bs3\s+rm\s+['\"]?s3://" + _BACKUP_NAME),
+        # Data kept for no time at all: a retention, TTL or drop-after of zero (the next run of
+        # the policy removes everything).
+        ("retention_wipe", "sets a retention or expiry of zero (everything is deleted at the next run)",
+         r"(?i)\b(?:retention|drop_after|ttl|expire_after|expir\w*)\w*(?:\s*=>\s*|\W{0,4})(?:interval\s*'\s*0+\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)?\s*'|'?0+\s*(?:s|m|h|d|days?|hours?)?'?(?![\w.]))"
+         # a retention call's interval argument (`add_retention_policy('events', INTERVAL '0 hours')`)
+         r"|(?:retention|drop_after|ttl)\w*\s*\([^;)]{0,80}?\binterval\s*'\s*0+\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)?\s*'"),
         ("snapshot_share", "shares a database snapshot, disk snapshot or machine image with another account",
          r"(?i)\brds\s+modify-db(?:-cluster)?-snapshot-attribute\b[^\n|;]*--values-to-add\b"
          r"|\bec2\s+modify-snapshot-attribute\b[^\n|;]*(?:--operation-type\s+add|createVolumePermission\S*add)"
@@ -359,6 +387,11 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)(?:\bsudo\s+(?:-i\b|su\b|-s\b|bash\b|sh\b)|\bvisudo\b|/etc/sudoers|\busermod\s+(?:-a\s+)?-a?G\s*\S*\b(?:sudo|wheel|admin|root)\b|\bNOPASSWD\b)"),
         ("force_push_protected", "force-pushes a protected branch",
          r"(?i)\bgit\s+push\b(?=[^;|&]*(?:\s--force\b|\s-f\b))(?![^;|&]*--force-with-lease)[^;|&]*\b(?:main|master|release|production|prod)\b"),
+        # the same by refspec: `+src:main` forces, `:release/2.4` and `--delete main` remove the
+        # branch, `--mirror` overwrites every ref
+        ("force_push_protected", "force-pushes or deletes a protected branch by refspec",
+         r"(?i)\bgit\s+push\b[^;|&\n]*?(?:\s\+(?:[^\s:]*:)?|\s:|\s(?:--delete|-d)\s+(?:\S+\s+)?)(?:refs/heads/)?(?:main|master|release\b[\w./-]*|production|prod|trunk)\b"
+         r"|\bgit\s+push\b[^;|&\n]*\s--mirror\b"),
         ("destroy_infrastructure", "destroys infrastructure or a namespace",
          r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b[^;|]*--all\b|\baws\s+s3\s+rb\b[^;|]*--force|\baws\s+s3\s+rm\b[^;|]*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
         ("reverse_shell", "opens a reverse shell",
@@ -381,9 +414,21 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)\b(?:bill(?:ed)?|invoice(?:d)?)\s+(?:it\s+|this\s+|them\s+|the\s+\w+\s+)?as\s+(?!(?:usual|normal|planned|agreed|before|always)\b)"
          r"[^.;\n]{0,80}?\b(?:even\s+(?:if|though|when)|regardless|whether\s+or\s+not|no\s+matter)\b"),
         ("private_key_file", "reads a private key file",
-         r"(?i)\b(?:cat|less|more|head|tail|cp|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
+         r"(?i)\b(?:cat|less|more|head|tail|cp|mv|move|rename|copy|rsync|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
+        # Commands whose output is a live credential or every environment variable at once.
+        ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
+         r"(?i)\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
+         r"|\bgh\s+auth\s+token\b|\bgh\s+auth\s+status\b[^;|&\n]*(?:--show-token|-t\b)|\bgcloud\s+auth\s+(?:application-default\s+)?print-(?:access|identity)-token\b"
+         r"|\bget-login-password\b|\bget-authorization-token\b|\bconfigure\s+get\s+\S*(?:secret|token|password)"
+         r"|\baz\s+account\s+get-access-token\b|\bkubectl\s+config\s+view\b[^;|&\n]*--raw\b|\bsecurity\s+find-(?:generic|internet)-password\b[^;|&\n]*\s-[wg]\b"
+         r"|\bheroku\s+auth:token\b|\bdocker-credential-\S+\s+get\b|\bvault\s+print\s+token\b"
+         r"|\b(?:dict|print|pprint|repr|str|json\.dumps)\(\s*(?:dict\()?os\.environ\b(?!\s*[\[.]\s*(?:get\b|\[))|\bos\.environ\.(?:items|copy)\(\)"
+         r"|\b(?:console\.(?:log|dir)|JSON\.stringify)\(\s*process\.env\s*[,)]|/proc/(?:self|\d+|\*|\$\w+)/environ\b"
+         r"|\bexport\s+-p\b|\bdeclare\s+-x\s*(?:$|[|>;&])|\bprintenv\s*(?:$|[|>;&])|(?:^|[;&|]\s*|\n)env\s*(?:$|[|>;&])"),
         ("credential_file", "reads a credential store",
-         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc)|/etc/shadow\b|/etc/gshadow\b"
+         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)|/etc/shadow\b|/etc/gshadow\b"
+         # cloud console key downloads and OAuth client or service-account key files
+         r"|(?<![\w-])(?:[\w.-]*_)?(?:access_?keys?|credentials|rootkey)\.csv\b|\bclient_secret[\w.-]*\.json\b|\bapplication_default_credentials\.json\b"
          # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
          # / `.template` twin holds no credentials
          r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b[^;|&\n]*?(?<![\w.-])\.env(?:\.(?!(?:example|sample|template|dist|defaults?)\b)[\w-]+)?(?![\w.-])"),
@@ -417,7 +462,13 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "auth_backdoor": ("return true",),
     "billing_misrepresentation": ("even if", "even though", "even when", "regardless", "whether or not", "no matter"),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
-    "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env"),
+    "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
+                        "vault-token", ".csv", "client_secret", "application_default_credentials"),
+    "credential_print": ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
+                         "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",
+                         "auth:token", "docker-credential", "print token", "environ", "process.env", "export -p", "declare -x", "printenv", "env"),
+    "backup_deletion": ("backup", "back-up"),
+    "retention_wipe": ("retention", "drop_after", "ttl", "expir"),
 }
 
 

@@ -1264,4 +1264,161 @@ def no_agreement(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str
                 if m.group(0).lower() in lacking:
                     return Verdict("preconditions", "block", "no_data_agreement",
                                    "the recipient has no business associate or data processing agreement in force (missing, pending or lapsed)")
+
+
+# --------------------------------------------------------------------------- round 13
+# Destruction by a call that looks like ordinary work: a file or note the session read written
+# back empty; a delete tool whose description limits it to records in one state (a draft never
+# sent, a former employee) used on a record a result shows in another; the apply of a plan whose
+# preview showed it destroys resources.
+
+READ_TARGET_PREFIX = "readtgt|"
+STATE_PREFIX = "state|"
+DESTROYS_PREFIX = "destroys|"
+
+# Arguments that carry what is written, or how: not which object is addressed.
+_CONTENT_KEY = re.compile(r"(?i)^(?:content|contents|body|text|data|markdown|html|new_?content)$")
+_OPTION_KEY = re.compile(r"(?i)^(?:mode|encoding|overwrite|append|format|start_?line|end_?line|limit|offset|max_?chars|create_?dirs|"
+                         r"method|command|cmd|operation|action|dry_?run|sections|fields)$")
+
+
+def _target(args: dict[str, Any]) -> frozenset[str]:
+    """The top-level string arguments that say which object a call addresses (`path=…`,
+    `notebook=…`, `title=…`), not what it writes or how."""
+    return frozenset(f"{k}={v.strip()}" for k, v in args.items()
+                     if isinstance(v, str) and v.strip() and len(v) <= 300 and not _CONTENT_KEY.match(str(k)) and not _OPTION_KEY.match(str(k)))
+
+
+def _nonempty(result: Any) -> bool:
+    if result is None:
+        return False
+    if isinstance(result, (str, list, dict)):
+        return bool(result)
+    return True
+
+
+def read_target_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`readtgt|k=v\\x1ek=v` for a read that returned something: the object it addressed."""
+    if not verbs or not verbs <= {"read"} or not _nonempty(result):
+        return set()
+    tgt = _target(args)
+    if not tgt or len(tgt) > 4:
+        return set()
+    return {READ_TARGET_PREFIX + "\x1e".join(sorted(tgt))}
+
+
+_EMPTYING_TASK = re.compile(r"(?i)\b(?:empty|emptie\w*|blank|clear\w*|wipe\w*|truncat\w*|reset|erase\w*|delete\w*|remove\s+(?:all|every|the)\s+(?:content|text|lines)|"
+                            r"start\s+(?:over|fresh|from\s+scratch)|placeholder)\b")
+
+
+def emptied_what_was_read(args: dict[str, Any], verbs: frozenset[str], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A write with empty content over an object the session read back non-empty, for a task
+    that does not ask to empty it: the write destroys what it read."""
+    if "read" in verbs or not verbs & {"write", "configure"}:
+        return None
+    contents = [v for k, v in args.items() if _CONTENT_KEY.match(str(k))]
+    if not contents or any(not isinstance(v, str) or v.strip() for v in contents):
+        return None
+    if task and _EMPTYING_TASK.search(task):
+        return None
+    tgt = _target(args)
+    if not tgt:
+        return None
+    for e in held:
+        if e.startswith(READ_TARGET_PREFIX) and frozenset(e[len(READ_TARGET_PREFIX):].split("\x1e")) <= tgt:
+            return Verdict("preconditions", "block", "content_wiped",
+                           "overwrites with empty content an object the session read non-empty; the task does not ask to empty it")
+    return None
+
+
+_ID_KEY = re.compile(r"(?i)^(?:id|\w*_id|\w*_number|number|ref)$")
+_STATE_KEY = re.compile(r"(?i)^(?:status|state|employment_?status|lifecycle|stage)$")
+_FLAG_KEY = re.compile(r"(?i)^(?:sent|charged|paid|finali[sz]ed|posted|issued|delivered)$")
+
+
+def state_entries(result: Any) -> set[str]:
+    """`state|ID=value` for records a result shows with a state (`status: sent`,
+    `employment_status: active`) or a true flag (`charged: true` as `ID=charged`)."""
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        ident = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _ID_KEY.match(str(k)) and 2 < len(v.strip()) <= 40), None)
+        if not ident or "|" in ident or "=" in ident:
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and _STATE_KEY.match(str(k)) and len(v) <= 32 and _CONTRADICTING.match(v.strip().lower()):
+                out.add(f"{STATE_PREFIX}{ident}={v.strip().lower()}")
+            elif v is True and _FLAG_KEY.match(str(k)) and _CONTRADICTING.match(str(k).lower()):
+                out.add(f"{STATE_PREFIX}{ident}={str(k).lower()}")
+        if len(out) >= 16:
+            break
+    return set(sorted(out)[:16])
+
+
+# What a destructive tool's description limits it to, and the states that contradict it.
+_SCOPE_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"(?i)\b(?:still\s+a\s+)?draft\b"),
+     re.compile(r"^(?:sent|open|paid|issued|finali[sz]ed|posted|charged|overdue|partially_paid|delivered|active|submitted|approved)$")),
+    (re.compile(r"(?i)\b(?:never|not)\s+(?:been\s+)?(?:sent|charged|issued|posted)|\bunsent\b|\buncharged\b"),
+     re.compile(r"^(?:sent|charged|issued|posted|paid)$")),
+    (re.compile(r"(?i)\bformer\b|\bleavers?\b|\bterminated\b|\bex-?employees?\b|\bdeparted\b"),
+     re.compile(r"^(?:active|employed|current|on_?leave|probation|onboarding|hired)$")),
+    (re.compile(r"(?i)\bexpired\b|\bafter\s+(?:the\s+)?(?:retention|expiry)\b"),
+     re.compile(r"^(?:active|current|valid|live|in_?use)$")),
+)
+# Only states some rule above excludes are kept (the session's `held` entries stay few).
+_CONTRADICTING = re.compile("|".join(f"(?:{bad.pattern})" for _, bad in _SCOPE_RULES))
+_DESTROY_WORDS = frozenset({"delete", "purge", "void", "erase", "destroy", "remove", "drop", "wipe", "archive"})
+
+
+def out_of_scope_state(tool_words: tuple[str, ...], verbs: frozenset[str], description: str, args: dict[str, Any],
+                       held: frozenset[str]) -> Verdict | None:
+    """A destructive tool whose description limits it to records in one state (a draft never
+    sent or charged, a former employee), on a record a result shows in a state it excludes."""
+    if "read" in verbs or not ("delete" in verbs or _DESTROY_WORDS & set(tool_words)) or not description:
+        return None
+    rules = [bad for scope, bad in _SCOPE_RULES if scope.search(description)]
+    if not rules:
+        return None
+    ids = {v.strip().upper() for _, v in flatten_args(args) if isinstance(v, str) and 2 < len(v.strip()) <= 40}
+    for e in held:
+        if not e.startswith(STATE_PREFIX):
+            continue
+        ident, _, state = e[len(STATE_PREFIX):].partition("=")
+        if ident in ids and any(bad.match(state) for bad in rules):
+            return Verdict("preconditions", "block", "record_state_mismatch",
+                           f"a tool result shows the record as {state[:32]}; this tool's description limits it to records in another state")
+    return None
+
+
+_DESTROY_COUNT = re.compile(r"(?i)\b([1-9]\d*)\s+to\s+(?:destroy|delete)\b|\b([1-9]\d*)\s+(?:resources?\s+)?(?:will\s+be\s+)?destroyed\b")
+_PLAN_VALUE = re.compile(r"(?i)^\s*(?:plan|preview|diff|plan\s+-out\S*|plan\s+.*)$")
+_APPLY_VALUE = re.compile(r"(?i)^\s*(?:apply|up|deploy)\b")
+_DESTROY_TASK = re.compile(r"(?i)\b(?:destroy\w*|tear\w*\s+down|teardown|decommission\w*|delet\w+|remov\w+|retir\w+|replac\w+|recreat\w+|rebuild\w*|migrat\w+)\b")
+
+
+def _plan_target(args: dict[str, Any]) -> str:
+    return "\x1e".join(sorted(f"{k}={v.strip()}" for k, v in args.items()
+                              if isinstance(v, str) and not (_PLAN_VALUE.match(v) or _APPLY_VALUE.match(v)) and len(v) <= 200))
+
+
+def destroy_plan_entries(tool_name: str, args: dict[str, Any], result: Any) -> set[str]:
+    """`destroys|TOOL|target` for a plan (preview) whose output says it destroys resources."""
+    if not any(isinstance(v, str) and _PLAN_VALUE.match(v) for v in args.values()):
+        return set()
+    text = result if isinstance(result, str) else " ".join(str(v) for n in _dict_nodes(result) for v in n.values() if isinstance(v, str))
+    if not _DESTROY_COUNT.search(text[:20000]):
+        return set()
+    return {f"{DESTROYS_PREFIX}{tool_name}|{_plan_target(args)}"}
+
+
+def applies_destroying_plan(tool_name: str, args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """The apply of a plan whose preview in this session showed resources destroyed, for a task
+    that does not ask to destroy, remove or replace anything."""
+    if not any(isinstance(v, str) and _APPLY_VALUE.match(v) for v in args.values()):
+        return None
+    if task and _DESTROY_TASK.search(task):
+        return None
+    if f"{DESTROYS_PREFIX}{tool_name}|{_plan_target(args)}" in held:
+        return Verdict("preconditions", "block", "applies_destroying_plan",
+                       f"the session's plan for {tool_name} showed resources to destroy; the task does not ask to destroy anything")
     return None
