@@ -19,6 +19,7 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.integrity import approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    store_names,
     BIND_PREFIX,
     MARKED_PREFIX,
     BODY_LEAF,
@@ -838,6 +839,12 @@ _AUDIT_CONTROL = re.compile(r"(?i)audit|cloudtrail|guardduty|access[_ -]?log|sec
 _AUTH_CONTROL = re.compile(r"(?i)mfa|2fa|two[_ -]?(?:factor|step)|multi[_ -]?factor|sso[_ -]?(?:enforce|requir)\w*|"
                            r"login[_ -]?challenge|dlp|edr|antivirus|malware[_ -]?scan\w*")
 _OFF_VALUE = re.compile(r"(?i)^\s*(?:disabled?|off|false|no|none|0|paused?|stopped|stop)\s*$")
+# An approval every payment or change waits for (`approval_required: false`, `dual_control: off`).
+_APPROVAL_CONTROL = re.compile(r"(?i)approv\w*?[_ -]?(?:required|needed|check|gate)|requires?[_ -]?(?:manual[_ -]?)?approv|"
+                               r"manual[_ -]?(?:approval|review)|dual[_ -]?(?:approval|control|authori[sz]ation|sign\w*)|four[_ -]?eyes|maker[_ -]?checker")
+# A flag switched off inside JSON a command passes (`--event-selectors '[{"IncludeManagementEvents": false}]'`): the
+# command's own words say which control it is.
+_JSON_OFF = re.compile(r"(?i)\"((?:include|enable|log|record|audit|track|monitor)\w*)\"\s*:\s*(?:false|\"(?:disabled?|off|none)\")")
 
 
 _CONFIGURING = frozenset({"configure", "write", "execute", "delete"})
@@ -849,7 +856,13 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
     """A configuring call that switches an audit trail or an authentication control off: an
     off value under a key that names the control (`mfa_required: false`), or under a value key
     next to a setting name that does (`{setting: audit_log_export, value: disabled}`)."""
-    if "read" in f.verbs or not f.verbs & _CONFIGURING:
+    if not f.verbs & _CONFIGURING:
+        return None
+    if f.command_text and "\"" in f.command_text:
+        flags = _JSON_OFF.findall(f.command_text)
+        if flags and _AUDIT_CONTROL.search(f.command_text):
+            return ("disable_logging", "switches an audit trail off")
+    if "read" in f.verbs:
         return None
     offs = [p for p, v in f.scalars if v is False or v == 0] + [p for p, t in f.strings if len(t) <= 9 and _OFF_VALUE.match(t)]
     if not offs:
@@ -868,6 +881,8 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
         return ("disable_logging", "switches an audit trail off")
     if _AUTH_CONTROL.search(text):
         return ("disable_mfa", "switches an authentication or security control off")
+    if _APPROVAL_CONTROL.search(" ".join(h for h in hits if h not in names)):
+        return ("disable_approval", "switches off an approval that payments or changes wait for")
     return None
 
 
@@ -2093,6 +2108,30 @@ def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Ver
     return None
 
 
+def _laden_store_outward(ctx: CheckContext) -> Verdict | None:
+    """A file, note or document that holds data read from a sensitive result (secrets, personal
+    data, a text labelled confidential), or a copy, archive or document made from such data,
+    named by a call that sends or shares it outside the organisation: the data leaves through
+    the store though the call itself carries none of it (`gate.core.cascade._laden_after`)."""
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    recipients = [t for path, t in f.strings if _is_dest_leaf(path)]
+    if recipients:
+        # where a message or share goes: its recipients, not what its text mentions
+        outside = any(not is_internal(d.split("@")[-1], internal) for t in recipients for d in destination_tokens(t) if "." in d)
+    else:
+        outside = any(not is_internal(d.split("@")[-1], internal) for d in f.external_domains) or \
+            (f.destination == "external" and not f.external_domains)
+    if not outside:
+        return None
+    command = f.command_text if "execute" in f.verbs else ""
+    if not store_names(f.strings, command).isdisjoint(ctx.session.laden):
+        return Verdict("provenance", "block", "laden_store_egress",
+                       "the call sends or shares a file or document that holds data read from a sensitive result "
+                       "outside the organisation")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2104,7 +2143,7 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden):
             return _OK_PROVENANCE_NO_RESULT_VALUES
         # the most specific finding first: a credential is named as one, not as copied values
         acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
@@ -2129,6 +2168,10 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
+        if s.laden and (f.verbs & {"send", "grant"}):
+            v = _laden_store_outward(ctx)
+            if v is not None:
+                return v
         if s.sensitive and "send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains):
             v = _marked_content_outward(f, s.sensitive)
             if v is not None:

@@ -75,6 +75,10 @@ __all__ = [
     "PRICE_PREFIX",
     "ITEM_ARG",
     "event_dates",
+    "store_names",
+    "carried_values",
+    "LADEN_CAP",
+    "HOT_PREFIX",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -877,6 +881,71 @@ def content_shingles(text: str, cap: int = SHINGLE_CAP) -> set[str]:
     return out
 
 
+# Stores a call names (files, documents, notes, archives): what data can be laundered through.
+# A path's last part (and, for a path at least three parts deep, its folder when that looks made
+# for the occasion: `/tmp/repro-812/input.csv` -> `input.csv`, `repro-812`), a bare file name or
+# folder in a command (`tar czf out.tgz -C /tmp repro-812`), and the value of an argument or
+# result field that names a store by id (`doc_id`, `file_id`, `note_id`, `path`, `url`).
+_STORE_PATH = re.compile(r"(?:~|\.{1,2})?/[\w./@-]{3,}")
+_STORE_WORD = re.compile(r"(?<![\w/@=.-])[A-Za-z0-9][\w.-]*[._-][\w.-]*[A-Za-z0-9](?![\w/@-])")
+_STORE_KEY = re.compile(r"(?i)^(?:(?:file|doc|document|sheet|spreadsheet|folder|drive_?item|attachment|note|object|blob|artifact|gist|paste|report|"
+                        r"upload|archive|bundle|export)_?(?:id|ids|key|name|path|url|uri)?|path|paths|uri|url|attachments?|destination|output|target)$")
+# where a call runs, not what it stores: a working directory, a host, a cluster
+_NOT_STORE_KEY = re.compile(r"(?i)(?:^|\.)(?:cwd|workdir|working_?dir\w*|host|hostname|context|namespace|cluster|profile|workspace|database|region)$")
+_MADE_FOLDER = re.compile(r"[\d_-]")
+LADEN_CAP = 1024
+# `laden` entries that are fingerprints of values read from a hot result, not store names
+HOT_PREFIX = "^"
+_STORE_PREFIX = "store:"
+
+
+def _store_fp(name: str) -> str:
+    return fingerprint(_STORE_PREFIX + name.lower())
+
+
+def store_names(strings: Any, command_text: str = "", targets: bool = False) -> set[str]:
+    """Fingerprints of the stores named by `(path, text)` pairs and by a command. `targets` adds
+    a made-for-the-occasion folder of a deep path (where a copy was put), which a later command
+    may name alone."""
+    out: set[str] = set()
+    for path, text in strings:
+        if not isinstance(text, str) or len(text) > 4000 or _NOT_STORE_KEY.search(path):
+            continue
+        leaf = path.rsplit(".", 1)[-1]
+        leaf = leaf.split("[", 1)[0]
+        if _STORE_KEY.match(leaf) and 4 <= len(text) <= 200 and " " not in text.strip():
+            out.add(_store_fp(text.strip().rstrip("/").rsplit("/", 1)[-1]))
+        if "/" in text:
+            for m in _STORE_PATH.finditer(text):
+                parts = [p for p in m.group(0).rstrip(".,;:)'\"").split("/") if p and p not in (".", "..", "~")]
+                if not parts:
+                    continue
+                if len(parts) < 2 and "." not in parts[-1]:
+                    continue   # `2x/week`, `/forms`: a word after a slash, not a file
+                if len(parts[-1]) >= 4:
+                    out.add(_store_fp(parts[-1]))
+                if targets and len(parts) >= 3 and len(parts[-2]) >= 4 and _MADE_FOLDER.search(parts[-2]):
+                    out.add(_store_fp(parts[-2]))
+    if command_text:
+        for m in _STORE_WORD.finditer(command_text):
+            w = m.group(0)
+            if len(w) >= 5 and any(c.isalpha() for c in w):
+                out.add(_store_fp(w))
+    return out
+
+
+def carried_values(strings: Any) -> set[str]:
+    """Fingerprints of the values and phrases `(path, text)` pairs carry (what `sensitive` holds
+    of a result), for telling whether a call carries data read earlier."""
+    out: set[str] = set()
+    for _, text in strings:
+        if isinstance(text, str) and len(text) >= 4:
+            out |= {fingerprint(t) for t in flow_tokens(text)}
+            if len(text) >= 24:
+                out |= content_shingles(text, cap=256)
+    return out
+
+
 # A classification marking inside a result (a document or note labelled confidential): what it
 # holds is confidential whatever tool returned it.
 _MARKING_RX = re.compile(
@@ -1063,6 +1132,7 @@ class SessionSnapshot:
     held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
     clock: frozenset[str] = frozenset()       # `*=now:…` what results said the time is; `ID=window:…` change windows of records
+    laden: frozenset[str] = frozenset()       # fingerprints of stores (files, documents) that hold data read from sensitive results
     blocks: int = 0
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
     # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
@@ -1093,7 +1163,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "secrets": sorted(self.secrets), "blocks": self.blocks,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -1223,7 +1293,7 @@ _READERS: dict[str, Any] = {
     "usage": lambda v: _rows(v, (_text, _count(), _number), "[quota id, calls, total] row"),
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
-       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock")},
+       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden")},
 }
 
 
