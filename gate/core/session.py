@@ -167,6 +167,9 @@ def destination_tokens(text: str) -> set[str]:
     if "://" in text:
         for m in URL_RX.finditer(text):
             out.add(m.group(1).lower())
+    if "#" in text:
+        # a chat channel (`#ext-riskwise`): where a post goes
+        out.update(m.group(0).lower() for m in _CHANNEL_RX.finditer(text))
     if _A_DIGIT.search(text) is None:
         return out
     for m in _ACCOUNT_RX.finditer(text):
@@ -177,6 +180,7 @@ def destination_tokens(text: str) -> set[str]:
     return out
 
 
+_CHANNEL_RX = re.compile(r"(?<![\w&#/])#[A-Za-z][\w-]{2,79}(?![\w#])")
 _PROSE_MIN_WORDS = 6
 
 # Text in a tool result that addresses the agent rather than the user: the marks of an
