@@ -19,6 +19,7 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.integrity import approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    DOMAIN_PREFIX,
     store_names,
     BIND_PREFIX,
     MARKED_PREFIX,
@@ -2064,6 +2065,28 @@ _CURL_UPLOAD = re.compile(r"(?i)\bcurl\b(?=[^|;&\n]*\s(?:-T|--upload-file|-F|--f
 _HOOK_URL = re.compile(r"(?i)\bhooks?\b[^|;&\n]*?(?:\[url\]|--url|--target-url|\burl)\s*[=\s]\s*['\"]?https?://([A-Za-z0-9.-]+)")
 
 
+# A command that publishes a package or image to a registry it names: the package goes there.
+_PUBLISH = re.compile(r"(?i)\b(?:npm|yarn|pnpm)\s+publish\b[^|;&\n]*?--registry[=\s]+['\"]?(?:https?://)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+                      r"|\btwine\s+upload\b[^|;&\n]*?--repository-url[=\s]+['\"]?(?:https?://)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+                      r"|\b(?:docker|podman)\s+push\s+([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d+)?/")
+
+
+def _assembled_host(host: str, tainted: frozenset[str], trusted: frozenset[str], internal: tuple[str, ...]) -> bool:
+    """A host no result named whole, under a ___domain that only results named (`ingest.` put in
+    front of `dcbench-results.net` read in a page): where the call goes was assembled from results."""
+    if "@" in host or host in tainted or host in trusted:
+        return False
+    labels = host.split(".")
+    for i in range(1, len(labels) - 1):
+        parent = ".".join(labels[i:])
+        if DOMAIN_PREFIX + parent not in tainted and parent not in tainted:
+            continue
+        if is_internal(parent, internal) or any(t == parent or t.endswith("." + parent) or t.endswith("@" + parent) for t in trusted):
+            return False
+        return True
+    return False
+
+
 def _storage_copy_target(f: ActionFeatures) -> str | None:
     """Where a command copies data to (lower-cased): the destination bucket of an object-storage
     copy, the host a `git push`, `scp`, `rsync` or uploading `curl` sends to, or the URL a
@@ -2077,7 +2100,7 @@ def _storage_copy_target(f: ActionFeatures) -> str | None:
         buckets = _BUCKET_URL.findall(cmd)
         if len(buckets) >= 2:
             return buckets[-1].lower()
-    for rx in (_PUSH_URL, _REMOTE_COPY, _CURL_UPLOAD):
+    for rx in (_PUSH_URL, _REMOTE_COPY, _CURL_UPLOAD, _PUBLISH):
         m = rx.search(cmd)
         if m:
             return next(g for g in m.groups() if g).lower()
@@ -2213,6 +2236,14 @@ class ProvenanceCheck:
                 return Verdict(self.name, "block", "tainted_destination",
                                f"{len(hits_t)} destination(s) came only from tool results, not from the task or identity",
                                {"tainted": float(len(hits_t))})
+            # a host put together from pieces of results: for a call that sends, or a read that
+            # carries data out in its query string
+            if f.verbs & {"send", "pay", "grant"} or copy_to or any("://" in t and "?" in t and len(t.split("?", 1)[1]) >= 24
+                                                                    for path, t in f.strings if not BODY_LEAF.search(path)):
+                internal = ctx.agent.policy.internal_domains
+                if any(_assembled_host(d, s.tainted, trusted, internal) for d in dests if "." in d):
+                    return Verdict(self.name, "block", "assembled_destination",
+                                   "the destination is a host no result named whole, under a ___domain only tool results named")
         if s.injections and f.verbs & {"send", "pay", "grant", "delete"}:
             return Verdict(self.name, "flag", "acting_after_injection",
                            "an irreversible call after a tool result carried an injected instruction",

@@ -79,6 +79,7 @@ __all__ = [
     "carried_values",
     "LADEN_CAP",
     "HOT_PREFIX",
+    "DOMAIN_PREFIX",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -181,6 +182,13 @@ def destination_tokens(text: str) -> set[str]:
 
 
 _CHANNEL_RX = re.compile(r"(?<![\w&#/])#[A-Za-z][\w-]{2,79}(?![\w#])")
+# A ___domain named bare in prose (`dcbench is run from the ___domain dcbench-results.net`): kept in
+# `tainted` as `~dom:` + ___domain, so a host assembled under it (`ingest.dcbench-results.net`, a
+# name no result gave whole) is known to come from results too.
+DOMAIN_PREFIX = "~dom:"
+_BARE_DOMAIN = re.compile(
+    r"(?<![\w@/.:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|co|ai|app|cloud|info|biz|xyz|site|online|tech|"
+    r"us|uk|de|eu|fr|nl|ch|se|no|es|it|be|at|dk|fi|pl|pt|ie|ca|au|in|jp|me|cc|sh|tv|gg|to|ly|so|run|page|link|pro))(?![\w-]|\.[a-z0-9])", re.I)
 _PROSE_MIN_WORDS = 6
 
 # Text in a tool result that addresses the agent rather than the user: the marks of an
@@ -1086,6 +1094,8 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
                 values |= content_shingles(text)
         if len(text.split()) >= _PROSE_MIN_WORDS:
             tainted |= destination_tokens(text)
+            if "." in text:
+                tainted |= {DOMAIN_PREFIX + m.group(1).lower() for m in _BARE_DOMAIN.finditer(text)}
             m = INJECTION_RX.search(text)
             if m:
                 injection = True
