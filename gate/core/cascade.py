@@ -332,8 +332,9 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
     marks = step_marks(agent.policy, snap.marks, tool, args, result) if agent.policy.flow_rules else snap.marks
     usage = quota_usage(agent.policy, snap.usage, tool, args) if agent.policy.quotas else snap.usage
+    grants = snap.grants + 1 if "grant" in features.verbs and "read" not in features.verbs else snap.grants
     return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift, marks=marks,
-                       usage=usage)
+                       usage=usage, grants=grants)
 
 
 def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionSnapshot, scores: Mapping[str, float]) -> dict[str, Any] | None:
@@ -389,7 +390,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     advanced = _advance(agent, snap, req.tool, req.args, features, None, result)
     if checked:
         # the check already counted this call (steps, quotas)
-        advanced = advanced.evolve(steps=snap.steps, usage=snap.usage)
+        advanced = advanced.evolve(steps=snap.steps, usage=snap.usage, grants=snap.grants)
     prov = result_provenance(result, agent.policy.internal_domains, agent.policy.result_trust(req.tool))
     trusted = advanced.trusted(agent.named_destinations) | prov.vouched
     e = max(advanced.exposure, prov.exposure)

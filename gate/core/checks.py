@@ -1220,6 +1220,37 @@ class SensitiveDataCheck:
         return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
 
 
+# The vocabulary of a grant itself (what kind of right, on what kind of thing), not what it names.
+_GRANT_WORDS = frozenset("usage select insert update delete references trigger execute connect create temporary schema table tables "
+                         "view views sequence sequences function functions database on in to of for the and member members reader "
+                         "writer owner viewer editor commenter manager contentmanager fileorganizer role user group read write "
+                         "access true false yes no hours hour".split())
+_GRANT_TOKEN = re.compile(r"[\w.@*/-]+")
+
+
+def _grant_ladder(ctx: CheckContext) -> Verdict | None:
+    """A third (or later) grant in a session that names something the task does not: a
+    principal, a resource, a role, or every object of a kind (`ALL TABLES`, `*`). Each step of
+    a privilege ladder looks small; the session's count of grants says it is a ladder, and the
+    task says where it should have stopped."""
+    task = (ctx.task or "").lower()
+    for path, text in ctx.features.strings:
+        if len(text) > 120:
+            continue
+        for tok in _GRANT_TOKEN.findall(text.lower()):
+            tok = tok.strip("./-")
+            if tok in ("all", "*") and not re.search(r"\ball\b|\*", task):
+                break
+            if len(tok) < 4 or tok in _GRANT_WORDS or tok.isdigit() or tok in task:
+                continue
+            break
+        else:
+            continue
+        return Verdict("preconditions", "block", "grant_ladder",
+                       f"grant number {ctx.session.grants + 1} of the session names something the task does not")
+    return None
+
+
 class PreconditionCheck:
     """An irreversible call on a record that an earlier tool result marked as not to be acted
     on (rejected, pending approval, on legal hold, disputed…)."""
@@ -1246,6 +1277,10 @@ class PreconditionCheck:
                 return v
         if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
             v = _beyond_scheduling(ctx)
+            if v is not None:
+                return v
+        if "grant" in f.verbs and "read" not in f.verbs and ctx.session.grants >= 2 and ctx.task:
+            v = _grant_ladder(ctx)
             if v is not None:
                 return v
         if "read" not in f.verbs:

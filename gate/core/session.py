@@ -170,7 +170,7 @@ def destination_tokens(text: str) -> set[str]:
             out.add(m.group(1).lower())
     if "#" in text:
         # a chat channel (`#ext-riskwise`): where a post goes
-        out.update(m.group(0).lower() for m in _CHANNEL_RX.finditer(text))
+        out.update(m.group(0) for m in _CHANNEL_RX.finditer(text))
     if _A_DIGIT.search(text) is None:
         return out
     for m in _ACCOUNT_RX.finditer(text):
@@ -181,7 +181,8 @@ def destination_tokens(text: str) -> set[str]:
     return out
 
 
-_CHANNEL_RX = re.compile(r"(?<![\w&#/])#[A-Za-z][\w-]{2,79}(?![\w#])")
+# a chat channel as chat tools write it: lower case (`#inc-5140`), not a reference (`#PA-884120`)
+_CHANNEL_RX = re.compile(r"(?<![\w&#/])#[a-z][a-z0-9_-]{2,79}(?![\w#])")
 # A ___domain named bare in prose (`dcbench is run from the ___domain dcbench-results.net`): kept in
 # `tainted` as `~dom:` + ___domain, so a host assembled under it (`ingest.dcbench-results.net`, a
 # name no result gave whole) is known to come from results too.
@@ -1148,6 +1149,7 @@ class SessionSnapshot:
     clock: frozenset[str] = frozenset()       # `*=now:…` what results said the time is; `ID=window:…` change windows of records
     laden: frozenset[str] = frozenset()       # fingerprints of stores (files, documents) that hold data read from sensitive results
     blocks: int = 0
+    grants: int = 0            # grant calls executed in the session (roles, privileges, memberships)
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
     # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
     # `gate.core.pending.PENDING_CAP`: (decision id, tool, digest of the canonical tool and args)
@@ -1177,7 +1179,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -1299,7 +1301,7 @@ def _rows(v: Any, kinds: tuple[Any, ...], what: str) -> tuple[tuple[Any, ...], .
 # or an older version may have written it). `task_vec` is read apart.
 _READERS: dict[str, Any] = {
     "agent": _text, "session": _text, "task": _text_or_null,
-    "steps": _count(), "blocks": _count(), "injections": _count(),
+    "steps": _count(), "blocks": _count(), "injections": _count(), "grants": _count(),
     "exposure": _count(4),   # 0 none .. 4 regulated (gate.core.risk.EXPOSURE_NAMES)
     "escalation": _count(len(ESCALATION_LEVELS) - 1), "reversibility": _count(max(_REVERSIBILITY.values())),
     "risk_level": _count(len(RISK_LEVELS) - 1), "drift": _number,
