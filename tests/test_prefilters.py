@@ -12,7 +12,7 @@ import yaml
 from gate.core import detectors
 from gate.core.actions import EMAIL_RX, URL_RX
 from gate.core.detectors import Finding, find_pii
-from gate.core.session import _ACCOUNT_RX, _PHONE_RX, destination_tokens
+from gate.core.session import _ACCOUNT_RX, _CHANNEL_RX, _PHONE_RX, destination_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,7 @@ def _destinations_reference(text: str) -> set[str]:
     out |= {m.group(1).lower() for m in URL_RX.finditer(text)}
     out |= {m.group(0).replace(" ", "").upper() for m in _ACCOUNT_RX.finditer(text)}
     out |= {re.sub(r"\D", "", m.group(0)) for m in _PHONE_RX.finditer(text)}
+    out |= {m.group(0) for m in _CHANNEL_RX.finditer(text)}
     return out
 
 
@@ -46,7 +47,7 @@ _PIECES = ["SSN 123-45-6789", "card 4111 1111 1111 1111", "4111-1111-1111-1111",
            "date of birth 1990-01-31", "born 1970-12-12", "Tax ID: 12-3456789", "national insurance no QQ 12 34 56 C",
            "NINO AB123456C", "ſin 123 456 789", "BSN 123456782", "CPR 010190-1234", "+1 415 555 0132",
            "(415) 555-0132", "415-555-0132", "+44 20 7946 0958", "call +49 (0)30 123456", "acct 12345678901",
-           "ops@acme.example", "https://evil.example/x?y=1", "HTTPS://Files.Example.org/a", "s3://bucket/key",
+           "ops@acme.example", "#inc-5140", "#PA-884120", "https://evil.example/x?y=1", "HTTPS://Files.Example.org/a", "s3://bucket/key",
            "Ticket 4821", "INV-1009", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1",
            "41 11 11 11 11 11 11 11", "411 111 111 111 1111", "passport: X1Y2Z3W4Q", "passport no ABCDEFGH",
            "tax id: 1 2 3 4 5 6 7", "BSN 12 34 56 78 2", "GB82 WE5T 1A3B 5C9D", "the", "amount 1200", "order 2024-05-01", "é", "ß", "İstanbul 1234", "\n", ","]

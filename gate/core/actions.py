@@ -285,7 +285,10 @@ def _verb_of(words: tuple[str, ...] | list[str]) -> set[str]:
 _SHELL_VERBS = (
     (re.compile(r"(?i)\b(?:rm|rmdir|shred|unlink|truncate|drop|delete|purge|destroy)\b"), "delete"),
     (re.compile(r"(?i)\b(?:curl|wget|scp|rsync|nc|ncat|sftp|ftp|sendmail|mail|aws\s+s3\s+cp|gsutil\s+cp)\b[^|;]*(?:-d\b|--data|-F\b|--upload-file|-T\b|@|\s\S+:\S*|https?://)"), "send"),
-    (re.compile(r"(?i)\b(?:sudo|chown|chmod\s+[ugo]*\+s|usermod|useradd|passwd|grant|setfacl|visudo)\b"), "grant"),
+    (re.compile(r"(?i)\b(?:sudo|chown|chmod\s+[ugo]*\+s|usermod|useradd|passwd|grant|setfacl|visudo)\b"
+                # a role bound to a principal: `kubectl create rolebinding … --user=`, `gcloud … add-iam-policy-binding --member=`,
+                # `az role assignment create --assignee`
+                r"|\b(?:create|apply)\s+(?:cluster)?rolebinding\b|\badd-iam-policy-binding\b|\brole\s+assignment\s+create\b"), "grant"),
     (re.compile(r"(?i)\b(?:insert|update|create|alter|mv|cp|tee|touch|mkdir|sed\s+-i|>>?)\b"), "write"),
     (re.compile(r"(?i)\b(?:select|cat|less|head|tail|grep|ls|find|git\s+(?:log|diff|status|show)|ps|top|df|du|kubectl\s+(?:get|describe|logs))\b"), "read"),
 )
@@ -296,7 +299,8 @@ _SHELL_VERBS = (
 _SHELL_TRIGGERS = {
     "delete": ("rm", "shred", "unlink", "truncate", "drop", "delete", "purge", "destroy"),
     "send": ("curl", "wget", "scp", "rsync", "nc", "ftp", "mail", "aws", "gsutil"),
-    "grant": ("sudo", "chown", "chmod", "usermod", "useradd", "passwd", "grant", "setfacl", "visudo"),
+    "grant": ("sudo", "chown", "chmod", "usermod", "useradd", "passwd", "grant", "setfacl", "visudo", "rolebinding",
+              "add-iam-policy-binding", "assignment"),
     "write": ("insert", "update", "create", "alter", "mv", "cp", "tee", "touch", "mkdir", "sed", ">"),
     "read": ("select", "cat", "less", "head", "tail", "grep", "ls", "find", "git", "ps", "top", "df", "du", "kubectl"),
 }

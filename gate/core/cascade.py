@@ -45,7 +45,7 @@ from gate.core.pending import remember
 from gate.core.integrity import agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, HOT_PREFIX, LADEN_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens, store_names, carried_values
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -332,8 +332,9 @@ def _advance(agent: CompiledAgent, snap: SessionSnapshot, tool: str, args: dict[
         drift = d if snap.steps == 0 else agent.drift_alpha * d + (1 - agent.drift_alpha) * snap.drift
     marks = step_marks(agent.policy, snap.marks, tool, args, result) if agent.policy.flow_rules else snap.marks
     usage = quota_usage(agent.policy, snap.usage, tool, args) if agent.policy.quotas else snap.usage
+    grants = snap.grants + 1 if "grant" in features.verbs and "read" not in features.verbs else snap.grants
     return snap.evolve(steps=snap.steps + 1, exposure=e, escalation=c, reversibility=r, risk_level=level, drift=drift, marks=marks,
-                       usage=usage)
+                       usage=usage, grants=grants)
 
 
 def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionSnapshot, scores: Mapping[str, float]) -> dict[str, Any] | None:
@@ -389,7 +390,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
     advanced = _advance(agent, snap, req.tool, req.args, features, None, result)
     if checked:
         # the check already counted this call (steps, quotas)
-        advanced = advanced.evolve(steps=snap.steps, usage=snap.usage)
+        advanced = advanced.evolve(steps=snap.steps, usage=snap.usage, grants=snap.grants)
     prov = result_provenance(result, agent.policy.internal_domains, agent.policy.result_trust(req.tool))
     trusted = advanced.trusted(agent.named_destinations) | prov.vouched
     e = max(advanced.exposure, prov.exposure)
@@ -408,6 +409,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         sensitive = sensitive | frozenset(sorted(prov.values)[: FLOW_CAP - len(sensitive)])
         if prov.marked and len(sensitive) < FLOW_CAP:
             sensitive = sensitive | frozenset(MARKED_PREFIX + v for v in sorted(prov.values)[: FLOW_CAP - len(sensitive)])
+    laden = _laden_after(advanced, features, req.args, result, prov)
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     found = held_records(result, _record_ids(req.args, features.verbs <= READ_ONLY_VERBS))
     if features.verbs <= READ_ONLY_VERBS:
@@ -452,11 +454,44 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         clock = advanced.clock | frozenset(sorted(clock)[:64])
     held = advanced.held | frozenset(sorted(found)[:256])
     return advanced.evolve(
-        exposure=e, risk_level=level, sensitive=sensitive, held=_capped(held), clock=_capped(clock, 256) if clock else advanced.clock,
+        exposure=e, risk_level=level, sensitive=sensitive, laden=laden, held=_capped(held), clock=_capped(clock, 256) if clock else advanced.clock,
         tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),
         vouched=_capped(advanced.vouched | prov.vouched), secrets=_capped(advanced.secrets | prov.secrets),
         injected=_capped(advanced.injected | injected), injections=advanced.injections + int(prov.injection),
         contacted=frozenset(sorted(contacted)[:256]))
+
+
+def _laden_after(snap: SessionSnapshot, features: Any, args: dict[str, Any], result: Any, prov: Any) -> frozenset[str]:
+    """The stores that hold data read from sensitive results, after this observed call.
+
+    A result that holds secrets or personal data, or that its author labelled confidential, is
+    hot: the stores the call names become laden (the file, note or document read) and the
+    fingerprints of its values are kept (`^` + fingerprint). A call that writes or runs
+    something (not a message) and carries hot data (two of those values or phrases, or the name
+    of a laden store) makes the stores it names, and the ones its result names, laden too (the
+    scratch file written, the copy or archive made, the document created)."""
+    laden = snap.laden
+    hot_read = prov.exposure >= 3 or prov.marked
+    if not (hot_read or laden):
+        return laden
+    command = features.command_text if "execute" in features.verbs else ""
+    if hot_read and len(laden) < LADEN_CAP:
+        laden = laden | frozenset(sorted(store_names(features.strings, command))[: LADEN_CAP - len(laden)])
+        laden = laden | frozenset(sorted(HOT_PREFIX + v for v in prov.values)[: LADEN_CAP - len(laden)])
+    if len(laden) >= LADEN_CAP or features.verbs <= READ_ONLY_VERBS or "send" in features.verbs \
+            or not features.verbs & {"write", "execute", "configure"}:
+        return laden
+    named = store_names(features.strings, command, targets=True)
+    if isinstance(result, dict) and not result_failed(result):
+        named |= store_names([(p, v) for p, v in flatten_args(result) if isinstance(v, str) and len(v) <= 200], targets=True)
+    if not named or named <= laden:
+        return laden
+    carries = not named.isdisjoint(snap.laden)
+    if not carries and any(x.startswith(HOT_PREFIX) for x in snap.laden):
+        carries = len({HOT_PREFIX + c for c in carried_values(features.strings)} & snap.laden) >= 2
+    if not carries:
+        return laden
+    return laden | frozenset(sorted(named)[: LADEN_CAP - len(laden)])
 
 
 PROVENANCE_CAP = 4096

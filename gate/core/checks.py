@@ -19,6 +19,8 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.integrity import no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    DOMAIN_PREFIX,
+    store_names,
     BIND_PREFIX,
     MARKED_PREFIX,
     BODY_LEAF,
@@ -846,6 +848,12 @@ _AUTH_CONTROL = re.compile(r"(?i)mfa|2fa|two[_ -]?(?:factor|step)|multi[_ -]?fac
                            r"login[_ -]?challenge|dlp|edr|antivirus|malware[_ -]?scan\w*")
 _OFF_VALUE = re.compile(r"(?i)^\s*(?:disabled?|off|false|no|none|0|paused?|stopped|stop)\s*$")
 _PRIVACY_CONTROL = re.compile(r"(?i)redact|scrub|anonymi[sz]|pseudonymi[sz]|(?:pii|card|pan|data|log|field)[_ -]?mask|mask(?:ing)?[_ -]?(?:pii|card|pan|data|ssn|sensitive|personal|fields?|logs?)")
+# An approval every payment or change waits for (`approval_required: false`, `dual_control: off`).
+_APPROVAL_CONTROL = re.compile(r"(?i)approv\w*?[_ -]?(?:required|needed|check|gate)|requires?[_ -]?(?:manual[_ -]?)?approv|"
+                               r"manual[_ -]?(?:approval|review)|dual[_ -]?(?:approval|control|authori[sz]ation|sign\w*)|four[_ -]?eyes|maker[_ -]?checker")
+# A flag switched off inside JSON a command passes (`--event-selectors '[{"IncludeManagementEvents": false}]'`): the
+# command's own words say which control it is.
+_JSON_OFF = re.compile(r"(?i)\"((?:include|enable|log|record|audit|track|monitor)\w*)\"\s*:\s*(?:false|\"(?:disabled?|off|none)\")")
 
 
 _CONFIGURING = frozenset({"configure", "write", "execute", "delete"})
@@ -857,7 +865,13 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
     """A configuring call that switches an audit trail or an authentication control off: an
     off value under a key that names the control (`mfa_required: false`), or under a value key
     next to a setting name that does (`{setting: audit_log_export, value: disabled}`)."""
-    if "read" in f.verbs or not f.verbs & _CONFIGURING:
+    if not f.verbs & _CONFIGURING:
+        return None
+    if f.command_text and "\"" in f.command_text:
+        flags = _JSON_OFF.findall(f.command_text)
+        if flags and _AUDIT_CONTROL.search(f.command_text):
+            return ("disable_logging", "switches an audit trail off")
+    if "read" in f.verbs:
         return None
     offs = [p for p, v in f.scalars if v is False or v == 0] + [p for p, t in f.strings if len(t) <= 9 and _OFF_VALUE.match(t)]
     if not offs:
@@ -878,6 +892,8 @@ def _control_turned_off(f: ActionFeatures) -> tuple[str, str] | None:
         return ("disable_mfa", "switches an authentication or security control off")
     if _PRIVACY_CONTROL.search(text):
         return ("disable_redaction", "switches off redaction or masking of personal or card data")
+    if _APPROVAL_CONTROL.search(" ".join(h for h in hits if h not in names)):
+        return ("disable_approval", "switches off an approval that payments or changes wait for")
     return None
 
 
@@ -1443,6 +1459,37 @@ class SensitiveDataCheck:
         return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
 
 
+# The vocabulary of a grant itself (what kind of right, on what kind of thing), not what it names.
+_GRANT_VOCABULARY = frozenset("usage select insert update delete references trigger execute connect create temporary schema table tables "
+                         "view views sequence sequences function functions database on in to of for the and member members reader "
+                         "writer owner viewer editor commenter manager contentmanager fileorganizer role user group read write "
+                         "access true false yes no hours hour".split())
+_GRANT_TOKEN = re.compile(r"[\w.@*/-]+")
+
+
+def _grant_ladder(ctx: CheckContext) -> Verdict | None:
+    """A third (or later) grant in a session that names something the task does not: a
+    principal, a resource, a role, or every object of a kind (`ALL TABLES`, `*`). Each step of
+    a privilege ladder looks small; the session's count of grants says it is a ladder, and the
+    task says where it should have stopped."""
+    task = (ctx.task or "").lower()
+    for path, text in ctx.features.strings:
+        if len(text) > 120:
+            continue
+        for tok in _GRANT_TOKEN.findall(text.lower()):
+            tok = tok.strip("./-")
+            if tok in ("all", "*") and not re.search(r"\ball\b|\*", task):
+                break
+            if len(tok) < 4 or tok in _GRANT_VOCABULARY or tok.isdigit() or tok in task:
+                continue
+            break
+        else:
+            continue
+        return Verdict("preconditions", "block", "grant_ladder",
+                       f"grant number {ctx.session.grants + 1} of the session names something the task does not")
+    return None
+
+
 class PreconditionCheck:
     """An irreversible call on a record that an earlier tool result marked as not to be acted
     on (rejected, pending approval, on legal hold, disputed…)."""
@@ -1473,6 +1520,10 @@ class PreconditionCheck:
                 return v
         if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
             v = _beyond_scheduling(ctx)
+            if v is not None:
+                return v
+        if "grant" in f.verbs and "read" not in f.verbs and ctx.session.grants >= 2 and ctx.task:
+            v = _grant_ladder(ctx)
             if v is not None:
                 return v
         if "read" not in f.verbs:
@@ -2434,6 +2485,28 @@ _CURL_UPLOAD = re.compile(r"(?i)\bcurl\b(?=[^|;&\n]*\s(?:-T|--upload-file|-F|--f
 _HOOK_URL = re.compile(r"(?i)\bhooks?\b[^|;&\n]*?(?:\[url\]|--url|--target-url|\burl)\s*[=\s]\s*['\"]?https?://([A-Za-z0-9.-]+)")
 
 
+# A command that publishes a package or image to a registry it names: the package goes there.
+_PUBLISH = re.compile(r"(?i)\b(?:npm|yarn|pnpm)\s+publish\b[^|;&\n]*?--registry[=\s]+['\"]?(?:https?://)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+                      r"|\btwine\s+upload\b[^|;&\n]*?--repository-url[=\s]+['\"]?(?:https?://)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+                      r"|\b(?:docker|podman)\s+push\s+([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d+)?/")
+
+
+def _assembled_host(host: str, tainted: frozenset[str], trusted: frozenset[str], internal: tuple[str, ...]) -> bool:
+    """A host no result named whole, under a ___domain that only results named (`ingest.` put in
+    front of `dcbench-results.net` read in a page): where the call goes was assembled from results."""
+    if "@" in host or host in tainted or host in trusted:
+        return False
+    labels = host.split(".")
+    for i in range(1, len(labels) - 1):
+        parent = ".".join(labels[i:])
+        if DOMAIN_PREFIX + parent not in tainted and parent not in tainted:
+            continue
+        if is_internal(parent, internal) or any(t == parent or t.endswith("." + parent) or t.endswith("@" + parent) for t in trusted):
+            return False
+        return True
+    return False
+
+
 def _storage_copy_target(f: ActionFeatures) -> str | None:
     """Where a command copies data to (lower-cased): the destination bucket of an object-storage
     copy, the host a `git push`, `scp`, `rsync` or uploading `curl` sends to, or the URL a
@@ -2447,7 +2520,7 @@ def _storage_copy_target(f: ActionFeatures) -> str | None:
         buckets = _BUCKET_URL.findall(cmd)
         if len(buckets) >= 2:
             return buckets[-1].lower()
-    for rx in (_PUSH_URL, _REMOTE_COPY, _CURL_UPLOAD):
+    for rx in (_PUSH_URL, _REMOTE_COPY, _CURL_UPLOAD, _PUBLISH):
         m = rx.search(cmd)
         if m:
             return next(g for g in m.groups() if g).lower()
@@ -2514,6 +2587,30 @@ def _following_a_link(f: ActionFeatures, s: SessionSnapshot) -> bool:
     return carried.isdisjoint(s.sensitive)
 
 
+def _laden_store_outward(ctx: CheckContext) -> Verdict | None:
+    """A file, note or document that holds data read from a sensitive result (secrets, personal
+    data, a text labelled confidential), or a copy, archive or document made from such data,
+    named by a call that sends or shares it outside the organisation: the data leaves through
+    the store though the call itself carries none of it (`gate.core.cascade._laden_after`)."""
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    recipients = [t for path, t in f.strings if _is_dest_leaf(path)]
+    if recipients:
+        # where a message or share goes: its recipients, not what its text mentions
+        outside = any(not is_internal(d.split("@")[-1], internal) for t in recipients for d in destination_tokens(t) if "." in d)
+    else:
+        outside = any(not is_internal(d.split("@")[-1], internal) for d in f.external_domains) or \
+            (f.destination == "external" and not f.external_domains)
+    if not outside:
+        return None
+    command = f.command_text if "execute" in f.verbs else ""
+    if not store_names(f.strings, command).isdisjoint(ctx.session.laden):
+        return Verdict("provenance", "block", "laden_store_egress",
+                       "the call sends or shares a file or document that holds data read from a sensitive result "
+                       "outside the organisation")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2525,7 +2622,7 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden):
             return _OK_PROVENANCE_NO_RESULT_VALUES
         # the most specific finding first: a credential is named as one, not as copied values
         acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
@@ -2550,6 +2647,10 @@ class ProvenanceCheck:
                     return Verdict(self.name, "block", "sensitive_data_egress",
                                    f"{len(hits)} value(s) or phrase(s) read from sensitive results would leave to a destination nobody sanctioned",
                                    {"sensitive_values": float(len(hits))})
+        if s.laden and (f.verbs & {"send", "grant"}):
+            v = _laden_store_outward(ctx)
+            if v is not None:
+                return v
         if s.sensitive and ("send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains)
                             or f.destination == "external" and f.verbs <= {"read"}):
             # (a query to an outside service, a web search or a fetched URL, carries its words out too)
@@ -2593,6 +2694,14 @@ class ProvenanceCheck:
                 return Verdict(self.name, "block", "tainted_destination",
                                f"{len(hits_t)} destination(s) came only from tool results, not from the task or identity",
                                {"tainted": float(len(hits_t))})
+            # a host put together from pieces of results: for a call that sends, or a read that
+            # carries data out in its query string
+            if f.verbs & {"send", "pay", "grant"} or copy_to or any("://" in t and "?" in t and len(t.split("?", 1)[1]) >= 24
+                                                                    for path, t in f.strings if not BODY_LEAF.search(path)):
+                internal = ctx.agent.policy.internal_domains
+                if any(_assembled_host(d, s.tainted, trusted, internal) for d in dests if "." in d):
+                    return Verdict(self.name, "block", "assembled_destination",
+                                   "the destination is a host no result named whole, under a ___domain only tool results named")
         if s.injections and f.verbs & {"send", "pay", "grant", "delete"}:
             return Verdict(self.name, "flag", "acting_after_injection",
                            "an irreversible call after a tool result carried an injected instruction",

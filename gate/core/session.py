@@ -79,6 +79,11 @@ __all__ = [
     "BANK_PREFIX",
     "EMPLOYEE_ACCOUNT",
     "INSTALMENTS",
+    "store_names",
+    "carried_values",
+    "LADEN_CAP",
+    "HOT_PREFIX",
+    "DOMAIN_PREFIX",
 ]
 
 RISK_LEVELS = ("SAFE", "MILD", "ELEVATED", "CRITICAL", "VIOLATED")
@@ -167,6 +172,9 @@ def destination_tokens(text: str) -> set[str]:
     if "://" in text:
         for m in URL_RX.finditer(text):
             out.add(m.group(1).lower())
+    if "#" in text:
+        # a chat channel (`#ext-riskwise`): where a post goes
+        out.update(m.group(0) for m in _CHANNEL_RX.finditer(text))
     if _A_DIGIT.search(text) is None:
         return out
     for m in _ACCOUNT_RX.finditer(text):
@@ -177,6 +185,15 @@ def destination_tokens(text: str) -> set[str]:
     return out
 
 
+# a chat channel as chat tools write it: lower case (`#inc-5140`), not a reference (`#PA-884120`)
+_CHANNEL_RX = re.compile(r"(?<![\w&#/])#[a-z][a-z0-9_-]{2,79}(?![\w#])")
+# A ___domain named bare in prose (`dcbench is run from the ___domain dcbench-results.net`): kept in
+# `tainted` as `~dom:` + ___domain, so a host assembled under it (`ingest.dcbench-results.net`, a
+# name no result gave whole) is known to come from results too.
+DOMAIN_PREFIX = "~dom:"
+_BARE_DOMAIN = re.compile(
+    r"(?<![\w@/.:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|co|ai|app|cloud|info|biz|xyz|site|online|tech|"
+    r"us|uk|de|eu|fr|nl|ch|se|no|es|it|be|at|dk|fi|pl|pt|ie|ca|au|in|jp|me|cc|sh|tv|gg|to|ly|so|run|page|link|pro))(?![\w-]|\.[a-z0-9])", re.I)
 _PROSE_MIN_WORDS = 6
 
 # Text in a tool result that addresses the agent rather than the user: the marks of an
@@ -923,6 +940,71 @@ def content_shingles(text: str, cap: int = SHINGLE_CAP) -> set[str]:
     return out
 
 
+# Stores a call names (files, documents, notes, archives): what data can be laundered through.
+# A path's last part (and, for a path at least three parts deep, its folder when that looks made
+# for the occasion: `/tmp/repro-812/input.csv` -> `input.csv`, `repro-812`), a bare file name or
+# folder in a command (`tar czf out.tgz -C /tmp repro-812`), and the value of an argument or
+# result field that names a store by id (`doc_id`, `file_id`, `note_id`, `path`, `url`).
+_STORE_PATH = re.compile(r"(?:~|\.{1,2})?/[\w./@-]{3,}")
+_STORE_WORD = re.compile(r"(?<![\w/@=.-])[A-Za-z0-9][\w.-]*[._-][\w.-]*[A-Za-z0-9](?![\w/@-])")
+_STORE_KEY = re.compile(r"(?i)^(?:(?:file|doc|document|sheet|spreadsheet|folder|drive_?item|attachment|note|object|blob|artifact|gist|paste|report|"
+                        r"upload|archive|bundle|export)_?(?:id|ids|key|name|path|url|uri)?|path|paths|uri|url|attachments?|destination|output|target)$")
+# where a call runs, not what it stores: a working directory, a host, a cluster
+_NOT_STORE_KEY = re.compile(r"(?i)(?:^|\.)(?:cwd|workdir|working_?dir\w*|host|hostname|context|namespace|cluster|profile|workspace|database|region)$")
+_MADE_FOLDER = re.compile(r"[\d_-]")
+LADEN_CAP = 1024
+# `laden` entries that are fingerprints of values read from a hot result, not store names
+HOT_PREFIX = "^"
+_STORE_PREFIX = "store:"
+
+
+def _store_fp(name: str) -> str:
+    return fingerprint(_STORE_PREFIX + name.lower())
+
+
+def store_names(strings: Any, command_text: str = "", targets: bool = False) -> set[str]:
+    """Fingerprints of the stores named by `(path, text)` pairs and by a command. `targets` adds
+    a made-for-the-occasion folder of a deep path (where a copy was put), which a later command
+    may name alone."""
+    out: set[str] = set()
+    for path, text in strings:
+        if not isinstance(text, str) or len(text) > 4000 or _NOT_STORE_KEY.search(path):
+            continue
+        leaf = path.rsplit(".", 1)[-1]
+        leaf = leaf.split("[", 1)[0]
+        if _STORE_KEY.match(leaf) and 4 <= len(text) <= 200 and " " not in text.strip():
+            out.add(_store_fp(text.strip().rstrip("/").rsplit("/", 1)[-1]))
+        if "/" in text:
+            for m in _STORE_PATH.finditer(text):
+                parts = [p for p in m.group(0).rstrip(".,;:)'\"").split("/") if p and p not in (".", "..", "~")]
+                if not parts:
+                    continue
+                if len(parts) < 2 and "." not in parts[-1]:
+                    continue   # `2x/week`, `/forms`: a word after a slash, not a file
+                if len(parts[-1]) >= 4:
+                    out.add(_store_fp(parts[-1]))
+                if targets and len(parts) >= 3 and len(parts[-2]) >= 4 and _MADE_FOLDER.search(parts[-2]):
+                    out.add(_store_fp(parts[-2]))
+    if command_text:
+        for m in _STORE_WORD.finditer(command_text):
+            w = m.group(0)
+            if len(w) >= 5 and any(c.isalpha() for c in w):
+                out.add(_store_fp(w))
+    return out
+
+
+def carried_values(strings: Any) -> set[str]:
+    """Fingerprints of the values and phrases `(path, text)` pairs carry (what `sensitive` holds
+    of a result), for telling whether a call carries data read earlier."""
+    out: set[str] = set()
+    for _, text in strings:
+        if isinstance(text, str) and len(text) >= 4:
+            out |= {fingerprint(t) for t in flow_tokens(text)}
+            if len(text) >= 24:
+                out |= content_shingles(text, cap=256)
+    return out
+
+
 # A classification marking inside a result (a document or note labelled confidential): what it
 # holds is confidential whatever tool returned it.
 _MARKING_RX = re.compile(
@@ -1059,6 +1141,8 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
                 values |= content_shingles(text)
         if len(text.split()) >= _PROSE_MIN_WORDS:
             tainted |= destination_tokens(text)
+            if "." in text:
+                tainted |= {DOMAIN_PREFIX + m.group(1).lower() for m in _BARE_DOMAIN.finditer(text)}
             m = INJECTION_RX.search(text)
             if m:
                 injection = True
@@ -1109,7 +1193,9 @@ class SessionSnapshot:
     held: frozenset[str] = frozenset()        # `ID=status` of records whose status forbids acting on them
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
     clock: frozenset[str] = frozenset()       # `*=now:…` what results said the time is; `ID=window:…` change windows of records
+    laden: frozenset[str] = frozenset()       # fingerprints of stores (files, documents) that hold data read from sensitive results
     blocks: int = 0
+    grants: int = 0            # grant calls executed in the session (roles, privileges, memberships)
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
     # calls allowed (as executed) and not yet reported to /v1/observe, oldest first, at most
     # `gate.core.pending.PENDING_CAP`: (decision id, tool, digest of the canonical tool and args)
@@ -1139,7 +1225,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "secrets": sorted(self.secrets), "blocks": self.blocks,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -1261,7 +1347,7 @@ def _rows(v: Any, kinds: tuple[Any, ...], what: str) -> tuple[tuple[Any, ...], .
 # or an older version may have written it). `task_vec` is read apart.
 _READERS: dict[str, Any] = {
     "agent": _text, "session": _text, "task": _text_or_null,
-    "steps": _count(), "blocks": _count(), "injections": _count(),
+    "steps": _count(), "blocks": _count(), "injections": _count(), "grants": _count(),
     "exposure": _count(4),   # 0 none .. 4 regulated (gate.core.risk.EXPOSURE_NAMES)
     "escalation": _count(len(ESCALATION_LEVELS) - 1), "reversibility": _count(max(_REVERSIBILITY.values())),
     "risk_level": _count(len(RISK_LEVELS) - 1), "drift": _number,
@@ -1269,7 +1355,7 @@ _READERS: dict[str, Any] = {
     "usage": lambda v: _rows(v, (_text, _count(), _number), "[quota id, calls, total] row"),
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
-       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock")},
+       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden")},
 }
 
 
