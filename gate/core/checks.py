@@ -2587,6 +2587,20 @@ def _following_a_link(f: ActionFeatures, s: SessionSnapshot) -> bool:
     return carried.isdisjoint(s.sensitive)
 
 
+_CHANNEL_PART = re.compile(r"[a-z0-9]+")
+
+
+def _channel_named_by(channel: str, task: str) -> bool:
+    """A chat channel every word of whose name the task says (`#dba` for "share the summary with
+    the DBA team", `#payments-oncall` for "tell payments on-call"): the task names it, though
+    only a result spelled it. One word the task does not say (`#ext-riskwise`) and it does not."""
+    parts = _CHANNEL_PART.findall(channel[1:])
+    if not parts:
+        return False
+    said = set(_CHANNEL_PART.findall(task.lower()))
+    return all(p in said or p.rstrip("s") in said for p in parts)
+
+
 def _laden_store_outward(ctx: CheckContext) -> Verdict | None:
     """A file, note or document that holds data read from a sensitive result (secrets, personal
     data, a text labelled confidential), or a copy, archive or document made from such data,
@@ -2690,6 +2704,8 @@ class ProvenanceCheck:
             hits_t = sorted(d for d in dests if d in s.tainted and d not in trusted
                             and not ("@" in d and d.split("@", 1)[1] in trusted_domains)
                             and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
+            if hits_t and ctx.task and any(d[0] == "#" for d in hits_t):
+                hits_t = [d for d in hits_t if not _channel_named_by(d, ctx.task)]
             if hits_t and not _following_a_link(f, s):
                 return Verdict(self.name, "block", "tainted_destination",
                                f"{len(hits_t)} destination(s) came only from tool results, not from the task or identity",
