@@ -360,14 +360,20 @@ def _risk_summary(agent: CompiledAgent, before: SessionSnapshot, after: SessionS
 _REFERENCE_LEAF = re.compile(r"(?i)(?:^|\.)(?:ticket|ticket_?(?:id|key|ref)|change|change_?(?:id|ref|request)|chg|case|case_?id|jira|jira_?key)$")
 
 
+# The prose of a call that changes something (`reason: duplicate draft, see BIL-3310`): records it
+# cites there are context, not what the call acted on, so its result's status is not theirs.
+_PROSE_LEAF = re.compile(r"(?i)(?:^|[._])(?:reason|justification|memo|note|notes|comment|description|summary|body|message|text)$")
+
+
 def _record_ids(args: dict[str, Any], reading: bool) -> set[str]:
     """The ids a top-level status in a call's result belongs to: the tokens of the call's
     arguments, less the ___domain of an address it names (a ___domain is every address in it, not a
-    record) and, for a call that changes something, the ticket or change it cites (its result
-    reports what it changed, not the state of the ticket that authorised it)."""
+    record) and, for a call that changes something, the ticket or change it cites and the records
+    its prose mentions (its result reports what it changed, not the state of the ticket that
+    authorised it)."""
     out: set[str] = set()
     for path, v in flatten_args(args):
-        if not isinstance(v, str) or (not reading and _REFERENCE_LEAF.search(path)):
+        if not isinstance(v, str) or (not reading and (_REFERENCE_LEAF.search(path) or _PROSE_LEAF.search(path))):
             continue
         toks = salient_tokens(v)
         if "@" in v:

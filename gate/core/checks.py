@@ -62,6 +62,7 @@ from gate.core.session import (
     message_channel,
     personal_mailbox,
     salient_tokens,
+    task_tokens,
     secret_fingerprints,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
@@ -1686,7 +1687,7 @@ _REFUSED_STATUS = re.compile(r"^(?:rejected|declined|denied|not[ _-]approved|una
 
 @lru_cache(maxsize=1024)
 def _task_records(task: str) -> frozenset[str]:
-    return frozenset(salient_tokens(task))
+    return task_tokens(task)
 
 
 def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:

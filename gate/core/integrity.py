@@ -367,8 +367,8 @@ def regread_entries(args: dict[str, Any], verbs: frozenset[str], sensitivity: in
 
 
 def other_subject_in_message(strings: tuple[tuple[str, str], ...], task: str, held: frozenset[str]) -> Verdict | None:
-    from gate.core.session import salient_tokens
-    task_ids = {t for t in salient_tokens(task) if re.search(r"\d", t) and "@" not in t and "/" not in t}
+    from gate.core.session import salient_tokens, task_tokens
+    task_ids = {t for t in task_tokens(task) if re.search(r"\d", t) and "@" not in t and "/" not in t}
     low = task.lower()
     if not task_ids:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,6 +285,27 @@ def salient_tokens(text: str) -> set[str]:
         if rel != path or path.startswith("~/"):
             out.add(rel)
     return out
+
+
+# A run of records a task names by its two ends (`CUS-42300 to CUS-42308`, `E20417-E20420`,
+# `EXP-8801 through EXP-8821`): same prefix, same digit count, a short span. The task names every
+# record in between as much as the two it spells out.
+_ID_RANGE = re.compile(r"(?i)(?<![\w-])([a-z][a-z-]*?)(\d{3,})\s*(?:to|through|thru|until|-|\u2013|\u2014|\.\.)\s*(?:\1)?(\d{3,})(?![\w-])")
+_ID_RANGE_MAX = 100
+
+
+@lru_cache(maxsize=512)
+def task_tokens(task: str) -> frozenset[str]:
+    """`salient_tokens` of a task, with the records of every short id range it names."""
+    out = salient_tokens(task)
+    for m in _ID_RANGE.finditer(task):
+        prefix, a, b = m.groups()
+        if len(a) != len(b):
+            continue
+        lo, hi = int(a), int(b)
+        if 0 < hi - lo <= _ID_RANGE_MAX:
+            out |= {f"{prefix.upper()}{n:0{len(a)}d}" for n in range(lo, hi + 1)}
+    return frozenset(out)
 
 
 # A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
