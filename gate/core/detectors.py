@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import ahocorasick
 
@@ -292,15 +292,53 @@ _BACKUP_NAME = r"[\w./:@-]*back-?ups?\b[\w./*-]*"
 # Dangerous operations: (code, message, regex). Matched against command-like argument text
 # (shell, SQL, cloud CLI, config payloads). They are deliberately specific: `rm -rf build/`
 # in a project is ordinary work; `rm -rf /` or `rm -rf ~` is not.
-_DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
-    (code, msg, re.compile(rx))
+_HASH_CALL = r"\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
+_CLAUSE_WORD = r"\b(?:on|where|and)\b"
+# a clause (ON / WHERE / AND) that calls a hash function before the next clause word or `;`
+_HASHED_CLAUSE = re.compile(r"(?i)" + _CLAUSE_WORD + r"(?:(?!" + _CLAUSE_WORD + r")[^;])*?" + _HASH_CALL)
+_MASKED_COLUMN = re.compile(r"(?i)\bmasked\.\w+")
+_CLAUSE_RX = re.compile(r"(?i)" + _CLAUSE_WORD)
+_HASH_RX = re.compile(r"(?i)" + _HASH_CALL)
+
+
+class _Reidentification:
+    """`search(text)` for "a masked view's column, then a clause that hashes a value" (anywhere
+    after it) or "a clause word, a hash call after it and a masked column after that, in one
+    `;`-separated statement": the regex that said so directly,
+    `masked\.\w+.*(on|where|and)[^;]*?HASH\(|(on|where|and)[^;]*?HASH\([^;]*masked\.\w+`,
+    backtracks over every clause word for every start (seconds on 40 KB of `masked. where`).
+    Here each part is one linear scan: the earliest masked column leaves the most room after it,
+    and within a statement the earliest clause word and the earliest hash call after it do."""
+
+    pattern = "reidentification"
+
+    def search(self, text: str) -> bool:
+        first = _MASKED_COLUMN.search(text)
+        if first is None:
+            return False
+        if _HASHED_CLAUSE.search(text, first.end()):
+            return True
+        for statement in text.split(";"):
+            if "masked." not in statement.lower():
+                continue
+            clause = _CLAUSE_RX.search(statement)
+            if clause is None:
+                continue
+            hashed = _HASH_RX.search(statement, clause.end())
+            if hashed is not None and _MASKED_COLUMN.search(statement, hashed.end()):
+                return True
+        return False
+
+
+_DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
+    (code, msg, re.compile(rx) if isinstance(rx, str) else rx)
     for code, msg, rx in (
         ("recursive_delete_root", "recursive delete of a root, home or system directory",
          r"(?i)\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:-[a-z-]+\s+)*(?:--no-preserve-root\s+)?(?:/|/\*|~/?|\$HOME/?|/(?:etc|usr|var|bin|boot|lib|opt|home|root|srv|data)(?:/\*?)?|\*|\.\.?/?)(?:\s|$|;|&|\|)"),
         ("recursive_delete_root", "recursive delete with --no-preserve-root", r"(?i)--no-preserve-root"),
         ("find_delete_root", "find -delete over a root or home directory",
          r"(?i)\bfind\s+(?:/|~/?|\$HOME/?|/(?:etc|usr|var|home|root|opt|srv|boot|lib|bin|data)/?)(?:\s|$).*-delete\b"),
-        ("disk_wipe", "overwrites or formats a disk", r"(?i)(?:\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+[^|;]*of=/dev/(?:sd|nvme|xvd|vd|hd)|\bshred\s+[^|;]*/dev/|>\s*/dev/sd[a-z])"),
+        ("disk_wipe", "overwrites or formats a disk", r"(?i)(?:\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+(?:(?!\bdd\s)[^|;])*of=/dev/(?:sd|nvme|xvd|vd|hd)|\bshred\s+(?:(?!\bshred\s)[^|;])*/dev/|>\s*/dev/sd[a-z])"),
         ("fork_bomb", "fork bomb", r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;"),
         # DROP TABLE of scratch/temporary tables only (`scratch.tmp_x`, `tmp_ids`) is housekeeping,
         # not destruction: every listed table must be in a scratch schema or carry a temp prefix.
@@ -322,20 +360,20 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:0?777|0?666|a\+w|o\+w|ugo\+w)\b"),
         ("setuid", "sets the setuid bit", r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:u\+s|[42][0-7]{3})\b"),
         ("pipe_to_shell", "pipes a download into a shell",
-         r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
+         r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b(?:(?!\b(?:curl|wget|iwr|invoke-webrequest)\b)[^|;])*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
         # the same in two steps: the download saved to a script file that is then run
         ("pipe_to_shell", "downloads a script and runs it",
-         r"(?i)\b(?:curl|wget)\b[^|;\n]*?(?:\s-(?:o|O|-output|-output-document)[=\s]?\s*|>\s*)[\"']?([\w./~$-]+\.(?:sh|bash|zsh|ps1|py|pl|rb))\b"
+         r"(?i)\b(?:curl|wget)\b(?:(?!\b(?:curl|wget)\b)[^|;\n])*?(?:\s-(?:o|O|-output|-output-document)[=\s]?\s*|>\s*)[\"']?([\w./~$-]+\.(?:sh|bash|zsh|ps1|py|pl|rb))\b"
          # (the gap stops at the next download, so each character is scanned for one download only)
          r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
         ("disable_logging", "disables audit logging or monitoring",
          r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
-         r"|\bguardduty\s+(?:update-detector\b[^\n|;]*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
+         r"|\bguardduty\s+(?:update-detector\b(?:(?!\bguardduty\s)[^\n|;])*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
          r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b"
          # an audit extension dropped (pgaudit), an audit trail's log group kept under a hundred days
          r"|\bdrop\s+extension\s+(?:if\s+exists\s+)?[\"`]?\w*audit\w*"
-         r"|\bput-retention-policy\b[^\n|;]*(?:cloudtrail|audit)[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)"
-         r"|\bput-retention-policy\b[^\n|;]*--retention-in-days[= ]+\d{1,2}(?!\d)[^\n|;]*(?:cloudtrail|audit))"
+         r"|\bput-retention-policy\b(?:(?!\bput-retention-policy\b)[^\n|;])*(?:cloudtrail|audit)(?:(?!\bput-retention-policy\b)[^\n|;])*--retention-in-days[= ]+\d{1,2}(?!\d)"
+         r"|\bput-retention-policy\b(?:(?!\bput-retention-policy\b)[^\n|;])*--retention-in-days[= ]+\d{1,2}(?!\d)(?:(?!\bput-retention-policy\b)[^\n|;])*(?:cloudtrail|audit))"
          # an audit trigger switched off (`ALTER TABLE t DISABLE TRIGGER orders_audit_trg`, `DISABLE TRIGGER ALL`,
          # `SET session_replication_role = replica`, which skips every trigger, audit ones too)
          r"|\bdisable\s+trigger\s+(?:all\b|[\"`]?\w*audit)|\bsession_replication_role\s*(?:=|\bto\b)\s*'?replica\b"),
@@ -346,8 +384,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         # A masked view re-identified: a hash of a clear-text column compared with the view's
         # hashed column (`ON c.email_sha256 = encode(sha256(l.email::bytea), 'hex')`).
         ("reidentification", "re-identifies masked data by hashing clear-text values to match its hashed columns",
-         r"(?is)\bmasked\.\w+.*\b(?:on|where|and)\b[^;]*?\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
-         r"|\b(?:on|where|and)\b[^;]*?\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\([^;]*\bmasked\.\w+"),
+         _Reidentification()),
         # Deleting the record of what happened: cluster events, log groups or streams, security
         # alerts (not an alert rule, a silence or a notification channel, which are configuration).
         ("evidence_deletion", "deletes audit evidence (cluster events, log streams, security alerts)",
@@ -395,7 +432,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("destroy_infrastructure", "destroys infrastructure or a namespace",
          r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b[^;|]*--all\b|\baws\s+s3\s+rb\b[^;|]*--force|\baws\s+s3\s+rm\b[^;|]*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
         ("reverse_shell", "opens a reverse shell",
-         r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b[^;|]*exec:|\bbash\s+-i\s+>&)"),
+         r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b(?:(?!\bsocat\b)[^;|])*exec:|\bbash\s+-i\s+>&)"),
         ("exfil_service", "sends data to a paste, file-drop or request-capture service",
          r"(?i)\b(?:pastebin\.com|paste\.ee|hastebin|ghostbin|transfer\.sh|file\.io|0x0\.st|gofile\.io|anonfiles|temp\.sh|webhook\.site|requestbin|pipedream\.net|ngrok(?:-free)?\.(?:io|app|dev)|interact\.sh|oast\.(?:fun|pro|live|site|online|me)|burpcollaborator|dnslog\.cn|beeceptor\.com|hookbin)"),
         ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
@@ -431,7 +468,7 @@ _DANGEROUS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
          r"|(?<![\w-])(?:[\w.-]*_)?(?:access_?keys?|credentials|rootkey)\.csv\b|\bclient_secret[\w.-]*\.json\b|\bapplication_default_credentials\.json\b"
          # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
          # / `.template` twin holds no credentials
-         r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b[^;|&\n]*?(?<![\w.-])\.env(?:\.(?!(?:example|sample|template|dist|defaults?)\b)[\w-]+)?(?![\w.-])"),
+         r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b(?:(?!\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b)[^;|&\n])*?(?<![\w.-])\.env(?:\.(?!(?:example|sample|template|dist|defaults?)\b)[\w-]+)?(?![\w.-])"),
     )
 )
 
