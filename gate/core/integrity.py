@@ -1824,3 +1824,111 @@ def not_on_task_list(args: dict[str, Any], task: str | None, held: frozenset[str
                 return Verdict("preconditions", "block", "not_on_task_list",
                                f"{tok} is not on the list the task acts on, which a result gave")
     return None
+
+
+# --------------------------------------------------------------------------- above a cap the task states
+# A task that caps an amount as a share of a figure (`advances may not exceed 50% of monthly net
+# pay`) and a result that gives that figure (`monthly_net: 4200`): a payment line of the kind
+# the cap is about (`type: salary_advance`) above that share pays past the stated rule.
+TASK_CAP_PREFIX = "tcap|"
+_TASK_PCT_CAP = re.compile(r"(?i)([^.;\n]{0,80}?)\b(?:not\s+exceed|at\s+most|up\s+to|no\s+more\s+than|max(?:imum)?(?:\s+of)?|capped\s+at|limited\s+to)\s+"
+                           r"(\d{1,3}(?:\.\d+)?)\s?%\s+of\s+(?:(?:the|their|his|her|an?|its)\s+)?(?:[a-z]+'s\s+)?((?:[a-z]+\s+){0,3}[a-z]+)")
+_CAP_STOP = frozenset("the their his her a an of and or per for may must can not be is are each with from that this than "
+                      "policy rule total amount amounts".split())
+
+
+def _stem(w: str) -> str:
+    w = w.lower()
+    return w[:-1] if w.endswith("s") and len(w) > 4 else w
+
+
+def task_cap_entries(task: str | None, result: Any) -> set[str]:
+    if not task or "%" not in task or not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for m in _TASK_PCT_CAP.finditer(task[:2000]):
+        pct = float(m.group(2))
+        base = {_stem(w) for w in m.group(3).split() if w.lower() not in _CAP_STOP}
+        about = sorted({_stem(w) for w in re.findall(r"[A-Za-z]{4,}", m.group(1)) if w.lower() not in _CAP_STOP})
+        if not base or not about or not 0 < pct <= 100:
+            continue
+        for node in _dict_nodes(result, 400):
+            for k, v in node.items():
+                n = _num(v)
+                if n is None or n <= 0:
+                    continue
+                keyw = {_stem(w) for w in re.split(r"[_\W]+", str(k)) if w}
+                if len(base & keyw) >= min(2, len(base)):
+                    out.add(f"{TASK_CAP_PREFIX}{','.join(about[:4])}|{pct * n / 100:.2f}")
+    return set(sorted(out)[:16])
+
+
+def above_task_cap(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    caps = [e[len(TASK_CAP_PREFIX):].rpartition("|") for e in held if e.startswith(TASK_CAP_PREFIX)]
+    if not caps:
+        return None
+    for obj in _arg_objects(args):
+        amount = call_amount(obj)
+        if amount is None:
+            continue
+        words = {_stem(w) for _, v in flatten_args(obj) if isinstance(v, str) for w in re.findall(r"[A-Za-z]{4,}", v)}
+        for about, _, cap in caps:
+            if words & set(about.split(",")) and amount > float(cap) + 0.005:
+                return Verdict("preconditions", "block", "above_task_cap",
+                               f"a line of {amount:g} is above the {float(cap):g} the task's own cap allows")
+    return None
+
+
+# --------------------------------------------------------------------------- a channel its subject limited to a purpose
+# A record whose contact preferences limit a channel to one purpose (`sms:
+# appointment_reminders_only`, `email: "billing only"`): a message to that subject over that
+# channel that is not about that purpose (a test result by text) goes where they said it may not.
+CHANNEL_LIMIT_PREFIX = "chlim|"
+_CHANNELS = {"sms": "sms", "text": "sms", "texts": "sms", "text_message": "sms", "email": "email", "e_mail": "email",
+             "mail": "email", "phone": "phone", "call": "phone", "calls": "phone", "voice": "phone", "whatsapp": "whatsapp", "portal": "portal"}
+_ONLY = re.compile(r"(?i)^\s*(?:only[ _-]+)?([a-z][a-z _-]{2,40}?)[ _-]+only\s*$|^\s*only[ _-]+([a-z][a-z _-]{2,40})\s*$")
+_PURPOSE_STOP = frozenset("only for the and of to".split())
+
+
+def channel_limit_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        ids = {v.strip().upper() for v in node.values() if isinstance(v, str) and _R14_TOKEN.match(v.strip())}
+        if not ids:
+            continue
+        for child in node.values():
+            if not isinstance(child, dict):
+                continue
+            for ck, cv in child.items():
+                ch = _CHANNELS.get(str(ck).lower())
+                m = _ONLY.match(cv) if ch and isinstance(cv, str) else None
+                if m:
+                    purpose = sorted({_stem(w) for w in re.split(r"[ _-]+", m.group(1) or m.group(2)) if len(w) >= 4 and w.lower() not in _PURPOSE_STOP})
+                    if purpose:
+                        out.update(f"{CHANNEL_LIMIT_PREFIX}{i}|{ch}|{','.join(purpose[:4])}" for i in sorted(ids)[:4])
+    return set(sorted(out)[:32])
+
+
+def channel_purpose_breach(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(CHANNEL_LIMIT_PREFIX) for e in held):
+        return None
+    used = {_CHANNELS[w] for w in tool_words if w in _CHANNELS}
+    used |= {_CHANNELS[v.strip().lower()] for k, v in args.items() if isinstance(v, str) and str(k).lower() in ("channel", "via", "medium", "method")
+             and v.strip().lower() in _CHANNELS}
+    if not used:
+        return None
+    text = " ".join(v for _, v in flatten_args(args) if isinstance(v, str))
+    words = {_stem(w) for w in re.findall(r"[A-Za-z]{4,}", text)}
+    for _, v in flatten_args(args):
+        if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
+            continue
+        head = f"{CHANNEL_LIMIT_PREFIX}{v.strip().upper()}|"
+        for e in held:
+            if e.startswith(head):
+                ch, _, purpose = e[len(head):].partition("|")
+                if ch in used and not words & set(purpose.split(",")):
+                    return Verdict("preconditions", "block", "channel_purpose_limited",
+                                   f"the subject limited {ch} to another purpose; this message is not about it")
+    return None
