@@ -1506,6 +1506,8 @@ def payee_not_on_record(args: dict[str, Any], held: frozenset[str]) -> Verdict |
                 continue
             head = f"{PAYEE_PREFIX}{v.strip().upper()}|"
             bound = [set(e[len(head):].split(",")) for e in held if e.startswith(head)]
+            if bound and any(f"{v.strip().upper()}=bind:{str(k).lower()}:" in e for e in held for k in obj if _PERSON_KEY.search(str(k))):
+                continue   # a record whose primary id binds the same party field: `payee_mismatch` answers for it
             if bound and not any(people & b for b in bound):
                 return Verdict("preconditions", "block", "payee_not_on_record",
                                f"record {v.strip()} is bound by a result to another person than the one this call pays")
@@ -1931,4 +1933,50 @@ def channel_purpose_breach(tool_words: tuple[str, ...], args: dict[str, Any], he
                 if ch in used and not words & set(purpose.split(",")):
                     return Verdict("preconditions", "block", "channel_purpose_limited",
                                    f"the subject limited {ch} to another purpose; this message is not about it")
+    return None
+
+
+# --------------------------------------------------------------------------- a denial of a recorded exposure
+# A result recording that a subject's record was affected by an incident (`affected: true`,
+# `affected_accounts_include_this: true`, `data_exposed: true`): a message about that record that
+# only denies it (`your account was not affected`, "did not involve any personal data") and
+# nowhere says it was, tells the data subject the opposite of the record.
+AFFECTED_PREFIX = "affected|"
+_AFFECTED_KEY = re.compile(r"(?i)(?:^|_)(?:affected|impacted|exposed|compromised|breached|in_?scope)(?:_|$)")
+_DENIAL = re.compile(r"(?i)\b(?:not|no|never|none|without|wasn'?t|weren'?t|didn'?t|hasn'?t|haven'?t)\b[^.!?\n]{0,60}?"
+                     r"\b(?:affected|impacted|involved?|exposed|compromised|accessed|breached|included)\b")
+_AFFIRM = re.compile(r"(?i)\b(?:affected|impacted|exposed|compromised|accessed|breached|involved)\b")
+
+
+def affected_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    stack: list[tuple[Any, set[str]]] = [(result, set())]
+    budget = 400
+    while stack and budget > 0:
+        node, parent_ids = stack.pop()
+        budget -= 1
+        if isinstance(node, list):
+            stack.extend((x, set()) for x in node[:200])
+            continue
+        if not isinstance(node, dict):
+            continue
+        ids = {v.strip().upper() for v in node.values() if isinstance(v, str) and _R14_TOKEN.match(v.strip())}
+        if any(v is True and _AFFECTED_KEY.search(str(k)) for k, v in node.items()):
+            out.update(AFFECTED_PREFIX + i for i in ids | parent_ids)
+        stack.extend((v, ids | parent_ids) for v in node.values() if isinstance(v, (dict, list)))
+    return set(sorted(out)[:64])
+
+
+def denies_recorded_exposure(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(AFFECTED_PREFIX) for e in held):
+        return None
+    body = " ".join(t for p, t in strings if not dest_leaf(p))
+    if not _DENIAL.search(body) or any(_AFFIRM.search(s) and not _DENIAL.search(s) for s in _SENTENCE.split(body[:4000])):
+        return None
+    named = {m.group(0).upper() for m in re.finditer(r"[A-Za-z]{1,5}-?[0-9][\w-]{2,}", f"{body} {task or ''}")}
+    if any(AFFECTED_PREFIX + i in held for i in named):
+        return Verdict("preconditions", "block", "denies_recorded_exposure",
+                       "the message denies an exposure the session's records show for the record it is about")
     return None
