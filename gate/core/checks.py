@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
+from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     BIND_PREFIX,
@@ -1487,7 +1487,8 @@ class PreconditionCheck:
                  if "pay" in f.verbs else None) or \
                 (not_on_task_list(ctx.args, ctx.task, held) if paying else None) or \
                 (amount_misstated(f.strings, _is_dest_leaf, held) or payment_details_not_on_file(f.strings, _is_dest_leaf, ctx.task, held) or
-                 channel_purpose_breach(f.tool_words, ctx.args, held) or denies_recorded_exposure(f.strings, _is_dest_leaf, ctx.task, held)
+                 channel_purpose_breach(f.tool_words, ctx.args, held) or denies_recorded_exposure(f.strings, _is_dest_leaf, ctx.task, held) or \
+                 (other_subjects_address(f.strings, _is_dest_leaf, held) if f.destination == "external" else None)
                  if "send" in f.verbs else None) or \
                 (contact_redirected(ctx.args, ctx.task, held) if "write" in f.verbs and "read" not in f.verbs else None) or \
                 grants_classified(f.verbs, ctx.args, ctx.task, held)

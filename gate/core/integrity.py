@@ -1980,3 +1980,49 @@ def denies_recorded_exposure(strings: tuple[tuple[str, str], ...], dest_leaf: An
         return Verdict("preconditions", "block", "denies_recorded_exposure",
                        "the message denies an exposure the session's records show for the record it is about")
     return None
+
+
+# --------------------------------------------------------------------------- another subject's data in a reply
+# Results that tie e-mail addresses to the accounts they belong to (`{account_id: A-1,
+# verified_email: x@…}`): a message to one account's address whose body carries an address of
+# another account sends that person's data to someone else (an access request answered from the
+# wrong record).
+SUBJ_PREFIX = "subj|"
+
+
+def subject_email_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not re.search(r"(?i)id$|no$|number$", str(first)):
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and "@" in v and len(v) <= 120 and re.search(r"(?i)e_?mail", str(k)):
+                out |= {f"{SUBJ_PREFIX}{m.group(0).lower()}|{own.strip().upper()}" for m in EMAIL_RX.finditer(v)}
+    return set(sorted(out)[:64])
+
+
+def other_subjects_address(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    owners: dict[str, set[str]] = {}
+    for e in held:
+        if e.startswith(SUBJ_PREFIX):
+            mail, _, acct = e[len(SUBJ_PREFIX):].rpartition("|")
+            owners.setdefault(mail, set()).add(acct)
+    if len(owners) < 2:
+        return None
+    dest = {m.group(0).lower() for p, t in strings if dest_leaf(p) for m in EMAIL_RX.finditer(t)}
+    dest_accts = set().union(*(owners.get(d, set()) for d in dest)) if dest else set()
+    if not dest_accts:
+        return None
+    for p, t in strings:
+        if dest_leaf(p) or "@" not in t:
+            continue
+        for m in EMAIL_RX.finditer(t[:8000]):
+            accts = owners.get(m.group(0).lower())
+            if accts and not accts & dest_accts:
+                return Verdict("preconditions", "block", "other_subjects_data",
+                               "the message to one account holder carries the address of another account the session read")
+    return None
