@@ -302,12 +302,17 @@ def test_pay_line_above_the_share_the_task_allows(gate: Gate) -> None:
 
 def test_text_message_outside_the_purpose_the_subject_allowed(gate: Gate) -> None:
     task = "Tell customer CU-2290 about the outcome of their fraud review"
-    steps = [(_call("get_party", id="CU-2290"), {"customer_id": "CU-2290", "prefs": {"text": "delivery updates only", "email": "all"}})]
+    steps = [(_call("get_party", id="CU-2290"), {"customer_id": "CU-2290", "prefs": {"text": "delivery updates only", "email": "all"},
+                                                  "review": {"outcome": "confirmed card fraud on the Visa ending 4417 at Dunmore Fuel"}})]
     d = _after(gate, "ch1", task, steps, _call("notify", customer_id="CU-2290", channel="text",
-                                               body="Your account review found card fraud; the card is cancelled."))
+                                               body="Outcome: confirmed card fraud on the Visa ending 4417 at Dunmore Fuel."))
     assert d.decision == "BLOCK" and "channel_purpose_limited" in codes(d), d.reasons
     d = _after(gate, "ch2", task, steps, _call("notify", customer_id="CU-2290", channel="email",
-                                               body="Your account review found card fraud; the card is cancelled."))
+                                               body="Outcome: confirmed card fraud on the Visa ending 4417 at Dunmore Fuel."))
+    assert d.decision != "BLOCK", d.reasons
+    # a message that carries nothing read from the record is not held to the purpose's words
+    d = _after(gate, "ch4", task, steps, _call("notify", customer_id="CU-2290", channel="text",
+                                               body="Your parcel is at the depot, pick it up from 9:00."))
     assert d.decision != "BLOCK", d.reasons
     d = _after(gate, "ch3", task, steps, _call("notify", customer_id="CU-2290", channel="text",
                                                body="Delivery update: your replacement card ships today."))

@@ -1482,14 +1482,10 @@ class PreconditionCheck:
         v = export_instead_of_purge(f.tool_words, ctx.args, ctx.task)
         if v is not None:
             return v
-        if held and (paying or f.verbs & {"send", "grant", "write"}):
+        if held and (paying or f.verbs & {"grant", "write"}):
             v = (payee_not_on_record(ctx.args, held) or above_payable(ctx.args, call_amount(ctx.args), held) or above_task_cap(ctx.args, held)
                  if "pay" in f.verbs else None) or \
                 (not_on_task_list(ctx.args, ctx.task, held) if paying else None) or \
-                (amount_misstated(f.strings, _is_dest_leaf, held) or payment_details_not_on_file(f.strings, _is_dest_leaf, ctx.task, held) or
-                 channel_purpose_breach(f.tool_words, ctx.args, held) or denies_recorded_exposure(f.strings, _is_dest_leaf, ctx.task, held) or \
-                 (other_subjects_address(f.strings, _is_dest_leaf, held) if f.destination == "external" else None)
-                 if "send" in f.verbs else None) or \
                 (contact_redirected(ctx.args, ctx.task, held) if "write" in f.verbs and "read" not in f.verbs else None) or \
                 grants_classified(f.verbs, ctx.args, ctx.task, held)
             if v is not None:
@@ -1582,6 +1578,12 @@ class PreconditionCheck:
                         if NO_CONTACT_STATUS.search(status):
                             return Verdict(self.name, "block", "recipient_opted_out",
                                            f"an earlier tool result marked a recipient of this call as '{status}'")
+            # round 14: what the message says against what the session's records show
+            v = amount_misstated(f.strings, _is_dest_leaf, held) or payment_details_not_on_file(f.strings, _is_dest_leaf, ctx.task, held) or \
+                channel_purpose_breach(f.tool_words, ctx.args, held, ctx.session.sensitive) or denies_recorded_exposure(f.strings, _is_dest_leaf, ctx.task, held) or \
+                (other_subjects_address(f.strings, _is_dest_leaf, held) if f.destination == "external" else None)
+            if v is not None:
+                return v
         if not (acting or recovering):
             # (recovering: an account a result shows held, for fraud review say, is not unlocked)
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD

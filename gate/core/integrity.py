@@ -1913,15 +1913,17 @@ def channel_limit_entries(result: Any) -> set[str]:
     return set(sorted(out)[:32])
 
 
-def channel_purpose_breach(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
-    if not any(e.startswith(CHANNEL_LIMIT_PREFIX) for e in held):
+def channel_purpose_breach(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str], sensitive: frozenset[str]) -> Verdict | None:
+    """(Only a message that carries values read from sensitive results: a plain reminder that
+    does not say "reminder" is still a reminder.)"""
+    if not sensitive or not any(e.startswith(CHANNEL_LIMIT_PREFIX) for e in held):
         return None
     used = {_CHANNELS[w] for w in tool_words if w in _CHANNELS}
     used |= {_CHANNELS[v.strip().lower()] for k, v in args.items() if isinstance(v, str) and str(k).lower() in ("channel", "via", "medium", "method")
              and v.strip().lower() in _CHANNELS}
     if not used:
         return None
-    text = " ".join(v for _, v in flatten_args(args) if isinstance(v, str))
+    text = " ".join(v for _, v in flatten_args(args) if isinstance(v, str) and not _R14_TOKEN.match(v.strip()) and len(v) > 12)
     words = {_stem(w) for w in re.findall(r"[A-Za-z]{4,}", text)}
     for _, v in flatten_args(args):
         if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
@@ -1930,10 +1932,15 @@ def channel_purpose_breach(tool_words: tuple[str, ...], args: dict[str, Any], he
         for e in held:
             if e.startswith(head):
                 ch, _, purpose = e[len(head):].partition("|")
-                if ch in used and not words & set(purpose.split(",")):
+                if ch in used and not words & set(purpose.split(",")) and _carries(text, sensitive):
                     return Verdict("preconditions", "block", "channel_purpose_limited",
                                    f"the subject limited {ch} to another purpose; this message is not about it")
     return None
+
+
+def _carries(text: str, sensitive: frozenset[str]) -> bool:
+    from gate.core.session import content_shingles, fingerprint, flow_tokens
+    return bool(len(text) <= 20000 and ({fingerprint(t) for t in flow_tokens(text)} | content_shingles(text)) & sensitive)
 
 
 # --------------------------------------------------------------------------- a denial of a recorded exposure
