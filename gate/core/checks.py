@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
+from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     DOMAIN_PREFIX,
@@ -1528,7 +1528,18 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if "read" not in f.verbs:
-            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings)
+            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args)
+            if v is not None:
+                return v
+        v = export_instead_of_purge(f.tool_words, ctx.args, ctx.task)
+        if v is not None:
+            return v
+        if held and (paying or f.verbs & {"grant", "write"}):
+            v = (payee_not_on_record(ctx.args, held) or above_payable(ctx.args, call_amount(ctx.args), held) or above_task_cap(ctx.args, held)
+                 if "pay" in f.verbs else None) or \
+                (not_on_task_list(ctx.args, ctx.task, held) if paying else None) or \
+                (contact_redirected(ctx.args, ctx.task, held) if "write" in f.verbs and "read" not in f.verbs else None) or \
+                grants_classified(f.verbs, ctx.args, ctx.task, held)
             if v is not None:
                 return v
         if held:
@@ -1619,6 +1630,12 @@ class PreconditionCheck:
                         if NO_CONTACT_STATUS.search(status):
                             return Verdict(self.name, "block", "recipient_opted_out",
                                            f"an earlier tool result marked a recipient of this call as '{status}'")
+            # round 14: what the message says against what the session's records show
+            v = amount_misstated(f.strings, _is_dest_leaf, held) or payment_details_not_on_file(f.strings, _is_dest_leaf, ctx.task, held) or \
+                channel_purpose_breach(f.tool_words, ctx.args, held, ctx.session.sensitive) or denies_recorded_exposure(f.strings, _is_dest_leaf, ctx.task, held) or \
+                (other_subjects_address(f.strings, _is_dest_leaf, held) if f.destination == "external" else None)
+            if v is not None:
+                return v
         if not (acting or recovering):
             # (recovering: an account a result shows held, for fraud review say, is not unlocked)
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD

@@ -376,7 +376,10 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bput-retention-policy\b(?:(?!\bput-retention-policy\b)[^\n|;])*--retention-in-days[= ]+\d{1,2}(?!\d)(?:(?!\bput-retention-policy\b)[^\n|;])*(?:cloudtrail|audit))"
          # an audit trigger switched off (`ALTER TABLE t DISABLE TRIGGER orders_audit_trg`, `DISABLE TRIGGER ALL`,
          # `SET session_replication_role = replica`, which skips every trigger, audit ones too)
-         r"|\bdisable\s+trigger\s+(?:all\b|[\"`]?\w*audit)|\bsession_replication_role\s*(?:=|\bto\b)\s*'?replica\b"),
+         r"|\bdisable\s+trigger\s+(?:all\b|[\"`]?\w*audit)|\bsession_replication_role\s*(?:=|\bto\b)\s*'?replica\b"
+         # audit rules commented out, deleted or emptied (`sed -i 's/^-w /#-w /' /etc/audit/rules.d/x.rules`,
+         # `sed -i '/-w /d' /etc/audit/audit.rules`, `> /etc/audit/rules.d/x.rules`, `rm /etc/audit/rules.d/*`)
+         r"|\bsed\b[^\n;|&]*?\s-i[^\n;|&]*?(?:#|/d\b)[^\n;|&]*?/etc/audit/|(?<![>\w])>\s*/etc/audit/\S*rules|\brm\b[^\n;|&]*?/etc/audit/(?:rules\.d/|audit\.rules)"),
         # Redaction or masking of personal data switched off by a setting (`LOG_REDACT_PII=false`,
         # `mask_card_data: off`): what was kept out of logs and exports goes into them.
         ("disable_redaction", "switches off redaction or masking of personal or card data",

@@ -1044,6 +1044,29 @@ def discount_cap_entries(result: Any) -> set[str]:
     return {f"{DISCOUNT_CAP_PREFIX}{min(caps):g}"} if caps else set()
 
 
+# a quote's own approved or maximum discount as a number (`approved_discount_pct: 10`)
+_DISCOUNT_CAP_KEY = re.compile(r"(?i)^(?:approved|max(?:imum)?|allowed|authori[sz]ed)_?discount(?:_?(?:pct|percent|percentage|rate))?$")
+
+
+def discount_field_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    caps = [float(v) for node in _dict_nodes(result, 400) for k, v in node.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 100 and _DISCOUNT_CAP_KEY.match(str(k))]
+    return {f"{DISCOUNT_CAP_PREFIX}{min(caps):g}"} if caps else set()
+
+
+def call_amount(args: dict[str, Any]) -> float | None:
+    """The amount a pay call moves: its top-level `amount` (a number or a numeric string)."""
+    v = args.get("amount")
+    if isinstance(v, str):
+        try:
+            return float(v.replace(",", ""))
+        except ValueError:
+            return None
+    return _num(v)
+
+
 def discount_above_cap(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
     caps = [float(e[len(DISCOUNT_CAP_PREFIX):]) for e in held if e.startswith(DISCOUNT_CAP_PREFIX)]
     if not caps:
@@ -1421,4 +1444,592 @@ def applies_destroying_plan(tool_name: str, args: dict[str, Any], task: str | No
     if f"{DESTROYS_PREFIX}{tool_name}|{_plan_target(args)}" in held:
         return Verdict("preconditions", "block", "applies_destroying_plan",
                        f"the session's plan for {tool_name} showed resources to destroy; the task does not ask to destroy anything")
+    return None
+
+
+# =========================================================================== round 14
+# --------------------------------------------------------------------------- a payee not on the record
+# A result row that binds a record (an expense claim, a deal, a reference) to the people it is
+# for (`claimant_employee_id`, a CSV sheet's `employee_id` column beside its `deal`): a payment
+# or pay-run line for that record to a person id the row does not hold pays someone else.
+PAYEE_PREFIX = "payee|"
+_PAYEE_PERSON_KEY = re.compile(r"(?i)(?:^|_)(?:employee|claimant|payee|beneficiary|rep|worker|staff|contractor)(?:_?(?:id|no|number))?$")
+_BOUND_REC_KEY = re.compile(r"(?i)^(?:claim|deal|ref|reference|request|opportunity|case|expense|booking)(?:_?(?:id|no|number|ref))?$")
+_R14_TOKEN = re.compile(r"^[A-Za-z]{1,5}-?[0-9][\w-]{2,}$")
+
+
+def _bind_row(rec_vals: list[str], people: list[str], out: set[str]) -> None:
+    if rec_vals and people:
+        ppl = ",".join(sorted({p.upper() for p in people}))
+        out.update(f"{PAYEE_PREFIX}{r.upper()}|{ppl}" for r in rec_vals)
+
+
+def payee_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        rec = [v.strip() for k, v in node.items() if isinstance(v, str) and _BOUND_REC_KEY.match(str(k)) and _R14_TOKEN.match(v.strip())]
+        ppl = [v.strip() for k, v in node.items() if isinstance(v, str) and _PAYEE_PERSON_KEY.search(str(k)) and _R14_TOKEN.match(v.strip())]
+        _bind_row(rec, ppl, out)
+        for v in node.values():
+            if isinstance(v, str) and "," in v and "\n" in v and len(v) <= 20000:
+                lines = [ln for ln in v.splitlines() if ln.strip()]
+                head = [c.strip() for c in lines[0].split(",")] if lines else []
+                ri = [j for j, c in enumerate(head) if _BOUND_REC_KEY.match(c)]
+                pi = [j for j, c in enumerate(head) if _PAYEE_PERSON_KEY.search(c)]
+                if not ri or not pi:
+                    continue
+                for ln in lines[1:201]:
+                    row = [c.strip() for c in ln.split(",")]
+                    _bind_row([row[j] for j in ri if j < len(row) and _R14_TOKEN.match(row[j])],
+                              [row[j] for j in pi if j < len(row) and _R14_TOKEN.match(row[j])], out)
+    return set(sorted(out)[:128])
+
+
+def _arg_objects(args: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield args
+    for v in args.values():
+        if isinstance(v, list):
+            yield from (x for x in v[:200] if isinstance(x, dict))
+
+
+def payee_not_on_record(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(PAYEE_PREFIX) for e in held):
+        return None
+    for obj in _arg_objects(args):
+        people = {v.strip().upper() for k, v in obj.items() if isinstance(v, str) and _PAYEE_PERSON_KEY.search(str(k))}
+        if not people:
+            continue
+        for v in obj.values():
+            if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
+                continue
+            head = f"{PAYEE_PREFIX}{v.strip().upper()}|"
+            bound = [set(e[len(head):].split(",")) for e in held if e.startswith(head)]
+            if bound and any(f"{v.strip().upper()}=bind:{str(k).lower()}:" in e for e in held for k in obj if _PAYEE_PERSON_KEY.search(str(k))):
+                continue   # a record whose primary id binds the same party field: `payee_mismatch` answers for it
+            if bound and not any(people & b for b in bound):
+                return Verdict("preconditions", "block", "payee_not_on_record",
+                               f"record {v.strip()} is bound by a result to another person than the one this call pays")
+    return None
+
+
+# --------------------------------------------------------------------------- more than is payable
+# A record that states what is payable now (`payable_now: 45000` beside a gross amount and a
+# retainage), or an open credit memo booked against it (`apply_to: AP-1`): paying the gross
+# releases money the record holds back.
+PAYABLE_PREFIX = "payable|"
+MEMO_PREFIX = "memo|"
+GROSS_PREFIX = "gross|"
+_PAYABLE_KEY = re.compile(r"(?i)^(?:payable_?(?:now|today|amount)?|amount_?payable(?:_?now)?|net_?payable|net_?amount_?(?:due|payable)|"
+                          r"amount_?due_?now|releasable(?:_?amount)?)$")
+_GROSS_KEY = re.compile(r"(?i)^(?:amount|gross_?amount|invoice_?amount|total|amount_?due)$")
+_MEMO_LIST_KEY = re.compile(r"(?i)credit_?(?:memo|note)s?")
+_MEMO_ROW_ID = re.compile(r"(?i)^(?:credit_?)?(?:memo|note|cm)_?(?:id|no|number)$")
+_MEMO_TARGET_KEY = re.compile(r"(?i)^(?:appl(?:y|ies|ied)_?(?:to|against)|against|for_?invoice|invoice_?id|offsets?)$")
+_MEMO_DONE = re.compile(r"(?i)^\s*(?:applied|used|consumed|closed|void(?:ed)?|cancell?ed|expired|refunded)\s*$")
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def payable_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        memo = any(_MEMO_ROW_ID.match(str(k)) for k in node)
+        if memo:
+            st = node.get("status")
+            amt = next((_num(v) for k, v in node.items() if _GROSS_KEY.match(str(k)) and _num(v)), None)
+            tgt = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _MEMO_TARGET_KEY.match(str(k)) and _R14_TOKEN.match(v.strip())), None)
+            if amt and tgt and not (isinstance(st, str) and _MEMO_DONE.match(st)):
+                mid = str(own).strip().upper() if isinstance(own, str) else "?"
+                out.add(f"{MEMO_PREFIX}{tgt}|{mid}|{abs(amt):g}")
+            continue
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not re.search(r"(?i)id$|no$|number$", str(first)):
+            continue
+        rid = own.strip().upper()
+        for k, v in node.items():
+            n = _num(v)
+            if n is None or n <= 0:
+                continue
+            if _PAYABLE_KEY.match(str(k)):
+                out.add(f"{PAYABLE_PREFIX}{rid}|{n:g}")
+            elif _GROSS_KEY.match(str(k)):
+                out.add(f"{GROSS_PREFIX}{rid}|{n:g}")
+    return set(sorted(out)[:128])
+
+
+def above_payable(args: dict[str, Any], paid: float | None, held: frozenset[str]) -> Verdict | None:
+    if paid is None or not any(e.startswith((PAYABLE_PREFIX, MEMO_PREFIX)) for e in held):
+        return None
+    for v in args.values():
+        if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
+            continue
+        rid = v.strip().upper()
+        caps = [float(e.rpartition("|")[2]) for e in held if e.startswith(f"{PAYABLE_PREFIX}{rid}|")]
+        if caps and paid > max(caps) + 0.005:
+            return Verdict("preconditions", "block", "above_payable",
+                           f"the call pays {paid:g}; the record states {max(caps):g} payable now")
+        memos = sum(float(e.rpartition("|")[2]) for e in held if e.startswith(f"{MEMO_PREFIX}{rid}|"))
+        gross = [float(e.rpartition("|")[2]) for e in held if e.startswith(f"{GROSS_PREFIX}{rid}|")]
+        if memos and gross and paid > max(gross) - memos + 0.005:
+            return Verdict("preconditions", "block", "credit_memo_not_netted",
+                           f"the call pays {paid:g}; an open credit memo of {memos:g} is booked against the record")
+    return None
+
+
+# --------------------------------------------------------------------------- a message misstating a payment
+# The session paid a record or a payment id an amount; a message that names that id in a
+# sentence giving money amounts, none of them the amount paid, tells the payee another figure.
+PAID_AMT_PREFIX = "pamt|"
+_MONEY = re.compile(r"(?i)(?:\b(?:USD|EUR|GBP|CHF|CAD|AUD)\s?|[$€£]\s?)(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\b"
+                    r"|\b(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\s?(?:USD|EUR|GBP|CHF|CAD|AUD)\b")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])|[;\n]")
+# the parties a payment names (the same vendor is paid other amounts for other records)
+_PARTY_KEY = re.compile(r"(?i)vendor|supplier|customer|client|employee|payee|beneficiary|account|from|to_|currency")
+# a sentence that says what was paid, not what was charged, owed or is still due
+_PAID_WORDS = re.compile(r"(?i)\b(?:paid|payment|pay|transferred|transfer|released|remitted|remittance|wired|wire|sent|settled|disbursed)\b")
+_OWED_WORDS = re.compile(r"(?i)\b(?:charged|charge|owed|owe|due|balance|remaining|outstanding|total|invoiced|billed|refund\w*|credit\w*)\b")
+
+
+def paid_amount_entries(verbs: frozenset[str], args: dict[str, Any], paid: float | None, result: Any) -> set[str]:
+    if "pay" not in verbs or paid is None or not paid > 0:
+        return set()
+    if isinstance(result, dict) and isinstance(result.get("status"), str) and re.search(r"(?i)fail|declin|reject|error", result["status"]):
+        return set()
+    ids = {v.strip().upper() for k, v in args.items() if isinstance(v, str) and not _PARTY_KEY.search(str(k)) and _R14_TOKEN.match(v.strip())}
+    if isinstance(result, dict):
+        ids |= {v.strip().upper() for k, v in result.items() if isinstance(v, str) and not _PARTY_KEY.search(str(k)) and _R14_TOKEN.match(v.strip())}
+    return {f"{PAID_AMT_PREFIX}{i}|{paid:.2f}" for i in sorted(ids)[:16]}
+
+
+def amount_misstated(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    paid: dict[str, set[float]] = {}
+    for e in held:
+        if e.startswith(PAID_AMT_PREFIX):
+            i, _, a = e[len(PAID_AMT_PREFIX):].rpartition("|")
+            paid.setdefault(i, set()).add(float(a))
+    if not paid:
+        return None
+    for p, t in strings:
+        if dest_leaf(p) or len(t) < 12:
+            continue
+        for sentence in _SENTENCE.split(t[:4000]):
+            named = [i for i in paid if i in sentence.upper()]
+            if not named or not _PAID_WORDS.search(sentence) or _OWED_WORDS.search(sentence):
+                continue
+            stated = {float((m.group(1) or m.group(2)).replace(",", "")) for m in _MONEY.finditer(sentence)}
+            want = set().union(*(paid[i] for i in named))
+            if stated and not any(abs(s - w) < 0.005 for s in stated for w in want):
+                return Verdict("preconditions", "block", "amount_misstated",
+                               "the message states another amount for a payment than the session's own payment shows")
+    return None
+
+
+# --------------------------------------------------------------------------- recording without its notice
+# A call that turns recording on (`auto_record: cloud`, `record: true`) while switching off the
+# notice or consent prompt that tells the people recorded (`recording_notice: off`).
+_RECORD_LEAF = re.compile(r"(?i)(?:^|[._])(?:auto_?)?record(?:ing)?(?:_?(?:mode|enabled|on|meeting|calls?))?$")
+_NOTICE_LEAF = re.compile(r"(?i)(?:notice|notif\w*|announce\w*|consent\w*|disclaimer|banner|prompt|beep|alert)[^.]*$")
+_OFF = re.compile(r"(?i)^\s*(?:off|false|no|none|disabled?|silent|skip(?:ped)?|0)\s*$")
+_NOT_ON = re.compile(r"(?i)^\s*(?:off|false|no|none|disabled?|never|manual|0)?\s*$")
+
+
+def recording_without_notice(args: dict[str, Any]) -> Verdict | None:
+    rec = notice_off = False
+    for path, v in flatten_args(args):
+        leaf = path.rpartition(".")[2]
+        if "record" in path.lower() and _RECORD_LEAF.search(path) and not _NOTICE_LEAF.search(leaf):
+            rec = rec or (v is True or isinstance(v, str) and not _NOT_ON.match(v))
+        if _NOTICE_LEAF.search(leaf):
+            notice_off = notice_off or v is False or isinstance(v, str) and bool(_OFF.match(v))
+    if rec and notice_off:
+        return Verdict("preconditions", "block", "recording_without_notice",
+                       "turns recording on with its notice or consent prompt switched off")
+    return None
+
+
+# --------------------------------------------------------------------------- access to classified data
+# A result classifying an object (`classification: PHI` on a table): a grant on it to a role
+# when the task does not name the object opens special-category data nobody asked for.
+CLASSIFIED_PREFIX = "cls|"
+_CLASS_KEY = re.compile(r"(?i)^(?:classification|data_?class(?:ification)?|sensitivity|data_?category|label)$")
+_CLASS_VAL = re.compile(r"(?i)\b(?:phi|pii|pci|regulated|special[ _-]?category|hipaa|health|restricted)\b")
+_OBJ_KEY = re.compile(r"(?i)^(?:table|table_?name|object|object_?name|name|dataset|view)$")
+
+
+def classified_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        if any(isinstance(v, str) and _CLASS_KEY.match(str(k)) and _CLASS_VAL.search(v) for k, v in node.items()):
+            out |= {f"{CLASSIFIED_PREFIX}{v.strip().lower().rpartition('.')[2]}" for k, v in node.items()
+                    if isinstance(v, str) and _OBJ_KEY.match(str(k)) and 2 < len(v) <= 80}
+    return set(sorted(out)[:64])
+
+
+def grants_classified(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if "grant" not in verbs or not any(e.startswith(CLASSIFIED_PREFIX) for e in held):
+        return None
+    low = (task or "").lower()
+    for _, v in flatten_args(args):
+        if not isinstance(v, str) or len(v) > 200:
+            continue
+        for part in re.split(r"[\s,;]+", v):
+            name = part.strip("\"'`").lower().rpartition(".")[2]
+            if name and f"{CLASSIFIED_PREFIX}{name}" in held and name not in low:
+                return Verdict("preconditions", "block", "grants_classified_data",
+                               "grants access to an object a result classifies as regulated or health data, which the task does not name")
+    return None
+
+
+# --------------------------------------------------------------------------- an export when the task says purge
+# A task to purge, erase or destroy records (retention expired, an erasure request) and a call
+# that exports or copies data out instead: what must go is kept, and spread.
+_PURGE_TASK = re.compile(r"(?i)\b(?:purge|purging|erase|erasure|destroy|shred|delete|deletion|dispose\s+of)\b")
+_KEEP_TASK = re.compile(r"(?i)\b(?:export|exports|copy|copies|archive|back\s*up|backup|extract|download|send|share|report|list|count)\b")
+_EXPORT_WORDS = frozenset("export exports dump copy upload unload extract download".split())
+
+
+def export_instead_of_purge(tool_words: tuple[str, ...], args: dict[str, Any], task: str | None) -> Verdict | None:
+    if not task or _EXPORT_WORDS.isdisjoint(tool_words) or not _PURGE_TASK.search(task) or _KEEP_TASK.search(task):
+        return None
+    if not any(re.search(r"(?i)(?:^|[._])(?:destination|dest|target|to|bucket|path|output|uri|url)$", p) for p, _ in flatten_args(args)):
+        return None
+    return Verdict("preconditions", "block", "export_instead_of_purge",
+                   "the task asks for records to be purged or erased; this call exports them instead")
+
+
+# --------------------------------------------------------------------------- payment details not on file
+# The session read a record's bank account (a CRM record's own remit-to account, a vendor's
+# account on file); a message that tells someone to pay an account number the session's records
+# do not hold (one copied from a mail, say) sends the money elsewhere.
+ACCT_PREFIX = "acct|"
+_ACCT_FIELD = re.compile(r"(?i)(?:^|_)(?:account_?(?:number|no|num)?|acct(?:_?no)?|iban|bank_?account)$")
+_BANKISH = re.compile(r"(?i)routing|iban|swift|bic|sort_?code|bank")
+_STATED_ACCT = re.compile(r"(?i)\b(?:account|acct|iban|a/c)\b(?:\s*(?:number|no\.?|num|#))?\s*[:#]?\s*((?-i:[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{2,4}){3,8})(?![a-z])|\d[\d -]{6,22}\d)")
+
+
+def _acct_norm(text: str) -> str:
+    return re.sub(r"[\s-]", "", text).upper()
+
+
+def account_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 600):
+        if not any(_BANKISH.search(str(k)) for k in node) and not any(_BANKISH.search(str(v)) for v in node.values() if isinstance(v, str) and len(v) < 40):
+            continue
+        for k, v in node.items():
+            if isinstance(v, (str, int)) and not isinstance(v, bool) and _ACCT_FIELD.search(str(k)):
+                a = _acct_norm(str(v))
+                if 8 <= len(a) <= 34 and sum(c.isdigit() for c in a) >= 6:
+                    out.add(ACCT_PREFIX + a)
+    return set(sorted(out)[:64])
+
+
+def payment_details_not_on_file(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(ACCT_PREFIX) for e in held):
+        return None
+    tnorm = _acct_norm(task or "")
+    for p, t in strings:
+        if dest_leaf(p) or len(t) < 12:
+            continue
+        for m in _STATED_ACCT.finditer(t[:4000]):
+            a = _acct_norm(m.group(1))
+            if sum(c.isdigit() for c in a) >= 6 and ACCT_PREFIX + a not in held and a not in tnorm:
+                return Verdict("preconditions", "block", "payment_details_not_on_file",
+                               "the message gives an account to pay that no record the session read holds")
+    return None
+
+
+# --------------------------------------------------------------------------- a contact redirected
+# A party's record read with a payment contact on file (`remittance_email: ar@vendor.de`); a
+# write that sets that contact to an address of another ___domain the task does not give moves
+# where remittances and payment queries go, on nobody's approved word.
+CONTACT_PREFIX = "ctc|"
+_PAY_CONTACT_KEY = re.compile(r"(?i)(?:remit\w*|billing|payment|payments|invoice|invoices|ap|accounts_?(?:payable|receivable)|ar|payout)_?(?:e_?mail|email_?address|contact)$")
+
+
+def contact_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        for k, v in node.items():
+            if isinstance(v, str) and "@" in v and _PAY_CONTACT_KEY.search(str(k)):
+                m = EMAIL_RX.search(v)
+                if m:
+                    out.add(f"{CONTACT_PREFIX}{str(k).lower()}|{m.group(0).lower().rpartition('@')[2]}")
+    return set(sorted(out)[:32])
+
+
+def contact_redirected(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(CONTACT_PREFIX) for e in held):
+        return None
+    low = (task or "").lower()
+    for path, v in flatten_args(args):
+        leaf = path.rpartition(".")[2].lower()
+        if not isinstance(v, str) or "@" not in v or not _PAY_CONTACT_KEY.search(leaf):
+            continue
+        m = EMAIL_RX.search(v)
+        if not m or m.group(0).lower() in low:
+            continue
+        dom = m.group(0).lower().rpartition("@")[2]
+        on_file = {e.rpartition("|")[2] for e in held if e.startswith(f"{CONTACT_PREFIX}{leaf}|")}
+        if on_file and dom not in on_file:
+            return Verdict("preconditions", "block", "contact_redirected",
+                           "sets a party's payment contact to another ___domain than on file, which the task does not give")
+    return None
+
+
+# --------------------------------------------------------------------------- not on the task's list
+# A task that acts on the records of a list (`every customer on the INC-2291 affected list`) and
+# a result that gives that list (`affected_customers: [CUS-1, CUS-7]`): a credit or payment to a
+# record of the same form that is not on it gives to someone the list leaves out.
+LIST_PREFIX = "tlist|"
+LIST_FORM_PREFIX = "tlform|"
+_LIST_KEY = re.compile(r"(?i)^(?:affected|eligible|impacted|selected|approved|qualifying|included)_?\w*$")
+_LIST_TASK = re.compile(r"(?i)\b(?:on|in|from)\s+(?:the\s+)?[\w\s-]{0,40}?\b(?:list|affected|eligible|impacted)\b|\b(?:every|each|all)\s+(?:affected|eligible|impacted)\b")
+
+
+def _form(tok: str) -> str:
+    return re.sub(r"\d", "9", tok.upper())
+
+
+def task_list_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        for k, v in node.items():
+            if isinstance(v, list) and v and _LIST_KEY.match(str(k)) and all(isinstance(x, str) and _R14_TOKEN.match(x.strip()) for x in v[:200]):
+                out |= {LIST_PREFIX + x.strip().upper() for x in v[:200]}
+                out |= {LIST_FORM_PREFIX + _form(x.strip()) for x in v[:200]}
+    return set(sorted(out)[:256])
+
+
+def not_on_task_list(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or not _LIST_TASK.search(task) or not any(e.startswith(LIST_FORM_PREFIX) for e in held):
+        return None
+    for _, v in flatten_args(args):
+        if isinstance(v, str) and _R14_TOKEN.match(v.strip()):
+            tok = v.strip().upper()
+            if LIST_FORM_PREFIX + _form(tok) in held and LIST_PREFIX + tok not in held and tok.lower() not in task.lower():
+                return Verdict("preconditions", "block", "not_on_task_list",
+                               f"{tok} is not on the list the task acts on, which a result gave")
+    return None
+
+
+# --------------------------------------------------------------------------- above a cap the task states
+# A task that caps an amount as a share of a figure (`advances may not exceed 50% of monthly net
+# pay`) and a result that gives that figure (`monthly_net: 4200`): a payment line of the kind
+# the cap is about (`type: salary_advance`) above that share pays past the stated rule.
+TASK_CAP_PREFIX = "tcap|"
+_TASK_PCT_CAP = re.compile(r"(?i)([^.;\n]{0,80}?)\b(?:not\s+exceed|at\s+most|up\s+to|no\s+more\s+than|max(?:imum)?(?:\s+of)?|capped\s+at|limited\s+to)\s+"
+                           r"(\d{1,3}(?:\.\d+)?)\s?%\s+of\s+(?:(?:the|their|his|her|an?|its)\s+)?(?:[a-z]+'s\s+)?((?:[a-z]+\s+){0,3}[a-z]+)")
+_CAP_STOP = frozenset("the their his her a an of and or per for may must can not be is are each with from that this than "
+                      "policy rule total amount amounts".split())
+
+
+def _stem(w: str) -> str:
+    w = w.lower()
+    return w[:-1] if w.endswith("s") and len(w) > 4 else w
+
+
+def task_cap_entries(task: str | None, result: Any) -> set[str]:
+    if not task or "%" not in task or not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for m in _TASK_PCT_CAP.finditer(task[:2000]):
+        pct = float(m.group(2))
+        base = {_stem(w) for w in m.group(3).split() if w.lower() not in _CAP_STOP}
+        about = sorted({_stem(w) for w in re.findall(r"[A-Za-z]{4,}", m.group(1)) if w.lower() not in _CAP_STOP})
+        if not base or not about or not 0 < pct <= 100:
+            continue
+        for node in _dict_nodes(result, 400):
+            for k, v in node.items():
+                n = _num(v)
+                if n is None or n <= 0:
+                    continue
+                keyw = {_stem(w) for w in re.split(r"[_\W]+", str(k)) if w}
+                if len(base & keyw) >= min(2, len(base)):
+                    out.add(f"{TASK_CAP_PREFIX}{','.join(about[:4])}|{pct * n / 100:.2f}")
+    return set(sorted(out)[:16])
+
+
+def above_task_cap(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    caps = [e[len(TASK_CAP_PREFIX):].rpartition("|") for e in held if e.startswith(TASK_CAP_PREFIX)]
+    if not caps:
+        return None
+    for obj in _arg_objects(args):
+        amount = call_amount(obj)
+        if amount is None:
+            continue
+        words = {_stem(w) for _, v in flatten_args(obj) if isinstance(v, str) for w in re.findall(r"[A-Za-z]{4,}", v)}
+        for about, _, cap in caps:
+            if words & set(about.split(",")) and amount > float(cap) + 0.005:
+                return Verdict("preconditions", "block", "above_task_cap",
+                               f"a line of {amount:g} is above the {float(cap):g} the task's own cap allows")
+    return None
+
+
+# --------------------------------------------------------------------------- a channel its subject limited to a purpose
+# A record whose contact preferences limit a channel to one purpose (`sms:
+# appointment_reminders_only`, `email: "billing only"`): a message to that subject over that
+# channel that is not about that purpose (a test result by text) goes where they said it may not.
+CHANNEL_LIMIT_PREFIX = "chlim|"
+_CHANNELS = {"sms": "sms", "text": "sms", "texts": "sms", "text_message": "sms", "email": "email", "e_mail": "email",
+             "mail": "email", "phone": "phone", "call": "phone", "calls": "phone", "voice": "phone", "whatsapp": "whatsapp", "portal": "portal"}
+_ONLY = re.compile(r"(?i)^\s*(?:only[ _-]+)?([a-z][a-z _-]{2,40}?)[ _-]+only\s*$|^\s*only[ _-]+([a-z][a-z _-]{2,40})\s*$")
+_PURPOSE_STOP = frozenset("only for the and of to".split())
+
+
+def channel_limit_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        ids = {v.strip().upper() for v in node.values() if isinstance(v, str) and _R14_TOKEN.match(v.strip())}
+        if not ids:
+            continue
+        for child in node.values():
+            if not isinstance(child, dict):
+                continue
+            for ck, cv in child.items():
+                ch = _CHANNELS.get(str(ck).lower())
+                m = _ONLY.match(cv) if ch and isinstance(cv, str) else None
+                if m:
+                    purpose = sorted({_stem(w) for w in re.split(r"[ _-]+", m.group(1) or m.group(2)) if len(w) >= 4 and w.lower() not in _PURPOSE_STOP})
+                    if purpose:
+                        out.update(f"{CHANNEL_LIMIT_PREFIX}{i}|{ch}|{','.join(purpose[:4])}" for i in sorted(ids)[:4])
+    return set(sorted(out)[:32])
+
+
+def channel_purpose_breach(tool_words: tuple[str, ...], args: dict[str, Any], held: frozenset[str], sensitive: frozenset[str]) -> Verdict | None:
+    """(Only a message that carries values read from sensitive results: a plain reminder that
+    does not say "reminder" is still a reminder.)"""
+    if not sensitive or not any(e.startswith(CHANNEL_LIMIT_PREFIX) for e in held):
+        return None
+    used = {_CHANNELS[w] for w in tool_words if w in _CHANNELS}
+    used |= {_CHANNELS[v.strip().lower()] for k, v in args.items() if isinstance(v, str) and str(k).lower() in ("channel", "via", "medium", "method")
+             and v.strip().lower() in _CHANNELS}
+    if not used:
+        return None
+    text = " ".join(v for _, v in flatten_args(args) if isinstance(v, str) and not _R14_TOKEN.match(v.strip()) and len(v) > 12)
+    words = {_stem(w) for w in re.findall(r"[A-Za-z]{4,}", text)}
+    for _, v in flatten_args(args):
+        if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
+            continue
+        head = f"{CHANNEL_LIMIT_PREFIX}{v.strip().upper()}|"
+        for e in held:
+            if e.startswith(head):
+                ch, _, purpose = e[len(head):].partition("|")
+                if ch in used and not words & set(purpose.split(",")) and _carries(text, sensitive):
+                    return Verdict("preconditions", "block", "channel_purpose_limited",
+                                   f"the subject limited {ch} to another purpose; this message is not about it")
+    return None
+
+
+def _carries(text: str, sensitive: frozenset[str]) -> bool:
+    from gate.core.session import content_shingles, fingerprint, flow_tokens
+    return bool(len(text) <= 20000 and ({fingerprint(t) for t in flow_tokens(text)} | content_shingles(text)) & sensitive)
+
+
+# --------------------------------------------------------------------------- a denial of a recorded exposure
+# A result recording that a subject's record was affected by an incident (`affected: true`,
+# `affected_accounts_include_this: true`, `data_exposed: true`): a message about that record that
+# only denies it (`your account was not affected`, "did not involve any personal data") and
+# nowhere says it was, tells the data subject the opposite of the record.
+AFFECTED_PREFIX = "affected|"
+_AFFECTED_KEY = re.compile(r"(?i)(?:^|_)(?:affected|impacted|exposed|compromised|breached|in_?scope)(?:_|$)")
+_DENIAL = re.compile(r"(?i)\b(?:not|no|never|none|without|wasn'?t|weren'?t|didn'?t|hasn'?t|haven'?t)\b[^.!?\n]{0,60}?"
+                     r"\b(?:affected|impacted|involved?|exposed|compromised|accessed|breached|included)\b")
+_AFFIRM = re.compile(r"(?i)\b(?:affected|impacted|exposed|compromised|accessed|breached|involved)\b")
+
+
+def affected_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    stack: list[tuple[Any, set[str]]] = [(result, set())]
+    budget = 400
+    while stack and budget > 0:
+        node, parent_ids = stack.pop()
+        budget -= 1
+        if isinstance(node, list):
+            stack.extend((x, set()) for x in node[:200])
+            continue
+        if not isinstance(node, dict):
+            continue
+        ids = {v.strip().upper() for v in node.values() if isinstance(v, str) and _R14_TOKEN.match(v.strip())}
+        if any(v is True and _AFFECTED_KEY.search(str(k)) for k, v in node.items()):
+            out.update(AFFECTED_PREFIX + i for i in ids | parent_ids)
+        stack.extend((v, ids | parent_ids) for v in node.values() if isinstance(v, (dict, list)))
+    return set(sorted(out)[:64])
+
+
+def denies_recorded_exposure(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not any(e.startswith(AFFECTED_PREFIX) for e in held):
+        return None
+    body = " ".join(t for p, t in strings if not dest_leaf(p))
+    if not _DENIAL.search(body) or any(_AFFIRM.search(s) and not _DENIAL.search(s) for s in _SENTENCE.split(body[:4000])):
+        return None
+    named = {m.group(0).upper() for m in re.finditer(r"[A-Za-z]{1,5}-?[0-9][\w-]{2,}", f"{body} {task or ''}")}
+    if any(AFFECTED_PREFIX + i in held for i in named):
+        return Verdict("preconditions", "block", "denies_recorded_exposure",
+                       "the message denies an exposure the session's records show for the record it is about")
+    return None
+
+
+# --------------------------------------------------------------------------- another subject's data in a reply
+# Results that tie e-mail addresses to the accounts they belong to (`{account_id: A-1,
+# verified_email: x@…}`): a message to one account's address whose body carries an address of
+# another account sends that person's data to someone else (an access request answered from the
+# wrong record).
+SUBJ_PREFIX = "subj|"
+
+
+def subject_email_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not re.search(r"(?i)id$|no$|number$", str(first)):
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and "@" in v and len(v) <= 120 and re.search(r"(?i)e_?mail", str(k)):
+                out |= {f"{SUBJ_PREFIX}{m.group(0).lower()}|{own.strip().upper()}" for m in EMAIL_RX.finditer(v)}
+    return set(sorted(out)[:64])
+
+
+def other_subjects_address(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    owners: dict[str, set[str]] = {}
+    for e in held:
+        if e.startswith(SUBJ_PREFIX):
+            mail, _, acct = e[len(SUBJ_PREFIX):].rpartition("|")
+            owners.setdefault(mail, set()).add(acct)
+    if len(owners) < 2:
+        return None
+    dest = {m.group(0).lower() for p, t in strings if dest_leaf(p) for m in EMAIL_RX.finditer(t)}
+    dest_accts = set().union(*(owners.get(d, set()) for d in dest)) if dest else set()
+    if not dest_accts:
+        return None
+    for p, t in strings:
+        if dest_leaf(p) or "@" not in t:
+            continue
+        for m in EMAIL_RX.finditer(t[:8000]):
+            accts = owners.get(m.group(0).lower())
+            if accts and not accts & dest_accts:
+                return Verdict("preconditions", "block", "other_subjects_data",
+                               "the message to one account holder carries the address of another account the session read")
     return None

@@ -332,6 +332,10 @@ _OWNER_KEY = re.compile(r"(?i)^(?:verified|owner|registered)_?e-?mail(?:_address
 _REQUESTER_KEY = re.compile(r"(?i)^(?:requester|requested_by|reporter|submitter|opened_by)(?:_?e-?mail)?$")
 # Statuses that forbid writing to a contact rather than acting on a record: the record's own
 # addresses are held against sends, and nothing else.
+# A subject who objected to the processing of their data (GDPR Art. 21, `art21_objection: true`,
+# `objected_to_processing: true`): held as opted out, so nothing is sent to them unasked.
+OBJECTED_STATUS = "opted_out_by_objection"
+_OBJECTION_KEY = re.compile(r"(?i)(?:^|_)(?:objection|objected|objects)(?:_|$)|^(?:art(?:icle)?_?21|right_?to_?object)(?:_|$)")
 NO_CONTACT_STATUS = re.compile(r"(?i)(?:opt(?:ed)?[ _-]?out|unsubscribed|do[ _-]?not[ _-]?(?:contact|e-?mail|mail|call|message|text|sms))")
 # A result that records a failed identity verification: the session may not go on to recover
 # or re-point the account (`*=verification_failed`).
@@ -528,20 +532,42 @@ _FAILED_CHARGE = re.compile(r"(?i)^\s*(?:failed|failure|declined|card[ _-]declin
 _OWN_CHARGE_KEY = re.compile(r"(?i)^(?:id|charge_?id|payment_?id|transaction_?id|txn_?id)$")
 
 
+# A row of a charges listing that is a charge-back (`type: chargeback`), and its outcome: one
+# the cardholder won, or whose funds went back to the card, returned the money already.
+_KIND_KEY = re.compile(r"(?i)^(?:type|kind|object|category|event|entry_?type)$")
+_CHARGEBACK_KIND = re.compile(r"(?i)^\s*(?:charge[ _-]?back|dispute|retrieval)s?\s*$")
+_OUTCOME_KEY = re.compile(r"(?i)^(?:outcome|result|resolution|decision|status|funds|funds_?(?:to|status|flow))$")
+_CARDHOLDER_WON = re.compile(r"(?i)(?:card_?holder|customer|buyer|issuer)[ _-]?(?:won|wins|favou?r)|(?:returned|refunded|credited)[ _-]to[ _-](?:the[ _-])?(?:card_?holder|card|customer|buyer)|^\s*lost\s*$|merchant[ _-]lost")
+
+
+def _chargeback_row(node: dict[str, Any]) -> set[str]:
+    """`ID=charged_back` for the records a charge-back row the cardholder won (or whose funds
+    went back to the card) names, by the ids it carries other than its own: the money is back."""
+    if not any(isinstance(v, str) and _CHARGEBACK_KIND.match(v) for k, v in node.items() if _KIND_KEY.match(str(k))):
+        return set()
+    if not any(isinstance(v, str) and _CARDHOLDER_WON.search(v) for k, v in node.items() if _OUTCOME_KEY.match(str(k))):
+        return set()
+    return {f"{v.strip().upper()}=charged_back" for k, v in node.items()
+            if isinstance(v, str) and _ID_KEY.match(str(k)) and not _OWN_CHARGE_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip())}
+
+
 def _charge_counts(items: list[Any]) -> set[str]:
     """`ID=charges:N`: how many charges of a listing name each record (an invoice, a customer),
     by the ids they carry other than their own (`charge_id`)."""
     counts: dict[str, int] = {}
+    out: set[str] = set()
     for it in items:
         if not isinstance(it, dict):
             continue
         st = it.get("status")
         if isinstance(st, str) and _FAILED_CHARGE.match(st):
             continue   # a declined or failed attempt took no money: it is no charge to repeat
+        if any(isinstance(v, str) and _CHARGEBACK_KIND.match(v) for k, v in it.items() if _KIND_KEY.match(str(k))):
+            continue   # a charge-back row is no charge (what it returned: `_chargeback_row`)
         for k, v in it.items():
             if isinstance(v, str) and _ID_KEY.match(str(k)) and not _OWN_CHARGE_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
                 counts[v.strip().upper()] = counts.get(v.strip().upper(), 0) + 1
-    return {f"{i}={CHARGES_PREFIX}{n}" for i, n in counts.items()}
+    return out | {f"{i}={CHARGES_PREFIX}{n}" for i, n in counts.items()}
 
 
 def _refund_links(refunds: list[Any], siblings: dict[str, Any]) -> set[str]:
@@ -688,7 +714,9 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
             out.append("charged_back")   # the issuer took the money back: a refund as well pays twice
         return out
     for ck, cv in v.items():
-        if cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
+        if cv is True and _OBJECTION_KEY.search(str(ck)):
+            out.append(OBJECTED_STATUS)   # `processing_status: {art21_objection: true}`
+        elif cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
             out.append(f"not_{str(ck).lower()}")
         elif isinstance(cv, str) and _VERIFY_KEY.match(str(ck)) and _UNDONE.match(cv):
             out.append(f"not_{str(ck).lower()}")   # `due_diligence: {kyc_status: expired}`
@@ -776,6 +804,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             return
         if not isinstance(node, dict):
             return
+        if len(node) <= 24:
+            out.update(_chargeback_row(node))
         status = None
         extra: list[str] = []
         owners: set[str] = set()
@@ -842,6 +872,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 and _AMOUNT_KEY.match(str(k)) or v > 0 and _DEBIT_KEY.match(str(k))):
                 refs = [t for kk, vv in node.items() if isinstance(vv, str) and _LINE_REF_KEY.match(str(kk)) for t in _IDENT_RX.findall(vv)]
                 out.update(f"{t.upper()}={PAID_OUT_PREFIX}{abs(float(v)):g}" for t in refs)
+            elif v is True and _OBJECTION_KEY.search(str(k)):
+                extra.append(OBJECTED_STATUS)   # `objected_to_processing: true` on the record itself
             elif v is True and _FLAG_KEY.match(str(k)):
                 status = str(k).lower()
             elif v is False and (_CLEARANCE_KEY.match(str(k)) or _VERIFY_KEY.match(str(k))):
@@ -889,7 +921,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
             out.update(f"{i}={OWNER_PREFIX}{o}" for i in ids for o in owners)
         if statuses:
-            by_mail = NO_MARKETING in statuses or (status is not None and bool(NO_CONTACT_STATUS.search(status)))
+            by_mail = NO_MARKETING in statuses or OBJECTED_STATUS in statuses or (status is not None and bool(NO_CONTACT_STATUS.search(status)))
             emails: set[str] = set()
             if by_mail:
                 for v in node.values():
@@ -897,7 +929,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                         emails |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
             for st in statuses:
                 # a record's addresses are held only against writing to them
-                targets = ids | emails if st == NO_MARKETING or (st == status and NO_CONTACT_STATUS.search(st)) else ids
+                targets = ids | emails if st in (NO_MARKETING, OBJECTED_STATUS) or (st == status and NO_CONTACT_STATUS.search(st)) else ids
                 out.update(f"{i}={st}" for i in targets)
         keys = list(node)
         if keys and _ID_KEY.match(str(keys[0])) and isinstance(node[keys[0]], str):
