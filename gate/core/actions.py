@@ -284,7 +284,10 @@ def _verb_of(words: tuple[str, ...] | list[str]) -> set[str]:
 
 _SHELL_VERBS = (
     (re.compile(r"(?i)\b(?:rm|rmdir|shred|unlink|truncate|drop|delete|purge|destroy)\b"), "delete"),
-    (re.compile(r"(?i)\b(?:curl|wget|scp|rsync|nc|ncat|sftp|ftp|sendmail|mail|aws\s+s3\s+cp|gsutil\s+cp)\b[^|;]*(?:-d\b|--data|-F\b|--upload-file|-T\b|@|\s\S+:\S*|https?://)"), "send"),
+    # (the gap stops at the next transfer command, which starts a match of its own: linear time on text that repeats them)
+    (re.compile(r"(?i)\b(?:curl|wget|scp|rsync|nc|ncat|sftp|ftp|sendmail|mail|aws\s+s3\s+cp|gsutil\s+cp)\b"
+                r"(?:(?!\b(?:curl|wget|scp|rsync|nc|ncat|sftp|ftp|sendmail|mail|aws\s+s3\s+cp|gsutil\s+cp)\b)[^|;])*"
+                r"(?:-d\b|--data|-F\b|--upload-file|-T\b|@|\s\S+:\S*|https?://)"), "send"),
     (re.compile(r"(?i)\b(?:sudo|chown|chmod\s+[ugo]*\+s|usermod|useradd|passwd|grant|setfacl|visudo)\b"
                 # a role bound to a principal: `kubectl create rolebinding … --user=`, `gcloud … add-iam-policy-binding --member=`,
                 # `az role assignment create --assignee`

@@ -292,6 +292,40 @@ _BACKUP_NAME = r"[\w./:@-]*back-?ups?\b[\w./*-]*"
 # Dangerous operations: (code, message, regex). Matched against command-like argument text
 # (shell, SQL, cloud CLI, config payloads). They are deliberately specific: `rm -rf build/`
 # in a project is ordinary work; `rm -rf /` or `rm -rf ~` is not.
+_PUSH = re.compile(r"(?i)\bgit\s+push\b")
+_FORCE = re.compile(r"(?i)\s--force\b|\s-f\b")
+_LEASE = re.compile(r"(?i)--force-with-lease")
+_PROTECTED_BRANCH = re.compile(r"(?i)\b(?:main|master|release|production|prod)\b")
+_COMMAND_BREAK = re.compile(r"[;|&]")
+
+
+class _ForcePush:
+    """`search(text)` for a `git push` that, before the next `;`, `|` or `&`, forces (`--force`,
+    `-f`), names a protected branch and has no `--force-with-lease`: what the regex
+    `git\s+push\b(?=[^;|&]*force)(?![^;|&]*--force-with-lease)[^;|&]*\b(main|…)\b` says, whose
+    three scans to the end of the command for every `git push` take quadratic time on text that
+    repeats it. Here each command is cut at its pushes once and read from its end: a push's
+    reach is its own piece and every piece after it."""
+
+    pattern = "force_push_protected"
+
+    def search(self, text: str) -> bool:
+        for command in _COMMAND_BREAK.split(text):
+            starts = [m.start() for m in _PUSH.finditer(command)]
+            if not starts:
+                continue
+            force = lease = branch = False
+            ends = starts[1:] + [len(command)]
+            for start, end in zip(reversed(starts), reversed(ends)):
+                piece = command[start:end]
+                force = force or _FORCE.search(piece) is not None
+                lease = lease or _LEASE.search(piece) is not None
+                branch = branch or _PROTECTED_BRANCH.search(piece) is not None
+                if force and branch and not lease:
+                    return True
+        return False
+
+
 _HASH_CALL = r"\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
 _CLAUSE_WORD = r"\b(?:on|where|and)\b"
 # a clause (ON / WHERE / AND) that calls a hash function before the next clause word or `;`
@@ -391,7 +425,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         # Deleting the record of what happened: cluster events, log groups or streams, security
         # alerts (not an alert rule, a silence or a notification channel, which are configuration).
         ("evidence_deletion", "deletes audit evidence (cluster events, log streams, security alerts)",
-         r"(?i)\bkubectl\b(?:[^;|&]|\n)*?\bdelete\s+(?:events?|ev)\b|\blogs\s+delete-log-(?:group|stream)\b|\bgcloud\s+logging\s+logs\s+delete\b"
+         r"(?i)\bkubectl\b(?:(?!\bkubectl\b)[^;|&])*?\bdelete\s+(?:events?|ev)\b|\blogs\s+delete-log-(?:group|stream)\b|\bgcloud\s+logging\s+logs\s+delete\b"
          r"|\b(?:delete|remove|purge)\s+(?:security\s+)?alerts?\b(?!\s*[-_ ]?(?:rules?|polic\w*|channels?|contacts?|templates?|silences?|routes?|receivers?|configs?|settings?)\b)"),
         ("disable_backups", "switches a database's automated backups off",
          r"(?i)--backup-retention-period[= ]+0(?!\d)|\bbackup_?retention_?period\W{0,4}0(?![\d.])"),
@@ -421,19 +455,19 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("iam_wildcard", "grants a wildcard IAM permission",
          r"(?i)(?:\"Action\"\s*:\s*\"\*\"|\baction\W{0,4}\*|\bAdministratorAccess\b|--role[= ]+(?:roles/)?owner\b|\bcluster-admin\b"
          # every action of a service on every resource (`"Action": "s3:*", "Resource": "*"`), in either order
-         r"|\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\"[^{}]*?\"Resource\"\s*:\s*\[?\s*\"\*\"|\"Resource\"\s*:\s*\[?\s*\"\*\"[^{}]*?\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")"),
+         r"|\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\"(?:(?!\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")[^{}])*?\"Resource\"\s*:\s*\[?\s*\"\*\"|\"Resource\"\s*:\s*\[?\s*\"\*\"(?:(?!\"Resource\"\s*:\s*\[?\s*\"\*\")[^{}])*?\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")"),
         ("ssh_key_injection", "adds an SSH key to authorized_keys", r"(?i)(?:>>?\s*\S*authorized_keys|\bssh-copy-id\b)"),
         ("privilege_shell", "opens a root shell or edits sudoers",
          r"(?i)(?:\bsudo\s+(?:-i\b|su\b|-s\b|bash\b|sh\b)|\bvisudo\b|/etc/sudoers|\busermod\s+(?:-a\s+)?-a?G\s*\S*\b(?:sudo|wheel|admin|root)\b|\bNOPASSWD\b)"),
         ("force_push_protected", "force-pushes a protected branch",
-         r"(?i)\bgit\s+push\b(?=[^;|&]*(?:\s--force\b|\s-f\b))(?![^;|&]*--force-with-lease)[^;|&]*\b(?:main|master|release|production|prod)\b"),
+         _ForcePush()),
         # the same by refspec: `+src:main` forces, `:release/2.4` and `--delete main` remove the
         # branch, `--mirror` overwrites every ref
         ("force_push_protected", "force-pushes or deletes a protected branch by refspec",
-         r"(?i)\bgit\s+push\b[^;|&\n]*?(?:\s\+(?:[^\s:]*:)?|\s:|\s(?:--delete|-d)\s+(?:\S+\s+)?)(?:refs/heads/)?(?:main|master|release\b[\w./-]*|production|prod|trunk)\b"
-         r"|\bgit\s+push\b[^;|&\n]*\s--mirror\b"),
+         r"(?i)\bgit\s+push\b(?:(?!\bgit\s+push\b)[^;|&\n])*?(?:\s\+(?:[^\s:]*:)?|\s:|\s(?:--delete|-d)\s+(?:\S+\s+)?)(?:refs/heads/)?(?:main|master|release\b[\w./-]*|production|prod|trunk)\b"
+         r"|\bgit\s+push\b(?:(?!\bgit\s+push\b)[^;|&\n])*\s--mirror\b"),
         ("destroy_infrastructure", "destroys infrastructure or a namespace",
-         r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b[^;|]*--all\b|\baws\s+s3\s+rb\b[^;|]*--force|\baws\s+s3\s+rm\b[^;|]*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
+         r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b(?:(?!\bkubectl\s+delete\b)[^;|])*--all\b|\baws\s+s3\s+rb\b(?:(?!\baws\s+s3\s+rb\b)[^;|])*--force|\baws\s+s3\s+rm\b(?:(?!\baws\s+s3\s+rm\b)[^;|])*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
         ("reverse_shell", "opens a reverse shell",
          r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b(?:(?!\bsocat\b)[^;|])*exec:|\bbash\s+-i\s+>&)"),
         ("exfil_service", "sends data to a paste, file-drop or request-capture service",
@@ -454,7 +488,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"(?i)\b(?:bill(?:ed)?|invoice(?:d)?)\s+(?:it\s+|this\s+|them\s+|the\s+\w+\s+)?as\s+(?!(?:usual|normal|planned|agreed|before|always)\b)"
          r"[^.;\n]{0,80}?\b(?:even\s+(?:if|though|when)|regardless|whether\s+or\s+not|no\s+matter)\b"),
         ("private_key_file", "reads a private key file",
-         r"(?i)\b(?:cat|less|more|head|tail|cp|mv|move|rename|copy|rsync|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b[^;|]*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
+         r"(?i)\b(?:cat|less|more|head|tail|cp|mv|move|rename|copy|rsync|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b(?:(?!\b(?:cat|less|more|head|tail|cp|mv|move|rename|copy|rsync|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b)[^;|])*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
         # Commands whose output is a live credential or every environment variable at once.
         ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
          r"(?i)\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
