@@ -3,8 +3,7 @@
 * `BodyDeadline`: a request body must arrive whole within `body_timeout_s`, else 408.
 * `read_body`: one ASGI request body, read under that deadline and a size limit.
 * `header_deadline_protocol`: uvicorn's HTTP protocol with a deadline on each request's
-  headers (`header_timeout_s`), else 408 and the connection is closed; with httptools it also
-  sends a response's head and body in one write (`_HeadHold`).
+  headers (`header_timeout_s`), else 408 and the connection is closed.
 
 A client that declares `Content-Length: 1000` and sends 10 bytes would otherwise hold its
 request (and, in the proxy, the upstream call it is about to make) for as long as it likes.
@@ -186,59 +185,5 @@ def header_deadline_protocol(timeout: float, http: str = "httptools") -> type[as
     body = orjson.dumps(RequestTimeout(f"the request headers did not arrive within {timeout:g} s").to_wire())
     response = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
                 b"content-length: %d\r\n\r\n%s" % (len(body), body))
-    mixins = (_HeaderDeadline, _OneWrite) if http == "httptools" else (_HeaderDeadline,)
-    return type(f"HeaderDeadline{base.__name__}", (*mixins, base),
+    return type(f"HeaderDeadline{base.__name__}", (_HeaderDeadline, base),
                 {"header_timeout": timeout, "_timeout_response": response, "__module__": __name__})
-
-
-class _HeadHold:
-    """A request cycle's view of the transport that holds the response head until the body's
-    first write and sends both in one: one system call and one TCP segment for a whole JSON
-    response, where uvicorn writes the head and the body apart. Only a head that declares its
-    `content-length` is held (its body follows at once); any other write, an interim `100
-    Continue` or a chunked head, passes straight through. Closing sends what is held first."""
-
-    __slots__ = ("_t", "_head", "_done")
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self._t = transport
-        self._head: bytes | None = None
-        self._done = False          # one head per cycle
-
-    def write(self, data: bytes) -> None:
-        head = self._head
-        if head is not None:
-            self._head = None
-            self._t.write(head + data)
-        elif not self._done and data.endswith(b"\r\n\r\n") and b"\r\ncontent-length: " in data:
-            self._done = True
-            self._head = data
-        else:
-            self._t.write(data)
-
-    def close(self) -> None:
-        if self._head is not None:
-            head, self._head = self._head, None
-            self._t.write(head)
-        self._t.close()
-
-    def __getattr__(self, name: str) -> Any:   # is_closing, get_extra_info, …
-        return getattr(self._t, name)
-
-
-class _OneWrite:
-    """Mixed in before uvicorn's httptools protocol: each request's cycle (not a HEAD, which
-    has no body write to carry its head) writes through a `_HeadHold`. The cycle's task has
-    been created but has not run when `on_headers_complete` returns, so it only ever sees the
-    wrapper."""
-
-    cycle: Any
-    transport: asyncio.Transport
-    scope: Any
-
-    def on_headers_complete(self) -> None:
-        before = self.cycle
-        super().on_headers_complete()  # type: ignore[misc]
-        cycle = self.cycle
-        if cycle is not before and cycle is not None and cycle.scope["method"] != "HEAD":
-            cycle.transport = _HeadHold(cycle.transport)
