@@ -379,17 +379,17 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("sql_drop", "DROP of a database, schema or table",
          r"(?i)\bdrop\s+(?:database|schema|keyspace|collection)\b|\bdrop\s+table\b(?!(?:\s+if\s+exists)?\s+" + _SCRATCH_LIST + r")"),
         ("sql_drop", "drops columns of a table (ALTER TABLE … DROP COLUMN)",
-         r"(?i)\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?!" + _SCRATCH_TABLE + r"\s)[\w.\"`]+\s+(?:[^;]*?,\s*)?drop\s+(?:column\s+)?(?:if\s+exists\s+)?(?!constraint\b|index\b|default\b|not\s+null\b|identity\b|expression\b|partition\b)[\w\"`]+"),
+         r"(?i)\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?!" + _SCRATCH_TABLE + r"\s)[\w.\"`]+\s+(?:(?:(?!\balter\s+table\s)[^;])*?,\s*)?drop\s+(?:column\s+)?(?:if\s+exists\s+)?(?!constraint\b|index\b|default\b|not\s+null\b|identity\b|expression\b|partition\b)[\w\"`]+"),
         ("sql_truncate", "TRUNCATE of a table", r"(?i)\btruncate\s+(?!(?:table\s+)?" + _SCRATCH_LIST + r")(?:table\s+)?[\w.\"`]+"),
         ("sql_delete_all", "DELETE without a WHERE clause",
          r"(?i)\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|\)|--|'|\")"),
         # a WHERE that is always true (`WHERE 1=1`, `WHERE true`, `… OR 'a'='a'`) bounds nothing
         ("sql_delete_all", "DELETE whose WHERE clause is always true",
-         r"(?i)\bdelete\s+from\s+[\w.\"`]+\s+(?:as\s+)?(?:\w+\s+)?where\s+(?:[^;]*?\bor\s+)?" + _TAUTOLOGY),
+         r"(?i)\bdelete\s+from\s+[\w.\"`]+\s+(?:as\s+)?(?:\w+\s+)?where\s+(?:(?:(?!\bdelete\s+from\s+[\w.\"`]+\s+(?:as\s+)?(?:\w+\s+)?where\s)[^;])*?\bor\s+)?" + _TAUTOLOGY),
         ("sql_update_all", "UPDATE without a WHERE clause",
-         r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bwhere\b)[^;])*(?:;|$)(?<!where)"),
+         r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bwhere\b|\bupdate\s+[\w.\"`]+\s+set\s)[^;])*(?:;|$)(?<!where)"),
         ("sql_update_all", "UPDATE whose WHERE clause is always true",
-         r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+[^;]*?\bwhere\s+(?:[^;]*?\bor\s+)?" + _TAUTOLOGY),
+         r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bupdate\s+[\w.\"`]+\s+set\s)[^;])*?\bwhere\s+(?:(?:(?!\bupdate\s+[\w.\"`]+\s+set\s)[^;])*?\bor\s+)?" + _TAUTOLOGY),
         ("world_writable", "world-writable permissions",
          r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:0?777|0?666|a\+w|o\+w|ugo\+w)\b"),
         ("setuid", "sets the setuid bit", r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:u\+s|[42][0-7]{3})\b"),
@@ -413,7 +413,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bdisable\s+trigger\s+(?:all\b|[\"`]?\w*audit)|\bsession_replication_role\s*(?:=|\bto\b)\s*'?replica\b"
          # audit rules commented out, deleted or emptied (`sed -i 's/^-w /#-w /' /etc/audit/rules.d/x.rules`,
          # `sed -i '/-w /d' /etc/audit/audit.rules`, `> /etc/audit/rules.d/x.rules`, `rm /etc/audit/rules.d/*`)
-         r"|\bsed\b[^\n;|&]*?\s-i[^\n;|&]*?(?:#|/d\b)[^\n;|&]*?/etc/audit/|(?<![>\w])>\s*/etc/audit/\S*rules|\brm\b[^\n;|&]*?/etc/audit/(?:rules\.d/|audit\.rules)"),
+         r"|\bsed\b(?:(?!\bsed\b)[^\n;|&])*?\s-i(?:(?!\bsed\b)[^\n;|&])*?(?:#|/d\b)(?:(?!\bsed\b)[^\n;|&])*?/etc/audit/|(?<![>\w])>\s*/etc/audit/\S*rules|\brm\b(?:(?!\brm\b)[^\n;|&])*?/etc/audit/(?:rules\.d/|audit\.rules)"),
         # Redaction or masking of personal data switched off by a setting (`LOG_REDACT_PII=false`,
         # `mask_card_data: off`): what was kept out of logs and exports goes into them.
         ("disable_redaction", "switches off redaction or masking of personal or card data",
