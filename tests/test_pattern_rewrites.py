@@ -156,3 +156,38 @@ def test_the_shell_send_verb_finds_what_its_backtracking_form_found() -> None:
     differ = [t for t in texts if bool(old.search(t)) != bool(new.search(t))]
     assert not differ, f"{len(differ)} texts differ, e.g. {differ[:3]!r}"
     assert sum(1 for t in texts if old.search(t)) > 100
+
+
+OLD_SESSION_PATTERNS = {
+    ("gate.core.integrity", "_COPY_SQL"):
+        r"(?is)\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b[^;]*?\bas\s+(?:select|table)\b|"
+        r"\binsert\s+into\b[^;]*?\bselect\b|\bselect\b[^;]*?\binto\s+(?!outfile)[\w.\"]+\s+from\b|\bcopy\b[^;]*?\bto\b",
+    ("gate.core.integrity", "_DUMP_CMD"):
+        r"(?i)\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|mongoexport|sqlite3)\b[^|;&\n]*?(?:>\s*|\s-f\s+|--file[= ]|--out[= ])(\S+)",
+    ("gate.core.integrity", "_UPLOAD_CMD"):
+        r"(?i)\bcurl\b[^|;&\n]*?(?:\s-T\s*|\s--upload-file\s+|\s-F\s*\S*@|\s--data-binary\s+@|\s-d\s*@)|"
+        r"\b(?:scp|rsync|sftp)\b[^|;&\n]*\s[\w.-]+@?[\w.-]+\.[a-z]{2,}:",
+    ("gate.core.checks", "_REMOTE_COPY"):
+        r"(?i)\b(?:scp|rsync)\b[^|;&\n]*?\s(?:[\w.-]+@)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):\S",
+}
+COPY_PIECES = ["rsync ", "scp ", "sftp ", "-avz ", "./out/ ", "deploy@files.example.com:/srv/", "a.io:", "x@y.co:", "ab.com:/", " ",
+               "pg_dump ", "mysqldump ", " -f ", " > ", "out.sql", "--file=d.sql ", "create table t as select 1", "create temp table t ",
+               " as ", "select ", "insert into t ", " into x from y", "copy t ", " to ", "'/tmp/x.csv'", ";", "\n", "|", "curl ",
+               "-T f.tgz ", "--upload-file x ", "-d @f ", "https://h.example.com/u"]
+
+
+@pytest.mark.parametrize("key", sorted(OLD_SESSION_PATTERNS), ids=lambda k: k[1])
+def test_the_linear_copy_and_upload_patterns_find_what_the_old_ones_found(key: tuple[str, str]) -> None:
+    import importlib
+
+    new = getattr(importlib.import_module(key[0]), key[1])
+    old = re.compile(OLD_SESSION_PATTERNS[key])
+    rng = random.Random(29)
+    texts = ["".join(rng.choice(COPY_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(3000)] + _bench_strings()
+    def found(rx: re.Pattern[str], t: str) -> tuple[str | None, ...] | None:
+        m = rx.search(t)
+        return None if m is None else m.groups()
+
+    differ = [t for t in texts if found(old, t) != found(new, t)]
+    assert not differ, f"{len(differ)} texts differ, e.g. {differ[:3]!r}"
+    assert sum(1 for t in texts if old.search(t)) > 50

@@ -2494,7 +2494,7 @@ _BUCKET_URL = re.compile(r"(?i)\b(?:s3|gs)://([A-Za-z0-9.-]+)")
 # A command that sends the working data to a remote it names: `git push <url>` (not a remote's
 # name such as origin), `scp`/`rsync` to `host:path`, `curl` with an upload or form-data flag.
 _PUSH_URL = re.compile(r"(?i)\bgit\s+push\s+(?:-{1,2}[\w-]+(?:=\S+)?\s+)*(?:(?:https?|ssh|git)://(?:[^@\s/]+@)?([A-Za-z0-9.-]+)|[\w.-]+@([A-Za-z0-9.-]+):)")
-_REMOTE_COPY = re.compile(r"(?i)\b(?:scp|rsync)\b[^|;&\n]*?\s(?:[\w.-]+@)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):\S")
+_REMOTE_COPY = re.compile(r"(?i)\b(?:scp|rsync)\b(?:(?!\b(?:scp|rsync)\b)[^|;&\n])*?\s(?:[\w.-]+@)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):\S")
 _CURL_UPLOAD = re.compile(r"(?i)\bcurl\b(?=[^|;&\n]*\s(?:-T|--upload-file|-F|--form|-d|--data(?:-binary|-raw|-urlencode)?)\s)[^|;&\n]*?https?://([A-Za-z0-9.-]+)")
 
 

@@ -701,8 +701,10 @@ NOCOPY = "nocopy|"
 _NO_COPY = re.compile(r"(?i)\bno\s+(?:backup\s+)?cop(?:y|ies)\b|\bmust\s+not\s+be\s+(?:copied|retained|kept|backed\s+up)|"
                       r"\bwithdr[ae]wn?\b[^.;\n]{0,40}\bconsent\b[^\n]{0,120}\b(?:delete|destroy|erase)\b|\bconsent\b[^.;\n]{0,30}\bwithdrawn\b[^\n]{0,120}\b(?:delete|destroy|erase)\b|"
                       r"\b(?:do|does|may)\s+not\s+(?:copy|retain|keep\s+(?:a\s+)?cop(?:y|ies)|back\s+up)\b|\bwithout\s+keeping\s+(?:a\s+)?cop(?:y|ies)")
-_COPY_SQL = re.compile(r"(?is)\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b[^;]*?\bas\s+(?:select|table)\b|"
-                       r"\binsert\s+into\b[^;]*?\bselect\b|\bselect\b[^;]*?\binto\s+(?!outfile)[\w.\"]+\s+from\b|\bcopy\b[^;]*?\bto\b")
+# (each gap stops at the next start of its own branch, which is a match of its own: linear time on repetitive text)
+_COPY_SQL = re.compile(r"(?is)\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b(?:(?!\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\b)[^;])*?\bas\s+(?:select|table)\b|"
+                       r"\binsert\s+into\b(?:(?!\binsert\s+into\b)[^;])*?\bselect\b|\bselect\b(?:(?!\bselect\b)[^;])*?\binto\s+(?!outfile)[\w.\"]+\s+from\b|"
+                       r"\bcopy\b(?:(?!\bcopy\b)[^;])*?\bto\b")
 _COPY_TOOL = frozenset({"export", "copy", "backup", "snapshot", "dump", "clone", "archive", "replicate"})
 # filing it elsewhere keeps it as well (not into a trash or deleted-items folder)
 _KEEP_TOOL = frozenset({"move", "mv", "rename", "upload", "save"})
@@ -1126,9 +1128,11 @@ def condition_written(strings: tuple[tuple[str, str], ...], task: str | None, he
 STAGED_PREFIX = "staged|"
 _FETCH_CMD = re.compile(r"(?i)\b(?:aws\s+s3\s+cp|gsutil\s+(?:-m\s+)?cp|az\s+storage\s+blob\s+download)\s+(?:--\S+\s+)*((?:s3|gs|https?)://\S+)\s+(\S+)"
                         r"|\b(?:scp|rsync)\s+(?:-\S+\s+)*[\w.-]+:(\S+)\s+(\S+)")
-_DUMP_CMD = re.compile(r"(?i)\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|mongoexport|sqlite3)\b[^|;&\n]*?(?:>\s*|\s-f\s+|--file[= ]|--out[= ])(\S+)")
-_UPLOAD_CMD = re.compile(r"(?i)\bcurl\b[^|;&\n]*?(?:\s-T\s*|\s--upload-file\s+|\s-F\s*\S*@|\s--data-binary\s+@|\s-d\s*@)|"
-                         r"\b(?:scp|rsync|sftp)\b[^|;&\n]*\s[\w.-]+@?[\w.-]+\.[a-z]{2,}:")
+_DUMP_CMD = re.compile(r"(?i)\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|mongoexport|sqlite3)\b"
+                       r"(?:(?!\b(?:pg_dump|pg_dumpall|mysqldump|mongodump|mongoexport|sqlite3)\b)[^|;&\n])*?(?:>\s*|\s-f\s+|--file[= ]|--out[= ])(\S+)")
+_UPLOAD_CMD = re.compile(r"(?i)\bcurl\b(?:(?!\bcurl\b)[^|;&\n])*?(?:\s-T\s*|\s--upload-file\s+|\s-F\s*\S*@|\s--data-binary\s+@|\s-d\s*@)|"
+                         # (`x@y` or two or more name characters: the language of `[\w.-]+@?[\w.-]+` without its ambiguity)
+                         r"\b(?:scp|rsync|sftp)\b(?:(?!\b(?:scp|rsync|sftp)\b)[^|;&\n])*\s(?:[\w.-]+@[\w.-]+|[\w.-]{2,})\.[a-z]{2,}:")
 _HOSTS = re.compile(r"(?i)(?:https?|sftp|ftp)://([a-z0-9.-]+)|\s(?:[\w.-]+@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+\.[a-z]{2,}):")
 
 
