@@ -5,7 +5,7 @@ command, a result full of card-like numbers).
     python bench/adversarial_inputs.py                 # 200 KB per value, the benchmark policies
     python bench/adversarial_inputs.py --kb 400 --top 10
 
-Each of 27 units (`curl -o a.sh http://x `, `git push --force `, …) is repeated to the size given and
+Each of 30 units (`curl -o a.sh http://x `, `git push --force `, …) is repeated to the size given and
 sent as the command, message body or file content of four benchmark agents' tools (`check`), and
 as a tool result (`observe`). Prints the slowest calls. A call is cut off after `--limit` seconds
 (reported as `>limit`). Patterns a policy itself declares (`pattern`, `pattern_deny`) are
@@ -32,7 +32,8 @@ UNITS = {
     "kubectl": "kubectl delete x ", "socat": "socat > ", "nc": "nc -e ", "masked": "masked.x where ", "iam": "\"Action\": \"s3:*\" ",
     "private": "cat private key ", "secret": "password = 'x' token ", "card": "4111 1111 1111 ", "email": "a@b.co ",
     "update_where": "update t set a=1, b=2 where x ", "delete_or": "delete from t where a or ", "alter": "alter table t x, ",
-    "rm_audit": "rm -f /etc/audit/x ", "sed_audit": "sed -i #x /etc/audit/ ",
+    "rm_audit": "rm -f /etc/audit/x ", "sed_audit": "sed -i #x /etc/audit/ ", "rsync": "rsync x ", "pg_dump": "pg_dump x ",
+    "copy_sql": "insert into t x ",
 }
 CALLS = [("coding-assistant", "run_shell", "command"), ("sre-agent", "kubectl", "args"),
          ("billing-assistant", "send_customer_email", "body"), ("mcp-desktop", "filesystem.write_file", "content")]
