@@ -142,9 +142,13 @@ def cmd_lint(args: argparse.Namespace) -> int:
             print(str(issue))
         print(f"{len(exc.issues)} error(s)")
         return 1
+    from gate.policy.regex import backtracking_report
+
     for p in pols:
         n = "no tool list" if p.tools is None else f"{len(p.tools)} tool(s)"
         print(f"ok  {p.source}: agent {p.agent} ({n})")
+        for line in backtracking_report(p):
+            print(f"warning  {p.source}: {line}")
     return 0
 
 

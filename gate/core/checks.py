@@ -69,6 +69,7 @@ from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside,
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
+from gate.policy.regex import PolicyPattern, compile_pattern
 
 class _KeyTest:
     """`rx.search(key) is not None` for argument paths, remembered per path (bounded): the same
@@ -313,9 +314,9 @@ class ScopeCheck:
         return Verdict(self.name, "block", "tool_not_declared", f"{ctx.tool_name} is not a declared tool of {ctx.agent.name}")
 
 
-@lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _regex(pattern: str) -> PolicyPattern:
+    """A policy-authored regex (`matches`, `unless_task`, `result_matches`): linear time (RE2)."""
+    return compile_pattern(pattern)
 
 
 @lru_cache(maxsize=1024)
@@ -758,7 +759,7 @@ class ConstraintCheck:
         return _OK_CONSTRAINTS_CONSTRAINTS_MET
 
     @staticmethod
-    def _one(con: Constraint, compiled: tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]], value: Any) -> tuple[str, str, Any] | None:
+    def _one(con: Constraint, compiled: tuple[PolicyPattern | None, tuple[PolicyPattern, ...]], value: Any) -> tuple[str, str, Any] | None:
         mode = con.on_violation
         # numbers
         if con.min is not None or con.max is not None:

@@ -300,7 +300,7 @@ _COMMAND_BREAK = re.compile(r"[;|&]")
 
 
 class _ForcePush:
-    """`search(text)` for a `git push` that, before the next `;`, `|` or `&`, forces (`--force`,
+    r"""`search(text)` for a `git push` that, before the next `;`, `|` or `&`, forces (`--force`,
     `-f`), names a protected branch and has no `--force-with-lease`: what the regex
     `git\s+push\b(?=[^;|&]*force)(?![^;|&]*--force-with-lease)[^;|&]*\b(main|…)\b` says, whose
     three scans to the end of the command for every `git push` take quadratic time on text that
