@@ -64,6 +64,10 @@ from gate.core.session import (
     salient_tokens,
     task_tokens,
     secret_fingerprints,
+    fin_fingerprints,
+    looks_alike,
+    widens_to_everyone,
+    name_words,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
 from gate.core.verdict import Patch, Verdict
@@ -2643,6 +2647,67 @@ def _laden_store_outward(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# a call's prose (what it says, not which record it acts on)
+_R15_PROSE_LEAF = re.compile(r"(?i)(?:^|[._])(?:body|text|message|note|notes|comment|description|summary|subject|content|reason|public_reply|internal_note)(?:\[\d+\])?$")
+_R15_ACTING = frozenset({"send", "pay", "grant", "write", "execute", "delete", "configure"})
+
+
+def _round15_flow(ctx: CheckContext) -> Verdict | None:
+    """Three controls on what the session's results put in play (`gate.core.cascade`, round 15).
+    `lookalike_substitution`: the call acts on a word a result gave that passes for one the task
+    names (two digits swapped, `l` for `i`, the same mailbox at a look-alike ___domain) and not on the
+    task's own. `laden_store_opened`: a store that holds data read from a sensitive result is
+    opened to everyone (anyone with the link, the public, every database role).
+    `identifier_to_other_party`: a message carries a bank or tax identifier read from a record of
+    a party the call does not act for and does not send to."""
+    s = ctx.session
+    f = ctx.features
+    if s.decoys and f.verbs & _R15_ACTING:
+        words: set[str] = set()
+        for _, text in f.strings:
+            if isinstance(text, str) and len(text) >= 5:
+                words |= name_words(text[:4000])
+        for entry in s.decoys:
+            decoy, _, original = entry.partition(" ")
+            if decoy in words and original not in words and looks_alike(original, decoy):
+                return Verdict("provenance", "block", "lookalike_substitution",
+                               "the call uses a value a tool result gave that imitates one the task names, instead of the task's own")
+    if s.laden and widens_to_everyone(f.strings):
+        command = f.command_text if "execute" in f.verbs else ""
+        if not store_names(f.strings, command).isdisjoint(s.laden):
+            return Verdict("provenance", "block", "laden_store_opened",
+                           "the call opens to everyone a file, document or table that holds data read from a sensitive result")
+    if s.finids and "send" in f.verbs:
+        carried: set[str] = set()
+        ids: set[str] = set()
+        recipients: set[str] = set()
+        for path, text in f.strings:
+            if not isinstance(text, str):
+                continue
+            if _is_dest_leaf(path):
+                recipients |= {t for t in destination_tokens(text) if "@" in t}
+                continue
+            if len(text) >= 6:
+                carried |= fin_fingerprints(text[:8000])
+            if not _R15_PROSE_LEAF.search(path):
+                ids |= salient_tokens(text)
+        if carried:
+            owners: dict[str, str] = {}
+            mail_owner: set[str] = set()
+            for entry in s.finids:
+                key, _, owner = entry.rpartition("=")
+                if key.startswith("@"):
+                    if key[1:] in recipients:
+                        mail_owner.add(owner)
+                elif key in carried:
+                    owners[key] = owner
+            for owner in owners.values():
+                if owner not in ids and owner not in mail_owner:
+                    return Verdict("provenance", "block", "identifier_to_other_party",
+                                   "the message carries a bank or tax identifier read from the record of a party it neither acts for nor goes to")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2654,8 +2719,12 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids):
             return _OK_PROVENANCE_NO_RESULT_VALUES
+        if s.decoys or s.finids or s.laden:
+            v = _round15_flow(ctx)
+            if v is not None:
+                return v
         # the most specific finding first: a credential is named as one, not as copied values
         acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
         if s.secrets and acting:
