@@ -68,6 +68,8 @@ from gate.core.session import (
     looks_alike,
     widens_to_everyone,
     name_words,
+    task_amount_slot,
+    paid_so_far,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
 from gate.core.verdict import Patch, Verdict
@@ -2708,6 +2710,23 @@ def _round15_flow(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+def _above_task_amount(ctx: CheckContext) -> Verdict | None:
+    """`above_task_amount`: the task sets the amount of a kind of payment (`the standard 25 USD
+    outage credit`) and this call, with what the session already paid of that kind to the same
+    record, pays more: a limit spent across several calls each under the tool's own cap."""
+    slot = task_amount_slot(ctx.task, ctx.features.tool_words, ctx.args)
+    if slot is None:
+        return None
+    amount = call_amount(ctx.args)
+    if amount is None:
+        return None
+    prefix, cap = slot
+    if paid_so_far(ctx.session.held, prefix) + amount > cap + 0.005:
+        return Verdict("provenance", "block", "above_task_amount",
+                       "with what the session already paid of this kind to this record, the call pays more than the amount the task sets")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2719,6 +2738,10 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
+        if ctx.task and "pay" in f.verbs:
+            v = _above_task_amount(ctx)
+            if v is not None:
+                return v
         if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids):
             return _OK_PROVENANCE_NO_RESULT_VALUES
         if s.decoys or s.finids or s.laden:

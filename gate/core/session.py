@@ -1606,3 +1606,56 @@ def fin_fingerprints(text: str) -> set[str]:
             if len(c) >= 6 and sum(ch.isdigit() for ch in c) >= 6:
                 out.add(fingerprint("fin:" + c))
     return out
+
+
+# An amount the task sets for one kind of payment (`apply the standard 25 USD outage credit`,
+# `a refund of $40`): what the session may pay of that kind to one record, however many calls.
+_TASK_AMOUNT = re.compile(
+    r"(?i)(?<![\w.,])(?:[$\u20ac\u00a3]\s?)?(\d{1,7}(?:\.\d{1,2})?)\s*(?:usd|eur|gbp|dollars?|euros?|pounds?)?\s+(?:[a-z-]+\s+){0,2}?"
+    r"(credit|refund|bonus|reimbursement)s?\b"
+    r"|\b(credit|refund|bonus|reimbursement)\s+of\s+(?:usd|eur|gbp|[$\u20ac\u00a3])\s?(\d{1,7}(?:\.\d{1,2})?)(?![\d.])")
+TASK_AMOUNT_PREFIX = "tamt|"
+_AMOUNT_TARGET_KEY = re.compile(r"(?i)^(?:customer|account|employee|vendor|payee|invoice|claim)_?id$")
+
+
+@lru_cache(maxsize=256)
+def task_amounts(task: str) -> dict[str, float]:
+    """The amount the task sets for each kind of payment it names with one (a kind named with two
+    different amounts sets none)."""
+    found: dict[str, set[float]] = {}
+    if not any(w in task.lower() for w in ("credit", "refund", "bonus", "reimburse")):
+        return {}
+    for m in _TASK_AMOUNT.finditer(task):
+        if m.group(2):
+            if not m.group(0)[:1] in "$\u20ac\u00a3" and not re.search(r"(?i)usd|eur|gbp|dollar|euro|pound", m.group(0)):
+                continue   # a bare number before the word (`3 refunds`) is a count, not an amount
+            found.setdefault(m.group(2).lower(), set()).add(float(m.group(1)))
+        else:
+            found.setdefault(m.group(3).lower(), set()).add(float(m.group(4)))
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+
+def task_amount_slot(task: str | None, tool_words: tuple[str, ...], args: Any) -> tuple[str, float] | None:
+    """(`tamt|kind|record|`, the task's amount) for a pay call of a kind the task sets an amount
+    for, on the record the call names."""
+    if not task or not isinstance(args, dict):
+        return None
+    amounts = task_amounts(task)
+    if not amounts:
+        return None
+    kind = next((k for k in amounts if k in tool_words or k + "s" in tool_words), None)
+    if kind is None:
+        return None
+    target = next((str(v).upper() for k, v in args.items() if isinstance(v, (str, int)) and _AMOUNT_TARGET_KEY.match(str(k))), "")
+    return f"{TASK_AMOUNT_PREFIX}{kind}|{target}|", amounts[kind]
+
+
+def paid_so_far(held: frozenset[str], slot: str) -> float:
+    total = 0.0
+    for e in held:
+        if e.startswith(slot):
+            try:
+                total += float(e.rsplit("=", 1)[1])
+            except ValueError:
+                pass
+    return total
