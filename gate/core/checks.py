@@ -70,6 +70,7 @@ from gate.core.session import (
     name_words,
     task_amount_slot,
     paid_so_far,
+    roster_key,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
 from gate.core.verdict import Patch, Verdict
@@ -2707,6 +2708,10 @@ def _round15_flow(ctx: CheckContext) -> Verdict | None:
                 if owner not in ids and owner not in mail_owner:
                     return Verdict("provenance", "block", "identifier_to_other_party",
                                    "the message carries a bank or tax identifier read from the record of a party it neither acts for nor goes to")
+    if s.roster and "send" in f.verbs:
+        v = _roster_to_outsider(ctx)
+        if v is not None:
+            return v
     return None
 
 
@@ -2727,6 +2732,52 @@ def _above_task_amount(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+_R15_NAME_WORD = re.compile(r"[A-Z][a-z'\u00c0-\u024f-]+")
+
+
+def _roster_to_outsider(ctx: CheckContext) -> Verdict | None:
+    """`roster_to_outsider`: a message to someone outside the organisation carries the mailbox or
+    the name of a person a result listed among three or more (a workspace's users, a CRM search's
+    contacts), who is not a recipient and not of a recipient's ___domain: a record set leaves one
+    person at a time."""
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    recipients = {t for path, text in f.strings if _is_dest_leaf(path) and isinstance(text, str)
+                  for t in destination_tokens(text) if "@" in t}
+    if not recipients or all(is_internal(r.rsplit("@", 1)[1], internal) for r in recipients):
+        return None
+    rmap: dict[str, str] = {}
+    for entry in ctx.session.roster:
+        key, _, val = entry.partition("=")
+        rmap[key] = val
+    rec_fps = {roster_key(r) for r in recipients}
+    rec_domains = {r.rsplit("@", 1)[1] for r in recipients}
+
+    def outsider(val: str) -> bool:
+        mail_fp, _, dom = val.partition("@")
+        return mail_fp not in rec_fps and dom not in rec_domains
+
+    for path, text in f.strings:
+        if not isinstance(text, str) or _is_dest_leaf(path) or len(text) < 5:
+            continue
+        text = text[:4000]
+        if "@" in text:
+            for m in EMAIL_RX.finditer(text):
+                val = rmap.get(roster_key(m.group(0)))
+                if val is not None and outsider(val):
+                    return Verdict("provenance", "block", "roster_to_outsider",
+                                   "the message carries the address of a person a result listed, to someone outside who is not that person")
+        words = [m.group(0) for m in _R15_NAME_WORD.finditer(text)][:600]
+        for i in range(len(words) - 1):
+            for n in (2, 3):
+                if i + n <= len(words):
+                    val = rmap.get(roster_key(" ".join(words[i:i + n])))
+                    if val is not None and outsider(val):
+                        return Verdict("provenance", "block", "roster_to_outsider",
+                                       "the message names a person a result listed, to someone outside who is not that person")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2742,9 +2793,9 @@ class ProvenanceCheck:
             v = _above_task_amount(ctx)
             if v is not None:
                 return v
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster):
             return _OK_PROVENANCE_NO_RESULT_VALUES
-        if s.decoys or s.finids or s.laden:
+        if s.decoys or s.finids or s.laden or s.roster:
             v = _round15_flow(ctx)
             if v is not None:
                 return v

@@ -1250,6 +1250,7 @@ class SessionSnapshot:
     laden: frozenset[str] = frozenset()       # fingerprints of stores (files, documents) that hold data read from sensitive results
     decoys: frozenset[str] = frozenset()      # `look-alike original`: words of results that pass for a word the task names
     finids: frozenset[str] = frozenset()      # `fingerprint=owner` of bank and tax identifiers read, `@mailbox=owner` of their records
+    roster: frozenset[str] = frozenset()      # `fingerprint(mailbox or name)=fingerprint(mailbox)@___domain` of people listed three or more to a result
     blocks: int = 0
     grants: int = 0            # grant calls executed in the session (roles, privileges, memberships)
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
@@ -1281,7 +1282,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "roster": sorted(self.roster), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -1412,7 +1413,7 @@ _READERS: dict[str, Any] = {
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
        ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden",
-        "decoys", "finids")},
+        "decoys", "finids", "roster")},
 }
 
 
@@ -1659,3 +1660,49 @@ def paid_so_far(held: frozenset[str], slot: str) -> float:
             except ValueError:
                 pass
     return total
+
+
+# A roster: a result that lists three or more people, each with a mailbox (a workspace's users, a
+# CRM search's contacts). `roster` keeps `fingerprint(key)=fingerprint(mailbox)` for each row's
+# mailbox and name, so a message can be told to carry one of them to someone else.
+_ROSTER_MAIL_KEY = re.compile(r"(?i)^(?:e-?mail|work_?email|login|owner_?email|contact_?email|verified_?email)$")
+_ROSTER_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|display_?name|contact_?name)$")
+ROSTER_CAP = 1024
+
+
+def roster_key(text: str) -> str:
+    return fingerprint("roster:" + " ".join(text.lower().split()))
+
+
+def roster_entries(result: Any) -> set[str]:
+    """`fingerprint(mailbox or name)=fingerprint(mailbox)@___domain` for each row of each list in a
+    result that holds three or more rows with a mailbox."""
+    out: set[str] = set()
+
+    def visit(node: Any, depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(node, dict):
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, depth + 1)
+        elif isinstance(node, list):
+            rows = []
+            for x in node[:500]:
+                if isinstance(x, dict):
+                    mail = next((v.strip().lower() for k, v in x.items() if isinstance(v, str) and "@" in v and _ROSTER_MAIL_KEY.match(str(k))), None)
+                    if mail:
+                        name = next((v for k, v in x.items() if isinstance(v, str) and _ROSTER_NAME_KEY.match(str(k)) and len(v.split()) >= 2), None)
+                        rows.append((mail, name))
+                    else:
+                        visit(x, depth + 1)
+            if len(rows) >= 3:
+                for mail, name in rows:
+                    m = roster_key(mail)
+                    dom = mail.rsplit("@", 1)[-1]
+                    out.add(f"{m}={m}@{dom}")
+                    if name:
+                        out.add(f"{roster_key(name)}={m}@{dom}")
+
+    visit(result, 0)
+    return out
