@@ -2754,8 +2754,9 @@ def _roster_to_outsider(ctx: CheckContext) -> Verdict | None:
     rec_domains = {r.rsplit("@", 1)[1] for r in recipients}
 
     def outsider(val: str) -> bool:
+        # (a colleague named to an outsider, `Sara Kim will call you`, is the organisation's own)
         mail_fp, _, dom = val.partition("@")
-        return mail_fp not in rec_fps and dom not in rec_domains
+        return mail_fp not in rec_fps and dom not in rec_domains and not is_internal(dom, internal)
 
     for path, text in f.strings:
         if not isinstance(text, str) or _is_dest_leaf(path) or len(text) < 5:

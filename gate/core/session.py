@@ -1442,9 +1442,14 @@ def name_words(text: str) -> set[str]:
     return out
 
 
+# a date or an amount: a slot on 2025-06-21 for a task's 2025-06-12 is another day, not a disguise
+_DATE_OR_AMOUNT = re.compile(r"^\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?(?:t[\d.-]*)?$|^\d+\.\d+$")
+
+
 @lru_cache(maxsize=512)
 def task_name_words(task: str) -> frozenset[str]:
-    return frozenset(name_words(task))
+    """The words of a task a look-alike could stand in for (dates and amounts are not)."""
+    return frozenset(w for w in name_words(task) if not _DATE_OR_AMOUNT.match(w))
 
 
 def _swapped_once(a: str, b: str) -> bool:
@@ -1543,7 +1548,9 @@ def widens_to_everyone(strings: Any) -> bool:
 # bound to the id of the record that holds them: `fingerprint=owner id`.
 _FIN_ID_KEY = re.compile(r"(?i)^(?:iban|account_?(?:number|no)|acct_?(?:number|no)?|routing_?(?:number|no)?|aba|sort_?code|swift|bic|swift_?bic|"
                          r"ssn|tin|tax_?id|national_?insurance(?:_?number)?|nino|social_?security(?:_?number)?|bank_?account)$")
-_FIN_OWNER_KEY = re.compile(r"(?i)^(?:vendor_?id|employee_?id|customer_?id|account_?id|payee_?id|supplier_?id|contractor_?id|mrn|member_?id|id)$")
+# the parties whose identifiers these are: a vendor, an employee, a customer (not an account or a
+# bare `id`: the organisation's own operating account is not a party the message leaves out)
+_FIN_OWNER_KEY = re.compile(r"(?i)^(?:vendor_?id|employee_?id|customer_?id|payee_?id|supplier_?id|contractor_?id|mrn|member_?id)$")
 _OWN_MAIL_KEY = re.compile(r"(?i)^(?:e-?mail|work_?email|personal_?email|remittance_?email|owner_?email|contact_?email|billing_?email|ap_?email|"
                            r"verified_?email|(?:ap_|ar_|billing_|primary_)?contact)$")
 FINID_CAP = 256
