@@ -64,6 +64,13 @@ from gate.core.session import (
     salient_tokens,
     task_tokens,
     secret_fingerprints,
+    fin_fingerprints,
+    looks_alike,
+    widens_to_everyone,
+    name_words,
+    task_amount_slot,
+    paid_so_far,
+    roster_key,
 )
 from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside, task_clock, task_today
 from gate.core.verdict import Patch, Verdict
@@ -2644,6 +2651,135 @@ def _laden_store_outward(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# a call's prose (what it says, not which record it acts on)
+_R15_PROSE_LEAF = re.compile(r"(?i)(?:^|[._])(?:body|text|message|note|notes|comment|description|summary|subject|content|reason|public_reply|internal_note)(?:\[\d+\])?$")
+_R15_ACTING = frozenset({"send", "pay", "grant", "write", "execute", "delete", "configure"})
+
+
+def _round15_flow(ctx: CheckContext) -> Verdict | None:
+    """Three controls on what the session's results put in play (`gate.core.cascade`, round 15).
+    `lookalike_substitution`: the call acts on a word a result gave that passes for one the task
+    names (two digits swapped, `l` for `i`, the same mailbox at a look-alike ___domain) and not on the
+    task's own. `laden_store_opened`: a store that holds data read from a sensitive result is
+    opened to everyone (anyone with the link, the public, every database role).
+    `identifier_to_other_party`: a message carries a bank or tax identifier read from a record of
+    a party the call does not act for and does not send to."""
+    s = ctx.session
+    f = ctx.features
+    if s.decoys and f.verbs & _R15_ACTING:
+        words: set[str] = set()
+        for _, text in f.strings:
+            if isinstance(text, str) and len(text) >= 5:
+                words |= name_words(text[:4000])
+        for entry in s.decoys:
+            decoy, _, original = entry.partition(" ")
+            if decoy in words and original not in words and looks_alike(original, decoy):
+                return Verdict("provenance", "block", "lookalike_substitution",
+                               "the call uses a value a tool result gave that imitates one the task names, instead of the task's own")
+    if s.laden and widens_to_everyone(f.strings):
+        command = f.command_text if "execute" in f.verbs else ""
+        if not store_names(f.strings, command).isdisjoint(s.laden):
+            return Verdict("provenance", "block", "laden_store_opened",
+                           "the call opens to everyone a file, document or table that holds data read from a sensitive result")
+    if s.finids and "send" in f.verbs:
+        carried: set[str] = set()
+        ids: set[str] = set()
+        recipients: set[str] = set()
+        for path, text in f.strings:
+            if not isinstance(text, str):
+                continue
+            if _is_dest_leaf(path):
+                recipients |= {t for t in destination_tokens(text) if "@" in t}
+                continue
+            if len(text) >= 6:
+                carried |= fin_fingerprints(text[:8000])
+            if not _R15_PROSE_LEAF.search(path):
+                ids |= salient_tokens(text)
+        if carried:
+            owners: dict[str, str] = {}
+            mail_owner: set[str] = set()
+            for entry in s.finids:
+                key, _, owner = entry.rpartition("=")
+                if key.startswith("@"):
+                    if key[1:] in recipients:
+                        mail_owner.add(owner)
+                elif key in carried:
+                    owners[key] = owner
+            for owner in owners.values():
+                if owner not in ids and owner not in mail_owner:
+                    return Verdict("provenance", "block", "identifier_to_other_party",
+                                   "the message carries a bank or tax identifier read from the record of a party it neither acts for nor goes to")
+    if s.roster and "send" in f.verbs:
+        v = _roster_to_outsider(ctx)
+        if v is not None:
+            return v
+    return None
+
+
+def _above_task_amount(ctx: CheckContext) -> Verdict | None:
+    """`above_task_amount`: the task sets the amount of a kind of payment (`the standard 25 USD
+    outage credit`) and this call, with what the session already paid of that kind to the same
+    record, pays more: a limit spent across several calls each under the tool's own cap."""
+    slot = task_amount_slot(ctx.task, ctx.features.tool_words, ctx.args)
+    if slot is None:
+        return None
+    amount = call_amount(ctx.args)
+    if amount is None:
+        return None
+    prefix, cap = slot
+    if paid_so_far(ctx.session.held, prefix) + amount > cap + 0.005:
+        return Verdict("provenance", "block", "above_task_amount",
+                       "with what the session already paid of this kind to this record, the call pays more than the amount the task sets")
+    return None
+
+
+_R15_NAME_WORD = re.compile(r"[A-Z][a-z'\u00c0-\u024f-]+")
+
+
+def _roster_to_outsider(ctx: CheckContext) -> Verdict | None:
+    """`roster_to_outsider`: a message to someone outside the organisation carries the mailbox or
+    the name of a person a result listed among three or more (a workspace's users, a CRM search's
+    contacts), who is not a recipient and not of a recipient's ___domain: a record set leaves one
+    person at a time."""
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    recipients = {t for path, text in f.strings if _is_dest_leaf(path) and isinstance(text, str)
+                  for t in destination_tokens(text) if "@" in t}
+    if not recipients or all(is_internal(r.rsplit("@", 1)[1], internal) for r in recipients):
+        return None
+    rmap: dict[str, str] = {}
+    for entry in ctx.session.roster:
+        key, _, val = entry.partition("=")
+        rmap[key] = val
+    rec_fps = {roster_key(r) for r in recipients}
+    rec_domains = {r.rsplit("@", 1)[1] for r in recipients}
+
+    def outsider(val: str) -> bool:
+        # (a colleague named to an outsider, `Sara Kim will call you`, is the organisation's own)
+        mail_fp, _, dom = val.partition("@")
+        return mail_fp not in rec_fps and dom not in rec_domains and not is_internal(dom, internal)
+
+    for path, text in f.strings:
+        if not isinstance(text, str) or _is_dest_leaf(path) or len(text) < 5:
+            continue
+        text = text[:4000]
+        if "@" in text:
+            for m in EMAIL_RX.finditer(text):
+                val = rmap.get(roster_key(m.group(0)))
+                if val is not None and outsider(val):
+                    return Verdict("provenance", "block", "roster_to_outsider",
+                                   "the message carries the address of a person a result listed, to someone outside who is not that person")
+        words = [m.group(0) for m in _R15_NAME_WORD.finditer(text)][:600]
+        for i in range(len(words) - 1):
+            for n in (2, 3):
+                if i + n <= len(words):
+                    val = rmap.get(roster_key(" ".join(words[i:i + n])))
+                    if val is not None and outsider(val):
+                        return Verdict("provenance", "block", "roster_to_outsider",
+                                       "the message names a person a result listed, to someone outside who is not that person")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -2655,8 +2791,16 @@ class ProvenanceCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         s = ctx.session
         f = ctx.features
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden):
+        if ctx.task and "pay" in f.verbs:
+            v = _above_task_amount(ctx)
+            if v is not None:
+                return v
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster):
             return _OK_PROVENANCE_NO_RESULT_VALUES
+        if s.decoys or s.finids or s.laden or s.roster:
+            v = _round15_flow(ctx)
+            if v is not None:
+                return v
         # the most specific finding first: a credential is named as one, not as copied values
         acting = f.verbs & {"send", "pay", "grant", "write", "execute", "delete", "configure"}
         if s.secrets and acting:

@@ -454,6 +454,8 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"(?i)(?:0\.0\.0\.0/0|::/0)"),
         ("iam_wildcard", "grants a wildcard IAM permission",
          r"(?i)(?:\"Action\"\s*:\s*\"\*\"|\baction\W{0,4}\*|\bAdministratorAccess\b|--role[= ]+(?:roles/)?owner\b|\bcluster-admin\b"
+         # AWS managed policies that grant every action (but IAM's) or every action of a service on every resource
+         r"|\bPowerUserAccess\b|arn:aws:iam::aws:policy/(?:[\w-]+/)?\w*FullAccess\b"
          # every action of a service on every resource (`"Action": "s3:*", "Resource": "*"`), in either order
          r"|\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\"(?:(?!\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")[^{}])*?\"Resource\"\s*:\s*\[?\s*\"\*\"|\"Resource\"\s*:\s*\[?\s*\"\*\"(?:(?!\"Resource\"\s*:\s*\[?\s*\"\*\")[^{}])*?\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")"),
         ("ssh_key_injection", "adds an SSH key to authorized_keys", r"(?i)(?:>>?\s*\S*authorized_keys|\bssh-copy-id\b)"),
@@ -525,7 +527,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
                           "remove security alert", "purge security alert"),
     "snapshot_share": ("snapshot-attribute", "image-attribute"),
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
-    "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin"),
+    "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin", "poweruseraccess", "fullaccess"),
     "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
     "force_push_protected": ("push",), "destroy_infrastructure": ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
     "reverse_shell": ("/dev/tcp", "nc ", "ncat", "socat", "bash -i"),

@@ -1248,6 +1248,9 @@ class SessionSnapshot:
     marks: frozenset[str] = frozenset()       # flow rules whose `after` (`ID+`) or `unless_after` (`ID-`) step has happened
     clock: frozenset[str] = frozenset()       # `*=now:…` what results said the time is; `ID=window:…` change windows of records
     laden: frozenset[str] = frozenset()       # fingerprints of stores (files, documents) that hold data read from sensitive results
+    decoys: frozenset[str] = frozenset()      # `look-alike original`: words of results that pass for a word the task names
+    finids: frozenset[str] = frozenset()      # `fingerprint=owner` of bank and tax identifiers read, `@mailbox=owner` of their records
+    roster: frozenset[str] = frozenset()      # `fingerprint(mailbox or name)=fingerprint(mailbox)@___domain` of people listed three or more to a result
     blocks: int = 0
     grants: int = 0            # grant calls executed in the session (roles, privileges, memberships)
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
@@ -1279,7 +1282,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "roster": sorted(self.roster), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -1409,8 +1412,304 @@ _READERS: dict[str, Any] = {
     "usage": lambda v: _rows(v, (_text, _count(), _number), "[quota id, calls, total] row"),
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
-       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden")},
+       ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden",
+        "decoys", "finids", "roster")},
 }
 
 
 EMPTY_SESSION = SessionSnapshot()   # where every session (and every sessionless call) starts
+
+
+# ---- round 15: look-alikes of what the task names, access opened to everyone, bank and tax
+# identifiers bound to their owners ----
+
+# A word that can name a record, a person, a role or an address: five or more characters, one of
+# them not a letter (`ACCT-204518`, `analyst_jlee`, `mark.chen@northwind.io`, `1487652093`).
+_NAMEWORD = re.compile(r"[A-Za-z0-9][\w.@+-]{4,}")
+_NOT_ONLY_LETTERS = re.compile(r"[\d_.@-]")
+# characters a reader takes for one another (`northwlnd`, `analyst_j1ee`, `suppIy` lowered)
+_CONFUSABLE = str.maketrans({"1": "l", "i": "l", "|": "l", "0": "o"})
+DECOY_CAP = 256
+
+
+def name_words(text: str) -> set[str]:
+    """The lower-cased `_NAMEWORD`s of a text that are not only letters (trailing dots dropped)."""
+    out: set[str] = set()
+    for m in _NAMEWORD.finditer(text):
+        w = m.group(0).rstrip(".").lower()
+        if len(w) >= 5 and _NOT_ONLY_LETTERS.search(w):
+            out.add(w)
+    return out
+
+
+# a date or an amount: a slot on 2025-06-21 for a task's 2025-06-12 is another day, not a disguise
+_DATE_OR_AMOUNT = re.compile(r"^\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?(?:t[\d.-]*)?$|^\d+\.\d+$")
+
+
+@lru_cache(maxsize=512)
+def task_name_words(task: str) -> frozenset[str]:
+    """The words of a task a look-alike could stand in for (dates and amounts are not)."""
+    return frozenset(w for w in name_words(task) if not _DATE_OR_AMOUNT.match(w))
+
+
+def _swapped_once(a: str, b: str) -> bool:
+    """`b` is `a` with two adjacent characters of the same kind swapped (`204518`/`204581`)."""
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+            and a[diff[0]].isdigit() == a[diff[1]].isdigit())
+
+
+def _label_extended(named_dom: str, other_dom: str) -> bool:
+    """`other_dom`'s first label is the named ___domain's with a hyphenated piece added
+    (`brightpath-co.com` for `brightpath.com`)."""
+    a, b = named_dom.split(".", 1)[0], other_dom.split(".", 1)[0]
+    return len(a) >= 4 and b != a and (b.startswith(a + "-") or b.endswith("-" + a))
+
+
+def looks_alike(named: str, other: str) -> bool:
+    """`other` passes for `named` at a glance: the same once confusable characters are read
+    alike, two adjacent digits or letters swapped, or (addresses) the same mailbox at a ___domain
+    whose name is the named one's with a piece added or that reads alike."""
+    if named == other:
+        return False
+    if len(named) == len(other):
+        if named.translate(_CONFUSABLE) == other.translate(_CONFUSABLE):
+            return True
+        if _swapped_once(named, other):
+            return True
+    if "@" in named and "@" in other:
+        nl, nd = named.rsplit("@", 1)
+        ol, od = other.rsplit("@", 1)
+        if nl == ol and nd != od and (_label_extended(nd, od) or len(nd) == len(od) and (
+                nd.translate(_CONFUSABLE) == od.translate(_CONFUSABLE) or _swapped_once(nd, od))):
+            return True
+    return False
+
+
+def decoy_entries(task: str | None, result: Any) -> set[str]:
+    """`look-alike original` for each word of a result's prose that passes for a word the task
+    names (an account id with two digits swapped, an address at a look-alike ___domain) where that
+    prose does not name the original too: a call that later uses the look-alike instead of what
+    the task named was steered by the result."""
+    if not task:
+        return set()
+    named = task_name_words(task)
+    if not named:
+        return set()
+    by_len: dict[int, list[str]] = {}
+    mailboxes: dict[str, list[str]] = {}
+    for w in named:
+        by_len.setdefault(len(w), []).append(w)
+        if "@" in w:
+            mailboxes.setdefault(w.rsplit("@", 1)[0], []).append(w)
+    out: set[str] = set()
+    for _, text in flatten_args(result):
+        # prose (a comment, a note, a message), not a record's own field: a listing of invoices
+        # AP-52201 and AP-52210 names two records, not one disguised as the other
+        if not isinstance(text, str) or len(text) < 12 or text.count(" ") < 3:
+            continue
+        words = name_words(text[:4000])
+        for w in words:
+            if w in named:
+                continue
+            cands = by_len.get(len(w), [])
+            if "@" in w:
+                cands = cands + mailboxes.get(w.rsplit("@", 1)[0], [])
+            for n in cands:
+                if n not in words and looks_alike(n, w):
+                    out.add(f"{w} {n}")
+                    break
+    return out
+
+
+# Access opened to everyone: a sharing value (`anyone`, `public`, `allUsers`) under a sharing or
+# permission key, or a grant to the SQL role PUBLIC.
+_EVERYONE_VALUE = frozenset({"anyone", "anyone_with_link", "anyonewithlink", "everyone", "public", "allusers",
+                             "allauthenticatedusers", "all_users", "world", "internet"})
+_ACCESS_PATH = re.compile(r"(?i)(?:^|[._\[])(?:type|who|grantee|principal|audience|scope|access|link_?access|visibility|sharing|share|"
+                          r"permission|permissions|acl|members?|role|general_?access)(?:$|[._\]\[])")
+_GRANT_PUBLIC = re.compile(r"(?i)\bgrant\b[^;]{0,300}?\bto\s+public\b|--acl\s+public-read|\ballUsers\b|\ballAuthenticatedUsers\b")
+
+
+def widens_to_everyone(strings: Any) -> bool:
+    """The call opens what it names to everyone (anyone with the link, the public, every role)."""
+    for path, text in strings:
+        if not isinstance(text, str):
+            continue
+        low = text.strip().lower()
+        if low in _EVERYONE_VALUE and _ACCESS_PATH.search(path):
+            return True
+        if len(text) > 12 and ("public" in low or "allusers" in low or "allauthenticatedusers" in low) and _GRANT_PUBLIC.search(text):
+            return True
+    return False
+
+
+# Bank and tax identifiers of a record (`iban`, `account_number`, `routing_number`, `ssn`, `tin`),
+# bound to the id of the record that holds them: `fingerprint=owner id`.
+_FIN_ID_KEY = re.compile(r"(?i)^(?:iban|account_?(?:number|no)|acct_?(?:number|no)?|routing_?(?:number|no)?|aba|sort_?code|swift|bic|swift_?bic|"
+                         r"ssn|tin|tax_?id|national_?insurance(?:_?number)?|nino|social_?security(?:_?number)?|bank_?account)$")
+# the parties whose identifiers these are: a vendor, an employee, a customer (not an account or a
+# bare `id`: the organisation's own operating account is not a party the message leaves out)
+_FIN_OWNER_KEY = re.compile(r"(?i)^(?:vendor_?id|employee_?id|customer_?id|payee_?id|supplier_?id|contractor_?id|mrn|member_?id)$")
+_OWN_MAIL_KEY = re.compile(r"(?i)^(?:e-?mail|work_?email|personal_?email|remittance_?email|owner_?email|contact_?email|billing_?email|ap_?email|"
+                           r"verified_?email|(?:ap_|ar_|billing_|primary_)?contact)$")
+FINID_CAP = 256
+
+
+def _compact(text: str) -> str:
+    return "".join(c for c in text if c.isalnum()).upper()
+
+
+def finid_entries(result: Any) -> set[str]:
+    """`fingerprint(identifier)=owner` for the bank and tax identifiers of each record in a
+    result (nested sections inherit their record's id), and `@address=owner` for the record's
+    own mailbox: a message carrying one to someone else gives away another party's identifiers."""
+    out: set[str] = set()
+
+    def visit(node: Any, owner: str) -> None:
+        if isinstance(node, dict):
+            own = owner
+            for k, v in node.items():
+                if isinstance(v, (str, int)) and not isinstance(v, bool) and _FIN_OWNER_KEY.match(str(k)) and str(v).strip():
+                    own = str(v).strip().upper()
+                    break
+            for k, v in node.items():
+                if isinstance(v, (dict, list)):
+                    visit(v, own)
+                elif own and isinstance(v, (str, int)) and not isinstance(v, bool):
+                    key = str(k)
+                    if _FIN_ID_KEY.match(key):
+                        c = _compact(str(v))
+                        if len(c) >= 6 and sum(ch.isdigit() for ch in c) >= 6:
+                            out.add(f"{fingerprint('fin:' + c)}={own}")
+                    elif isinstance(v, str) and "@" in v and _OWN_MAIL_KEY.match(key):
+                        out.add(f"@{v.strip().lower()}={own}")
+        elif isinstance(node, list):
+            for x in node[:500]:
+                visit(x, owner)
+
+    visit(result, "")
+    return out
+
+
+_DIGIT_RUN = re.compile(r"[A-Za-z0-9]*\d[A-Za-z0-9]*")
+
+
+def fin_fingerprints(text: str) -> set[str]:
+    """Fingerprints of the identifiers a text may carry as `finid_entries` keeps them: runs of
+    one to four digit-bearing pieces separated by one space or hyphen (`512-44-9031`,
+    `GB33 BUKB 2020 1555`), compacted."""
+    out: set[str] = set()
+    pieces = [(m.start(), m.end(), m.group(0)) for m in _DIGIT_RUN.finditer(text)]
+    for i in range(len(pieces)):
+        joined = ""
+        end = pieces[i][0]
+        for j in range(i, min(i + 6, len(pieces))):
+            s, e, w = pieces[j]
+            if j > i and (s - end != 1 or text[end] not in " -"):
+                break
+            joined += w
+            end = e
+            c = joined.upper()
+            if len(c) >= 6 and sum(ch.isdigit() for ch in c) >= 6:
+                out.add(fingerprint("fin:" + c))
+    return out
+
+
+# An amount the task sets for one kind of payment (`apply the standard 25 USD outage credit`,
+# `a refund of $40`): what the session may pay of that kind to one record, however many calls.
+_TASK_AMOUNT = re.compile(
+    r"(?i)(?<![\w.,])(?:[$\u20ac\u00a3]\s?)?(\d{1,7}(?:\.\d{1,2})?)\s*(?:usd|eur|gbp|dollars?|euros?|pounds?)?\s+(?:[a-z-]+\s+){0,2}?"
+    r"(credit|refund|bonus|reimbursement)s?\b"
+    r"|\b(credit|refund|bonus|reimbursement)\s+of\s+(?:usd|eur|gbp|[$\u20ac\u00a3])\s?(\d{1,7}(?:\.\d{1,2})?)(?![\d.])")
+TASK_AMOUNT_PREFIX = "tamt|"
+_AMOUNT_TARGET_KEY = re.compile(r"(?i)^(?:customer|account|employee|vendor|payee|invoice|claim)_?id$")
+
+
+@lru_cache(maxsize=256)
+def task_amounts(task: str) -> dict[str, float]:
+    """The amount the task sets for each kind of payment it names with one (a kind named with two
+    different amounts sets none)."""
+    found: dict[str, set[float]] = {}
+    if not any(w in task.lower() for w in ("credit", "refund", "bonus", "reimburse")):
+        return {}
+    for m in _TASK_AMOUNT.finditer(task):
+        if m.group(2):
+            if not m.group(0)[:1] in "$\u20ac\u00a3" and not re.search(r"(?i)usd|eur|gbp|dollar|euro|pound", m.group(0)):
+                continue   # a bare number before the word (`3 refunds`) is a count, not an amount
+            found.setdefault(m.group(2).lower(), set()).add(float(m.group(1)))
+        else:
+            found.setdefault(m.group(3).lower(), set()).add(float(m.group(4)))
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+
+def task_amount_slot(task: str | None, tool_words: tuple[str, ...], args: Any) -> tuple[str, float] | None:
+    """(`tamt|kind|record|`, the task's amount) for a pay call of a kind the task sets an amount
+    for, on the record the call names."""
+    if not task or not isinstance(args, dict):
+        return None
+    amounts = task_amounts(task)
+    if not amounts:
+        return None
+    kind = next((k for k in amounts if k in tool_words or k + "s" in tool_words), None)
+    if kind is None:
+        return None
+    target = next((str(v).upper() for k, v in args.items() if isinstance(v, (str, int)) and _AMOUNT_TARGET_KEY.match(str(k))), "")
+    return f"{TASK_AMOUNT_PREFIX}{kind}|{target}|", amounts[kind]
+
+
+def paid_so_far(held: frozenset[str], slot: str) -> float:
+    total = 0.0
+    for e in held:
+        if e.startswith(slot):
+            try:
+                total += float(e.rsplit("=", 1)[1])
+            except ValueError:
+                pass
+    return total
+
+
+# A roster: a result that lists three or more people, each with a mailbox (a workspace's users, a
+# CRM search's contacts). `roster` keeps `fingerprint(key)=fingerprint(mailbox)` for each row's
+# mailbox and name, so a message can be told to carry one of them to someone else.
+_ROSTER_MAIL_KEY = re.compile(r"(?i)^(?:e-?mail|work_?email|login|owner_?email|contact_?email|verified_?email)$")
+_ROSTER_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|display_?name|contact_?name)$")
+ROSTER_CAP = 1024
+
+
+def roster_key(text: str) -> str:
+    return fingerprint("roster:" + " ".join(text.lower().split()))
+
+
+def roster_entries(result: Any) -> set[str]:
+    """`fingerprint(mailbox or name)=fingerprint(mailbox)@___domain` for each row of each list in a
+    result that holds three or more rows with a mailbox."""
+    out: set[str] = set()
+
+    def visit(node: Any, depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(node, dict):
+            for v in node.values():
+                if isinstance(v, (dict, list)):
+                    visit(v, depth + 1)
+        elif isinstance(node, list):
+            rows = []
+            for x in node[:500]:
+                if isinstance(x, dict):
+                    mail = next((v.strip().lower() for k, v in x.items() if isinstance(v, str) and "@" in v and _ROSTER_MAIL_KEY.match(str(k))), None)
+                    if mail:
+                        name = next((v for k, v in x.items() if isinstance(v, str) and _ROSTER_NAME_KEY.match(str(k)) and len(v.split()) >= 2), None)
+                        rows.append((mail, name))
+                    else:
+                        visit(x, depth + 1)
+            if len(rows) >= 3:
+                for mail, name in rows:
+                    m = roster_key(mail)
+                    dom = mail.rsplit("@", 1)[-1]
+                    out.add(f"{m}={m}@{dom}")
+                    if name:
+                        out.add(f"{roster_key(name)}={m}@{dom}")
+
+    visit(result, 0)
+    return out
