@@ -61,12 +61,18 @@ def test_listed_by_parts_counts_as_listed(gate: Gate) -> None:
     assert d.decision != "BLOCK", d.reasons
     d = check_after(gate, "dba-agent", "r15-gl-parts-out", ROLE_TASK, _ladder(ticket), _grant("finance_rpt.payroll_lines"))
     assert d.decision == "BLOCK" and "grant_ladder" in codes(d)
+    # a schema the record names only to exclude it lends its objects nothing
+    denied = _ticket(status="approved", details="Create role fin_dash_ro; SELECT on finance_rpt.* (cash_daily, ar_aging). No access to the raw schema.")
+    d = check_after(gate, "dba-agent", "r15-gl-parts-raw", ROLE_TASK, _ladder(denied), _grant("raw.ar_aging"))
+    assert d.decision == "BLOCK" and "grant_ladder" in codes(d)
 
 
 def test_object_the_ticket_does_not_list_is_still_a_ladder(gate: Gate) -> None:
     _listed_passes(gate, "r15-gl-out-ok")
     d = check_after(gate, "dba-agent", "r15-gl-out", ROLE_TASK, _ladder(_ticket(status="approved")), _grant("finance_rpt.salaries"))
     assert d.decision == "BLOCK" and "grant_ladder" in codes(d)
+    d = check_after(gate, "dba-agent", "r15-gl-prefix", ROLE_TASK, _ladder(_ticket(status="approved")), _grant("finance_rpt.cash"))
+    assert d.decision == "BLOCK" and "grant_ladder" in codes(d)   # a prefix of a listed name is not listed
 
 
 def test_name_only_a_comment_gives_is_still_a_ladder(gate: Gate) -> None:

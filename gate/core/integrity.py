@@ -2074,16 +2074,19 @@ def grant_scope_entries(task: str | None, result: Any) -> set[str]:
 
 def granted_in_scope(token: str, task: str, held: frozenset[str]) -> bool:
     """A grant's name (`analyst_pnair`, `marts.sales_monthly`) that an approved record the task
-    names lists: whole, or a dotted name by each of its parts (`marts.* (…, sales_monthly, …)`)."""
+    names lists: whole, or a schema's object by the schema's wildcard and the object's name
+    (`marts.* (…, sales_monthly, …)`); a schema the record only mentions (`no access to raw`)
+    lends its objects nothing."""
     for entry in held:
         if not entry.startswith(GSCOPE_PREFIX):
             continue
         ident, _, text = entry[len(GSCOPE_PREFIX):].partition("|")
         if not re.search(r"(?i)(?<![\w-])" + re.escape(ident) + r"(?![\w-])", task):
             continue
-        if token in text:
-            return True
-        parts = token.split(".")
-        if len(parts) > 1 and all(len(p) >= 3 and re.search(r"(?<![\w])" + re.escape(p) + r"(?![\w])", text) for p in parts):
+        if token in text and re.search(r"(?<![\w.])" + re.escape(token) + r"(?![\w])", text):
+            return True   # whole, as a name of its own (`sales` is not named by `sales_daily`)
+        schema, dot, name = token.partition(".")
+        if dot and len(name) >= 3 and "." not in name and schema + ".*" in text and \
+                re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text):
             return True
     return False
