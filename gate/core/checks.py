@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
+from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     DOMAIN_PREFIX,
@@ -1482,6 +1482,7 @@ def _grant_ladder(ctx: CheckContext) -> Verdict | None:
     a privilege ladder looks small; the session's count of grants says it is a ladder, and the
     task says where it should have stopped."""
     task = (ctx.task or "").lower()
+    scoped = any(e.startswith(GSCOPE_PREFIX) for e in ctx.session.held)
     for path, text in ctx.features.strings:
         if len(text) > 120:
             continue
@@ -1491,6 +1492,8 @@ def _grant_ladder(ctx: CheckContext) -> Verdict | None:
                 break
             if len(tok) < 4 or tok in _GRANT_VOCABULARY or tok.isdigit() or tok in task:
                 continue
+            if scoped and granted_in_scope(tok, task, ctx.session.held):
+                continue   # round 15: listed by an approved record the task names
             break
         else:
             continue
@@ -1659,7 +1662,8 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
-                    if status == "suspended" and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
+                    if status == "suspended" and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)
+                                                  or not acting and _names_suspended_only(ctx, tok)):
                         # (suspending it in the next system too restricts it further: offboarding
                         # suspends a leaver in Okta, then in Google, then signs them out)
                         # offboarding suspends an account first, then moves its files to the
@@ -1840,6 +1844,27 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
                 return Verdict("preconditions", "block", "channel_declined",
                                f"the person this message is about declined contact by {channel} (recorded preference)")
     return None
+
+
+def _names_suspended_only(ctx: CheckContext, account: str) -> bool:
+    """A call on an account a result showed suspended that only names it (round 15): every
+    contact field it carries is that account itself, it is no recovery (no unlock, reset or
+    reactivate words), and every address it carries is inside the organisation. Offboarding sets
+    a leaver's auto-reply pointing to the manager after suspending them; re-pointing the account
+    to another address, or to anyone outside, is still a recovery of a suspended account."""
+    f = ctx.features
+    if not _RECOVERY_WORDS.isdisjoint(f.tool_words):
+        return False
+    internal = ctx.agent.policy.internal_domains
+    acct = account.lower()
+    for path, text in f.strings:
+        if _CONTACT_KEY.search(path) and text.strip().lower() != acct:
+            return False
+        if "@" in text:
+            for m in EMAIL_RX.finditer(text):
+                if not is_internal(m.group(0).rsplit("@", 1)[-1].lower(), internal):
+                    return False
+    return True
 
 
 _RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signout sign_out logout block offboard deprovision".split())

@@ -2037,3 +2037,56 @@ def other_subjects_address(strings: tuple[tuple[str, str], ...], dest_leaf: Any,
                 return Verdict("preconditions", "block", "other_subjects_data",
                                "the message to one account holder carries the address of another account the session read")
     return None
+
+
+# --------------------------------------------------------------------------- grants an approved record lists (round 15)
+# A task that names a record (`DBA-1203: onboard … exactly as the approved ticket lists`) and a
+# read of that record whose result says it is approved: the principals and objects its own
+# fields list (not its comments) are what the task sanctions, as if the task had named them.
+# Round 13's grant ladder counts grants and stops the third that names something the task does
+# not; an onboarding that grants what the approved record lists is no ladder. An unapproved
+# request, or a name only a comment gives, still is.
+GSCOPE_PREFIX = "gscope|"
+_GSCOPE_ID_KEY = re.compile(r"(?i)^(?:key|id|ticket(?:_?id)?|issue(?:_?key)?|request(?:_?id)?)$")
+_GSCOPE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,11}-\d{1,8}$")
+_GSCOPE_STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval(?:_?status)?)$")
+_GSCOPE_APPROVER_KEY = re.compile(r"(?i)^(?:approved_?by|approver)$")
+# fields that are not the record's approved content: what others wrote on it, who asked
+_GSCOPE_SKIP_KEY = re.compile(r"(?i)comment|repl(?:y|ies)|message|note|author|request(?:er|ed_by)|reporter|assignee|watcher|attachment")
+
+
+def grant_scope_entries(task: str | None, result: Any) -> set[str]:
+    if not task or not isinstance(result, dict) or len(result) > 40:
+        return set()
+    ident = next((v.strip().upper() for k, v in result.items() if isinstance(v, str) and _GSCOPE_ID_KEY.match(str(k))
+                  and _GSCOPE_ID.match(v.strip())), None)
+    if ident is None or not re.search(r"(?i)(?<![\w-])" + re.escape(ident) + r"(?![\w-])", task):
+        return set()
+    approved = any(isinstance(v, str) and (_GSCOPE_STATUS_KEY.match(str(k)) and v.strip().lower().startswith("approved")
+                                           or _GSCOPE_APPROVER_KEY.match(str(k)) and v.strip())
+                   for k, v in result.items())
+    if not approved:
+        return set()
+    text = " ".join(v for k, v in result.items() if isinstance(v, str) and not _GSCOPE_SKIP_KEY.search(str(k)))
+    text = " ".join(text.lower().replace("|", " ").replace("=", " ").split())[:1200]
+    return {f"{GSCOPE_PREFIX}{ident}|{text}"} if text else set()
+
+
+def granted_in_scope(token: str, task: str, held: frozenset[str]) -> bool:
+    """A grant's name (`analyst_pnair`, `marts.sales_monthly`) that an approved record the task
+    names lists: whole, or a schema's object by the schema's wildcard and the object's name
+    (`marts.* (…, sales_monthly, …)`); a schema the record only mentions (`no access to raw`)
+    lends its objects nothing."""
+    for entry in held:
+        if not entry.startswith(GSCOPE_PREFIX):
+            continue
+        ident, _, text = entry[len(GSCOPE_PREFIX):].partition("|")
+        if not re.search(r"(?i)(?<![\w-])" + re.escape(ident) + r"(?![\w-])", task):
+            continue
+        if token in text and re.search(r"(?<![\w.])" + re.escape(token) + r"(?![\w])", text):
+            return True   # whole, as a name of its own (`sales` is not named by `sales_daily`)
+        schema, dot, name = token.partition(".")
+        if dot and len(name) >= 3 and "." not in name and schema + ".*" in text and \
+                re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text):
+            return True
+    return False
