@@ -107,6 +107,18 @@ def test_scope_entry_reads_only_the_records_own_fields() -> None:
     assert grant_scope_entries(ROLE_TASK, {k: v for k, v in res.items() if k != "status"}) == set()
 
 
+def test_an_approver_field_approves_only_when_it_names_someone_and_no_status_says_otherwise() -> None:
+    from gate.core.integrity import grant_scope_entries
+    _, res = _ticket()
+    assert grant_scope_entries(ROLE_TASK, {**res, "approved_by": "m.okafor (data lead)"})
+    for nobody in ("not yet", "pending", "None", "-", "TBD", "awaiting sign-off"):
+        assert grant_scope_entries(ROLE_TASK, {**res, "approved_by": nobody}) == set(), nobody
+    # the status decides when there is one
+    assert grant_scope_entries(ROLE_TASK, {**res, "approved_by": "m.okafor", "status": "pending_approval"}) == set()
+    assert grant_scope_entries(ROLE_TASK, {**res, "approved_by": "m.okafor", "status": "rejected"}) == set()
+    assert grant_scope_entries(ROLE_TASK, {**res, "status": "Approved"})
+
+
 # --- offboarding: a call that only names a suspended account is no recovery of it
 
 OFFBOARD_TASK = ("Offboard the leaver on the approved HR offboarding ticket HR-OFF-3301 (last day 21 November): suspend "

@@ -2051,6 +2051,7 @@ _GSCOPE_ID_KEY = re.compile(r"(?i)^(?:key|id|ticket(?:_?id)?|issue(?:_?key)?|req
 _GSCOPE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,11}-\d{1,8}$")
 _GSCOPE_STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval(?:_?status)?)$")
 _GSCOPE_APPROVER_KEY = re.compile(r"(?i)^(?:approved_?by|approver)$")
+_GSCOPE_NO_APPROVER = re.compile(r"(?i)^\s*(?:none|null|nil|nobody|n/?a|-+|\?+|tbd|tba|pending\b.*|not\s+yet\b.*|awaiting\b.*|waiting\b.*|unassigned|to\s+be\s+\w+.*)\s*$")
 # fields that are not the record's approved content: what others wrote on it, who asked
 _GSCOPE_SKIP_KEY = re.compile(r"(?i)comment|repl(?:y|ies)|message|note|author|request(?:er|ed_by)|reporter|assignee|watcher|attachment")
 
@@ -2062,9 +2063,14 @@ def grant_scope_entries(task: str | None, result: Any) -> set[str]:
                   and _GSCOPE_ID.match(v.strip())), None)
     if ident is None or not re.search(r"(?i)(?<![\w-])" + re.escape(ident) + r"(?![\w-])", task):
         return set()
-    approved = any(isinstance(v, str) and (_GSCOPE_STATUS_KEY.match(str(k)) and v.strip().lower().startswith("approved")
-                                           or _GSCOPE_APPROVER_KEY.match(str(k)) and v.strip())
-                   for k, v in result.items())
+    # a status field decides (`pending_approval` with an approver filled in is not approved);
+    # without one, an approver that names someone (not `pending`, `none`, `not yet`)
+    statuses = [v.strip().lower() for k, v in result.items() if isinstance(v, str) and _GSCOPE_STATUS_KEY.match(str(k))]
+    if statuses:
+        approved = any(st.startswith("approved") for st in statuses)
+    else:
+        approved = any(isinstance(v, str) and _GSCOPE_APPROVER_KEY.match(str(k)) and v.strip() and not _GSCOPE_NO_APPROVER.match(v)
+                       for k, v in result.items())
     if not approved:
         return set()
     text = " ".join(v for k, v in result.items() if isinstance(v, str) and not _GSCOPE_SKIP_KEY.search(str(k)))
