@@ -119,6 +119,16 @@ def test_an_approver_field_approves_only_when_it_names_someone_and_no_status_say
     assert grant_scope_entries(ROLE_TASK, {**res, "status": "Approved"})
 
 
+def test_the_scope_entry_keeps_no_secret_or_personal_data() -> None:
+    """The entry lives in the session store: a password or an SSN in the ticket is redacted."""
+    from gate.core.integrity import grant_scope_entries
+    _, res = _ticket(status="approved")
+    res["details"] += " Temporary password: Hunter2-Xq9!vb77 ; owner SSN 123-45-6789."
+    (entry,) = grant_scope_entries(ROLE_TASK, res)
+    assert "fin_dash_ro" in entry and "finance_rpt.cash_daily" in entry
+    assert "Hunter2" not in entry and "hunter2" not in entry and "123-45-6789" not in entry
+
+
 # --- offboarding: a call that only names a suspended account is no recovery of it
 
 OFFBOARD_TASK = ("Offboard the leaver on the approved HR offboarding ticket HR-OFF-3301 (last day 21 November): suspend "

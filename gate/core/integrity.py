@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from gate.core.actions import EMAIL_RX, flatten_args
+from gate.core.detectors import find_pii, find_secrets, redact
 from gate.core.verdict import Verdict
 
 
@@ -2075,6 +2076,8 @@ def grant_scope_entries(task: str | None, result: Any) -> set[str]:
         return set()
     text = " ".join(v for k, v in result.items() if isinstance(v, str) and not _GSCOPE_SKIP_KEY.search(str(k)))
     text = " ".join(text.lower().replace("|", " ").replace("=", " ").split())[:1200]
+    # the session store keeps this text: secrets and personal data a ticket carries stay out
+    text = redact(text, find_secrets(text) + find_pii(text))
     return {f"{GSCOPE_PREFIX}{ident}|{text}"} if text else set()
 
 
