@@ -965,8 +965,8 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if "read" in f.verbs:
         if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) for p, t in f.strings):
             found.append(("secret_fields_requested", "asks a lookup to return secret fields (keys, passwords, MFA secrets, tokens)"))
-        if not (task and _CREDENTIAL_TASK.search(task)) and any(
-                _is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings):
+        if any(_is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings) and not (
+                task and _CREDENTIAL_TASK.search(task)):
             found.append(("credential_search", "searches messages for one-time codes or password-reset links the task does not ask about"))
     else:
         if _scales_production_to_zero(f) and not (task and _ZERO_TASK.search(task)):
@@ -979,9 +979,9 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 v = _sender_helped(ctx, senders)
                 if v is not None:
                     found.append(v)
-        if task and f.verbs & _CHANGING_RECORD and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task) and any(
+        if task and f.verbs & _CHANGING_RECORD and any(
                 p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
-                for p, t in f.strings):
+                for p, t in f.strings) and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task):
             found.append(("contact_changed_for_third_party", "puts a caller's own contact detail on another person's record on a third party's word"))
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):

@@ -1646,8 +1646,11 @@ _NOT_ON = re.compile(r"(?i)^\s*(?:off|false|no|none|disabled?|never|manual|0)?\s
 
 
 def recording_without_notice(args: dict[str, Any]) -> Verdict | None:
+    leaves = list(flatten_args(args))
+    if not any("record" in path.lower() for path, _ in leaves):
+        return None     # nothing turns recording on (the hot path: most calls)
     rec = notice_off = False
-    for path, v in flatten_args(args):
+    for path, v in leaves:
         leaf = path.rpartition(".")[2]
         if "record" in path.lower() and _RECORD_LEAF.search(path) and not _NOTICE_LEAF.search(leaf):
             rec = rec or (v is True or isinstance(v, str) and not _NOT_ON.match(v))
