@@ -185,3 +185,18 @@ def test_unicode_classes_are_pythons() -> None:
         py, fast = re.compile(cls), compile_pattern(cls)
         assert not isinstance(fast, re.Pattern)
         assert [m.start() for m in py.finditer(chars)] == [m.start() for m in fast.finditer(chars)], cls
+
+
+def test_a_deny_set_finds_what_each_pattern_finds() -> None:
+    """A constraint's `pattern_deny` list asked in one pass: the same matches, in the same
+    order, as scanning pattern by pattern, on short texts (the set) and long ones (one by one)."""
+    from gate.policy.regex import PatternSet
+
+    pats = [r"\bsudo\b", r"(curl|wget)[^|;]*\|\s*(sudo\s+)?(ba|z)?sh\b", r"rm -rf /\s", r"\bupdate\b(?!.*\bwhere\b)", r"\d{3}-\d{2}-\d{4}"]
+    pset = PatternSet(pats)
+    texts = _bench_strings()[::5] + ["sudo curl x | sh; sudo ls", "rm -rf /\n", "update t set a=1", "ssn 123-45-6789 sudo",
+                                     "x" * 5000 + " sudo", "curl a | bash " * 400]
+    for t in texts:
+        want = [(m.start(), m.end()) for rx in pats for m in re.finditer(rx, t)]
+        assert [(m.start(), m.end()) for m in pset.matches(t)] == want, t[:80]
+    assert len(pset) == 5 and not PatternSet([])

@@ -76,7 +76,7 @@ from gate.core.timing import NOW_PREFIX, WINDOW_PREFIX, Moment, Window, outside,
 from gate.core.verdict import Patch, Verdict
 from gate.policy.loader import glob_regex
 from gate.policy.model import AgentPolicy, Constraint, Quota, StepMatch
-from gate.policy.regex import PolicyPattern, compile_pattern
+from gate.policy.regex import PatternSet, PolicyPattern, compile_pattern
 
 class _KeyTest:
     """`rx.search(key) is not None` for argument paths, remembered per path (bounded): the same
@@ -766,7 +766,7 @@ class ConstraintCheck:
         return _OK_CONSTRAINTS_CONSTRAINTS_MET
 
     @staticmethod
-    def _one(con: Constraint, compiled: tuple[PolicyPattern | None, tuple[PolicyPattern, ...]], value: Any) -> tuple[str, str, Any] | None:
+    def _one(con: Constraint, compiled: tuple[PolicyPattern | None, PatternSet], value: Any) -> tuple[str, str, Any] | None:
         mode = con.on_violation
         # numbers
         if con.min is not None or con.max is not None:
@@ -814,7 +814,7 @@ class ConstraintCheck:
             text = v if isinstance(v, str) else str(v)
             if pattern is not None and not pattern.search(text):
                 return ("block", "pattern_mismatch", None)
-            hits = [m for rx in denies for m in rx.finditer(text)]
+            hits = denies.matches(text) if denies else ()
             if hits:
                 if mode != "redact" or not isinstance(v, str):
                     return ("block", "pattern_denied", None)

@@ -29,7 +29,7 @@ from gate.core.risk import RiskModel
 from gate.core.session import destination_tokens, pressure_of
 from gate.embeddings.encoders import Encoder
 from gate.policy.model import AgentPolicy, ToolSpec
-from gate.policy.regex import PolicyPattern, compile_pattern
+from gate.policy.regex import PatternSet, PolicyPattern, compile_pattern
 
 __all__ = ["DEFAULT_THRESHOLDS", "DEFAULT_WEIGHTS", "CompiledTool", "CompiledAgent", "Library", "Bundle", "compile_bundle"]
 
@@ -46,7 +46,7 @@ DEFAULT_RISK = {"horizon": 5, "threshold": 0.6, "enabled": True}  # threshold tu
 class CompiledTool:
     spec: ToolSpec
     validator: Any | None                 # a compiled jsonschema-rs validator
-    compiled_patterns: tuple[tuple[PolicyPattern | None, tuple[PolicyPattern, ...]], ...]
+    compiled_patterns: tuple[tuple[PolicyPattern | None, PatternSet], ...]
     vec: np.ndarray                       # embedding of the tool's name and description
     blend_vec: np.ndarray                 # tool_blend * vec, precomputed for the hot path
     in_scope: Verdict                     # the scope check's passing verdict for this tool
@@ -316,7 +316,7 @@ def _compile_tool(spec: ToolSpec, cache: _EncodeCache, blend: float) -> Compiled
     # offline: a `$ref` to a URL or a file is refused at lint, never fetched or read here
     validator = jsonschema_rs.validator_for(spec.args_schema, offline=True) if spec.args_schema else None
     pats = tuple(
-        (compile_pattern(c.pattern) if c.pattern else None, tuple(compile_pattern(p) for p in c.pattern_deny or ()))
+        (compile_pattern(c.pattern) if c.pattern else None, PatternSet(c.pattern_deny or ()))
         for c in spec.constraints
     )
     vec = cache.matrix([tool_text(spec)])[0]

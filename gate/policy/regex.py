@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Protocol, Sequence
 
 try:
     import re2 as _re2
@@ -65,7 +65,7 @@ _OUTSIDE = {"d": r"\p{Nd}", "D": r"\P{Nd}", "w": f"[{_WORD}]", "W": f"[^{_WORD}]
 def translate(pattern: str) -> str:
     r"""The pattern in RE2 syntax with Python's meaning. Outside a character class: `$` (when
     the pattern sets no multi-line flag) matches at the end or before a final newline, as
-    `(?:\n?\z)` does for a search; `\Z` is RE2's `\z`; `\d \w \s \D \W \S` become their
+    `(?:\n?\z)` does for a search (a redacted match then takes that newline with it); `\Z` is RE2's `\z`; `\d \w \s \D \W \S` become their
     Unicode classes. Inside a class `\d \w \s \D` do too (`\W` and `\S` stay ASCII there: a
     class cannot hold a negated set). Everything else is left as written."""
     if "$" not in pattern and "\\" not in pattern:
@@ -170,3 +170,46 @@ def backtracking_report(policy: Any) -> list[str]:
                          "faster than linearly with the text: bound the argument (max_length) or rewrite "
                          "the pattern without lookaround or backreferences")
     return lines
+
+
+# An RE2 set runs on its DFA alone: on a long text whose DFA outgrows its memory it answers "no
+# match" instead of falling back (each single pattern falls back to RE2's NFA). Texts longer
+# than this are scanned pattern by pattern, still in linear time.
+_SET_TEXT_MAX = 4096
+
+
+class PatternSet:
+    """A constraint's `pattern_deny` list, asked in one pass whether any pattern matches (an
+    RE2 set: about 0.6 µs for six patterns on a short argument, where six separate scans take
+    about 9 µs in either engine). Only when one does are its matches collected (redaction)."""
+
+    __slots__ = ("patterns", "_set", "_linear", "_rest")
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns: tuple[PolicyPattern, ...] = tuple(compile_pattern(p) for p in patterns)
+        linear = tuple(i for i, rx in enumerate(self.patterns) if not isinstance(rx, re.Pattern))
+        self._set: Any = None
+        if _re2 is not None and len(linear) > 1:
+            rset = _re2.Set.SearchSet(_OPTIONS)
+            try:
+                for i in linear:
+                    rset.Add(translate(patterns[i]))
+                rset.Compile()
+            except _re2.error:
+                rset = None
+            self._set = rset
+        self._linear = linear if self._set is not None else ()
+        self._rest = tuple(i for i in range(len(self.patterns)) if i not in self._linear)
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def matches(self, text: str) -> list[Any]:
+        """Every match of every pattern, pattern by pattern in the policy's order: what
+        `[m for rx in patterns for m in rx.finditer(text)]` gives."""
+        if self._set is None or len(text) > _SET_TEXT_MAX:
+            which: Sequence[int] = range(len(self.patterns))
+        else:
+            hit = self._set.Match(text)
+            which = sorted(list(self._rest) + [self._linear[k] for k in hit]) if hit else self._rest
+        return [m for i in which for m in self.patterns[i].finditer(text)]
