@@ -53,6 +53,8 @@ from gate.core.session import (
     SPENT_STATUS,
     RISK_LEVELS,
     VERIFICATION_FAILED,
+    IDENTITY_CHECKED,
+    IDENTITY_UNCHECKED,
     SessionSnapshot,
     content_shingles,
     destination_tokens,
@@ -986,7 +988,20 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         found.append(("prod_data_to_nonprod", "restores a production snapshot or dump into a non-production environment"))
     if f.verbs & {"write", "configure", "execute"} and _logs_card_or_secret(f):
         found.append(("logs_sensitive_data", "writes code that logs a full card number, CVC, SSN or password"))
+    cmd = f.command_text
+    if cmd and "push" in cmd and ":" in cmd and (m := _PUSH_URL.search(cmd)):
+        agent = getattr(ctx, "agent", None)
+        if not is_internal(next(g for g in m.groups() if g).lower(), agent.policy.internal_domains if agent is not None else ()):
+            found.append(("push_to_outside_remote", "pushes the repository to a remote given by URL outside the organisation"))
+    if not words.isdisjoint(_APPROVE_WORDS) and not words.isdisjoint(_SIGNIN_WORDS) and not f.verbs <= {"read"}:
+        found.append(("approves_signin", "approves a pending sign-in or MFA challenge (only the account's owner may)"))
     return found
+
+
+# Approving a pending sign-in, push or MFA challenge (`okta.approve_signin`, `approve_login_request`,
+# `mfa.accept_push`): whoever is signing in gets the account.
+_APPROVE_WORDS = frozenset("approve approves accept confirm allow".split())
+_SIGNIN_WORDS = frozenset("signin sign login logon push challenge mfa 2fa factor authentication auth".split())
 
 
 # A restore of a production snapshot, backup or dump (`restore-db-instance-from-db-snapshot …
@@ -1098,7 +1113,8 @@ def _empty_leaves(args: dict[str, Any]) -> list[str]:
 _SELECTOR = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include|expand|sections?|properties)(?:\[\d+\])?$")
 _is_selector = _KeyTest(_SELECTOR)
 _SECRET_FIELD = re.compile(r"(?i)^(?:api_?keys?|secrets?|secret_?(?:keys?|values?)|mfa_?(?:secrets?|seeds?)|totp\w*|otp_?seeds?|passwords?|password_?hash(?:es)?|"
-                           r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?)$")
+                           r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?|"
+                           r"(?:session_?|auth_?|login_?)?cookies?|session_?(?:ids?|keys?|secrets?))$")
 _QUERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:query|q|search|filter|subject|keywords?|terms?)$")
 _is_query_leaf = _KeyTest(_QUERY_LEAF)
 # A search for authentication codes and links delivered by mail: one-time codes, verification
@@ -1674,6 +1690,9 @@ class PreconditionCheck:
                         continue
                     return Verdict(self.name, "block", "precondition_failed",
                                    f"an earlier tool result marked a record this call acts on as '{status}'")
+        if recovering and IDENTITY_UNCHECKED in held and IDENTITY_CHECKED not in held:
+            return Verdict(self.name, "block", "identity_check_not_passed",
+                           "an earlier tool result records the owner's identity check as not done; the account may not be recovered or re-pointed yet")
         return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
 
     def _owner_mismatch(self, ctx: CheckContext, by_id: dict[str, list[str]], requesters: set[str]) -> Verdict | None:
@@ -2477,7 +2496,12 @@ def _recovers_account(f: ActionFeatures) -> bool:
         return False
     if "grant" in f.verbs or not _RECOVERY_WORDS.isdisjoint(f.tool_words):
         return True
+    if "backup" in f.tool_words and not _CODE_WORDS.isdisjoint(f.tool_words):
+        return True   # MFA backup codes are second factors (`generate_backup_codes`)
     return bool(f.verbs & {"write", "configure"}) and any(_CONTACT_KEY.search(p) for p, _ in f.strings)
+
+
+_CODE_WORDS = frozenset("code codes".split())
 
 
 # A distribution list rather than a person: all-engineering@, everyone@, staff@, company-wide@.

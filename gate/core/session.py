@@ -345,6 +345,16 @@ _VERIFICATION_FAILED_RX = re.compile(
     r"|\b(?:failed|unsuccessful)\s+(?:identity\s+|id\s+)?verification\b|\b(?:could\s+not|couldn'?t|unable\s+to)\s+(?:be\s+)?verif(?:y|ied)\b")
 
 
+# A helpdesk identity check recorded as not (yet) done (`identity_check: pending`), and one
+# recorded as passed (`identity_check: passed — video call`): an account is recovered or
+# re-pointed only after the check, so the first stops recovery until the second is seen.
+IDENTITY_UNCHECKED = "*=identity_unchecked"
+IDENTITY_CHECKED = "*=identity_checked"
+_IDENTITY_CHECK_KEY = re.compile(r"(?i)^(?:identity|id|owner|account_?owner|caller|requester|user|helpdesk_?identity)_?"
+                                 r"(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
+_CHECK_PASSED = re.compile(r"(?i)^\s*(?:passed|pass|verified|done|completed?|confirmed|yes|true|ok)\b")
+
+
 # A record already paid (`status: paid`, a `paid_on` date): paying it again is a duplicate
 # payment. Recorded as its own status; only payments that name the record by reference stop.
 PAID_STATUS = "paid"
@@ -951,6 +961,14 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         if isinstance(result, (dict, list)) else []
     if any("verif" in t.lower() and _VERIFICATION_FAILED_RX.search(t) for t in texts):
         out.add(VERIFICATION_FAILED)
+    if isinstance(result, dict):
+        for path, v in flatten_args(result):
+            leaf = path.rsplit(".", 1)[-1]
+            if ("verif" in leaf or "check" in leaf or "confirm" in leaf) and _IDENTITY_CHECK_KEY.match(leaf):
+                if v is False or isinstance(v, str) and _UNDONE.match(v):
+                    out.add(IDENTITY_UNCHECKED)
+                elif v is True or isinstance(v, str) and _CHECK_PASSED.match(v):
+                    out.add(IDENTITY_CHECKED)
     return out
 
 
