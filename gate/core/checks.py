@@ -5,6 +5,8 @@ text or secrets.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
 import posixpath
 import re
@@ -995,7 +997,95 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
             found.append(("push_to_outside_remote", "pushes the repository to a remote given by URL outside the organisation"))
     if not words.isdisjoint(_APPROVE_WORDS) and not words.isdisjoint(_SIGNIN_WORDS) and not f.verbs <= {"read"}:
         found.append(("approves_signin", "approves a pending sign-in or MFA challenge (only the account's owner may)"))
+    if f.urls:
+        internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
+        session = getattr(ctx, "session", None)
+        if f.destination == "external" and f.verbs <= {"read"} and any(_LOCAL_URL.match(u) for u in f.urls):
+            found.append(("internal_address_fetch", "fetches a loopback or private-network address through a tool for the public web"))
+        if session is not None and session.sensitive and (f.destination == "external" or "send" in f.verbs) and any(
+                _host_carries_data(h) and not is_internal(h, internal) for h in _url_hosts(f.urls)):
+            found.append(("data_in_hostname", "spells data out in the labels of a host name (each lookup sends it)"))
+        if "read" not in f.verbs and not words.isdisjoint(_UPLOAD_WORDS) and _local_file_to_outside(f, internal):
+            found.append(("file_to_outside_service", "uploads a local file to a service outside the organisation"))
+    if cmd and ("$(" in cmd or "`" in cmd) and _READS_FILE_INLINE.search(cmd):
+        internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
+        if any(not is_internal(d, internal) for d in f.external_domains) or any(
+                not is_internal(m.group(1).lower(), internal) for m in _CMD_HOST.finditer(cmd)):
+            found.append(("file_contents_to_outside_host", "sends a file's contents, read inline, to a host outside the organisation"))
+    if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
+        found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
+
+
+# A URL at a loopback, link-local or private-network address (`http://127.0.0.1:8500/v1/kv/…`,
+# `http://localhost:2379`, `http://10.0.3.7/`): a local service's API, not the public web.
+_LOCAL_URL = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?:localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\]|10(?:\.\d{1,3}){3}|"
+                        r"192\.168(?:\.\d{1,3}){2}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|169\.254(?:\.\d{1,3}){2})(?::\d+)?(?:[/?#]|$)")
+
+
+def _url_hosts(urls: Sequence[str]) -> list[str]:
+    return [u.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower() for u in urls if "://" in u]
+
+
+def _host_carries_data(host: str) -> bool:
+    """A host name that carries text rather than names a service: six or more labels, or a label
+    of 40 characters or more (DNS labels are how data leaves through lookups)."""
+    labels = host.split(".")
+    return len(labels) >= 6 or any(len(x) >= 40 for x in labels)
+
+
+# Tool words of sending a file to a service (`http.upload`, `convert_file`, `files.put`).
+_UPLOAD_WORDS = frozenset("upload uploads convert converter put post submit attach import".split())
+_LOCAL_PATH = re.compile(r"^(?:~|\.{0,2})/(?:[^/\s]+/)*[^/\s]+\.[A-Za-z0-9]{1,5}$")
+
+
+def _local_file_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> bool:
+    """A call that names a local file and sends to an http(s) URL outside the organisation."""
+    if not any(_LOCAL_PATH.match(t) for _, t in f.strings if len(t) < 512 and "://" not in t):
+        return False
+    return any(u.lower().startswith(("http://", "https://")) and not is_internal(h, internal) for u, h in zip(f.urls, _url_hosts(f.urls)))
+
+
+# A file's contents read inline into a command (`"$(base64 -w0 /var/x.csv)"`, `` `cat ~/notes` ``):
+# what the command sends is the file.
+_READS_FILE_INLINE = re.compile(r"(?:\$\(|`)\s*(?:cat|base64|xxd|od|gzip\s+-c|bzip2\s+-c|xz\s+-c|tar\s+-?c\w*|openssl\s+(?:base64|enc))\b(?:(?!\$\(|`)[^)`\n])*?\s[~./]?[\w.-]*/[^\s)`]+")
+# A bare host name in a command (`logger -n collector.example.net`), not a path's file name.
+_CMD_HOST = re.compile(r"(?i)(?<![\w@/.$-])((?:[a-z0-9-]{1,63}\.){1,8}(?!(?:csv|tsv|txt|json|jsonl|log|gz|tgz|tar|zip|sql|xlsx?|pdf|py|sh|ya?ml|conf|md|xml|html?|key|pem|crt|parquet|bak|dump|env|ini|cfg|js|ts)(?![\w.-]))[a-z]{2,24})(?![\w.-])")
+# Runs of hex byte pairs or base64 long enough to hold an address or a key.
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){16,}(?![0-9A-Fa-f])")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+
+
+def _decoded_runs(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _HEX_RUN.finditer(text):
+        raw = m.group().replace(" ", "").replace(":", "")
+        if len(raw) % 2 == 0:
+            try:
+                out.append(bytes.fromhex(raw).decode("utf-8"))
+            except ValueError:
+                pass
+    for m in _B64_RUN.finditer(text):
+        run = m.group()
+        if not (any(c.isdigit() for c in run) and any(c.isupper() for c in run) and any(c.islower() for c in run)):
+            continue
+        try:
+            out.append(base64.b64decode(run.replace("-", "+").replace("_", "/") + "=" * (-len(run) % 4), validate=True).decode("utf-8"))
+        except (ValueError, binascii.Error):
+            pass
+    return out
+
+
+def _encodes_sensitive(f: ActionFeatures) -> bool:
+    """An argument that holds, hex- or base64-encoded, an e-mail address, a credential or
+    regulated personal data."""
+    for _, text in f.strings:
+        if len(text) < 24:
+            continue
+        for plain in _decoded_runs(text):
+            if plain.isprintable() and (EMAIL_RX.search(plain) or find_secrets(plain) or find_pii(plain)):
+                return True
+    return False
 
 
 # Approving a pending sign-in, push or MFA challenge (`okta.approve_signin`, `approve_login_request`,

@@ -1080,7 +1080,7 @@ def carried_values(strings: Any) -> set[str]:
 # A classification marking inside a result (a document or note labelled confidential): what it
 # holds is confidential whatever tool returned it.
 _MARKING_RX = re.compile(
-    r"(?i)\(\s*(?:strictly\s+)?(?:confidential|restricted)\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
+    r"(?i)\(\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
     r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally|disclose)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
     r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$"
     # a label that opens the text: `CONFIDENTIAL. ACME to acquire…`, `Internal: proposed list…`
