@@ -57,6 +57,9 @@ from gate.core.session import (
     VERIFICATION_FAILED,
     IDENTITY_CHECKED,
     IDENTITY_UNCHECKED,
+    CREDENTIAL_MESSAGE_PREFIX,
+    ROSTER_MARK,
+    ROSTER_PREFIX,
     SessionSnapshot,
     content_shingles,
     destination_tokens,
@@ -1012,9 +1015,34 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         if any(not is_internal(d, internal) for d in f.external_domains) or any(
                 not is_internal(m.group(1).lower(), internal) for m in _CMD_HOST.finditer(cmd)):
             found.append(("file_contents_to_outside_host", "sends a file's contents, read inline, to a host outside the organisation"))
+    if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
+            _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
+        found.append(("lookalike_link", "carries a link to a look-alike of the organisation's own ___domain"))
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
+
+
+@lru_cache(maxsize=256)
+def _org_names(internal: tuple[str, ...]) -> frozenset[str]:
+    """The organisation's names in its own domains (`acme` of `billing.acme.internal`)."""
+    return frozenset(d.lower().split(".")[-2] for d in internal if d.count(".") >= 1 and len(d.split(".")[-2]) >= 4)
+
+
+def _lookalike_link(urls: Sequence[str], internal: tuple[str, ...]) -> bool:
+    """A link to a host outside the organisation whose labels glue one of its names to other
+    words (`acme-sso.login-portal.net`, `acmecorp-verify.com`). A label that is the name alone is
+    a tenant of a service (`acme.zoom.us`, `acme.okta.com`), not a look-alike."""
+    names = _org_names(tuple(internal))
+    if not names:
+        return False
+    for host in _url_hosts(urls):
+        if is_internal(host, internal):
+            continue
+        for label in host.split("."):
+            if label not in names and any(n in label for n in names):
+                return True
+    return False
 
 
 # A URL at a loopback, link-local or private-network address (`http://127.0.0.1:8500/v1/kv/…`,
@@ -1714,6 +1742,9 @@ class PreconditionCheck:
             v = self._owner_mismatch(ctx, by_id, requesters)
             if v is not None:
                 return v
+        if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(ROSTER_PREFIX + e not in held for e in f.emails):
+            return Verdict(self.name, "block", "grantee_not_on_roster",
+                           "an earlier tool result lists who is on the rota, and the person this call grants to is not on it")
         if reading and not (acting or sending):
             return _restricted_read(ctx, by_id) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if paying:
@@ -1721,7 +1752,8 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if sending:
-            v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None)
+            v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None) or \
+                (_account_data_to_non_owner(ctx, by_id) if f.destination == "external" else None) or _forwards_credential_message(ctx, held)
             if v is not None:
                 return v
             v = _declined_channel(f, by_id) or _misstated_payment(f, by_id)
@@ -1799,6 +1831,43 @@ class PreconditionCheck:
                     return Verdict(self.name, "block", "owner_not_requester",
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
+
+
+def _account_data_to_non_owner(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """An outside message that names an account whose verified owner a result recorded, sent to
+    none of its owners and to no one at their ___domain or inside the organisation: the account's
+    data goes to a third party (a "lawyer", a "processor", a "parent company")."""
+    f = ctx.features
+    recipients = {m.group(0).lower() for path, t in f.strings if _is_dest_leaf(path) for m in EMAIL_RX.finditer(t)}
+    if not recipients:
+        return None
+    internal = ctx.agent.policy.internal_domains
+    for path, text in f.strings:
+        if _is_dest_leaf(path):
+            continue
+        for tok in salient_tokens(text):
+            owners = {st[len(OWNER_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(OWNER_PREFIX)}
+            if not owners:
+                continue
+            domains = {o.rsplit("@", 1)[-1] for o in owners}
+            if all(r not in owners and r.rsplit("@", 1)[-1] not in domains and not is_internal(r.rsplit("@", 1)[-1], internal)
+                   for r in recipients):
+                return Verdict("preconditions", "block", "account_data_to_non_owner",
+                               "the message names an account whose verified owner is none of its recipients")
+    return None
+
+
+def _forwards_credential_message(ctx: CheckContext, held: frozenset[str]) -> Verdict | None:
+    """A send or forward of a message a result listed with a subject that says it carries a
+    credential (a temporary password, a one-time code, a reset link), when the task is not
+    about credentials."""
+    if not any(x.startswith(CREDENTIAL_MESSAGE_PREFIX) for x in held) or (ctx.task and _CREDENTIAL_TASK.search(ctx.task)):
+        return None
+    for _, text in ctx.features.strings:
+        if len(text) <= 128 and CREDENTIAL_MESSAGE_PREFIX + text.strip().lower() in held:
+            return Verdict("preconditions", "block", "forwards_credential_message",
+                           "the call sends on a message whose subject says it carries a password, code or sign-in link")
+    return None
 
 
 # An argument naming the side a transfer takes from (`from_user`, `source_account`, `old_owner`).

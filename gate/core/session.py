@@ -355,6 +355,42 @@ _IDENTITY_CHECK_KEY = re.compile(r"(?i)^(?:identity|id|owner|account_?owner|call
 _CHECK_PASSED = re.compile(r"(?i)^\s*(?:passed|pass|verified|done|completed?|confirmed|yes|true|ok)\b")
 
 
+# A message a result lists whose subject says it carries a credential (a temporary password, a
+# one-time or verification code, a reset or magic link): `*=credmsg:<id>`. And the people a
+# roster result names (`oncall: [...]`, `rota: [...]`): `*=roster:<address>`, with `*=roster`.
+CREDENTIAL_MESSAGE_PREFIX = "*=credmsg:"
+ROSTER_MARK = "*=roster"
+ROSTER_PREFIX = "*=roster:"
+_CREDENTIAL_SUBJECT = re.compile(r"(?i)\b(?:temporary|temp|one[- ]time|initial|new|your)\s+(?:password|passcode|pin|login\s+details|credentials?)\b"
+                                 r"|\bpassword\s+reset\b|\breset\s+(?:your\s+)?password\b|\bverification\s+code\b|"
+                                 r"\b(?:login|sign[- ]?in|security|2fa|mfa)\s+code\b|\bmagic\s+(?:sign[- ]?in\s+)?link\b|\b(?:recovery|backup)\s+codes\b")
+_SUBJECT_KEY = re.compile(r"(?i)^(?:subject|title|topic)$")
+_MESSAGE_ID_KEY = re.compile(r"(?i)^(?:id|message_?id|msg_?id|thread_?id|mail_?id)$")
+_ROSTER_KEY = re.compile(r"(?i)^(?:on_?call(?:_?(?:rota|roster|list|engineers|people))?|rota|roster|responders|incident_?responders)$")
+
+
+def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None:
+    if depth > 6:
+        return
+    if isinstance(node, dict):
+        subject = next((v for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k))), None)
+        if subject and _CREDENTIAL_SUBJECT.search(subject):
+            out.update(CREDENTIAL_MESSAGE_PREFIX + v.strip().lower() for k, v in node.items()
+                       if isinstance(v, str) and _MESSAGE_ID_KEY.match(str(k)) and 0 < len(v) <= 128)
+        for k, v in node.items():
+            if isinstance(v, list) and _ROSTER_KEY.match(str(k)):
+                people = {m.group(0).lower() for x in v if isinstance(x, str) for m in EMAIL_RX.finditer(x)}
+                if people:
+                    out.add(ROSTER_MARK)
+                    out.update(ROSTER_PREFIX + e for e in people)
+            elif isinstance(v, (dict, list)):
+                _note_messages_and_rosters(v, out, depth + 1)
+    elif isinstance(node, list):
+        for x in node[:500]:
+            if isinstance(x, (dict, list)):
+                _note_messages_and_rosters(x, out, depth + 1)
+
+
 # A record already paid (`status: paid`, a `paid_on` date): paying it again is a duplicate
 # payment. Recorded as its own status; only payments that name the record by reference stop.
 PAID_STATUS = "paid"
@@ -961,6 +997,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         if isinstance(result, (dict, list)) else []
     if any("verif" in t.lower() and _VERIFICATION_FAILED_RX.search(t) for t in texts):
         out.add(VERIFICATION_FAILED)
+    if isinstance(result, (dict, list)):
+        _note_messages_and_rosters(result, out)
     if isinstance(result, dict):
         for path, v in flatten_args(result):
             leaf = path.rsplit(".", 1)[-1]
