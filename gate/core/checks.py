@@ -58,6 +58,7 @@ from gate.core.session import (
     IDENTITY_CHECKED,
     IDENTITY_UNCHECKED,
     CREDENTIAL_MESSAGE_PREFIX,
+    ASKS_TRUST_PREFIX,
     ROSTER_MARK,
     ROSTER_PREFIX,
     SessionSnapshot,
@@ -978,6 +979,11 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 v = _sender_helped(ctx, senders)
                 if v is not None:
                     found.append(v)
+        session = getattr(ctx, "session", None)
+        if session is not None and f.verbs & {"configure", "write"} and not any(c == "sender_allowlisted" for c, _ in found):
+            v = _result_sender_trusted(ctx, session.held)
+            if v is not None:
+                found.append(v)
         if task and f.verbs & _CHANGING_RECORD and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task) and any(
                 p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
                 for p, t in f.strings):
@@ -1273,6 +1279,24 @@ def _task_senders(task: str) -> frozenset[str]:
 
 _TASK_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
 _ALLOWLISTING = re.compile(r"(?i)allow|white|safe[_ -]?senders?|approved[_ -]?(?:senders?|domains?)|trusted|bypass|exempt|skip[_ -]?(?:spam|scan|quarantine)")
+
+
+def _result_sender_trusted(ctx: CheckContext, held: frozenset[str]) -> tuple[str, str] | None:
+    """An allow-list, approved-sender or filter-bypass setting that adds what an outside message
+    read in the session asked to have trusted (its sender's ___domain, a relay IP or host its text
+    gives), when the task does not name that value."""
+    f = ctx.features
+    if not any(x.startswith(ASKS_TRUST_PREFIX) for x in held):
+        return None
+    internal = ctx.agent.policy.internal_domains
+    task = (ctx.task or "").lower()
+    values = {t.strip().lower().lstrip("@*.") for _, t in f.strings if len(t) <= 254}
+    asked = {v for v in values if ASKS_TRUST_PREFIX + v in held and v not in task
+             and not is_internal(v.rsplit("@", 1)[-1], internal)}
+    if asked and _ALLOWLISTING.search(" ".join([" ".join(f.tool_words)] + [p for p, _ in f.strings] + [p for p, _ in f.scalars]
+                                               + [t for _, t in f.strings if len(t) <= 80])):
+        return ("sender_allowlisted", "trusts what an outside message asked to have trusted (its ___domain, relay or address)")
+    return None
 
 
 def _sender_helped(ctx: CheckContext, senders: frozenset[str]) -> tuple[str, str] | None:

@@ -366,6 +366,12 @@ _CREDENTIAL_SUBJECT = re.compile(r"(?i)\b(?:temporary|temp|one[- ]time|initial|n
                                  r"\b(?:login|sign[- ]?in|security|2fa|mfa)\s+code\b|\bmagic\s+(?:sign[- ]?in\s+)?link\b|\b(?:recovery|backup)\s+codes\b")
 _SUBJECT_KEY = re.compile(r"(?i)^(?:subject|title|topic)$")
 _MESSAGE_ID_KEY = re.compile(r"(?i)^(?:id|message_?id|msg_?id|thread_?id|mail_?id)$")
+# What an outside message asks to have trusted: its sender's address and ___domain, and the hosts,
+# addresses and IPs its text names (`*=asks_trust:<value>`), for a later allow-list to be read against.
+ASKS_TRUST_PREFIX = "*=asks_trust:"
+_MSG_SENDER_KEY = re.compile(r"(?i)^(?:from|sender|sent_?by|reply_?to|author_?email)$")
+_MSG_BODY_KEY = re.compile(r"(?i)^(?:body|text|content|message|snippet|body_?text)$")
+_TRUST_VALUE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])|(?<![\w.@-])(?:[a-z0-9-]{1,63}\.){1,6}[a-z]{2,24}(?![\w.-])", re.I)
 _ROSTER_KEY = re.compile(r"(?i)^(?:on_?call(?:_?(?:rota|roster|list|engineers|people))?|rota|roster|responders|incident_?responders)$")
 
 
@@ -377,6 +383,13 @@ def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None
         if subject and _CREDENTIAL_SUBJECT.search(subject):
             out.update(CREDENTIAL_MESSAGE_PREFIX + v.strip().lower() for k, v in node.items()
                        if isinstance(v, str) and _MESSAGE_ID_KEY.match(str(k)) and 0 < len(v) <= 128)
+        sender = next((v for k, v in node.items() if isinstance(v, str) and "@" in v and _MSG_SENDER_KEY.match(str(k))), None)
+        if sender and (m := EMAIL_RX.search(sender)):
+            out.add(ASKS_TRUST_PREFIX + m.group(0).lower())
+            out.add(ASKS_TRUST_PREFIX + m.group(1).lower())
+            for k, v in node.items():
+                if isinstance(v, str) and _MSG_BODY_KEY.match(str(k)):
+                    out.update(ASKS_TRUST_PREFIX + t.group(0).lower() for t in list(_TRUST_VALUE.finditer(v[:4000]))[:32])
         for k, v in node.items():
             if isinstance(v, list) and _ROSTER_KEY.match(str(k)):
                 people = {m.group(0).lower() for x in v if isinstance(x, str) for m in EMAIL_RX.finditer(x)}
