@@ -1002,7 +1002,10 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     cmd = f.command_text
     if cmd and "push" in cmd and ":" in cmd and (m := _PUSH_URL.search(cmd)):
         agent = getattr(ctx, "agent", None)
-        if not is_internal(next(g for g in m.groups() if g).lower(), agent.policy.internal_domains if agent is not None else ()):
+        host = next(g for g in m.groups() if g).lower()
+        session = getattr(ctx, "session", None)
+        # (a host a result named is left to the provenance check, which says so: tainted_destination)
+        if not is_internal(host, agent.policy.internal_domains if agent is not None else ()) and not (session is not None and host in session.tainted):
             found.append(("push_to_outside_remote", "pushes the repository to a remote given by URL outside the organisation"))
     if not words.isdisjoint(_APPROVE_WORDS) and not words.isdisjoint(_SIGNIN_WORDS) and not f.verbs <= {"read"}:
         found.append(("approves_signin", "approves a pending sign-in or MFA challenge (only the account's owner may)"))
