@@ -351,6 +351,8 @@ def test_grants_go_to_people_on_the_rota(helper: Gate) -> None:
     assert d.decision == "BLOCK" and "grantee_not_on_roster" in codes(d), d.reasons
     ok = _helper(helper, "rota-2", "Page in help for the outage", {"tool": "role_grant", "args": {"user": "raj@fabrikam.com", "role": "support", "hours": 4}}, [_ROTA])
     assert ok.decision != "BLOCK", ok.reasons
+    named = _helper(helper, "rota-3", "Give vic@fabrikam.com the support role for the outage (lead's call)", {"tool": "role_grant", "args": {"user": "vic@fabrikam.com", "role": "support", "hours": 4}}, [_ROTA])
+    assert "grantee_not_on_roster" not in codes(named), named.reasons
 
 
 def test_lookalike_links_of_the_organisation(helper: Gate) -> None:

@@ -1769,7 +1769,8 @@ class PreconditionCheck:
             v = self._owner_mismatch(ctx, by_id, requesters)
             if v is not None:
                 return v
-        if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(ROSTER_PREFIX + e not in held for e in f.emails):
+        if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(
+                ROSTER_PREFIX + e not in held and e not in (ctx.task or "").lower() for e in f.emails):
             return Verdict(self.name, "block", "grantee_not_on_roster",
                            "an earlier tool result lists who is on the rota, and the person this call grants to is not on it")
         if reading and not (acting or sending):

@@ -350,7 +350,7 @@ _VERIFICATION_FAILED_RX = re.compile(
 # re-pointed only after the check, so the first stops recovery until the second is seen.
 IDENTITY_UNCHECKED = "*=identity_unchecked"
 IDENTITY_CHECKED = "*=identity_checked"
-_IDENTITY_CHECK_KEY = re.compile(r"(?i)^(?:identity|id|owner|account_?owner|caller|requester|user|helpdesk_?identity)_?"
+_IDENTITY_CHECK_KEY = re.compile(r"(?i)^(?:identity|id|owner|account_?owner|caller|requester|helpdesk_?identity)_?"
                                  r"(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
 _CHECK_PASSED = re.compile(r"(?i)^\s*(?:passed|pass|verified|done|completed?|confirmed|yes|true|ok)\b")
 
