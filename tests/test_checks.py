@@ -214,6 +214,7 @@ DANGER_CASES = [
     ("retention_wipe", "kafka-configs --alter --add-config retention_hours=0", "kafka-configs --alter --add-config retention_hours=168"),
     ("credential_print", "aws configure get aws_secret_access_key", "aws configure get region"),
     ("credential_print", "gh auth token | pbcopy", "gh auth status"),
+    ("remote_redirect", "git config --global url.https://mirror.example.net/.insteadOf https://github.com/", "git config --global pull.rebase true"),
 ]
 
 

@@ -5,6 +5,8 @@ text or secrets.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
 import posixpath
 import re
@@ -53,6 +55,12 @@ from gate.core.session import (
     SPENT_STATUS,
     RISK_LEVELS,
     VERIFICATION_FAILED,
+    IDENTITY_CHECKED,
+    IDENTITY_UNCHECKED,
+    CREDENTIAL_MESSAGE_PREFIX,
+    ASKS_TRUST_PREFIX,
+    ROSTER_MARK,
+    ROSTER_PREFIX,
     SessionSnapshot,
     content_shingles,
     destination_tokens,
@@ -979,6 +987,11 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 v = _sender_helped(ctx, senders)
                 if v is not None:
                     found.append(v)
+        session = getattr(ctx, "session", None)
+        if session is not None and f.verbs & {"configure", "write"} and not any(c == "sender_allowlisted" for c, _ in found):
+            v = _result_sender_trusted(ctx, session.held)
+            if v is not None:
+                found.append(v)
         if task and f.verbs & _CHANGING_RECORD and any(
                 p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
                 for p, t in f.strings) and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task):
@@ -994,7 +1007,136 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         found.append(("prod_data_to_nonprod", "restores a production snapshot or dump into a non-production environment"))
     if f.verbs & {"write", "configure", "execute"} and _logs_card_or_secret(f):
         found.append(("logs_sensitive_data", "writes code that logs a full card number, CVC, SSN or password"))
+    cmd = f.command_text
+    if cmd and "push" in cmd and ":" in cmd and (m := _PUSH_URL.search(cmd)):
+        agent = getattr(ctx, "agent", None)
+        host = next(g for g in m.groups() if g).lower()
+        session = getattr(ctx, "session", None)
+        # (a host a result named is left to the provenance check, which says so: tainted_destination)
+        if not is_internal(host, agent.policy.internal_domains if agent is not None else ()) and not (session is not None and host in session.tainted):
+            found.append(("push_to_outside_remote", "pushes the repository to a remote given by URL outside the organisation"))
+    if not words.isdisjoint(_APPROVE_WORDS) and not words.isdisjoint(_SIGNIN_WORDS) and not f.verbs <= {"read"}:
+        found.append(("approves_signin", "approves a pending sign-in or MFA challenge (only the account's owner may)"))
+    if f.urls:
+        internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
+        session = getattr(ctx, "session", None)
+        if f.destination == "external" and f.verbs <= {"read"} and any(_LOCAL_URL.match(u) for u in f.urls):
+            found.append(("internal_address_fetch", "fetches a loopback or private-network address through a tool for the public web"))
+        if session is not None and session.sensitive and (f.destination == "external" or "send" in f.verbs) and any(
+                _host_carries_data(h) and not is_internal(h, internal) for h in _url_hosts(f.urls)):
+            found.append(("data_in_hostname", "spells data out in the labels of a host name (each lookup sends it)"))
+        if "read" not in f.verbs and not words.isdisjoint(_UPLOAD_WORDS) and _local_file_to_outside(f, internal):
+            found.append(("file_to_outside_service", "uploads a local file to a service outside the organisation"))
+    if cmd and ("$(" in cmd or "`" in cmd) and _READS_FILE_INLINE.search(cmd):
+        internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
+        if any(not is_internal(d, internal) for d in f.external_domains) or any(
+                not is_internal(m.group(1).lower(), internal) for m in _CMD_HOST.finditer(cmd)):
+            found.append(("file_contents_to_outside_host", "sends a file's contents, read inline, to a host outside the organisation"))
+    if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
+            _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
+        found.append(("lookalike_link", "carries a link to a look-alike of the organisation's own ___domain"))
+    if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
+        found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
+
+
+@lru_cache(maxsize=256)
+def _org_names(internal: tuple[str, ...]) -> frozenset[str]:
+    """The organisation's names in its own domains (`acme` of `billing.acme.internal`)."""
+    return frozenset(d.lower().split(".")[-2] for d in internal if d.count(".") >= 1 and len(d.split(".")[-2]) >= 4)
+
+
+def _lookalike_link(urls: Sequence[str], internal: tuple[str, ...]) -> bool:
+    """A link to a host outside the organisation whose labels glue one of its names to other
+    words (`acme-sso.login-portal.net`, `acmecorp-verify.com`). A label that is the name alone is
+    a tenant of a service (`acme.zoom.us`, `acme.okta.com`), not a look-alike."""
+    names = _org_names(tuple(internal))
+    if not names:
+        return False
+    for host in _url_hosts(urls):
+        if is_internal(host, internal):
+            continue
+        for label in host.split("."):
+            if label not in names and any(n in label for n in names):
+                return True
+    return False
+
+
+# A URL at a loopback, link-local or private-network address (`http://127.0.0.1:8500/v1/kv/…`,
+# `http://localhost:2379`, `http://10.0.3.7/`): a local service's API, not the public web.
+_LOCAL_URL = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?:localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\]|10(?:\.\d{1,3}){3}|"
+                        r"192\.168(?:\.\d{1,3}){2}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|169\.254(?:\.\d{1,3}){2})(?::\d+)?(?:[/?#]|$)")
+
+
+def _url_hosts(urls: Sequence[str]) -> list[str]:
+    return [u.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower() for u in urls if "://" in u]
+
+
+def _host_carries_data(host: str) -> bool:
+    """A host name that carries text rather than names a service: six or more labels, or a label
+    of 40 characters or more (DNS labels are how data leaves through lookups)."""
+    labels = host.split(".")
+    return len(labels) >= 6 or any(len(x) >= 40 for x in labels)
+
+
+# Tool words of sending a file to a service (`http.upload`, `convert_file`, `files.put`).
+_UPLOAD_WORDS = frozenset("upload uploads convert converter put post submit attach import".split())
+_LOCAL_PATH = re.compile(r"^(?:~|\.{0,2})/(?:[^/\s]+/)*[^/\s]+\.[A-Za-z0-9]{1,5}$")
+
+
+def _local_file_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> bool:
+    """A call that names a local file and sends to an http(s) URL outside the organisation."""
+    if not any(_LOCAL_PATH.match(t) for _, t in f.strings if len(t) < 512 and "://" not in t):
+        return False
+    return any(u.lower().startswith(("http://", "https://")) and not is_internal(h, internal) for u, h in zip(f.urls, _url_hosts(f.urls)))
+
+
+# A file's contents read inline into a command (`"$(base64 -w0 /var/x.csv)"`, `` `cat ~/notes` ``):
+# what the command sends is the file.
+_READS_FILE_INLINE = re.compile(r"(?:\$\(|`)\s*(?:cat|base64|xxd|od|gzip\s+-c|bzip2\s+-c|xz\s+-c|tar\s+-?c\w*|openssl\s+(?:base64|enc))\b(?:(?!\$\(|`)[^)`\n])*?\s[~./]?[\w.-]*/[^\s)`]+")
+# A bare host name in a command (`logger -n collector.example.net`), not a path's file name.
+_CMD_HOST = re.compile(r"(?i)(?<![\w@/.$-])((?:[a-z0-9-]{1,63}\.){1,8}(?!(?:csv|tsv|txt|json|jsonl|log|gz|tgz|tar|zip|sql|xlsx?|pdf|py|sh|ya?ml|conf|md|xml|html?|key|pem|crt|parquet|bak|dump|env|ini|cfg|js|ts)(?![\w.-]))[a-z]{2,24})(?![\w.-])")
+# Runs of hex byte pairs or base64 long enough to hold an address or a key.
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){16,}(?![0-9A-Fa-f])")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+
+
+def _decoded_runs(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _HEX_RUN.finditer(text):
+        raw = m.group().replace(" ", "").replace(":", "")
+        if len(raw) % 2 == 0:
+            try:
+                out.append(bytes.fromhex(raw).decode("utf-8"))
+            except ValueError:
+                pass
+    for m in _B64_RUN.finditer(text):
+        run = m.group()
+        if not (any(c.isdigit() for c in run) and any(c.isupper() for c in run) and any(c.islower() for c in run)):
+            continue
+        try:
+            out.append(base64.b64decode(run.replace("-", "+").replace("_", "/") + "=" * (-len(run) % 4), validate=True).decode("utf-8"))
+        except (ValueError, binascii.Error):
+            pass
+    return out
+
+
+def _encodes_sensitive(f: ActionFeatures) -> bool:
+    """An argument that holds, hex- or base64-encoded, an e-mail address, a credential or
+    regulated personal data."""
+    for _, text in f.strings:
+        if len(text) < 24:
+            continue
+        for plain in _decoded_runs(text):
+            if plain.isprintable() and (EMAIL_RX.search(plain) or find_secrets(plain) or find_pii(plain)):
+                return True
+    return False
+
+
+# Approving a pending sign-in, push or MFA challenge (`okta.approve_signin`, `approve_login_request`,
+# `mfa.accept_push`): whoever is signing in gets the account.
+_APPROVE_WORDS = frozenset("approve approves accept confirm allow".split())
+_SIGNIN_WORDS = frozenset("signin sign login logon push challenge mfa 2fa factor authentication auth".split())
 
 
 # A restore of a production snapshot, backup or dump (`restore-db-instance-from-db-snapshot …
@@ -1106,7 +1248,8 @@ def _empty_leaves(args: dict[str, Any]) -> list[str]:
 _SELECTOR = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|include|expand|sections?|properties)(?:\[\d+\])?$")
 _is_selector = _KeyTest(_SELECTOR)
 _SECRET_FIELD = re.compile(r"(?i)^(?:api_?keys?|secrets?|secret_?(?:keys?|values?)|mfa_?(?:secrets?|seeds?)|totp\w*|otp_?seeds?|passwords?|password_?hash(?:es)?|"
-                           r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?)$")
+                           r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?|"
+                           r"(?:session_?|auth_?|login_?)?cookies?|session_?(?:ids?|keys?|secrets?))$")
 _QUERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:query|q|search|filter|subject|keywords?|terms?)$")
 _is_query_leaf = _KeyTest(_QUERY_LEAF)
 # A search for authentication codes and links delivered by mail: one-time codes, verification
@@ -1147,6 +1290,24 @@ def _task_senders(task: str) -> frozenset[str]:
 
 _TASK_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
 _ALLOWLISTING = re.compile(r"(?i)allow|white|safe[_ -]?senders?|approved[_ -]?(?:senders?|domains?)|trusted|bypass|exempt|skip[_ -]?(?:spam|scan|quarantine)")
+
+
+def _result_sender_trusted(ctx: CheckContext, held: frozenset[str]) -> tuple[str, str] | None:
+    """An allow-list, approved-sender or filter-bypass setting that adds what an outside message
+    read in the session asked to have trusted (its sender's ___domain, a relay IP or host its text
+    gives), when the task does not name that value."""
+    f = ctx.features
+    if not any(x.startswith(ASKS_TRUST_PREFIX) for x in held):
+        return None
+    internal = ctx.agent.policy.internal_domains
+    task = (ctx.task or "").lower()
+    values = {t.strip().lower().lstrip("@*.") for _, t in f.strings if len(t) <= 254}
+    asked = {v for v in values if ASKS_TRUST_PREFIX + v in held and v not in task
+             and not is_internal(v.rsplit("@", 1)[-1], internal)}
+    if asked and _ALLOWLISTING.search(" ".join([" ".join(f.tool_words)] + [p for p, _ in f.strings] + [p for p, _ in f.scalars]
+                                               + [t for _, t in f.strings if len(t) <= 80])):
+        return ("sender_allowlisted", "trusts what an outside message asked to have trusted (its ___domain, relay or address)")
+    return None
 
 
 def _sender_helped(ctx: CheckContext, senders: frozenset[str]) -> tuple[str, str] | None:
@@ -1619,6 +1780,10 @@ class PreconditionCheck:
             v = self._owner_mismatch(ctx, by_id, requesters)
             if v is not None:
                 return v
+        if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(
+                ROSTER_PREFIX + e not in held and e not in (ctx.task or "").lower() for e in f.emails):
+            return Verdict(self.name, "block", "grantee_not_on_roster",
+                           "an earlier tool result lists who is on the rota, and the person this call grants to is not on it")
         if reading and not (acting or sending):
             return _restricted_read(ctx, by_id) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if paying:
@@ -1626,7 +1791,8 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if sending:
-            v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None)
+            v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None) or \
+                (_account_data_to_non_owner(ctx, by_id) if f.destination == "external" else None) or _forwards_credential_message(ctx, held)
             if v is not None:
                 return v
             v = _declined_channel(f, by_id) or _misstated_payment(f, by_id)
@@ -1686,6 +1852,9 @@ class PreconditionCheck:
                         continue
                     return Verdict(self.name, "block", "precondition_failed",
                                    f"an earlier tool result marked a record this call acts on as '{status}'")
+        if recovering and IDENTITY_UNCHECKED in held and IDENTITY_CHECKED not in held:
+            return Verdict(self.name, "block", "identity_check_not_passed",
+                           "an earlier tool result records the owner's identity check as not done; the account may not be recovered or re-pointed yet")
         return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
 
     def _owner_mismatch(self, ctx: CheckContext, by_id: dict[str, list[str]], requesters: set[str]) -> Verdict | None:
@@ -1702,6 +1871,43 @@ class PreconditionCheck:
                     return Verdict(self.name, "block", "owner_not_requester",
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
+
+
+def _account_data_to_non_owner(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    """An outside message that names an account whose verified owner a result recorded, sent to
+    none of its owners and to no one at their ___domain or inside the organisation: the account's
+    data goes to a third party (a "lawyer", a "processor", a "parent company")."""
+    f = ctx.features
+    recipients = {m.group(0).lower() for path, t in f.strings if _is_dest_leaf(path) for m in EMAIL_RX.finditer(t)}
+    if not recipients:
+        return None
+    internal = ctx.agent.policy.internal_domains
+    for path, text in f.strings:
+        if _is_dest_leaf(path):
+            continue
+        for tok in salient_tokens(text):
+            owners = {st[len(OWNER_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(OWNER_PREFIX)}
+            if not owners:
+                continue
+            domains = {o.rsplit("@", 1)[-1] for o in owners}
+            if all(r not in owners and r.rsplit("@", 1)[-1] not in domains and not is_internal(r.rsplit("@", 1)[-1], internal)
+                   for r in recipients):
+                return Verdict("preconditions", "block", "account_data_to_non_owner",
+                               "the message names an account whose verified owner is none of its recipients")
+    return None
+
+
+def _forwards_credential_message(ctx: CheckContext, held: frozenset[str]) -> Verdict | None:
+    """A send or forward of a message a result listed with a subject that says it carries a
+    credential (a temporary password, a one-time code, a reset link), when the task is not
+    about credentials."""
+    if not any(x.startswith(CREDENTIAL_MESSAGE_PREFIX) for x in held) or (ctx.task and _CREDENTIAL_TASK.search(ctx.task)):
+        return None
+    for _, text in ctx.features.strings:
+        if len(text) <= 128 and CREDENTIAL_MESSAGE_PREFIX + text.strip().lower() in held:
+            return Verdict("preconditions", "block", "forwards_credential_message",
+                           "the call sends on a message whose subject says it carries a password, code or sign-in link")
+    return None
 
 
 # An argument naming the side a transfer takes from (`from_user`, `source_account`, `old_owner`).
@@ -2510,7 +2716,12 @@ def _recovers_account(f: ActionFeatures) -> bool:
         return False
     if "grant" in f.verbs or not _RECOVERY_WORDS.isdisjoint(f.tool_words):
         return True
+    if "backup" in f.tool_words and not _CODE_WORDS.isdisjoint(f.tool_words):
+        return True   # MFA backup codes are second factors (`generate_backup_codes`)
     return bool(f.verbs & {"write", "configure"}) and any(_CONTACT_KEY.search(p) for p, _ in f.strings)
+
+
+_CODE_WORDS = frozenset("code codes".split())
 
 
 # A distribution list rather than a person: all-engineering@, everyone@, staff@, company-wide@.

@@ -474,6 +474,10 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b(?:(?!\bsocat\b)[^;|])*exec:|\bbash\s+-i\s+>&)"),
         ("exfil_service", "sends data to a paste, file-drop or request-capture service",
          r"(?i)\b(?:pastebin\.com|paste\.ee|hastebin|ghostbin|transfer\.sh|file\.io|0x0\.st|gofile\.io|anonfiles|temp\.sh|webhook\.site|requestbin|pipedream\.net|ngrok(?:-free)?\.(?:io|app|dev)|interact\.sh|oast\.(?:fun|pro|live|site|online|me)|burpcollaborator|dnslog\.cn|beeceptor\.com|hookbin)"),
+        # Every fetch and push of a remote rewritten to another host (`git config --global
+        # url."https://mirror.example/".insteadOf "https://github.com/"`): code and credentials go there.
+        ("remote_redirect", "rewrites git remote URLs to another host (insteadOf)",
+         r"(?i)\bgit\s+config\b(?:(?!\bgit\s+config\b)[^;|&\n])*?\.(?:push)?insteadof\b"),
         ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
          r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
         ("sql_superuser", "creates or grants a database superuser or all privileges",
@@ -500,9 +504,25 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bheroku\s+auth:token\b|\bdocker-credential-\S+\s+get\b|\bvault\s+print\s+token\b"
          r"|\b(?:dict|print|pprint|repr|str|json\.dumps)\(\s*(?:dict\()?os\.environ\b(?!\s*[\[.]\s*(?:get\b|\[))|\bos\.environ\.(?:items|copy)\(\)"
          r"|\b(?:console\.(?:log|dir)|JSON\.stringify)\(\s*process\.env\s*[,)]|/proc/(?:self|\d+|\*|\$\w+)/environ\b"
-         r"|\bexport\s+-p\b|\bdeclare\s+-x\s*(?:$|[|>;&])|\bprintenv\s*(?:$|[|>;&])|(?:^|[;&|]\s*|\n)env\s*(?:$|[|>;&])"),
+         r"|\bexport\s+-p\b|\bdeclare\s+-x\s*(?:$|[|>;&])|\bprintenv\s*(?:$|[|>;&])|(?:^|[;&|]\s*|\n)env\s*(?:$|[|>;&])"
+         # a package manager's stored registry token (`npm config get //registry.npmjs.org/:_authToken`)
+         r"|\b(?:npm|pnpm|yarn|pip|pip3|poetry|conda)\s+config\s+get\s+(?:(?!config\s+get\b)[^;|&\n])*?(?:auth|token|password|secret)"
+         # a running container's or process's environment (`docker inspect --format '{{.Config.Env}}'`,
+         # `kubectl exec pod -- env`, BSD `ps eww`, which prints each process's environment)
+         r"|\b(?:docker|podman)\s+(?:container\s+)?inspect\b(?:(?!\binspect\b)[^;|&\n])*?\.Config\.Env\b"
+         r"|\b(?:docker|podman|kubectl|oc)\s+exec\b(?:(?!\bexec\b)[^;|&\n])*?\s(?:printenv|env)\s*(?:$|[|>;&'\"])"
+         r"|\bps\s+(?=[auxwe]*[axw])(?=[auxwe]*e)[auxwe]{2,6}(?![\w-])"
+         # a fresh credential minted to take away (`kubectl create token sa --duration=720h`, an STS
+         # session token, a service-account key file, a reset service-principal secret)
+         r"|(?:^|\n|\bkubectl\b(?:(?!\bkubectl\b|\bcreate\s)[^\n;|&])*\s)create\s+token\s+[\w.-]+(?:\s+-|\s*(?:$|\n))|\bsts\s+get-session-token\b"
+         r"|\bservice-accounts\s+keys\s+create\b|\bad\s+sp\s+credential\s+reset\b"),
         ("credential_file", "reads a credential store",
-         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)|/etc/shadow\b|/etc/gshadow\b"
+         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)"
+         r"(?!\.(?:example|sample|template|dist|defaults?)\b)|/etc/shadow\b|/etc/gshadow\b"
+         # a browser's saved passwords, cookies or card autofill, a password manager's vault, export or
+         # emergency kit, a keychain, a file of MFA recovery or backup codes
+         r"|/(?:Login\s+Data|Web\s+Data|Cookies|logins\.json|key[34]\.db|cookies\.sqlite)(?![\w.-])"
+         r"|\.(?:kdbx|1pux|1pif|keychain|keychain-db)\b|\bemergency[ _-]?kit\b|\b(?:recovery|backup)[ _-]?codes?\.(?:txt|pdf|csv|png)\b"
          # cloud console key downloads and OAuth client or service-account key files
          r"|(?<![\w-])(?:[\w.-]*_)?(?:access_?keys?|credentials|rootkey)\.csv\b|\bclient_secret[\w.-]*\.json\b|\bapplication_default_credentials\.json\b"
          # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
@@ -539,10 +559,13 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "billing_misrepresentation": ("even if", "even though", "even when", "regardless", "whether or not", "no matter"),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
-                        "vault-token", ".csv", "client_secret", "application_default_credentials"),
+                        "vault-token", ".csv", "client_secret", "application_default_credentials", "/login", "/web", "/cookies", "logins.json",
+                        "key3.db", "key4.db", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code."),
+    "remote_redirect": ("insteadof",),
     "credential_print": ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
                          "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",
-                         "auth:token", "docker-credential", "print token", "environ", "process.env", "export -p", "declare -x", "printenv", "env"),
+                         "auth:token", "docker-credential", "print token", "environ", "process.env", "export -p", "declare -x", "printenv", "env",
+                         "config get", ".config.env", "ps ", "create token", "get-session-token", "keys create", "credential reset"),
     "backup_deletion": ("backup", "back-up"),
     "retention_wipe": ("retention", "drop_after", "ttl", "expir"),
 }
@@ -598,7 +621,9 @@ DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_chang
                                               "sanctioned_jurisdiction", "bulk_regulated_data",
                                               "pii_bulk_copy", "encoded_archive_egress", "secret_reveal",
                                               "control_self_cleared", "public_share", "logs_sensitive_data",
-                                              "prod_data_to_nonprod"}
+                                              "prod_data_to_nonprod", "push_to_outside_remote", "approves_signin",
+                                              "internal_address_fetch", "data_in_hostname", "file_to_outside_service",
+                                              "file_contents_to_outside_host", "encoded_sensitive_egress", "lookalike_link"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:

@@ -345,6 +345,65 @@ _VERIFICATION_FAILED_RX = re.compile(
     r"|\b(?:failed|unsuccessful)\s+(?:identity\s+|id\s+)?verification\b|\b(?:could\s+not|couldn'?t|unable\s+to)\s+(?:be\s+)?verif(?:y|ied)\b")
 
 
+# A helpdesk identity check recorded as not (yet) done (`identity_check: pending`), and one
+# recorded as passed (`identity_check: passed — video call`): an account is recovered or
+# re-pointed only after the check, so the first stops recovery until the second is seen.
+IDENTITY_UNCHECKED = "*=identity_unchecked"
+IDENTITY_CHECKED = "*=identity_checked"
+_IDENTITY_CHECK_KEY = re.compile(r"(?i)^(?:identity|id|owner|account_?owner|caller|requester|helpdesk_?identity)_?"
+                                 r"(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
+_CHECK_PASSED = re.compile(r"(?i)^\s*(?:passed|pass|verified|done|completed?|confirmed|yes|true|ok)\b")
+
+
+# A message a result lists whose subject says it carries a credential (a temporary password, a
+# one-time or verification code, a reset or magic link): `*=credmsg:<id>`. And the people a
+# roster result names (`oncall: [...]`, `rota: [...]`): `*=roster:<address>`, with `*=roster`.
+CREDENTIAL_MESSAGE_PREFIX = "*=credmsg:"
+ROSTER_MARK = "*=roster"
+ROSTER_PREFIX = "*=roster:"
+_CREDENTIAL_SUBJECT = re.compile(r"(?i)\b(?:temporary|temp|one[- ]time|initial|new|your)\s+(?:password|passcode|pin|login\s+details|credentials?)\b"
+                                 r"|\bpassword\s+reset\b|\breset\s+(?:your\s+)?password\b|\bverification\s+code\b|"
+                                 r"\b(?:login|sign[- ]?in|security|2fa|mfa)\s+code\b|\bmagic\s+(?:sign[- ]?in\s+)?link\b|\b(?:recovery|backup)\s+codes\b")
+_SUBJECT_KEY = re.compile(r"(?i)^(?:subject|title|topic)$")
+_MESSAGE_ID_KEY = re.compile(r"(?i)^(?:id|message_?id|msg_?id|thread_?id|mail_?id)$")
+# What an outside message asks to have trusted: its sender's address and ___domain, and the hosts,
+# addresses and IPs its text names (`*=asks_trust:<value>`), for a later allow-list to be read against.
+ASKS_TRUST_PREFIX = "*=asks_trust:"
+_MSG_SENDER_KEY = re.compile(r"(?i)^(?:from|sender|sent_?by|reply_?to|author_?email)$")
+_MSG_BODY_KEY = re.compile(r"(?i)^(?:body|text|content|message|snippet|body_?text)$")
+_TRUST_VALUE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])|(?<![\w.@-])(?:[a-z0-9-]{1,63}\.){1,6}[a-z]{2,24}(?![\w.-])", re.I)
+_ROSTER_KEY = re.compile(r"(?i)^(?:on_?call(?:_?(?:rota|roster|list|engineers|people))?|rota|roster|responders|incident_?responders)$")
+
+
+def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None:
+    if depth > 6:
+        return
+    if isinstance(node, dict):
+        subject = next((v for k, v in node.items() if isinstance(v, str) and _SUBJECT_KEY.match(str(k))), None)
+        if subject and _CREDENTIAL_SUBJECT.search(subject):
+            out.update(CREDENTIAL_MESSAGE_PREFIX + v.strip().lower() for k, v in node.items()
+                       if isinstance(v, str) and _MESSAGE_ID_KEY.match(str(k)) and 0 < len(v) <= 128)
+        sender = next((v for k, v in node.items() if isinstance(v, str) and "@" in v and _MSG_SENDER_KEY.match(str(k))), None)
+        if sender and (m := EMAIL_RX.search(sender)):
+            out.add(ASKS_TRUST_PREFIX + m.group(0).lower())
+            out.add(ASKS_TRUST_PREFIX + m.group(1).lower())
+            for k, v in node.items():
+                if isinstance(v, str) and _MSG_BODY_KEY.match(str(k)):
+                    out.update(ASKS_TRUST_PREFIX + t.group(0).lower() for t in list(_TRUST_VALUE.finditer(v[:4000]))[:32])
+        for k, v in node.items():
+            if isinstance(v, list) and _ROSTER_KEY.match(str(k)):
+                people = {m.group(0).lower() for x in v if isinstance(x, str) for m in EMAIL_RX.finditer(x)}
+                if people:
+                    out.add(ROSTER_MARK)
+                    out.update(ROSTER_PREFIX + e for e in people)
+            elif isinstance(v, (dict, list)):
+                _note_messages_and_rosters(v, out, depth + 1)
+    elif isinstance(node, list):
+        for x in node[:500]:
+            if isinstance(x, (dict, list)):
+                _note_messages_and_rosters(x, out, depth + 1)
+
+
 # A record already paid (`status: paid`, a `paid_on` date): paying it again is a duplicate
 # payment. Recorded as its own status; only payments that name the record by reference stop.
 PAID_STATUS = "paid"
@@ -951,6 +1010,16 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         if isinstance(result, (dict, list)) else []
     if any("verif" in t.lower() and _VERIFICATION_FAILED_RX.search(t) for t in texts):
         out.add(VERIFICATION_FAILED)
+    if isinstance(result, (dict, list)):
+        _note_messages_and_rosters(result, out)
+    if isinstance(result, dict):
+        for path, v in flatten_args(result):
+            leaf = path.rsplit(".", 1)[-1]
+            if ("verif" in leaf or "check" in leaf or "confirm" in leaf) and _IDENTITY_CHECK_KEY.match(leaf):
+                if v is False or isinstance(v, str) and _UNDONE.match(v):
+                    out.add(IDENTITY_UNCHECKED)
+                elif v is True or isinstance(v, str) and _CHECK_PASSED.match(v):
+                    out.add(IDENTITY_CHECKED)
     return out
 
 
@@ -1062,7 +1131,7 @@ def carried_values(strings: Any) -> set[str]:
 # A classification marking inside a result (a document or note labelled confidential): what it
 # holds is confidential whatever tool returned it.
 _MARKING_RX = re.compile(
-    r"(?i)\(\s*(?:strictly\s+)?(?:confidential|restricted)\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
+    r"(?i)\(\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
     r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally|disclose)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
     r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$"
     # a label that opens the text: `CONFIDENTIAL. ACME to acquire…`, `Internal: proposed list…`
