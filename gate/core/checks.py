@@ -16,6 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete
 from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
@@ -1528,7 +1529,8 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if "read" not in f.verbs:
-            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args)
+            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args) or \
+                approval_by_data_fix(f.verbs, f.strings, ctx.task)
             if v is not None:
                 return v
         v = export_instead_of_purge(f.tool_words, ctx.args, ctx.task)
@@ -1545,6 +1547,10 @@ class PreconditionCheck:
         if held:
             # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
             v = copies_what_must_go(f.tool_words, f.strings, held)
+            if v is not None:
+                return v
+        if held and "read" in f.verbs and f.sensitivity >= 4:
+            v = role_excluded(ctx.agent.policy.identity, f.strings, held)
             if v is not None:
                 return v
         if held and "read" not in f.verbs:
@@ -1564,6 +1570,16 @@ class PreconditionCheck:
                 emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \
                 out_of_scope_state(f.tool_words, f.verbs, (ctx.tool.spec.description or "") if ctx.tool is not None else "", ctx.args, held) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
+            if v is not None:
+                return v
+            # round 15: a record kept until a later date, a person the record bars, a purpose declined
+            v = retention_not_ended(f.tool_words, f.verbs, f.strings, _session_today(ctx), held) or \
+                (barred_party(f.strings, held) or purpose_declined(f.strings, ctx.task, held, ctx.session.sensitive)
+                 if f.verbs & {"send", "write"} else None) or \
+                (amounts_altered(ctx.args, f.strings, ctx.task, held) if "write" in f.verbs else None) or \
+                (beyond_access_list(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None) or \
+                order_of_held_item(f.tool_words, f.strings, held) or (pays_requester(ctx.args, ctx.task, held) if "pay" in f.verbs else None) or \
+                (erasure_incomplete(f.strings, ctx.task, held) if f.verbs & {"execute", "write"} else None)
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
@@ -1619,6 +1635,9 @@ class PreconditionCheck:
             if v is not None:
                 return v
             v = _declined_channel(f, by_id) or _misstated_payment(f, by_id)
+            if v is not None:
+                return v
+            v = _other_partys_records(ctx, by_id)
             if v is not None:
                 return v
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
@@ -2019,7 +2038,8 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     # (36,500 EUR wired as 36,500 GBP) pays more than was approved.
     paid_in = next((t.strip().upper() for p, t in f.strings if _CURRENCY_ARG.match(p.rsplit(".", 1)[-1]) and len(t.strip()) == 3), None)
     if paid_in is not None:
-        for tok in refs:
+        # (a party's contract may name the one currency it is paid in: its id is the payee's)
+        for tok in list(refs) + list(_tokens_at(f, _PAYEE_ARG)):
             owed = {st[len(CURRENCY_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(CURRENCY_PREFIX)}
             if owed and paid_in not in owed:
                 return Verdict("preconditions", "block", "currency_mismatch",
@@ -2107,6 +2127,29 @@ def _names_unpayable(text: str, by_id: dict[str, list[str]]) -> Verdict | None:
         if any(_UNPAYABLE.match(st) for st in sts):
             return Verdict("preconditions", "block", "payment_misstated",
                            "the message says a record was paid; the session's results show it not payable and nothing was paid on it")
+    return None
+
+
+# A message to one party (the call's `vendor_id`, `customer_id`) that names records a result
+# binds to another party of the same kind: a remittance advice listing other vendors' invoices.
+_PARTY_ARG = re.compile(r"(?i)^(?:vendor|supplier|customer|client|payee|merchant|account)_?id$")
+
+
+def _other_partys_records(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    parties = {str(k).lower(): v.strip().upper() for k, v in ctx.args.items() if isinstance(v, str) and _PARTY_ARG.match(str(k))}
+    if not parties:
+        return None
+    for path, text in ctx.features.strings:
+        if _is_dest_leaf(path) or path.rsplit(".", 1)[-1].lower() in parties:
+            continue
+        for tok in salient_tokens(text):
+            for st in by_id.get(tok, ()):
+                if not st.startswith(BIND_PREFIX):
+                    continue
+                leaf, _, other = st[len(BIND_PREFIX):].partition(":")
+                if leaf in parties and other != parties[leaf]:
+                    return Verdict("preconditions", "block", "other_partys_records",
+                                   f"the message to one {leaf.replace('_', ' ')} names a record a result binds to another")
     return None
 
 
