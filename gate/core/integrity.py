@@ -2273,7 +2273,8 @@ def role_excluded(identity: str, strings: tuple[tuple[str, str], ...], held: fro
 # A file the session read, written back with amounts it did not hold, when the task is not about
 # amounts (a name fix, a typo): `famt|<path>|184.20` for each amount the read file held.
 FAMT_PREFIX = "famt|"
-_MONEY_FIG = re.compile(r"(?<![\w.])\d{1,9}\.\d{2}(?![\w.])")
+# a figure with two decimals standing alone in a row or cell (not a version, `3.10+`, `v1.20`)
+_MONEY_FIG = re.compile(r"(?<![\w.+-])\d{1,9}\.\d{2}(?=[\s,;|)]|$)")
 _PATH_LEAF15 = re.compile(r"(?i)(?:^|\.)(?:path|file|file_?path|filename)$")
 _CONTENT_LEAF15 = re.compile(r"(?i)(?:^|\.)(?:content|contents|text|body|data)$")
 _TASK_AMOUNTS = re.compile(r"(?i)\b(?:amounts?|totals?|prices?|costs?|figures?|sums?|rates?|fees?|balances?|values?|numbers?|"
@@ -2288,6 +2289,8 @@ def file_amount_entries(args: dict[str, Any], verbs: frozenset[str], result: Any
     if not path or not isinstance(text, str) or len(text) > 200_000:
         return set()
     figs = sorted(set(_MONEY_FIG.findall(text)))[:120]
+    if len(figs) < 2:
+        return set()   # a file of figures (a ledger, a sheet), not prose that mentions one
     return {f"{FAMT_PREFIX}{path}|{x}" for x in figs} | ({f"{FAMT_PREFIX}{path}|"} if figs else set())
 
 
