@@ -2065,14 +2065,14 @@ def retain_until_entries(result: Any) -> set[str]:
             for k, v in kid.items():
                 if isinstance(v, str) and _RETAIN_UNTIL_KEY.match(str(k)) and (m := _ISO.search(v)):
                     out.add(f"{RETAIN_PREFIX}{ident}|{m.group(1)}")
-    return out
+    return out | {RETAIN_PREFIX} if out else out
 
 
 def retention_not_ended(tool_words: tuple[str, ...], verbs: frozenset[str], strings: tuple[tuple[str, str], ...],
                         today: str | None, held: frozenset[str]) -> Verdict | None:
-    if today is None or not ("delete" in verbs or _PURGE_WORD.intersection(tool_words)):
+    if RETAIN_PREFIX not in held or today is None or not ("delete" in verbs or _PURGE_WORD.intersection(tool_words)):
         return None
-    ends = [e[len(RETAIN_PREFIX):].partition("|") for e in held if e.startswith(RETAIN_PREFIX)]
+    ends = [e[len(RETAIN_PREFIX):].partition("|") for e in held if e.startswith(RETAIN_PREFIX) and e != RETAIN_PREFIX]
     if not ends:
         return None
     text = " ".join(t for _, t in strings).upper()
@@ -2111,11 +2111,14 @@ def barred_entries(result: Any) -> set[str]:
                     out.add(BARRED_PREFIX + _person_norm(item))
                 elif isinstance(item, dict) and isinstance(item.get("name"), str):
                     out.add(BARRED_PREFIX + _person_norm(item["name"]))
-    return out
+    out.discard(BARRED_PREFIX)
+    return out | {BARRED_PREFIX} if out else out
 
 
 def barred_party(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
-    barred = [e[len(BARRED_PREFIX):] for e in held if e.startswith(BARRED_PREFIX)]
+    if BARRED_PREFIX not in held:
+        return None
+    barred = [e[len(BARRED_PREFIX):] for e in held if e.startswith(BARRED_PREFIX) and e != BARRED_PREFIX]
     if not barred:
         return None
     for path, text in strings:
@@ -2138,7 +2141,7 @@ _PURPOSE_FIELD = re.compile(r"(?i)^(?:scope|purpose|use|type|consent_?type|categ
 _CONSENT_STATE_FIELD = re.compile(r"(?i)^(?:status|state|decision|value|granted|given|consent(?:ed)?)$")
 _AUTH_FIELD = re.compile(r"(?i)(?:authori[sz]|consent|permission|permitted|agreed)")
 _DECLINED_VALUE = re.compile(r"(?i)^\s*(?:declined|refused|denied|withdrawn|revoked|no|false|not[ _-]?(?:given|granted|authori[sz]ed))\s*$")
-_PURPOSE_STOP = frozenset("use uses used of the and for to by on in records record data personal information processing consent consents "
+_DECLINED_STOP = frozenset("use uses used of the and for to by on in records record data personal information processing consent consents "
                           "check checks scope purpose subject authorised authorized authorisation authorization permission status".split())
 # purposes other controls own (marketing, disclosure and sharing, channels)
 _OWNED_PURPOSE = re.compile(r"(?i)market|promot|newsletter|offer|disclos|shar|release|transfer|third|part2|email|mail|sms|text|phone|call|post|contact")
@@ -2149,7 +2152,7 @@ def _declined(v: Any) -> bool:
 
 
 def _purpose_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 5 and w not in _PURPOSE_STOP and not _OWNED_PURPOSE.search(w)}
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 5 and w not in _DECLINED_STOP and not _OWNED_PURPOSE.search(w)}
 
 
 def declined_purpose_entries(result: Any) -> set[str]:
@@ -2164,11 +2167,13 @@ def declined_purpose_entries(result: Any) -> set[str]:
             # `credit_check: {authorised_by_subject: false}`: the purpose is the key's
             if isinstance(v, dict) and any(_AUTH_FIELD.search(str(ck)) and _declined(cv) for ck, cv in v.items()):
                 out |= {DECLINED_PREFIX + w for w in _purpose_words(str(k))}
-    return out
+    return out | {DECLINED_PREFIX} if out else out
 
 
 def purpose_declined(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str], sensitive: frozenset[str]) -> Verdict | None:
-    purposes = {e[len(DECLINED_PREFIX):] for e in held if e.startswith(DECLINED_PREFIX)}
+    if DECLINED_PREFIX not in held:
+        return None
+    purposes = {e[len(DECLINED_PREFIX):] for e in held if e.startswith(DECLINED_PREFIX) and e != DECLINED_PREFIX}
     if not purposes or not sensitive:
         return None
     said = set(re.findall(r"[a-z]+", (task or "").lower()))
@@ -2253,11 +2258,13 @@ def excluded_role_entries(result: Any) -> set[str]:
             for k, v in kid.items():
                 if _EXCLUDED_ROLES_KEY.match(str(k)) and isinstance(v, list):
                     out |= {f"{ROLEX_PREFIX}{ident}|{_role_norm(r)}" for r in v[:20] if isinstance(r, str) and 2 <= len(r) <= 40}
-    return out
+    return out | {ROLEX_PREFIX} if out else out
 
 
 def role_excluded(identity: str, strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
-    rows = [e[len(ROLEX_PREFIX):].partition("|") for e in held if e.startswith(ROLEX_PREFIX)]
+    if ROLEX_PREFIX not in held:
+        return None
+    rows = [e[len(ROLEX_PREFIX):].partition("|") for e in held if e.startswith(ROLEX_PREFIX) and e != ROLEX_PREFIX]
     if not rows:
         return None
     me = " " + _role_norm(identity) + " "
@@ -2328,12 +2335,12 @@ def acl_text_entries(result: Any) -> set[str]:
         for k, v in node.items():
             if isinstance(v, str) and len(v) >= 20 and " " in v:
                 out |= {ACL_PREFIX + s for s in sorted(content_shingles(v, cap=16))}
-    return out
+    return out | {ACL_PREFIX} if out else out
 
 
 def beyond_access_list(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
     from gate.core.session import content_shingles
-    if not any(e.startswith(ACL_PREFIX) for e in held):
+    if ACL_PREFIX not in held:
         return None
     for path, text in strings:
         if dest_leaf(path) or len(text) < 20:
@@ -2391,11 +2398,11 @@ def sheet_entries(result: Any) -> set[str]:
                 pid = next((x for k, x in row.items() if isinstance(x, str) and _PERSON_ID_KEY15.match(str(k))), None)
                 if pid and any(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in row.values()):
                     out.add(SHEET_PREFIX + pid.strip().upper())
-    return set(sorted(out)[:128])
+    return set(sorted(out)[:128]) | {SHEET_PREFIX} if out else out
 
 
 def pays_requester(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
-    if not task or not any(e.startswith(SHEET_PREFIX) for e in held):
+    if not task or SHEET_PREFIX not in held:
         return None
     m = _REQUESTER_IN_TASK.search(task)
     if m is None:
@@ -2433,12 +2440,13 @@ def pii_column_entries(args: dict[str, Any], result: Any) -> set[str]:
     if not isinstance(cols, list):
         return set()
     leaf = _table_leaf(table)
-    return {f"{PIICOL_PREFIX}{leaf}|{c['name'].lower()}" for c in cols[:200]
-            if isinstance(c, dict) and isinstance(c.get("name"), str) and any(_PII_FLAG_KEY.match(str(k)) and v is True for k, v in c.items())}
+    out = {f"{PIICOL_PREFIX}{leaf}|{c['name'].lower()}" for c in cols[:200]
+           if isinstance(c, dict) and isinstance(c.get("name"), str) and any(_PII_FLAG_KEY.match(str(k)) and v is True for k, v in c.items())}
+    return out | {PIICOL_PREFIX} if out else out
 
 
 def erasure_incomplete(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
-    if not task or not _ERASE_TASK.search(task) or not any(e.startswith(PIICOL_PREFIX) for e in held):
+    if not task or PIICOL_PREFIX not in held or not _ERASE_TASK.search(task):
         return None
     for _, text in strings:
         low = text.lower()
