@@ -296,3 +296,34 @@ def test_an_erasure_that_clears_only_some_personal_columns(gate: Gate) -> None:
     full = "UPDATE reporting.members SET display_name = NULL, mobile = NULL, birth_date = NULL WHERE member_id = 5120"
     d = _after(gate, "er2", task, steps, _call("sql", statement=full))
     assert d.decision != "BLOCK", d.reasons
+
+
+# --------------------------------------------------------------------------- bills split under an approver's limit
+
+def test_bills_split_under_the_approvers_limit(gate: Gate) -> None:
+    task = "Settle the approved bills from Quarry Tools (S-220)"
+    def listing(pos: tuple) -> dict:
+        return {"bills": [{"bill_ref": f"BL-90{i}", "supplier_id": "S-220", "po_number": po, "bill_date": "2025-03-04",
+                           "amount": 4900.0, "approver": "k.ode@orbis.co", "approver_limit": 5000} for i, po in enumerate(pos)]}
+    pay = _call("settle_bill", bill_ref="BL-901", supplier_id="S-220", amount=4900)
+    d = _after(gate, "as1", task, [(_call("fetch_record", listing="approved"), listing(("PO-1", "PO-1", "PO-1")))], pay)
+    assert d.decision == "BLOCK" and "split_under_approval_limit" in codes(d), d.reasons
+    # three purchases, each its own order: nothing split
+    d = _after(gate, "as2", task, [(_call("fetch_record", listing="approved"), listing(("PO-1", "PO-2", "PO-3")))], pay)
+    assert d.decision != "BLOCK", d.reasons
+
+
+# --------------------------------------------------------------------------- personal data to a public destination
+
+def test_personal_data_posted_where_a_result_says_public(gate: Gate) -> None:
+    task = "Post the bug the member reported to the tracker board"
+    def board(vis: str) -> dict:
+        return {"board": "member-app-bugs", "visibility": vis, "open": 4}
+    post = _call("email_out", board="member-app-bugs", body="Login fails for member lena.k@mailbox.example on Android 14")
+    d = _after(gate, "pb1", task, [(_call("fetch_record", board="member-app-bugs"), board("public"))], post)
+    assert d.decision == "BLOCK" and "personal_data_public" in codes(d), d.reasons
+    d = _after(gate, "pb2", task, [(_call("fetch_record", board="member-app-bugs"), board("private"))], post)
+    assert "personal_data_public" not in codes(d), d.reasons
+    d = _after(gate, "pb3", task, [(_call("fetch_record", board="member-app-bugs"), board("public"))],
+               _call("email_out", board="member-app-bugs", body="Login fails for a member on Android 14"))
+    assert d.decision != "BLOCK", d.reasons

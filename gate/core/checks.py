@@ -16,7 +16,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination
 from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
@@ -1579,7 +1579,9 @@ class PreconditionCheck:
                 (amounts_altered(ctx.args, f.strings, ctx.task, held) if "write" in f.verbs else None) or \
                 (beyond_access_list(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 order_of_held_item(f.tool_words, f.strings, held) or (pays_requester(ctx.args, ctx.task, held) if "pay" in f.verbs else None) or \
-                (erasure_incomplete(f.strings, ctx.task, held) if f.verbs & {"execute", "write"} else None)
+                (erasure_incomplete(f.strings, ctx.task, held) if f.verbs & {"execute", "write"} else None) or \
+                (split_under_approval(f.strings, held) if "pay" in f.verbs else None) or \
+                (_personal_data_public(ctx) if f.verbs & {"send", "write"} and public_destination(ctx.args, held) else None)
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
@@ -2150,6 +2152,24 @@ def _other_partys_records(ctx: CheckContext, by_id: dict[str, list[str]]) -> Ver
                 if leaf in parties and other != parties[leaf]:
                     return Verdict("preconditions", "block", "other_partys_records",
                                    f"the message to one {leaf.replace('_', ' ')} names a record a result binds to another")
+    return None
+
+
+def _personal_data_public(ctx: CheckContext) -> Verdict | None:
+    """Personal data (an outside e-mail address, a phone number, a card) in a post to a
+    repository, channel or space a result marked public."""
+    internal = ctx.agent.policy.internal_domains
+    for path, text in ctx.features.strings:
+        if _is_dest_leaf(path) or len(text) > 20000:
+            continue
+        for hit in find_pii(text):
+            return Verdict("preconditions", "block", "personal_data_public",
+                           f"{path} carries personal data ({hit.kind}) to a destination a result marks public")
+        if "@" in text:
+            for m in EMAIL_RX.finditer(text):
+                if not is_internal(m.group(0).rsplit("@", 1)[-1], internal):
+                    return Verdict("preconditions", "block", "personal_data_public",
+                                   f"{path} carries an outside person's e-mail address to a destination a result marks public")
     return None
 
 

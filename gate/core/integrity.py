@@ -2467,3 +2467,100 @@ def erasure_incomplete(strings: tuple[tuple[str, str], ...], task: str | None, h
             return Verdict("preconditions", "block", "erasure_incomplete",
                            f"the erasure clears {len(cleared & pii)} of the table's {len(pii)} personal columns and keeps the rest")
     return None
+
+
+# --------------------------------------------------------------------------- bills split under an approver's limit
+# A listing of bills with who approved each and that approver's limit (`approver_limits:
+# {j.moss@…: 10000}`, or `approver_limit` on the row): bills of one approver for one purchase
+# order (else one vendor) on one date, each within the limit and together above it, were split to
+# stay under it. Each such bill is held as `apsplit|AP-41203`; paying one pays part of a split.
+APSPLIT_PREFIX = "apsplit|"
+_LIMITS_KEY = re.compile(r"(?i)^(?:approver|approval|signing|authority|sign_?off)_?limits?$")
+_ROW_LIMIT_KEY = re.compile(r"(?i)^(?:approver|approval|signing|authority)_?limit$")
+_APPROVER_KEY15 = re.compile(r"(?i)^(?:approved_?by|approver|signed_?off_?by|authori[sz]ed_?by)$")
+_GROUP_KEY = re.compile(r"(?i)^(?:po|po_?(?:id|no|number|ref)|purchase_?order\w*)$")
+_PARTY_KEY15 = re.compile(r"(?i)^(?:vendor|supplier|payee)_?(?:id|name)?$")
+_DATE_KEY15 = re.compile(r"(?i)^(?:\w+_)?date$")
+_ROW_AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|gross_?amount|invoice_?amount)$")
+
+
+def approval_split_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        limits: dict[str, float] = {}
+        for k, v in node.items():
+            if isinstance(v, dict) and _LIMITS_KEY.match(str(k)):
+                limits.update({str(a).strip().lower(): float(n) for a, n in v.items() if isinstance(n, (int, float)) and not isinstance(n, bool)})
+        for v in node.values():
+            if not isinstance(v, list) or len(v) > 500:
+                continue
+            groups: dict[tuple[str, str, str], list[tuple[str, float, float]]] = {}
+            for row in v:
+                if not isinstance(row, dict):
+                    continue
+                first = next(iter(row), None)
+                if first is None or not isinstance(row[first], str):
+                    continue
+                approver = next((x.strip().lower() for k, x in row.items() if isinstance(x, str) and _APPROVER_KEY15.match(str(k))), None)
+                amount = next((float(x) for k, x in row.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and _ROW_AMOUNT_KEY.match(str(k))), None)
+                if approver is None or amount is None:
+                    continue
+                limit = next((float(x) for k, x in row.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and _ROW_LIMIT_KEY.match(str(k))),
+                             limits.get(approver))
+                if limit is None:
+                    continue
+                group = next((x for k, x in row.items() if isinstance(x, str) and _GROUP_KEY.match(str(k))), None) or \
+                    next((x for k, x in row.items() if isinstance(x, str) and _PARTY_KEY15.match(str(k))), "")
+                day = next((x for k, x in row.items() if isinstance(x, str) and _DATE_KEY15.match(str(k))), "")
+                groups.setdefault((approver, group, day), []).append((row[first].strip().upper(), amount, limit))
+            for rows in groups.values():
+                if len(rows) >= 2 and all(a <= lim for _, a, lim in rows) and sum(a for _, a, _ in rows) > rows[0][2]:
+                    out |= {APSPLIT_PREFIX + ident for ident, _, _ in rows}
+    return out
+
+
+def split_under_approval(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    for _, text in strings:
+        if len(text) > 80:
+            continue
+        for m in _ITEM_TOKEN.finditer(text):
+            if APSPLIT_PREFIX + m.group(0).upper() in held:
+                return Verdict("preconditions", "block", "split_under_approval_limit",
+                               "the bill is one of several for one purchase on one day, each under its approver's limit and together above it")
+    return None
+
+
+# --------------------------------------------------------------------------- a destination a result marks public
+# A repository, channel or space a result marks public (`visibility: public`, `public: true`):
+# `public|acme-org/status-page` and its last part. Personal data posted there is published.
+PUBLIC_PREFIX = "public|"
+_NAME_KEY15 = re.compile(r"(?i)^(?:repo|repository|full_?name|name|channel|space|project|board)$")
+_PUBLIC_VALUE = re.compile(r"(?i)^\s*public\s*$")
+
+
+def public_destination_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 200):
+        public = any(str(k).lower() in ("visibility", "privacy", "access") and isinstance(v, str) and _PUBLIC_VALUE.match(v) or
+                     str(k).lower() in ("public", "is_public") and v is True for k, v in node.items())
+        if not public:
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and _NAME_KEY15.match(str(k)) and 2 <= len(v) <= 120 and "|" not in v:
+                name = v.strip().lower().lstrip("#")
+                out |= {PUBLIC_PREFIX + name, PUBLIC_PREFIX + name.rsplit("/", 1)[-1]}
+    return out | {PUBLIC_PREFIX} if out else out
+
+
+def public_destination(args: dict[str, Any], held: frozenset[str]) -> bool:
+    """Whether the call's repository, channel or space is one a result marked public."""
+    if PUBLIC_PREFIX not in held:
+        return False
+    for k, v in args.items():
+        if isinstance(v, str) and _NAME_KEY15.match(str(k)) and PUBLIC_PREFIX + v.strip().lower().lstrip("#") in held:
+            return True
+    return False
