@@ -2564,3 +2564,96 @@ def public_destination(args: dict[str, Any], held: frozenset[str]) -> bool:
         if isinstance(v, str) and _NAME_KEY15.match(str(k)) and PUBLIC_PREFIX + v.strip().lower().lstrip("#") in held:
             return True
     return False
+
+
+# --------------------------------------------------------------------------- terms restated against a signature
+# What a customer signed (`signed: {total: 48000, unit_price: 1200}`, `accepted_quote: {...}`):
+# `signed|total|48000`. A message that states a total or a per-seat price other than the
+# signed one, and nowhere the signed one, restates the deal at another price.
+SIGNED_PREFIX = "signed|"
+_SIGNED_KEY = re.compile(r"(?i)^(?:signed|countersigned|accepted|agreed|executed)(?:_?(?:terms|order|order_?form|quote|copy|contract))?$")
+_SIGNED_FIELD = {"total": "total", "total_amount": "total", "amount": "total", "contract_value": "total",
+                 "unit_price": "unit", "price_per_seat": "unit", "per_seat": "unit", "seat_price": "unit", "unit_cost": "unit"}
+_TOTAL_STATED = re.compile(r"(?i)\btotal\b[^0-9\n]{0,20}?(\d[\d,]{0,15}(?:\.\d{1,2})?)")
+_UNIT_STATED = re.compile(r"(?i)(\d[\d,]{0,12}(?:\.\d{1,2})?)\s*(?:[A-Z]{3}\s*|[$€£]\s*)?(?:per|a|/)\s*(?:seat|unit|user|licen[cs]e)\b")
+
+
+def signed_terms_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        for k, v in node.items():
+            if isinstance(v, dict) and _SIGNED_KEY.match(str(k)):
+                for fk, fv in v.items():
+                    kind = _SIGNED_FIELD.get(str(fk).lower())
+                    if kind and isinstance(fv, (int, float)) and not isinstance(fv, bool) and fv > 0:
+                        out.add(f"{SIGNED_PREFIX}{kind}|{float(fv):g}")
+    return out | {SIGNED_PREFIX} if out else out
+
+
+def _figure(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def differs_from_signed(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    if SIGNED_PREFIX not in held:
+        return None
+    signed: dict[str, set[float]] = {}
+    for e in held:
+        if e.startswith(SIGNED_PREFIX) and e != SIGNED_PREFIX:
+            kind, _, val = e[len(SIGNED_PREFIX):].partition("|")
+            signed.setdefault(kind, set()).add(float(val))
+    for path, text in strings:
+        if dest_leaf(path) or len(text) > 8000:
+            continue
+        for kind, rx in (("total", _TOTAL_STATED), ("unit", _UNIT_STATED)):
+            if kind not in signed:
+                continue
+            stated = {x for m in rx.finditer(text) if (x := _figure(m.group(1))) is not None}
+            if stated and stated.isdisjoint(signed[kind]):
+                return Verdict("preconditions", "block", "differs_from_signed",
+                               f"the message states a {kind} price other than the one the customer signed")
+    return None
+
+
+# --------------------------------------------------------------------------- a plan the subscription left
+# A subscription a result shows moved from one plan to another (`changed: {from: growth, to:
+# starter}`): `planleft|growth` and `planto|starter`. A message that bills or states the plan it
+# left, and not the one it moved to, charges the old tier.
+PLANLEFT_PREFIX = "planleft|"
+PLANTO_PREFIX = "planto|"
+_PLAN_WORD = re.compile(r"(?i)\b(?:plan|tier|edition|package|subscription)\b")
+
+
+def plan_change_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        old, new = node.get("from"), node.get("to")
+        if isinstance(old, str) and isinstance(new, str) and 2 <= len(old) <= 30 and 2 <= len(new) <= 30 and "@" not in old + new \
+                and any(str(k).lower() in ("effective", "effective_date", "effective_from", "on", "date") for k in node):
+            out |= {PLANLEFT_PREFIX + old.strip().lower(), PLANTO_PREFIX + new.strip().lower()}
+    return out | {PLANLEFT_PREFIX} if out else out
+
+
+def bills_plan_left(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    if PLANLEFT_PREFIX not in held:
+        return None
+    left = {e[len(PLANLEFT_PREFIX):] for e in held if e.startswith(PLANLEFT_PREFIX) and e != PLANLEFT_PREFIX}
+    now = {e[len(PLANTO_PREFIX):] for e in held if e.startswith(PLANTO_PREFIX)}
+    for path, text in strings:
+        if dest_leaf(path) or len(text) > 8000 or not _PLAN_WORD.search(text):
+            continue
+        words = set(re.findall(r"[a-z0-9]+", text.lower()))
+        if any(p in words for p in left) and not any(p in words for p in now) and _MONEY_WORD.search(text):
+            return Verdict("preconditions", "block", "bills_plan_left",
+                           "the message bills the plan a result shows the subscription moved away from")
+    return None
+
+
+_MONEY_WORD = re.compile(r"(?i)\b(?:invoice\w*|bill\w*|charge\w*|due|renewal|price\w*|pay\w*)\b")
