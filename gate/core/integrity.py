@@ -2424,7 +2424,7 @@ def pays_requester(args: dict[str, Any], task: str | None, held: frozenset[str])
 PIICOL_PREFIX = "piicol|"
 _PII_FLAG_KEY = re.compile(r"(?i)^(?:pii|personal(?:_?data)?|is_?pii|sensitive|contains_?pii)$")
 _ERASE_TASK = re.compile(r"(?i)\b(?:eras(?:e|ure|ing)|right\s+to\s+be\s+forgotten|forget\s+(?:me|the|customer|user|subject)|anonymi[sz]\w*|pseudonymi[sz]\w*)\b")
-_SET_COL = re.compile(r"([A-Za-z_]\w{0,62})\s*=")
+_SET_COL = re.compile(r"(?<!\w)([A-Za-z_]\w{0,62})\s*=")
 _UPDATE_TABLE = re.compile(r"(?i)\bupdate\s+([\w.\"]{1,128})")
 
 
@@ -2575,7 +2575,7 @@ _SIGNED_KEY = re.compile(r"(?i)^(?:signed|countersigned|accepted|agreed|executed
 _SIGNED_FIELD = {"total": "total", "total_amount": "total", "amount": "total", "contract_value": "total",
                  "unit_price": "unit", "price_per_seat": "unit", "per_seat": "unit", "seat_price": "unit", "unit_cost": "unit"}
 _TOTAL_STATED = re.compile(r"(?i)\btotal\b[^0-9\n]{0,20}?(\d[\d,]{0,15}(?:\.\d{1,2})?)")
-_UNIT_STATED = re.compile(r"(?i)(\d[\d,]{0,12}(?:\.\d{1,2})?)\s*(?:[A-Z]{3}\s*|[$€£]\s*)?(?:per|a|/)\s*(?:seat|unit|user|licen[cs]e)\b")
+_UNIT_STATED = re.compile(r"(?i)(?<![\d,.])(\d[\d,]{0,12}(?:\.\d{1,2})?)\s*(?:[A-Z]{3}\s*|[$€£]\s*)?(?:per|a|/)\s*(?:seat|unit|user|licen[cs]e)\b")
 
 
 def signed_terms_entries(result: Any) -> set[str]:
