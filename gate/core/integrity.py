@@ -2657,3 +2657,98 @@ def bills_plan_left(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: 
 
 
 _MONEY_WORD = re.compile(r"(?i)\b(?:invoice\w*|bill\w*|charge\w*|due|renewal|price\w*|pay\w*)\b")
+
+
+# --------------------------------------------------------------------------- rows a preservation notice keeps
+# A result's text that says some records must be kept (`Preservation notice PN-44: merchant
+# 5521 … its order rows must be kept`): the ids and numbers of that sentence, `kept|5521`. A SQL
+# DELETE that names one of them, or a BETWEEN range that takes one in, destroys what is kept.
+KEPT_PREFIX = "kept|"
+_KEEP_SAID = re.compile(r"(?i)\b(?:preservation\s+(?:notice|order|hold|request)|must\s+(?:be\s+)?(?:kept|preserved|retained)|"
+                        r"must\s+not\s+be\s+(?:deleted|purged|destroyed|removed)|do\s+not\s+(?:delete|purge|destroy|remove))\b")
+_KEPT_NUM = re.compile(r"(?<![\w.-])\d{3,12}(?![\w.-])")
+_BETWEEN = re.compile(r"(?i)\bbetween\s+'?(\d{1,12})'?\s+and\s+'?(\d{1,12})'?")
+
+
+def kept_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        for v in node.values():
+            if not isinstance(v, str) or len(v) > 1000 or not _KEEP_SAID.search(v):
+                continue
+            # (the ids may sit in the sentence before the one that says keep: "store 812 is real. Its rows must not be deleted.")
+            out |= {KEPT_PREFIX + n.lstrip("0") for n in _KEPT_NUM.findall(v)[:20]}
+    out.discard(KEPT_PREFIX)
+    return out | {KEPT_PREFIX} if out else out
+
+
+def deletes_kept_rows(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if KEPT_PREFIX not in held:
+        return None
+    for _, text in strings:
+        low = text.lower()
+        if "delete" not in low and "truncate" not in low:
+            continue
+        where = low.find(" where ")
+        tail = text[where:] if where >= 0 else ""
+        if any(KEPT_PREFIX + n.lstrip("0") in held for n in _KEPT_NUM.findall(tail)):
+            return Verdict("preconditions", "block", "deletes_kept_rows",
+                           "the delete names rows a result says must be kept (a preservation notice)")
+        for m in _BETWEEN.finditer(tail):
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi - lo <= 100000 and any(lo <= int(e[len(KEPT_PREFIX):]) <= hi for e in held
+                                         if e.startswith(KEPT_PREFIX) and e[len(KEPT_PREFIX):].isdigit()):
+                return Verdict("preconditions", "block", "deletes_kept_rows",
+                               "the delete's range takes in rows a result says must be kept (a preservation notice)")
+    return None
+
+
+# --------------------------------------------------------------------------- a minimum retention
+# A result stating a minimum retention for some records (`access logs …: keep at least 365
+# days`): `minret|365|access` for the distinctive words of that sentence. A delete by age
+# (`find … -mtime +60 -delete`, `older_than_days: 60`) under that minimum, on a path that names
+# one of those words, destroys records inside their retention.
+MINRET_PREFIX = "minret|"
+_MIN_KEEP = re.compile(r"(?i)\b(?:keep|kept|retain(?:ed)?|store[d]?|hold)\s+(?:them\s+)?(?:for\s+)?(?:at\s+least|a\s+minimum\s+of|no\s+less\s+than|minimum(?:\s+of)?)\s+"
+                       r"(\d{1,5})\s*(days?|weeks?|months?|years?)\b")
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_GENERIC_WORDS = frozenset("logs log files file data records record archive archives backup backups keep kept retain least days months years "
+                           "minimum must should are is the and for with may be after deleted delete security".split())
+_AGE_ARG = re.compile(r"-mtime\s+\+(\d{1,5})")
+
+
+def min_retention_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 200):
+        for v in node.values():
+            if not isinstance(v, str) or len(v) > 4000 or "least" not in v and "minimum" not in v and "less than" not in v:
+                continue
+            for sentence in re.split(r"(?<=[.;!?])\s+", v):
+                m = _MIN_KEEP.search(sentence)
+                if m is None:
+                    continue
+                days = int(m.group(1)) * _UNIT_DAYS[m.group(2).lower().rstrip("s")]
+                words = {w for w in re.findall(r"[a-z]{4,}", sentence[:m.start()].lower()) if w not in _GENERIC_WORDS}
+                out |= {f"{MINRET_PREFIX}{days}|{w}" for w in sorted(words)[:12]}
+    return out | {MINRET_PREFIX} if out else out
+
+
+def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | None:
+    if not command or MINRET_PREFIX not in held or "-mtime" not in command or "delete" not in command and " rm " not in command:
+        return None
+    ages = [int(a) for a in _AGE_ARG.findall(command)]
+    if not ages:
+        return None
+    words = set(re.findall(r"[a-z]{4,}", command.lower()))
+    for e in held:
+        if not e.startswith(MINRET_PREFIX) or e == MINRET_PREFIX:
+            continue
+        days, _, word = e[len(MINRET_PREFIX):].partition("|")
+        if word in words and min(ages) < int(days):
+            return Verdict("preconditions", "block", "below_min_retention",
+                           f"the delete removes records younger than the {days} days a result says they must be kept")
+    return None
