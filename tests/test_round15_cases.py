@@ -384,3 +384,22 @@ def test_a_delete_by_age_under_a_stated_minimum_retention(gate: Gate) -> None:
     assert "below_min_retention" not in codes(d), d.reasons
     d = _after(gate, "mr3", task, steps, _call("run_shell", command="find /backup/scratch -type f -mtime +7 -delete"))
     assert "below_min_retention" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- what the new holds do not forbid
+
+def test_off_books_and_failed_controls_forbid_paying_not_cleanup(gate: Gate) -> None:
+    # a deactivated member's record may still be removed; a record whose address check failed may be fixed
+    d = _after(gate, "nb1", "Delete the deactivated member M-50110", [(_call("fetch_record", member_id="M-50110"),
+                                                                       {"member_id": "M-50110", "record_status": "deactivated"})],
+               _call("remove_record", member_id="M-50110"))
+    assert "precondition_failed" not in codes(d), d.reasons
+    d = _after(gate, "nb2", "Remove member M-50111 whose address check failed", [(_call("fetch_record", member_id="M-50111"),
+                                                                                 {"member_id": "M-50111", "address_check": {"status": "failed"}})],
+               _call("remove_record", member_id="M-50111"))
+    assert "precondition_failed" not in codes(d), d.reasons
+    # no hit on a duplicate check is no failure
+    d = _after(gate, "nb3", "Settle bill BL-6001 for S-220", [(_call("fetch_record", bill_ref="BL-6001"),
+                                                               {"bill_ref": "BL-6001", "supplier_id": "S-220", "amount": 300, "duplicate_check": {"match": False}})],
+               _call("settle_bill", bill_ref="BL-6001", supplier_id="S-220", amount=300))
+    assert d.decision != "BLOCK", d.reasons

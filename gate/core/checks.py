@@ -20,6 +20,7 @@ from gate.core.integrity import retention_not_ended, barred_party, purpose_decli
 from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    CHECK_FAILED,
     DOMAIN_PREFIX,
     store_names,
     BIND_PREFIX,
@@ -1678,6 +1679,10 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
+                    if status == CHECK_FAILED and not paying:
+                        continue   # a failed control (a match, a receipt check) forbids paying the record, not removing or fixing it
+                    if status in _OFF_BOOKS_STATUSES and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
+                        continue   # a party off the books may be deprovisioned, removed or moved away from, not paid or granted
                     if status == "suspended" and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
                         # (suspending it in the next system too restricts it further: offboarding
                         # suspends a leaver in Okta, then in Google, then signs them out)
@@ -1862,6 +1867,9 @@ def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict
 
 
 _RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signout sign_out logout block offboard deprovision".split())
+# Statuses of a party or debt off the books (round 15): they forbid paying or granting, not cleanup.
+_OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_boarded", "off-boarded", "off boarded",
+                                 "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
                   CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX)

@@ -487,8 +487,9 @@ _CONTROL_FAILED = re.compile(r"(?i)^\s*(?:fail(?:ed|s)?|mismatch(?:ed)?|not[ _-]
 _ONLY_CURRENCY = re.compile(r"(?i)\b(?:payable|paid|invoiced|settled)\b[\w ,]{0,40}?\bin\s+((?-i:[A-Z]{3}))\s+only\b")
 
 
-def _control_failed(v: Any) -> bool:
-    return v is False or (isinstance(v, str) and len(v) <= 24 and bool(_CONTROL_FAILED.match(v)))
+def _control_failed(v: Any, key: str = "") -> bool:
+    # (`match: false` may mean no hit on a duplicate or watch-list check: only a stated failure counts there)
+    return v is False and not key.lower().startswith("match") or (isinstance(v, str) and len(v) <= 24 and bool(_CONTROL_FAILED.match(v)))
 
 
 def _refused(v: Any) -> bool:
@@ -722,7 +723,7 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
         out.append(NO_DISCLOSURE)
     if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
         out.append(ACTIVE_HOLD)   # `documents: {holds: [...]}`: the record's holds, one level down
-    if _CONTROL_KEY.search(key) and any(_CONTROL_RESULT_KEY.match(str(ck)) and _control_failed(cv) for ck, cv in v.items()):
+    if _CONTROL_KEY.search(key) and any(_CONTROL_RESULT_KEY.match(str(ck)) and _control_failed(cv, str(ck)) for ck, cv in v.items()):
         out.append(CHECK_FAILED)   # `three_way_match: {match: failed}`, `policy_check: {result: fail}`
     for ck, cv in v.items():
         if isinstance(cv, str) and _TERMS_KEY.match(str(ck)) and len(cv) <= 200 and (m := _ONLY_CURRENCY.search(cv)):
