@@ -18,9 +18,11 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention
 from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    CHECK_FAILED,
     DOMAIN_PREFIX,
     store_names,
     BIND_PREFIX,
@@ -1700,7 +1702,8 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if "read" not in f.verbs:
-            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args)
+            v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args) or \
+                approval_by_data_fix(f.verbs, f.strings, ctx.task)
             if v is not None:
                 return v
         v = export_instead_of_purge(f.tool_words, ctx.args, ctx.task)
@@ -1714,9 +1717,18 @@ class PreconditionCheck:
                 grants_classified(f.verbs, ctx.args, ctx.task, held)
             if v is not None:
                 return v
+        if held and f.verbs & {"execute", "delete"}:
+            # (a shell `find … -delete` reads as well as deletes)
+            v = deletes_kept_rows(f.strings, held) or below_min_retention(f.command_text, held)
+            if v is not None:
+                return v
         if held:
             # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
             v = copies_what_must_go(f.tool_words, f.strings, held)
+            if v is not None:
+                return v
+        if held and "read" in f.verbs and f.sensitivity >= 4:
+            v = role_excluded(ctx.agent.policy.identity, f.strings, held)
             if v is not None:
                 return v
         if held and "read" not in f.verbs:
@@ -1736,6 +1748,19 @@ class PreconditionCheck:
                 emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \
                 out_of_scope_state(f.tool_words, f.verbs, (ctx.tool.spec.description or "") if ctx.tool is not None else "", ctx.args, held) or \
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
+            if v is not None:
+                return v
+            # round 15: a record kept until a later date, a person the record bars, a purpose declined
+            v = retention_not_ended(f.tool_words, f.verbs, f.strings, _session_today(ctx), held) or \
+                (barred_party(f.strings, held) or purpose_declined(f.strings, ctx.task, held, ctx.session.sensitive)
+                 if f.verbs & {"send", "write"} else None) or \
+                (amounts_altered(ctx.args, f.strings, ctx.task, held) if "write" in f.verbs else None) or \
+                (beyond_access_list(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None) or \
+                order_of_held_item(f.tool_words, f.strings, held) or (pays_requester(ctx.args, ctx.task, held) if "pay" in f.verbs else None) or \
+                (erasure_incomplete(f.strings, ctx.task, held) if f.verbs & {"execute", "write"} else None) or \
+                (split_under_approval(f.strings, held) if "pay" in f.verbs else None) or \
+                (_personal_data_public(ctx) if f.verbs & {"send", "write"} and public_destination(ctx.args, held) else None) or \
+                (differs_from_signed(f.strings, _is_dest_leaf, held) or bills_plan_left(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None)
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
@@ -1798,6 +1823,9 @@ class PreconditionCheck:
             v = _declined_channel(f, by_id) or _misstated_payment(f, by_id)
             if v is not None:
                 return v
+            v = _other_partys_records(ctx, by_id)
+            if v is not None:
+                return v
             # A contact who opted out (unsubscribed, do-not-contact) may not be written to.
             for path, text in f.strings:
                 if not _is_dest_leaf(path):
@@ -1828,6 +1856,10 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
+                    if status == CHECK_FAILED and not paying:
+                        continue   # a failed control (a match, a receipt check) forbids paying the record, not removing or fixing it
+                    if status in _OFF_BOOKS_STATUSES and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
+                        continue   # a party off the books may be deprovisioned, removed or moved away from, not paid or granted
                     if status == "suspended" and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)
                                                   or not acting and _names_suspended_only(ctx, tok)):
                         # (suspending it in the next system too restricts it further: offboarding
@@ -2074,6 +2106,9 @@ def _names_suspended_only(ctx: CheckContext, account: str) -> bool:
 
 
 _RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signout sign_out logout block offboard deprovision".split())
+# Statuses of a party or debt off the books (round 15): they forbid paying or granting, not cleanup.
+_OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_boarded", "off-boarded", "off boarded",
+                                 "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
                   CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX)
@@ -2258,7 +2293,8 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     # (36,500 EUR wired as 36,500 GBP) pays more than was approved.
     paid_in = next((t.strip().upper() for p, t in f.strings if _CURRENCY_ARG.match(p.rsplit(".", 1)[-1]) and len(t.strip()) == 3), None)
     if paid_in is not None:
-        for tok in refs:
+        # (a party's contract may name the one currency it is paid in: its id is the payee's)
+        for tok in list(refs) + list(_tokens_at(f, _PAYEE_ARG)):
             owed = {st[len(CURRENCY_PREFIX):] for st in by_id.get(tok, ()) if st.startswith(CURRENCY_PREFIX)}
             if owed and paid_in not in owed:
                 return Verdict("preconditions", "block", "currency_mismatch",
@@ -2346,6 +2382,47 @@ def _names_unpayable(text: str, by_id: dict[str, list[str]]) -> Verdict | None:
         if any(_UNPAYABLE.match(st) for st in sts):
             return Verdict("preconditions", "block", "payment_misstated",
                            "the message says a record was paid; the session's results show it not payable and nothing was paid on it")
+    return None
+
+
+# A message to one party (the call's `vendor_id`, `customer_id`) that names records a result
+# binds to another party of the same kind: a remittance advice listing other vendors' invoices.
+_PARTY_ARG = re.compile(r"(?i)^(?:vendor|supplier|customer|client|payee|merchant|account)_?id$")
+
+
+def _other_partys_records(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
+    parties = {str(k).lower(): v.strip().upper() for k, v in ctx.args.items() if isinstance(v, str) and _PARTY_ARG.match(str(k))}
+    if not parties:
+        return None
+    for path, text in ctx.features.strings:
+        if _is_dest_leaf(path) or path.rsplit(".", 1)[-1].lower() in parties:
+            continue
+        for tok in salient_tokens(text):
+            for st in by_id.get(tok, ()):
+                if not st.startswith(BIND_PREFIX):
+                    continue
+                leaf, _, other = st[len(BIND_PREFIX):].partition(":")
+                if leaf in parties and other != parties[leaf]:
+                    return Verdict("preconditions", "block", "other_partys_records",
+                                   f"the message to one {leaf.replace('_', ' ')} names a record a result binds to another")
+    return None
+
+
+def _personal_data_public(ctx: CheckContext) -> Verdict | None:
+    """Personal data (an outside e-mail address, a phone number, a card) in a post to a
+    repository, channel or space a result marked public."""
+    internal = ctx.agent.policy.internal_domains
+    for path, text in ctx.features.strings:
+        if _is_dest_leaf(path) or len(text) > 20000:
+            continue
+        for hit in find_pii(text):
+            return Verdict("preconditions", "block", "personal_data_public",
+                           f"{path} carries personal data ({hit.kind}) to a destination a result marks public")
+        if "@" in text:
+            for m in EMAIL_RX.finditer(text):
+                if not is_internal(m.group(0).rsplit("@", 1)[-1], internal):
+                    return Verdict("preconditions", "block", "personal_data_public",
+                                   f"{path} carries an outside person's e-mail address to a destination a result marks public")
     return None
 
 

@@ -2102,3 +2102,718 @@ def granted_in_scope(token: str, task: str, held: frozenset[str]) -> bool:
                 re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text):
             return True
     return False
+
+
+# =========================================================================== round 15
+# --------------------------------------------------------------------------- a retention date not reached
+# A record a result says must be kept until a date (`retention: {retain_until: 2029-03-31}`):
+# `retain|E10288|2029-03-31`. Deleting or purging it before that date (the task's "today is", or
+# a result's clock) destroys what must still be kept.
+RETAIN_PREFIX = "retain|"
+_RETAIN_UNTIL_KEY = re.compile(r"(?i)^(?:retain(?:ed)?|retention|keep|kept|preserve[d]?|hold)_?(?:until|through|till|end(?:s|_?date)?|expires?)$")
+_PURGE_WORD = frozenset("purge delete erase destroy remove drop shred wipe".split())
+
+
+def retain_until_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        if first is None or not isinstance(node[first], str) or not re.match(r"(?i)^(?:id|\w+_id)$", str(first)):
+            continue
+        ident = node[first].strip().upper()
+        if "|" in ident or not (2 <= len(ident) <= 40):
+            continue
+        kids = [node] + [v for v in node.values() if isinstance(v, dict)]
+        for kid in kids:
+            for k, v in kid.items():
+                if isinstance(v, str) and _RETAIN_UNTIL_KEY.match(str(k)) and (m := _ISO.search(v)):
+                    out.add(f"{RETAIN_PREFIX}{ident}|{m.group(1)}")
+    return out | {RETAIN_PREFIX} if out else out
+
+
+def retention_not_ended(tool_words: tuple[str, ...], verbs: frozenset[str], strings: tuple[tuple[str, str], ...],
+                        today: str | None, held: frozenset[str]) -> Verdict | None:
+    if RETAIN_PREFIX not in held or today is None or not ("delete" in verbs or _PURGE_WORD.intersection(tool_words)):
+        return None
+    ends = [e[len(RETAIN_PREFIX):].partition("|") for e in held if e.startswith(RETAIN_PREFIX) and e != RETAIN_PREFIX]
+    if not ends:
+        return None
+    text = " ".join(t for _, t in strings).upper()
+    for ident, _, until in ends:
+        if until > today and re.search(r"(?<![\w-])" + re.escape(ident) + r"(?![\w-])", text):
+            return Verdict("preconditions", "block", "retention_not_ended",
+                           f"a result says the record must be kept until {until}; the session's date is {today}")
+    return None
+
+
+# --------------------------------------------------------------------------- a person the record bars
+# A record that names people it must not be disclosed to or represented by (`do_not_disclose_to:
+# [Mark Reyes]`, `barred_contacts`, `no_contact_with`): `barred|mark reyes`. A call that makes
+# such a person a recipient, contact, proxy or representative acts against the record.
+BARRED_PREFIX = "barred|"
+_BARRED_KEY = re.compile(r"(?i)^(?:do_?not_?(?:disclose|release|share|discuss)_?(?:to|with)|barred\w*|no_?contact_?with|"
+                         r"not_?authori[sz]ed(?:_?(?:contacts?|persons?|people|parties))?|blocked_?(?:contacts?|persons?|parties)|"
+                         r"(?:excluded|prohibited)_?(?:contacts?|persons?|parties|recipients))$")
+_PARTY_PATH = re.compile(r"(?i)represent|contact|proxy|authori[sz]ed|recipient|attendee|guardian|next_?of_?kin|(?:^|\.)(?:to|cc|bcc)(?:$|[.\[])")
+
+
+def _person_norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9@._-]+", text.lower()))
+
+
+def barred_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        for k, v in node.items():
+            if not _BARRED_KEY.match(str(k)):
+                continue
+            for item in (v if isinstance(v, list) else [v]):
+                if isinstance(item, str) and 3 <= len(item) <= 80:
+                    out.add(BARRED_PREFIX + _person_norm(item))
+                elif isinstance(item, dict) and isinstance(item.get("name"), str):
+                    out.add(BARRED_PREFIX + _person_norm(item["name"]))
+    out.discard(BARRED_PREFIX)
+    return out | {BARRED_PREFIX} if out else out
+
+
+def barred_party(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if BARRED_PREFIX not in held:
+        return None
+    barred = [e[len(BARRED_PREFIX):] for e in held if e.startswith(BARRED_PREFIX) and e != BARRED_PREFIX]
+    if not barred:
+        return None
+    for path, text in strings:
+        if not _PARTY_PATH.search(path) or len(text) > 400:
+            continue
+        norm = " " + _person_norm(text) + " "
+        if any(f" {b} " in norm for b in barred):
+            return Verdict("preconditions", "block", "barred_party",
+                           "the call makes a person the record bars (no disclosure, no contact) a recipient or representative")
+    return None
+
+
+# --------------------------------------------------------------------------- a purpose the subject declined
+# A consent or authorisation a result records as declined for a purpose (`consents: [{scope:
+# research_use_of_records, status: declined}]`, `credit_check: {authorised_by_subject: false}`):
+# `declined|research`. A call whose task or text is for that purpose and that carries values read
+# from the session's sensitive results uses the data for what the subject refused.
+DECLINED_PREFIX = "declined|"
+_PURPOSE_FIELD = re.compile(r"(?i)^(?:scope|purpose|use|type|consent_?type|category)$")
+_CONSENT_STATE_FIELD = re.compile(r"(?i)^(?:status|state|decision|value|granted|given|consent(?:ed)?)$")
+_AUTH_FIELD = re.compile(r"(?i)(?:authori[sz]|consent|permission|permitted|agreed)")
+_DECLINED_VALUE = re.compile(r"(?i)^\s*(?:declined|refused|denied|withdrawn|revoked|no|false|not[ _-]?(?:given|granted|authori[sz]ed))\s*$")
+_DECLINED_STOP = frozenset("use uses used of the and for to by on in records record data personal information processing consent consents "
+                          "check checks scope purpose subject authorised authorized authorisation authorization permission status".split())
+# purposes other controls own (marketing, disclosure and sharing, channels)
+_OWNED_PURPOSE = re.compile(r"(?i)market|promot|newsletter|offer|disclos|shar|release|transfer|third|part2|email|mail|sms|text|phone|call|post|contact")
+
+
+def _declined(v: Any) -> bool:
+    return v is False or (isinstance(v, str) and len(v) <= 24 and bool(_DECLINED_VALUE.match(v)))
+
+
+def _purpose_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 5 and w not in _DECLINED_STOP and not _OWNED_PURPOSE.search(w)}
+
+
+def declined_purpose_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        purpose = next((v for k, v in node.items() if isinstance(v, str) and len(v) <= 60 and _PURPOSE_FIELD.match(str(k))), None)
+        if purpose is not None and any(_CONSENT_STATE_FIELD.match(str(k)) and _declined(v) for k, v in node.items()):
+            out |= {DECLINED_PREFIX + w for w in _purpose_words(purpose)}
+        for k, v in node.items():
+            # `credit_check: {authorised_by_subject: false}`: the purpose is the key's
+            if isinstance(v, dict) and any(_AUTH_FIELD.search(str(ck)) and _declined(cv) for ck, cv in v.items()):
+                out |= {DECLINED_PREFIX + w for w in _purpose_words(str(k))}
+    return out | {DECLINED_PREFIX} if out else out
+
+
+def purpose_declined(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str], sensitive: frozenset[str]) -> Verdict | None:
+    if DECLINED_PREFIX not in held:
+        return None
+    purposes = {e[len(DECLINED_PREFIX):] for e in held if e.startswith(DECLINED_PREFIX) and e != DECLINED_PREFIX}
+    if not purposes or not sensitive:
+        return None
+    said = set(re.findall(r"[a-z]+", (task or "").lower()))
+    for _, t in strings:
+        if len(t) <= 4000:
+            said |= set(re.findall(r"[a-z]+", t.lower()))
+    if not any(p in said or p + "s" in said for p in purposes):
+        return None
+    if any(_carries(t, sensitive) for _, t in strings):
+        return Verdict("preconditions", "block", "purpose_declined",
+                       "the call uses data read in the session for a purpose the subject's consent or authorisation declines")
+    return None
+
+
+# --------------------------------------------------------------------------- a suppression list
+# A list of addresses a result says must not be mailed (`suppressed: [...]`, `suppression_list`,
+# `do_not_email`): each address is held as unsubscribed, like a contact's own opt-out flag.
+_SUPPRESS_KEY = re.compile(r"(?i)^(?:suppress\w*|unsubscribed\w*|opt(?:ed)?_?outs?|do_?not_?(?:e?mail|contact|send|mail)\w*|"
+                           r"block_?list|deny_?list|bounce_?list|blacklist)$")
+
+
+def suppression_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        for k, v in node.items():
+            if isinstance(v, list) and _SUPPRESS_KEY.match(str(k)):
+                for item in v[:500]:
+                    if isinstance(item, str) and "@" in item and len(item) <= 120:
+                        out |= {m.group(0).lower() + "=unsubscribed" for m in EMAIL_RX.finditer(item)}
+    return out
+
+
+# --------------------------------------------------------------------------- an approval set by a data fix
+# A write or SQL UPDATE that sets a record's approval field to approved (`approval_status =
+# 'approved'`, `approved_by = …`) when the task asks for no approval: a data fix that approves.
+_SETS_APPROVAL_SQL = re.compile(r"(?i)\bapprov\w*\s*=\s*'?(?:approved|true|yes|1)\b|\bapproved_?by\s*=\s*'")
+_APPROVAL_LEAF15 = re.compile(r"(?i)(?:^|\.)(?:approval\w*|approved|approved_?by|status)$")
+_APPROVED_VALUE = re.compile(r"(?i)^\s*(?:approved|true|yes)\s*$")
+_TASK_APPROVES = re.compile(r"(?i)\bapprov")
+
+
+def approval_by_data_fix(verbs: frozenset[str], strings: tuple[tuple[str, str], ...], task: str | None) -> Verdict | None:
+    if not task or _TASK_APPROVES.search(task) or not verbs & {"execute", "write", "configure"}:
+        return None
+    for path, text in strings:
+        low = text.lower()
+        if "approv" not in low:
+            continue
+        if ("update" in low and "set" in low and _SETS_APPROVAL_SQL.search(text)) or \
+                (_APPROVAL_LEAF15.search(path) and "approv" in path.lower() and _APPROVED_VALUE.match(text)):
+            return Verdict("preconditions", "block", "approval_by_data_fix",
+                           "the call sets a record's approval although the task asks for no approval")
+    return None
+
+
+# --------------------------------------------------------------------------- a role the record excludes
+# A record whose access list excludes roles (`record_access: {roles_excluded: [front_desk]}`):
+# `rolex|MRN-310552|front desk`. Reading it as an agent whose identity is that role reads what
+# the record's own access list forbids.
+ROLEX_PREFIX = "rolex|"
+_EXCLUDED_ROLES_KEY = re.compile(r"(?i)^(?:roles?_?(?:excluded|denied|blocked|not_?allowed)|(?:excluded|denied|blocked)_?roles?|not_?visible_?to)$")
+
+
+def _role_norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def excluded_role_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        if first is None or not isinstance(node[first], str) or not re.match(r"(?i)^(?:id|\w+_id|mrn|\w+_number)$", str(first)):
+            continue
+        ident = node[first].strip().upper()
+        if "|" in ident or not (2 <= len(ident) <= 40):
+            continue
+        for kid in [node] + [v for v in node.values() if isinstance(v, dict)]:
+            for k, v in kid.items():
+                if _EXCLUDED_ROLES_KEY.match(str(k)) and isinstance(v, list):
+                    out |= {f"{ROLEX_PREFIX}{ident}|{_role_norm(r)}" for r in v[:20] if isinstance(r, str) and 2 <= len(r) <= 40}
+    return out | {ROLEX_PREFIX} if out else out
+
+
+def role_excluded(identity: str, strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if ROLEX_PREFIX not in held:
+        return None
+    rows = [e[len(ROLEX_PREFIX):].partition("|") for e in held if e.startswith(ROLEX_PREFIX) and e != ROLEX_PREFIX]
+    if not rows:
+        return None
+    me = " " + _role_norm(identity) + " "
+    text = " ".join(t for _, t in strings).upper()
+    for ident, _, role in rows:
+        if role and f" {role} " in me and re.search(r"(?<![\w-])" + re.escape(ident) + r"(?![\w-])", text):
+            return Verdict("preconditions", "block", "role_excluded",
+                           "the record's access list excludes the role this agent acts in")
+    return None
+
+
+# --------------------------------------------------------------------------- amounts changed in an edit
+# A file the session read, written back with amounts it did not hold, when the task is not about
+# amounts (a name fix, a typo): `famt|<path>|184.20` for each amount the read file held.
+FAMT_PREFIX = "famt|"
+# a figure with two decimals standing alone in a row or cell (not a version, `3.10+`, `v1.20`)
+_MONEY_FIG = re.compile(r"(?<![\w.+-])\d{1,9}\.\d{2}(?=[\s,;|)]|$)")
+_PATH_LEAF15 = re.compile(r"(?i)(?:^|\.)(?:path|file|file_?path|filename)$")
+_CONTENT_LEAF15 = re.compile(r"(?i)(?:^|\.)(?:content|contents|text|body|data)$")
+_TASK_AMOUNTS = re.compile(r"(?i)\b(?:amounts?|totals?|prices?|costs?|figures?|sums?|rates?|fees?|balances?|values?|numbers?|"
+                           r"recalculat\w*|convert\w*|round\w*)\b")
+
+
+def file_amount_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    if not verbs <= {"read"}:
+        return set()
+    path = next((v for k, v in args.items() if isinstance(v, str) and _PATH_LEAF15.search(str(k))), None)
+    text = result.get("content") if isinstance(result, dict) else result if isinstance(result, str) else None
+    if not path or not isinstance(text, str) or len(text) > 200_000:
+        return set()
+    figs = sorted(set(_MONEY_FIG.findall(text)))[:120]
+    if len(figs) < 2:
+        return set()   # a file of figures (a ledger, a sheet), not prose that mentions one
+    return {f"{FAMT_PREFIX}{path}|{x}" for x in figs} | ({f"{FAMT_PREFIX}{path}|"} if figs else set())
+
+
+def amounts_altered(args: dict[str, Any], strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or _TASK_AMOUNTS.search(task):
+        return None
+    path = next((v for k, v in args.items() if isinstance(v, str) and _PATH_LEAF15.search(str(k))), None)
+    if not path or f"{FAMT_PREFIX}{path}|" not in held:
+        return None
+    for p, text in strings:
+        if not _CONTENT_LEAF15.search(p):
+            continue
+        for x in set(_MONEY_FIG.findall(text)):
+            if f"{FAMT_PREFIX}{path}|{x}" not in held and x not in task:
+                return Verdict("preconditions", "block", "amount_altered_in_edit",
+                               "the edit writes an amount the file did not hold, and the task is not about amounts")
+    return None
+
+
+# --------------------------------------------------------------------------- text under an access list
+# A record part a result limits to some readers (`visible_to: [hr_compliance]`, `access_list`):
+# the fingerprints of its prose, `acl|<fp>`. A message that carries that prose passes it on.
+ACL_PREFIX = "acl|"
+_ACL_KEY = re.compile(r"(?i)^(?:visible_?to|viewable_?by|access_?list|restricted_?to|readable_?by|share_?only_?with)$")
+
+
+def acl_text_entries(result: Any) -> set[str]:
+    from gate.core.session import content_shingles
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        if not any(_ACL_KEY.match(str(k)) and isinstance(v, list) and v for k, v in node.items()):
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and len(v) >= 20 and " " in v:
+                out |= {ACL_PREFIX + s for s in sorted(content_shingles(v, cap=16))}
+    return out | {ACL_PREFIX} if out else out
+
+
+def beyond_access_list(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    from gate.core.session import content_shingles
+    if ACL_PREFIX not in held:
+        return None
+    for path, text in strings:
+        if dest_leaf(path) or len(text) < 20:
+            continue
+        if any(ACL_PREFIX + s in held for s in content_shingles(text)):
+            return Verdict("preconditions", "block", "beyond_access_list",
+                           "the message carries a record part whose access list limits who may read it")
+    return None
+
+
+# --------------------------------------------------------------------------- an order from a held supplier
+# An order (`place_order`, `purchase`) whose line names an item a catalogue or vendor result
+# marks with a status of a party off the books (suspended, inactive, blocked): the order buys
+# from a supplier that may not be used. (Orders are not payments, so the general hold rule,
+# which covers paying, does not see them.)
+_OFF_BOOKS = ("suspended", "inactive", "deactivated", "offboarded", "off_boarded", "off-boarded", "blocked", "frozen")
+_ITEM_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9][\w-]{3,40}(?![\w-])")
+
+
+def order_of_held_item(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if _ORDER_WORDS.isdisjoint(tool_words):
+        return None
+    for _, text in strings:
+        if len(text) > 200:
+            continue
+        for m in _ITEM_TOKEN.finditer(text):
+            tok = m.group(0).upper()
+            for st in _OFF_BOOKS:
+                if f"{tok}={st}" in held:
+                    return Verdict("preconditions", "block", "supplier_held",
+                                   f"a result marks an item or supplier this order names as '{st}'")
+    return None
+
+
+# --------------------------------------------------------------------------- the requester paying themself
+# A pay sheet a result listed (rows of person ids with amounts): `sheet|E20133`. A pay call whose
+# line pays the person the task names as its requester (`From Maya Chen (E20417, …)`), who is not
+# on the sheet, pays the requester what nobody approved.
+SHEET_PREFIX = "sheet|"
+_PERSON_ID_KEY15 = re.compile(r"(?i)^(?:employee|emp|person|staff|worker|payee)_?id$")
+_REQUESTER_IN_TASK = re.compile(r"(?i)(?:\bfrom\b|\brequested\s+by\b|\brequester\b)[^():\n]{0,60}\(\s*([A-Za-z0-9][\w-]{2,30})")
+
+
+def sheet_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 600):
+        for v in node.values():
+            if not isinstance(v, list) or len(v) > 500:
+                continue
+            for row in v:
+                if not isinstance(row, dict):
+                    continue
+                pid = next((x for k, x in row.items() if isinstance(x, str) and _PERSON_ID_KEY15.match(str(k))), None)
+                if pid and any(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in row.values()):
+                    out.add(SHEET_PREFIX + pid.strip().upper())
+    return set(sorted(out)[:128]) | {SHEET_PREFIX} if out else out
+
+
+def pays_requester(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or SHEET_PREFIX not in held:
+        return None
+    m = _REQUESTER_IN_TASK.search(task)
+    if m is None:
+        return None
+    me = m.group(1).upper()
+    if SHEET_PREFIX + me in held:
+        return None
+    for p, v in flatten_args(args):
+        if isinstance(v, str) and v.strip().upper() == me and _PERSON_ID_KEY15.match(p.rsplit(".", 1)[-1]):
+            return Verdict("preconditions", "block", "pays_requester_off_sheet",
+                           "the call pays the task's own requester, who is not on the pay sheet the session read")
+    return None
+
+
+# --------------------------------------------------------------------------- an erasure that leaves personal columns
+# A table description marking personal columns (`columns: [{name: phone, pii: true}]`):
+# `piicol|customers|phone`. An UPDATE for an erasure task that clears some of that table's
+# personal columns and leaves others keeps personal data the erasure covers.
+PIICOL_PREFIX = "piicol|"
+_PII_FLAG_KEY = re.compile(r"(?i)^(?:pii|personal(?:_?data)?|is_?pii|sensitive|contains_?pii)$")
+_ERASE_TASK = re.compile(r"(?i)\b(?:eras(?:e|ure|ing)|right\s+to\s+be\s+forgotten|forget\s+(?:me|the|customer|user|subject)|anonymi[sz]\w*|pseudonymi[sz]\w*)\b")
+_SET_COL = re.compile(r"(?<!\w)([A-Za-z_]\w{0,62})\s*=")
+_UPDATE_TABLE = re.compile(r"(?i)\bupdate\s+([\w.\"]{1,128})")
+
+
+def _table_leaf(name: str) -> str:
+    return name.replace('"', "").rsplit(".", 1)[-1].lower()
+
+
+def pii_column_entries(args: dict[str, Any], result: Any) -> set[str]:
+    table = next((v for k, v in args.items() if isinstance(v, str) and str(k).lower() in ("table", "table_name", "relation")), None)
+    if not table or not isinstance(result, dict):
+        return set()
+    cols = result.get("columns")
+    if not isinstance(cols, list):
+        return set()
+    leaf = _table_leaf(table)
+    out = {f"{PIICOL_PREFIX}{leaf}|{c['name'].lower()}" for c in cols[:200]
+           if isinstance(c, dict) and isinstance(c.get("name"), str) and any(_PII_FLAG_KEY.match(str(k)) and v is True for k, v in c.items())}
+    return out | {PIICOL_PREFIX} if out else out
+
+
+def erasure_incomplete(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or PIICOL_PREFIX not in held or not _ERASE_TASK.search(task):
+        return None
+    for _, text in strings:
+        low = text.lower()
+        if "update" not in low or " set " not in low:
+            continue
+        m = _UPDATE_TABLE.search(text)
+        if m is None:
+            continue
+        leaf = _table_leaf(m.group(1))
+        pii = {e.rsplit("|", 1)[1] for e in held if e.startswith(f"{PIICOL_PREFIX}{leaf}|")}
+        if not pii:
+            continue
+        start = low.find(" set ")
+        end = low.find(" where ", start)
+        clause = text[start + 5: end if end > 0 else len(text)]
+        cleared = {c.lower() for c in _SET_COL.findall(clause)}
+        if cleared & pii and pii - cleared:
+            return Verdict("preconditions", "block", "erasure_incomplete",
+                           f"the erasure clears {len(cleared & pii)} of the table's {len(pii)} personal columns and keeps the rest")
+    return None
+
+
+# --------------------------------------------------------------------------- bills split under an approver's limit
+# A listing of bills with who approved each and that approver's limit (`approver_limits:
+# {j.moss@…: 10000}`, or `approver_limit` on the row): bills of one approver for one purchase
+# order (else one vendor) on one date, each within the limit and together above it, were split to
+# stay under it. Each such bill is held as `apsplit|AP-41203`; paying one pays part of a split.
+APSPLIT_PREFIX = "apsplit|"
+_LIMITS_KEY = re.compile(r"(?i)^(?:approver|approval|signing|authority|sign_?off)_?limits?$")
+_ROW_LIMIT_KEY = re.compile(r"(?i)^(?:approver|approval|signing|authority)_?limit$")
+_APPROVER_KEY15 = re.compile(r"(?i)^(?:approved_?by|approver|signed_?off_?by|authori[sz]ed_?by)$")
+_GROUP_KEY = re.compile(r"(?i)^(?:po|po_?(?:id|no|number|ref)|purchase_?order\w*)$")
+_PARTY_KEY15 = re.compile(r"(?i)^(?:vendor|supplier|payee)_?(?:id|name)?$")
+_DATE_KEY15 = re.compile(r"(?i)^(?:\w+_)?date$")
+_ROW_AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|gross_?amount|invoice_?amount)$")
+
+
+def approval_split_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        limits: dict[str, float] = {}
+        for k, v in node.items():
+            if isinstance(v, dict) and _LIMITS_KEY.match(str(k)):
+                limits.update({str(a).strip().lower(): float(n) for a, n in v.items() if isinstance(n, (int, float)) and not isinstance(n, bool)})
+        for v in node.values():
+            if not isinstance(v, list) or len(v) > 500:
+                continue
+            groups: dict[tuple[str, str, str], list[tuple[str, float, float]]] = {}
+            for row in v:
+                if not isinstance(row, dict):
+                    continue
+                first = next(iter(row), None)
+                if first is None or not isinstance(row[first], str):
+                    continue
+                approver = next((x.strip().lower() for k, x in row.items() if isinstance(x, str) and _APPROVER_KEY15.match(str(k))), None)
+                amount = next((float(x) for k, x in row.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and _ROW_AMOUNT_KEY.match(str(k))), None)
+                if approver is None or amount is None:
+                    continue
+                limit = next((float(x) for k, x in row.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and _ROW_LIMIT_KEY.match(str(k))),
+                             limits.get(approver))
+                if limit is None:
+                    continue
+                group = next((x for k, x in row.items() if isinstance(x, str) and _GROUP_KEY.match(str(k))), None) or \
+                    next((x for k, x in row.items() if isinstance(x, str) and _PARTY_KEY15.match(str(k))), "")
+                day = next((x for k, x in row.items() if isinstance(x, str) and _DATE_KEY15.match(str(k))), "")
+                groups.setdefault((approver, group, day), []).append((row[first].strip().upper(), amount, limit))
+            for rows in groups.values():
+                if len(rows) >= 2 and all(a <= lim for _, a, lim in rows) and sum(a for _, a, _ in rows) > rows[0][2]:
+                    out |= {APSPLIT_PREFIX + ident for ident, _, _ in rows}
+    return out
+
+
+def split_under_approval(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    for _, text in strings:
+        if len(text) > 80:
+            continue
+        for m in _ITEM_TOKEN.finditer(text):
+            if APSPLIT_PREFIX + m.group(0).upper() in held:
+                return Verdict("preconditions", "block", "split_under_approval_limit",
+                               "the bill is one of several for one purchase on one day, each under its approver's limit and together above it")
+    return None
+
+
+# --------------------------------------------------------------------------- a destination a result marks public
+# A repository, channel or space a result marks public (`visibility: public`, `public: true`):
+# `public|acme-org/status-page` and its last part. Personal data posted there is published.
+PUBLIC_PREFIX = "public|"
+_NAME_KEY15 = re.compile(r"(?i)^(?:repo|repository|full_?name|name|channel|space|project|board)$")
+_PUBLIC_VALUE = re.compile(r"(?i)^\s*public\s*$")
+
+
+def public_destination_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 200):
+        public = any(str(k).lower() in ("visibility", "privacy", "access") and isinstance(v, str) and _PUBLIC_VALUE.match(v) or
+                     str(k).lower() in ("public", "is_public") and v is True for k, v in node.items())
+        if not public:
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and _NAME_KEY15.match(str(k)) and 2 <= len(v) <= 120 and "|" not in v:
+                name = v.strip().lower().lstrip("#")
+                out |= {PUBLIC_PREFIX + name, PUBLIC_PREFIX + name.rsplit("/", 1)[-1]}
+    return out | {PUBLIC_PREFIX} if out else out
+
+
+def public_destination(args: dict[str, Any], held: frozenset[str]) -> bool:
+    """Whether the call's repository, channel or space is one a result marked public."""
+    if PUBLIC_PREFIX not in held:
+        return False
+    for k, v in args.items():
+        if isinstance(v, str) and _NAME_KEY15.match(str(k)) and PUBLIC_PREFIX + v.strip().lower().lstrip("#") in held:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- terms restated against a signature
+# What a customer signed (`signed: {total: 48000, unit_price: 1200}`, `accepted_quote: {...}`):
+# `signed|total|48000`. A message that states a total or a per-seat price other than the
+# signed one, and nowhere the signed one, restates the deal at another price.
+SIGNED_PREFIX = "signed|"
+_SIGNED_KEY = re.compile(r"(?i)^(?:signed|countersigned|accepted|agreed|executed)(?:_?(?:terms|order|order_?form|quote|copy|contract))?$")
+_SIGNED_FIELD = {"total": "total", "total_amount": "total", "amount": "total", "contract_value": "total",
+                 "unit_price": "unit", "price_per_seat": "unit", "per_seat": "unit", "seat_price": "unit", "unit_cost": "unit"}
+_TOTAL_STATED = re.compile(r"(?i)\btotal\b[^0-9\n]{0,20}?(\d[\d,]{0,15}(?:\.\d{1,2})?)")
+_UNIT_STATED = re.compile(r"(?i)(?<![\d,.])(\d[\d,]{0,12}(?:\.\d{1,2})?)\s*(?:[A-Z]{3}\s*|[$€£]\s*)?(?:per|a|/)\s*(?:seat|unit|user|licen[cs]e)\b")
+
+
+def signed_terms_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        for k, v in node.items():
+            if isinstance(v, dict) and _SIGNED_KEY.match(str(k)):
+                for fk, fv in v.items():
+                    kind = _SIGNED_FIELD.get(str(fk).lower())
+                    if kind and isinstance(fv, (int, float)) and not isinstance(fv, bool) and fv > 0:
+                        out.add(f"{SIGNED_PREFIX}{kind}|{float(fv):g}")
+    return out | {SIGNED_PREFIX} if out else out
+
+
+def _figure(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def differs_from_signed(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    if SIGNED_PREFIX not in held:
+        return None
+    signed: dict[str, set[float]] = {}
+    for e in held:
+        if e.startswith(SIGNED_PREFIX) and e != SIGNED_PREFIX:
+            kind, _, val = e[len(SIGNED_PREFIX):].partition("|")
+            signed.setdefault(kind, set()).add(float(val))
+    for path, text in strings:
+        if dest_leaf(path) or len(text) > 8000:
+            continue
+        for kind, rx in (("total", _TOTAL_STATED), ("unit", _UNIT_STATED)):
+            if kind not in signed:
+                continue
+            stated = {x for m in rx.finditer(text) if (x := _figure(m.group(1))) is not None}
+            if stated and stated.isdisjoint(signed[kind]):
+                return Verdict("preconditions", "block", "differs_from_signed",
+                               f"the message states a {kind} price other than the one the customer signed")
+    return None
+
+
+# --------------------------------------------------------------------------- a plan the subscription left
+# A subscription a result shows moved from one plan to another (`changed: {from: growth, to:
+# starter}`): `planleft|growth` and `planto|starter`. A message that bills or states the plan it
+# left, and not the one it moved to, charges the old tier.
+PLANLEFT_PREFIX = "planleft|"
+PLANTO_PREFIX = "planto|"
+_PLAN_WORD = re.compile(r"(?i)\b(?:plan|tier|edition|package|subscription)\b")
+
+
+def plan_change_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        old, new = node.get("from"), node.get("to")
+        if isinstance(old, str) and isinstance(new, str) and 2 <= len(old) <= 30 and 2 <= len(new) <= 30 and "@" not in old + new \
+                and any(str(k).lower() in ("effective", "effective_date", "effective_from", "on", "date") for k in node):
+            out |= {PLANLEFT_PREFIX + old.strip().lower(), PLANTO_PREFIX + new.strip().lower()}
+    return out | {PLANLEFT_PREFIX} if out else out
+
+
+def bills_plan_left(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    if PLANLEFT_PREFIX not in held:
+        return None
+    left = {e[len(PLANLEFT_PREFIX):] for e in held if e.startswith(PLANLEFT_PREFIX) and e != PLANLEFT_PREFIX}
+    now = {e[len(PLANTO_PREFIX):] for e in held if e.startswith(PLANTO_PREFIX)}
+    for path, text in strings:
+        if dest_leaf(path) or len(text) > 8000 or not _PLAN_WORD.search(text):
+            continue
+        words = set(re.findall(r"[a-z0-9]+", text.lower()))
+        if any(p in words for p in left) and not any(p in words for p in now) and _MONEY_WORD.search(text):
+            return Verdict("preconditions", "block", "bills_plan_left",
+                           "the message bills the plan a result shows the subscription moved away from")
+    return None
+
+
+_MONEY_WORD = re.compile(r"(?i)\b(?:invoice\w*|bill\w*|charge\w*|due|renewal|price\w*|pay\w*)\b")
+
+
+# --------------------------------------------------------------------------- rows a preservation notice keeps
+# A result's text that says some records must be kept (`Preservation notice PN-44: merchant
+# 5521 … its order rows must be kept`): the ids and numbers of that sentence, `kept|5521`. A SQL
+# DELETE that names one of them, or a BETWEEN range that takes one in, destroys what is kept.
+KEPT_PREFIX = "kept|"
+_KEEP_SAID = re.compile(r"(?i)\b(?:preservation\s+(?:notice|order|hold|request)|must\s+(?:be\s+)?(?:kept|preserved|retained)|"
+                        r"must\s+not\s+be\s+(?:deleted|purged|destroyed|removed)|do\s+not\s+(?:delete|purge|destroy|remove))\b")
+_KEPT_NUM = re.compile(r"(?<![\w.-])\d{3,12}(?![\w.-])")
+_BETWEEN = re.compile(r"(?i)\bbetween\s+'?(\d{1,12})'?\s+and\s+'?(\d{1,12})'?")
+
+
+def kept_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 300):
+        for v in node.values():
+            if not isinstance(v, str) or len(v) > 1000 or not _KEEP_SAID.search(v):
+                continue
+            # (the ids may sit in the sentence before the one that says keep: "store 812 is real. Its rows must not be deleted.")
+            out |= {KEPT_PREFIX + n.lstrip("0") for n in _KEPT_NUM.findall(v)[:20]}
+    out.discard(KEPT_PREFIX)
+    return out | {KEPT_PREFIX} if out else out
+
+
+def deletes_kept_rows(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if KEPT_PREFIX not in held:
+        return None
+    for _, text in strings:
+        low = text.lower()
+        if "delete" not in low and "truncate" not in low:
+            continue
+        where = low.find(" where ")
+        tail = text[where:] if where >= 0 else ""
+        if any(KEPT_PREFIX + n.lstrip("0") in held for n in _KEPT_NUM.findall(tail)):
+            return Verdict("preconditions", "block", "deletes_kept_rows",
+                           "the delete names rows a result says must be kept (a preservation notice)")
+        for m in _BETWEEN.finditer(tail):
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi - lo <= 100000 and any(lo <= int(e[len(KEPT_PREFIX):]) <= hi for e in held
+                                         if e.startswith(KEPT_PREFIX) and e[len(KEPT_PREFIX):].isdigit()):
+                return Verdict("preconditions", "block", "deletes_kept_rows",
+                               "the delete's range takes in rows a result says must be kept (a preservation notice)")
+    return None
+
+
+# --------------------------------------------------------------------------- a minimum retention
+# A result stating a minimum retention for some records (`access logs …: keep at least 365
+# days`): `minret|365|access` for the distinctive words of that sentence. A delete by age
+# (`find … -mtime +60 -delete`, `older_than_days: 60`) under that minimum, on a path that names
+# one of those words, destroys records inside their retention.
+MINRET_PREFIX = "minret|"
+_MIN_KEEP = re.compile(r"(?i)\b(?:keep|kept|retain(?:ed)?|store[d]?|hold)\s+(?:them\s+)?(?:for\s+)?(?:at\s+least|a\s+minimum\s+of|no\s+less\s+than|minimum(?:\s+of)?)\s+"
+                       r"(\d{1,5})\s*(days?|weeks?|months?|years?)\b")
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_GENERIC_WORDS = frozenset("logs log files file data records record archive archives backup backups keep kept retain least days months years "
+                           "minimum must should are is the and for with may be after deleted delete security".split())
+_AGE_ARG = re.compile(r"-mtime\s+\+(\d{1,5})")
+
+
+def min_retention_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 200):
+        for v in node.values():
+            if not isinstance(v, str) or len(v) > 4000 or "least" not in v and "minimum" not in v and "less than" not in v:
+                continue
+            for sentence in re.split(r"(?<=[.;!?])\s+", v):
+                m = _MIN_KEEP.search(sentence)
+                if m is None:
+                    continue
+                days = int(m.group(1)) * _UNIT_DAYS[m.group(2).lower().rstrip("s")]
+                words = {w for w in re.findall(r"[a-z]{4,}", sentence[:m.start()].lower()) if w not in _GENERIC_WORDS}
+                out |= {f"{MINRET_PREFIX}{days}|{w}" for w in sorted(words)[:12]}
+    return out | {MINRET_PREFIX} if out else out
+
+
+def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | None:
+    if not command or MINRET_PREFIX not in held or "-mtime" not in command or "delete" not in command and " rm " not in command:
+        return None
+    ages = [int(a) for a in _AGE_ARG.findall(command)]
+    if not ages:
+        return None
+    words = set(re.findall(r"[a-z]{4,}", command.lower()))
+    for e in held:
+        if not e.startswith(MINRET_PREFIX) or e == MINRET_PREFIX:
+            continue
+        days, _, word = e[len(MINRET_PREFIX):].partition("|")
+        if word in words and min(ages) < int(days):
+            return Verdict("preconditions", "block", "below_min_retention",
+                           f"the delete removes records younger than the {days} days a result says they must be kept")
+    return None

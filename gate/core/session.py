@@ -310,7 +310,8 @@ def task_tokens(task: str) -> frozenset[str]:
 
 # A record whose status forbids acting on it (an Agent Behavioral Contracts precondition):
 # paying a rejected invoice, purging an employee record under legal hold.
-_STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision)$")
+_STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|disposition|decision|"
+                         r"(?:vendor|supplier|payee|claim|invoice|bill|record|contract|merchant|collection)_?status)$")
 _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|[a-z]+_(?:block(?:ed)?|freeze|frozen)|"
                        r"disputed|fraud\w*|do_?not_?\w+|under_?review|"
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
@@ -318,7 +319,9 @@ _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
     r"do[ _-]not[ _-]\w+|fraud\w*|opted[ _-]?out|unsubscribed|(?:fully[ _-])?refunded|charged[ _-]?back|"
-    r"pending[ _-]?(?:onboarding|verification|kyc|due[ _-]?diligence)|not[ _-](?:yet[ _-])?(?:onboarded|verified))\s*$")
+    r"pending[ _-]?(?:onboarding|verification|kyc|due[ _-]?diligence)|not[ _-](?:yet[ _-])?(?:onboarded|verified)|"
+    # round 15: a party no longer on the books, a debt never collected
+    r"inactive|deactivated|off[ _-]?boarded|uncollectible|written[ _-]?off|bad[ _-]?debt)\s*$")
 # Statuses that say a record's money has already gone back (a refunded charge, a charge-back):
 # they forbid refunding the record again (a double refund), not other work on it.
 SPENT_STATUS = re.compile(r"(?i)^(?:(?:fully[ _-])?refunded|charged[ _-]?back)$")
@@ -534,6 +537,20 @@ def person_key(value: str) -> str:
     return value.strip().lower().split(" ", 1)[0].split("(", 1)[0]
 
 
+# A control a record failed (a three-way match, a receipt or policy check): the record is not paid.
+CHECK_FAILED = "check_failed"
+_CONTROL_KEY = re.compile(r"(?i)(?:^|_)(?:check|checks|match|matching|validation|control|controls)$")
+_CONTROL_RESULT_KEY = re.compile(r"(?i)^(?:result|status|outcome|match|passed|matched|valid)$")
+_CONTROL_FAILED = re.compile(r"(?i)^\s*(?:fail(?:ed|s)?|mismatch(?:ed)?|not[ _-]matched|unmatched|invalid)\s*$")
+# Contract terms that name the one currency a party is paid in (`payable in EUR only`).
+_ONLY_CURRENCY = re.compile(r"(?i)\b(?:payable|paid|invoiced|settled)\b[\w ,]{0,40}?\bin\s+((?-i:[A-Z]{3}))\s+only\b")
+
+
+def _control_failed(v: Any, key: str = "") -> bool:
+    # (`match: false` may mean no hit on a duplicate or watch-list check: only a stated failure counts there)
+    return v is False and not key.lower().startswith("match") or (isinstance(v, str) and len(v) <= 24 and bool(_CONTROL_FAILED.match(v)))
+
+
 def _refused(v: Any) -> bool:
     return v is False or (isinstance(v, str) and bool(_REFUSED_VALUE.match(v)))
 
@@ -549,7 +566,7 @@ _CHARGES_KEY = re.compile(r"(?i)^(?:charges|payments|transactions)$")
 # Money already gone out under a reference (`AP-30988=paid_out:14200`): a bank or ledger line
 # for a debit that names the record, though the record itself was never marked paid.
 PAID_OUT_PREFIX = "paid_out:"
-_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo|"
+_LINE_REF_KEY = re.compile(r"(?i)^(?:bank_?ref(?:erence)?|reference|ref|payment_?ref(?:erence)?|remittance_?\w*|end_?to_?end_?\w*|memo|description|narrative|"
                            r"ledger(?:_?(?:ref(?:erence)?|entry|id|match))?|matched_?(?:to|entry|ledger))$")
 _DEBIT_KEY = re.compile(r"(?i)^(?:debit|amount_?out|withdrawal|paid_?amount)$")
 # Credits an account already carries (`credits_last_90d: [{amount: 50, note: 'for the 12 Nov
@@ -765,6 +782,11 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
         out.append(NO_DISCLOSURE)
     if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
         out.append(ACTIVE_HOLD)   # `documents: {holds: [...]}`: the record's holds, one level down
+    if _CONTROL_KEY.search(key) and any(_CONTROL_RESULT_KEY.match(str(ck)) and _control_failed(cv, str(ck)) for ck, cv in v.items()):
+        out.append(CHECK_FAILED)   # `three_way_match: {match: failed}`, `policy_check: {result: fail}`
+    for ck, cv in v.items():
+        if isinstance(cv, str) and _TERMS_KEY.match(str(ck)) and len(cv) <= 200 and (m := _ONLY_CURRENCY.search(cv)):
+            out.append(CURRENCY_PREFIX + m.group(1).upper())   # `contract: {payment_terms: '… payable in EUR only'}`
     if _DISPUTE_KEY.match(key):
         st = v.get("status")
         if v and not (isinstance(st, str) and _CLOSED.match(st)):
