@@ -56,7 +56,9 @@ READ_ONLY_VERBS = frozenset({"read"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 EMAIL_RX = re.compile(r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
-URL_RX = re.compile(r"\b(?:https?|ftp|s3|gs|wss?)://([A-Za-z0-9.-]+)(?::\d+)?[^\s'\"<>]*", re.I)
+# the host after any `user:password@` (`https://acme.com@evil.example/` goes to evil.example),
+# a bracketed IPv6 literal included (`http://[::1]:8080/`)
+URL_RX = re.compile(r"\b(?:https?|ftp|s3|gs|wss?)://(?:[^\s/?#@'\"<>]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?[^\s'\"<>]*", re.I)
 # (not followed by more labels: `pacificdental.com.au` is not `pacificdental.com`)
 _HOST_RX = re.compile(r"(?:^|[\s@=])((?:[a-z0-9-]+\.)+(?:com|net|org|io|dev|ai|co|xyz|ru|cn|info|biz|me|app|sh|tk|top|site|online|cc|to|in|uk|de))(?![\w-]|\.[a-z0-9])", re.I)
 PATH_RX = re.compile(r"(?:^|[\s='\"(])((?:~|\.{1,2})?/[^\s'\"|;&<>()]*|[A-Za-z]:\\[^\s'\"|;&<>]*)")
@@ -227,9 +229,14 @@ def domain_of(value: str) -> str | None:
     return None
 
 
+_IPV6_INTERNAL = re.compile(r"^\[(?:::1|::ffff:(?:127|10|192\.168)\.[\d.]+|f[cd][0-9a-f]{0,2}:[0-9a-f:.]*|fe[89ab][0-9a-f]?:[0-9a-f:.]*)\]$")
+
+
 @lru_cache(maxsize=8192)
 def is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
     d = ___domain.lower()
+    if d.startswith("["):     # an IPv6 literal: loopback, unique-local (fc00::/7), link-local (fe80::/10)
+        return _IPV6_INTERNAL.match(d) is not None
     if d in ("localhost",) or d.endswith(".local") or d.endswith(".internal") or d.endswith(".svc") or re.match(r"^(?:127\.|10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)", d):
         return True
     return any(d == i or d.endswith("." + i) for i in internal)
