@@ -8,8 +8,9 @@ command, a result full of card-like numbers).
 Each of 30 units (`curl -o a.sh http://x `, `git push --force `, …) is repeated to the size given and
 sent as the command, message body or file content of four benchmark agents' tools (`check`), and
 as a tool result (`observe`). Prints the slowest calls. A call is cut off after `--limit` seconds
-(reported as `>limit`). Patterns a policy itself declares (`pattern`, `pattern_deny`) are
-the policy author's and run as written: a backtracking one is as slow here as anywhere.
+(reported as `>limit`). Patterns a policy itself declares (`pattern`, `pattern_deny`, `matches`)
+run on RE2 in linear time (gate/policy/regex.py), except those RE2 cannot run (lookaround,
+backreferences), which `gate policy lint` names.
 """
 
 from __future__ import annotations
