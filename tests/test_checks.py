@@ -671,6 +671,8 @@ def test_domain_membership_by_suffixes_equals_the_plain_definition() -> None:
     ("kubectl", "-n x get secret/db -ojsonpath={.data.password}", 3),
     ("run_shell", "kubectl get secrets -A -o json", 3),
     ("kubectl", "get secret db -o yaml | base64 -d", 3),                   # a pipeline is judged on its words
+    ("kubectl", "get secret db -o custom-columns=P:.data.password", 3),    # every output format that prints values
+    ("kubectl", "get secret db -o=go-template --template={{.data.password}}", 3),
     ("kubectl", "exec api-0 -- cat /etc/secrets/token", 3),               # not a get/describe
     ("kubectl", "rollout undo deployment/pricing-svc -n pricing", 1),      # managing a workload: names say nothing
     ("kubectl", "scale deploy/customer-export -n payroll --replicas=3", 1),

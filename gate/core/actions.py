@@ -351,7 +351,7 @@ def _shell_verbs(command_text: str, verbs: set[str]) -> None:
 _KUBE_READ = re.compile(
     r"^\s*(?:(?:kubectl|oc)\s+)?(?:(?:-n|--namespace|--context|--cluster|-A|--all-namespaces)(?:[= ]\S+)?\s+)*"
     r"(get|describe)\s+([A-Za-z0-9.,/_-]+)(.*)$", re.S)
-_KUBE_VALUES = re.compile(r"(?:^|\s)(?:-o\s*=?\s*|--output[= ]\s*)(?:yaml|json|jsonpath|go-template|template)|(?:^|\s)--template\b")
+_KUBE_VALUES = re.compile(r"(?:^|\s)(?:-o\s*=?\s*|--output[= ]\s*)(?:yaml|json|jsonpath|go-template|template|custom-columns)|(?:^|\s)--template\b")
 _SHELL_CHAIN = re.compile(r"[|;&`\n]|\$\(")
 
 
