@@ -68,6 +68,7 @@ def test_re2_finds_what_python_finds_on_every_benchmark_argument() -> None:
                 assert [m.span() for m in py.finditer(t)] == [m.span() for m in fast.finditer(t)], (pat, t[:200])
 
 
+@pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")
 @pytest.mark.parametrize("pattern, text, hit", [
     (r"rm -rf /$", "rm -rf /\n", True),            # Python's `$` also matches before a final newline
     (r"rm -rf /$", "rm -rf /\nx", False),
@@ -79,6 +80,11 @@ def test_re2_finds_what_python_finds_on_every_benchmark_argument() -> None:
     (r"[]$]+", "]$", True),
     (r"[^]$]z", "az", True),
     (r"(?i)\bSUDO\b", "sudo rm", True),
+    (r"[[:alpha:]]", "a", False),                  # Python has no POSIX classes: `[[:alpha:]` then `]`
+    (r"[[:alpha:]]", "a]", True),
+    (r"a{,3}b", "aab", True),                      # Python's `{,3}` is `{0,3}`
+    (r"\u00e9t\u00e9", "été", True),
+    (r"[\u00e0-\u00ff]", "ï", True),
 ])
 def test_translated_patterns_keep_pythons_meaning(pattern: str, text: str, hit: bool) -> None:
     assert (re.search(pattern, text) is not None) == hit
@@ -215,3 +221,30 @@ def test_the_benchmark_sre_policy_denies_every_output_that_prints_secret_values(
     d = gate.check({"agent": "sre-agent", "task": "Investigate the failing payments deployment in prod-eu",
                     "action": {"tool": "kubectl", "args": {"args": args, "context": "prod-eu"}}})
     assert ("pattern_denied" in {r["code"] for r in d.reasons}) == denied, (args, d.decision)
+
+
+@pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")
+def test_random_patterns_mean_the_same_in_both_engines() -> None:
+    """Patterns assembled at random from classes, escapes, anchors and quantifiers (no `\\b`),
+    matched against random texts with Unicode digits, letters and spaces: RE2 with the
+    translation finds a match exactly where Python does."""
+    rng = random.Random(11)
+    atoms = [r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", "a", "b", "é", ".", "[a-c]", "[^a]", r"[\d_]", r"[\s,]", "(a|b)",
+             "$", "^", r"\Z", r"\A", "x{,2}", "[[:a]", r"\u00e9", r"\$", "[$]"]
+    quants = ["", "", "*", "+", "?", "{1,2}", "{,2}"]
+    alphabet = ["a", "b", "c", "x", "é", "_", "1", "\u0663", "\n", " ", "\u00a0", ":", "[", "]", "$", ","]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(300)]
+    checked = 0
+    for _ in range(400):
+        pat = "".join(rng.choice(atoms) + (rng.choice(quants) if True else "") for _ in range(rng.randint(1, 4)))
+        try:
+            py = re.compile(pat)
+        except re.error:
+            continue
+        fast = compile_pattern(pat)
+        if isinstance(fast, re.Pattern):
+            continue
+        checked += 1
+        for t in texts:
+            assert (py.search(t) is None) == (fast.search(t) is None), (pat, translate(pat), t)
+    assert checked > 200

@@ -58,6 +58,8 @@ _MULTILINE_FLAG = re.compile(r"\(\?[a-zA-Z]*m[a-zA-Z]*(?:-[a-zA-Z]*)?[:)]")
 _WORD = r"\p{L}\p{N}_"
 _SPACE = r"\t-\r\x1c-\x20\x85\p{Z}"
 _IN_CLASS = {"d": r"\p{Nd}", "D": r"\P{Nd}", "w": _WORD, "s": _SPACE}
+_HEX = frozenset("0123456789abcdefABCDEF")
+_OPEN_MIN = re.compile(r"\{,(\d+)\}")
 _OUTSIDE = {"d": r"\p{Nd}", "D": r"\P{Nd}", "w": f"[{_WORD}]", "W": f"[^{_WORD}]",
             "s": f"[{_SPACE}]", "S": f"[^{_SPACE}]", "Z": r"\z"}
 
@@ -66,9 +68,10 @@ def translate(pattern: str) -> str:
     r"""The pattern in RE2 syntax with Python's meaning. Outside a character class: `$` (when
     the pattern sets no multi-line flag) matches at the end or before a final newline, as
     `(?:\n?\z)` does for a search (a redacted match then takes that newline with it); `\Z` is RE2's `\z`; `\d \w \s \D \W \S` become their
-    Unicode classes. Inside a class `\d \w \s \D` do too (`\W` and `\S` stay ASCII there: a
-    class cannot hold a negated set). Everything else is left as written."""
-    if "$" not in pattern and "\\" not in pattern:
+    Unicode classes; `{,n}` is `{0,n}`. Inside a class `\d \w \s \D` do too (`\W` and `\S`
+    stay ASCII there: a class cannot hold a negated set) and a `[` is a literal (RE2 would read
+    `[:alpha:]`). `\uXXXX` and `\UXXXXXXXX` become `\x{…}`. Everything else is left as written."""
+    if "$" not in pattern and "\\" not in pattern and "[" not in pattern and "{," not in pattern:
         return pattern
     dollar = "$" if _MULTILINE_FLAG.search(pattern) else r"(?:\n?\z)"
     out: list[str] = []
@@ -78,15 +81,27 @@ def translate(pattern: str) -> str:
         c = pattern[i]
         if c == "\\" and i + 1 < n:
             nxt = pattern[i + 1]
+            width = 4 if nxt == "u" else 8 if nxt == "U" else 0
+            code = pattern[i + 2:i + 2 + width]
+            if width and len(code) == width and all(h in _HEX for h in code):
+                out.append(f"\\x{{{code}}}")      # `\u00e9` is RE2's `\x{00e9}`
+                i += 2 + width
+                continue
             out.append((_IN_CLASS if in_class else _OUTSIDE).get(nxt, c + nxt))
             i += 2
             continue
         if in_class:
             if c == "]":
                 in_class = False
-            out.append(c)
+            out.append("\\[" if c == "[" else c)   # Python has no `[:alpha:]`: a `[` in a class is a `[`
             i += 1
             continue
+        if c == "{" and pattern.startswith("{,", i):
+            m = _OPEN_MIN.match(pattern, i)
+            if m is not None:                        # Python's `{,3}` is `{0,3}`; RE2 reads it literally
+                out.append("{0," + m.group(1) + "}")
+                i = m.end()
+                continue
         if c == "[":
             in_class = True
             out.append(c)
