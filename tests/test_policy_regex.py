@@ -3,6 +3,7 @@ only for what RE2 cannot run, and `gate policy lint` names the fallbacks."""
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import subprocess
@@ -30,10 +31,11 @@ def _all_policy_patterns() -> list[str]:
     return sorted(set(out))
 
 
+@functools.lru_cache(maxsize=1)
 def _bench_strings() -> list[str]:
     out: list[str] = []
     for path in sorted((ROOT / "bench" / "cases").glob("*.yaml")) + sorted((ROOT / "bench" / "traces").glob("*.yaml")):
-        for item in yaml.safe_load(path.read_text()) or []:
+        for item in yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or []:
             steps = item.get("steps") or [{"action": item.get("action") or {}}] + list(item.get("history") or [])
             for step in steps:
                 action = step.get("action") or {}
