@@ -6,6 +6,7 @@ uvicorn server in a thread; a raw-socket HTTP exchange with bounded waits."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import tempfile
@@ -25,12 +26,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], wait_s: float = 20.0) -> None:
-    """Return once something listens on 127.0.0.1:`port`; raise if `proc` exits first or `wait_s` passes."""
+def wait_port(port: int, proc: subprocess.Popen[bytes], wait_s: float = 20.0, log: Path | None = None) -> None:
+    """Return once something listens on 127.0.0.1:`port`; raise if `proc` exits first (with the
+    tail of its stderr when `log` holds it) or `wait_s` passes."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+            tail = ""
+            if log is not None:
+                with contextlib.suppress(OSError):
+                    tail = "; stderr: " + log.read_text("utf-8", "replace")[-2000:].strip()
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}{tail}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return
         time.sleep(0.05)
@@ -38,12 +44,20 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], wait_s: float = 20.0) ->
 
 
 @contextmanager
-def spawned(args: list[str], port: int, *, cwd: Path | None = None, stderr: int = subprocess.DEVNULL,
+def spawned(args: list[str], port: int, *, cwd: Path | None = None, stderr: int | None = None,
             wait_s: float = 20.0, stop_s: float = 5.0) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process, yielded once its port answers; terminated (killed after `stop_s`) on exit."""
+    """A server process, yielded once its port answers; terminated (killed after `stop_s`) on exit.
+    Its stderr goes to a temporary file (unless `stderr` says where), so a process that exits
+    before it listens says why."""
+    log = None
+    if stderr is None:
+        fd, name = tempfile.mkstemp(prefix="gate-spawned-", suffix=".log")
+        log, stderr = Path(name), fd
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+    if log is not None:
+        os.close(stderr)
     try:
-        wait_port(port, proc, wait_s)
+        wait_port(port, proc, wait_s, log)
         yield proc
     finally:
         proc.terminate()
@@ -52,6 +66,8 @@ def spawned(args: list[str], port: int, *, cwd: Path | None = None, stderr: int 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(stop_s)
+        if log is not None:
+            log.unlink(missing_ok=True)
 
 
 def redis_answers(port: int, timeout_s: float = 0.2) -> bool:
