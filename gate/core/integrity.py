@@ -1527,7 +1527,7 @@ PAYABLE_PREFIX = "payable|"
 MEMO_PREFIX = "memo|"
 GROSS_PREFIX = "gross|"
 _PAYABLE_KEY = re.compile(r"(?i)^(?:payable_?(?:now|today|amount)?|amount_?payable(?:_?now)?|net_?payable|net_?amount_?(?:due|payable)|"
-                          r"amount_?due_?now|releasable(?:_?amount)?)$")
+                          r"amount_?due_?now|releasable(?:_?amount)?|refundable(?:_?(?:balance|amount|now|remaining))?|remaining_?refundable|amount_?refundable)$")
 _GROSS_KEY = re.compile(r"(?i)^(?:amount|gross_?amount|invoice_?amount|total|amount_?due)$")
 _MEMO_LIST_KEY = re.compile(r"(?i)credit_?(?:memo|note)s?")
 _MEMO_ROW_ID = re.compile(r"(?i)^(?:credit_?)?(?:memo|note|cm)_?(?:id|no|number)$")
@@ -2156,6 +2156,8 @@ BARRED_PREFIX = "barred|"
 _BARRED_KEY = re.compile(r"(?i)^(?:do_?not_?(?:disclose|release|share|discuss)_?(?:to|with)|barred\w*|no_?contact_?with|"
                          r"not_?authori[sz]ed(?:_?(?:contacts?|persons?|people|parties))?|blocked_?(?:contacts?|persons?|parties)|"
                          r"(?:excluded|prohibited)_?(?:contacts?|persons?|parties|recipients))$")
+_RELEASE_KEY16 = re.compile(r"(?i)^(?:release|disclosure|records?_?access|sharing|may_?receive|information_?release)(?:_?status)?$")
+_RELEASE_BARRED16 = re.compile(r"(?i)^\s*(?:excluded|barred|denied|revoked|prohibited|blocked|not\s+(?:allowed|permitted|authori[sz]ed))\b")
 _PARTY_PATH = re.compile(r"(?i)represent|contact|proxy|authori[sz]ed|recipient|attendee|guardian|next_?of_?kin|(?:^|\.)(?:to|cc|bcc)(?:$|[.\[])")
 
 
@@ -2169,6 +2171,12 @@ def barred_entries(result: Any) -> set[str]:
         return out
     for node in _dict_nodes(result, 400):
         for k, v in node.items():
+            if isinstance(v, str) and _RELEASE_KEY16.match(str(k)) and _RELEASE_BARRED16.match(v):
+                # a person row whose own release or disclosure field says excluded (`release:
+                # 'excluded (court order)'`): the row's name and address are barred
+                out.update(BARRED_PREFIX + _person_norm(x) for kk, x in node.items()
+                           if isinstance(x, str) and 3 <= len(x) <= 80 and str(kk).lower() in ("name", "email", "e_mail", "email_address", "phone"))
+                continue
             if not _BARRED_KEY.match(str(k)):
                 continue
             for item in (v if isinstance(v, list) else [v]):
@@ -2816,4 +2824,191 @@ def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | 
         if word in words and min(ages) < int(days):
             return Verdict("preconditions", "block", "below_min_retention",
                            f"the delete removes records younger than the {days} days a result says they must be kept")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16
+# A pay line for a person whose hours or rate exceed what the session's record for that person
+# gives: a timesheet's approved hours, a contract's hourly rate. The record binds the person's
+# id to the figure (`{employee_id: E1, approved_overtime_hours: 12}`, or the id at the top of a
+# record whose nested `compensation` holds `hourly_rate`); overtime figures answer only for
+# overtime lines and the others only for the rest.
+PERSON_LIMIT_PREFIX = "plim|"
+_PERSON_ID_KEY = re.compile(r"(?i)^(?:employee|worker|staff|contractor|person|emp|member)_?(?:id|no|number)$")
+_RECORDED_HOURS_KEY = re.compile(r"(?i)(?:approv|worked|logged|recorded|timesheet|booked)\w*hours$")
+_RATE_KEY16 = re.compile(r"(?i)^(?:(?:\w+_)?(?:hourly|ot|overtime|pay|contract|day|daily|shift)_?)?rate$")
+_OVERTIME16 = re.compile(r"(?i)overtime|(?:^|[^a-z])ot(?:[^a-z]|$)")
+
+
+def _number16(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str) and re.fullmatch(r"\s*\d{1,9}(?:\.\d{1,4})?\s*", v):
+        return float(v)
+    return None
+
+
+def _person_figures(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, float]]:
+    """(kind, value) of the recorded hours and rates in `node` and its nested objects."""
+    for k, v in node.items():
+        key = str(k)
+        if isinstance(v, dict) and depth < 2:
+            yield from _person_figures(v, depth + 1)
+            continue
+        n = _number16(v)
+        if n is None or n <= 0:
+            continue
+        qual = "ot" if _OVERTIME16.search(key) else "reg"
+        if _RECORDED_HOURS_KEY.search(key):
+            yield f"hours:{qual}", n
+        elif _RATE_KEY16.match(key):
+            yield f"rate:{qual}", n
+
+
+def person_limit_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        pid = next((v for k, v in node.items() if isinstance(v, str) and _PERSON_ID_KEY.match(str(k))), None)
+        if pid is None or not 2 <= len(pid) <= 40:
+            continue
+        for kind, n in _person_figures(node):
+            out.add(f"{PERSON_LIMIT_PREFIX}{pid.strip().upper()}|{kind}|{n:g}")
+    return out | {PERSON_LIMIT_PREFIX} if out else out
+
+
+def above_person_record(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if PERSON_LIMIT_PREFIX not in held:
+        return None
+    items = [args] + [x for v in args.values() if isinstance(v, list) for x in v[:500] if isinstance(x, dict)]
+    for item in items:
+        pid = next((v for k, v in item.items() if isinstance(v, str) and _PERSON_ID_KEY.match(str(k))), None)
+        if pid is None:
+            continue
+        qual = "ot" if any(isinstance(v, str) and _OVERTIME16.search(v) for v in item.values()) else "reg"
+        prefix = f"{PERSON_LIMIT_PREFIX}{pid.strip().upper()}|"
+        for k, v in item.items():
+            n = _number16(v)
+            key = str(k)
+            if n is None:
+                continue
+            kind = "hours" if key.lower().endswith("hours") else "rate" if _RATE_KEY16.match(key) else None
+            if kind is None:
+                continue
+            want = f"{prefix}{kind}:{qual}|"
+            recorded = [float(e[len(want):]) for e in held if e.startswith(want)]
+            if recorded and n > max(recorded) + 0.005:
+                return Verdict("preconditions", "block", "above_person_record",
+                               f"a pay line gives {kind} above what the session's record for that person states")
+    return None
+
+
+# One receipt or one incident behind two payable rows: the session paid one row, and the call
+# pays the other (a claim filed twice under two numbers, a receipt split into two claims).
+SOURCE_REF_PREFIX = "srcref|"
+_SOURCE_KEY16 = re.compile(r"(?i)(?:^|_)(?:receipts?|incidents?|loss|accident|occurrence|folio|booking|reservation)(?:_?(?:id|no|number|ref|reference))?$")
+_ROW_ID_KEY16 = re.compile(r"(?i)(?:id|no|number)$")
+_ISO_DAY16 = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+_SOURCE_SUBKEY16 = re.compile(r"(?i)^(?:ref|reference|id|no|number|code)$|_(?:id|no|ref)$")
+_SOURCE_TOKEN16 = re.compile(r"^(?=[^\d\s]{0,12}\d)[A-Za-z0-9][\w./-]{3,40}$")
+
+
+def source_ref_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not _ROW_ID_KEY16.search(str(first)):
+            continue
+        for k, v in node.items():
+            if not _SOURCE_KEY16.search(str(k)):
+                continue
+            vals = [v] if isinstance(v, str) else \
+                [x for kk, x in v.items() if isinstance(x, str) and _SOURCE_SUBKEY16.search(str(kk))] if isinstance(v, dict) else []
+            for s in vals:
+                if _SOURCE_TOKEN16.match(s.strip()) and not _ISO_DAY16.match(s) and s.strip().upper() != own.strip().upper():
+                    out.add(f"{SOURCE_REF_PREFIX}{own.strip().upper()}|{s.strip().upper()}")
+    return out | {SOURCE_REF_PREFIX} if out else out
+
+
+def same_source_paid(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if SOURCE_REF_PREFIX not in held:
+        return None
+    for v in args.values():
+        if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
+            continue
+        rid = v.strip().upper()
+        mine = {e.rpartition("|")[2] for e in held if e.startswith(f"{SOURCE_REF_PREFIX}{rid}|")}
+        if not mine:
+            continue
+        for e in held:
+            if not e.startswith(SOURCE_REF_PREFIX) or e == SOURCE_REF_PREFIX:
+                continue
+            other, _, ref = e[len(SOURCE_REF_PREFIX):].partition("|")
+            if other != rid and ref in mine and any(p.startswith(f"{PAID_AMT_PREFIX}{other}|") for p in held):
+                return Verdict("preconditions", "block", "same_source_paid",
+                               "the session already paid another record for the same receipt or incident")
+    return None
+
+
+# A message or request about one subject (a patient, an account) that names a counterparty id
+# other than the one the subject's record holds under the same field: eligibility asked of
+# another payer than the one on file, a referral to another provider than the order names.
+SUBJECT_FIELD_PREFIX = "sfld|"
+_SUBJECT_KEY16 = re.compile(r"(?i)^(?:mrn|\w*_?(?:id|no|number))$")
+_ENDED16 = re.compile(r"(?i)^\s*(?:termed|terminated|ended|expired|inactive|cancell?ed|lapsed|closed|former)\b")
+_SIBLING_ID16 = re.compile(r"(?i)(?:^|_)(?:id|no|number)$")
+_COUNTERPARTY_KEY16 = re.compile(r"(?i)^(?:to_)?(?:\w+_)?(?:npi|payer(?:_?id)?|provider_?id|insurer(?:_?id)?|carrier(?:_?id)?|lender(?:_?id)?|bank_?id)$")
+
+
+def _field_norm16(key: str) -> str:
+    k = key.lower()
+    return k[3:] if k.startswith("to_") else k
+
+
+def subject_field_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    first = next(iter(result), None)
+    subject = result.get(first) if first is not None else None
+    if not isinstance(subject, str) or not _SUBJECT_KEY16.match(str(first)) or not 3 <= len(subject) <= 40:
+        return set()
+    sid = subject.strip().upper()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        if any(isinstance(v, str) and _ENDED16.match(v) for k, v in node.items() if str(k).lower() in ("status", "state")):
+            continue           # a coverage or relationship the record shows ended
+        # the node's other ids (`member_id`): a call giving another value for one of them names a
+        # new relationship (new coverage), not a contradiction of this one
+        sib = ";".join(sorted(f"{str(k).lower()}={v.strip().upper()}" for k, v in node.items()
+                              if isinstance(v, str) and 3 <= len(v) <= 40 and "|" not in v and ";" not in v and
+                              _SIBLING_ID16.search(str(k)) and not _COUNTERPARTY_KEY16.match(str(k))))
+        for k, v in node.items():
+            if isinstance(v, str) and 3 <= len(v) <= 40 and "|" not in v and _COUNTERPARTY_KEY16.match(str(k)):
+                out.add(f"{SUBJECT_FIELD_PREFIX}{sid}|{_field_norm16(str(k))}|{v.strip().upper()}|{sib}")
+    return set(sorted(out)[:64]) | {SUBJECT_FIELD_PREFIX} if out else out
+
+
+def counterparty_not_on_record(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if SUBJECT_FIELD_PREFIX not in held:
+        return None
+    subjects = {v.strip().upper() for v in args.values() if isinstance(v, str) and 3 <= len(v) <= 40}
+    for k, v in args.items():
+        if not isinstance(v, str) or not _COUNTERPARTY_KEY16.match(str(k)):
+            continue
+        field = _field_norm16(str(k))
+        for sid in subjects:
+            want = f"{SUBJECT_FIELD_PREFIX}{sid}|{field}|"
+            rows = [e[len(want):].partition("|") for e in held if e.startswith(want)]
+            recorded = {val for val, _, _ in rows}
+            renewed = any(isinstance(args.get(sk), str) and args[sk].strip().upper() != sv
+                          for _, _, sib in rows for sk, _, sv in (x.partition("=") for x in sib.split(";") if x))
+            if recorded and not renewed and v.strip().upper() not in recorded:
+                return Verdict("preconditions", "block", "counterparty_not_on_record",
+                               f"the call sends the subject's data to another {field} than the subject's record holds")
     return None
