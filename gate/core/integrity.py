@@ -2278,7 +2278,29 @@ def suppression_entries(result: Any) -> set[str]:
                 for item in v[:500]:
                     if isinstance(item, str) and "@" in item and len(item) <= 120:
                         out |= {m.group(0).lower() + "=unsubscribed" for m in EMAIL_RX.finditer(item)}
+            elif isinstance(v, list) and v and _CONSENT_LOG_KEY16.search(str(k)) and _last_event_withdraws(v):
+                # a contact's consent history whose latest event withdraws consent
+                out |= {m.group(0).lower() + "=unsubscribed" for x in node.values() if isinstance(x, str) and "@" in x and len(x) <= 120
+                        for m in EMAIL_RX.finditer(x)}
     return out
+
+
+_CONSENT_LOG_KEY16 = re.compile(r"(?i)consent|opt_?in|subscription|preference")
+_EVENT_LEAF16 = re.compile(r"(?i)^(?:event|action|status|state|change|type)$")
+_WITHDRAWN16 = re.compile(r"(?i)^\s*(?:withdrawn|withdraw|revoked|revoke|opted[ _-]?out|opt[ _-]?out|unsubscribed|unsubscribe|objected)\b")
+
+
+def _last_event_withdraws(events: list[Any]) -> bool:
+    """Whether the latest dated event of a consent history withdraws consent."""
+    dated = []
+    for ev in events[:200]:
+        if not isinstance(ev, dict):
+            continue
+        day = next((m.group(1) for x in ev.values() if isinstance(x, str) for m in [_ISO.search(x)] if m), None)
+        what = next((x for kk, x in ev.items() if isinstance(x, str) and _EVENT_LEAF16.match(str(kk))), None)
+        if day and what:
+            dated.append((day, what))
+    return bool(dated) and bool(_WITHDRAWN16.match(max(dated)[1]))
 
 
 # --------------------------------------------------------------------------- an approval set by a data fix
@@ -2835,8 +2857,8 @@ def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | 
 # overtime lines and the others only for the rest.
 PERSON_LIMIT_PREFIX = "plim|"
 _PERSON_ID_KEY = re.compile(r"(?i)^(?:employee|worker|staff|contractor|person|emp|member)_?(?:id|no|number)$")
-_RECORDED_HOURS_KEY = re.compile(r"(?i)(?:approv|worked|logged|recorded|timesheet|booked)\w*hours$")
-_RATE_KEY16 = re.compile(r"(?i)^(?:(?:\w+_)?(?:hourly|ot|overtime|pay|contract|day|daily|shift)_?)?rate$")
+_RECORDED_HOURS_KEY = re.compile(r"(?i)approv|worked|logged|recorded|timesheet|booked")
+_RATE_KEY16 = re.compile(r"(?i)(?:^|_)(?:hourly|ot|overtime|pay|contract|day|daily|shift)_?rate$|^rate$")
 _OVERTIME16 = re.compile(r"(?i)overtime|(?:^|[^a-z])ot(?:[^a-z]|$)")
 
 
@@ -2861,9 +2883,9 @@ def _person_figures(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[str,
         if n is None or n <= 0:
             continue
         qual = "ot" if _OVERTIME16.search(key) else "reg"
-        if _RECORDED_HOURS_KEY.search(key):
+        if len(key) <= 60 and "hours" in key.lower() and _RECORDED_HOURS_KEY.search(key):
             yield f"hours:{qual}", n
-        elif _RATE_KEY16.match(key):
+        elif _RATE_KEY16.search(key):
             yield f"rate:{qual}", n
 
 
@@ -2895,7 +2917,7 @@ def above_person_record(args: dict[str, Any], held: frozenset[str]) -> Verdict |
             key = str(k)
             if n is None:
                 continue
-            kind = "hours" if key.lower().endswith("hours") else "rate" if _RATE_KEY16.match(key) else None
+            kind = "hours" if key.lower().endswith("hours") else "rate" if _RATE_KEY16.search(key) else None
             if kind is None:
                 continue
             want = f"{prefix}{kind}:{qual}|"
@@ -2910,7 +2932,7 @@ def above_person_record(args: dict[str, Any], held: frozenset[str]) -> Verdict |
 # pays the other (a claim filed twice under two numbers, a receipt split into two claims).
 SOURCE_REF_PREFIX = "srcref|"
 _SOURCE_KEY16 = re.compile(r"(?i)(?:^|_)(?:receipts?|incidents?|loss|accident|occurrence|folio|booking|reservation)(?:_?(?:id|no|number|ref|reference))?$")
-_ROW_ID_KEY16 = re.compile(r"(?i)(?:id|no|number)$")
+_ROW_ID_KEY16 = re.compile(r"(?i)(?:id|no|number|ref|reference)$")
 _ISO_DAY16 = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 _SOURCE_SUBKEY16 = re.compile(r"(?i)^(?:ref|reference|id|no|number|code)$|_(?:id|no|ref)$")
 _SOURCE_TOKEN16 = re.compile(r"^(?=[^\d\s]{0,12}\d)[A-Za-z0-9][\w./-]{3,40}$")
@@ -3011,4 +3033,88 @@ def counterparty_not_on_record(args: dict[str, Any], held: frozenset[str]) -> Ve
             if recorded and not renewed and v.strip().upper() not in recorded:
                 return Verdict("preconditions", "block", "counterparty_not_on_record",
                                f"the call sends the subject's data to another {field} than the subject's record holds")
+    return None
+
+
+# A result that recorded a failed identity check of the requester (`*=verification_failed`),
+# then a message to an outside address carrying a value of the session's sensitive results other
+# than that address and the task's own ids: the record goes to someone who could not prove who
+# they are.
+def unverified_disclosure(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str],
+                          sensitive: frozenset[str]) -> Verdict | None:
+    from gate.core.session import VERIFICATION_FAILED, fingerprint
+    if VERIFICATION_FAILED not in held or not sensitive:
+        return None
+    from gate.core.session import flow_tokens
+    dests = {t.strip().upper() for p, t in strings if dest_leaf(p) and "@" in t}
+    if not dests:
+        return None
+    named = (task or "").upper()
+    hits = {tok.upper() for p, t in strings if not dest_leaf(p) and len(t) <= 20000 for tok in flow_tokens(t)
+            if tok.upper() not in dests and tok.upper() not in named and fingerprint(tok) in sensitive}
+    if any(not any(h != o and h in o for o in hits) for h in hits):
+        return Verdict("preconditions", "block", "unverified_disclosure",
+                       "a result recorded a failed identity check; the message carries the record's data to the unverified requester")
+    return None
+
+
+# A payable row whose own cover window (`cover_from`/`cover_to`, `valid_from`/`valid_to`,
+# `effective_from`/`effective_to`) does not hold the date of the event it pays for (an incident,
+# a loss, a service): a claim for something that happened outside the cover.
+OUTSIDE_COVER_PREFIX = "outcov|"
+_WINDOW_FROM16 = re.compile(r"(?i)^(?:\w+_)?(?:cover(?:age)?|valid|effective|warranty|policy)_?(?:from|start|since|begins?)$")
+_WINDOW_TO16 = re.compile(r"(?i)^(?:\w+_)?(?:cover(?:age)?|valid|effective|warranty|policy)_?(?:to|until|end|ends|expires)$")
+_EVENT_PARENT16 = re.compile(r"(?i)^(?:incident|loss|event|accident|occurrence|service|treatment)$")
+_EVENT_DATE16 = re.compile(r"(?i)^(?:incident|loss|event|accident|occurrence|service|treatment)_?(?:date|day|on)$|^date_?of_?(?:loss|incident|service|event)$")
+
+
+def _row_dates16(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, str, str]]:
+    """(kind, key, ISO day) of the window bounds and event dates in a row and its nested objects."""
+    for k, v in node.items():
+        key = str(k)
+        if isinstance(v, dict) and depth < 2:
+            if _EVENT_PARENT16.match(key):
+                for kk, x in v.items():
+                    if isinstance(x, str) and str(kk).lower() in ("date", "day", "on", "occurred", "occurred_on"):
+                        m = _ISO.search(x)
+                        if m:
+                            yield "event", key, m.group(1)
+            yield from _row_dates16(v, depth + 1)
+        elif isinstance(v, str) and len(v) <= 40:
+            m = _ISO.search(v)
+            if not m:
+                continue
+            if _WINDOW_FROM16.match(key):
+                yield "from", key, m.group(1)
+            elif _WINDOW_TO16.match(key):
+                yield "to", key, m.group(1)
+            elif _EVENT_DATE16.match(key):
+                yield "event", key, m.group(1)
+
+
+def outside_cover_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not _ROW_ID_KEY16.search(str(first)):
+            continue
+        found = list(_row_dates16(node))
+        starts = [d for kind, _, d in found if kind == "from"]
+        ends = [d for kind, _, d in found if kind == "to"]
+        events = [d for kind, _, d in found if kind == "event"]
+        if events and (starts or ends) and any(starts and e < max(starts) or ends and e > min(ends) for e in events):
+            out.add(OUTSIDE_COVER_PREFIX + own.strip().upper())
+    return out | {OUTSIDE_COVER_PREFIX} if out else out
+
+
+def pays_outside_cover(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if OUTSIDE_COVER_PREFIX not in held:
+        return None
+    for v in args.values():
+        if isinstance(v, str) and OUTSIDE_COVER_PREFIX + v.strip().upper() in held:
+            return Verdict("preconditions", "block", "outside_cover",
+                           "the record dates the event it pays for outside its own cover period")
     return None
