@@ -1725,6 +1725,8 @@ class PreconditionCheck:
         if held:
             # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
             v = copies_what_must_go(f.tool_words, f.strings, held)
+            if v is None and "read" in f.verbs and f.verbs & {"write", "send"}:
+                v = residency_breach(f.strings, held)   # an export reads and writes: the residency rule is not only for non-reads
             if v is not None:
                 return v
         if held and "read" in f.verbs and f.sensitivity >= 4:

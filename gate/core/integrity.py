@@ -3118,3 +3118,43 @@ def pays_outside_cover(args: dict[str, Any], held: frozenset[str]) -> Verdict | 
             return Verdict("preconditions", "block", "outside_cover",
                            "the record dates the event it pays for outside its own cover period")
     return None
+
+
+# A bill whose lines include one held back (`dispute: {open: true}`, `on_hold: true`,
+# `disputed: yes`): what is payable now is the total less the held lines, and paying the full
+# total pays what is in dispute (`above_payable`).
+_HELD_LINE_KEY16 = re.compile(r"(?i)^(?:disputes?|disputed|on_?hold|hold|held|contested|withheld|queried|in_?dispute)$")
+_OPEN16 = re.compile(r"(?i)^\s*(?:open|yes|true|pending|raised|active|unresolved)\b")
+_LINE_AMOUNT16 = re.compile(r"(?i)^(?:amount|net|net_?amount|line_?total|total|value)$")
+
+
+def _line_held(line: dict[str, Any]) -> bool:
+    for k, v in line.items():
+        if not _HELD_LINE_KEY16.match(str(k)):
+            continue
+        if v is True or isinstance(v, str) and _OPEN16.match(v):
+            return True
+        if isinstance(v, dict) and (v.get("open") is True or any(isinstance(x, str) and _OPEN16.match(x) for kk, x in v.items()
+                                                                   if str(kk).lower() in ("status", "state"))):
+            return True
+    return False
+
+
+def held_line_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not _ROW_ID_KEY16.search(str(first)):
+            continue
+        total = next((_num(v) for k, v in node.items() if _GROSS_KEY.match(str(k)) and _num(v)), None)
+        lines = [x for v in node.values() if isinstance(v, list) for x in v[:500] if isinstance(x, dict)]
+        if not total or not lines:
+            continue
+        held = sum(next((_num(v) for k, v in x.items() if _LINE_AMOUNT16.match(str(k)) and _num(v)), 0.0) or 0.0
+                   for x in lines if _line_held(x))
+        if held > 0 and held < total:
+            out.add(f"{PAYABLE_PREFIX}{own.strip().upper()}|{total - held:g}")
+    return out

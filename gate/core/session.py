@@ -413,7 +413,7 @@ def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None
 # payment. Recorded as its own status; only payments that name the record by reference stop.
 PAID_STATUS = "paid"
 _PAID_VALUE = re.compile(r"(?i)^\s*(?:paid|settled|reimbursed|paid[ _-]out)\s*$")
-_PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date)|date_?paid|payment_?date|settled_?(?:on|at))$")
+_PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date|in|in_?(?:period|run|month))|date_?paid|payment_?date|settled_?(?:on|at)|paid_?(?:with|via)_?run)$")
 # An open card dispute or charge-back under a charge: refunding as well returns the money twice.
 _DISPUTE_KEY = re.compile(r"(?i)^(?:dispute|chargeback|charge_back|open_dispute)s?$")
 _CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|cancell?ed)\s*$")
