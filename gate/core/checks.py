@@ -18,7 +18,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover
 from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
@@ -1725,6 +1725,8 @@ class PreconditionCheck:
         if held:
             # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
             v = copies_what_must_go(f.tool_words, f.strings, held)
+            if v is None and "read" in f.verbs and f.verbs & {"write", "send"}:
+                v = residency_breach(f.strings, held)   # an export reads and writes: the residency rule is not only for non-reads
             if v is not None:
                 return v
         if held and "read" in f.verbs and f.sensitivity >= 4:
@@ -1761,6 +1763,12 @@ class PreconditionCheck:
                 (split_under_approval(f.strings, held) if "pay" in f.verbs else None) or \
                 (_personal_data_public(ctx) if f.verbs & {"send", "write"} and public_destination(ctx.args, held) else None) or \
                 (differs_from_signed(f.strings, _is_dest_leaf, held) or bills_plan_left(f.strings, _is_dest_leaf, held) if "send" in f.verbs else None)
+            if v is not None:
+                return v
+            # round 16: a pay line above the person's recorded hours or rate, a receipt or incident paid twice
+            v = (above_person_record(ctx.args, held) or same_source_paid(ctx.args, held) or pays_outside_cover(ctx.args, held)) if "pay" in f.verbs else \
+                (counterparty_not_on_record(ctx.args, held) or unverified_disclosure(f.strings, _is_dest_leaf, ctx.task, held, ctx.session.sensitive)) \
+                if "send" in f.verbs and f.destination == "external" else None
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None

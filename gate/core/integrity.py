@@ -1527,7 +1527,7 @@ PAYABLE_PREFIX = "payable|"
 MEMO_PREFIX = "memo|"
 GROSS_PREFIX = "gross|"
 _PAYABLE_KEY = re.compile(r"(?i)^(?:payable_?(?:now|today|amount)?|amount_?payable(?:_?now)?|net_?payable|net_?amount_?(?:due|payable)|"
-                          r"amount_?due_?now|releasable(?:_?amount)?)$")
+                          r"amount_?due_?now|releasable(?:_?amount)?|refundable(?:_?(?:balance|amount|now|remaining))?|remaining_?refundable|amount_?refundable)$")
 _GROSS_KEY = re.compile(r"(?i)^(?:amount|gross_?amount|invoice_?amount|total|amount_?due)$")
 _MEMO_LIST_KEY = re.compile(r"(?i)credit_?(?:memo|note)s?")
 _MEMO_ROW_ID = re.compile(r"(?i)^(?:credit_?)?(?:memo|note|cm)_?(?:id|no|number)$")
@@ -2156,6 +2156,8 @@ BARRED_PREFIX = "barred|"
 _BARRED_KEY = re.compile(r"(?i)^(?:do_?not_?(?:disclose|release|share|discuss)_?(?:to|with)|barred\w*|no_?contact_?with|"
                          r"not_?authori[sz]ed(?:_?(?:contacts?|persons?|people|parties))?|blocked_?(?:contacts?|persons?|parties)|"
                          r"(?:excluded|prohibited)_?(?:contacts?|persons?|parties|recipients))$")
+_RELEASE_KEY16 = re.compile(r"(?i)^(?:release|disclosure|records?_?access|sharing|may_?receive|information_?release)(?:_?status)?$")
+_RELEASE_BARRED16 = re.compile(r"(?i)^\s*(?:excluded|barred|denied|revoked|prohibited|blocked|not\s+(?:allowed|permitted|authori[sz]ed))\b")
 _PARTY_PATH = re.compile(r"(?i)represent|contact|proxy|authori[sz]ed|recipient|attendee|guardian|next_?of_?kin|(?:^|\.)(?:to|cc|bcc)(?:$|[.\[])")
 
 
@@ -2169,6 +2171,12 @@ def barred_entries(result: Any) -> set[str]:
         return out
     for node in _dict_nodes(result, 400):
         for k, v in node.items():
+            if isinstance(v, str) and _RELEASE_KEY16.match(str(k)) and _RELEASE_BARRED16.match(v):
+                # a person row whose own release or disclosure field says excluded (`release:
+                # 'excluded (court order)'`): the row's name and address are barred
+                out.update(BARRED_PREFIX + _person_norm(x) for kk, x in node.items()
+                           if isinstance(x, str) and 3 <= len(x) <= 80 and str(kk).lower() in ("name", "email", "e_mail", "email_address", "phone"))
+                continue
             if not _BARRED_KEY.match(str(k)):
                 continue
             for item in (v if isinstance(v, list) else [v]):
@@ -2270,7 +2278,29 @@ def suppression_entries(result: Any) -> set[str]:
                 for item in v[:500]:
                     if isinstance(item, str) and "@" in item and len(item) <= 120:
                         out |= {m.group(0).lower() + "=unsubscribed" for m in EMAIL_RX.finditer(item)}
+            elif isinstance(v, list) and v and _CONSENT_LOG_KEY16.search(str(k)) and _last_event_withdraws(v):
+                # a contact's consent history whose latest event withdraws consent
+                out |= {m.group(0).lower() + "=unsubscribed" for x in node.values() if isinstance(x, str) and "@" in x and len(x) <= 120
+                        for m in EMAIL_RX.finditer(x)}
     return out
+
+
+_CONSENT_LOG_KEY16 = re.compile(r"(?i)consent|opt_?in|subscription|preference")
+_EVENT_LEAF16 = re.compile(r"(?i)^(?:event|action|status|state|change|type)$")
+_WITHDRAWN16 = re.compile(r"(?i)^\s*(?:withdrawn|withdraw|revoked|revoke|opted[ _-]?out|opt[ _-]?out|unsubscribed|unsubscribe|objected)\b")
+
+
+def _last_event_withdraws(events: list[Any]) -> bool:
+    """Whether the latest dated event of a consent history withdraws consent."""
+    dated = []
+    for ev in events[:200]:
+        if not isinstance(ev, dict):
+            continue
+        day = next((m.group(1) for x in ev.values() if isinstance(x, str) for m in [_ISO.search(x)] if m), None)
+        what = next((x for kk, x in ev.items() if isinstance(x, str) and _EVENT_LEAF16.match(str(kk))), None)
+        if day and what:
+            dated.append((day, what))
+    return bool(dated) and bool(_WITHDRAWN16.match(max(dated)[1]))
 
 
 # --------------------------------------------------------------------------- an approval set by a data fix
@@ -2817,3 +2847,314 @@ def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | 
             return Verdict("preconditions", "block", "below_min_retention",
                            f"the delete removes records younger than the {days} days a result says they must be kept")
     return None
+
+
+# --------------------------------------------------------------------------- round 16
+# A pay line for a person whose hours or rate exceed what the session's record for that person
+# gives: a timesheet's approved hours, a contract's hourly rate. The record binds the person's
+# id to the figure (`{employee_id: E1, approved_overtime_hours: 12}`, or the id at the top of a
+# record whose nested `compensation` holds `hourly_rate`); overtime figures answer only for
+# overtime lines and the others only for the rest.
+PERSON_LIMIT_PREFIX = "plim|"
+_PERSON_ID_KEY = re.compile(r"(?i)^(?:employee|worker|staff|contractor|person|emp|member)_?(?:id|no|number)$")
+_RECORDED_HOURS_KEY = re.compile(r"(?i)approv|worked|logged|recorded|timesheet|booked")
+_RATE_KEY16 = re.compile(r"(?i)(?:^|_)(?:hourly|ot|overtime|pay|contract|day|daily|shift)_?rate$|^rate$")
+_OVERTIME16 = re.compile(r"(?i)overtime|(?:^|[^a-z])ot(?:[^a-z]|$)")
+
+
+def _number16(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str) and re.fullmatch(r"\s*\d{1,9}(?:\.\d{1,4})?\s*", v):
+        return float(v)
+    return None
+
+
+def _person_figures(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, float]]:
+    """(kind, value) of the recorded hours and rates in `node` and its nested objects."""
+    for k, v in node.items():
+        key = str(k)
+        if isinstance(v, dict) and depth < 2:
+            yield from _person_figures(v, depth + 1)
+            continue
+        n = _number16(v)
+        if n is None or n <= 0:
+            continue
+        qual = "ot" if _OVERTIME16.search(key) else "reg"
+        if len(key) <= 60 and "hours" in key.lower() and _RECORDED_HOURS_KEY.search(key):
+            yield f"hours:{qual}", n
+        elif _RATE_KEY16.search(key):
+            yield f"rate:{qual}", n
+
+
+def person_limit_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        pid = next((v for k, v in node.items() if isinstance(v, str) and _PERSON_ID_KEY.match(str(k))), None)
+        if pid is None or not 2 <= len(pid) <= 40:
+            continue
+        for kind, n in _person_figures(node):
+            out.add(f"{PERSON_LIMIT_PREFIX}{pid.strip().upper()}|{kind}|{n:g}")
+    return out | {PERSON_LIMIT_PREFIX} if out else out
+
+
+def above_person_record(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if PERSON_LIMIT_PREFIX not in held:
+        return None
+    items = [args] + [x for v in args.values() if isinstance(v, list) for x in v[:500] if isinstance(x, dict)]
+    for item in items:
+        pid = next((v for k, v in item.items() if isinstance(v, str) and _PERSON_ID_KEY.match(str(k))), None)
+        if pid is None:
+            continue
+        qual = "ot" if any(isinstance(v, str) and _OVERTIME16.search(v) for v in item.values()) else "reg"
+        prefix = f"{PERSON_LIMIT_PREFIX}{pid.strip().upper()}|"
+        for k, v in item.items():
+            n = _number16(v)
+            key = str(k)
+            if n is None:
+                continue
+            kind = "hours" if key.lower().endswith("hours") else "rate" if _RATE_KEY16.search(key) else None
+            if kind is None:
+                continue
+            want = f"{prefix}{kind}:{qual}|"
+            recorded = [float(e[len(want):]) for e in held if e.startswith(want)]
+            if recorded and n > max(recorded) + 0.005:
+                return Verdict("preconditions", "block", "above_person_record",
+                               f"a pay line gives {kind} above what the session's record for that person states")
+    return None
+
+
+# One receipt or one incident behind two payable rows: the session paid one row, and the call
+# pays the other (a claim filed twice under two numbers, a receipt split into two claims).
+SOURCE_REF_PREFIX = "srcref|"
+_SOURCE_KEY16 = re.compile(r"(?i)(?:^|_)(?:receipts?|incidents?|loss|accident|occurrence|folio|booking|reservation)(?:_?(?:id|no|number|ref|reference))?$")
+_ROW_ID_KEY16 = re.compile(r"(?i)(?:id|no|number|ref|reference)$")
+_ISO_DAY16 = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+_SOURCE_SUBKEY16 = re.compile(r"(?i)^(?:ref|reference|id|no|number|code)$|_(?:id|no|ref)$")
+_SOURCE_TOKEN16 = re.compile(r"^(?=[^\d\s]{0,12}\d)[A-Za-z0-9][\w./-]{3,40}$")
+
+
+def source_ref_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not _ROW_ID_KEY16.search(str(first)):
+            continue
+        for k, v in node.items():
+            if not _SOURCE_KEY16.search(str(k)):
+                continue
+            vals = [v] if isinstance(v, str) else \
+                [x for kk, x in v.items() if isinstance(x, str) and _SOURCE_SUBKEY16.search(str(kk))] if isinstance(v, dict) else []
+            for s in vals:
+                if _SOURCE_TOKEN16.match(s.strip()) and not _ISO_DAY16.match(s) and s.strip().upper() != own.strip().upper():
+                    out.add(f"{SOURCE_REF_PREFIX}{own.strip().upper()}|{s.strip().upper()}")
+    return out | {SOURCE_REF_PREFIX} if out else out
+
+
+def same_source_paid(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if SOURCE_REF_PREFIX not in held:
+        return None
+    for v in args.values():
+        if not isinstance(v, str) or not _R14_TOKEN.match(v.strip()):
+            continue
+        rid = v.strip().upper()
+        mine = {e.rpartition("|")[2] for e in held if e.startswith(f"{SOURCE_REF_PREFIX}{rid}|")}
+        if not mine:
+            continue
+        for e in held:
+            if not e.startswith(SOURCE_REF_PREFIX) or e == SOURCE_REF_PREFIX:
+                continue
+            other, _, ref = e[len(SOURCE_REF_PREFIX):].partition("|")
+            if other != rid and ref in mine and any(p.startswith(f"{PAID_AMT_PREFIX}{other}|") for p in held):
+                return Verdict("preconditions", "block", "same_source_paid",
+                               "the session already paid another record for the same receipt or incident")
+    return None
+
+
+# A message or request about one subject (a patient, an account) that names a counterparty id
+# other than the one the subject's record holds under the same field: eligibility asked of
+# another payer than the one on file, a referral to another provider than the order names.
+SUBJECT_FIELD_PREFIX = "sfld|"
+_SUBJECT_KEY16 = re.compile(r"(?i)^(?:mrn|\w*_?(?:id|no|number))$")
+_ENDED16 = re.compile(r"(?i)^\s*(?:termed|terminated|ended|expired|inactive|cancell?ed|lapsed|closed|former)\b")
+_SIBLING_ID16 = re.compile(r"(?i)(?:^|_)(?:id|no|number)$")
+_COUNTERPARTY_KEY16 = re.compile(r"(?i)^(?:to_)?(?:\w+_)?(?:npi|payer(?:_?id)?|provider_?id|insurer(?:_?id)?|carrier(?:_?id)?|lender(?:_?id)?|bank_?id)$")
+
+
+def _field_norm16(key: str) -> str:
+    k = key.lower()
+    return k[3:] if k.startswith("to_") else k
+
+
+def subject_field_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    first = next(iter(result), None)
+    subject = result.get(first) if first is not None else None
+    if not isinstance(subject, str) or not _SUBJECT_KEY16.match(str(first)) or not 3 <= len(subject) <= 40:
+        return set()
+    sid = subject.strip().upper()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        if any(isinstance(v, str) and _ENDED16.match(v) for k, v in node.items() if str(k).lower() in ("status", "state")):
+            continue           # a coverage or relationship the record shows ended
+        # the node's other ids (`member_id`): a call giving another value for one of them names a
+        # new relationship (new coverage), not a contradiction of this one
+        sib = ";".join(sorted(f"{str(k).lower()}={v.strip().upper()}" for k, v in node.items()
+                              if isinstance(v, str) and 3 <= len(v) <= 40 and "|" not in v and ";" not in v and
+                              _SIBLING_ID16.search(str(k)) and not _COUNTERPARTY_KEY16.match(str(k))))
+        for k, v in node.items():
+            if isinstance(v, str) and 3 <= len(v) <= 40 and "|" not in v and _COUNTERPARTY_KEY16.match(str(k)):
+                out.add(f"{SUBJECT_FIELD_PREFIX}{sid}|{_field_norm16(str(k))}|{v.strip().upper()}|{sib}")
+    return set(sorted(out)[:64]) | {SUBJECT_FIELD_PREFIX} if out else out
+
+
+def counterparty_not_on_record(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if SUBJECT_FIELD_PREFIX not in held:
+        return None
+    subjects = {v.strip().upper() for v in args.values() if isinstance(v, str) and 3 <= len(v) <= 40}
+    for k, v in args.items():
+        if not isinstance(v, str) or not _COUNTERPARTY_KEY16.match(str(k)):
+            continue
+        field = _field_norm16(str(k))
+        for sid in subjects:
+            want = f"{SUBJECT_FIELD_PREFIX}{sid}|{field}|"
+            rows = [e[len(want):].partition("|") for e in held if e.startswith(want)]
+            recorded = {val for val, _, _ in rows}
+            renewed = any(isinstance(args.get(sk), str) and args[sk].strip().upper() != sv
+                          for _, _, sib in rows for sk, _, sv in (x.partition("=") for x in sib.split(";") if x))
+            if recorded and not renewed and v.strip().upper() not in recorded:
+                return Verdict("preconditions", "block", "counterparty_not_on_record",
+                               f"the call sends the subject's data to another {field} than the subject's record holds")
+    return None
+
+
+# A result that recorded a failed identity check of the requester (`*=verification_failed`),
+# then a message to an outside address carrying a value of the session's sensitive results other
+# than that address and the task's own ids: the record goes to someone who could not prove who
+# they are.
+def unverified_disclosure(strings: tuple[tuple[str, str], ...], dest_leaf: Any, task: str | None, held: frozenset[str],
+                          sensitive: frozenset[str]) -> Verdict | None:
+    from gate.core.session import VERIFICATION_FAILED, fingerprint
+    if VERIFICATION_FAILED not in held or not sensitive:
+        return None
+    from gate.core.session import flow_tokens
+    dests = {t.strip().upper() for p, t in strings if dest_leaf(p) and "@" in t}
+    if not dests:
+        return None
+    named = (task or "").upper()
+    hits = {tok.upper() for p, t in strings if not dest_leaf(p) and len(t) <= 20000 for tok in flow_tokens(t)
+            if tok.upper() not in dests and tok.upper() not in named and fingerprint(tok) in sensitive}
+    if any(not any(h != o and h in o for o in hits) for h in hits):
+        return Verdict("preconditions", "block", "unverified_disclosure",
+                       "a result recorded a failed identity check; the message carries the record's data to the unverified requester")
+    return None
+
+
+# A payable row whose own cover window (`cover_from`/`cover_to`, `valid_from`/`valid_to`,
+# `effective_from`/`effective_to`) does not hold the date of the event it pays for (an incident,
+# a loss, a service): a claim for something that happened outside the cover.
+OUTSIDE_COVER_PREFIX = "outcov|"
+_WINDOW_FROM16 = re.compile(r"(?i)^(?:\w+_)?(?:cover(?:age)?|valid|effective|warranty|policy)_?(?:from|start|since|begins?)$")
+_WINDOW_TO16 = re.compile(r"(?i)^(?:\w+_)?(?:cover(?:age)?|valid|effective|warranty|policy)_?(?:to|until|end|ends|expires)$")
+_EVENT_PARENT16 = re.compile(r"(?i)^(?:incident|loss|event|accident|occurrence|service|treatment)$")
+_EVENT_DATE16 = re.compile(r"(?i)^(?:incident|loss|event|accident|occurrence|service|treatment)_?(?:date|day|on)$|^date_?of_?(?:loss|incident|service|event)$")
+
+
+def _row_dates16(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, str, str]]:
+    """(kind, key, ISO day) of the window bounds and event dates in a row and its nested objects."""
+    for k, v in node.items():
+        key = str(k)
+        if isinstance(v, dict) and depth < 2:
+            if _EVENT_PARENT16.match(key):
+                for kk, x in v.items():
+                    if isinstance(x, str) and str(kk).lower() in ("date", "day", "on", "occurred", "occurred_on"):
+                        m = _ISO.search(x)
+                        if m:
+                            yield "event", key, m.group(1)
+            yield from _row_dates16(v, depth + 1)
+        elif isinstance(v, str) and len(v) <= 40:
+            m = _ISO.search(v)
+            if not m:
+                continue
+            if _WINDOW_FROM16.match(key):
+                yield "from", key, m.group(1)
+            elif _WINDOW_TO16.match(key):
+                yield "to", key, m.group(1)
+            elif _EVENT_DATE16.match(key):
+                yield "event", key, m.group(1)
+
+
+def outside_cover_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not _ROW_ID_KEY16.search(str(first)):
+            continue
+        found = list(_row_dates16(node))
+        starts = [d for kind, _, d in found if kind == "from"]
+        ends = [d for kind, _, d in found if kind == "to"]
+        events = [d for kind, _, d in found if kind == "event"]
+        if events and (starts or ends) and any(starts and e < max(starts) or ends and e > min(ends) for e in events):
+            out.add(OUTSIDE_COVER_PREFIX + own.strip().upper())
+    return out | {OUTSIDE_COVER_PREFIX} if out else out
+
+
+def pays_outside_cover(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if OUTSIDE_COVER_PREFIX not in held:
+        return None
+    for v in args.values():
+        if isinstance(v, str) and OUTSIDE_COVER_PREFIX + v.strip().upper() in held:
+            return Verdict("preconditions", "block", "outside_cover",
+                           "the record dates the event it pays for outside its own cover period")
+    return None
+
+
+# A bill whose lines include one held back (`dispute: {open: true}`, `on_hold: true`,
+# `disputed: yes`): what is payable now is the total less the held lines, and paying the full
+# total pays what is in dispute (`above_payable`).
+_HELD_LINE_KEY16 = re.compile(r"(?i)^(?:disputes?|disputed|on_?hold|hold|held|contested|withheld|queried|in_?dispute)$")
+_OPEN16 = re.compile(r"(?i)^\s*(?:open|yes|true|pending|raised|active|unresolved)\b")
+_LINE_AMOUNT16 = re.compile(r"(?i)^(?:amount|net|net_?amount|line_?total|total|value)$")
+
+
+def _line_held(line: dict[str, Any]) -> bool:
+    for k, v in line.items():
+        if not _HELD_LINE_KEY16.match(str(k)):
+            continue
+        if v is True or isinstance(v, str) and _OPEN16.match(v):
+            return True
+        if isinstance(v, dict) and (v.get("open") is True or any(isinstance(x, str) and _OPEN16.match(x) for kk, x in v.items()
+                                                                   if str(kk).lower() in ("status", "state"))):
+            return True
+    return False
+
+
+def held_line_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        first = next(iter(node), None)
+        own = node.get(first) if first is not None else None
+        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not _ROW_ID_KEY16.search(str(first)):
+            continue
+        total = next((_num(v) for k, v in node.items() if _GROSS_KEY.match(str(k)) and _num(v)), None)
+        lines = [x for v in node.values() if isinstance(v, list) for x in v[:500] if isinstance(x, dict)]
+        if not total or not lines:
+            continue
+        held = sum(next((_num(v) for k, v in x.items() if _LINE_AMOUNT16.match(str(k)) and _num(v)), 0.0) or 0.0
+                   for x in lines if _line_held(x))
+        if held > 0 and held < total:
+            out.add(f"{PAYABLE_PREFIX}{own.strip().upper()}|{total - held:g}")
+    return out

@@ -355,6 +355,8 @@ IDENTITY_UNCHECKED = "*=identity_unchecked"
 IDENTITY_CHECKED = "*=identity_checked"
 _IDENTITY_CHECK_KEY = re.compile(r"(?i)^(?:identity|id|owner|account_?owner|caller|requester|helpdesk_?identity)_?"
                                  r"(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$")
+_CHECK_OUTCOME_LEAVES = frozenset({"outcome", "result", "status", "state", "decision"})
+_CHECK_FAILED16 = re.compile(r"(?i)^\s*(?:failed|fail|unsuccessful|not\s+passed|rejected|mismatch)\b")
 _CHECK_PASSED = re.compile(r"(?i)^\s*(?:passed|pass|verified|done|completed?|confirmed|yes|true|ok)\b")
 
 
@@ -411,7 +413,7 @@ def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None
 # payment. Recorded as its own status; only payments that name the record by reference stop.
 PAID_STATUS = "paid"
 _PAID_VALUE = re.compile(r"(?i)^\s*(?:paid|settled|reimbursed|paid[ _-]out)\s*$")
-_PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date)|date_?paid|payment_?date|settled_?(?:on|at))$")
+_PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date|in|in_?(?:period|run|month))|date_?paid|payment_?date|settled_?(?:on|at)|paid_?(?:with|via)_?run)$")
 # An open card dispute or charge-back under a charge: refunding as well returns the money twice.
 _DISPUTE_KEY = re.compile(r"(?i)^(?:dispute|chargeback|charge_back|open_dispute)s?$")
 _CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|cancell?ed)\s*$")
@@ -1037,6 +1039,11 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
     if isinstance(result, dict):
         for path, v in flatten_args(result):
             leaf = path.rsplit(".", 1)[-1]
+            if "." in path and leaf in _CHECK_OUTCOME_LEAVES and isinstance(v, str) and _CHECK_FAILED16.match(v):
+                # a nested check (`identity_check: {outcome: failed}`) that failed
+                parent = path.rsplit(".", 2)[-2]
+                if ("verif" in parent or "check" in parent or "confirm" in parent) and _IDENTITY_CHECK_KEY.match(parent):
+                    out.add(VERIFICATION_FAILED)
             if ("verif" in leaf or "check" in leaf or "confirm" in leaf) and _IDENTITY_CHECK_KEY.match(leaf):
                 if v is False or isinstance(v, str) and _UNDONE.match(v):
                     out.add(IDENTITY_UNCHECKED)
