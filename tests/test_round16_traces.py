@@ -65,7 +65,7 @@ def test_a_task_about_the_freeze_may_lift_it(bench: Gate) -> None:
 
 def test_outbound_entries_read_the_replicated_prefix() -> None:
     r = {"share": "fs01", "readme": "exports/internal/ stays on site. vendor-drop/ is synced every hour to files.ledgerline-partners.com"}
-    assert outbound_entries(r, ("northwind.io",)) == {"outbound|vendor-drop/"}
+    assert outbound_entries(r, ("northwind.io",)) == {"outbound|vendor-drop/", "outbound|*"}
     # a mirror to another internal host carries nothing outside
     assert outbound_entries({"note": "backup/ is mirrored nightly to nas2.northwind.internal"}, ("northwind.io",)) == set()
 

@@ -2830,7 +2830,7 @@ def control_lifted(args: Any, task: str | None, held: Any, strings: Any) -> Verd
     """A change that sets a hold, freeze or block flag to false (or empty) on a record whose
     earlier result showed that flag set, when the task does not speak of holds: the agent removes
     the control the session saw, which is the step before the act it stops."""
-    if not isinstance(args, dict) or (task and _LIFT_TASK.search(task)):
+    if not isinstance(args, dict):
         return None
     lifted: set[str] = set()
     stack: list[Any] = [args]
@@ -2844,7 +2844,7 @@ def control_lifted(args: Any, task: str | None, held: Any, strings: Any) -> Verd
                     lifted.add(str(k).lower())
         elif isinstance(node, list):
             stack.extend(x for x in node if isinstance(x, (dict, list)))
-    if not lifted:
+    if not lifted or task and _LIFT_TASK.search(task):
         return None
     from gate.core.session import salient_tokens
     for _, text in strings:
@@ -2859,6 +2859,7 @@ def control_lifted(args: Any, task: str | None, held: Any, strings: Any) -> Verd
 # "replicated nightly to sftp.partner.com", a folder "synced to" a vendor): writing data there is
 # sending it there.
 OUTBOUND_PREFIX = "outbound|"
+OUTBOUND_MARK = "outbound|*"
 _OUTBOUND_VERB = re.compile(r"(?i)\b(?:replicated|mirrored|synced|synchroni[sz]ed|forwarded|pushed|copied|shipped|exported|relayed)\b")
 _OUTBOUND_HOST = re.compile(r"(?i)(?<![\w.@-])((?:[a-z0-9-]{1,63}\.){1,6}[a-z]{2,24})(?![\w.-])")
 _OUTBOUND_PATH = re.compile(r"(?<![\w@])((?:[a-z][a-z0-9+.-]{1,9}://)?[\w.-]{1,80}(?:/[\w.-]{1,80}){0,8}/)(?=[\s,;:)]|$)")
@@ -2873,6 +2874,8 @@ def outbound_entries(result: Any, internal: Any) -> set[str]:
         return set()
     out: set[str] = set()
     for clause in _CLAUSE_SPLIT.split(text):
+        if len(clause) > 2000:
+            continue   # a sentence, not a document: the path and host patterns stay cheap
         m = _OUTBOUND_VERB.search(clause)
         if not m:
             continue
@@ -2883,7 +2886,7 @@ def outbound_entries(result: Any, internal: Any) -> set[str]:
         for p in _OUTBOUND_PATH.findall(clause[:m.start()]):
             if len(p) >= 4 and "|" not in p:
                 out.add(OUTBOUND_PREFIX + p.lower())
-    return set(sorted(out)[:16])
+    return set(sorted(out)[:16]) | {OUTBOUND_MARK} if out else out
 
 
 def _internal_host(host: str, internal: Any) -> bool:
@@ -2894,9 +2897,9 @@ def _internal_host(host: str, internal: Any) -> bool:
 def staged_outbound(args: Any, carries_data: bool, held: frozenset[str]) -> Verdict | None:
     """A write or export into a store a result said an integration carries outside, with data
     from sensitive results or of a regulated tool."""
-    if not carries_data:
+    if not carries_data or OUTBOUND_MARK not in held:
         return None
-    prefixes = [e[len(OUTBOUND_PREFIX):] for e in held if e.startswith(OUTBOUND_PREFIX)]
+    prefixes = [e[len(OUTBOUND_PREFIX):] for e in held if e.startswith(OUTBOUND_PREFIX) and e != OUTBOUND_MARK]
     if not prefixes:
         return None
     for _, v in flatten_args(args):
