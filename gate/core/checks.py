@@ -18,13 +18,13 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover
-from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
     DOMAIN_PREFIX,
     store_names,
+    unit_figures,
     BIND_PREFIX,
     MARKED_PREFIX,
     BODY_LEAF,
@@ -1727,6 +1727,8 @@ class PreconditionCheck:
             v = copies_what_must_go(f.tool_words, f.strings, held)
             if v is None and "read" in f.verbs and f.verbs & {"write", "send"}:
                 v = residency_breach(f.strings, held)   # an export reads and writes: the residency rule is not only for non-reads
+            if v is None and f.verbs & {"write", "execute", "send"}:
+                v = staged_outbound(ctx.args, f.sensitivity >= 3 or bool(ctx.session.sensitive), held)
             if v is not None:
                 return v
         if held and "read" in f.verbs and f.sensitivity >= 4:
@@ -1736,7 +1738,8 @@ class PreconditionCheck:
         if held and "read" not in f.verbs:
             v = not_as_previewed(ctx.tool_name, ctx.args, held) or iban_swapped(ctx.args, f.strings, ctx.task, held) or \
                 owned_elsewhere(ctx.args, held) or (restricted_disclosure(f.strings, held) if f.destination == "external" else None) or \
-                (other_subject_in_message(f.strings, ctx.task, held) if "send" in f.verbs and ctx.task else None) or \
+                (other_subject_in_message(f.strings, ctx.task, held) or others_pay_sent(f.strings, _is_dest_leaf, ctx.task, held)
+                 if "send" in f.verbs and ctx.task else None) or \
                 approves_own(f.tool_words, ctx.args, held) or residency_breach(f.strings, held) or kept_too_long(f.strings, held) or delivery_diverted(ctx.args, held) or \
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 (_health_written(f, ctx.task, held) if "write" in f.verbs and "send" not in f.verbs else None) or \
@@ -1749,7 +1752,8 @@ class PreconditionCheck:
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
                 emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \
                 out_of_scope_state(f.tool_words, f.verbs, (ctx.tool.spec.description or "") if ctx.tool is not None else "", ctx.args, held) or \
-                (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
+                (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None) or \
+                (control_lifted(ctx.args, ctx.task, held, f.strings) if f.verbs & {"write", "configure"} else None)
             if v is not None:
                 return v
             # round 15: a record kept until a later date, a person the record bars, a purpose declined
@@ -2874,6 +2878,22 @@ def _storage_copy_target(f: ActionFeatures) -> str | None:
     return None
 
 
+# round 16: a record written with outside people on it (a calendar event's guests, a ticket's
+# CCs, a document's collaborators) is mailed to them by the system that holds it.
+_PARTICIPANT_LEAF = re.compile(r"(?i)(?:^|[._])(?:attendees?|guests?|invitees?|participants?|collaborators?(?:_?add)?|cc|bcc|"
+                               r"watchers?|followers?|share_?with|shared_?with|email_?ccs?)(?:\[\d+\])?(?:\.email)?$")
+
+
+def _invites_outside(f: ActionFeatures, internal: Sequence[str]) -> bool:
+    """A write whose participant fields name an address outside the organisation."""
+    for path, text in f.strings:
+        if "@" in text and _PARTICIPANT_LEAF.search(path):
+            for m in EMAIL_RX.finditer(text):
+                if not is_internal(domain_of(m.group(0)), internal):
+                    return True
+    return False
+
+
 def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Verdict | None:
     """Values or phrases (three or more) of a result its author labelled internal or confidential
     (`INTERNAL: FY25 discount floors (do not forward)`), in a message to an address outside the
@@ -2885,7 +2905,7 @@ def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Ver
         if _is_dest_leaf(path):
             continue
         text = _carried_text(raw)
-        carried |= {fingerprint(t) for t in flow_tokens(text)}
+        carried |= {fingerprint(t) for t in flow_tokens(text)} | {fingerprint(t) for t in unit_figures(text)}
         if len(text) >= 24:
             carried |= content_shingles(text, cap=256)
     hits = {MARKED_PREFIX + c for c in carried} & sensitive
@@ -3150,7 +3170,8 @@ class ProvenanceCheck:
             if v is not None:
                 return v
         if s.sensitive and ("send" in f.verbs and any(not is_internal(d, ctx.agent.policy.internal_domains) for d in f.external_domains)
-                            or f.destination == "external" and f.verbs <= {"read"}):
+                            or f.destination == "external" and f.verbs <= {"read"}
+                            or "write" in f.verbs and "send" not in f.verbs and _invites_outside(f, ctx.agent.policy.internal_domains)):
             # (a query to an outside service, a web search or a fetched URL, carries its words out too)
             v = _marked_content_outward(f, s.sensitive)
             if v is not None:

@@ -3157,4 +3157,192 @@ def held_line_entries(result: Any) -> set[str]:
                    for x in lines if _line_held(x))
         if held > 0 and held < total:
             out.add(f"{PAYABLE_PREFIX}{own.strip().upper()}|{total - held:g}")
+
+
+# round 16: a control the session saw on a record, lifted by the agent itself before the act it
+# would have stopped (a vendor's `payment_hold: true` set to false, then the payment).
+_LIFT_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|[a-z]+_(?:block(?:ed)?|freeze|frozen))$")
+_LIFT_VALUE = re.compile(r"(?i)^\s*(?:false|no|none|off|0|released?|lifted|cleared?|removed?|inactive|disabled?)?\s*$")
+_LIFT_TASK = re.compile(r"(?i)\b(?:hold|holds|freeze|frozen|block(?:ed)?|unblock|release)\b")
+
+
+def control_lifted(args: Any, task: str | None, held: Any, strings: Any) -> Verdict | None:
+    """A change that sets a hold, freeze or block flag to false (or empty) on a record whose
+    earlier result showed that flag set, when the task does not speak of holds: the agent removes
+    the control the session saw, which is the step before the act it stops."""
+    if not isinstance(args, dict):
+        return None
+    lifted: set[str] = set()
+    stack: list[Any] = [args]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, (dict, list)):
+                    stack.append(v)
+                elif _LIFT_KEY.match(str(k)) and (v is False or v is None or v == 0 or isinstance(v, str) and _LIFT_VALUE.match(v)):
+                    lifted.add(str(k).lower())
+        elif isinstance(node, list):
+            stack.extend(x for x in node if isinstance(x, (dict, list)))
+    if not lifted or task and _LIFT_TASK.search(task):
+        return None
+    from gate.core.session import salient_tokens
+    for _, text in strings:
+        for tok in salient_tokens(text):
+            if any(f"{tok}={k}" in held for k in lifted):
+                return Verdict("preconditions", "block", "control_lifted",
+                           "the change clears a hold or block an earlier result showed on the record it names")
+    return None
+
+
+# round 16: an internal store a result says is carried outside by an integration (a bucket prefix
+# "replicated nightly to sftp.partner.com", a folder "synced to" a vendor): writing data there is
+# sending it there.
+OUTBOUND_PREFIX = "outbound|"
+OUTBOUND_MARK = "outbound|*"
+_OUTBOUND_VERB = re.compile(r"(?i)\b(?:replicated|mirrored|synced|synchroni[sz]ed|forwarded|pushed|copied|shipped|exported|relayed)\b")
+_OUTBOUND_HOST = re.compile(r"(?i)(?<![\w.@-])((?:[a-z0-9-]{1,63}\.){1,6}[a-z]{2,24})(?![\w.-])")
+_OUTBOUND_PATH = re.compile(r"(?<![\w@])((?:[a-z][a-z0-9+.-]{1,9}://)?[\w.-]{1,80}(?:/[\w.-]{1,80}){0,8}/)(?=[\s,;:)]|$)")
+_CLAUSE_SPLIT = re.compile(r"[;\n]|\.\s")
+
+
+def outbound_entries(result: Any, internal: Any) -> set[str]:
+    """`outbound|PREFIX` for each path prefix a result says is replicated, mirrored or synced to
+    an outside host."""
+    text = _result_text(result)
+    if not text or len(text) > 100_000 or not _OUTBOUND_VERB.search(text):
+        return set()
+    out: set[str] = set()
+    for clause in _CLAUSE_SPLIT.split(text):
+        if len(clause) > 2000:
+            continue   # a sentence, not a document: the path and host patterns stay cheap
+        m = _OUTBOUND_VERB.search(clause)
+        if not m:
+            continue
+        after = clause[m.end():]
+        hosts = [h for h in _OUTBOUND_HOST.findall(after) if "/" not in h and not _internal_host(h, internal)]
+        if not hosts:
+            continue
+        for p in _OUTBOUND_PATH.findall(clause[:m.start()]):
+            if len(p) >= 4 and "|" not in p:
+                out.add(OUTBOUND_PREFIX + p.lower())
+    return set(sorted(out)[:16]) | {OUTBOUND_MARK} if out else out
+
+
+def _internal_host(host: str, internal: Any) -> bool:
+    h = host.lower()
+    return any(h == d or h.endswith("." + d) for d in (internal or ())) or h.endswith((".internal", ".local", ".lan", ".corp"))
+
+
+def staged_outbound(args: Any, carries_data: bool, held: frozenset[str]) -> Verdict | None:
+    """A write or export into a store a result said an integration carries outside, with data
+    from sensitive results or of a regulated tool."""
+    if not carries_data or OUTBOUND_MARK not in held:
+        return None
+    prefixes = [e[len(OUTBOUND_PREFIX):] for e in held if e.startswith(OUTBOUND_PREFIX) and e != OUTBOUND_MARK]
+    if not prefixes:
+        return None
+    for _, v in flatten_args(args):
+        if not isinstance(v, str) or "/" not in v or len(v) > 2000:
+            continue
+        low = v.lower()
+        for p in prefixes:
+            i = low.find(p)
+            if i >= 0 and (i == 0 or low[i - 1] in "/:"):
+                return Verdict("preconditions", "block", "staged_for_outbound",
+                               "the call writes data into a store a result said is replicated to an outside host")
+    return None
+
+
+# round 16: pay figures a result ties to named employees, sent to someone they do not concern when
+# the task asked for no pay or only for other people's.
+PAY_PREFIX = "pay|"
+PAY_MARK = "pay|*"
+_PAY_KEY = re.compile(r"(?i)^(?:base_?salary|salary|annual_?salary|base_?pay|base|wage|hourly_?rate|bonus(?:_?(?:target|amount))?|"
+                      r"equity(?:_?grant)?|total_?comp(?:ensation)?|compensation|ote)$")
+_EMP_ID_KEY = re.compile(r"(?i)^(?:employee_?id|emp_?id|staff_?id|worker_?id)$")
+_PAY_TASK = re.compile(r"(?i)\b(?:salar(?:y|ies)|compensation|comp|pay|payroll|bonus(?:es)?|wages?|equity|bands?|raises?)\b")
+_MONEY_FIGURE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d{4,9})(?:\.\d{1,2})?(?![\d,])")
+
+
+def pay_entries(result: Any) -> set[str]:
+    """`pay|EMPLOYEE|FIGURE|name` for each pay figure of 1,000 or more a result row ties to an employee id."""
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        emp = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _EMP_ID_KEY.match(str(k)) and v.strip()), None)
+        if not emp or "|" in emp:
+            continue
+        name = next((v.strip().lower() for k, v in node.items() if isinstance(v, str) and str(k).lower() in ("name", "full_name", "employee_name")), "")
+        for k, v in node.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1000 and _PAY_KEY.match(str(k)):
+                out.add(f"{PAY_PREFIX}{emp}|{int(v)}|{name.replace('|', ' ')}")
+    if out:
+        out = set(sorted(out)[:128])
+        out.add(PAY_MARK)
+    return out
+
+
+def others_pay_sent(strings: Any, is_dest: Any, task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A message carrying the pay of an employee the task does not name, when the task asks for
+    no pay at all, or names the employees whose pay it asks for (a manager asking for one report's
+    salary gets that one, not the band's or the department's). A task asking for a group's pay
+    without naming anyone is left alone."""
+    if PAY_MARK not in held:
+        return None
+    task_text = task or ""
+    asks_pay = bool(_PAY_TASK.search(task_text))
+    upper = task_text.upper()
+    lower = task_text.lower()
+    by_figure: dict[int, list[tuple[str, str]]] = {}
+    for e in held:
+        if e.startswith(PAY_PREFIX) and e != PAY_MARK:
+            emp, _, rest = e[len(PAY_PREFIX):].partition("|")
+            fig, _, name = rest.partition("|")
+            by_figure.setdefault(int(fig), []).append((emp, name))
+    if asks_pay and not any(emp in upper for lst in by_figure.values() for emp, _ in lst):
+        return None
+    for path, text in strings:
+        if is_dest(path) or not any(c.isdigit() for c in text):
+            continue
+        for m in _MONEY_FIGURE.finditer(text[:20_000]):
+            fig = int(m.group(1).replace(",", ""))
+            for emp, name in by_figure.get(fig, ()):
+                if emp in upper or name and name in lower:
+                    continue
+                return Verdict("preconditions", "block", "others_pay_sent",
+                               "the message carries pay a result tied to an employee the task does not name")
+    return None
+
+
+# round 16: a listing read for one account (`list_invoices(customer_id=…)`) whose rows do not
+# repeat the account: each row's record belongs to the account the call named.
+_LIST_PARTY_ARG = re.compile(r"(?i)^(?:customer|account|client|member|subscriber)_?id$")
+_ROW_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id)$")
+_ROW_IDENT = re.compile(r"^[A-Za-z0-9][\w-]{3,63}$")
+
+
+def listing_bind_entries(args: Any, verbs: frozenset[str], result: Any) -> set[str]:
+    """`RECORD=bind:customer_id:ACCOUNT` for the rows of a read-only listing whose call named one
+    account and whose rows do not name an account of that key themselves."""
+    if not isinstance(args, dict) or not verbs <= {"read"} or not isinstance(result, (dict, list)):
+        return set()
+    party = [(str(k).lower(), v.strip().upper()) for k, v in args.items()
+             if isinstance(v, str) and _LIST_PARTY_ARG.match(str(k)) and _ROW_IDENT.match(v.strip()) and any(c.isdigit() for c in v)]
+    if len(party) != 1:
+        return set()
+    key, acct = party[0]
+    from gate.core.session import BIND_PREFIX
+    out: set[str] = set()
+    for node in _dict_nodes(result, budget=400):
+        keys = list(node)
+        if not keys or any(str(k).lower() == key for k in keys):
+            continue
+        first = keys[0]
+        v = node[first]
+        if isinstance(v, str) and _ROW_ID_KEY.match(str(first)) and _ROW_IDENT.match(v.strip()) and any(c.isdigit() for c in v):
+            rec = v.strip().upper()
+            if rec != acct:
+                out.add(f"{rec}={BIND_PREFIX}{key}:{acct}")
+        if len(out) >= 64:
+            break
     return out

@@ -95,6 +95,7 @@ _REVERSIBILITY = {"yes": 0, "partial": 1, "no": 2}
 _ACCOUNT_RX = re.compile(r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?|\d{8,17})\b")
 _PHONE_RX = re.compile(r"\+\d[\d ()-]{7,}\d")
 _A_DIGIT = re.compile(r"\d")
+_COLUMN_SECRET = re.compile(r"(?im)^[ \t]{0,8}[a-z_]{0,30}(?:secret|token|password|passwd|api_?key)(?:_id)?[ \t]{2,40}([A-Za-z0-9][\w./+=:-]{7,200})[ \t]*$")
 BODY_LEAF = re.compile(r"(?i)(?:^|[._])(?:text|body|message|content|note|notes|comment|description|summary|subject|html|markdown)(?:\[\d+\])?$")
 
 
@@ -1065,6 +1066,25 @@ def flow_tokens(text: str) -> set[str]:
     return out
 
 
+_UNIT_FIGURE = re.compile(r"(?i)(?<![\w.])(\d{1,6}(?:[.,]\d{1,3})?)[ \t]?(%|percent\b|eur\b|usd\b|gbp\b|chf\b|k\b)|([$\u20ac\u00a3])[ \t]?(\d{1,6}(?:[.,]\d{1,3})?)")
+_UNIT_SYMBOL = {"$": "USD", "\u20ac": "EUR", "\u00a3": "GBP", "PERCENT": "%"}
+
+
+def unit_figures(text: str) -> set[str]:
+    """Small figures with their unit (`41 EUR`, `22%`, `$45`, `180k`): what survives when a marked
+    note is restated in other words. Only the marked-content check compares them."""
+    if not any(c.isdigit() for c in text):
+        return set()
+    out: set[str] = set()
+    for m in _UNIT_FIGURE.finditer(text[:20_000]):
+        if m.group(1):
+            unit = m.group(2).upper()
+            out.add("FIG:" + m.group(1).replace(",", ".") + _UNIT_SYMBOL.get(unit, unit))
+        else:
+            out.add("FIG:" + m.group(4).replace(",", ".") + _UNIT_SYMBOL.get(m.group(3), m.group(3)))
+    return out
+
+
 def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
 
@@ -1291,6 +1311,8 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
             values |= {fingerprint(t) for t in flow_tokens(text)}
             if len(text) >= 24:
                 values |= content_shingles(text)
+            if _MARKING_RX.search(text):
+                values |= {fingerprint(t) for t in unit_figures(text)}
         if len(text.split()) >= _PROSE_MIN_WORDS:
             tainted |= destination_tokens(text)
             if "." in text:
@@ -1304,6 +1326,11 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
         for f in find_secrets(text):
             if not is_placeholder_secret(text, f):
                 secrets |= secret_fingerprints(text[f.start:f.end], f.kind)
+        if "  " in text and "\n" in text:
+            # round 16: a CLI's `Key   Value` table (`vault write …/secret-id` prints the new
+            # secret_id that way), which the labelled-secret detector does not read as a pair
+            for m in _COLUMN_SECRET.finditer(text):
+                secrets.add(secret_fingerprint("value:" + m.group(1)))
         pii = pii or bool(find_pii(text))
         marked = marked or bool(_MARKING_RX.search(text))
     exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
