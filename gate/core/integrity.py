@@ -3157,6 +3157,7 @@ def held_line_entries(result: Any) -> set[str]:
                    for x in lines if _line_held(x))
         if held > 0 and held < total:
             out.add(f"{PAYABLE_PREFIX}{own.strip().upper()}|{total - held:g}")
+    return out
 
 
 # round 16: a control the session saw on a record, lifted by the agent itself before the act it
