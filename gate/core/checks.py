@@ -1373,9 +1373,18 @@ _SPECIAL_COLUMN = re.compile(r"(?i)^(?:\w+_)?(?:ethnicity|ethnic_origin|race|rel
 _IDENTIFIER_COLUMN = re.compile(r"(?i)^(?:(?:employee|full|first|last|display|user|patient)_?name|name|e?mail\w*|employee_?id|user_?id|ssn|national_id)$")
 
 
+# A benefits election list names the plan chosen per coverage line (medical, dental, vision): a
+# `medical` or `health_plan` column beside another coverage line is the plan elected, not health data.
+_PLAN_ELECTION_COLUMN = re.compile(r"(?i)^(?:medical|health)(?:_(?:plan|coverage|tier|election|option|level|insurance))?$")
+_OTHER_COVERAGE_COLUMN = re.compile(r"(?i)^(?:dental|vision|life_insurance|hsa|fsa)(?:_(?:plan|coverage|tier|election|option|level))?$")
+
+
 def _identified_special_category(f: ActionFeatures) -> bool:
     cols = [t.strip() for p, t in f.strings if _is_field_list(p)]
-    return any(_SPECIAL_COLUMN.match(c) for c in cols) and any(_IDENTIFIER_COLUMN.match(c) for c in cols)
+    special = [c for c in cols if _SPECIAL_COLUMN.match(c)]
+    if special and any(_OTHER_COVERAGE_COLUMN.match(c) for c in cols):
+        special = [c for c in special if not _PLAN_ELECTION_COLUMN.match(c)]
+    return bool(special) and any(_IDENTIFIER_COLUMN.match(c) for c in cols)
 
 
 _INSERT_VALUES = re.compile(r"(?is)\binsert\s+into\s+[\w.\"`]+(?:\s*\([^)]*\))?\s*values\b")
