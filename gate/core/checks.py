@@ -2224,6 +2224,13 @@ def _task_budget(task: str) -> float | None:
     return None
 
 
+def _recorded_for_exactly(states: Sequence[str], amount: float) -> bool:
+    """Results recorded one amount for this record, and it is `amount` (a batch or approval
+    ticket several records name carries several amounts: it is no one record)."""
+    amounts = {float(st[len(AMOUNT_PREFIX):]) for st in states if st.startswith(AMOUNT_PREFIX)}
+    return len(amounts) == 1 and abs(next(iter(amounts)) - amount) < 0.005
+
+
 def _prior_payments(ctx: CheckContext, by_id: dict[str, list[str]], keys: set[str]) -> set[tuple[float, str]]:
     """(amount, step) of the session's earlier payments by this tool recorded under `keys`
     (the references a payment settles, or its payee); one payment under two keys counts once."""
@@ -2345,6 +2352,13 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     if not refunding and any(abs(a - amount) < 0.005 for a, _ in prior):
         return Verdict("preconditions", "block", "duplicate_payment",
                        "the session already made this payment for the same reference or payee")
+    if not refunding and refs:
+        # a payment that settles a record of exactly its amount pays that record whole: earlier
+        # payments of other records the same approval ticket or batch reference names are not its
+        # parts (only payments under that record count)
+        whole = {k for k in refs if _recorded_for_exactly(by_id.get(k, ()), amount)}
+        if whole:
+            prior = _prior_payments(ctx, by_id, whole)
     total = amount + sum(a for a, _ in prior)
     if amount <= cap < total:
         return Verdict("preconditions", "block", "split_payment",
