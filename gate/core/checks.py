@@ -1373,9 +1373,18 @@ _SPECIAL_COLUMN = re.compile(r"(?i)^(?:\w+_)?(?:ethnicity|ethnic_origin|race|rel
 _IDENTIFIER_COLUMN = re.compile(r"(?i)^(?:(?:employee|full|first|last|display|user|patient)_?name|name|e?mail\w*|employee_?id|user_?id|ssn|national_id)$")
 
 
+# A benefits election list names the plan chosen per coverage line (medical, dental, vision): a
+# `medical` or `health_plan` column beside another coverage line is the plan elected, not health data.
+_PLAN_ELECTION_COLUMN = re.compile(r"(?i)^(?:medical|health)(?:_(?:plan|coverage|tier|election|option|level|insurance))?$")
+_OTHER_COVERAGE_COLUMN = re.compile(r"(?i)^(?:dental|vision|life_insurance|hsa|fsa)(?:_(?:plan|coverage|tier|election|option|level))?$")
+
+
 def _identified_special_category(f: ActionFeatures) -> bool:
     cols = [t.strip() for p, t in f.strings if _is_field_list(p)]
-    return any(_SPECIAL_COLUMN.match(c) for c in cols) and any(_IDENTIFIER_COLUMN.match(c) for c in cols)
+    special = [c for c in cols if _SPECIAL_COLUMN.match(c)]
+    if special and any(_OTHER_COVERAGE_COLUMN.match(c) for c in cols):
+        special = [c for c in special if not _PLAN_ELECTION_COLUMN.match(c)]
+    return bool(special) and any(_IDENTIFIER_COLUMN.match(c) for c in cols)
 
 
 _INSERT_VALUES = re.compile(r"(?is)\binsert\s+into\s+[\w.\"`]+(?:\s*\([^)]*\))?\s*values\b")
@@ -2227,6 +2236,13 @@ def _task_budget(task: str) -> float | None:
     return None
 
 
+def _recorded_for_exactly(states: Sequence[str], amount: float) -> bool:
+    """Results recorded one amount for this record, and it is `amount` (a batch or approval
+    ticket several records name carries several amounts: it is no one record)."""
+    amounts = {float(st[len(AMOUNT_PREFIX):]) for st in states if st.startswith(AMOUNT_PREFIX)}
+    return len(amounts) == 1 and abs(next(iter(amounts)) - amount) < 0.005
+
+
 def _prior_payments(ctx: CheckContext, by_id: dict[str, list[str]], keys: set[str]) -> set[tuple[float, str]]:
     """(amount, step) of the session's earlier payments by this tool recorded under `keys`
     (the references a payment settles, or its payee); one payment under two keys counts once."""
@@ -2348,6 +2364,13 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     if not refunding and any(abs(a - amount) < 0.005 for a, _ in prior):
         return Verdict("preconditions", "block", "duplicate_payment",
                        "the session already made this payment for the same reference or payee")
+    if not refunding and refs:
+        # a payment that settles a record of exactly its amount pays that record whole: earlier
+        # payments of other records the same approval ticket or batch reference names are not its
+        # parts (only payments under that record count)
+        whole = {k for k in refs if _recorded_for_exactly(by_id.get(k, ()), amount)}
+        if whole:
+            prior = _prior_payments(ctx, by_id, whole)
     total = amount + sum(a for a, _ in prior)
     if amount <= cap < total:
         return Verdict("preconditions", "block", "split_payment",

@@ -1592,8 +1592,18 @@ def above_payable(args: dict[str, Any], paid: float | None, held: frozenset[str]
 # The session paid a record or a payment id an amount; a message that names that id in a
 # sentence giving money amounts, none of them the amount paid, tells the payee another figure.
 PAID_AMT_PREFIX = "pamt|"
-_MONEY = re.compile(r"(?i)(?:\b(?:USD|EUR|GBP|CHF|CAD|AUD)\s?|[$€£]\s?)(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\b"
-                    r"|\b(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\s?(?:USD|EUR|GBP|CHF|CAD|AUD)\b")
+# (an amount written the continental way, `EUR 18.000,00` or `1.250,50 EUR`, groups thousands with
+# dots and keeps two decimals after a comma: money has no three-decimal figures, so it is 18000)
+_MONEY_NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_MONEY = re.compile(rf"(?i)(?:\b(?:USD|EUR|GBP|CHF|CAD|AUD)\s?|[$€£]\s?)({_MONEY_NUM})\b"
+                    rf"|\b({_MONEY_NUM})\s?(?:USD|EUR|GBP|CHF|CAD|AUD)\b")
+_CONTINENTAL_MONEY = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+,\d{1,2}")
+
+
+def _money_value(text: str) -> float:
+    if _CONTINENTAL_MONEY.fullmatch(text):
+        return float(text.replace(".", "").replace(",", "."))
+    return float(text.replace(",", ""))
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])|[;\n]")
 # the parties a payment names (the same vendor is paid other amounts for other records)
 _PARTY_KEY = re.compile(r"(?i)vendor|supplier|customer|client|employee|payee|beneficiary|account|from|to_|currency")
@@ -1628,7 +1638,7 @@ def amount_misstated(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held:
             named = [i for i in paid if i in sentence.upper()]
             if not named or not _PAID_WORDS.search(sentence) or _OWED_WORDS.search(sentence):
                 continue
-            stated = {float((m.group(1) or m.group(2)).replace(",", "")) for m in _MONEY.finditer(sentence)}
+            stated = {_money_value(m.group(1) or m.group(2)) for m in _MONEY.finditer(sentence)}
             want = set().union(*(paid[i] for i in named))
             if stated and not any(abs(s - w) < 0.005 for s in stated for w in want):
                 return Verdict("preconditions", "block", "amount_misstated",
