@@ -19,7 +19,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention
-from gate.core.integrity import other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
+from gate.core.integrity import record_of_other_subject, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1138,6 +1138,15 @@ def _encodes_sensitive(f: ActionFeatures) -> bool:
 # Approving a pending sign-in, push or MFA challenge (`okta.approve_signin`, `approve_login_request`,
 # `mfa.accept_push`): whoever is signing in gets the account.
 _APPROVE_WORDS = frozenset("approve approves accept confirm allow".split())
+_APPROVED_VALUE = re.compile(r"(?i)^\s*(?:approve|approved|accept|accepted|grant|granted)\s*$")
+
+
+def _approving_write(f: Any) -> bool:
+    """A record write that approves (round 16b): the tool's words say approve, or a short
+    decision argument does (`decide_leave_request(decision="approve")`)."""
+    if not _APPROVE_WORDS.isdisjoint(f.tool_words):
+        return True
+    return any(len(t) <= 10 and _APPROVED_VALUE.match(t) for _, t in f.strings)
 _SIGNIN_WORDS = frozenset("signin sign login logon push challenge mfa 2fa factor authentication auth".split())
 
 
@@ -1739,7 +1748,7 @@ class PreconditionCheck:
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 (_health_written(f, ctx.task, held) if "write" in f.verbs and "send" not in f.verbs else None) or \
                 unapproved_purchase(f.tool_words, ctx.args, held) or record_relabelled(f.strings, held) or \
-                (outside_change_scope(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"execute", "configure", "delete"} else None) or \
+                (outside_change_scope(f.verbs, ctx.args, ctx.task, held, f.tool_words) if f.verbs & {"execute", "configure", "delete"} else None) or \
                 (staged_upload(f.command_text, lambda h: is_internal(h, ctx.agent.policy.internal_domains), ctx.task, held) if f.command_text else None) or \
                 (approval_lapsed(f.strings, _session_today(ctx), held) if f.verbs & {"pay", "write", "grant", "execute", "configure"} else None) or \
                 (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) or
@@ -1750,6 +1759,11 @@ class PreconditionCheck:
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
                 return v
+            # round 16b: a record a result binds to another person than the task's subject
+            if ctx.task and ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
+                v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
+                if v is not None:
+                    return v
             # round 15: a record kept until a later date, a person the record bars, a purpose declined
             v = retention_not_ended(f.tool_words, f.verbs, f.strings, _session_today(ctx), held) or \
                 (barred_party(f.strings, held) or purpose_declined(f.strings, ctx.task, held, ctx.session.sensitive)
@@ -1773,7 +1787,8 @@ class PreconditionCheck:
             v = _priced_over_limit(ctx) or split_order(ctx.tool_name, ctx.args, min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name)), held)
             if v is not None:
                 return v
-        acting = paying or bool(f.verbs & {"delete", "grant"})
+        acting = paying or bool(f.verbs & {"delete", "grant"}) or \
+            ("write" in f.verbs and "read" not in f.verbs and _approving_write(f))
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
         if recovering and VERIFICATION_FAILED in held:

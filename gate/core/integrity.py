@@ -1197,17 +1197,70 @@ def change_scope_entries(result: Any) -> set[str]:
     ident = next((m.group(1).upper() for v in result.values() if isinstance(v, str) and (m := _CHANGE_ID.match(v))), None)
     if ident is None:
         return set()
-    return {f"{CHGSCOPE_PREFIX}{ident}|{' '.join(v.lower().replace('|', ' ').split())}" for k, v in result.items()
-            if isinstance(v, str) and _SCOPE_KEY.match(str(k)) and 8 <= len(v) <= 600}
+    out = {f"{CHGSCOPE_PREFIX}{ident}|{' '.join(v.lower().replace('|', ' ').split())}" for k, v in result.items()
+           if isinstance(v, str) and _SCOPE_KEY.match(str(k)) and 8 <= len(v) <= 600}
+    # round 16b: the environments the record approves (`environment: staging`)
+    for k, v in result.items():
+        if _CHG_ENV_KEY.match(str(k)) and isinstance(v, (str, list)):
+            text = v if isinstance(v, str) else " ".join(x for x in v if isinstance(x, str))
+            classes = _env_classes(text[:200])
+            if classes:
+                out.add(f"{CHGENV_PREFIX}{ident}|{','.join(sorted(classes))}")
+    return out
 
 
-def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+CHGENV_PREFIX = "chgenv|"
+_CHG_ENV_KEY = re.compile(r"(?i)^(?:environments?|envs?|target_?environments?|stages?)$")
+_CALL_ENV_KEY = re.compile(r"(?i)^(?:environment|env|context|workspace|cluster|stage|target_?env(?:ironment)?)$")
+_ENV_WORDS = (("prod", re.compile(r"(?i)(?<![a-z])(?:prod|production|prd|live)(?![a-z])")),
+              ("staging", re.compile(r"(?i)(?<![a-z])(?:staging|stage|stg|preprod|pre-prod|uat)(?![a-z])")),
+              ("dev", re.compile(r"(?i)(?<![a-z])(?:dev|development|test|testing|sandbox|qa)(?![a-z])")))
+_CHANGE_TOOL_WORDS = frozenset("restart rollback rollout scale deploy apply migrate reboot redeploy upgrade".split())
+
+
+def _env_classes(text: str) -> set[str]:
+    if _ENV_WORDS[1][1].search(text) and re.search(r"(?i)pre-?prod", text):
+        text = re.sub(r"(?i)pre-?prod", "staging", text)
+    return {name for name, rx in _ENV_WORDS if rx.search(text)}
+
+
+def outside_change_env(tool_words: tuple[str, ...], args: dict[str, Any], ident: str, held: frozenset[str]) -> Verdict | None:
+    """A change run under a change record in an environment the record does not approve."""
+    head = f"{CHGENV_PREFIX}{ident}|"
+    approved = next((e[len(head):] for e in held if e.startswith(head)), None)
+    if approved is None or _CHANGE_TOOL_WORDS.isdisjoint(tool_words) and not any(
+            isinstance(v, str) and _MUTATING.match(v) for v in args.values()):
+        return None
+    allowed = set(approved.split(","))
+    for k, v in args.items():
+        if isinstance(v, str) and _CALL_ENV_KEY.match(str(k)) and len(v) <= 60:
+            classes = _env_classes(v)
+            if classes and not classes & allowed:
+                return Verdict("preconditions", "block", "outside_change_scope",
+                               f"the change record {ident} approves work in {approved}, not in this call's environment")
+    return None
+
+
+_CHG_IN_TASK = re.compile(r"(?i)\bCHG-?\d+\b")
+
+
+def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str],
+                         tool_words: tuple[str, ...] = ()) -> Verdict | None:
     if not task or "chg" not in task.lower():
         return None
     scopes = [e[len(CHGSCOPE_PREFIX):].partition("|") for e in held if e.startswith(CHGSCOPE_PREFIX)]
     scopes = [(i, s) for i, _, s in scopes if re.search(r"(?i)\b" + re.escape(i) + r"\b", task)]
     if not scopes:
+        # round 16b: a record that states environments only
+        for m in _CHG_IN_TASK.finditer(task):
+            v = outside_change_env(tool_words, args, m.group(0).upper().replace("CHG", "CHG-").replace("--", "-"), held)
+            if v is not None:
+                return v
         return None
+    for ident, _ in scopes:
+        v = outside_change_env(tool_words, args, ident, held)
+        if v is not None:
+            return v
     flat = [(p.rsplit(".", 1)[-1], v) for p, v in flatten_args(args) if isinstance(v, str)]
     mutating = bool(verbs & {"configure", "delete"}) or any(_MUTATING.match(v) for _, v in flat)
     if not mutating:
@@ -2816,4 +2869,72 @@ def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | 
         if word in words and min(ages) < int(days):
             return Verdict("preconditions", "block", "below_min_retention",
                            f"the delete removes records younger than the {days} days a result says they must be kept")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16b: a record of another subject
+# The task names its subject by an address or a date of birth ("Jo Park (jo@parkdesign.co)",
+# "Daniel Okafor, born 1984-06-02"); results bind record ids to such values (a listing row
+# `{account_id, email}`, `{mrn, dob}`, an invoice's `customer_email`). Once a result has bound
+# the task's value to a record, a call that acts on a record a result bound to another person's
+# value, and on none of the subject's, acts for someone else on the subject's request.
+SUBJECT_BIND_PREFIX = "sbind|"
+_BIND_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id|mrn|\w+_(?:number|no))$")
+_BIND_EMAIL_KEY = re.compile(r"(?i)^(?:\w+_)?e-?mail(?:_?address)?$")
+_BIND_DOB_KEY = re.compile(r"(?i)^(?:dob|date_?of_?birth|birth_?date|born)$")
+_TASK_DOB = re.compile(r"(?i)\b(?:born(?:\s+on)?|dob|date\s+of\s+birth)\W{0,3}(\d{4}-\d{2}-\d{2})\b")
+_ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+def subject_bind_entries(result: Any) -> set[str]:
+    """`sbind|ID|e:ADDRESS` / `sbind|ID|d:DATE` for rows that bind their ids to one person."""
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        if len(node) > 24:
+            continue
+        ids = [v.strip().upper() for k, v in node.items() if isinstance(v, str) and _BIND_ID_KEY.match(str(k))
+               and 3 <= len(v.strip()) <= 40 and "|" not in v and any(c.isdigit() for c in v)]
+        if not ids:
+            continue
+        emails = {m.group(0).lower() for k, v in node.items() if isinstance(v, str) and "@" in v and _BIND_EMAIL_KEY.match(str(k))
+                  for m in EMAIL_RX.finditer(v)}
+        dobs = {m.group(1) for k, v in node.items() if isinstance(v, str) and _BIND_DOB_KEY.match(str(k)) and (m := _ISO_DATE.match(v))}
+        values = ([f"e:{next(iter(emails))}"] if len(emails) == 1 else []) + ([f"d:{next(iter(dobs))}"] if len(dobs) == 1 else [])
+        out.update(f"{SUBJECT_BIND_PREFIX}{i}|{val}" for i in ids for val in values)
+    return set(sorted(out)[:64])
+
+
+def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -> Verdict | None:
+    """A call naming a record bound to another person than the one the task names (above)."""
+    wanted: list[str] = []
+    if "@" in task:
+        emails = {m.group(0).lower() for m in EMAIL_RX.finditer(task)}
+        if len(emails) == 1:
+            wanted.append(f"e:{next(iter(emails))}")
+    if "born" in task or "dob" in task.lower() or "birth" in task:
+        dobs = {m.group(1) for m in _TASK_DOB.finditer(task)}
+        if len(dobs) == 1:
+            wanted.append(f"d:{next(iter(dobs))}")
+    if not wanted:
+        return None
+    bound: dict[str, set[str]] = {}
+    for e in held:
+        if e.startswith(SUBJECT_BIND_PREFIX):
+            rid, _, val = e[len(SUBJECT_BIND_PREFIX):].partition("|")
+            bound.setdefault(rid, set()).add(val)
+    if not bound:
+        return None
+    named = [t for t in tokens if t in bound]
+    if not named:
+        return None
+    for want in wanted:
+        kind = want[:2]
+        if not any(want in vals for vals in bound.values()):
+            continue   # no result has shown the subject's own record: nothing to tell apart
+        if any(want in bound[t] for t in named):
+            continue
+        others = [t for t in named if any(v.startswith(kind) for v in bound[t])]
+        if others:
+            return Verdict("preconditions", "block", "record_of_other_subject",
+                           f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
     return None
