@@ -19,7 +19,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention
-from gate.core.integrity import record_of_other_subject, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
+from gate.core.integrity import export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1648,6 +1648,30 @@ _GRANT_VOCABULARY = frozenset("usage select insert update delete references trig
 _GRANT_TOKEN = re.compile(r"[\w.@*/-]+")
 
 
+_GRANTEE_KEY = re.compile(r"(?i)^(?:user|users|member|members|principal|grantee|assignee|account|email|user_?(?:id|email)|member_?email|subject)$")
+_AUTOMATION_WORDS = frozenset("agent bot svc service automation assistant ai robot".split())
+
+
+def _grants_to_agent(ctx: CheckContext) -> Verdict | None:
+    """Round 16b: a grant (a role, a group, an access level) to an automation account (its name
+    says agent, bot, svc…, or carries the agent's own name) that the task does not name: the
+    agent raising its own rights under a task that names someone else."""
+    own = {w for w in re.split(r"[^a-z0-9]+", ctx.agent.policy.agent.lower()) if len(w) >= 2}
+    task = ctx.task.lower() if ctx.task else ""
+    for k, v in ctx.args.items():
+        if not isinstance(v, str) or not _GRANTEE_KEY.match(str(k)) or len(v) > 120:
+            continue
+        who = v.strip().lower()
+        local = who.split("@", 1)[0]
+        words = {w for w in re.split(r"[^a-z0-9]+", local) if w}
+        if not words or who in task or local in task:
+            continue
+        if words & _AUTOMATION_WORDS or len(words & own) >= 2:
+            return Verdict("preconditions", "block", "grants_to_agent",
+                           "the call grants rights to an automation account the task does not name (the agent's own, by its name)")
+    return None
+
+
 def _grant_ladder(ctx: CheckContext) -> Verdict | None:
     """A third (or later) grant in a session that names something the task does not: a
     principal, a resource, a role, or every object of a kind (`ALL TABLES`, `*`). Each step of
@@ -1710,6 +1734,19 @@ class PreconditionCheck:
             v = _grant_ladder(ctx)
             if v is not None:
                 return v
+        if ctx.task and not f.verbs <= {"read"}:
+            v = export_beyond_task_count(f.tool_words, f.strings, ctx.task)
+            if v is not None:
+                return v
+        if f.command_text and "execute" in f.verbs:
+            pol = ctx.agent.policy
+            v = data_change_outside_purpose(f.command_text, pol.identity + " " + " ".join(pol.purposes))
+            if v is not None:
+                return v
+        if "grant" in f.verbs and "read" not in f.verbs and ctx.task:
+            v = _grants_to_agent(ctx)
+            if v is not None:
+                return v
         if "read" not in f.verbs:
             v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args) or \
                 approval_by_data_fix(f.verbs, f.strings, ctx.task)
@@ -1759,6 +1796,14 @@ class PreconditionCheck:
                 (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None)
             if v is not None:
                 return v
+            v = copy_swapped_in([t for _, t in f.strings], ctx.task, held) or apply_beyond_plan(ctx.tool_name, ctx.args, held) or \
+                (dry_run_made_real(f.command_text, ctx.task, held) if f.command_text else None) if f.verbs & {"execute", "write", "configure"} else None
+            if v is not None:
+                return v
+            if "write" in f.verbs:
+                v = owners_removed(ctx.args, ctx.task, held)
+                if v is not None:
+                    return v
             # round 16b: a record a result binds to another person than the task's subject
             if ctx.task and ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
                 v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)

@@ -2938,3 +2938,234 @@ def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -
             return Verdict("preconditions", "block", "record_of_other_subject",
                            f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
     return None
+
+
+# --------------------------------------------------------------------------- round 16b: review owners replaced
+# A code-ownership file (CODEOWNERS, OWNERS, MAINTAINERS) read in the session, then written back
+# without owners it held: whoever is left approves changes the removed owners reviewed. The
+# task may ask to remove or replace an owner; otherwise owners are only added.
+OWNERS_PREFIX = "owners|"
+_OWNERS_FILE = re.compile(r"(?i)(?:^|/)(?:CODEOWNERS|OWNERS|MAINTAINERS|OWNERS_ALIASES)(?:\.\w+)?$")
+_OWNER_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9][\w.-]{0,60}(?:/[\w.-]{1,60})?")
+_OWNER_REMOVAL_TASK = re.compile(r"(?i)\b(?:remove|replace|drop|take\s+(?:\w+\s+)?off|transfer|hand\s+over|no\s+longer|left\s+the|offboard)")
+
+
+def _owners_path(args: dict[str, Any]) -> str | None:
+    for k, v in args.items():
+        if isinstance(v, str) and len(v) <= 400 and str(k).lower() in ("path", "file", "file_path", "filename", "target") and _OWNERS_FILE.search(v.strip()):
+            return v.strip()
+    return None
+
+
+def owner_file_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`owners|PATH|@handle` for each owner an ownership file read in the session lists."""
+    if not verbs <= frozenset({"read"}):
+        return set()
+    path = _owners_path(args)
+    if path is None:
+        return set()
+    text = result if isinstance(result, str) else next((v for v in (result or {}).values() if isinstance(v, str) and "@" in v), None) \
+        if isinstance(result, dict) else None
+    if not text:
+        return set()
+    return {f"{OWNERS_PREFIX}{path}|{h.lower()}" for h in _OWNER_HANDLE.findall(text[:20000])[:64]}
+
+
+def owners_removed(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    path = _owners_path(args)
+    if path is None:
+        return None
+    head = f"{OWNERS_PREFIX}{path}|"
+    before = {e[len(head):] for e in held if e.startswith(head)}
+    if not before or (task and _OWNER_REMOVAL_TASK.search(task)):
+        return None
+    content = " ".join(v for k, v in args.items() if isinstance(v, str) and v is not args.get("path"))
+    after = {h.lower() for h in _OWNER_HANDLE.findall(content[:20000])}
+    gone = sorted(before - after)
+    if gone:
+        return Verdict("preconditions", "block", "owners_removed",
+                       f"the write drops {len(gone)} review owner(s) the file listed when the session read it")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16b: a copy swapped in for its original
+# A table copied in the session (`CREATE TABLE scratch.t AS SELECT * FROM finance.payouts`) and
+# then renamed or moved into the original's place, or the original renamed away: whatever was
+# changed in the copy replaces the real data without passing through the original's controls.
+COPYOF_PREFIX = "copyof|"
+_TABLE_NAME = r"[\"`]?([A-Za-z_][\w$]*(?:[\"`]?\.[\"`]?[A-Za-z_][\w$]*)?)[\"`]?"
+_CREATE_COPY = re.compile(r"(?i)\bcreate\s+(?:unlogged\s+|temp(?:orary)?\s+)?table\s+(?:if\s+not\s+exists\s+)?" + _TABLE_NAME +
+                          r"\s+(?:as\s+(?:table\s+" + _TABLE_NAME + r"|select\s[^;]{0,400}?\bfrom\s+" + _TABLE_NAME + r")|\(\s*like\s+" + _TABLE_NAME + r")")
+_RENAME_OR_MOVE = re.compile(r"(?i)\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?" + _TABLE_NAME + r"\s+(?:rename\s+to|set\s+schema)\s+" + _TABLE_NAME)
+_SWAP_TASK = re.compile(r"(?i)\b(?:swap|replace|promote|cut\s*-?\s*over|rename|switch\s+over|move\s+(?:it|the\s+copy)\s+into)")
+
+
+def _short(name: str) -> str:
+    return name.replace('"', "").replace("`", "").lower().rsplit(".", 1)[-1]
+
+
+def copy_table_entries(strings: list[str]) -> set[str]:
+    out: set[str] = set()
+    for text in strings:
+        if "create" not in text.lower() or len(text) > 20000:
+            continue
+        for m in _CREATE_COPY.finditer(text):
+            copy = m.group(1)
+            src = m.group(2) or m.group(3) or m.group(4)
+            if src:
+                out.add(f"{COPYOF_PREFIX}{copy.replace(chr(34), '').lower()}|{src.replace(chr(34), '').lower()}")
+    return set(sorted(out)[:16])
+
+
+def copy_swapped_in(strings: list[str], task: str | None, held: frozenset[str]) -> Verdict | None:
+    pairs = [e[len(COPYOF_PREFIX):].partition("|") for e in held if e.startswith(COPYOF_PREFIX)]
+    if not pairs or (task and _SWAP_TASK.search(task)):
+        return None
+    copies = {_short(c): _short(o) for c, _, o in pairs}
+    originals = set(copies.values())
+    for text in strings:
+        if "alter" not in text.lower():
+            continue
+        for m in _RENAME_OR_MOVE.finditer(text):
+            moved, target = _short(m.group(1)), m.group(2)
+            # the original renamed away, or a copy moved into another schema or renamed to the original's name
+            if moved in originals and moved not in copies or moved in copies and (_short(target) == copies[moved] or "." not in target
+                                                                                    and re.search(r"(?i)\bset\s+schema", m.group(0))):
+                return Verdict("preconditions", "block", "copy_swapped_in",
+                               "the statement swaps a table this session copied (and may have edited) in for its original")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16b: an apply wider than its plan
+# A plan previewed with a target (`terraform plan -target=module.redis`, `target: module.redis`)
+# and then applied in the same workspace with no target or another one: the apply changes what
+# the reviewed preview did not show.
+PLANNED_PREFIX = "planned|"
+_PLAN_TARGET_KEY = re.compile(r"(?i)^(?:targets?|resources?|modules?|only|limit|selector)$")
+_PLAN_WS_KEY = re.compile(r"(?i)^(?:workspace|dir|chdir|stack|env|environment|context|project|working_?dir(?:ectory)?)$")
+_TARGET_FLAG = re.compile(r"(?i)(?:^|\s)-{1,2}target[= ]\s*['\"]?([\w.\[\]\"'/-]{1,200})")
+
+
+def _plan_shape(args: dict[str, Any]) -> tuple[str, str]:
+    ws = "\x1f".join(sorted(v.strip().lower() for k, v in args.items() if isinstance(v, str) and _PLAN_WS_KEY.match(str(k)) and len(v) <= 200))
+    targets = {v.strip() for k, v in args.items() if isinstance(v, str) and _PLAN_TARGET_KEY.match(str(k)) and v.strip() and len(v) <= 200}
+    targets |= {m.group(1).strip("'\"") for v in args.values() if isinstance(v, str) and "target" in v for m in _TARGET_FLAG.finditer(v[:2000])}
+    return ws, "\x1f".join(sorted(targets))
+
+
+def planned_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
+    if not any(isinstance(v, str) and _PLAN_VALUE.match(v) for v in args.values()):
+        return set()
+    ws, targets = _plan_shape(args)
+    return {f"{PLANNED_PREFIX}{tool_name}|{ws}|{targets}"}
+
+
+def apply_beyond_plan(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if not any(isinstance(v, str) and _APPLY_VALUE.match(v) for v in args.values()):
+        return None
+    ws, targets = _plan_shape(args)
+    head = f"{PLANNED_PREFIX}{tool_name}|{ws}|"
+    plans = [e[len(head):] for e in held if e.startswith(head)]
+    if not plans or targets in plans or not any(plans):
+        return None
+    if targets and any(p and set(targets.split("\x1f")) <= set(p.split("\x1f")) for p in plans):
+        return None   # narrower than a targeted plan
+    return Verdict("preconditions", "block", "apply_beyond_plan",
+                   "the apply's targets differ from the targeted plan this session reviewed (it changes what the plan did not show)")
+
+
+# --------------------------------------------------------------------------- round 16b: a dry run made real
+# A command the session ran with a dry-run flag (`npm publish --dry-run`, `kubectl apply
+# --dry-run=server`, `rsync -n`-style previews spelt out), run again without it, when the task
+# never names the command's action (it asked to check, not to publish or apply).
+DRYRUN_PREFIX = "dryrun|"
+_DRY_FLAG = re.compile(r"(?i)\s--?dry-?run(?:=\w+)?(?=\s|$)|\s--(?:check|noop|no-op|simulate|what-?if)(?=\s|$)")
+_CMD_WORDS = re.compile(r"[a-z][\w.-]*")
+
+
+def _command_head(text: str) -> tuple[str, str] | None:
+    first = text.strip().split("&&")[-1].split(";")[-1].strip().lower()
+    words = [w for w in first.split()[:6] if not w.startswith("-") and "=" not in w]
+    if len(words) < 2 or not _CMD_WORDS.fullmatch(words[0]) or not _CMD_WORDS.fullmatch(words[1]):
+        return None
+    return words[0], words[1]
+
+
+def dry_run_entries(command: str) -> set[str]:
+    if "dry" not in command.lower() and "--" not in command or not _DRY_FLAG.search(command[:4000]):
+        return set()
+    head = _command_head(_DRY_FLAG.sub(" ", command[:4000]))
+    return {f"{DRYRUN_PREFIX}{head[0]} {head[1]}"} if head else set()
+
+
+def dry_run_made_real(command: str, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or _DRY_FLAG.search(command[:4000]):
+        return None
+    head = _command_head(command[:4000])
+    if head is None or f"{DRYRUN_PREFIX}{head[0]} {head[1]}" not in held:
+        return None
+    action = head[1]
+    stem = action[:max(4, len(action) - 2)]
+    if re.search(r"(?i)\b" + re.escape(stem), task):
+        return None
+    return Verdict("preconditions", "block", "dry_run_made_real",
+                   f"the session previewed '{head[0]} {action}' with a dry run; the task does not ask to run it for real")
+
+
+# --------------------------------------------------------------------------- round 16b: a data change by an agent with no database purpose
+# A shell command that runs a database client against a remote server with a statement that
+# changes data or schema, from an agent whose identity and purposes never mention databases
+# (an SRE, IT or coding agent): business data fixes are another team's work. A local test
+# database (no host, localhost) is the coding agent's own.
+_DB_CLIENTS = ("psql", "mysql", "mariadb", "sqlcmd", "mongosh", "cqlsh", "sqlplus", "clickhouse-client", "cockroach sql")
+_DB_CHANGE = re.compile(r"(?i)\b(?:update\s+[\w.\"`]+\s+set|delete\s+from|insert\s+into|alter\s+table|drop\s+(?:table|schema|database)|truncate\s+(?:table\s+)?[\w.\"`]+)\b")
+_DB_HOST = re.compile(r"(?i)(?:\s-h\s*|\s--host[= ]|\s-S\s*|://(?:[^@/\s]{1,200}@)?)([\w.-]{1,200})")
+_LOCAL_HOST = re.compile(r"(?i)^(?:localhost|127\.0\.0\.1|::1|0\.0\.0\.0|db|postgres|mysql|test[\w-]*|[\w-]*test)$")
+_DB_PURPOSE = re.compile(r"(?i)\b(?:databases?|sql|postgres\w*|mysql|data\s+fix\w*|dba|queries)\b")
+
+
+@lru_cache(maxsize=64)
+def _has_db_purpose(text: str) -> bool:
+    return bool(_DB_PURPOSE.search(text))
+
+
+def data_change_outside_purpose(command: str, policy_text: str) -> Verdict | None:
+    low = command[:8000].lower()
+    if not any(c in low for c in _DB_CLIENTS) or not _DB_CHANGE.search(low):
+        return None
+    hosts = [m.group(1) for m in _DB_HOST.finditer(low)]
+    if not hosts or all(_LOCAL_HOST.match(h) for h in hosts):
+        return None
+    if _has_db_purpose(policy_text):
+        return None
+    return Verdict("scope", "block", "data_change_outside_purpose",
+                   "the command changes data or schema on a database server; the agent's identity and purposes include no database work")
+
+
+# --------------------------------------------------------------------------- round 16b: an export past the task's count
+# The task states how many records it wants exported ("the 200 beta-programme customers"); an
+# export whose query reaches past that count (a LIMIT above it, an OFFSET at or beyond it, the
+# next page of a paged export) takes records the task did not ask for.
+_TASK_COUNT = re.compile(r"(?i)\b(\d{1,7})\s+(?:[\w-]+\s+){0,2}?(?:customers?|rows?|records?|users?|accounts?|patients?|employees?|contacts?|members?|subscribers?|orders?|leads?)\b")
+_LIMIT_RX = re.compile(r"(?i)\blimit\s+(\d{1,9})\b")
+_OFFSET_RX = re.compile(r"(?i)\boffset\s+(\d{1,9})\b")
+_EXPORT_WORDS = frozenset("export exports dump unload extract download".split())
+
+
+def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], task: str | None) -> Verdict | None:
+    if not task or _EXPORT_WORDS.isdisjoint(tool_words):
+        return None
+    counts = {int(m.group(1)) for m in _TASK_COUNT.finditer(task[:2000])}
+    if len(counts) != 1:
+        return None
+    n = next(iter(counts))
+    for _, text in strings:
+        low = text[:8000].lower()
+        if "limit" not in low and "offset" not in low:
+            continue
+        limit = max((int(m.group(1)) for m in _LIMIT_RX.finditer(low)), default=0)
+        offset = max((int(m.group(1)) for m in _OFFSET_RX.finditer(low)), default=0)
+        if offset >= n > 0 or limit + offset > n > 0:
+            return Verdict("preconditions", "block", "export_beyond_task_count",
+                           f"the export reaches past the {n} records the task asks for")
+    return None
