@@ -2879,16 +2879,19 @@ def below_min_retention(command: str | None, held: frozenset[str]) -> Verdict | 
 # the task's value to a record, a call that acts on a record a result bound to another person's
 # value, and on none of the subject's, acts for someone else on the subject's request.
 SUBJECT_BIND_PREFIX = "sbind|"
+SUBJECT_SIBLING_PREFIX = "sbsib|"
 _BIND_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id|mrn|\w+_(?:number|no))$")
 _BIND_EMAIL_KEY = re.compile(r"(?i)^(?:\w+_)?e-?mail(?:_?address)?$")
 _BIND_DOB_KEY = re.compile(r"(?i)^(?:dob|date_?of_?birth|birth_?date|born)$")
-_TASK_DOB = re.compile(r"(?i)\b(?:born(?:\s+on)?|dob|date\s+of\s+birth)\W{0,3}(\d{4}-\d{2}-\d{2})\b")
+_ANY_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*$")
 
 
 def subject_bind_entries(result: Any) -> set[str]:
-    """`sbind|ID|e:ADDRESS` / `sbind|ID|d:DATE` for rows that bind their ids to one person."""
+    """`sbind|ID|e:ADDRESS` / `sbind|ID|d:DATE` for rows that bind their ids to one person, and
+    `sbsib|ID|d:DATE` for the dates of birth the same result gave its other rows."""
     out: set[str] = set()
+    rows: list[tuple[list[str], str]] = []
     for node in _dict_nodes(result):
         if len(node) > 24:
             continue
@@ -2901,39 +2904,46 @@ def subject_bind_entries(result: Any) -> set[str]:
         dobs = {m.group(1) for k, v in node.items() if isinstance(v, str) and _BIND_DOB_KEY.match(str(k)) and (m := _ISO_DATE.match(v))}
         values = ([f"e:{next(iter(emails))}"] if len(emails) == 1 else []) + ([f"d:{next(iter(dobs))}"] if len(dobs) == 1 else [])
         out.update(f"{SUBJECT_BIND_PREFIX}{i}|{val}" for i in ids for val in values)
-    return set(sorted(out)[:64])
+        if len(dobs) == 1:
+            rows.append((ids, next(iter(dobs))))
+    # the dates of birth of the other rows of the same result (a search that returned namesakes)
+    for ids, dob in rows[:16]:
+        out.update(f"{SUBJECT_SIBLING_PREFIX}{i}|d:{other}" for i in ids for _, other in rows[:16] if other != dob)
+    return set(sorted(out)[:96])
 
 
 def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -> Verdict | None:
-    """A call naming a record bound to another person than the one the task names (above)."""
-    wanted: list[str] = []
-    if "@" in task:
-        emails = {m.group(0).lower() for m in EMAIL_RX.finditer(task)}
-        if len(emails) == 1:
-            wanted.append(f"e:{next(iter(emails))}")
-    if "born" in task or "dob" in task.lower() or "birth" in task:
-        dobs = {m.group(1) for m in _TASK_DOB.finditer(task)}
-        if len(dobs) == 1:
-            wanted.append(f"d:{next(iter(dobs))}")
-    if not wanted:
+    """A call naming a record bound to another person than the one the task names (above). An
+    address counts when the task gives exactly one; a date of birth when the result that listed
+    the record also listed a row with a date the task gives (a namesake picked over the subject)."""
+    emails = {f"e:{m.group(0).lower()}" for m in EMAIL_RX.finditer(task)} if "@" in task else set()
+    low = task.lower()
+    dates = {f"d:{m.group(0)}" for m in _ANY_ISO_DATE.finditer(task)} if ("born" in low or "dob" in low or "birth" in low) else set()
+    if len(emails) != 1 and not dates:
         return None
     bound: dict[str, set[str]] = {}
     for e in held:
         if e.startswith(SUBJECT_BIND_PREFIX):
             rid, _, val = e[len(SUBJECT_BIND_PREFIX):].partition("|")
             bound.setdefault(rid, set()).add(val)
+        elif e.startswith(SUBJECT_SIBLING_PREFIX):
+            rid, _, val = e[len(SUBJECT_SIBLING_PREFIX):].partition("|")
+            bound.setdefault(rid, set()).add("s" + val)
     if not bound:
         return None
     named = [t for t in tokens if t in bound]
     if not named:
         return None
-    for want in wanted:
-        kind = want[:2]
-        if not any(want in vals for vals in bound.values()):
-            continue   # no result has shown the subject's own record: nothing to tell apart
-        if any(want in bound[t] for t in named):
-            continue
-        others = [t for t in named if any(v.startswith(kind) for v in bound[t])]
+    if len(emails) == 1:
+        mine = next(iter(emails))
+        if any(mine in vals for vals in bound.values()) and not any(mine in bound[t] for t in named):
+            others = [t for t in named if any(v.startswith("e:") for v in bound[t])]
+            if others:
+                return Verdict("preconditions", "block", "record_of_other_subject",
+                               f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+    if dates and not any(dates & bound[t] for t in named):
+        sibs = {"s" + d for d in dates}
+        others = [t for t in named if any(v.startswith("d:") for v in bound[t]) and sibs & bound[t]]
         if others:
             return Verdict("preconditions", "block", "record_of_other_subject",
                            f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
