@@ -1224,12 +1224,20 @@ def _env_classes(text: str) -> set[str]:
     return {name for name, rx in _ENV_WORDS if rx.search(text)}
 
 
-def outside_change_env(tool_words: tuple[str, ...], args: dict[str, Any], ident: str, held: frozenset[str]) -> Verdict | None:
-    """A change run under a change record in an environment the record does not approve."""
+def outside_change_env(tool_words: tuple[str, ...], args: dict[str, Any], ident: str, held: frozenset[str],
+                       verbs: frozenset[str] = frozenset()) -> Verdict | None:
+    """A change run under a change record in an environment the record does not approve. A
+    change: a tool whose words say so, a command that mutates (`apply`, `rollout restart`), a
+    configure or delete tool, or an execute tool with structured arguments only (no free-form
+    command a read could hide in: `restart_service(service, environment)`)."""
     head = f"{CHGENV_PREFIX}{ident}|"
     approved = next((e[len(head):] for e in held if e.startswith(head)), None)
-    if approved is None or _CHANGE_TOOL_WORDS.isdisjoint(tool_words) and not any(
-            isinstance(v, str) and _MUTATING.match(v) for v in args.values()):
+    if approved is None:
+        return None
+    changing = not _CHANGE_TOOL_WORDS.isdisjoint(tool_words) or bool(verbs & {"configure", "delete"}) or \
+        any(isinstance(v, str) and _MUTATING.match(v) for v in args.values()) or \
+        ("execute" in verbs and "read" not in verbs and not any(isinstance(v, str) and " " in v.strip() for v in args.values()))
+    if not changing:
         return None
     allowed = set(approved.split(","))
     for k, v in args.items():
@@ -1253,12 +1261,12 @@ def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str 
     if not scopes:
         # round 16b: a record that states environments only
         for m in _CHG_IN_TASK.finditer(task):
-            v = outside_change_env(tool_words, args, m.group(0).upper().replace("CHG", "CHG-").replace("--", "-"), held)
+            v = outside_change_env(tool_words, args, m.group(0).upper().replace("CHG", "CHG-").replace("--", "-"), held, verbs)
             if v is not None:
                 return v
         return None
     for ident, _ in scopes:
-        v = outside_change_env(tool_words, args, ident, held)
+        v = outside_change_env(tool_words, args, ident, held, verbs)
         if v is not None:
             return v
     flat = [(p.rsplit(".", 1)[-1], v) for p, v in flatten_args(args) if isinstance(v, str)]
