@@ -1805,7 +1805,9 @@ class PreconditionCheck:
                 if v is not None:
                     return v
             # round 16b: a record a result binds to another person than the task's subject
-            if ctx.task and ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
+            # (an account recovery meets the older owner-versus-requester rule first, below)
+            if ctx.task and not _recovers_account(f) and \
+                    ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
                 v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
                 if v is not None:
                     return v
@@ -1863,6 +1865,8 @@ class PreconditionCheck:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if recovering:
             v = self._owner_mismatch(ctx, by_id, requesters)
+            if v is None and held and ctx.task and "@" in ctx.task:
+                v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
             if v is not None:
                 return v
         if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(
