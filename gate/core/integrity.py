@@ -3097,7 +3097,7 @@ def apply_beyond_plan(tool_name: str, args: dict[str, Any], held: frozenset[str]
 # --dry-run=server`, `rsync -n`-style previews spelt out), run again without it, when the task
 # never names the command's action (it asked to check, not to publish or apply).
 DRYRUN_PREFIX = "dryrun|"
-_DRY_FLAG = re.compile(r"(?i)\s--?dry-?run(?:=\w+)?(?=\s|$)|\s--(?:check|noop|no-op|simulate|what-?if)(?=\s|$)")
+_CLI_DRY_FLAG = re.compile(r"(?i)\s--?dry-?run(?:=\w+)?(?=\s|$)|\s--(?:check|noop|no-op|simulate|what-?if)(?=\s|$)")
 _CMD_WORDS = re.compile(r"[a-z][\w.-]*")
 
 
@@ -3110,14 +3110,14 @@ def _command_head(text: str) -> tuple[str, str] | None:
 
 
 def dry_run_entries(command: str) -> set[str]:
-    if "dry" not in command.lower() and "--" not in command or not _DRY_FLAG.search(command[:4000]):
+    if "dry" not in command.lower() and "--" not in command or not _CLI_DRY_FLAG.search(command[:4000]):
         return set()
-    head = _command_head(_DRY_FLAG.sub(" ", command[:4000]))
+    head = _command_head(_CLI_DRY_FLAG.sub(" ", command[:4000]))
     return {f"{DRYRUN_PREFIX}{head[0]} {head[1]}"} if head else set()
 
 
 def dry_run_made_real(command: str, task: str | None, held: frozenset[str]) -> Verdict | None:
-    if not task or _DRY_FLAG.search(command[:4000]):
+    if not task or _CLI_DRY_FLAG.search(command[:4000]):
         return None
     head = _command_head(command[:4000])
     if head is None or f"{DRYRUN_PREFIX}{head[0]} {head[1]}" not in held:
@@ -3167,11 +3167,11 @@ def data_change_outside_purpose(command: str, policy_text: str) -> Verdict | Non
 _TASK_COUNT = re.compile(r"(?i)\b(\d{1,7})\s+(?:[\w-]+\s+){0,2}?(?:customers?|rows?|records?|users?|accounts?|patients?|employees?|contacts?|members?|subscribers?|orders?|leads?)\b")
 _LIMIT_RX = re.compile(r"(?i)\blimit\s+(\d{1,9})\b")
 _OFFSET_RX = re.compile(r"(?i)\boffset\s+(\d{1,9})\b")
-_EXPORT_WORDS = frozenset("export exports dump unload extract download".split())
+_COUNT_EXPORT_WORDS = frozenset("export exports dump unload extract download".split())
 
 
 def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], task: str | None) -> Verdict | None:
-    if not task or _EXPORT_WORDS.isdisjoint(tool_words):
+    if not task or _COUNT_EXPORT_WORDS.isdisjoint(tool_words):
         return None
     counts = {int(m.group(1)) for m in _TASK_COUNT.finditer(task[:2000])}
     if len(counts) != 1:
