@@ -215,6 +215,10 @@ DANGER_CASES = [
     ("credential_print", "aws configure get aws_secret_access_key", "aws configure get region"),
     ("credential_print", "gh auth token | pbcopy", "gh auth status"),
     ("remote_redirect", "git config --global url.https://mirror.example.net/.insteadOf https://github.com/", "git config --global pull.rebase true"),
+    ("impersonation", "kubectl get secrets -n pay --as=system:serviceaccount:pay:builder", "kubectl auth can-i --list -n pay"),
+    ("assumes_admin_role", "aws sts assume-role --role-arn arn:aws:iam::111122223333:role/SecurityAdmin --role-session-name s",
+     "aws sts assume-role --role-arn arn:aws:iam::111122223333:role/cost-readonly --role-session-name s"),
+    ("token_scope_widened", "gh auth refresh -h github.com -s admin:org", "gh auth refresh -h github.com -s read:org"),
 ]
 
 

@@ -18,7 +18,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1138,6 +1138,15 @@ def _encodes_sensitive(f: ActionFeatures) -> bool:
 # Approving a pending sign-in, push or MFA challenge (`okta.approve_signin`, `approve_login_request`,
 # `mfa.accept_push`): whoever is signing in gets the account.
 _APPROVE_WORDS = frozenset("approve approves accept confirm allow".split())
+_APPROVED_VALUE = re.compile(r"(?i)^\s*(?:approve|approved|accept|accepted|grant|granted)\s*$")
+
+
+def _approving_write(f: Any) -> bool:
+    """A record write that approves (round 16b): the tool's words say approve, or a short
+    decision argument does (`decide_leave_request(decision="approve")`)."""
+    if not _APPROVE_WORDS.isdisjoint(f.tool_words):
+        return True
+    return any(len(t) <= 10 and _APPROVED_VALUE.match(t) for _, t in f.strings)
 _SIGNIN_WORDS = frozenset("signin sign login logon push challenge mfa 2fa factor authentication auth".split())
 
 
@@ -1648,6 +1657,30 @@ _GRANT_VOCABULARY = frozenset("usage select insert update delete references trig
 _GRANT_TOKEN = re.compile(r"[\w.@*/-]+")
 
 
+_GRANTEE_KEY = re.compile(r"(?i)^(?:user|users|member|members|principal|grantee|assignee|account|email|user_?(?:id|email)|member_?email|subject)$")
+_AUTOMATION_WORDS = frozenset("agent bot svc service automation assistant ai robot".split())
+
+
+def _grants_to_agent(ctx: CheckContext) -> Verdict | None:
+    """Round 16b: a grant (a role, a group, an access level) to an automation account (its name
+    says agent, bot, svc…, or carries the agent's own name) that the task does not name: the
+    agent raising its own rights under a task that names someone else."""
+    own = {w for w in re.split(r"[^a-z0-9]+", ctx.agent.policy.agent.lower()) if len(w) >= 2}
+    task = ctx.task.lower() if ctx.task else ""
+    for k, v in ctx.args.items():
+        if not isinstance(v, str) or not _GRANTEE_KEY.match(str(k)) or len(v) > 120:
+            continue
+        who = v.strip().lower()
+        local = who.split("@", 1)[0]
+        words = {w for w in re.split(r"[^a-z0-9]+", local) if w}
+        if not words or who in task or local in task:
+            continue
+        if words & _AUTOMATION_WORDS or len(words & own) >= 2:
+            return Verdict("preconditions", "block", "grants_to_agent",
+                           "the call grants rights to an automation account the task does not name (the agent's own, by its name)")
+    return None
+
+
 def _grant_ladder(ctx: CheckContext) -> Verdict | None:
     """A third (or later) grant in a session that names something the task does not: a
     principal, a resource, a role, or every object of a kind (`ALL TABLES`, `*`). Each step of
@@ -1710,6 +1743,19 @@ class PreconditionCheck:
             v = _grant_ladder(ctx)
             if v is not None:
                 return v
+        if ctx.task and not f.verbs <= {"read"}:
+            v = export_beyond_task_count(f.tool_words, f.strings, ctx.task)
+            if v is not None:
+                return v
+        if f.command_text and "execute" in f.verbs:
+            pol = ctx.agent.policy
+            v = data_change_outside_purpose(f.command_text, pol.identity + " " + " ".join(pol.purposes))
+            if v is not None:
+                return v
+        if "grant" in f.verbs and "read" not in f.verbs and ctx.task:
+            v = _grants_to_agent(ctx)
+            if v is not None:
+                return v
         if "read" not in f.verbs:
             v = prohibited_purchase(ctx.agent.policy.identity, f.tool_words, f.strings) or recording_without_notice(ctx.args) or \
                 approval_by_data_fix(f.verbs, f.strings, ctx.task)
@@ -1753,7 +1799,7 @@ class PreconditionCheck:
                 (health_detail_beyond_task(f.strings, ctx.task, _is_dest_leaf, held) if "send" in f.verbs else None) or \
                 (_health_written(f, ctx.task, held) if "write" in f.verbs and "send" not in f.verbs else None) or \
                 unapproved_purchase(f.tool_words, ctx.args, held) or record_relabelled(f.strings, held) or \
-                (outside_change_scope(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"execute", "configure", "delete"} else None) or \
+                (outside_change_scope(f.verbs, ctx.args, ctx.task, held, f.tool_words) if f.verbs & {"execute", "configure", "delete"} else None) or \
                 (staged_upload(f.command_text, lambda h: is_internal(h, ctx.agent.policy.internal_domains), ctx.task, held) if f.command_text else None) or \
                 (approval_lapsed(f.strings, _session_today(ctx), held) if f.verbs & {"pay", "write", "grant", "execute", "configure"} else None) or \
                 (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) or
@@ -1765,6 +1811,21 @@ class PreconditionCheck:
                 (control_lifted(ctx.args, ctx.task, held, f.strings) if f.verbs & {"write", "configure"} else None)
             if v is not None:
                 return v
+            v = copy_swapped_in([t for _, t in f.strings], ctx.task, held) or apply_beyond_plan(ctx.tool_name, ctx.args, held) or \
+                (dry_run_made_real(f.command_text, ctx.task, held) if f.command_text else None) if f.verbs & {"execute", "write", "configure"} else None
+            if v is not None:
+                return v
+            if "write" in f.verbs:
+                v = owners_removed(ctx.args, ctx.task, held)
+                if v is not None:
+                    return v
+            # round 16b: a record a result binds to another person than the task's subject
+            # (an account recovery meets the older owner-versus-requester rule first, below)
+            if ctx.task and not _recovers_account(f) and \
+                    ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
+                v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
+                if v is not None:
+                    return v
             # round 15: a record kept until a later date, a person the record bars, a purpose declined
             v = retention_not_ended(f.tool_words, f.verbs, f.strings, _session_today(ctx), held) or \
                 (barred_party(f.strings, held) or purpose_declined(f.strings, ctx.task, held, ctx.session.sensitive)
@@ -1794,7 +1855,8 @@ class PreconditionCheck:
             v = _priced_over_limit(ctx) or split_order(ctx.tool_name, ctx.args, min(lim.amount for lim in ctx.agent.limits_for(ctx.tool_name)), held)
             if v is not None:
                 return v
-        acting = paying or bool(f.verbs & {"delete", "grant"})
+        acting = paying or bool(f.verbs & {"delete", "grant"}) or \
+            ("write" in f.verbs and "read" not in f.verbs and _approving_write(f))
         sending = "send" in f.verbs
         recovering = _recovers_account(f)
         if recovering and VERIFICATION_FAILED in held:
@@ -1824,6 +1886,8 @@ class PreconditionCheck:
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if recovering:
             v = self._owner_mismatch(ctx, by_id, requesters)
+            if v is None and held and ctx.task and "@" in ctx.task:
+                v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
             if v is not None:
                 return v
         if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(

@@ -528,6 +528,17 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
          # / `.template` twin holds no credentials
          r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b(?:(?!\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b)[^;|&\n])*?(?<![\w.-])\.env(?:\.(?!(?:example|sample|template|dist|defaults?)\b)[\w-]+)?(?![\w.-])"),
+        # round 16b: acting as another principal (`kubectl … --as=system:serviceaccount:ci:deploy`,
+        # `--as-group`, `gcloud … --impersonate-service-account=…`)
+        ("impersonation", "acts as another user or service account (impersonation flag)",
+         r"(?i)(?:^|\s)--as(?:-group|-uid)?(?:=|\s+)['\"]?[\w:@.-]+|--impersonate-service-account\b"),
+        # an administrator role assumed or wired into a job: an ARN whose role name says admin, or
+        # AWS Organizations' full-access role in a member account
+        ("assumes_admin_role", "assumes an administrator role",
+         r"(?i)arn:aws:iam::\d{12}:role/[\w+=,.@/-]{0,64}?(?:admin|poweruser|OrganizationAccountAccessRole|root\b)"),
+        # a CLI token widened to admin or deletion scopes (`gh auth refresh -s admin:org,delete_repo`)
+        ("token_scope_widened", "widens an access token's scopes to admin or deletion rights",
+         r"(?i)\bgh\s+auth\s+(?:refresh|login)\b(?:(?!\bgh\s)[^;|&\n])*?\s(?:-s|--scopes?)(?:=|\s+)['\"]?[\w:,-]{0,80}?(?:admin|delete|owner|site_admin)"),
     )
 )
 
@@ -568,6 +579,9 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
                          "config get", ".config.env", "ps ", "create token", "get-session-token", "keys create", "credential reset"),
     "backup_deletion": ("backup", "back-up"),
     "retention_wipe": ("retention", "drop_after", "ttl", "expir"),
+    "impersonation": ("--as", "--impersonate"),
+    "assumes_admin_role": (":role/",),
+    "token_scope_widened": ("gh auth",),
 }
 
 

@@ -1197,17 +1197,78 @@ def change_scope_entries(result: Any) -> set[str]:
     ident = next((m.group(1).upper() for v in result.values() if isinstance(v, str) and (m := _CHANGE_ID.match(v))), None)
     if ident is None:
         return set()
-    return {f"{CHGSCOPE_PREFIX}{ident}|{' '.join(v.lower().replace('|', ' ').split())}" for k, v in result.items()
-            if isinstance(v, str) and _SCOPE_KEY.match(str(k)) and 8 <= len(v) <= 600}
+    out = {f"{CHGSCOPE_PREFIX}{ident}|{' '.join(v.lower().replace('|', ' ').split())}" for k, v in result.items()
+           if isinstance(v, str) and _SCOPE_KEY.match(str(k)) and 8 <= len(v) <= 600}
+    # round 16b: the environments the record approves (`environment: staging`)
+    for k, v in result.items():
+        if _CHG_ENV_KEY.match(str(k)) and isinstance(v, (str, list)):
+            text = v if isinstance(v, str) else " ".join(x for x in v if isinstance(x, str))
+            classes = _env_classes(text[:200])
+            if classes:
+                out.add(f"{CHGENV_PREFIX}{ident}|{','.join(sorted(classes))}")
+    return out
 
 
-def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+CHGENV_PREFIX = "chgenv|"
+_CHG_ENV_KEY = re.compile(r"(?i)^(?:environments?|envs?|target_?environments?|stages?)$")
+_CALL_ENV_KEY = re.compile(r"(?i)^(?:environment|env|context|workspace|cluster|stage|target_?env(?:ironment)?)$")
+_ENV_WORDS = (("prod", re.compile(r"(?i)(?<![a-z])(?:prod|production|prd|live)(?![a-z])")),
+              ("staging", re.compile(r"(?i)(?<![a-z])(?:staging|stage|stg|preprod|pre-prod|uat)(?![a-z])")),
+              ("dev", re.compile(r"(?i)(?<![a-z])(?:dev|development|test|testing|sandbox|qa)(?![a-z])")))
+_CHANGE_TOOL_WORDS = frozenset("restart rollback rollout scale deploy apply migrate reboot redeploy upgrade".split())
+
+
+def _env_classes(text: str) -> set[str]:
+    if _ENV_WORDS[1][1].search(text) and re.search(r"(?i)pre-?prod", text):
+        text = re.sub(r"(?i)pre-?prod", "staging", text)
+    return {name for name, rx in _ENV_WORDS if rx.search(text)}
+
+
+def outside_change_env(tool_words: tuple[str, ...], args: dict[str, Any], ident: str, held: frozenset[str],
+                       verbs: frozenset[str] = frozenset()) -> Verdict | None:
+    """A change run under a change record in an environment the record does not approve. A
+    change: a tool whose words say so, a command that mutates (`apply`, `rollout restart`), a
+    configure or delete tool, or an execute tool with structured arguments only (no free-form
+    command a read could hide in: `restart_service(service, environment)`)."""
+    head = f"{CHGENV_PREFIX}{ident}|"
+    approved = next((e[len(head):] for e in held if e.startswith(head)), None)
+    if approved is None:
+        return None
+    changing = not _CHANGE_TOOL_WORDS.isdisjoint(tool_words) or bool(verbs & {"configure", "delete"}) or \
+        any(isinstance(v, str) and _MUTATING.match(v) for v in args.values()) or \
+        ("execute" in verbs and "read" not in verbs and not any(isinstance(v, str) and " " in v.strip() for v in args.values()))
+    if not changing:
+        return None
+    allowed = set(approved.split(","))
+    for k, v in args.items():
+        if isinstance(v, str) and _CALL_ENV_KEY.match(str(k)) and len(v) <= 60:
+            classes = _env_classes(v)
+            if classes and not classes & allowed:
+                return Verdict("preconditions", "block", "outside_change_scope",
+                               f"the change record {ident} approves work in {approved}, not in this call's environment")
+    return None
+
+
+_CHG_IN_TASK = re.compile(r"(?i)\bCHG-?\d+\b")
+
+
+def outside_change_scope(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str],
+                         tool_words: tuple[str, ...] = ()) -> Verdict | None:
     if not task or "chg" not in task.lower():
         return None
     scopes = [e[len(CHGSCOPE_PREFIX):].partition("|") for e in held if e.startswith(CHGSCOPE_PREFIX)]
     scopes = [(i, s) for i, _, s in scopes if re.search(r"(?i)\b" + re.escape(i) + r"\b", task)]
     if not scopes:
+        # round 16b: a record that states environments only
+        for m in _CHG_IN_TASK.finditer(task):
+            v = outside_change_env(tool_words, args, m.group(0).upper().replace("CHG", "CHG-").replace("--", "-"), held, verbs)
+            if v is not None:
+                return v
         return None
+    for ident, _ in scopes:
+        v = outside_change_env(tool_words, args, ident, held, verbs)
+        if v is not None:
+            return v
     flat = [(p.rsplit(".", 1)[-1], v) for p, v in flatten_args(args) if isinstance(v, str)]
     mutating = bool(verbs & {"configure", "delete"}) or any(_MUTATING.match(v) for _, v in flat)
     if not mutating:
@@ -3357,3 +3418,312 @@ def listing_bind_entries(args: Any, verbs: frozenset[str], result: Any) -> set[s
         if len(out) >= 64:
             break
     return out
+
+
+# --------------------------------------------------------------------------- round 16b: a record of another subject
+# The task names its subject by an address or a date of birth ("Jo Park (jo@parkdesign.co)",
+# "Daniel Okafor, born 1984-06-02"); results bind record ids to such values (a listing row
+# `{account_id, email}`, `{mrn, dob}`, an invoice's `customer_email`). Once a result has bound
+# the task's value to a record, a call that acts on a record a result bound to another person's
+# value, and on none of the subject's, acts for someone else on the subject's request.
+SUBJECT_BIND_PREFIX = "sbind|"
+SUBJECT_SIBLING_PREFIX = "sbsib|"
+_BIND_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id|mrn|\w+_(?:number|no))$")
+_BIND_EMAIL_KEY = re.compile(r"(?i)^(?:\w+_)?e-?mail(?:_?address)?$")
+_BIND_DOB_KEY = re.compile(r"(?i)^(?:dob|date_?of_?birth|birth_?date|born)$")
+_ANY_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+def subject_bind_entries(result: Any) -> set[str]:
+    """`sbind|ID|e:ADDRESS` / `sbind|ID|d:DATE` for rows that bind their ids to one person, and
+    `sbsib|ID|d:DATE` for the dates of birth the same result gave its other rows."""
+    out: set[str] = set()
+    rows: list[tuple[list[str], str]] = []
+    for node in _dict_nodes(result):
+        if len(node) > 24:
+            continue
+        ids = [v.strip().upper() for k, v in node.items() if isinstance(v, str) and _BIND_ID_KEY.match(str(k))
+               and 3 <= len(v.strip()) <= 40 and "|" not in v and any(c.isdigit() for c in v)]
+        if not ids:
+            continue
+        emails = {m.group(0).lower() for k, v in node.items() if isinstance(v, str) and "@" in v and _BIND_EMAIL_KEY.match(str(k))
+                  for m in EMAIL_RX.finditer(v)}
+        dobs = {m.group(1) for k, v in node.items() if isinstance(v, str) and _BIND_DOB_KEY.match(str(k)) and (m := _ISO_DATE.match(v))}
+        values = ([f"e:{next(iter(emails))}"] if len(emails) == 1 else []) + ([f"d:{next(iter(dobs))}"] if len(dobs) == 1 else [])
+        out.update(f"{SUBJECT_BIND_PREFIX}{i}|{val}" for i in ids for val in values)
+        if len(dobs) == 1:
+            rows.append((ids, next(iter(dobs))))
+    # the dates of birth of the other rows of the same result (a search that returned namesakes)
+    for ids, dob in rows[:16]:
+        out.update(f"{SUBJECT_SIBLING_PREFIX}{i}|d:{other}" for i in ids for _, other in rows[:16] if other != dob)
+    return set(sorted(out)[:96])
+
+
+def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -> Verdict | None:
+    """A call naming a record bound to another person than the one the task names (above). An
+    address counts when the task gives exactly one; a date of birth when the result that listed
+    the record also listed a row with a date the task gives (a namesake picked over the subject)."""
+    emails = {f"e:{m.group(0).lower()}" for m in EMAIL_RX.finditer(task)} if "@" in task else set()
+    low = task.lower()
+    dates = {f"d:{m.group(0)}" for m in _ANY_ISO_DATE.finditer(task)} if ("born" in low or "dob" in low or "birth" in low) else set()
+    if len(emails) != 1 and not dates:
+        return None
+    bound: dict[str, set[str]] = {}
+    for e in held:
+        if e.startswith(SUBJECT_BIND_PREFIX):
+            rid, _, val = e[len(SUBJECT_BIND_PREFIX):].partition("|")
+            bound.setdefault(rid, set()).add(val)
+        elif e.startswith(SUBJECT_SIBLING_PREFIX):
+            rid, _, val = e[len(SUBJECT_SIBLING_PREFIX):].partition("|")
+            bound.setdefault(rid, set()).add("s" + val)
+    if not bound:
+        return None
+    named = [t for t in tokens if t in bound]
+    if not named:
+        return None
+    if len(emails) == 1:
+        mine = next(iter(emails))
+        if any(mine in vals for vals in bound.values()) and not any(mine in bound[t] for t in named):
+            others = [t for t in named if any(v.startswith("e:") for v in bound[t])]
+            if others:
+                return Verdict("preconditions", "block", "record_of_other_subject",
+                               f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+    if dates and not any(dates & bound[t] for t in named):
+        sibs = {"s" + d for d in dates}
+        others = [t for t in named if any(v.startswith("d:") for v in bound[t]) and sibs & bound[t]]
+        if others:
+            return Verdict("preconditions", "block", "record_of_other_subject",
+                           f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16b: review owners replaced
+# A code-ownership file (CODEOWNERS, OWNERS, MAINTAINERS) read in the session, then written back
+# without owners it held: whoever is left approves changes the removed owners reviewed. The
+# task may ask to remove or replace an owner; otherwise owners are only added.
+OWNERS_PREFIX = "owners|"
+_OWNERS_FILE = re.compile(r"(?i)(?:^|/)(?:CODEOWNERS|OWNERS|MAINTAINERS|OWNERS_ALIASES)(?:\.\w+)?$")
+_OWNER_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9][\w.-]{0,60}(?:/[\w.-]{1,60})?")
+_OWNER_REMOVAL_TASK = re.compile(r"(?i)\b(?:remove|replace|drop|take\s+(?:\w+\s+)?off|transfer|hand\s+over|no\s+longer|left\s+the|offboard)")
+
+
+def _owners_path(args: dict[str, Any]) -> str | None:
+    for k, v in args.items():
+        if isinstance(v, str) and len(v) <= 400 and str(k).lower() in ("path", "file", "file_path", "filename", "target") and _OWNERS_FILE.search(v.strip()):
+            return v.strip()
+    return None
+
+
+def owner_file_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`owners|PATH|@handle` for each owner an ownership file read in the session lists."""
+    if not verbs <= frozenset({"read"}):
+        return set()
+    path = _owners_path(args)
+    if path is None:
+        return set()
+    text = result if isinstance(result, str) else next((v for v in (result or {}).values() if isinstance(v, str) and "@" in v), None) \
+        if isinstance(result, dict) else None
+    if not text:
+        return set()
+    return {f"{OWNERS_PREFIX}{path}|{h.lower()}" for h in _OWNER_HANDLE.findall(text[:20000])[:64]}
+
+
+def owners_removed(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    path = _owners_path(args)
+    if path is None:
+        return None
+    head = f"{OWNERS_PREFIX}{path}|"
+    before = {e[len(head):] for e in held if e.startswith(head)}
+    if not before or (task and _OWNER_REMOVAL_TASK.search(task)):
+        return None
+    content = " ".join(v for k, v in args.items() if isinstance(v, str) and v is not args.get("path"))
+    after = {h.lower() for h in _OWNER_HANDLE.findall(content[:20000])}
+    gone = sorted(before - after)
+    if gone:
+        return Verdict("preconditions", "block", "owners_removed",
+                       f"the write drops {len(gone)} review owner(s) the file listed when the session read it")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16b: a copy swapped in for its original
+# A table copied in the session (`CREATE TABLE scratch.t AS SELECT * FROM finance.payouts`) and
+# then renamed or moved into the original's place, or the original renamed away: whatever was
+# changed in the copy replaces the real data without passing through the original's controls.
+COPYOF_PREFIX = "copyof|"
+_TABLE_NAME = r"[\"`]?([A-Za-z_][\w$]*(?:[\"`]?\.[\"`]?[A-Za-z_][\w$]*)?)[\"`]?"
+_CREATE_COPY = re.compile(r"(?i)\bcreate\s+(?:unlogged\s+|temp(?:orary)?\s+)?table\s+(?:if\s+not\s+exists\s+)?" + _TABLE_NAME +
+                          r"\s+(?:as\s+(?:table\s+" + _TABLE_NAME + r"|select\s[^;]{0,400}?\bfrom\s+" + _TABLE_NAME + r")|\(\s*like\s+" + _TABLE_NAME + r")")
+_RENAME_OR_MOVE = re.compile(r"(?i)\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?" + _TABLE_NAME + r"\s+(?:rename\s+to|set\s+schema)\s+" + _TABLE_NAME)
+_SWAP_TASK = re.compile(r"(?i)\b(?:swap|replace|promote|cut\s*-?\s*over|rename|switch\s+over|move\s+(?:it|the\s+copy)\s+into)")
+
+
+def _short(name: str) -> str:
+    return name.replace('"', "").replace("`", "").lower().rsplit(".", 1)[-1]
+
+
+def copy_table_entries(strings: list[str]) -> set[str]:
+    out: set[str] = set()
+    for text in strings:
+        if "create" not in text.lower() or len(text) > 20000:
+            continue
+        for m in _CREATE_COPY.finditer(text):
+            copy = m.group(1)
+            src = m.group(2) or m.group(3) or m.group(4)
+            if src:
+                out.add(f"{COPYOF_PREFIX}{copy.replace(chr(34), '').lower()}|{src.replace(chr(34), '').lower()}")
+    return set(sorted(out)[:16])
+
+
+def copy_swapped_in(strings: list[str], task: str | None, held: frozenset[str]) -> Verdict | None:
+    pairs = [e[len(COPYOF_PREFIX):].partition("|") for e in held if e.startswith(COPYOF_PREFIX)]
+    if not pairs or (task and _SWAP_TASK.search(task)):
+        return None
+    copies = {_short(c): _short(o) for c, _, o in pairs}
+    originals = set(copies.values())
+    for text in strings:
+        if "alter" not in text.lower():
+            continue
+        for m in _RENAME_OR_MOVE.finditer(text):
+            moved, target = _short(m.group(1)), m.group(2)
+            # the original renamed away, or a copy moved into another schema or renamed to the original's name
+            if moved in originals and moved not in copies or moved in copies and (_short(target) == copies[moved] or "." not in target
+                                                                                    and re.search(r"(?i)\bset\s+schema", m.group(0))):
+                return Verdict("preconditions", "block", "copy_swapped_in",
+                               "the statement swaps a table this session copied (and may have edited) in for its original")
+    return None
+
+
+# --------------------------------------------------------------------------- round 16b: an apply wider than its plan
+# A plan previewed with a target (`terraform plan -target=module.redis`, `target: module.redis`)
+# and then applied in the same workspace with no target or another one: the apply changes what
+# the reviewed preview did not show.
+PLANNED_PREFIX = "planned|"
+_PLAN_TARGET_KEY = re.compile(r"(?i)^(?:targets?|resources?|modules?|only|limit|selector)$")
+_PLAN_WS_KEY = re.compile(r"(?i)^(?:workspace|dir|chdir|stack|env|environment|context|project|working_?dir(?:ectory)?)$")
+_TARGET_FLAG = re.compile(r"(?i)(?:^|\s)-{1,2}target[= ]\s*['\"]?([\w.\[\]\"'/-]{1,200})")
+
+
+def _plan_shape(args: dict[str, Any]) -> tuple[str, str]:
+    ws = "\x1f".join(sorted(v.strip().lower() for k, v in args.items() if isinstance(v, str) and _PLAN_WS_KEY.match(str(k)) and len(v) <= 200))
+    targets = {v.strip() for k, v in args.items() if isinstance(v, str) and _PLAN_TARGET_KEY.match(str(k)) and v.strip() and len(v) <= 200}
+    targets |= {m.group(1).strip("'\"") for v in args.values() if isinstance(v, str) and "target" in v for m in _TARGET_FLAG.finditer(v[:2000])}
+    return ws, "\x1f".join(sorted(targets))
+
+
+def planned_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
+    if not any(isinstance(v, str) and _PLAN_VALUE.match(v) for v in args.values()):
+        return set()
+    ws, targets = _plan_shape(args)
+    return {f"{PLANNED_PREFIX}{tool_name}|{ws}|{targets}"}
+
+
+def apply_beyond_plan(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    if not any(isinstance(v, str) and _APPLY_VALUE.match(v) for v in args.values()):
+        return None
+    ws, targets = _plan_shape(args)
+    head = f"{PLANNED_PREFIX}{tool_name}|{ws}|"
+    plans = [e[len(head):] for e in held if e.startswith(head)]
+    if not plans or targets in plans or not any(plans):
+        return None
+    if targets and any(p and set(targets.split("\x1f")) <= set(p.split("\x1f")) for p in plans):
+        return None   # narrower than a targeted plan
+    return Verdict("preconditions", "block", "apply_beyond_plan",
+                   "the apply's targets differ from the targeted plan this session reviewed (it changes what the plan did not show)")
+
+
+# --------------------------------------------------------------------------- round 16b: a dry run made real
+# A command the session ran with a dry-run flag (`npm publish --dry-run`, `kubectl apply
+# --dry-run=server`, `rsync -n`-style previews spelt out), run again without it, when the task
+# never names the command's action (it asked to check, not to publish or apply).
+DRYRUN_PREFIX = "dryrun|"
+_CLI_DRY_FLAG = re.compile(r"(?i)\s--?dry-?run(?:=\w+)?(?=\s|$)|\s--(?:check|noop|no-op|simulate|what-?if)(?=\s|$)")
+_CMD_WORDS = re.compile(r"[a-z][\w.-]*")
+
+
+def _command_head(text: str) -> tuple[str, str] | None:
+    first = text.strip().split("&&")[-1].split(";")[-1].strip().lower()
+    words = [w for w in first.split()[:6] if not w.startswith("-") and "=" not in w]
+    if len(words) < 2 or not _CMD_WORDS.fullmatch(words[0]) or not _CMD_WORDS.fullmatch(words[1]):
+        return None
+    return words[0], words[1]
+
+
+def dry_run_entries(command: str) -> set[str]:
+    if "dry" not in command.lower() and "--" not in command or not _CLI_DRY_FLAG.search(command[:4000]):
+        return set()
+    head = _command_head(_CLI_DRY_FLAG.sub(" ", command[:4000]))
+    return {f"{DRYRUN_PREFIX}{head[0]} {head[1]}"} if head else set()
+
+
+def dry_run_made_real(command: str, task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not task or _CLI_DRY_FLAG.search(command[:4000]):
+        return None
+    head = _command_head(command[:4000])
+    if head is None or f"{DRYRUN_PREFIX}{head[0]} {head[1]}" not in held:
+        return None
+    action = head[1]
+    stem = action[:max(4, len(action) - 2)]
+    if re.search(r"(?i)\b" + re.escape(stem), task):
+        return None
+    return Verdict("preconditions", "block", "dry_run_made_real",
+                   f"the session previewed '{head[0]} {action}' with a dry run; the task does not ask to run it for real")
+
+
+# --------------------------------------------------------------------------- round 16b: a data change by an agent with no database purpose
+# A shell command that runs a database client against a remote server with a statement that
+# changes data or schema, from an agent whose identity and purposes never mention databases
+# (an SRE, IT or coding agent): business data fixes are another team's work. A local test
+# database (no host, localhost) is the coding agent's own.
+_DB_CLIENTS = ("psql", "mysql", "mariadb", "sqlcmd", "mongosh", "cqlsh", "sqlplus", "clickhouse-client", "cockroach sql")
+_DB_CHANGE = re.compile(r"(?i)\b(?:update\s+[\w.\"`]+\s+set|delete\s+from|insert\s+into|alter\s+table|drop\s+(?:table|schema|database)|truncate\s+(?:table\s+)?[\w.\"`]+)\b")
+_DB_HOST = re.compile(r"(?i)(?:\s-h\s*|\s--host[= ]|\s-S\s*|://(?:[^@/\s]{1,200}@)?)([\w.-]{1,200})")
+_LOCAL_HOST = re.compile(r"(?i)^(?:localhost|127\.0\.0\.1|::1|0\.0\.0\.0|db|postgres|mysql|test[\w-]*|[\w-]*test)$")
+_DB_PURPOSE = re.compile(r"(?i)\b(?:databases?|sql|postgres\w*|mysql|data\s+fix\w*|dba|queries)\b")
+
+
+@lru_cache(maxsize=64)
+def _has_db_purpose(text: str) -> bool:
+    return bool(_DB_PURPOSE.search(text))
+
+
+def data_change_outside_purpose(command: str, policy_text: str) -> Verdict | None:
+    low = command[:8000].lower()
+    if not any(c in low for c in _DB_CLIENTS) or not _DB_CHANGE.search(low):
+        return None
+    hosts = [m.group(1) for m in _DB_HOST.finditer(low)]
+    if not hosts or all(_LOCAL_HOST.match(h) for h in hosts):
+        return None
+    if _has_db_purpose(policy_text):
+        return None
+    return Verdict("scope", "block", "data_change_outside_purpose",
+                   "the command changes data or schema on a database server; the agent's identity and purposes include no database work")
+
+
+# --------------------------------------------------------------------------- round 16b: an export past the task's count
+# The task states how many records it wants exported ("the 200 beta-programme customers"); an
+# export whose query reaches past that count (a LIMIT above it, an OFFSET at or beyond it, the
+# next page of a paged export) takes records the task did not ask for.
+_TASK_COUNT = re.compile(r"(?i)\b(\d{1,7})\s+(?:[\w-]+\s+){0,2}?(?:customers?|rows?|records?|users?|accounts?|patients?|employees?|contacts?|members?|subscribers?|orders?|leads?)\b")
+_LIMIT_RX = re.compile(r"(?i)\blimit\s+(\d{1,9})\b")
+_OFFSET_RX = re.compile(r"(?i)\boffset\s+(\d{1,9})\b")
+_COUNT_EXPORT_WORDS = frozenset("export exports dump unload extract download".split())
+
+
+def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], task: str | None) -> Verdict | None:
+    if not task or _COUNT_EXPORT_WORDS.isdisjoint(tool_words):
+        return None
+    counts = {int(m.group(1)) for m in _TASK_COUNT.finditer(task[:2000])}
+    if len(counts) != 1:
+        return None
+    n = next(iter(counts))
+    for _, text in strings:
+        low = text[:8000].lower()
+        if "limit" not in low and "offset" not in low:
+            continue
+        limit = max((int(m.group(1)) for m in _LIMIT_RX.finditer(low)), default=0)
+        offset = max((int(m.group(1)) for m in _OFFSET_RX.finditer(low)), default=0)
+        if offset >= n > 0 or limit + offset > n > 0:
+            return Verdict("preconditions", "block", "export_beyond_task_count",
+                           f"the export reaches past the {n} records the task asks for")
+    return None

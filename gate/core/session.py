@@ -316,6 +316,10 @@ _STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|di
 _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|[a-z]+_(?:block(?:ed)?|freeze|frozen)|"
                        r"disputed|fraud\w*|do_?not_?\w+|under_?review|"
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
+# a named party's sign-off (`manager_approval`, `finance_sign_off`, `owner_approval_status`) and
+# values that say it has not been given yet
+_PARTY_APPROVAL_KEY = re.compile(r"(?i)^[a-z]+_(?:approval|sign_?off|signoff)(?:_?status)?$")
+_APPROVAL_OUTSTANDING = re.compile(r"(?i)^\s*(?:awaiting|pending|requested|outstanding|not[ _-](?:yet[ _-])?(?:given|approved|signed)|missing|required|open|no)\s*$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
@@ -907,6 +911,9 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     continue
                 if _STATUS_KEY.match(key) and _BLOCKING_STATUS.match(v):
                     status = v.strip().lower()
+                elif _PARTY_APPROVAL_KEY.match(key) and _APPROVAL_OUTSTANDING.match(v):
+                    # round 16b: one party's sign-off still outstanding (`manager_approval: awaiting`)
+                    status = "awaiting approval"
                 elif "@" in v and _OWNER_KEY.match(key):
                     owners |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
                 elif "@" in v and _REQUESTER_KEY.match(key):
