@@ -5,16 +5,14 @@ the pieces the patterns look for. The old forms are kept here only as the refere
 
 from __future__ import annotations
 
-import functools
 import random
 import re
-from pathlib import Path
 
 import pytest
-import yaml
 
-from gate.core.actions import flatten_args
 from gate.core.detectors import _DANGEROUS
+
+from bench_strings import bench_strings
 
 _H = r"\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
 OLD = {
@@ -104,17 +102,8 @@ def _generated(n: int, seed: int = 13) -> list[str]:
     return ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 14))) for _ in range(n)]
 
 
-@functools.lru_cache(maxsize=1)
 def _bench_strings() -> list[str]:
-    out: list[str] = []
-    root = Path(__file__).resolve().parent.parent / "bench"
-    for path in sorted((root / "cases").glob("*.yaml")) + sorted((root / "traces").glob("*.yaml")):
-        for item in yaml.safe_load(path.read_text()) or []:
-            steps = item.get("steps") or [{"action": item.get("action") or {}}] + list(item.get("history") or [])
-            for step in steps:
-                action = step.get("action") or {}
-                out += [v for _, v in flatten_args(action.get("args") or {}) if isinstance(v, str)]
-    return out
+    return list(bench_strings())
 
 
 # texts each old form matches (generated texts rarely assemble a whole download-then-run)

@@ -3,7 +3,6 @@ only for what RE2 cannot run, and `gate policy lint` names the fallbacks."""
 
 from __future__ import annotations
 
-import functools
 import random
 import re
 import subprocess
@@ -14,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gate.core.actions import flatten_args
 from gate.gate import Gate
 from gate.policy.loader import load_policies
 from gate.policy.regex import backtracking, compile_pattern, policy_regexes, translate
 from gate.settings import Settings
+
+from bench_strings import bench_strings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,16 +31,8 @@ def _all_policy_patterns() -> list[str]:
     return sorted(set(out))
 
 
-@functools.lru_cache(maxsize=1)
 def _bench_strings() -> list[str]:
-    out: list[str] = []
-    for path in sorted((ROOT / "bench" / "cases").glob("*.yaml")) + sorted((ROOT / "bench" / "traces").glob("*.yaml")):
-        for item in yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or []:
-            steps = item.get("steps") or [{"action": item.get("action") or {}}] + list(item.get("history") or [])
-            for step in steps:
-                action = step.get("action") or {}
-                out += [v for _, v in flatten_args(action.get("args") or {}) if isinstance(v, str)]
-    return out
+    return list(bench_strings())
 
 
 PATTERNS = _all_policy_patterns()

@@ -1749,7 +1749,7 @@ class PreconditionCheck:
                 return v
         if f.command_text and "execute" in f.verbs:
             pol = ctx.agent.policy
-            v = data_change_outside_purpose(f.command_text, pol.identity + " " + " ".join(pol.purposes))
+            v = data_change_outside_purpose(f.command_text, pol.identity, pol.purposes)
             if v is not None:
                 return v
         if "grant" in f.verbs and "read" not in f.verbs and ctx.task:

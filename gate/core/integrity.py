@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from gate.core.actions import EMAIL_RX, flatten_args
 from gate.core.detectors import find_pii, find_secrets, redact
@@ -776,7 +776,8 @@ SHIPTO_PREFIX = "shipto|"
 _SHIP_KEY = re.compile(r"(?i)^(?:ship_?to|shipping_?address|deliver(?:y)?_?(?:to|address)|delivery_?location)$")
 
 
-def _addr(text: str) -> str:
+def _words(text: str) -> str:
+    """The text's lower-case letter-and-digit words, one space apart (`Front-Desk` -> `front desk`)."""
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
@@ -784,7 +785,7 @@ def shipto_entries(result: Any) -> set[str]:
     """`shipto|REF|address` for a record that states where its goods are delivered."""
     if not isinstance(result, dict):
         return set()
-    where = next((_addr(v) for k, v in result.items() if isinstance(v, str) and _SHIP_KEY.match(str(k)) and 4 <= len(v) <= 200), None)
+    where = next((_words(v) for k, v in result.items() if isinstance(v, str) and _SHIP_KEY.match(str(k)) and 4 <= len(v) <= 200), None)
     if not where or "|" in where:
         return set()
     refs = {v.strip().upper() for k, v in result.items() if isinstance(v, str) and _ORDER_REF_LEAF.match(str(k)) and 2 <= len(v.strip()) <= 40}
@@ -793,7 +794,7 @@ def shipto_entries(result: Any) -> set[str]:
 
 def delivery_diverted(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
     """An order for a record whose stated delivery address is not where the order ships."""
-    ship = next((_addr(v) for p, v in flatten_args(args) if isinstance(v, str) and _SHIP_KEY.match(p.rsplit(".", 1)[-1])), None)
+    ship = next((_words(v) for p, v in flatten_args(args) if isinstance(v, str) and _SHIP_KEY.match(p.rsplit(".", 1)[-1])), None)
     if not ship:
         return None
     for ref in order_refs(args):
@@ -2405,10 +2406,6 @@ ROLEX_PREFIX = "rolex|"
 _EXCLUDED_ROLES_KEY = re.compile(r"(?i)^(?:roles?_?(?:excluded|denied|blocked|not_?allowed)|(?:excluded|denied|blocked)_?roles?|not_?visible_?to)$")
 
 
-def _role_norm(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
 def excluded_role_entries(result: Any) -> set[str]:
     out: set[str] = set()
     if not isinstance(result, (dict, list)):
@@ -2423,7 +2420,7 @@ def excluded_role_entries(result: Any) -> set[str]:
         for kid in [node] + [v for v in node.values() if isinstance(v, dict)]:
             for k, v in kid.items():
                 if _EXCLUDED_ROLES_KEY.match(str(k)) and isinstance(v, list):
-                    out |= {f"{ROLEX_PREFIX}{ident}|{_role_norm(r)}" for r in v[:20] if isinstance(r, str) and 2 <= len(r) <= 40}
+                    out |= {f"{ROLEX_PREFIX}{ident}|{_words(r)}" for r in v[:20] if isinstance(r, str) and 2 <= len(r) <= 40}
     return out | {ROLEX_PREFIX} if out else out
 
 
@@ -2433,7 +2430,7 @@ def role_excluded(identity: str, strings: tuple[tuple[str, str], ...], held: fro
     rows = [e[len(ROLEX_PREFIX):].partition("|") for e in held if e.startswith(ROLEX_PREFIX) and e != ROLEX_PREFIX]
     if not rows:
         return None
-    me = " " + _role_norm(identity) + " "
+    me = " " + _words(identity) + " "
     text = " ".join(t for _, t in strings).upper()
     for ident, _, role in rows:
         if role and f" {role} " in me and re.search(r"(?<![\w-])" + re.escape(ident) + r"(?![\w-])", text):
@@ -3687,14 +3684,14 @@ def _has_db_purpose(text: str) -> bool:
     return bool(_DB_PURPOSE.search(text))
 
 
-def data_change_outside_purpose(command: str, policy_text: str) -> Verdict | None:
+def data_change_outside_purpose(command: str, identity: str, purposes: Sequence[str]) -> Verdict | None:
     low = command[:8000].lower()
     if not any(c in low for c in _DB_CLIENTS) or not _DB_CHANGE.search(low):
         return None
     hosts = [m.group(1) for m in _DB_HOST.finditer(low)]
     if not hosts or all(_LOCAL_HOST.match(h) for h in hosts):
         return None
-    if _has_db_purpose(policy_text):
+    if _has_db_purpose(identity + " " + " ".join(purposes)):
         return None
     return Verdict("scope", "block", "data_change_outside_purpose",
                    "the command changes data or schema on a database server; the agent's identity and purposes include no database work")
