@@ -8,9 +8,11 @@ shell pipelines and SQL inside strings), with or without a policy annotation.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
+from urllib.parse import unquote
 
 import ahocorasick
 
@@ -229,6 +231,80 @@ def domain_of(value: str) -> str | None:
     return None
 
 
+# Characters a resolver or browser reads as a label dot (IDNA maps them to "."), and invisible
+# ones it drops: `pastebin\u3002com` and `paste\u200bbin.com` are pastebin.com.
+_HOST_FOLD = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": ".", "\u200b": None, "\u200c": None,
+                            "\u200d": None, "\u2060": None, "\ufeff": None, "\u00ad": None})
+_IPV4_PART = re.compile(r"(?:0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)\Z")
+_BARE_HOST = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}\.?(?=[:/?#]|\Z)")
+
+
+def ipv4_of(host: str) -> str | None:
+    """The dotted quad a host name means as an IPv4 address, as a URL parser reads it: `2130706433`,
+    `0x7f.1`, `0177.0.0.1` and `127.1` are all 127.0.0.1. None when the host is no number."""
+    parts = host.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.match(p) for p in parts):
+        return None
+    nums = [int(p[2:] or "0", 16) if p[:2] in ("0x", "0X") else int(p, 8) if len(p) > 1 and p[0] == "0" else int(p) for p in parts]
+    if any(n > 255 for n in nums[:-1]) or nums[-1] >= 256 ** (5 - len(nums)):
+        return None
+    value = nums[-1]
+    for i, n in enumerate(nums[:-1]):
+        value += n << (8 * (3 - i))
+    return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+
+
+def _fold_host_text(value: str) -> str:
+    if value.isascii():
+        return value
+    return unicodedata.normalize("NFKC", value).translate(_HOST_FOLD)
+
+
+def _hosts_in(text: str) -> list[str]:
+    """URL hosts, and the domains of e-mail addresses outside the URLs (an address in a link's
+    query is data the link carries, not where the value goes)."""
+    out = [m.group(1).lower().rstrip(".") for m in URL_RX.finditer(text)]
+    if "@" in text:
+        rest = URL_RX.sub(" ", text) if out else text
+        out += [m.group(1).lower() for m in EMAIL_RX.finditer(rest)]
+    return out
+
+
+@lru_cache(maxsize=8192)
+def value_domains(value: str) -> tuple[str, ...]:
+    """Every host or e-mail ___domain an argument value names, read the way the receiving side
+    would: Unicode dots and compatibility forms folded (`pastebin\u3002com`), percent-escapes
+    decoded (`pastebin%2Ecom`), a backslash ending the authority as browsers read it
+    (`https://webhook.site\\@acme.com`), every address of a display-name or multi-line value
+    (`"bob@acme.com" <eve@evil.com>`, an injected `Bcc:` line), a scheme-less host
+    (`pastebin.com/x`), and numeric IPv4 forms as dotted quads. Empty when it names none."""
+    text = _fold_host_text(value)
+    variants = [text]
+    if "%" in text:
+        decoded = _fold_host_text(unquote(text))
+        if decoded != text:
+            variants.append(decoded)
+    found: list[str] = []
+    for v in variants:
+        if "\\" in v and "://" in v:
+            v = v.replace("\\", "/")
+        hosts = _hosts_in(v)
+        if not hosts:
+            m = _BARE_HOST.match(v.strip().lower().lstrip("/"))
+            if m:
+                hosts = [m.group(0).rstrip(".")]
+        found += hosts
+    out: list[str] = []
+    for h in found:
+        quad = ipv4_of(h) if h[-1:].isdigit() or "0x" in h else None
+        h = quad or h
+        if h not in out:
+            out.append(h)
+    return tuple(out)
+
+
 _IPV6_INTERNAL = re.compile(r"^\[(?:::1|::ffff:(?:127|10|192\.168)\.[\d.]+|f[cd][0-9a-f]{0,2}:[0-9a-f:.]*|fe[89ab][0-9a-f]?:[0-9a-f:.]*)\]$")
 
 
@@ -237,6 +313,8 @@ def is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
     d = ___domain.lower()
     if d.startswith("["):     # an IPv6 literal: loopback, unique-local (fc00::/7), link-local (fe80::/10)
         return _IPV6_INTERNAL.match(d) is not None
+    if d[-1:].isdigit() or d.startswith("0x"):
+        d = ipv4_of(d) or d    # 2130706433, 0x7f.1 and 127.1 are 127.0.0.1
     if d in ("localhost",) or d.endswith(".local") or d.endswith(".internal") or d.endswith(".svc") or re.match(r"^(?:127\.|10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)", d):
         return True
     return any(d == i or d.endswith("." + i) for i in internal)

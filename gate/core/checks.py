@@ -8,15 +8,16 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import ipaddress
 import posixpath
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 import orjson
 
-from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
+from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
 from gate.core.risk import unsanctioned_egress
@@ -602,9 +603,11 @@ def _norm_path(p: str) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _domain_of_value(value: str) -> str:
-    """The ___domain an argument value names (recipients repeat across calls: cached)."""
-    return domain_of(value) or value.strip().lower().lstrip("@")
+def _domains_of_value(value: str) -> tuple[str, ...]:
+    """The domains an argument value names (recipients repeat across calls: cached): every one,
+    read as the receiving side reads it (`value_domains`); a value naming none is judged as
+    itself, so an allowlist refuses it."""
+    return value_domains(value) or (value.strip().lower().lstrip("@"),)
 
 
 def _under(dom: str, names: frozenset[str]) -> bool:
@@ -625,28 +628,58 @@ def _name_set(names: tuple[str, ...]) -> frozenset[str]:
 
 
 def _domain_ok(value: str, con: Constraint) -> bool:
-    dom = _domain_of_value(value)
-    if con.domains_deny and _under(dom, _name_set(con.domains_deny)):
-        return False
+    """No ___domain the value names is denied, and with an allowlist every one is allowed (a
+    display name that reads as an allowed address does not hide the address after it)."""
+    doms = _domains_of_value(value)
+    if con.domains_deny:
+        deny = _name_set(con.domains_deny)
+        if any(_under(d, deny) for d in doms):
+            return False
     if con.domains_allow is not None:
-        return _under(dom, _name_set(con.domains_allow))
+        allow = _name_set(con.domains_allow)
+        return all(_under(d, allow) for d in doms)
     return True
 
 
 @lru_cache(maxsize=1024)
 def _path_globs(deny: tuple[str, ...] | None, allow: tuple[str, ...] | None) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...] | None]:
-    """Compiled deny globs, and allow globs normalised like the paths they judge."""
-    return (tuple(glob_regex(g) for g in deny or ()),
+    """Deny globs compiled to ignore case (`.ENV` is `.env` on a case-insensitive file system),
+    and allow globs, case-sensitive, normalised like the paths they judge."""
+    return (tuple(re.compile(glob_regex(g).pattern, re.IGNORECASE) for g in deny or ()),
             None if allow is None else tuple(glob_regex(_norm_path(g) if not g.startswith("**") else g) for g in allow))
 
 
+_PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _path_forms(value: str) -> list[str]:
+    """The paths a value may open: as written, percent-decoded (a file API behind HTTP decodes
+    `%2e%2e`), and with backslashes as separators (Windows and some tools read them so)."""
+    forms = [value]
+    if "%" in value:
+        decoded = unquote(value)
+        if decoded != value:
+            forms.append(decoded)
+    if "\\" in value:
+        forms += [f.replace("\\", "/") for f in forms]
+    return forms
+
+
 def _path_ok(value: str, con: Constraint) -> bool:
-    p = _norm_path(value)
-    deny, allow = _path_globs(con.paths_deny, con.paths_allow)
-    if any(rx.match(p) or rx.match(value) for rx in deny):
+    """No form of the path (`_path_forms`, each also normalised and with the trailing dots and
+    spaces Windows drops) matches a deny glob, and with an allowlist every normalised form is
+    allowed. A control character (a NUL ends the path a C library opens) is refused outright."""
+    if _PATH_CONTROL.search(value):
         return False
+    deny, allow = _path_globs(con.paths_deny, con.paths_allow)
+    forms = _path_forms(value)
+    normal = [_norm_path(f) for f in forms]
+    if deny:
+        for f in forms + normal + [p.rstrip(" .") for p in normal]:
+            if any(rx.match(f) for rx in deny):
+                return False
     if allow is not None:
-        return any(rx.match(p) for rx in allow)
+        return all(any(rx.match(p) for rx in allow) for p in normal)
     return True
 
 
@@ -1022,8 +1055,12 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if f.urls:
         internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
         session = getattr(ctx, "session", None)
-        if f.destination == "external" and f.verbs <= {"read"} and any(_LOCAL_URL.match(u) for u in f.urls):
+        quads = _numeric_hosts(f.urls)
+        if f.destination == "external" and f.verbs <= {"read"} and (
+                any(_LOCAL_URL.match(u) for u in f.urls) or any(_LOCAL_QUAD.match(q) for q in quads)):
             found.append(("internal_address_fetch", "fetches a loopback or private-network address through a tool for the public web"))
+        if quads and not _METADATA_QUADS.isdisjoint(quads) and all(c != "cloud_metadata" for c, _ in found):
+            found.append(("cloud_metadata", "reads the cloud instance metadata service (instance credentials)"))
         if session is not None and session.sensitive and (f.destination == "external" or "send" in f.verbs) and any(
                 _host_carries_data(h) and not is_internal(h, internal) for h in _url_hosts(f.urls)):
             found.append(("data_in_hostname", "spells data out in the labels of a host name (each lookup sends it)"))
@@ -1068,6 +1105,33 @@ def _lookalike_link(urls: Sequence[str], internal: tuple[str, ...]) -> bool:
 # `http://localhost:2379`, `http://10.0.3.7/`): a local service's API, not the public web.
 _LOCAL_URL = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?:localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\]|10(?:\.\d{1,3}){3}|"
                         r"192\.168(?:\.\d{1,3}){2}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|169\.254(?:\.\d{1,3}){2})(?::\d+)?(?:[/?#]|$)")
+
+
+_LOCAL_QUAD = re.compile(r"(?:127\.|10\.|0\.0\.0\.0\Z|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.)")
+_METADATA_QUADS = frozenset({"169.254.169.254", "100.100.100.200"})
+_V6_HOST = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/\s]*@)?\[([0-9a-fA-F:.]+)\]")
+
+
+def _numeric_hosts(urls: Sequence[str]) -> list[str]:
+    """The dotted quads of URL hosts written as other IPv4 forms (`2852039166`, `0xa9fea9fe`,
+    `0251.0376.0251.0376`, `127.1`): a URL parser reads them as those addresses."""
+    out = []
+    for h in _url_hosts(urls):
+        if h[:1].isdigit():
+            q = ipv4_of(h)
+            if q is not None and q != h:
+                out.append(q)
+    for u in urls:
+        if "[" in u and (m := _V6_HOST.search(u)):
+            try:
+                ip = ipaddress.IPv6Address(m.group(1))
+            except ValueError:
+                continue
+            if ip.ipv4_mapped is not None:       # [::ffff:7f00:1] is 127.0.0.1
+                out.append(str(ip.ipv4_mapped))
+            elif ip.is_loopback:
+                out.append("127.0.0.1")
+    return out
 
 
 def _url_hosts(urls: Sequence[str]) -> list[str]:
