@@ -11,6 +11,7 @@ import fnmatch
 import ipaddress
 import posixpath
 import re
+import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from urllib.parse import unquote, unquote_plus
@@ -343,6 +344,37 @@ def _globs(globs: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
 
 
+@lru_cache(maxsize=1024)
+def _loose_globs(globs: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(g.lower().replace('-', '_'))})" for g in globs))
+
+
+@lru_cache(maxsize=4096)
+def _tool_spellings(tool: str) -> tuple[str, ...]:
+    """The names a restricting rule's tool globs see for `tool`: the name lower-cased with `-`
+    as `_`, and its last part after a namespace (`API_CALL:`, `mcp__server__`, `server.`,
+    `server/`): `delete_*` takes `Delete-Bucket` and `mcp__aws__delete_bucket` too."""
+    low = tool.lower().replace("-", "_")
+    out = [low]
+    for sep in (":", "__", "/", "."):
+        if sep in low:
+            last = low.rsplit(sep, 1)[-1]
+            if last and last not in out:
+                out.append(last)
+    return tuple(out)
+
+
+def _rule_takes(globs: tuple[str, ...], tool: str) -> bool:
+    """Whether a restricting rule (a deny rule, a quota, a flow rule's `after` step) applies to
+    `tool`: its globs match the name as written or any spelling of it (`_tool_spellings`). A
+    rule that stops more is the cautious reading; exempting steps (`unless_after`) match the
+    name as written only."""
+    if _globs(globs).match(tool) is not None:
+        return True
+    rx = _loose_globs(globs)
+    return any(rx.match(name) is not None for name in _tool_spellings(tool))
+
+
 _SQL_NESTED_DML = re.compile(r"(?is)\(\s*((?:insert|update|delete|merge|truncate|drop|alter|grant|copy)\b[^()]*(?:\([^()]*\)[^()]*)*)\)")
 _SQL_WORD = re.compile(r"(?i)\b(?:insert|update|delete|merge|truncate|drop|alter|grant|copy|create|vacuum|reindex|cluster|revoke)\b")
 
@@ -364,28 +396,115 @@ def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
     exempts (`unless_after`)."""
     if value is _MISSING:
         return False
+    if nan and isinstance(value, list):
+        # where a match restricts, a list holds when any of its items does (`env: [production]`)
+        return any(_cond_holds(v, op, operand, nan) for v in value[:256])
     if op == "equals":
-        return bool(value == operand or (isinstance(value, str) and isinstance(operand, str) and value.lower() == operand.lower()))
+        if value == operand or (isinstance(value, str) and isinstance(operand, str) and value.lower() == operand.lower()):
+            return True
+        return nan and isinstance(value, str) and isinstance(operand, str) and _plain(value) == _plain(operand)
     if op == "in":
-        return value in operand or (isinstance(value, str) and value.lower() in {str(o).lower() for o in operand})
+        if value in operand or (isinstance(value, str) and value.lower() in {str(o).lower() for o in operand}):
+            return True
+        return nan and isinstance(value, str) and _plain(value) in {_plain(str(o)) for o in operand}
     if op == "matches":
         text = value if isinstance(value, str) else str(value)
         rx = _regex(operand)
         if rx.search(text) is not None:
+            return True
+        if nan and not text.isascii() and rx.search(_plain_case(text)) is not None:
             return True
         # where a match restricts, a rule about statements (`^\s*(insert|update|delete)\b`) also
         # sees each statement of a SQL text: the ones after a `;`, and the data-modifying
         # statements inside a WITH clause (`WITH f AS (UPDATE orders SET … RETURNING id) SELECT …`)
         return nan and any(rx.search(stmt) is not None for stmt in _sql_statements(text))
     if op == "contains":
-        return operand.lower() in (value if isinstance(value, str) else str(value)).lower()
+        text = value if isinstance(value, str) else str(value)
+        if operand.lower() in text.lower():
+            return True
+        return nan and _plain(operand) in _plain(text)
     try:
         num = float(value)
     except (TypeError, ValueError):
-        return False
+        if not nan:
+            return False
+        # where a match restricts, a money text (`5,000`, `$5,000`, `5000 USD`, `5.000,00`) or a
+        # money object (`{value: 5000, currency: USD}`) holds when any reading of it does
+        readings = _number_readings(value)
+        return any(r > operand if op == "gt" else r < operand for r in readings)
     if num != num:
         return nan
     return num > operand if op == "gt" else num < operand
+
+
+# Invisible format characters (zero-width spaces and joiners, bidirectional marks, soft hyphens,
+# the tag characters that smuggle text): dropped before a value is compared with a rule's literal.
+_INVISIBLE = dict.fromkeys(c for r in (range(0x2070), range(0xFEFF, 0xFF00), range(0xFFF0, 0x10000), range(0xE0000, 0xE0080))
+                           for c in r if unicodedata.category(chr(c)) == "Cf")
+
+
+def _plain_case(text: str) -> str:
+    """`text` with compatibility forms folded (fullwidth letters) and invisible format
+    characters (zero-width spaces, soft hyphens) dropped."""
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE) if not text.isascii() else text
+
+
+def _plain(text: str) -> str:
+    """`_plain_case`, trimmed and case-folded: how a value compares with a rule's literal."""
+    return _plain_case(text).strip().casefold()
+
+
+_MONEY_READ = re.compile(r"(?<![\w.,-])[-+]?\d[\d,.']*")
+
+
+def _number_readings(value: Any) -> list[float]:
+    """The numbers a money-like value may mean: a string's first figure (around any currency
+    symbol or code) read with `.` or `,` as the decimal mark, each reading kept only when its
+    thousands groups have three digits (`$12,400` is 12400 or 12.4, `EUR 12.400,00` is 12400,
+    `12400.00 usd` is 12400); a mapping's direct numeric members. Empty when nothing reads as
+    a number."""
+    if isinstance(value, dict):
+        out = []
+        for v in list(value.values())[:32]:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(float(v))
+            elif isinstance(v, str):
+                out += _number_readings(v)
+        return out
+    if not isinstance(value, str) or len(value) > 200:
+        return []
+    m = _MONEY_READ.search(_plain_case(value))
+    if m is None:
+        return []
+    raw = m.group(0).replace("'", "").rstrip(",.")
+    out = []
+    for dec, thou in ((".", ","), (",", ".")):
+        whole, _, frac = raw.partition(dec)
+        groups = whole.split(thou)
+        if not frac.isdigit() and frac or any(len(g) != 3 or not g.isdigit() for g in groups[1:]):
+            continue
+        try:
+            out.append(float("".join(groups) + ("." + frac if frac else "")))
+        except ValueError:
+            continue
+    return out
+    if not isinstance(value, str) or len(value) > 200:
+        return []
+    m = _MONEY_READ.search(_plain_case(value))
+    if m is None:
+        return []
+    raw = m.group(0).strip().replace("'", "").replace(" ", "").replace("\u00a0", "").rstrip(",.")
+    out = []
+    for dec in (".", ","):
+        thou = "," if dec == "." else "."
+        text = raw.replace(thou, "")
+        if text.count(dec) > 1:
+            continue
+        try:
+            out.append(float(text.replace(dec, ".")))
+        except ValueError:
+            continue
+    return out
 
 
 def _redact_spans(text: str, spans: list[tuple[int, int]]) -> str:
@@ -401,7 +520,7 @@ def _redact_spans(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _step_matches(step: StepMatch, tool: str, args: dict[str, Any], result_text: str | None, nan: bool = True) -> bool:
-    if step.tool is not None and not _globs(step.tool).match(tool):
+    if step.tool is not None and not (_rule_takes(step.tool, tool) if nan else _globs(step.tool).match(tool)):
         return False
     if not all(_cond_holds(get_path(args, arg), op, val, nan) for arg, op, val in step.when):
         return False
@@ -446,7 +565,7 @@ def _deny_rules_for(agent: CompiledAgent, tool_name: str) -> tuple[Any, ...]:
     cache = agent.deny_by_tool
     hit = cache.get(tool_name)
     if hit is None:
-        hit = tuple(r for r in agent.policy.deny if r.tool is None or _globs(r.tool).match(tool_name))
+        hit = tuple(r for r in agent.policy.deny if r.tool is None or _rule_takes(r.tool, tool_name))
         if len(cache) < 4096:
             cache[tool_name] = hit
     return hit
@@ -475,7 +594,7 @@ class DenyRuleCheck:
 
 
 def _quota_applies(q: Quota, tool: str, args: dict[str, Any]) -> bool:
-    return _globs(q.tool).match(tool) is not None and all(_cond_holds(get_path(args, arg), op, val) for arg, op, val in q.when)
+    return _rule_takes(q.tool, tool) and all(_cond_holds(get_path(args, arg), op, val) for arg, op, val in q.when)
 
 
 def _quota_amount(q: Quota, args: dict[str, Any]) -> float | None:
@@ -515,7 +634,7 @@ def quota_usage(policy: AgentPolicy, usage: tuple[tuple[str, int, float], ...], 
 def budget_quotas(policy: AgentPolicy, tool: str) -> tuple[Quota, ...]:
     """The agent-wide quotas whose tool globs match `tool` (their counters are read before the
     call is decided; `when` conditions are judged on the arguments later)."""
-    return tuple(q for q in policy.quotas if q.agent_wide and _globs(q.tool).match(tool) is not None)
+    return tuple(q for q in policy.quotas if q.agent_wide and _rule_takes(q.tool, tool))
 
 
 def budget_spend(quotas: Sequence[Quota], tool: str, args: dict[str, Any]) -> list[tuple[Quota, float]]:
