@@ -126,3 +126,32 @@ def test_exempting_step_matches_only_the_name_as_written(gate: Gate) -> None:
 ])
 def test_number_readings(text: str, readings: list[float]) -> None:
     assert _number_readings(text) == readings
+
+
+@pytest.fixture(scope="module")
+def deny_gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    d = tmp_path_factory.mktemp("pdeny")
+    (d / "db.yaml").write_text(yaml.safe_dump({
+        "agent": "db", "identity": "Runs read-only reporting queries on the analytics database.",
+        "tools": [{"name": "run_sql", "description": "Run a reporting query",
+                   "constraints": [{"arg": "sql", "pattern_deny": ["(?i)\\bdrop\\s+table\\b"]}]},
+                  {"name": "post_note", "description": "Post a note to the team channel",
+                   "constraints": [{"arg": "text", "pattern_deny": ["(?i)password"], "on_violation": "redact"}]}],
+    }))
+    return Gate.from_policies(d, Settings(audit_path=None))
+
+
+@pytest.mark.parametrize("sql, stopped", [
+    ("DROP TABLE users", True), ("dr\u200bop table users", True), ("\uff24\uff32\uff2f\uff30 table users", True),
+    ("select count(*) from users", False), ("select 'caf\u00e9' from menu", False),
+])
+def test_pattern_deny_sees_folded_text(deny_gate: Gate, sql: str, stopped: bool) -> None:
+    d = deny_gate.check({"agent": "db", "action": {"tool": "run_sql", "args": {"sql": sql}}})
+    assert (d.decision == "BLOCK") is stopped, (sql, d.decision, [r["code"] for r in d.reasons])
+
+
+def test_pattern_deny_redacts_what_it_can_and_refuses_what_it_cannot(deny_gate: Gate) -> None:
+    d = deny_gate.check({"agent": "db", "action": {"tool": "post_note", "args": {"text": "the password rotates today"}}})
+    assert d.decision == "REWRITE" and "password" not in d.action["args"]["text"]
+    d = deny_gate.check({"agent": "db", "action": {"tool": "post_note", "args": {"text": "the pass\u200bword rotates today"}}})
+    assert d.decision == "BLOCK", d.decision

@@ -977,6 +977,10 @@ class ConstraintCheck:
             if pattern is not None and not pattern.search(text):
                 return ("block", "pattern_mismatch", None)
             hits = denies.matches(text) if denies else ()
+            if not hits and denies and not text.isascii() and (folded := _plain_case(text)) != text and denies.matches(folded):
+                # the pattern matches once invisible characters and fullwidth forms are folded: no
+                # span of the text as written to redact, so the call is refused
+                return ("block", "pattern_denied", None)
             if hits:
                 if mode != "redact" or not isinstance(v, str):
                     return ("block", "pattern_denied", None)
