@@ -334,3 +334,40 @@ async def test_stream_passes_through_without_buffering(proxy: ProxyApp, upstream
     assert status == [200]
     assert b"".join(chunks) == b"first chunk\nsecond chunk\n"
     assert upstream.seen[0]["query"] == "status=open"
+
+
+# parser differentials -------------------------------------------------------------------------
+
+async def test_a_body_naming_a_key_twice_is_refused(proxy: ProxyApp, upstream: Upstream) -> None:
+    # this parser keeps the last value (50); a first-wins upstream would refund 5000
+    raw = b'{"amount": 5000, "currency": "USD", "amount": 50}'
+    async with client(proxy) as c:
+        r = await c.post("/v1/invoices/INV-7/refunds", headers={**AUTH, "Content-Type": "application/json"}, content=raw)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "malformed_request"
+    assert "twice" in r.json()["error"]["message"]
+    assert upstream.seen == []
+
+
+async def test_a_nested_duplicate_key_is_refused_and_a_colon_in_a_value_is_not(proxy: ProxyApp, upstream: Upstream) -> None:
+    async with client(proxy) as c:
+        r = await c.post("/v1/invoices/INV-7/refunds", headers={**AUTH, "Content-Type": "application/json"},
+                         content=b'{"amount": 20, "currency": "USD", "meta": {"k": 1, "k": 2}}')
+        assert r.status_code == 400, r.text
+        # quotes followed by a colon inside a value only send the body through the second parse
+        r = await c.post("/v1/invoices/INV-7/refunds", headers=AUTH,
+                         json={"amount": 20, "currency": "USD", "reason": 'customer wrote "urgent": twice'})
+    assert r.status_code == 200, r.text
+    assert upstream.seen[-1]["body"]["reason"] == 'customer wrote "urgent": twice'
+
+
+async def test_one_argument_from_two_places_with_two_values_is_refused(proxy: ProxyApp, upstream: Upstream) -> None:
+    async with client(proxy) as c:
+        r = await c.post("/v1/invoices/INV-7/refunds", headers=AUTH,
+                         json={"invoice_id": "INV-8", "amount": 20, "currency": "USD"})
+        assert r.status_code == 400, r.text
+        assert "invoice_id" in r.json()["error"]["message"]
+        r = await c.post("/v1/invoices/INV-7/refunds", headers=AUTH,
+                         json={"invoice_id": "INV-7", "amount": 20, "currency": "USD"})
+    assert r.status_code == 200, r.text
+    assert len(upstream.seen) == 1

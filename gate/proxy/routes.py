@@ -19,6 +19,7 @@ Pure (no I/O beyond reading the file): the compiled `RouteTable` matches a reque
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,8 +200,7 @@ class RouteTable:
                     prev = grouped.get(k)
                     grouped[k] = v if prev is None else (prev + [v] if isinstance(prev, list) else [prev, v])
                 for k, v in grouped.items():
-                    args[k] = v
-                    origin[k] = "query"
+                    _take(args, origin, k, v, "query")
             elif src == "body" and body:
                 try:
                     data = orjson.loads(body)
@@ -208,13 +208,57 @@ class RouteTable:
                     raise MalformedRequest(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
                 if not isinstance(data, dict):
                     raise InvalidRequest("the request body must be a JSON object (its fields are the tool arguments)")
+                _refuse_duplicate_keys(body, data)
                 body_object = True
                 for k, v in data.items():
-                    args[k] = v
-                    origin[k] = "body"
+                    _take(args, origin, k, v, "body")
         if "query" not in route.sources and query_string:
             leftover = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
         return RouteMatch(route, args, origin, leftover, body_object)
+
+
+def _take(args: dict[str, Any], origin: dict[str, str], name: str, value: Any, where: str) -> None:
+    """Add one argument; the same name from two places with two values is refused: the gate
+    would judge one and the upstream might act on the other (`?amount=5000` beside a body
+    `{"amount": 50}`)."""
+    if name in args and args[name] != value:
+        raise MalformedRequest(f"argument {name!r} comes from both the {origin[name]} and the {where} with different "
+                               "values; the upstream could act on either, so the request is refused")
+    args[name] = value
+    origin[name] = where
+
+
+_KEY_END = re.compile(rb'"\s*:')
+
+
+def _count_keys(data: Any) -> int:
+    stack, n = [data], 0
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            n += len(x)
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return n
+
+
+def _refuse_duplicate_keys(body: bytes, data: Any) -> None:
+    """A JSON object that names one key twice is refused: this parser keeps the last value,
+    others keep the first, and the original bytes go upstream on ALLOW, so the gate could judge
+    one amount while the tool pays the other. Every key ends in `"` and `:` in the raw text, so
+    when those are no more than the keys parsed there is no duplicate and no second parse."""
+    if len(_KEY_END.findall(body)) <= _count_keys(data):
+        return
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for k, v in items:
+            if k in seen:
+                raise MalformedRequest(f"the request body names the key {k!r} twice; parsers disagree on which value "
+                                       "counts, so the request is refused")
+            seen[k] = v
+        return seen
+    json.loads(body, object_pairs_hook=pairs)
 
 
 # loading ------------------------------------------------------------------------------------
