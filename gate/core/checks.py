@@ -1766,7 +1766,11 @@ _is_dest_leaf = _KeyTest(_DEST_LEAF)
 
 
 def _decoded(text: str) -> str:
-    """URL-decoded text when it carries percent-escapes (data smuggled in a query string)."""
+    """URL-decoded text when it carries percent-escapes (data smuggled in a query string), and
+    without invisible format characters (a card number split by zero-width spaces reads whole
+    to its recipient)."""
+    if not text.isascii():
+        text = text.translate(_INVISIBLE)
     if "%" in text and re.search(r"%[0-9A-Fa-f]{2}", text):
         return unquote_plus(text)
     return text
@@ -1779,6 +1783,26 @@ def _carried_text(text: str) -> str:
         base, _, query = text.partition("?")
         return base + " " + unquote_plus(query).replace("&", " ").replace("=", " ")
     return _decoded(text)
+
+
+def _arg_keys(args: Mapping[str, Any]) -> str:
+    """The argument names below the top level that could carry data (`{"meta": {"<token>": 1}}`),
+    one per line; empty for the usual shapes. Top-level names are the tool's parameters."""
+    out: list[str] = []
+    stack: list[Any] = [v for v in args.values() if isinstance(v, (dict, list))]
+    seen = 0
+    while stack and seen < 2000:
+        x = stack.pop()
+        seen += 1
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(k, str) and len(k) >= 9:
+                    out.append(k)
+                if isinstance(v, (dict, list)):
+                    stack.append(v)
+        else:
+            stack.extend(v for v in x if isinstance(v, (dict, list)))
+    return "\n".join(out)
 
 
 class SensitiveDataCheck:
@@ -1800,7 +1824,18 @@ class SensitiveDataCheck:
         pol = ctx.agent.policy
         if not f.strings:
             return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
-        texts = [t for _, t in f.strings]
+        # invisible format characters dropped first: `sk_\u200blive_…` must meet the screen's literals
+        texts = [t if t.isascii() else t.translate(_INVISIBLE) for _, t in f.strings]
+        keys = _arg_keys(ctx.args)
+        if keys:
+            # a name cannot be redacted without changing what the tool reads: refused
+            found = find_secrets(keys)
+            what = "a credential"
+            if not found and pol.redact_pii != "allow":
+                found, what = find_pii(keys), "personal data"
+            if found:
+                return Verdict(self.name, "block", "sensitive_data_in_key",
+                               f"an argument name carries {what} ({found[0].kind}) to an outbound sink")
         if any("%" in t for t in texts):   # escapes may hide anything: decode and look at every string
             secrets_possible = pii_possible = True
         else:
