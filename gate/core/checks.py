@@ -1750,6 +1750,14 @@ class DangerousOperationCheck:
                 parts.extend(f"{p}={v}" for p, v in f.scalars)
             text = "\n".join(parts)
         found = [c for c in find_dangerous(text) + _structured_dangers(ctx) if c[0] not in ctx.agent.allowed_dangerous]
+        if f.command_text:
+            # the command as the shell will run it: quoting, escapes and split flags undone
+            plain = _shell_plain(f.command_text)
+            if plain != f.command_text:
+                have = {c for c, _ in found}
+                found += [c for c in find_dangerous(plain) if c[0] not in have and c[0] not in ctx.agent.allowed_dangerous]
+            if ("base64" in plain or "xxd" in plain) and _DECODE_EXEC.search(plain) and "obfuscated_execution" not in ctx.agent.allowed_dangerous:
+                found.append(("obfuscated_execution", "runs a command it decodes on the spot (base64 or hex into a shell or eval)"))
         if found and any(c == "disable_logging" for c, _ in found):
             purged = _without_task_retention_purges(text, ctx.task)
             if purged != text and not any(c == "disable_logging" for c, _ in find_dangerous(purged)):
@@ -1759,6 +1767,41 @@ class DangerousOperationCheck:
         codes = ", ".join(c for c, _ in found)
         return Verdict(self.name, "block", "dangerous_operation",
                        f"{found[0][1]} ({codes})", {"matches": float(len(found))})
+
+
+_SHELL_ESCAPE = re.compile(r"\\(?=[\w/.~-])")
+_ECHO_SUBST = re.compile(r"\$\(\s*(?:echo|printf)\s+([\w./~-]{1,40})\s*\)|`\s*(?:echo|printf)\s+([\w./~-]{1,40})\s*`")
+_SPLIT_FLAGS = re.compile(r"(?<=\s)-([a-zA-Z]{1,4})\s+-([a-zA-Z]{1,4})(?=\s|$)")
+_LONG_FLAG = re.compile(r"--(recursive|force)(?![\w-])")
+_SHELL_TOKEN = re.compile(r"[^\s;|&]+")
+# a payload decoded and run in one go: `echo … | base64 -d | sh`, `eval "$(… | base64 --decode)"`
+_DECODE_EXEC = re.compile(r"(?i)(?:\bbase64\s+(?:-[a-z]*d[a-z]*|--decode)\b|\bxxd\s+-[a-z]*r[a-z]*\b)[^|;&\n]{0,80}\|\s*(?:sudo\s+)?(?:(?:ba|z|k|da)?sh|python[23]?|perl|ruby|node)\b"
+                          r"|\beval\s+\$\((?:[^()\n]|\([^()\n]*\)){0,300}?\b(?:base64\s+(?:-[a-z]*d[a-z]*|--decode)|xxd\s+-[a-z]*r[a-z]*)\b")
+
+
+def _shell_plain(cmd: str) -> str:
+    """A command as the shell will run it, for the dangerous-operation patterns to read:
+    backslash escapes and quotes dropped (`r\\m`, `'rm'`, `"$HOME"`), `$(echo rm)` replaced
+    by its word, `--recursive`/`--force` as `-r`/`-f` beside an `rm`, separate short flags joined
+    (`rm -r -f` reads `rm -rf`), and absolute paths through `..` normalised."""
+    t = cmd
+    if "\\" in t:
+        t = _SHELL_ESCAPE.sub("", t)
+    if "'" in t or '"' in t:
+        t = t.replace("'", "").replace('"', "")
+    if "$(" in t or "`" in t:
+        t = _ECHO_SUBST.sub(lambda m: m.group(1) or m.group(2), t)
+    if "--" in t and "rm " in t:
+        t = _LONG_FLAG.sub(lambda m: "-" + m.group(1)[0], t)
+    if " -" in t:
+        for _ in range(8):
+            joined = _SPLIT_FLAGS.sub(r"-\1\2", t)
+            if joined == t:
+                break
+            t = joined
+    if "/.." in t:
+        t = _SHELL_TOKEN.sub(lambda m: posixpath.normpath(m.group(0)) if m.group(0)[:1] == "/" and "/.." in m.group(0) else m.group(0), t)
+    return t
 
 
 _DEST_LEAF = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|emails?|address(?:es)?)(?:\[\d+\])?$")

@@ -391,17 +391,23 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("sql_update_all", "UPDATE whose WHERE clause is always true",
          r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bupdate\s+[\w.\"`]+\s+set\s)[^;])*?\bwhere\s+(?:(?:(?!\bupdate\s+[\w.\"`]+\s+set\s)[^;])*?\bor\s+)?" + _TAUTOLOGY),
         ("world_writable", "world-writable permissions",
-         r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:0?777|0?666|a\+w|o\+w|ugo\+w)\b"),
+         # an octal mode whose "other" digit has the write bit (777, 666, 0776), or a symbolic one that
+         # gives others or all write (`a+rwx`, `ugo+w`, `o=rw`, `u+x,o+w`)
+         r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:0?[0-7]{2}[2367]\b|(?:[ugoa]{0,4}[+=-][rwxXst]{0,6},){0,8}[ugo]{0,3}[ao][ugoa]{0,3}[+=][rwxXst]{0,5}w[rwxXst]{0,5}(?=[\s,;&|]|$))"),
         ("setuid", "sets the setuid bit", r"(?i)\bchmod\s+(?:-[a-z]+\s+)*(?:u\+s|[42][0-7]{3})\b"),
         ("pipe_to_shell", "pipes a download into a shell",
-         r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b(?:(?!\b(?:curl|wget|iwr|invoke-webrequest)\b)[^|;])*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"),
+         r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b(?:(?!\b(?:curl|wget|iwr|invoke-webrequest)\b)[^|;])*\|\s*(?:sudo\s+)?(?:(?:ba|z|k|da)?sh\b"
+         # an interpreter that runs its standard input (`| python3`, `| node -`; `| python3 -m json.tool` reads it as data)
+         r"|(?:python[23]?|perl|ruby|node|php)(?:\s+-)?\s*(?:$|[;&|)\n]))|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"
+         # the download as the script argument: `sh -c "$(curl …)"`, `python3 -c "$(wget -qO- …)"`
+         r"|\b(?:(?:ba|z|k|da)?sh|python[23]?|perl|ruby|node|php)\s+-[ce]\s+[\"']?\$\(\s*(?:curl|wget)\b"),
         # the same in two steps: the download saved to a script file that is then run
         ("pipe_to_shell", "downloads a script and runs it",
          r"(?i)\b(?:curl|wget)\b(?:(?!\b(?:curl|wget)\b)[^|;\n])*?(?:\s-(?:o|O|-output|-output-document)[=\s]?\s*|>\s*)[\"']?([\w./~$-]+\.(?:sh|bash|zsh|ps1|py|pl|rb))\b"
          # (the gap stops at the next download, so each character is scanned for one download only)
          r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
         ("disable_logging", "disables audit logging or monitoring",
-         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|\bhist(?:file\s*=\s*/dev/null|(?:file)?size\s*=\s*0)\b|\bset\s+\+o\s+history\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
          r"|\bguardduty\s+(?:update-detector\b(?:(?!\bguardduty\s)[^\n|;])*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
          r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b"
          # an audit extension dropped (pgaudit), an audit trail's log group kept under a hundred days
@@ -471,7 +477,10 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("destroy_infrastructure", "destroys infrastructure or a namespace",
          r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b(?:(?!\bkubectl\s+delete\b)[^;|])*--all\b|\baws\s+s3\s+rb\b(?:(?!\baws\s+s3\s+rb\b)[^;|])*--force|\baws\s+s3\s+rm\b(?:(?!\baws\s+s3\s+rm\b)[^;|])*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
         ("reverse_shell", "opens a reverse shell",
-         r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b(?:(?!\bsocat\b)[^;|])*exec:|\bbash\s+-i\s+>&)"),
+         r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b(?:(?!\bsocat\b)[^;|])*exec:|\bbash\s+-i\s+>&"
+         # a one-line interpreter that connects a socket and hands it a shell (each gap stops at the next start)
+         r"|\b(?:python[23]?|perl|ruby|php)\s+-[cer]\s+(?:(?!\b(?:python[23]?|perl|ruby|php)\s)[^\n]){0,600}?\bsocket\b"
+         r"(?:(?!\b(?:python[23]?|perl|ruby|php)\s)[^\n]){0,600}?(?:subprocess|pty\.spawn|dup2|/bin/(?:ba)?sh\b))"),
         ("exfil_service", "sends data to a paste, file-drop or request-capture service",
          r"(?i)\b(?:pastebin\.com|paste\.ee|hastebin|ghostbin|transfer\.sh|file\.io|0x0\.st|gofile\.io|anonfiles|temp\.sh|webhook\.site|requestbin|pipedream\.net|ngrok(?:-free)?\.(?:io|app|dev)|interact\.sh|oast\.(?:fun|pro|live|site|online|me)|burpcollaborator|dnslog\.cn|beeceptor\.com|hookbin)"),
         # Every fetch and push of a remote rewritten to another host (`git config --global
@@ -549,7 +558,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sql_truncate": ("truncate",), "sql_delete_all": ("delete",), "sql_update_all": ("update",),
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
-                        "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "guardduty", "securityhub",
+                        "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "histsize", "guardduty", "securityhub",
                         "configservice", "accessanalyzer", "disable trigger", "session_replication_role"),
     "disable_redaction": ("redact", "mask", "scrub", "anonymi", "pseudonymi"),
     "reidentification": ("masked.",),
@@ -561,7 +570,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin", "poweruseraccess", "fullaccess"),
     "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
     "force_push_protected": ("push",), "destroy_infrastructure": ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
-    "reverse_shell": ("/dev/tcp", "nc ", "ncat", "socat", "bash -i"),
+    "reverse_shell": ("/dev/tcp", "nc ", "ncat", "socat", "bash -i", "socket"),
     "exfil_service": ("pastebin", "paste.ee", "hastebin", "ghostbin", "transfer.sh", "file.io", "0x0.st", "gofile", "anonfiles",
                       "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
     "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
@@ -637,7 +646,8 @@ DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_chang
                                               "control_self_cleared", "public_share", "logs_sensitive_data",
                                               "prod_data_to_nonprod", "push_to_outside_remote", "approves_signin",
                                               "internal_address_fetch", "data_in_hostname", "file_to_outside_service",
-                                              "file_contents_to_outside_host", "encoded_sensitive_egress", "lookalike_link"}
+                                              "file_contents_to_outside_host", "encoded_sensitive_egress", "lookalike_link",
+                                              "obfuscated_execution"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:
