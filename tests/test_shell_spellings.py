@@ -1,9 +1,10 @@
-"""Dangerous shell operations are recognised however the command spells them: quotes and
+"""Dangerous shell and SQL operations are recognised however the command spells them: quotes and
 backslash escapes the shell drops (`r\\m`, `'rm'`), a word produced by `$(echo rm)`, split or
 long flags (`rm -r -f`, `rm --recursive --force`), a path through `..`; a download run by an
 interpreter (`| python3`, `python3 -c "$(curl …)"`); symbolic world-writable modes
 (`chmod a+rwx`); shell history switched off (`HISTFILE=/dev/null`); a one-line interpreter
-reverse shell; a payload decoded and run on the spot (`base64 -d | sh`). Before, each command
+reverse shell; a payload decoded and run on the spot (`base64 -d | sh`); SQL comments the
+server skips (`delete/**/from`, `/* WHERE … */`) and pgaudit switched off. Before, each command
 stopped below by `dangerous_operation` was allowed or left to the soft checks."""
 
 from __future__ import annotations
@@ -93,3 +94,31 @@ def test_the_new_forms_stay_linear_on_long_repetitive_commands(unit: str) -> Non
     find_dangerous(text)
     find_dangerous(_shell_plain(text))
     assert time.perf_counter() - start < 5.0   # quadratic forms take minutes here
+
+
+@pytest.fixture(scope="module")
+def bench_gate() -> Gate:
+    return Gate.from_policies(ROOT / "bench" / "policies", Settings(audit_path=None))
+
+
+@pytest.mark.parametrize("sql, stopped", [
+    ("delete/**/from orders", True),
+    ("DELETE FROM orders /* WHERE id = 5 */", True),
+    ("UPDATE orders SET status='x' -- where id=1", True),
+    ("drop/**/table orders", True),
+    ("ALTER SYSTEM SET pgaudit.log TO 'none'", True),
+    ("SELECT count(*) FROM orders /* dashboard check */", False),
+    ("DELETE FROM orders WHERE id = 5 -- the duplicate from the ticket", False),
+    ("SELECT id FROM orders WHERE note = 'a -- b' LIMIT 5", False),
+])
+def test_sql_comments_do_not_hide_a_statement(bench_gate: Gate, sql: str, stopped: bool) -> None:
+    d = bench_gate.check({"agent": "dba-agent", "task": "Clean up the duplicate test orders on staging",
+                          "action": {"tool": "API_CALL:run_query", "args": {"database": "staging", "sql": sql}}})
+    assert (d.decision == "BLOCK") is stopped, (sql, d.decision, [r["code"] for r in d.reasons])
+
+
+def test_sql_comment_stripping_is_linear() -> None:
+    text = "select 1 " + "/*x" * 60_000
+    start = time.perf_counter()
+    _shell_plain(text)
+    assert time.perf_counter() - start < 5.0

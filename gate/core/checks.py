@@ -1783,7 +1783,7 @@ def _shell_plain(cmd: str) -> str:
     """A command as the shell will run it, for the dangerous-operation patterns to read:
     backslash escapes and quotes dropped (`r\\m`, `'rm'`, `"$HOME"`), `$(echo rm)` replaced
     by its word, `--recursive`/`--force` as `-r`/`-f` beside an `rm`, separate short flags joined
-    (`rm -r -f` reads `rm -rf`), and absolute paths through `..` normalised."""
+    (`rm -r -f` reads `rm -rf`), absolute paths through `..` normalised, and SQL comments gone."""
     t = cmd
     if "\\" in t:
         t = _SHELL_ESCAPE.sub("", t)
@@ -1801,7 +1801,14 @@ def _shell_plain(cmd: str) -> str:
             t = joined
     if "/.." in t:
         t = _SHELL_TOKEN.sub(lambda m: posixpath.normpath(m.group(0)) if m.group(0)[:1] == "/" and "/.." in m.group(0) else m.group(0), t)
+    if ("/*" in t or "--" in t) and _SQL_WORD.search(t):
+        # SQL comments the server skips: `delete/**/from orders`, `… /* WHERE id = 5 */`, `-- where …`
+        t = _SQL_LINE_COMMENT.sub("", _SQL_BLOCK_COMMENT.sub(" ", t))
     return t
+
+
+_SQL_BLOCK_COMMENT = re.compile(r"/\*(?:[^*/]|\*(?!/)|/(?!\*))*\*/")   # the gap stops at the next `/*`: linear
+_SQL_LINE_COMMENT = re.compile(r"(?<!\S)--(?=\s|$)[^\n]*")
 
 
 _DEST_LEAF = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|emails?|address(?:es)?)(?:\[\d+\])?$")

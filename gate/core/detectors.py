@@ -407,7 +407,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          # (the gap stops at the next download, so each character is scanned for one download only)
          r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
         ("disable_logging", "disables audit logging or monitoring",
-         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|\bhist(?:file\s*=\s*/dev/null|(?:file)?size\s*=\s*0)\b|\bset\s+\+o\s+history\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|\bpgaudit\.log\w*\s*(?:=|\bto\b)\s*'?none\b|\blog_statement\s*(?:=|\bto\b)\s*'?none\b|\bhist(?:file\s*=\s*/dev/null|(?:file)?size\s*=\s*0)\b|\bset\s+\+o\s+history\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
          r"|\bguardduty\s+(?:update-detector\b(?:(?!\bguardduty\s)[^\n|;])*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
          r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b"
          # an audit extension dropped (pgaudit), an audit trail's log group kept under a hundred days
@@ -558,7 +558,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sql_truncate": ("truncate",), "sql_delete_all": ("delete",), "sql_update_all": ("update",),
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
-                        "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "histsize", "guardduty", "securityhub",
+                        "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "histsize", "pgaudit", "log_statement", "guardduty", "securityhub",
                         "configservice", "accessanalyzer", "disable trigger", "session_replication_role"),
     "disable_redaction": ("redact", "mask", "scrub", "anonymi", "pseudonymi"),
     "reidentification": ("masked.",),
