@@ -122,3 +122,18 @@ def test_sql_comment_stripping_is_linear() -> None:
     start = time.perf_counter()
     _shell_plain(text)
     assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize("command, stopped", [
+    ("git clean -fdx && rm -rf ~/.ssh", True), ("rm -rf $HOME/.aws", True), ("rm -r -f ~/.gnupg/", True),
+    ("rm -rf node_modules dist", False), ("rm -rf ~/projects/app/build", False),
+])
+def test_deleting_the_home_credential_folders_is_stopped(gate: Gate, command: str, stopped: bool) -> None:
+    _, reasons = _codes(gate, command)
+    assert ("recursive_delete_root" in reasons) is stopped, (command, reasons)
+
+
+@pytest.mark.parametrize("command", ['grep -rn "TODO" src/', "rm -rf node_modules dist", "git status", "git diff HEAD~1"])
+def test_everyday_coding_commands_pass_the_example_policy(gate: Gate, command: str) -> None:
+    decision, reasons = _codes(gate, command)
+    assert decision == "ALLOW", (command, reasons)

@@ -368,7 +368,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
     (code, msg, re.compile(rx) if isinstance(rx, str) else rx)
     for code, msg, rx in (
         ("recursive_delete_root", "recursive delete of a root, home or system directory",
-         r"(?i)\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:-[a-z-]+\s+)*(?:--no-preserve-root\s+)?(?:/|/\*|~/?|\$HOME/?|/(?:etc|usr|var|bin|boot|lib|opt|home|root|srv|data)(?:/\*?)?|\*|\.\.?/?)(?:\s|$|;|&|\|)"),
+         r"(?i)\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:-[a-z-]+\s+)*(?:--no-preserve-root\s+)?(?:/|/\*|~/?|\$HOME/?|/(?:etc|usr|var|bin|boot|lib|opt|home|root|srv|data)(?:/\*?)?|\*|\.\.?/?|(?:~|\$HOME)/\.(?:ssh|gnupg|aws|kube|docker|config)/?)(?:\s|$|;|&|\|)"),
         ("recursive_delete_root", "recursive delete with --no-preserve-root", r"(?i)--no-preserve-root"),
         ("find_delete_root", "find -delete over a root or home directory",
          r"(?i)\bfind\s+(?:/|~/?|\$HOME/?|/(?:etc|usr|var|home|root|opt|srv|boot|lib|bin|data)/?)(?:\s|$).*-delete\b"),
