@@ -1776,35 +1776,45 @@ _LONG_FLAG = re.compile(r"--(recursive|force)(?![\w-])")
 _SHELL_TOKEN = re.compile(r"[^\s;|&]+")
 # a payload decoded and run in one go: `echo … | base64 -d | sh`, `eval "$(… | base64 --decode)"`
 _DECODE_EXEC = re.compile(r"(?i)(?:\bbase64\s+(?:-[a-z]*d[a-z]*|--decode)\b|\bxxd\s+-[a-z]*r[a-z]*\b)[^|;&\n]{0,80}\|\s*(?:sudo\s+)?(?:(?:ba|z|k|da)?sh|python[23]?|perl|ruby|node)\b"
-                          r"|\beval\s+\$\((?:[^()\n]|\([^()\n]*\)){0,300}?\b(?:base64\s+(?:-[a-z]*d[a-z]*|--decode)|xxd\s+-[a-z]*r[a-z]*)\b")
+                          r"|\beval\s+[\"']?\$\((?:[^()\n]|\([^()\n]*\)){0,300}?\b(?:base64\s+(?:-[a-z]*d[a-z]*|--decode)|xxd\s+-[a-z]*r[a-z]*)\b")
 
 
 def _shell_plain(cmd: str) -> str:
-    """A command as the shell will run it, for the dangerous-operation patterns to read:
-    backslash escapes and quotes dropped (`r\\m`, `'rm'`, `"$HOME"`), `$(echo rm)` replaced
-    by its word, `--recursive`/`--force` as `-r`/`-f` beside an `rm`, separate short flags joined
-    (`rm -r -f` reads `rm -rf`), absolute paths through `..` normalised, and SQL comments gone."""
+    """A command as the shell will run it, for the dangerous-operation patterns to read, where
+    it was spelled to slip past them: a command word with quotes or backslash escapes (`r\\m`,
+    `'rm'`) or made by `$(echo rm)`; an `rm` with quoted targets (`"$HOME"`), split or long
+    flags (`rm -r -f`, `--recursive --force`); absolute paths through `..`; SQL comments the
+    server skips. Ordinary commands come back unchanged (and cost no second scan)."""
     t = cmd
-    if "\\" in t:
-        t = _SHELL_ESCAPE.sub("", t)
-    if "'" in t or '"' in t:
-        t = t.replace("'", "").replace('"', "")
+    if "'" in t or '"' in t or "\\" in t:
+        t = _QUOTED_COMMAND_WORD.sub(lambda m: m.group(1) + _SHELL_ESCAPE.sub("", m.group(2)).replace("'", "").replace('"', ""), t)
     if "$(" in t or "`" in t:
         t = _ECHO_SUBST.sub(lambda m: m.group(1) or m.group(2), t)
-    if "--" in t and "rm " in t:
-        t = _LONG_FLAG.sub(lambda m: "-" + m.group(1)[0], t)
-    if " -" in t:
-        for _ in range(8):
-            joined = _SPLIT_FLAGS.sub(r"-\1\2", t)
-            if joined == t:
-                break
-            t = joined
+    if "|" in t and ("echo" in t or "printf" in t):
+        t = _ECHO_PIPE.sub(lambda m: m.group(2), t)    # `echo 'rm -rf /' | sh` runs `rm -rf /`
+    if "rm" in t and _RM_WORD.search(t):
+        if "'" in t or '"' in t:
+            t = t.replace("'", "").replace('"', "")
+        if "--" in t:
+            t = _LONG_FLAG.sub(lambda m: "-" + m.group(1)[0], t)
+        if " -" in t:
+            for _ in range(8):
+                joined = _SPLIT_FLAGS.sub(r"-\1\2", t)
+                if joined == t:
+                    break
+                t = joined
     if "/.." in t:
         t = _SHELL_TOKEN.sub(lambda m: posixpath.normpath(m.group(0)) if m.group(0)[:1] == "/" and "/.." in m.group(0) else m.group(0), t)
     if ("/*" in t or "--" in t) and _SQL_WORD.search(t):
         # SQL comments the server skips: `delete/**/from orders`, `… /* WHERE id = 5 */`, `-- where …`
         t = _SQL_LINE_COMMENT.sub("", _SQL_BLOCK_COMMENT.sub(" ", t))
     return t
+
+
+# a word in command position (line start, after `;`, `&`, `|`, `(`, `sudo`) holding quotes or escapes
+_QUOTED_COMMAND_WORD = re.compile(r"((?:^|[;&|(\n])\s*(?:sudo\s+)?)((?=[^\s;&|()]*['\"\\])[^\s;&|()]{1,64})", re.M)
+_RM_WORD = re.compile(r"(?:^|[\s;&|(])rm\s")
+_ECHO_PIPE = re.compile(r"\b(?:echo|printf)\s+(?:-\w+\s+)?(['\"])([^'\"\n]{1,2000})\1\s*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b")
 
 
 _SQL_BLOCK_COMMENT = re.compile(r"/\*(?:[^*/]|\*(?!/)|/(?!\*))*\*/")   # the gap stops at the next `/*`: linear
