@@ -256,7 +256,9 @@ def ipv4_of(host: str) -> str | None:
     return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
 
 
-def _fold_host_text(value: str) -> str:
+def fold_host_text(value: str) -> str:
+    """`value` with the characters a resolver or mail server reads as dots folded to "." and the
+    invisible ones dropped, after NFKC (fullwidth letters); ASCII text as it is."""
     if value.isascii():
         return value
     return unicodedata.normalize("NFKC", value).translate(_HOST_FOLD)
@@ -280,10 +282,10 @@ def value_domains(value: str) -> tuple[str, ...]:
     (`https://webhook.site\\@acme.com`), every address of a display-name or multi-line value
     (`"bob@acme.com" <eve@evil.com>`, an injected `Bcc:` line), a scheme-less host
     (`pastebin.com/x`), and numeric IPv4 forms as dotted quads. Empty when it names none."""
-    text = _fold_host_text(value)
+    text = fold_host_text(value)
     variants = [text]
     if "%" in text:
-        decoded = _fold_host_text(unquote(text))
+        decoded = fold_host_text(unquote(text))
         if decoded != text:
             variants.append(decoded)
     found: list[str] = []
@@ -516,15 +518,17 @@ def extract_features(
     if command_text:
         _shell_verbs(command_text, verbs)
     all_text = "\n".join([t for _, t in strings])
+    # addresses as a mail server or browser reads them (`evil\u3002com` is evil.com)
+    host_text = all_text if all_text.isascii() else fold_host_text(all_text)
     emails: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     domains: list[str] = []
-    if "@" in all_text:
-        found = [(m.group(0).lower(), m.group(1).lower()) for m in EMAIL_RX.finditer(all_text)]
+    if "@" in host_text:
+        found = [(m.group(0).lower(), m.group(1).lower()) for m in EMAIL_RX.finditer(host_text)]
         emails = tuple(dict.fromkeys(e for e, _ in found))
         domains += [d for _, d in found]
-    if "://" in all_text:
-        found = [(m.group(0), m.group(1).lower()) for m in URL_RX.finditer(all_text)]
+    if "://" in host_text:
+        found = [(m.group(0), m.group(1).lower()) for m in URL_RX.finditer(host_text)]
         urls = tuple(dict.fromkeys(u for u, _ in found))
         domains += [d for _, d in found]
     for v in dest_values:

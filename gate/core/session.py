@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, is_internal
+from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, fold_host_text, is_internal
 from gate.core.detectors import find_pii, find_secrets, is_placeholder_secret
 from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse_moment, parse_window
 
@@ -164,8 +164,11 @@ def secret_fingerprints(span: str, kind: str = "") -> set[str]:
 
 
 def destination_tokens(text: str) -> set[str]:
-    """Destinations named in free text: e-mail addresses, URL hosts, account numbers, phones."""
+    """Destinations named in free text: e-mail addresses, URL hosts, account numbers, phones
+    (read as a mail server or browser reads them: `evil\u3002com` is evil.com)."""
     out: set[str] = set()
+    if not text.isascii():
+        text = fold_host_text(text)
     # each pattern runs only on text that holds what every one of its matches must contain
     if "@" in text:
         for m in EMAIL_RX.finditer(text):
