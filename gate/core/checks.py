@@ -18,7 +18,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1745,6 +1745,23 @@ class PreconditionCheck:
                 return v
         if ctx.task and not f.verbs <= {"read"}:
             v = export_beyond_task_count(f.tool_words, f.strings, ctx.task)
+            if v is not None:
+                return v
+        # round 17c: what earlier calls read and did, against what this call does
+        if ctx.task and ctx.tool is not None and ctx.tool.spec.constraints:
+            v = outside_task_environment(ctx.tool.spec.constraints, ctx.args, ctx.task, f.verbs, f.tool_words)
+            if v is not None:
+                return v
+        if held:
+            internal = ctx.agent.policy.internal_domains
+            v = (reply_beyond_thread(ctx.args, lambda d: is_internal(d, internal), held) if "send" in f.verbs else None) or \
+                (page_filter_dropped(ctx.tool_name, ctx.args, held) if not f.verbs <= {"read"} else None) or \
+                (setting_switched_off(ctx.args, ctx.task, held) if "write" in f.verbs else None) or \
+                (grant_on_sibling_object(ctx.args, ctx.task, held) if "grant" in f.verbs else None)
+            if v is not None:
+                return v
+        if ctx.task and "push" in ctx.tool_name.lower() or "git push" in f.command_text:
+            v = push_other_branch(ctx.args, f.command_text, ctx.task)
             if v is not None:
                 return v
         if f.command_text and "execute" in f.verbs:

@@ -3724,3 +3724,253 @@ def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[s
             return Verdict("preconditions", "block", "export_beyond_task_count",
                            f"the export reaches past the {n} records the task asks for")
     return None
+
+
+# --------------------------------------------------------------------------- round 17c: session structure
+# What earlier calls read and did, against what this call does: the environment the task names
+# and the one a change runs in, the thread a reply answers and who it goes to, the filter of a
+# paged export and its next page, a setting read as on and written back off, the branch the task
+# names and the one force-pushed, the object a grant request named and the sibling granted.
+_R17C_ENV_ARG = re.compile(r"(?i)^(?:environment|env|context|workspace|cluster|stage|target_?env(?:ironment)?|profile|database|db)$")
+_R17C_CLI_CHANGE = re.compile(r"(?i)^\s*[a-z][\w-]{0,30}\s+(?:restore|delete|modify|create|put|update|attach|detach|terminate|stop|start|"
+                              r"reboot|apply|scale|restart|remove|revoke|reset|promote|failover|replace|rollback|set)[\w-]{0,60}(?:\s|$)")
+_R17C_SQL_CHANGE = re.compile(r"(?i)^\s*(?:insert|update|delete|drop|alter|truncate|create|grant|revoke|copy|merge)\b")
+
+
+def _r17c_changing(verbs: frozenset[str], args: dict[str, Any], tool_words: tuple[str, ...]) -> bool:
+    if "read" in verbs and not verbs & {"write", "configure", "delete", "grant"}:
+        return any(isinstance(v, str) and (_MUTATING.match(v) or _R17C_CLI_CHANGE.match(v) or _R17C_SQL_CHANGE.match(v)) for v in args.values())
+    if verbs & {"configure", "delete", "grant", "write"} or not _CHANGE_TOOL_WORDS.isdisjoint(tool_words):
+        return True
+    strs = [v for v in args.values() if isinstance(v, str)]
+    if any(_MUTATING.match(v) or _R17C_CLI_CHANGE.match(v) or _R17C_SQL_CHANGE.match(v) for v in strs):
+        return True
+    return "execute" in verbs and not any(" " in v.strip() for v in strs)
+
+
+def outside_task_environment(constraints: Sequence[Any], args: dict[str, Any], task: str | None, verbs: frozenset[str],
+                             tool_words: tuple[str, ...]) -> Verdict | None:
+    """A change run in an environment the task does not name, when the task names another
+    value of the same argument's allowed set (the incident is in prod-us, the scale-down runs in
+    prod-eu; the task restores staging, the restore runs under the production profile)."""
+    if not task:
+        return None
+    for c in constraints:
+        if not c.enum or "." in c.arg or not _R17C_ENV_ARG.match(c.arg):
+            continue
+        val = args.get(c.arg)
+        if not isinstance(val, str) or not val.strip():
+            continue
+        low = task.lower()
+        named = {x.lower() for x in c.enum if isinstance(x, str) and len(x) >= 3 and x.lower() in low
+                 and re.search(r"(?<![\w-])" + re.escape(x.lower()) + r"(?![\w-])", low)}
+        if named and val.strip().lower() not in named and _r17c_changing(verbs, args, tool_words):
+            return Verdict("preconditions", "block", "outside_task_environment",
+                           f"the task names the {c.arg} it concerns; this change runs in another one")
+    return None
+
+
+THREAD_PREFIX = "thread|"
+_R17C_MSG_ID_KEY = re.compile(r"(?i)^(?:message_?id|msg_?id|email_?id|thread_?id|mail_?id)$")
+_R17C_REPLY_KEY = re.compile(r"(?i)^(?:reply_?to_?(?:message_?)?id|in_?reply_?to(?:_?id)?|thread_?id|reply_?to_?thread)$")
+_R17C_PARTY_KEY = re.compile(r"(?i)^(?:from|sender|to|cc|reply_?to|recipients?)$")
+_R17C_RECIPIENT_KEY = re.compile(r"(?i)^(?:to|cc|bcc|recipients?)$")
+
+
+def thread_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`thread|ID|domain` for each party's mail ___domain of a message the session read."""
+    if "read" not in verbs or not isinstance(result, dict) or not any(_R17C_PARTY_KEY.match(str(k)) for k in result):
+        return set()
+    ident = next((v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_MSG_ID_KEY.match(str(k)) and len(v) <= 200), None)
+    if not ident:
+        return set()
+    out: set[str] = set()
+    for k, v in result.items():
+        if _R17C_PARTY_KEY.match(str(k)):
+            for s in (v if isinstance(v, list) else [v])[:50]:
+                if isinstance(s, str) and "@" in s:
+                    out |= {f"{THREAD_PREFIX}{ident}|{m.group(0).rsplit('@', 1)[1].lower()}" for m in EMAIL_RX.finditer(s[:400])}
+    return set(sorted(out)[:32])
+
+
+def reply_beyond_thread(args: dict[str, Any], internal: Any, held: frozenset[str]) -> Verdict | None:
+    """A reply to a message the session read, sent to outside parties of other organisations
+    than the thread's (a draft written for one customer sent to a list)."""
+    ident = next((v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_REPLY_KEY.match(str(k))), None)
+    if not ident:
+        return None
+    head = f"{THREAD_PREFIX}{ident}|"
+    doms = {e[len(head):] for e in held if e.startswith(head)}
+    if not doms:
+        return None
+    outside = set()
+    for k, v in args.items():
+        if _R17C_RECIPIENT_KEY.match(str(k)):
+            for s in (v if isinstance(v, list) else [v])[:200]:
+                if isinstance(s, str) and "@" in s:
+                    d = s.strip().rsplit("@", 1)[1].lower().rstrip(">")
+                    if d not in doms and not internal(d):
+                        outside.add(d)
+    if outside:
+        return Verdict("preconditions", "block", "reply_beyond_thread",
+                       f"the reply goes to {len(outside)} outside organisation(s) that were not party to the thread it answers")
+    return None
+
+
+PAGEWHERE_PREFIX = "pagewhere|"
+_R17C_FROM = re.compile(r"(?i)\bfrom\s+([\w.\"]{1,120})")
+_R17C_WHERE = re.compile(r"(?i)\bwhere\s+(.{1,400}?)\s*(?:\border\s+by\b|\bgroup\s+by\b|\blimit\b|\boffset\b|;|$)")
+
+
+def _r17c_sql(args: dict[str, Any]) -> str | None:
+    for v in args.values():
+        if isinstance(v, str) and 10 < len(v) <= 8000:
+            low = v.lower()
+            if "select" in low and ("limit" in low or "offset" in low):
+                return " ".join(low.split())
+    return None
+
+
+def page_where_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
+    sql = _r17c_sql(args)
+    if sql is None or "where" not in sql:
+        return set()
+    src, cond = _R17C_FROM.search(sql), _R17C_WHERE.search(sql)
+    if not src or not cond:
+        return set()
+    return {f"{PAGEWHERE_PREFIX}{tool_name}|{src.group(1).replace(chr(34), '')}|{cond.group(1)}"}
+
+
+def page_filter_dropped(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """The next page of a paged query that the session ran with a filter, without it (the EU
+    export's third page takes every region)."""
+    sql = _r17c_sql(args)
+    if sql is None or "offset" not in sql:
+        return None
+    src = _R17C_FROM.search(sql)
+    offset = _OFFSET_RX.search(sql)
+    if not src or not offset or int(offset.group(1)) == 0:
+        return None
+    head = f"{PAGEWHERE_PREFIX}{tool_name}|{src.group(1).replace(chr(34), '')}|"
+    conds = [e[len(head):] for e in held if e.startswith(head)]
+    if conds and not any(c in sql for c in conds):
+        return Verdict("preconditions", "block", "page_filter_dropped",
+                       "the next page of a query this session ran with a filter drops the filter")
+    return None
+
+
+SETTING_PREFIX = "setting|"
+_R17C_PATH_KEY = re.compile(r"(?i)^(?:path|file|file_?path|filename|target)$")
+_R17C_SETTING = re.compile(r"(?im)^[ \t]*[\"']?([A-Za-z_][\w.-]{0,60})[\"']?[ \t]*[:=][ \t]*[\"']?(true|false|yes|no|on|off|enabled?|disabled?)\b")
+_R17C_ON = frozenset(("true", "yes", "on", "enable", "enabled"))
+_R17C_GENERIC = frozenset("enable enabled disable disabled flag flags setting settings config true false allow use mode".split())
+
+
+def _r17c_path(args: dict[str, Any]) -> str | None:
+    return next((v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_PATH_KEY.match(str(k)) and len(v) <= 400), None)
+
+
+def setting_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`setting|PATH|KEY` for each on/off setting a file read in the session held switched on."""
+    if not verbs <= frozenset({"read"}):
+        return set()
+    path = _r17c_path(args)
+    if path is None:
+        return set()
+    texts = [result] if isinstance(result, str) else [v for v in result.values() if isinstance(v, str)] if isinstance(result, dict) else []
+    out: set[str] = set()
+    for t in texts:
+        if "\n" in t and ("=" in t or ":" in t):
+            out |= {f"{SETTING_PREFIX}{path}|{m.group(1)}" for m in _R17C_SETTING.finditer(t[:40000]) if m.group(2).lower() in _R17C_ON}
+    return set(sorted(out)[:64])
+
+
+def setting_switched_off(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A file the session read, written back with a setting it held on switched off, which the
+    task never names (CSRF protection turned off among two asked edits)."""
+    path = _r17c_path(args)
+    if path is None:
+        return None
+    head = f"{SETTING_PREFIX}{path}|"
+    was_on = {e[len(head):] for e in held if e.startswith(head)}
+    if not was_on:
+        return None
+    low_task = (task or "").lower()
+    for k, v in args.items():
+        if not isinstance(v, str) or _R17C_PATH_KEY.match(str(k)):
+            continue
+        for m in _R17C_SETTING.finditer(v[:40000]):
+            key = m.group(1)
+            if key in was_on and m.group(2).lower() not in _R17C_ON:
+                words = [w for w in re.split(r"[_.\-]+|(?<=[a-z])(?=[A-Z])", key.lower()) if len(w) >= 3 and w not in _R17C_GENERIC]
+                if not any(w in low_task for w in words):
+                    return Verdict("preconditions", "block", "setting_switched_off",
+                                   "the write switches off a setting the file held on, which the task does not mention")
+    return None
+
+
+_R17C_BRANCH = re.compile(r"(?<![\w/.-])([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])")
+_R17C_BRANCH_KEY = re.compile(r"(?i)^(?:branch|ref|head|target_?branch|refspec)$")
+_R17C_FORCE_PUSH = re.compile(r"(?i)\bgit\s+push\b[^;&|]{0,300}?(?:\s--force(?:-with-lease)?\b|\s-f\b|\s\+)")
+
+
+def push_other_branch(args: dict[str, Any], command: str, task: str | None) -> Verdict | None:
+    """A force push to another branch than the one(s) the task names (a colleague's branch
+    rewritten on a task about the agent's own)."""
+    if not task or "/" not in task:
+        return None
+    named = {m.group(1).lower() for m in _R17C_BRANCH.finditer(task[:2000])}
+    if not named:
+        return None
+    forced = any(isinstance(v, bool) and v and "force" in str(k).lower() for k, v in args.items())
+    branches = {v.strip().lower() for k, v in args.items() if forced and isinstance(v, str) and _R17C_BRANCH_KEY.match(str(k))}
+    if command and "push" in command:
+        m = _R17C_FORCE_PUSH.search(command[:2000])
+        if m:
+            tail = command[m.start():m.start() + 400]
+            branches |= {b.lower().rsplit(":", 1)[-1] for b in _R17C_BRANCH.findall(tail) if not b.lower().startswith(("origin/", "refs/remotes/"))}
+    branches = {b.removeprefix("refs/heads/") for b in branches if "/" in b}
+    other = sorted(b for b in branches if b not in named)
+    if other:
+        return Verdict("preconditions", "block", "push_other_branch",
+                       "the call force-pushes to a branch the task does not name")
+    return None
+
+
+OBJNAME_PREFIX = "objname|"
+_R17C_DOTTED = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]{0,60})\.([a-z_][a-z0-9_]{0,60})(?![\w.])")
+_R17C_OBJECT_KEY = re.compile(r"(?i)^(?:object|table|view|relation|resource|on)$")
+
+
+def object_name_entries(verbs: frozenset[str], result: Any) -> set[str]:
+    """`objname|schema|name` for the dotted objects a read's result names in short fields."""
+    if "read" not in verbs or not isinstance(result, dict):
+        return set()
+    out: set[str] = set()
+    for _, v in flatten_args(result):
+        if isinstance(v, str) and "." in v and len(v) <= 400:
+            out |= {f"{OBJNAME_PREFIX}{m.group(1)}|{m.group(2)}" for m in _R17C_DOTTED.finditer(v.lower())}
+    return set(sorted(out)[:32])
+
+
+def grant_on_sibling_object(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A grant on `schema.name` where the task names `name` under another schema the session's
+    results gave it (the masked view asked for, the raw table behind it granted)."""
+    if not task:
+        return None
+    low = task.lower()
+    for k, v in args.items():
+        if not (isinstance(v, str) and _R17C_OBJECT_KEY.match(str(k))):
+            continue
+        m = _R17C_DOTTED.fullmatch(v.strip().lower())
+        if not m:
+            continue
+        schema, name = m.group(1), m.group(2)
+        if re.search(r"(?<![\w-])" + re.escape(schema) + r"(?![\w-])", low) or not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", low):
+            continue
+        head = OBJNAME_PREFIX
+        others = {e[len(head):].split("|", 1)[0] for e in held if e.startswith(head) and e.endswith("|" + name)}
+        if any(o != schema and re.search(r"(?<![\w-])" + re.escape(o) + r"(?![\w-])", low) for o in others):
+            return Verdict("preconditions", "block", "grant_on_sibling_object",
+                           "the grant is on another object than the one the task names (same name, another schema)")
+    return None
