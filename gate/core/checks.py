@@ -18,7 +18,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1760,6 +1760,10 @@ class PreconditionCheck:
                 (grant_on_sibling_object(ctx.args, ctx.task, held) if "grant" in f.verbs else None)
             if v is not None:
                 return v
+        if ctx.task and "send" in f.verbs and "#" in ctx.task and ctx.session.sensitive:
+            v = _r17c_channel_not_in_task(ctx)
+            if v is not None:
+                return v
         if ctx.task and "push" in ctx.tool_name.lower() or "git push" in f.command_text:
             v = push_other_branch(ctx.args, f.command_text, ctx.task)
             if v is not None:
@@ -1839,7 +1843,7 @@ class PreconditionCheck:
             # round 16b: a record a result binds to another person than the task's subject
             # (an account recovery meets the older owner-versus-requester rule first, below)
             if ctx.task and not _recovers_account(f) and \
-                    ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
+                    ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower() or _task_person(ctx.task)):
                 v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
                 if v is not None:
                     return v
@@ -3059,6 +3063,34 @@ def _following_a_link(f: ActionFeatures, s: SessionSnapshot) -> bool:
 
 
 _CHANNEL_PART = re.compile(r"[a-z0-9]+")
+
+
+_R17C_TASK_CHANNEL = re.compile(r"(?<![\w#&])#[a-z0-9][\w.-]{0,79}")
+_R17C_CHANNEL_LEAF = re.compile(r"(?i)(?:^|\.)(?:channels?|channel_?(?:id|name)|conversation)(?:\[\d+\])?$")
+
+
+def _r17c_channel_not_in_task(ctx: CheckContext) -> Verdict | None:
+    """Round 17c: the task names the chat channel(s) a message is for; content read from a
+    sensitive or marked result goes to another channel instead (a confidential review summary
+    meant for a private channel posted in the team's)."""
+    f = ctx.features
+    task = ctx.task or ""
+    named = {m.group(0).rstrip(".").lower() for m in _R17C_TASK_CHANNEL.finditer(task[:2000])}
+    if not named:
+        return None
+    chans = {t.strip().lower() for path, t in f.strings if _R17C_CHANNEL_LEAF.search(path) and t.strip().startswith("#") and len(t) <= 80}
+    if not chans or chans & named:
+        return None
+    carried: set[str] = set()
+    for path, raw in f.strings:
+        if not _R17C_CHANNEL_LEAF.search(path):
+            carried |= {fingerprint(t) for t in flow_tokens(raw)}
+            if len(raw) >= 24:
+                carried |= content_shingles(raw, cap=256)
+    if len(carried & ctx.session.sensitive) >= 2:
+        return Verdict("preconditions", "block", "channel_not_in_task",
+                       "content read from a sensitive result goes to another chat channel than the one the task names")
+    return None
 
 
 def _channel_named_by(channel: str, task: str) -> bool:

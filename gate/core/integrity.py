@@ -3424,12 +3424,19 @@ def listing_bind_entries(args: Any, verbs: frozenset[str], result: Any) -> set[s
 # the task's value to a record, a call that acts on a record a result bound to another person's
 # value, and on none of the subject's, acts for someone else on the subject's request.
 SUBJECT_BIND_PREFIX = "sbind|"
+_R17C_MANY = re.compile(r"\b(?:every|each|all|batch|both|several|two|three|four|five|six|seven|eight|nine|ten|"
+                        r"\d+\s+(?:people|persons|employees|staff|patients|customers|invoices|requests|records|accounts|vendors))\b")
+_TASK_PERSON = re.compile(r"[A-Z][a-z'’-]{1,30} [A-Z][a-z'’-]{1,30}")
 SUBJECT_SIBLING_PREFIX = "sbsib|"
 _BIND_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id|mrn|\w+_(?:number|no))$")
 _BIND_EMAIL_KEY = re.compile(r"(?i)^(?:\w+_)?e-?mail(?:_?address)?$")
 _BIND_DOB_KEY = re.compile(r"(?i)^(?:dob|date_?of_?birth|birth_?date|born)$")
 _ANY_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+_BIND_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|(?:employee|patient|customer|person|member|requester|user)_?name)$")
+_PERSON_NAME = re.compile(r"^[A-ZÀ-Þ][\w'’-]{1,30}(?: [A-ZÀ-Þ][\w'’-]{1,30}){1,3}$")
 
 
 def subject_bind_entries(result: Any) -> set[str]:
@@ -3448,6 +3455,10 @@ def subject_bind_entries(result: Any) -> set[str]:
                   for m in EMAIL_RX.finditer(v)}
         dobs = {m.group(1) for k, v in node.items() if isinstance(v, str) and _BIND_DOB_KEY.match(str(k)) and (m := _ISO_DATE.match(v))}
         values = ([f"e:{next(iter(emails))}"] if len(emails) == 1 else []) + ([f"d:{next(iter(dobs))}"] if len(dobs) == 1 else [])
+        # round 17c: a row's person by name (`{request_id, employee_id, name: Omar Haddad}`)
+        names = {" ".join(v.lower().split()) for k, v in node.items() if isinstance(v, str) and _BIND_NAME_KEY.match(str(k)) and _PERSON_NAME.match(v.strip())}
+        if len(names) == 1:
+            values.append(f"n:{next(iter(names))}")
         out.update(f"{SUBJECT_BIND_PREFIX}{i}|{val}" for i in ids for val in values)
         if len(dobs) == 1:
             rows.append((ids, next(iter(dobs))))
@@ -3464,7 +3475,7 @@ def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -
     emails = {f"e:{m.group(0).lower()}" for m in EMAIL_RX.finditer(task)} if "@" in task else set()
     low = task.lower()
     dates = {f"d:{m.group(0)}" for m in _ANY_ISO_DATE.finditer(task)} if ("born" in low or "dob" in low or "birth" in low) else set()
-    if len(emails) != 1 and not dates:
+    if len(emails) != 1 and not dates and not _TASK_PERSON.search(task):
         return None
     bound: dict[str, set[str]] = {}
     for e in held:
@@ -3486,6 +3497,18 @@ def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -
             if others:
                 return Verdict("preconditions", "block", "record_of_other_subject",
                                f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+    if len(emails) != 1 and not dates:
+        # round 17c: the task names its subject by name, a result bound that name to a record,
+        # and the call acts only on records results bound to other people
+        # (a task about several people or records, or one naming the call's record, is left alone)
+        mine_n = {v for vals in bound.values() for v in vals if v.startswith("n:") and v[2:] in low}
+        if len(mine_n) == 1 and not _R17C_MANY.search(low) and not any(t.lower() in low for t in named) and \
+                not any(mine_n & bound[t] for t in named):
+            others = [t for t in named if any(v.startswith("n:") for v in bound[t])]
+            if others:
+                return Verdict("preconditions", "block", "record_of_other_subject",
+                               f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+        return None
     if dates and not any(dates & bound[t] for t in named):
         sibs = {"s" + d for d in dates}
         others = [t for t in named if any(v.startswith("d:") for v in bound[t]) and sibs & bound[t]]
@@ -3764,7 +3787,9 @@ def outside_task_environment(constraints: Sequence[Any], args: dict[str, Any], t
         low = task.lower()
         named = {x.lower() for x in c.enum if isinstance(x, str) and len(x) >= 3 and x.lower() in low
                  and re.search(r"(?<![\w-])" + re.escape(x.lower()) + r"(?![\w-])", low)}
-        if named and val.strip().lower() not in named and _r17c_changing(verbs, args, tool_words):
+        # (a change in a non-production environment the task does not name is left alone: a
+        # scratch table on staging while building analytics tables)
+        if named and val.strip().lower() not in named and "prod" in _env_classes(val[:60]) and _r17c_changing(verbs, args, tool_words):
             return Verdict("preconditions", "block", "outside_task_environment",
                            f"the task names the {c.arg} it concerns; this change runs in another one")
     return None
@@ -3910,6 +3935,9 @@ def setting_switched_off(args: dict[str, Any], task: str | None, held: frozenset
 
 
 _R17C_BRANCH = re.compile(r"(?<![\w/.-])([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])")
+# a branch the task names as one: `branch feature/x`, `my branch fix/y`, `fix/y branch`
+_R17C_TASK_BRANCH = re.compile(r"(?i)\bbranch(?:es)?\s+(?:[\w'-]{1,20}\s+){0,2}?([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])"
+                               r"|(?<![\w/.-])([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])\s+branch\b")
 _R17C_BRANCH_KEY = re.compile(r"(?i)^(?:branch|ref|head|target_?branch|refspec)$")
 _R17C_FORCE_PUSH = re.compile(r"(?i)\bgit\s+push\b[^;&|]{0,300}?(?:\s--force(?:-with-lease)?\b|\s-f\b|\s\+)")
 
@@ -3919,7 +3947,7 @@ def push_other_branch(args: dict[str, Any], command: str, task: str | None) -> V
     rewritten on a task about the agent's own)."""
     if not task or "/" not in task:
         return None
-    named = {m.group(1).lower() for m in _R17C_BRANCH.finditer(task[:2000])}
+    named = {(m.group(1) or m.group(2)).lower() for m in _R17C_TASK_BRANCH.finditer(task[:2000])}
     if not named:
         return None
     forced = any(isinstance(v, bool) and v and "force" in str(k).lower() for k, v in args.items())
@@ -3974,3 +4002,8 @@ def grant_on_sibling_object(args: dict[str, Any], task: str | None, held: frozen
             return Verdict("preconditions", "block", "grant_on_sibling_object",
                            "the grant is on another object than the one the task names (same name, another schema)")
     return None
+
+
+def task_person(task: str) -> bool:
+    """The task names someone by a capitalised first and last name (a cheap prefilter)."""
+    return bool(_TASK_PERSON.search(task[:2000]))
