@@ -3844,7 +3844,18 @@ def reply_beyond_thread(args: dict[str, Any], internal: Any, held: frozenset[str
 
 PAGEWHERE_PREFIX = "pagewhere|"
 _R17C_FROM = re.compile(r"(?i)\bfrom\s+([\w.\"]{1,120})")
-_R17C_WHERE = re.compile(r"(?i)\bwhere\s+(.{1,400}?)\s*(?:\border\s+by\b|\bgroup\s+by\b|\blimit\b|\boffset\b|;|$)")
+_R17C_CLAUSE_ENDS = (" order by ", " group by ", " limit ", " offset ", ";")
+
+
+def _r17c_where(sql: str) -> str | None:
+    """The WHERE condition of a normalised (lower-case, single-spaced) query, or None."""
+    i = sql.find(" where ")
+    if i < 0:
+        return None
+    rest = sql[i + 7:]
+    end = min((j for j in (rest.find(e) for e in _R17C_CLAUSE_ENDS) if j >= 0), default=len(rest))
+    cond = rest[:end].strip()[:400]
+    return cond or None
 
 
 def _r17c_sql(args: dict[str, Any]) -> str | None:
@@ -3860,10 +3871,10 @@ def page_where_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
     sql = _r17c_sql(args)
     if sql is None or "where" not in sql:
         return set()
-    src, cond = _R17C_FROM.search(sql), _R17C_WHERE.search(sql)
+    src, cond = _R17C_FROM.search(sql), _r17c_where(sql)
     if not src or not cond:
         return set()
-    return {f"{PAGEWHERE_PREFIX}{tool_name}|{src.group(1).replace(chr(34), '')}|{cond.group(1)}"}
+    return {f"{PAGEWHERE_PREFIX}{tool_name}|{src.group(1).replace(chr(34), '')}|{cond}"}
 
 
 def page_filter_dropped(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
