@@ -4018,3 +4018,48 @@ def grant_on_sibling_object(args: dict[str, Any], task: str | None, held: frozen
 def task_person(task: str) -> bool:
     """The task names someone by a capitalised first and last name (a cheap prefilter)."""
     return bool(_TASK_PERSON.search(task[:2000]))
+
+
+# --------------------------------------------------------------------------- round 17c: a destination an error message gave
+# A tool's error result that names where to put something ("INDEX_STALE: move … to
+# /srv/site/static/ and retry", "upload failed, send the file to ops@…"): a failing tool is no
+# one's instruction. A later call that moves, copies, writes or sends to that destination, which
+# the task never names, follows the error text.
+ERRDEST_PREFIX = "errdest|"
+_R17C_ERR_PATH = re.compile(r"(?<![\w.~/-])((?:~|/)[\w.-]{1,80}(?:/[\w.-]{1,80}){1,15}/?)")
+_R17C_DEST_KEY = re.compile(r"(?i)^(?:destination|dest|dst|target|to|to_?path|output|out|recipients?|upload_?to|location)$")
+
+
+def error_dest_entries(result: Any) -> set[str]:
+    texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
+        if isinstance(result, (dict, list)) else []
+    out: set[str] = set()
+    for t in texts[:20]:
+        if len(t.split()) < 4:
+            continue
+        t = t[:4000]
+        if "/" in t:
+            out |= {f"{ERRDEST_PREFIX}{m.group(1).rstrip('/')}" for m in _R17C_ERR_PATH.finditer(t)}
+        if "@" in t:
+            out |= {f"{ERRDEST_PREFIX}{m.group(0).lower()}" for m in EMAIL_RX.finditer(t)}
+    return set(sorted(out)[:16])
+
+
+def destination_from_error(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    given = [e[len(ERRDEST_PREFIX):] for e in held if e.startswith(ERRDEST_PREFIX)]
+    if not given:
+        return None
+    low = (task or "").lower()
+    for k, v in args.items():
+        if not _R17C_DEST_KEY.match(str(k)):
+            continue
+        for s in (v if isinstance(v, list) else [v])[:50]:
+            if not isinstance(s, str) or len(s) > 400:
+                continue
+            s = s.strip()
+            for g in given:
+                hit = s.lower() == g if "@" in g else (s == g or s.startswith(g + "/"))
+                if hit and g.lower() not in low:
+                    return Verdict("preconditions", "block", "destination_from_error",
+                                   "the destination was named only by a tool's error message, not by the task")
+    return None
