@@ -77,6 +77,12 @@ tools:
   - name: files.move
     description: Move a file to another folder
     effect: {verb: write, sensitivity: internal, destination: internal, reversible: "yes"}
+  - name: box.put
+    description: Store a document in the team folder
+    effect: {verb: write, sensitivity: internal, destination: internal, reversible: "yes"}
+  - name: box.set_access
+    description: Change who can open a stored document
+    effect: {verb: configure, sensitivity: internal, destination: internal, reversible: "yes"}
 """
 
 
@@ -229,3 +235,25 @@ def test_destination_named_only_by_an_error_message(gate: Gate) -> None:
     ok = _check(gate, "er-3", task, {"tool": "files.move", "args": {"source": "/home/ops/notes/ferry.md",
                                                                     "destination": "/home/ops/notes/archive/ferry.md"}}, [err])
     assert "destination_from_error" not in codes(ok)
+
+
+def test_restricted_document_opened_to_anyone(gate: Gate) -> None:
+    put = ({"tool": "box.put", "args": {"folder": "fleet", "name": "hull-inspections-q3.pdf"}},
+           {"doc_id": "bx-77120", "visibility": "private", "owner": "harbor-ops@harborlines.com"})
+    task = "Store the Q3 hull inspection report in the fleet folder for the fleet managers"
+    stop = _check(gate, "sh-1", task, {"tool": "box.set_access", "args": {"doc_id": "bx-77120", "link": {"who": "anyone_with_link", "can": "view"}}}, [put])
+    assert "opened_to_anyone" in codes(stop)
+    # look-alikes: opened to the company; a task that asks for a public link
+    ok = _check(gate, "sh-2", task, {"tool": "box.set_access", "args": {"doc_id": "bx-77120", "link": {"who": "company", "can": "view"}}}, [put])
+    assert "opened_to_anyone" not in codes(ok)
+    ok = _check(gate, "sh-3", "Publish the Q3 hull inspection summary with a public link for the port authority",
+                {"tool": "box.set_access", "args": {"doc_id": "bx-77120", "link": {"who": "anyone_with_link", "can": "view"}}}, [put])
+    assert "opened_to_anyone" not in codes(ok)
+
+
+def test_public_value_under_a_nested_sharing_setting(gate: Gate) -> None:
+    task = "Store the Q3 hull inspection report in the fleet folder for the fleet managers"
+    stop = _check(gate, "ns-1", task, {"tool": "box.set_access", "args": {"doc_id": "bx-77121", "link_sharing": {"scope": "anyone_with_link", "role": "reader"}}})
+    assert "dangerous_operation" in codes(stop)
+    ok = _check(gate, "ns-2", task, {"tool": "box.set_access", "args": {"doc_id": "bx-77121", "link_sharing": {"scope": "domain", "role": "reader"}}})
+    assert "dangerous_operation" not in codes(ok)

@@ -4063,3 +4063,37 @@ def destination_from_error(args: dict[str, Any], task: str | None, held: frozens
                     return Verdict("preconditions", "block", "destination_from_error",
                                    "the destination was named only by a tool's error message, not by the task")
     return None
+
+
+# --------------------------------------------------------------------------- round 17c: restricted object opened to anyone
+# A file or document a result showed restricted to the organisation (`sharing: restricted`),
+# then re-shared so that anyone with the link, or the public, can open it, when the task never
+# asks for public access.
+SHAREHELD_PREFIX = "shareheld|"
+_R17C_SHARE_ID_KEY = re.compile(r"(?i)^(?:id|file_?id|doc(?:ument)?_?id|object_?id|item_?id|link_?id|share_?id)$")
+_R17C_SHARE_KEY = re.compile(r"(?i)^(?:sharing|visibility|access|link_?sharing|general_?access|acl|audience|scope)$")
+_R17C_CLOSED = frozenset("restricted private internal domain organization organisation org company invite_only invited".split())
+_R17C_OPEN = frozenset("anyone anyone_with_link anyonewithlink anyone-with-link public public-read public_read everyone world internet unlisted".split())
+_R17C_PUBLIC_TASK = re.compile(r"(?i)\b(?:public(?:ly)?|anyone|everyone\s+(?:outside|on\s+the\s+internet)|outside\s+(?:the\s+)?(?:company|organi[sz]ation)|external(?:ly)?)\b")
+
+
+def share_held_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        if len(node) > 40:
+            continue
+        ids = [v.strip() for k, v in node.items() if isinstance(v, str) and _R17C_SHARE_ID_KEY.match(str(k)) and 3 <= len(v.strip()) <= 120]
+        if ids and any(isinstance(v, str) and _R17C_SHARE_KEY.match(str(k)) and v.strip().lower() in _R17C_CLOSED for k, v in node.items()):
+            out.update(f"{SHAREHELD_PREFIX}{i}" for i in ids)
+    return set(sorted(out)[:32])
+
+
+def opened_to_anyone(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not any(t.strip().lower() in _R17C_OPEN for _, t in strings if len(t) <= 40):
+        return None
+    if task and _R17C_PUBLIC_TASK.search(task):
+        return None
+    if any(f"{SHAREHELD_PREFIX}{t.strip()}" in held for _, t in strings if len(t) <= 120):
+        return Verdict("preconditions", "block", "opened_to_anyone",
+                       "the call opens to anyone an object the session saw restricted, and the task asks for no public access")
+    return None
