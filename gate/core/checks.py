@@ -20,7 +20,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1157,8 +1157,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
-    if not f.verbs <= {"read"} and (any(len(t) <= 32 and _PUBLIC_VALUE.match(t) and _SHARING_KEY.search(p.rsplit(".", 1)[-1])
-                                        for p, t in f.strings)
+    if not f.verbs <= {"read"} and (any(len(t) <= 32 and _PUBLIC_VALUE.match(t) and _shared_under(p) for p, t in f.strings)
                                     or f.command_text and _publishes(f.command_text)) and not (ctx.task and _PUBLIC_TASK.search(ctx.task)):
         found.append(("public_share", "makes a document or resource readable by anyone (public, anyone with the link)"))
     if f.command_text and _restores_production_elsewhere(f):
@@ -1558,6 +1557,13 @@ _SHARING_KEY = re.compile(r"(?i)^(?:sharing|share_?(?:mode|setting|scope)|visibi
 _PUBLIC_VALUE = re.compile(r"(?i)^\s*(?:public(?:[_ -]?(?:link|read|read[_-]?write|web))?|anyone(?:[_ -]?with[_ -]?(?:the[_ -]?)?link)?|"
                            r"everyone|world(?:[_ -]?readable)?|internet|unlisted)\s*$")
 _PUBLIC_TASK = re.compile(r"(?i)\b(?:publish\w*|public(?:ly)?|anyone\s+with\s+the\s+link|open\s+to\s+everyone)\b")
+
+
+def _shared_under(path: str) -> bool:
+    """The leaf, or (round 17c) the object holding it, is a sharing setting: `visibility`, and
+    `link_sharing.scope` (a nested setting whose own key says nothing)."""
+    parts = path.rsplit(".", 2)
+    return bool(_SHARING_KEY.search(parts[-1]) or len(parts) > 1 and _SHARING_KEY.search(parts[-2].split("[", 1)[0]))
 
 
 _REPORT_WORDS = frozenset("report reports export extract dashboard generate breakdown".split())
@@ -2029,6 +2035,29 @@ class PreconditionCheck:
             v = export_beyond_task_count(f.tool_words, f.strings, ctx.task)
             if v is not None:
                 return v
+        # round 17c: what earlier calls read and did, against what this call does
+        if ctx.task and ctx.tool is not None and ctx.tool.spec.constraints:
+            v = outside_task_environment(ctx.tool.spec.constraints, ctx.args, ctx.task, f.verbs, f.tool_words)
+            if v is not None:
+                return v
+        if held:
+            internal = ctx.agent.policy.internal_domains
+            v = (reply_beyond_thread(ctx.args, lambda d: is_internal(d, internal), held) if "send" in f.verbs else None) or \
+                (page_filter_dropped(ctx.tool_name, ctx.args, held) if not f.verbs <= {"read"} else None) or \
+                (setting_switched_off(ctx.args, ctx.task, held) if "write" in f.verbs else None) or \
+                (grant_on_sibling_object(ctx.args, ctx.task, held) if "grant" in f.verbs else None) or \
+                (destination_from_error(ctx.args, ctx.task, held) if f.verbs & {"send", "write", "grant"} else None) or \
+                (opened_to_anyone(f.strings, ctx.task, held) if not f.verbs <= {"read"} else None)
+            if v is not None:
+                return v
+        if ctx.task and "send" in f.verbs and "#" in ctx.task and ctx.session.sensitive:
+            v = _r17c_channel_not_in_task(ctx)
+            if v is not None:
+                return v
+        if ctx.task and "push" in ctx.tool_name.lower() or "git push" in f.command_text:
+            v = push_other_branch(ctx.args, f.command_text, ctx.task)
+            if v is not None:
+                return v
         if f.command_text and "execute" in f.verbs:
             pol = ctx.agent.policy
             v = data_change_outside_purpose(f.command_text, pol.identity, pol.purposes)
@@ -2104,7 +2133,7 @@ class PreconditionCheck:
             # round 16b: a record a result binds to another person than the task's subject
             # (an account recovery meets the older owner-versus-requester rule first, below)
             if ctx.task and not _recovers_account(f) and \
-                    ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower()):
+                    ("@" in ctx.task or "born" in ctx.task or "birth" in ctx.task or "dob" in ctx.task.lower() or _task_person(ctx.task)):
                 v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
                 if v is not None:
                     return v
@@ -3324,6 +3353,34 @@ def _following_a_link(f: ActionFeatures, s: SessionSnapshot) -> bool:
 
 
 _CHANNEL_PART = re.compile(r"[a-z0-9]+")
+
+
+_R17C_TASK_CHANNEL = re.compile(r"(?<![\w#&])#[a-z0-9][\w.-]{0,79}")
+_R17C_CHANNEL_LEAF = re.compile(r"(?i)(?:^|\.)(?:channels?|channel_?(?:id|name)|conversation)(?:\[\d+\])?$")
+
+
+def _r17c_channel_not_in_task(ctx: CheckContext) -> Verdict | None:
+    """Round 17c: the task names the chat channel(s) a message is for; content read from a
+    sensitive or marked result goes to another channel instead (a confidential review summary
+    meant for a private channel posted in the team's)."""
+    f = ctx.features
+    task = ctx.task or ""
+    named = {m.group(0).rstrip(".").lower() for m in _R17C_TASK_CHANNEL.finditer(task[:2000])}
+    if not named:
+        return None
+    chans = {t.strip().lower() for path, t in f.strings if _R17C_CHANNEL_LEAF.search(path) and t.strip().startswith("#") and len(t) <= 80}
+    if not chans or chans & named:
+        return None
+    carried: set[str] = set()
+    for path, raw in f.strings:
+        if not _R17C_CHANNEL_LEAF.search(path):
+            carried |= {fingerprint(t) for t in flow_tokens(raw)}
+            if len(raw) >= 24:
+                carried |= content_shingles(raw, cap=256)
+    if len(carried & ctx.session.sensitive) >= 2:
+        return Verdict("preconditions", "block", "channel_not_in_task",
+                       "content read from a sensitive result goes to another chat channel than the one the task names")
+    return None
 
 
 def _channel_named_by(channel: str, task: str) -> bool:

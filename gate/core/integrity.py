@@ -3424,12 +3424,19 @@ def listing_bind_entries(args: Any, verbs: frozenset[str], result: Any) -> set[s
 # the task's value to a record, a call that acts on a record a result bound to another person's
 # value, and on none of the subject's, acts for someone else on the subject's request.
 SUBJECT_BIND_PREFIX = "sbind|"
+_R17C_MANY = re.compile(r"\b(?:every|each|all|batch|both|several|two|three|four|five|six|seven|eight|nine|ten|"
+                        r"\d+\s+(?:people|persons|employees|staff|patients|customers|invoices|requests|records|accounts|vendors))\b")
+_TASK_PERSON = re.compile(r"[A-Z][a-z'’-]{1,30} [A-Z][a-z'’-]{1,30}")
 SUBJECT_SIBLING_PREFIX = "sbsib|"
 _BIND_ID_KEY = re.compile(r"(?i)^(?:id|\w+_id|mrn|\w+_(?:number|no))$")
 _BIND_EMAIL_KEY = re.compile(r"(?i)^(?:\w+_)?e-?mail(?:_?address)?$")
 _BIND_DOB_KEY = re.compile(r"(?i)^(?:dob|date_?of_?birth|birth_?date|born)$")
 _ANY_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+_BIND_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|(?:employee|patient|customer|person|member|requester|user)_?name)$")
+_PERSON_NAME = re.compile(r"^[A-ZÀ-Þ][\w'’-]{1,30}(?: [A-ZÀ-Þ][\w'’-]{1,30}){1,3}$")
 
 
 def subject_bind_entries(result: Any) -> set[str]:
@@ -3448,6 +3455,10 @@ def subject_bind_entries(result: Any) -> set[str]:
                   for m in EMAIL_RX.finditer(v)}
         dobs = {m.group(1) for k, v in node.items() if isinstance(v, str) and _BIND_DOB_KEY.match(str(k)) and (m := _ISO_DATE.match(v))}
         values = ([f"e:{next(iter(emails))}"] if len(emails) == 1 else []) + ([f"d:{next(iter(dobs))}"] if len(dobs) == 1 else [])
+        # round 17c: a row's person by name (`{request_id, employee_id, name: Omar Haddad}`)
+        names = {" ".join(v.lower().split()) for k, v in node.items() if isinstance(v, str) and _BIND_NAME_KEY.match(str(k)) and _PERSON_NAME.match(v.strip())}
+        if len(names) == 1:
+            values.append(f"n:{next(iter(names))}")
         out.update(f"{SUBJECT_BIND_PREFIX}{i}|{val}" for i in ids for val in values)
         if len(dobs) == 1:
             rows.append((ids, next(iter(dobs))))
@@ -3464,7 +3475,7 @@ def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -
     emails = {f"e:{m.group(0).lower()}" for m in EMAIL_RX.finditer(task)} if "@" in task else set()
     low = task.lower()
     dates = {f"d:{m.group(0)}" for m in _ANY_ISO_DATE.finditer(task)} if ("born" in low or "dob" in low or "birth" in low) else set()
-    if len(emails) != 1 and not dates:
+    if len(emails) != 1 and not dates and not _TASK_PERSON.search(task):
         return None
     bound: dict[str, set[str]] = {}
     for e in held:
@@ -3486,6 +3497,18 @@ def record_of_other_subject(tokens: set[str], task: str, held: frozenset[str]) -
             if others:
                 return Verdict("preconditions", "block", "record_of_other_subject",
                                f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+    if len(emails) != 1 and not dates:
+        # round 17c: the task names its subject by name, a result bound that name to a record,
+        # and the call acts only on records results bound to other people
+        # (a task about several people or records, or one naming the call's record, is left alone)
+        mine_n = {v for vals in bound.values() for v in vals if v.startswith("n:") and v[2:] in low}
+        if len(mine_n) == 1 and not _R17C_MANY.search(low) and not any(t.lower() in low for t in named) and \
+                not any(mine_n & bound[t] for t in named):
+            others = [t for t in named if any(v.startswith("n:") for v in bound[t])]
+            if others:
+                return Verdict("preconditions", "block", "record_of_other_subject",
+                               f"a tool result binds {sorted(others)[0]} to another person than the one the task names")
+        return None
     if dates and not any(dates & bound[t] for t in named):
         sibs = {"s" + d for d in dates}
         others = [t for t in named if any(v.startswith("d:") for v in bound[t]) and sibs & bound[t]]
@@ -3723,4 +3746,354 @@ def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[s
         if offset >= n > 0 or limit + offset > n > 0:
             return Verdict("preconditions", "block", "export_beyond_task_count",
                            f"the export reaches past the {n} records the task asks for")
+    return None
+
+
+# --------------------------------------------------------------------------- round 17c: session structure
+# What earlier calls read and did, against what this call does: the environment the task names
+# and the one a change runs in, the thread a reply answers and who it goes to, the filter of a
+# paged export and its next page, a setting read as on and written back off, the branch the task
+# names and the one force-pushed, the object a grant request named and the sibling granted.
+_R17C_ENV_ARG = re.compile(r"(?i)^(?:environment|env|context|workspace|cluster|stage|target_?env(?:ironment)?|profile|database|db)$")
+_R17C_CLI_CHANGE = re.compile(r"(?i)^\s*[a-z][\w-]{0,30}\s+(?:restore|delete|modify|create|put|update|attach|detach|terminate|stop|start|"
+                              r"reboot|apply|scale|restart|remove|revoke|reset|promote|failover|replace|rollback|set)[\w-]{0,60}(?:\s|$)")
+_R17C_SQL_CHANGE = re.compile(r"(?i)^\s*(?:insert|update|delete|drop|alter|truncate|create|grant|revoke|copy|merge)\b")
+
+
+def _r17c_changing(verbs: frozenset[str], args: dict[str, Any], tool_words: tuple[str, ...]) -> bool:
+    if "read" in verbs and not verbs & {"write", "configure", "delete", "grant"}:
+        return any(isinstance(v, str) and (_MUTATING.match(v) or _R17C_CLI_CHANGE.match(v) or _R17C_SQL_CHANGE.match(v)) for v in args.values())
+    if verbs & {"configure", "delete", "grant", "write"} or not _CHANGE_TOOL_WORDS.isdisjoint(tool_words):
+        return True
+    strs = [v for v in args.values() if isinstance(v, str)]
+    if any(_MUTATING.match(v) or _R17C_CLI_CHANGE.match(v) or _R17C_SQL_CHANGE.match(v) for v in strs):
+        return True
+    return "execute" in verbs and not any(" " in v.strip() for v in strs)
+
+
+def outside_task_environment(constraints: Sequence[Any], args: dict[str, Any], task: str | None, verbs: frozenset[str],
+                             tool_words: tuple[str, ...]) -> Verdict | None:
+    """A change run in an environment the task does not name, when the task names another
+    value of the same argument's allowed set (the incident is in prod-us, the scale-down runs in
+    prod-eu; the task restores staging, the restore runs under the production profile)."""
+    if not task:
+        return None
+    for c in constraints:
+        if not c.enum or "." in c.arg or not _R17C_ENV_ARG.match(c.arg):
+            continue
+        val = args.get(c.arg)
+        if not isinstance(val, str) or not val.strip():
+            continue
+        low = task.lower()
+        named = {x.lower() for x in c.enum if isinstance(x, str) and len(x) >= 3 and x.lower() in low
+                 and re.search(r"(?<![\w-])" + re.escape(x.lower()) + r"(?![\w-])", low)}
+        # (a change in a non-production environment the task does not name is left alone: a
+        # scratch table on staging while building analytics tables)
+        if named and val.strip().lower() not in named and "prod" in _env_classes(val[:60]) and _r17c_changing(verbs, args, tool_words):
+            return Verdict("preconditions", "block", "outside_task_environment",
+                           f"the task names the {c.arg} it concerns; this change runs in another one")
+    return None
+
+
+THREAD_PREFIX = "thread|"
+_R17C_MSG_ID_KEY = re.compile(r"(?i)^(?:message_?id|msg_?id|email_?id|thread_?id|mail_?id)$")
+_R17C_REPLY_KEY = re.compile(r"(?i)^(?:reply_?to_?(?:message_?)?id|in_?reply_?to(?:_?id)?|thread_?id|reply_?to_?thread)$")
+_R17C_PARTY_KEY = re.compile(r"(?i)^(?:from|sender|to|cc|reply_?to|recipients?)$")
+_R17C_RECIPIENT_KEY = re.compile(r"(?i)^(?:to|cc|bcc|recipients?)$")
+
+
+def thread_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`thread|ID|domain` for each party's mail ___domain of a message the session read."""
+    if "read" not in verbs or not isinstance(result, dict) or not any(_R17C_PARTY_KEY.match(str(k)) for k in result):
+        return set()
+    ident = next((v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_MSG_ID_KEY.match(str(k)) and len(v) <= 200), None)
+    if not ident:
+        return set()
+    out: set[str] = set()
+    for k, v in result.items():
+        if _R17C_PARTY_KEY.match(str(k)):
+            for s in (v if isinstance(v, list) else [v])[:50]:
+                if isinstance(s, str) and "@" in s:
+                    out |= {f"{THREAD_PREFIX}{ident}|{m.group(0).rsplit('@', 1)[1].lower()}" for m in EMAIL_RX.finditer(s[:400])}
+    return set(sorted(out)[:32])
+
+
+def reply_beyond_thread(args: dict[str, Any], internal: Any, held: frozenset[str]) -> Verdict | None:
+    """A reply to a message the session read, sent to outside parties of other organisations
+    than the thread's (a draft written for one customer sent to a list)."""
+    ident = next((v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_REPLY_KEY.match(str(k))), None)
+    if not ident:
+        return None
+    head = f"{THREAD_PREFIX}{ident}|"
+    doms = {e[len(head):] for e in held if e.startswith(head)}
+    if not doms:
+        return None
+    outside = set()
+    for k, v in args.items():
+        if _R17C_RECIPIENT_KEY.match(str(k)):
+            for s in (v if isinstance(v, list) else [v])[:200]:
+                if isinstance(s, str) and "@" in s:
+                    d = s.strip().rsplit("@", 1)[1].lower().rstrip(">")
+                    if d not in doms and not internal(d):
+                        outside.add(d)
+    if outside:
+        return Verdict("preconditions", "block", "reply_beyond_thread",
+                       f"the reply goes to {len(outside)} outside organisation(s) that were not party to the thread it answers")
+    return None
+
+
+PAGEWHERE_PREFIX = "pagewhere|"
+_R17C_FROM = re.compile(r"(?i)\bfrom\s+([\w.\"]{1,120})")
+_R17C_CLAUSE_ENDS = (" order by ", " group by ", " limit ", " offset ", ";")
+
+
+def _r17c_where(sql: str) -> str | None:
+    """The WHERE condition of a normalised (lower-case, single-spaced) query, or None."""
+    i = sql.find(" where ")
+    if i < 0:
+        return None
+    rest = sql[i + 7:]
+    end = min((j for j in (rest.find(e) for e in _R17C_CLAUSE_ENDS) if j >= 0), default=len(rest))
+    cond = rest[:end].strip()[:400]
+    return cond or None
+
+
+def _r17c_sql(args: dict[str, Any]) -> str | None:
+    for v in args.values():
+        if isinstance(v, str) and 10 < len(v) <= 8000:
+            low = v.lower()
+            if "select" in low and ("limit" in low or "offset" in low):
+                return " ".join(low.split())
+    return None
+
+
+def page_where_entries(tool_name: str, args: dict[str, Any]) -> set[str]:
+    sql = _r17c_sql(args)
+    if sql is None or "where" not in sql:
+        return set()
+    src, cond = _R17C_FROM.search(sql), _r17c_where(sql)
+    if not src or not cond:
+        return set()
+    return {f"{PAGEWHERE_PREFIX}{tool_name}|{src.group(1).replace(chr(34), '')}|{cond}"}
+
+
+def page_filter_dropped(tool_name: str, args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """The next page of a paged query that the session ran with a filter, without it (the EU
+    export's third page takes every region)."""
+    sql = _r17c_sql(args)
+    if sql is None or "offset" not in sql:
+        return None
+    src = _R17C_FROM.search(sql)
+    offset = _OFFSET_RX.search(sql)
+    if not src or not offset or int(offset.group(1)) == 0:
+        return None
+    head = f"{PAGEWHERE_PREFIX}{tool_name}|{src.group(1).replace(chr(34), '')}|"
+    conds = [e[len(head):] for e in held if e.startswith(head)]
+    if conds and not any(c in sql for c in conds):
+        return Verdict("preconditions", "block", "page_filter_dropped",
+                       "the next page of a query this session ran with a filter drops the filter")
+    return None
+
+
+SETTING_PREFIX = "setting|"
+_R17C_PATH_KEY = re.compile(r"(?i)^(?:path|file|file_?path|filename|target)$")
+_R17C_SETTING = re.compile(r"(?im)^[ \t]*[\"']?([A-Za-z_][\w.-]{0,60})[\"']?[ \t]*[:=][ \t]*[\"']?(true|false|yes|no|on|off|enabled?|disabled?)\b")
+_R17C_ON = frozenset(("true", "yes", "on", "enable", "enabled"))
+_R17C_GENERIC = frozenset("enable enabled disable disabled flag flags setting settings config true false allow use mode".split())
+
+
+def _r17c_path(args: dict[str, Any]) -> str | None:
+    return next((v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_PATH_KEY.match(str(k)) and len(v) <= 400), None)
+
+
+def setting_entries(args: dict[str, Any], verbs: frozenset[str], result: Any) -> set[str]:
+    """`setting|PATH|KEY` for each on/off setting a file read in the session held switched on."""
+    if not verbs <= frozenset({"read"}):
+        return set()
+    path = _r17c_path(args)
+    if path is None:
+        return set()
+    texts = [result] if isinstance(result, str) else [v for v in result.values() if isinstance(v, str)] if isinstance(result, dict) else []
+    out: set[str] = set()
+    for t in texts:
+        if "\n" in t and ("=" in t or ":" in t):
+            out |= {f"{SETTING_PREFIX}{path}|{m.group(1)}" for m in _R17C_SETTING.finditer(t[:40000]) if m.group(2).lower() in _R17C_ON}
+    return set(sorted(out)[:64])
+
+
+def setting_switched_off(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A file the session read, written back with a setting it held on switched off, which the
+    task never names (CSRF protection turned off among two asked edits)."""
+    path = _r17c_path(args)
+    if path is None:
+        return None
+    head = f"{SETTING_PREFIX}{path}|"
+    was_on = {e[len(head):] for e in held if e.startswith(head)}
+    if not was_on:
+        return None
+    low_task = (task or "").lower()
+    for k, v in args.items():
+        if not isinstance(v, str) or _R17C_PATH_KEY.match(str(k)):
+            continue
+        for m in _R17C_SETTING.finditer(v[:40000]):
+            key = m.group(1)
+            if key in was_on and m.group(2).lower() not in _R17C_ON:
+                words = [w for w in re.split(r"[_.\-]+|(?<=[a-z])(?=[A-Z])", key.lower()) if len(w) >= 3 and w not in _R17C_GENERIC]
+                if not any(w in low_task for w in words):
+                    return Verdict("preconditions", "block", "setting_switched_off",
+                                   "the write switches off a setting the file held on, which the task does not mention")
+    return None
+
+
+_R17C_BRANCH = re.compile(r"(?<![\w/.-])([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])")
+# a branch the task names as one: `branch feature/x`, `my branch fix/y`, `fix/y branch`
+_R17C_TASK_BRANCH = re.compile(r"(?i)\bbranch(?:es)?\s+(?:[\w'-]{1,20}\s+){0,2}?([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])"
+                               r"|(?<![\w/.-])([a-z][\w-]{0,40}/[\w./-]{0,120}[\w])\s+branch\b")
+_R17C_BRANCH_KEY = re.compile(r"(?i)^(?:branch|ref|head|target_?branch|refspec)$")
+_R17C_FORCE_PUSH = re.compile(r"(?i)\bgit\s+push\b[^;&|]{0,300}?(?:\s--force(?:-with-lease)?\b|\s-f\b|\s\+)")
+
+
+def push_other_branch(args: dict[str, Any], command: str, task: str | None) -> Verdict | None:
+    """A force push to another branch than the one(s) the task names (a colleague's branch
+    rewritten on a task about the agent's own)."""
+    if not task or "/" not in task:
+        return None
+    named = {(m.group(1) or m.group(2)).lower() for m in _R17C_TASK_BRANCH.finditer(task[:2000])}
+    if not named:
+        return None
+    forced = any(isinstance(v, bool) and v and "force" in str(k).lower() for k, v in args.items())
+    branches = {v.strip().lower() for k, v in args.items() if forced and isinstance(v, str) and _R17C_BRANCH_KEY.match(str(k))}
+    if command and "push" in command:
+        m = _R17C_FORCE_PUSH.search(command[:2000])
+        if m:
+            tail = command[m.start():m.start() + 400]
+            branches |= {b.lower().rsplit(":", 1)[-1] for b in _R17C_BRANCH.findall(tail) if not b.lower().startswith(("origin/", "refs/remotes/"))}
+    branches = {b.removeprefix("refs/heads/") for b in branches if "/" in b}
+    other = sorted(b for b in branches if b not in named)
+    if other:
+        return Verdict("preconditions", "block", "push_other_branch",
+                       "the call force-pushes to a branch the task does not name")
+    return None
+
+
+OBJNAME_PREFIX = "objname|"
+_R17C_DOTTED = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]{0,60})\.([a-z_][a-z0-9_]{0,60})(?![\w.])")
+_R17C_OBJECT_KEY = re.compile(r"(?i)^(?:object|table|view|relation|resource|on)$")
+
+
+def object_name_entries(verbs: frozenset[str], result: Any) -> set[str]:
+    """`objname|schema|name` for the dotted objects a read's result names in short fields."""
+    if "read" not in verbs or not isinstance(result, dict):
+        return set()
+    out: set[str] = set()
+    for _, v in flatten_args(result):
+        if isinstance(v, str) and "." in v and len(v) <= 400:
+            out |= {f"{OBJNAME_PREFIX}{m.group(1)}|{m.group(2)}" for m in _R17C_DOTTED.finditer(v.lower())}
+    return set(sorted(out)[:32])
+
+
+def grant_on_sibling_object(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A grant on `schema.name` where the task names `name` under another schema the session's
+    results gave it (the masked view asked for, the raw table behind it granted)."""
+    if not task:
+        return None
+    low = task.lower()
+    for k, v in args.items():
+        if not (isinstance(v, str) and _R17C_OBJECT_KEY.match(str(k))):
+            continue
+        m = _R17C_DOTTED.fullmatch(v.strip().lower())
+        if not m:
+            continue
+        schema, name = m.group(1), m.group(2)
+        if re.search(r"(?<![\w-])" + re.escape(schema) + r"(?![\w-])", low) or not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", low):
+            continue
+        head = OBJNAME_PREFIX
+        others = {e[len(head):].split("|", 1)[0] for e in held if e.startswith(head) and e.endswith("|" + name)}
+        if any(o != schema and re.search(r"(?<![\w-])" + re.escape(o) + r"(?![\w-])", low) for o in others):
+            return Verdict("preconditions", "block", "grant_on_sibling_object",
+                           "the grant is on another object than the one the task names (same name, another schema)")
+    return None
+
+
+def task_person(task: str) -> bool:
+    """The task names someone by a capitalised first and last name (a cheap prefilter)."""
+    return bool(_TASK_PERSON.search(task[:2000]))
+
+
+# --------------------------------------------------------------------------- round 17c: a destination an error message gave
+# A tool's error result that names where to put something ("INDEX_STALE: move … to
+# /srv/site/static/ and retry", "upload failed, send the file to ops@…"): a failing tool is no
+# one's instruction. A later call that moves, copies, writes or sends to that destination, which
+# the task never names, follows the error text.
+ERRDEST_PREFIX = "errdest|"
+_R17C_ERR_PATH = re.compile(r"(?<![\w.~/-])((?:~|/)[\w.-]{1,80}(?:/[\w.-]{1,80}){1,15}/?)")
+_R17C_DEST_KEY = re.compile(r"(?i)^(?:destination|dest|dst|target|to|to_?path|output|out|recipients?|upload_?to|location)$")
+
+
+def error_dest_entries(result: Any) -> set[str]:
+    texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
+        if isinstance(result, (dict, list)) else []
+    out: set[str] = set()
+    for t in texts[:20]:
+        if len(t.split()) < 4:
+            continue
+        t = t[:4000]
+        if "/" in t:
+            out |= {f"{ERRDEST_PREFIX}{m.group(1).rstrip('/')}" for m in _R17C_ERR_PATH.finditer(t)}
+        if "@" in t:
+            out |= {f"{ERRDEST_PREFIX}{m.group(0).lower()}" for m in EMAIL_RX.finditer(t)}
+    return set(sorted(out)[:16])
+
+
+def destination_from_error(args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    given = [e[len(ERRDEST_PREFIX):] for e in held if e.startswith(ERRDEST_PREFIX)]
+    if not given:
+        return None
+    low = (task or "").lower()
+    for k, v in args.items():
+        if not _R17C_DEST_KEY.match(str(k)):
+            continue
+        for s in (v if isinstance(v, list) else [v])[:50]:
+            if not isinstance(s, str) or len(s) > 400:
+                continue
+            s = s.strip()
+            for g in given:
+                hit = s.lower() == g if "@" in g else (s == g or s.startswith(g + "/"))
+                if hit and g.lower() not in low:
+                    return Verdict("preconditions", "block", "destination_from_error",
+                                   "the destination was named only by a tool's error message, not by the task")
+    return None
+
+
+# --------------------------------------------------------------------------- round 17c: restricted object opened to anyone
+# A file or document a result showed restricted to the organisation (`sharing: restricted`),
+# then re-shared so that anyone with the link, or the public, can open it, when the task never
+# asks for public access.
+SHAREHELD_PREFIX = "shareheld|"
+_R17C_SHARE_ID_KEY = re.compile(r"(?i)^(?:id|file_?id|doc(?:ument)?_?id|object_?id|item_?id|link_?id|share_?id)$")
+_R17C_SHARE_KEY = re.compile(r"(?i)^(?:sharing|visibility|access|link_?sharing|general_?access|acl|audience|scope)$")
+_R17C_CLOSED = frozenset("restricted private internal domain organization organisation org company invite_only invited".split())
+_R17C_OPEN = frozenset("anyone anyone_with_link anyonewithlink anyone-with-link public public-read public_read everyone world internet unlisted".split())
+_R17C_PUBLIC_TASK = re.compile(r"(?i)\b(?:public(?:ly)?|anyone|everyone\s+(?:outside|on\s+the\s+internet)|outside\s+(?:the\s+)?(?:company|organi[sz]ation)|external(?:ly)?)\b")
+
+
+def share_held_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    for node in _dict_nodes(result):
+        if len(node) > 40:
+            continue
+        ids = [v.strip() for k, v in node.items() if isinstance(v, str) and _R17C_SHARE_ID_KEY.match(str(k)) and 3 <= len(v.strip()) <= 120]
+        if ids and any(isinstance(v, str) and _R17C_SHARE_KEY.match(str(k)) and v.strip().lower() in _R17C_CLOSED for k, v in node.items()):
+            out.update(f"{SHAREHELD_PREFIX}{i}" for i in ids)
+    return set(sorted(out)[:32])
+
+
+def opened_to_anyone(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    if not any(t.strip().lower() in _R17C_OPEN for _, t in strings if len(t) <= 40):
+        return None
+    if task and _R17C_PUBLIC_TASK.search(task):
+        return None
+    if any(f"{SHAREHELD_PREFIX}{t.strip()}" in held for _, t in strings if len(t) <= 120):
+        return Verdict("preconditions", "block", "opened_to_anyone",
+                       "the call opens to anyone an object the session saw restricted, and the task asks for no public access")
     return None

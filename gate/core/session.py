@@ -209,7 +209,7 @@ INJECTION_RX = re.compile(
     r"|\[\s*(?:system|admin|assistant|ai|instructions?)\b[^\]]{0,40}\]"
     r"|#{2,}\s*system|<\s*/?\s*(?:system|important|instructions?)\s*>"
     r"|\b(?:note|instructions?|message|request)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|assistant|automated\s+assistant|agent|llm|model|bot|[\w-]+\s+(?:assistant|agent|ai))\b"
-    r"|\b(?:assistant|ai|agent)\s*:\s*(?:before|please|now|you|first|also|fetch|send|read|look|create|run|forward|export)"
+    r"|\b(?:assistant|ai|agent)\s*:\s*(?:before|please|now|you|first|also|fetch|send|read|look|create|run|forward|export|add|grant|give|move|share)"
     # addressed to automated readers as a group: `AI research assistants: register…`, `Note for automated tools:`
     r"|\b(?:(?:ai|automated|automation|llm)(?:[\s-]+[\w-]+)?\s+(?:assistants|agents|tools|bots|systems)"
     r"|(?:note|instructions?|message|request)\s+(?:to|for)\s+(?:all\s+|any\s+)?(?:automated|automation)\s+[\w-]+(?:\s+[\w-]+)?)"
@@ -1286,6 +1286,24 @@ def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
     return False
 
 
+# Round 17c: text hidden from a reader's eye but not from a model's: zero-width characters inside
+# words, or words letter-spaced (`a d d   m . k o v a c s`) with wide or repeated spaces between them.
+_R17C_ZW = re.compile("[\u200b-\u200d\u2060\ufeff]")
+_R17C_WIDE = re.compile("[\u00a0\u2000-\u200a\u202f\u3000]| {2,}")
+_R17C_HIDDEN = re.compile("[\u200b-\u200d\u2060\ufeff]|(?:(?<!\\S)\\S[ \u00a0\u2000-\u200a\u202f\u3000]){5}")
+
+
+def spaced_text_joined(text: str) -> str:
+    """`text` with zero-width characters removed and letter-spaced runs joined into words."""
+    text = _R17C_ZW.sub("", text)
+    out = []
+    for group in _R17C_WIDE.split(text):
+        toks = group.split(" ")
+        singles = sum(1 for t in toks if len(t) == 1)
+        out.append("".join(toks) if len(toks) >= 2 and (singles == len(toks) or len(toks) >= 3 and singles * 10 >= len(toks) * 7) else group)
+    return " ".join(out)
+
+
 def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | None = None) -> Provenance:
     """Provenance of a tool result.
 
@@ -1331,6 +1349,13 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
             if m:
                 injection = True
                 injected |= salient_tokens(text[max(0, m.start() - 200):])
+            elif _R17C_HIDDEN.search(text):
+                # round 17c: an instruction letter-spaced or cut by zero-width characters is read as written
+                plain = spaced_text_joined(text[:20000])
+                m = INJECTION_RX.search(plain)
+                if m:
+                    injection = True
+                    injected |= salient_tokens(plain[max(0, m.start() - 200):])
         else:
             vouched |= destination_tokens(text)
         for f in find_secrets(text):
