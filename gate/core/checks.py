@@ -20,7 +20,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -1733,6 +1733,32 @@ def _without_task_retention_purges(text: str, task: str | None) -> str:
     return _RETENTION_PURGE.sub(lambda m: " " if _task_states_age(task, m.group(1), m.group(2)) else m.group(0), text)
 
 
+# A clean-up of a test copy of an audit table: `DELETE FROM qa.audit_events_copy WHERE tenant_id =
+# 'loadtest-7'`. The table's own name marks it as a copy or test data (a `_copy`, `_test`, `tmp`,
+# `scratch` part, or a `qa`/`test` schema), the statement keeps a WHERE clause that is not always
+# true, and the task is a clean-up of test data. A real audit trail (`audit_log`, `audit.events`)
+# has no such part and stays stopped, as do TRUNCATE and DROP of any audit table.
+_AUDIT_COPY_DELETE = re.compile(r"(?i)\bdelete\s+from\s+([\w.\"`]+)\s+where\s+([^;]+)")
+_COPY_PART = frozenset({"test", "tests", "testing", "copy", "tmp", "temp", "scratch", "sample", "fixture", "fixtures",
+                        "dummy", "fake", "loadtest", "qa", "sandbox", "synthetic"})
+_ALWAYS_TRUE = re.compile(r"(?i)^\s*\(?\s*(?:1\s*=\s*1|true|'(\w*)'\s*=\s*'\1')\s*\)?\s*$")
+_TEST_DATA_TASK = re.compile(r"(?i)\b(?:load[- ]?tests?|test(?:ing)?[- ]data|tests?|qa|synthetic|fixtures?|dummy|scratch)\b")
+
+
+def _is_test_copy_table(name: str) -> bool:
+    parts = [p for p in re.split(r"[._\"`]+", name.lower()) if p]
+    return any("audit" in p for p in parts) and any(p in _COPY_PART for p in parts)
+
+
+def _without_test_copy_deletes(text: str, task: str | None) -> str:
+    """`text` with the deletes of test copies of audit tables (above) taken out, when the task
+    is a clean-up of test data."""
+    if not task or "audit" not in text.lower() or not _TEST_DATA_TASK.search(task):
+        return text
+    return _AUDIT_COPY_DELETE.sub(
+        lambda m: " " if _is_test_copy_table(m.group(1)) and not _ALWAYS_TRUE.match(m.group(2)) else m.group(0), text)
+
+
 class DangerousOperationCheck:
     """Operations that are dangerous in themselves (rm -rf /, DROP TABLE, chmod 777, curl | sh,
     admin grants, bank-detail changes, bulk personal-data exports…)."""
@@ -1765,7 +1791,7 @@ class DangerousOperationCheck:
             if ("base64" in plain or "xxd" in plain) and _DECODE_EXEC.search(plain) and "obfuscated_execution" not in ctx.agent.allowed_dangerous:
                 found.append(("obfuscated_execution", "runs a command it decodes on the spot (base64 or hex into a shell or eval)"))
         if found and any(c == "disable_logging" for c, _ in found):
-            purged = _without_task_retention_purges(text, ctx.task)
+            purged = _without_test_copy_deletes(_without_task_retention_purges(text, ctx.task), ctx.task)
             if purged != text and not any(c == "disable_logging" for c, _ in find_dangerous(purged)):
                 found = [c for c in found if c[0] != "disable_logging"]
         if not found:
@@ -3132,6 +3158,7 @@ def _other_accounts_record(ctx: CheckContext, by_id: dict[str, list[str]]) -> Ve
     if not f.external_domains:
         return None
     task = _task_records(ctx.task)
+    recipients: set[str] | None = None
     for path, text in f.strings:
         if _is_dest_leaf(path):
             continue
@@ -3141,6 +3168,12 @@ def _other_accounts_record(ctx: CheckContext, by_id: dict[str, list[str]]) -> Ve
                     continue
                 key, _, acct = st[len(BIND_PREFIX):].partition(":")
                 if not _ACCOUNT_KEY.match(key) or acct in task:
+                    continue
+                if recipients is None:
+                    recipients = {m.group(0).lower() for p, t in f.strings if _is_dest_leaf(p) for m in EMAIL_RX.finditer(t)}
+                # the record goes to its own account: every recipient is the address a result
+                # bound to that account (its customer row's e-mail), not the task's customer
+                if recipients and all(f"{SUBJECT_BIND_PREFIX}{acct}|e:{r}" in by_id for r in recipients):
                     continue
                 shape = _DIGITS.sub("9", acct)
                 # a task about one account (a queue of several customers is not)
@@ -3637,6 +3670,9 @@ class ProvenanceCheck:
                             and not is_internal(d.split("@")[-1], ctx.agent.policy.internal_domains))
             if hits_t and ctx.task and any(d[0] == "#" for d in hits_t):
                 hits_t = [d for d in hits_t if not _channel_named_by(d, ctx.task)]
+            if hits_t and ctx.task:
+                # the task leaves the destination to a named field of this subject's record
+                hits_t = [d for d in hits_t if not record_named_destination(d, ctx.task, ctx.args, s.held)]
             if hits_t and not _following_a_link(f, s):
                 return Verdict(self.name, "block", "tainted_destination",
                                f"{len(hits_t)} destination(s) came only from tool results, not from the task or identity",

@@ -4097,3 +4097,66 @@ def opened_to_anyone(strings: tuple[tuple[str, str], ...], task: str | None, hel
         return Verdict("preconditions", "block", "opened_to_anyone",
                        "the call opens to anyone an object the session saw restricted, and the task asks for no public access")
     return None
+
+
+# --------------------------------------------------------------------------- round 17: a destination the task leaves to a record's field
+# A task can leave the destination to a named field of each record it works through ("send the
+# referral to the specialist NPI written in the visit plan", "to the provider named on each order").
+# A read of one subject's record (`mrn`, `customer_id`… in its arguments) records, for each
+# destination its prose fields name, the subject and the words of the field's key
+# (`rdest|1902847713|MRN-510331|plan`). A call for that same subject may then go to that destination
+# when the task names that field; a destination in another field (a note about a partner
+# programme), from another subject's record, or under a task that names its destinations itself
+# stays tainted.
+RECDEST_PREFIX = "rdest|"
+_RECDEST_SUBJECT_KEY = re.compile(r"(?i)^(?:mrn|patient_?id|customer_?id|employee_?id|account_?id|client_?id|member_?id)$")
+_RECDEST_KEY_WORD = re.compile(r"[a-z]+")
+_RECDEST_TASK = re.compile(r"(?i)\b(?:named|written|given|listed|noted|recorded|specified|entered)\s+(?:in|on)\s+"
+                           r"(?:the|each|every|their|his|her|its)\s+([a-z]+)(?:[ \t]+([a-z]+))?")
+
+
+def _recdest_subject(args: Any) -> str | None:
+    if not isinstance(args, dict):
+        return None
+    subj = [v.strip().upper() for k, v in args.items() if isinstance(v, str) and _RECDEST_SUBJECT_KEY.match(str(k)) and v.strip()]
+    return subj[0] if len(subj) == 1 and "|" not in subj[0] and len(subj[0]) <= 40 else None
+
+
+def record_destination_entries(args: Any, verbs: frozenset[str] | set[str], result: Any) -> set[str]:
+    """`rdest|DEST|SUBJECT|WORD` for the destinations a read of one subject's record names in its
+    prose fields, one entry per word of the field's key."""
+    if not verbs <= {"read"} or not isinstance(result, (dict, list)):
+        return set()
+    subject = _recdest_subject(args)
+    if subject is None:
+        return set()
+    from gate.core.session import destination_tokens
+    out: set[str] = set()
+    for path, v in flatten_args(result):
+        if not isinstance(v, str) or len(v) > 2000 or not any(c.isdigit() or c == "@" for c in v):
+            continue
+        key = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+        words = {w.rstrip("s") for w in _RECDEST_KEY_WORD.findall(key) if len(w) >= 3}
+        for d in destination_tokens(v):
+            if "|" not in d and "=" not in d:
+                out.update(f"{RECDEST_PREFIX}{d}|{subject}|{w}" for w in words)
+        if len(out) >= 64:
+            break
+    return out
+
+
+@lru_cache(maxsize=512)
+def _recdest_task_words(task: str) -> frozenset[str]:
+    return frozenset(w.lower().rstrip("s") for m in _RECDEST_TASK.finditer(task) for w in m.groups() if w and len(w) >= 3)
+
+
+def record_named_destination(dest: str, task: str | None, args: Any, held: frozenset[str]) -> bool:
+    """The task leaves the destination to a field of the subject's record, and a read of this
+    call's subject named `dest` in a field of that name (above)."""
+    if not task or not held:
+        return False
+    words = _recdest_task_words(task)
+    subject = _recdest_subject(args) if words else None
+    if subject is None:
+        return False
+    return any(f"{RECDEST_PREFIX}{dest}|{subject}|{w}" in held for w in words)
