@@ -66,6 +66,8 @@ from gate.core.session import (
     SessionSnapshot,
     content_shingles,
     destination_tokens,
+    foreign_key,
+    foreign_values,
     event_dates,
     fingerprint,
     flow_tokens,
@@ -3141,6 +3143,59 @@ def _round15_flow(ctx: CheckContext) -> Verdict | None:
         v = _roster_to_outsider(ctx)
         if v is not None:
             return v
+    if s.foreign and "send" in f.verbs:
+        v = _other_subject_values_sent(ctx)
+        if v is not None:
+            return v
+    return None
+
+
+def _other_subject_values_sent(ctx: CheckContext) -> Verdict | None:
+    """`other_subject_values_sent`: a message carries two or more distinctive values (amounts,
+    ids, mailboxes) of a result row bound to another person than the task's one subject, and
+    neither goes to that person nor names their record: one customer's or patient's record
+    answered to another."""
+    names: set[str] = set()
+    carried: set[str] = set()
+    recipients: set[str] = set()
+    for path, text in ctx.features.strings:
+        if not isinstance(text, str) or len(text) < 3:
+            continue
+        if _is_dest_leaf(path):
+            mails = {t for t in destination_tokens(text) if "@" in t}
+            recipients |= mails
+            names |= {foreign_key("fo:", "e:" + t) for t in mails}
+            continue
+        if not _R15_PROSE_LEAF.search(path):
+            names |= {foreign_key("fo:", "i:" + t) for t in salient_tokens(text)}
+            names |= {foreign_key("fo:", "e:" + t) for t in destination_tokens(text) if "@" in t}
+        carried |= {foreign_key("fv:", v) for v in foreign_values(text[:8000])}
+    if len(carried) < 2:
+        return None
+    internal = ctx.agent.policy.internal_domains
+    if recipients and all(is_internal(r.rsplit("@", 1)[-1], internal) for r in recipients):
+        return None   # the organisation's own staff
+    named_rows = set()
+    for entry in ctx.session.foreign:
+        if entry[0] == "@":
+            key, _, row = entry[1:].partition("=")
+            if key in names:
+                named_rows.add(row)
+    rows_of: dict[str, set[str]] = {}
+    for entry in ctx.session.foreign:
+        key, _, row = entry.partition("=")
+        if key in carried:
+            rows_of.setdefault(key, set()).add(row)
+    counts: dict[str, int] = {}
+    for key, rows in rows_of.items():
+        # a value several rows share (a payer, a provider) or the addressed row holds says nothing
+        if len(rows) != 1 or not rows.isdisjoint(named_rows):
+            continue
+        row = next(iter(rows))
+        counts[row] = counts.get(row, 0) + 1
+        if counts[row] >= 2:
+            return Verdict("provenance", "block", "other_subject_values_sent",
+                           "the message carries values of a record a result bound to another person than the task's subject")
     return None
 
 
@@ -3223,9 +3278,9 @@ class ProvenanceCheck:
             v = _above_task_amount(ctx)
             if v is not None:
                 return v
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster or s.foreign):
             return _OK_PROVENANCE_NO_RESULT_VALUES
-        if s.decoys or s.finids or s.laden or s.roster:
+        if s.decoys or s.finids or s.laden or s.roster or s.foreign:
             v = _round15_flow(ctx)
             if v is not None:
                 return v
