@@ -3724,3 +3724,62 @@ def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[s
             return Verdict("preconditions", "block", "export_beyond_task_count",
                            f"the export reaches past the {n} records the task asks for")
     return None
+
+
+# --------------------------------------------------------------------------- round 17: an audit trail erased
+# A result row that records an act (an event type or action, who did it, and its own id: an
+# audit log's, a SIEM's, a system log's entries) is evidence; a later call that deletes, purges
+# or redacts rows by those ids erases the record of what was done, unless the task names them.
+TRAIL_PREFIX = "trail|"
+_TRAIL_EVENT_KEY = re.compile(r"(?i)^(?:event_?type|event_?name|event|action|operation|activity)$")
+_TRAIL_ACTOR_KEY = re.compile(r"(?i)^(?:actor(?:_?id|_?email)?|principal|performed_?by|initiated_?by|changed_?by|db_?user|user(?:_?name|_?id)?|who)$")
+_TRAIL_ID_KEY = re.compile(r"(?i)^(?:uuid|id|event_?id|log_?id|entry_?id|record_?id)$")
+_TRAIL_ERASE_WORDS = frozenset({"delete", "purge", "remove", "erase", "redact", "drop", "truncate", "wipe", "clear", "expunge"})
+
+
+def trail_entries(result: Any) -> set[str]:
+    """`trail|ID` for the rows of a result that record an act: an event or action, an actor, an id."""
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 600):
+        if len(node) > 24:
+            continue
+        ev = actor = False
+        ids: list[str] = []
+        for k, v in node.items():
+            key = str(k)
+            if _TRAIL_EVENT_KEY.match(key):
+                ev = True
+            elif _TRAIL_ACTOR_KEY.match(key):
+                actor = True
+            elif _TRAIL_ID_KEY.match(key) and isinstance(v, (str, int)) and not isinstance(v, bool):
+                t = str(v).strip().upper()
+                if 4 <= len(t) <= 64:
+                    ids.append(t)
+        if ev and actor and ids:
+            out.update(TRAIL_PREFIX + i for i in ids)
+            if len(out) >= 64:
+                break
+    return out
+
+
+def audit_trail_erased(tool_words: Any, verbs: Any, strings: Any, task: str, held: frozenset[str]) -> Verdict | None:
+    """`audit_trail_erased`: a call that deletes, purges or redacts rows a result showed to be
+    records of acts (above), by their ids, when the task does not name them."""
+    if "delete" not in verbs and not _TRAIL_ERASE_WORDS.intersection(tool_words):
+        return None
+    trail = {e[len(TRAIL_PREFIX):] for e in held if e.startswith(TRAIL_PREFIX)}
+    if not trail:
+        return None
+    from gate.core.session import salient_tokens
+    up = task.upper() if task else ""
+    for _, text in strings:
+        if not isinstance(text, (str, int)) or isinstance(text, bool):
+            continue
+        t = str(text).strip().upper()
+        hits = {t} if t in trail else (trail & {x.upper() for x in salient_tokens(t[:4000])} if isinstance(text, str) and len(t) > 4 else set())
+        if any(h not in up for h in hits):
+            return Verdict("preconditions", "block", "audit_trail_erased",
+                           "the call deletes entries a result showed to be the record of acts done, which the task does not name")
+    return None

@@ -318,8 +318,8 @@ _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
 # a named party's sign-off (`manager_approval`, `finance_sign_off`, `owner_approval_status`) and
 # values that say it has not been given yet
-_PARTY_APPROVAL_KEY = re.compile(r"(?i)^[a-z]+_(?:approval|sign_?off|signoff)(?:_?status)?$")
-_APPROVAL_OUTSTANDING = re.compile(r"(?i)^\s*(?:awaiting|pending|requested|outstanding|not[ _-](?:yet[ _-])?(?:given|approved|signed)|missing|required|open|no)\s*$")
+_PARTY_APPROVAL_KEY = re.compile(r"(?i)^[a-z]+_(?:approval|sign_?off|signoff|decision)(?:_?status)?$")
+_APPROVAL_OUTSTANDING = re.compile(r"(?i)^\s*(?:awaiting|pending|requested|outstanding|not[ _-](?:yet[ _-])?(?:given|approved|signed|made|taken)|missing|required|open|no|none)\s*$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
