@@ -3267,6 +3267,29 @@ def _roster_to_outsider(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# a copy or upload program in a script, a schedule or a command: rsync, scp, sftp, rclone, a curl
+# upload (round 17)
+_R17_UPLOAD = re.compile(r"(?i)\b(?:rsync|scp|sftp|rclone|lftp)\b|--upload-file\b|\s-T\s|--post-file\b|--data-binary\b")
+
+
+def _standing_egress_planted(ctx: CheckContext) -> Verdict | None:
+    """`standing_egress_planted`: a file, schedule or command the call writes or runs carries a copy
+    or upload program aimed at a host that entered the session only through tool results (a
+    sync script, a cron line, a replication rule): once in place it sends data out on its own."""
+    s = ctx.session
+    trusted = s.trusted(ctx.agent.named_destinations)
+    internal = ctx.agent.policy.internal_domains
+    for _, text in ctx.features.strings:
+        if not isinstance(text, str) or len(text) < 8 or not _R17_UPLOAD.search(text[:8000]):
+            continue
+        for d in destination_tokens(text[:8000]):
+            host = d.split("@")[-1]   # `user@host:path` names the host
+            if (d in s.tainted or host in s.tainted or DOMAIN_PREFIX + host in s.tainted) and d not in trusted and host not in trusted and not is_internal(host, internal):
+                return Verdict("provenance", "block", "standing_egress_planted",
+                               "the call plants a copy or upload to a host that came only from tool results")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -3342,6 +3365,10 @@ class ProvenanceCheck:
                 return Verdict(self.name, "block", "injected_instruction",
                                f"{len(hits)} argument value(s) were named by an instruction found in a tool result",
                                {"injected_values": float(len(hits))})
+        if s.tainted and f.verbs & {"write", "execute", "configure"} and not f.verbs & {"send", "pay", "grant"}:
+            v = _standing_egress_planted(ctx)
+            if v is not None:
+                return v
         copy_to = _storage_copy_target(f) if s.tainted and f.command_text else None
         if s.tainted and (f.verbs & {"send", "pay", "grant"} or f.destination == "external" or copy_to):
             dests: set[str] = {copy_to} if copy_to else set()
