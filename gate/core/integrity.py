@@ -3783,3 +3783,62 @@ def audit_trail_erased(tool_words: Any, verbs: Any, strings: Any, task: str, hel
             return Verdict("preconditions", "block", "audit_trail_erased",
                            "the call deletes entries a result showed to be the record of acts done, which the task does not name")
     return None
+
+
+# --------------------------------------------------------------------------- round 17: a write wider than the task's record
+# A task about one record (`account 77120`) whose session read that record by its key
+# (`SELECT … FROM billing.accounts WHERE id = 77120`), then changes the same table with a WHERE
+# clause that no longer names it (`UPDATE billing.accounts … WHERE org_id = 5512`): the filter was
+# loosened from the record to whatever shares a property with it.
+ONEROW_PREFIX = "onerow|"
+_SQL_SELECT_FROM = re.compile(r"(?is)^\s*select\b.*?\bfrom\s+([\w.\"]+)")
+_SQL_WHERE = re.compile(r"(?i)\bwhere\b")
+_SQL_EQ = re.compile(r"(?<![\w.\"])([\w.\"]+)\s*=\s*'?([\w-]+)'?")
+_SQL_CHANGE = re.compile(r"(?i)^\s*(?:update\s+([\w.\"]+)\s+set\b|delete\s+from\s+([\w.\"]+))")
+
+
+def onerow_entries(strings: Any, task: str) -> set[str]:
+    """`onerow|table|value` for a SELECT whose WHERE clause keys a table on a value the task names."""
+    if not task:
+        return set()
+    out: set[str] = set()
+    words = None
+    for _, text in strings:
+        if not isinstance(text, str) or "where" not in text.lower()[:4000]:
+            continue
+        m = _SQL_SELECT_FROM.match(text[:4000])
+        if not m:
+            continue
+        w = _SQL_WHERE.search(text, m.end())
+        if not w:
+            continue
+        if words is None:
+            words = set(re.findall(r"[\w-]+", task.lower()))
+        table = m.group(1).strip('"').lower()
+        for e in _SQL_EQ.finditer(text[w.end():w.end() + 1000]):
+            val = e.group(2).lower()
+            if val in words and any(c.isdigit() for c in val):
+                out.add(f"{ONEROW_PREFIX}{table}|{val}")
+    return out
+
+
+def write_wider_than_record(strings: Any, held: frozenset[str]) -> Verdict | None:
+    """`write_wider_than_record`: an UPDATE or DELETE on a table the session read by the task's
+    record key, whose WHERE clause no longer names that record (above)."""
+    for _, text in strings:
+        if not isinstance(text, str):
+            continue
+        m = _SQL_CHANGE.match(text[:4000])
+        if not m:
+            continue
+        table = (m.group(1) or m.group(2)).strip('"').lower()
+        prefix = f"{ONEROW_PREFIX}{table}|"
+        keys = [e[len(prefix):] for e in held if e.startswith(prefix)]
+        if not keys:
+            continue
+        w = _SQL_WHERE.search(text, m.end())
+        where = set(re.findall(r"[\w-]+", text[w.end():w.end() + 2000].lower())) if w else set()
+        if not any(k in where for k in keys):
+            return Verdict("preconditions", "block", "write_wider_than_record",
+                           "the change's WHERE clause no longer names the record the task is about, which the session read by its key")
+    return None
