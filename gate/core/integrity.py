@@ -3842,3 +3842,58 @@ def write_wider_than_record(strings: Any, held: frozenset[str]) -> Verdict | Non
             return Verdict("preconditions", "block", "write_wider_than_record",
                            "the change's WHERE clause no longer names the record the task is about, which the session read by its key")
     return None
+
+
+# --------------------------------------------------------------------------- round 17: a time-limited grant made permanent
+# A call that gave access with an end (`expires`, `valid_until`, `duration_h`…) and a later call on
+# the same member or membership that clears the end (null, `never`, `permanent`, a `remove_expiry`
+# flag): the access the task bounded now never ends.
+EXPIRY_PREFIX = "expiry|"
+_EXPIRY_KEY = re.compile(r"(?i)^(?:expires?(?:_?at|_?on)?|expiry(?:_?date)?|expiration(?:_?date)?|valid_?until|end_?date|ends?_?(?:at|on)|until|duration(?:_?[hmd]|_?hours|_?days)?|ttl)$")
+_EXPIRY_CLEAR_KEY = re.compile(r"(?i)^(?:remove|clear|drop|no|disable)_?(?:expiry|expiration|end_?date|ttl)$|^(?:permanent|never_?expires?)$")
+_EXPIRY_NONE = re.compile(r"(?i)^\s*(?:never|none|null|permanent|indefinite(?:ly)?|no[ _-]?(?:expiry|end)|0)?\s*$")
+_EXPIRY_TASK = re.compile(r"(?i)\bpermanent(?:ly)?\b|\bno (?:longer )?(?:expiry|end date)\b|\bremove (?:the )?(?:expiry|end date)\b|\bindefinite")
+
+
+def _expiry_leaves(args: dict[str, Any]) -> tuple[bool, bool, set[str]]:
+    """(sets an end, clears an end, the salient tokens of the other leaves)."""
+    from gate.core.session import salient_tokens
+    sets = clears = False
+    toks: set[str] = set()
+    for path, v in flatten_args(args):
+        leaf = path.rsplit(".", 1)[-1]
+        if _EXPIRY_KEY.match(leaf):
+            if v is None or (isinstance(v, str) and _EXPIRY_NONE.match(v)) or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0):
+                clears = True
+            else:
+                sets = True
+        elif _EXPIRY_CLEAR_KEY.match(leaf) and v is True:
+            clears = True
+        elif isinstance(v, str):
+            toks |= {t.upper() for t in salient_tokens(v[:500])}
+    return sets, clears, toks
+
+
+def expiry_entries(args: dict[str, Any], verbs: Any, result: Any) -> set[str]:
+    """`expiry|TOKEN` for the member and membership of a call that grants with an end."""
+    if "read" in verbs and len(verbs) == 1:
+        return set()
+    sets, clears, toks = _expiry_leaves(args)
+    if not sets or clears:
+        return set()
+    if isinstance(result, dict):
+        for k, v in result.items():
+            if isinstance(v, str) and _TRAIL_ID_KEY.match(str(k)) or (isinstance(v, str) and str(k).lower().endswith("_id")):
+                toks.add(v.strip().upper())
+    return {EXPIRY_PREFIX + t for t in sorted(toks)[:16]}
+
+
+def grant_expiry_removed(args: dict[str, Any], task: str, held: frozenset[str]) -> Verdict | None:
+    """`grant_expiry_removed`: the end of a grant the session made with one, cleared (above)."""
+    sets, clears, toks = _expiry_leaves(args)
+    if not clears:
+        return None
+    if any(EXPIRY_PREFIX + t in held for t in toks) and not (task and _EXPIRY_TASK.search(task)):
+        return Verdict("preconditions", "block", "grant_expiry_removed",
+                       "the call clears the end of access the session granted with one: time-limited access made permanent")
+    return None
