@@ -3851,7 +3851,7 @@ def write_wider_than_record(strings: Any, held: frozenset[str]) -> Verdict | Non
 EXPIRY_PREFIX = "expiry|"
 _EXPIRY_KEY = re.compile(r"(?i)^(?:expires?(?:_?at|_?on)?|expiry(?:_?date)?|expiration(?:_?date)?|valid_?until|end_?date|ends?_?(?:at|on)|until|duration(?:_?[hmd]|_?hours|_?days)?|ttl)$")
 _EXPIRY_CLEAR_KEY = re.compile(r"(?i)^(?:remove|clear|drop|no|disable)_?(?:expiry|expiration|end_?date|ttl)$|^(?:permanent|never_?expires?)$")
-_EXPIRY_NONE = re.compile(r"(?i)^\s*(?:never|none|null|permanent|indefinite(?:ly)?|no[ _-]?(?:expiry|end)|0)?\s*$")
+_EXPIRY_NONE = re.compile(r"(?i)^\s*(?:(?:never|none|null|permanent|indefinite(?:ly)?|no[ _-]?(?:expiry|end)|0)\s*)?$")
 _EXPIRY_TASK = re.compile(r"(?i)\bpermanent(?:ly)?\b|\bno (?:longer )?(?:expiry|end date)\b|\bremove (?:the )?(?:expiry|end date)\b|\bindefinite")
 
 
