@@ -3897,3 +3897,33 @@ def grant_expiry_removed(args: dict[str, Any], task: str, held: frozenset[str]) 
         return Verdict("preconditions", "block", "grant_expiry_removed",
                        "the call clears the end of access the session granted with one: time-limited access made permanent")
     return None
+
+
+# --------------------------------------------------------------------------- round 17: what the session itself started
+# A command whose output says it created an object (`pod/netcheck-1 created`, `deployment.apps/x
+# created`): `created|NAME`, so deleting that object again reads as cleanup, not destruction.
+_MADE_LINE = re.compile(r"(?<![\w./-])(?:[\w.-]+/)?([a-z0-9][\w.-]{2,62})\s+created\b")
+_DELETE_WIDE = re.compile(r"(?:^|\s)(?:--all\b|-A\b|--all-namespaces\b|-l\b|--selector\b|--field-selector\b)|\*")
+_DELETE_WORD = re.compile(r"(?i)\b(?:delete|rm|remove|destroy|terminate|kill)\b")
+
+
+def made_entries(verbs: Any, command: str, result: Any) -> set[str]:
+    """`created|NAME` for the objects a command's output says it created."""
+    if "execute" not in verbs or not command:
+        return set()
+    text = result if isinstance(result, str) else (" ".join(v for _, v in flatten_args(result) if isinstance(v, str))
+                                                    if isinstance(result, dict) else "")
+    if "created" not in text:
+        return set()
+    return {CREATED_PREFIX + m.group(1).upper() for m in _MADE_LINE.finditer(text[:4000])}
+
+
+def deletes_only_own(command: str, held: frozenset[str]) -> bool:
+    """A delete command that names an object the session itself created and no set of objects."""
+    if not command or not _DELETE_WORD.search(command) or _DELETE_WIDE.search(command):
+        return False
+    for word in command.split():
+        name = word.rsplit("/", 1)[-1].strip("'\"").upper()
+        if len(name) >= 3 and CREATED_PREFIX + name in held:
+            return True
+    return False
