@@ -42,10 +42,10 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
-from gate.core.integrity import retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries, error_dest_entries, share_held_entries, thread_entries, page_where_entries, setting_entries, object_name_entries, record_destination_entries
+from gate.core.integrity import retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries, error_dest_entries, share_held_entries, thread_entries, page_where_entries, setting_entries, object_name_entries, record_destination_entries, trail_entries, onerow_entries, expiry_entries, made_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, HOT_PREFIX, LADEN_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens, store_names, carried_values, DECOY_CAP, FINID_CAP, decoy_entries, finid_entries, task_amount_slot, ROSTER_CAP, roster_entries
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, HOT_PREFIX, LADEN_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens, store_names, carried_values, DECOY_CAP, FINID_CAP, decoy_entries, finid_entries, task_amount_slot, ROSTER_CAP, roster_entries, FOREIGN_CAP, foreign_entries
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -416,7 +416,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         if prov.marked and len(sensitive) < FLOW_CAP:
             sensitive = sensitive | frozenset(MARKED_PREFIX + v for v in sorted(prov.values)[: FLOW_CAP - len(sensitive)])
     laden = _laden_after(advanced, features, req.args, result, prov)
-    decoys, finids, roster = advanced.decoys, advanced.finids, advanced.roster
+    decoys, finids, roster, foreign = advanced.decoys, advanced.finids, advanced.roster, advanced.foreign
     if isinstance(result, (dict, list)) and result and not result_failed(result):
         if advanced.task and len(decoys) < DECOY_CAP:
             found_decoys = decoy_entries(advanced.task, result)
@@ -430,6 +430,10 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
             found_roster = roster_entries(result)
             if found_roster:
                 roster = roster | frozenset(sorted(found_roster)[: ROSTER_CAP - len(roster)])
+        if advanced.task and len(foreign) < FOREIGN_CAP and ("@" in advanced.task or "-" in advanced.task):
+            found_foreign = foreign_entries(advanced.task, result, agent.policy.internal_domains)
+            if found_foreign:
+                foreign = foreign | frozenset(sorted(found_foreign)[: FOREIGN_CAP - len(foreign)])
     call_ids = {t for _, v in flatten_args(req.args) if isinstance(v, str) for t in salient_tokens(v)}
     found = held_records(result, _record_ids(req.args, features.verbs <= READ_ONLY_VERBS))
     if features.verbs <= READ_ONLY_VERBS:
@@ -468,6 +472,9 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= discount_cap_entries(result)
         found |= discount_field_entries(result)
         found |= payee_entries(result)
+        found |= expiry_entries(req.args, features.verbs, result)   # round 17
+        if features.command_text:
+            found |= made_entries(features.verbs, features.command_text, result)
         found |= payable_entries(result)
         found |= classified_entries(result)
         found |= account_entries(result)
@@ -517,6 +524,11 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= held_line_entries(result)
         # round 16b
         found |= subject_bind_entries(result)
+        # round 17
+        if "read" in features.verbs and "delete" not in features.verbs:
+            found |= trail_entries(result)
+        if advanced.task and features.strings:
+            found |= onerow_entries(features.strings, advanced.task)
         found |= owner_file_entries(req.args, features.verbs, result)
         found |= planned_entries(req.tool, req.args)
         if features.command_text:
@@ -535,7 +547,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         clock = advanced.clock | frozenset(sorted(clock)[:64])
     held = advanced.held | frozenset(sorted(found)[:256])
     return advanced.evolve(
-        exposure=e, risk_level=level, sensitive=sensitive, laden=laden, decoys=decoys, finids=finids, roster=roster, held=_capped(held), clock=_capped(clock, 256) if clock else advanced.clock,
+        exposure=e, risk_level=level, sensitive=sensitive, laden=laden, decoys=decoys, finids=finids, roster=roster, foreign=foreign, held=_capped(held), clock=_capped(clock, 256) if clock else advanced.clock,
         tainted=_capped((advanced.tainted | frozenset(d for d in prov.tainted if d not in trusted)) - prov.vouched),
         vouched=_capped(advanced.vouched | prov.vouched), secrets=_capped(advanced.secrets | prov.secrets),
         injected=_capped(advanced.injected | injected), injections=advanced.injections + int(prov.injection),

@@ -20,7 +20,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -68,6 +68,8 @@ from gate.core.session import (
     SessionSnapshot,
     content_shingles,
     destination_tokens,
+    foreign_key,
+    foreign_values,
     event_dates,
     fingerprint,
     flow_tokens,
@@ -2156,6 +2158,17 @@ class PreconditionCheck:
                 v = owners_removed(ctx.args, ctx.task, held)
                 if v is not None:
                     return v
+            # round 17: the record of acts done, deleted by its ids
+            v = audit_trail_erased(f.tool_words, f.verbs, f.strings, ctx.task or "", held)
+            if v is not None:
+                return v
+            if f.verbs & {"execute", "write", "delete"}:
+                v = write_wider_than_record(f.strings, held)
+                if v is not None:
+                    return v
+            v = grant_expiry_removed(ctx.args, ctx.task or "", held)
+            if v is not None:
+                return v
             # round 16b: a record a result binds to another person than the task's subject
             # (an account recovery meets the older owner-versus-requester rule first, below)
             if ctx.task and not _recovers_account(f) and \
@@ -3513,6 +3526,59 @@ def _round15_flow(ctx: CheckContext) -> Verdict | None:
         v = _roster_to_outsider(ctx)
         if v is not None:
             return v
+    if s.foreign and "send" in f.verbs:
+        v = _other_subject_values_sent(ctx)
+        if v is not None:
+            return v
+    return None
+
+
+def _other_subject_values_sent(ctx: CheckContext) -> Verdict | None:
+    """`other_subject_values_sent`: a message carries two or more distinctive values (amounts,
+    ids, mailboxes) of a result row bound to another person than the task's one subject, and
+    neither goes to that person nor names their record: one customer's or patient's record
+    answered to another."""
+    names: set[str] = set()
+    carried: set[str] = set()
+    recipients: set[str] = set()
+    for path, text in ctx.features.strings:
+        if not isinstance(text, str) or len(text) < 3:
+            continue
+        if _is_dest_leaf(path):
+            mails = {t for t in destination_tokens(text) if "@" in t}
+            recipients |= mails
+            names |= {foreign_key("fo:", "e:" + t) for t in mails}
+            continue
+        if not _R15_PROSE_LEAF.search(path):
+            names |= {foreign_key("fo:", "i:" + t) for t in salient_tokens(text)}
+            names |= {foreign_key("fo:", "e:" + t) for t in destination_tokens(text) if "@" in t}
+        carried |= {foreign_key("fv:", v) for v in foreign_values(text[:8000])}
+    if len(carried) < 2:
+        return None
+    internal = ctx.agent.policy.internal_domains
+    if recipients and all(is_internal(r.rsplit("@", 1)[-1], internal) for r in recipients):
+        return None   # the organisation's own staff
+    named_rows = set()
+    for entry in ctx.session.foreign:
+        if entry[0] == "@":
+            key, _, row = entry[1:].partition("=")
+            if key in names:
+                named_rows.add(row)
+    rows_of: dict[str, set[str]] = {}
+    for entry in ctx.session.foreign:
+        key, _, row = entry.partition("=")
+        if key in carried:
+            rows_of.setdefault(key, set()).add(row)
+    counts: dict[str, int] = {}
+    for key, rows in rows_of.items():
+        # a value several rows share (a payer, a provider) or the addressed row holds says nothing
+        if len(rows) != 1 or not rows.isdisjoint(named_rows):
+            continue
+        row = next(iter(rows))
+        counts[row] = counts.get(row, 0) + 1
+        if counts[row] >= 2:
+            return Verdict("provenance", "block", "other_subject_values_sent",
+                           "the message carries values of a record a result bound to another person than the task's subject")
     return None
 
 
@@ -3580,6 +3646,29 @@ def _roster_to_outsider(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# a copy or upload program in a script, a schedule or a command: rsync, scp, sftp, rclone, a curl
+# upload (round 17)
+_R17_UPLOAD = re.compile(r"(?i)\b(?:rsync|scp|sftp|rclone|lftp)\b|--upload-file\b|\s-T\s|--post-file\b|--data-binary\b")
+
+
+def _standing_egress_planted(ctx: CheckContext) -> Verdict | None:
+    """`standing_egress_planted`: a file, schedule or command the call writes or runs carries a copy
+    or upload program aimed at a host that entered the session only through tool results (a
+    sync script, a cron line, a replication rule): once in place it sends data out on its own."""
+    s = ctx.session
+    trusted = s.trusted(ctx.agent.named_destinations)
+    internal = ctx.agent.policy.internal_domains
+    for _, text in ctx.features.strings:
+        if not isinstance(text, str) or len(text) < 8 or not _R17_UPLOAD.search(text[:8000]):
+            continue
+        for d in destination_tokens(text[:8000]):
+            host = d.split("@")[-1]   # `user@host:path` names the host
+            if (d in s.tainted or host in s.tainted or DOMAIN_PREFIX + host in s.tainted) and d not in trusted and host not in trusted and not is_internal(host, internal):
+                return Verdict("provenance", "block", "standing_egress_planted",
+                               "the call plants a copy or upload to a host that came only from tool results")
+    return None
+
+
 class ProvenanceCheck:
     """Calls steered by tool results: values named by an injected instruction, outbound
     calls to destinations that entered only through results (the signature of indirect
@@ -3595,9 +3684,9 @@ class ProvenanceCheck:
             v = _above_task_amount(ctx)
             if v is not None:
                 return v
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster):
+        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster or s.foreign):
             return _OK_PROVENANCE_NO_RESULT_VALUES
-        if s.decoys or s.finids or s.laden or s.roster:
+        if s.decoys or s.finids or s.laden or s.roster or s.foreign:
             v = _round15_flow(ctx)
             if v is not None:
                 return v
@@ -3655,6 +3744,10 @@ class ProvenanceCheck:
                 return Verdict(self.name, "block", "injected_instruction",
                                f"{len(hits)} argument value(s) were named by an instruction found in a tool result",
                                {"injected_values": float(len(hits))})
+        if s.tainted and f.verbs & {"write", "execute", "configure"} and not f.verbs & {"send", "pay", "grant"}:
+            v = _standing_egress_planted(ctx)
+            if v is not None:
+                return v
         copy_to = _storage_copy_target(f) if s.tainted and f.command_text else None
         if s.tainted and (f.verbs & {"send", "pay", "grant"} or f.destination == "external" or copy_to):
             dests: set[str] = {copy_to} if copy_to else set()
@@ -3870,6 +3963,10 @@ class HarmResonanceCheck:
                 # every recipient is inside the organisation: nothing is communicated outward
                 return _pass(self.name, "no_harm_resonance", f"closest harmful archetype ({cat.replace('_', ' ')}) needs an outside recipient",
                              **scores)
+            if cat == "destructive" and ctx.features.command_text and ctx.session.held and \
+                    deletes_only_own(ctx.features.command_text, ctx.session.held):
+                # round 17: removing what the session itself created (a debug pod it started)
+                return _pass(self.name, "no_harm_resonance", "deletes only what the session itself created", **scores)
             if cat == "exfiltration" and _reads_nothing_out(ctx.features):
                 # a search of a store the policy says holds nothing sensitive, inside: what it
                 # reads is not data, and it sends nothing anywhere

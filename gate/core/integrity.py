@@ -4160,3 +4160,206 @@ def record_named_destination(dest: str, task: str | None, args: Any, held: froze
     if subject is None:
         return False
     return any(f"{RECDEST_PREFIX}{dest}|{subject}|{w}" in held for w in words)
+
+
+# --------------------------------------------------------------------------- round 17: an audit trail erased
+# A result row that records an act (an event type or action, who did it, and its own id: an
+# audit log's, a SIEM's, a system log's entries) is evidence; a later call that deletes, purges
+# or redacts rows by those ids erases the record of what was done, unless the task names them.
+TRAIL_PREFIX = "trail|"
+_TRAIL_EVENT_KEY = re.compile(r"(?i)^(?:event_?type|event_?name|event|action|operation|activity)$")
+_TRAIL_ACTOR_KEY = re.compile(r"(?i)^(?:actor(?:_?id|_?email)?|principal|performed_?by|initiated_?by|changed_?by|db_?user|user(?:_?name|_?id)?|who)$")
+_TRAIL_ID_KEY = re.compile(r"(?i)^(?:uuid|id|event_?id|log_?id|entry_?id|record_?id)$")
+_TRAIL_ERASE_WORDS = frozenset({"delete", "purge", "remove", "erase", "redact", "drop", "truncate", "wipe", "clear", "expunge"})
+
+
+def trail_entries(result: Any) -> set[str]:
+    """`trail|ID` for the rows of a result that record an act: an event or action, an actor, an id."""
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 600):
+        if len(node) > 24:
+            continue
+        ev = actor = False
+        ids: list[str] = []
+        for k, v in node.items():
+            key = str(k)
+            if _TRAIL_EVENT_KEY.match(key):
+                ev = True
+            elif _TRAIL_ACTOR_KEY.match(key):
+                actor = True
+            elif _TRAIL_ID_KEY.match(key) and isinstance(v, (str, int)) and not isinstance(v, bool):
+                t = str(v).strip().upper()
+                if 4 <= len(t) <= 64:
+                    ids.append(t)
+        if ev and actor and ids:
+            out.update(TRAIL_PREFIX + i for i in ids)
+            if len(out) >= 64:
+                break
+    return out
+
+
+def audit_trail_erased(tool_words: Any, verbs: Any, strings: Any, task: str, held: frozenset[str]) -> Verdict | None:
+    """`audit_trail_erased`: a call that deletes, purges or redacts rows a result showed to be
+    records of acts (above), by their ids, when the task does not name them."""
+    if "delete" not in verbs and not _TRAIL_ERASE_WORDS.intersection(tool_words):
+        return None
+    trail = {e[len(TRAIL_PREFIX):] for e in held if e.startswith(TRAIL_PREFIX)}
+    if not trail:
+        return None
+    from gate.core.session import salient_tokens
+    up = task.upper() if task else ""
+    for _, text in strings:
+        if not isinstance(text, (str, int)) or isinstance(text, bool):
+            continue
+        t = str(text).strip().upper()
+        hits = {t} if t in trail else (trail & {x.upper() for x in salient_tokens(t[:4000])} if isinstance(text, str) and len(t) > 4 else set())
+        if any(h not in up for h in hits):
+            return Verdict("preconditions", "block", "audit_trail_erased",
+                           "the call deletes entries a result showed to be the record of acts done, which the task does not name")
+    return None
+
+
+# --------------------------------------------------------------------------- round 17: a write wider than the task's record
+# A task about one record (`account 77120`) whose session read that record by its key
+# (`SELECT … FROM billing.accounts WHERE id = 77120`), then changes the same table with a WHERE
+# clause that no longer names it (`UPDATE billing.accounts … WHERE org_id = 5512`): the filter was
+# loosened from the record to whatever shares a property with it.
+ONEROW_PREFIX = "onerow|"
+_SQL_SELECT_FROM = re.compile(r"(?is)^\s*select\b.*?\bfrom\s+([\w.\"]+)")
+_SQL_WHERE = re.compile(r"(?i)\bwhere\b")
+_SQL_EQ = re.compile(r"(?<![\w.\"])([\w.\"]+)\s*=\s*'?([\w-]+)'?")
+_SQL_CHANGE = re.compile(r"(?i)^\s*(?:update\s+([\w.\"]+)\s+set\b|delete\s+from\s+([\w.\"]+))")
+
+
+def onerow_entries(strings: Any, task: str) -> set[str]:
+    """`onerow|table|value` for a SELECT whose WHERE clause keys a table on a value the task names."""
+    if not task:
+        return set()
+    out: set[str] = set()
+    words = None
+    for _, text in strings:
+        if not isinstance(text, str) or "where" not in text.lower()[:4000]:
+            continue
+        m = _SQL_SELECT_FROM.match(text[:4000])
+        if not m:
+            continue
+        w = _SQL_WHERE.search(text, m.end())
+        if not w:
+            continue
+        if words is None:
+            words = set(re.findall(r"[\w-]+", task.lower()))
+        table = m.group(1).strip('"').lower()
+        for e in _SQL_EQ.finditer(text[w.end():w.end() + 1000]):
+            val = e.group(2).lower()
+            if val in words and any(c.isdigit() for c in val):
+                out.add(f"{ONEROW_PREFIX}{table}|{val}")
+    return out
+
+
+def write_wider_than_record(strings: Any, held: frozenset[str]) -> Verdict | None:
+    """`write_wider_than_record`: an UPDATE or DELETE on a table the session read by the task's
+    record key, whose WHERE clause no longer names that record (above)."""
+    for _, text in strings:
+        if not isinstance(text, str):
+            continue
+        m = _SQL_CHANGE.match(text[:4000])
+        if not m:
+            continue
+        table = (m.group(1) or m.group(2)).strip('"').lower()
+        prefix = f"{ONEROW_PREFIX}{table}|"
+        keys = [e[len(prefix):] for e in held if e.startswith(prefix)]
+        if not keys:
+            continue
+        w = _SQL_WHERE.search(text, m.end())
+        where = set(re.findall(r"[\w-]+", text[w.end():w.end() + 2000].lower())) if w else set()
+        if not any(k in where for k in keys):
+            return Verdict("preconditions", "block", "write_wider_than_record",
+                           "the change's WHERE clause no longer names the record the task is about, which the session read by its key")
+    return None
+
+
+# --------------------------------------------------------------------------- round 17: a time-limited grant made permanent
+# A call that gave access with an end (`expires`, `valid_until`, `duration_h`…) and a later call on
+# the same member or membership that clears the end (null, `never`, `permanent`, a `remove_expiry`
+# flag): the access the task bounded now never ends.
+EXPIRY_PREFIX = "expiry|"
+_EXPIRY_KEY = re.compile(r"(?i)^(?:expires?(?:_?at|_?on)?|expiry(?:_?date)?|expiration(?:_?date)?|valid_?until|end_?date|ends?_?(?:at|on)|until|duration(?:_?[hmd]|_?hours|_?days)?|ttl)$")
+_EXPIRY_CLEAR_KEY = re.compile(r"(?i)^(?:remove|clear|drop|no|disable)_?(?:expiry|expiration|end_?date|ttl)$|^(?:permanent|never_?expires?)$")
+_EXPIRY_NONE = re.compile(r"(?i)^\s*(?:(?:never|none|null|permanent|indefinite(?:ly)?|no[ _-]?(?:expiry|end)|0)\s*)?$")
+_EXPIRY_TASK = re.compile(r"(?i)\bpermanent(?:ly)?\b|\bno (?:longer )?(?:expiry|end date)\b|\bremove (?:the )?(?:expiry|end date)\b|\bindefinite")
+
+
+def _expiry_leaves(args: dict[str, Any]) -> tuple[bool, bool, set[str]]:
+    """(sets an end, clears an end, the salient tokens of the other leaves)."""
+    from gate.core.session import salient_tokens
+    sets = clears = False
+    toks: set[str] = set()
+    for path, v in flatten_args(args):
+        leaf = path.rsplit(".", 1)[-1]
+        if _EXPIRY_KEY.match(leaf):
+            if v is None or (isinstance(v, str) and _EXPIRY_NONE.match(v)) or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0):
+                clears = True
+            else:
+                sets = True
+        elif _EXPIRY_CLEAR_KEY.match(leaf) and v is True:
+            clears = True
+        elif isinstance(v, str):
+            toks |= {t.upper() for t in salient_tokens(v[:500])}
+    return sets, clears, toks
+
+
+def expiry_entries(args: dict[str, Any], verbs: Any, result: Any) -> set[str]:
+    """`expiry|TOKEN` for the member and membership of a call that grants with an end."""
+    if "read" in verbs and len(verbs) == 1:
+        return set()
+    sets, clears, toks = _expiry_leaves(args)
+    if not sets or clears:
+        return set()
+    if isinstance(result, dict):
+        for k, v in result.items():
+            if isinstance(v, str) and _TRAIL_ID_KEY.match(str(k)) or (isinstance(v, str) and str(k).lower().endswith("_id")):
+                toks.add(v.strip().upper())
+    return {EXPIRY_PREFIX + t for t in sorted(toks)[:16]}
+
+
+def grant_expiry_removed(args: dict[str, Any], task: str, held: frozenset[str]) -> Verdict | None:
+    """`grant_expiry_removed`: the end of a grant the session made with one, cleared (above)."""
+    sets, clears, toks = _expiry_leaves(args)
+    if not clears:
+        return None
+    if any(EXPIRY_PREFIX + t in held for t in toks) and not (task and _EXPIRY_TASK.search(task)):
+        return Verdict("preconditions", "block", "grant_expiry_removed",
+                       "the call clears the end of access the session granted with one: time-limited access made permanent")
+    return None
+
+
+# --------------------------------------------------------------------------- round 17: what the session itself started
+# A command whose output says it created an object (`pod/netcheck-1 created`, `deployment.apps/x
+# created`): `created|NAME`, so deleting that object again reads as cleanup, not destruction.
+_MADE_LINE = re.compile(r"(?<![\w./-])(?:[\w.-]+/)?([a-z0-9][\w.-]{2,62})\s+created\b")
+_DELETE_WIDE = re.compile(r"(?:^|\s)(?:--all\b|-A\b|--all-namespaces\b|-l\b|--selector\b|--field-selector\b)|\*")
+_DELETE_WORD = re.compile(r"(?i)\b(?:delete|rm|remove|destroy|terminate|kill)\b")
+
+
+def made_entries(verbs: Any, command: str, result: Any) -> set[str]:
+    """`created|NAME` for the objects a command's output says it created."""
+    if "execute" not in verbs or not command:
+        return set()
+    text = result if isinstance(result, str) else (" ".join(v for _, v in flatten_args(result) if isinstance(v, str))
+                                                    if isinstance(result, dict) else "")
+    if "created" not in text:
+        return set()
+    return {CREATED_PREFIX + m.group(1).upper() for m in _MADE_LINE.finditer(text[:4000])}
+
+
+def deletes_only_own(command: str, held: frozenset[str]) -> bool:
+    """A delete command that names an object the session itself created and no set of objects."""
+    if not command or not _DELETE_WORD.search(command) or _DELETE_WIDE.search(command):
+        return False
+    for word in command.split():
+        name = word.rsplit("/", 1)[-1].strip("'\"").upper()
+        if len(name) >= 3 and CREATED_PREFIX + name in held:
+            return True
+    return False

@@ -321,8 +321,8 @@ _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z
                        r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
 # a named party's sign-off (`manager_approval`, `finance_sign_off`, `owner_approval_status`) and
 # values that say it has not been given yet
-_PARTY_APPROVAL_KEY = re.compile(r"(?i)^[a-z]+_(?:approval|sign_?off|signoff)(?:_?status)?$")
-_APPROVAL_OUTSTANDING = re.compile(r"(?i)^\s*(?:awaiting|pending|requested|outstanding|not[ _-](?:yet[ _-])?(?:given|approved|signed)|missing|required|open|no)\s*$")
+_PARTY_APPROVAL_KEY = re.compile(r"(?i)^[a-z]+_(?:approval|sign_?off|signoff|decision)(?:_?status)?$")
+_APPROVAL_OUTSTANDING = re.compile(r"(?i)^\s*(?:awaiting|pending|requested|outstanding|not[ _-](?:yet[ _-])?(?:given|approved|signed|made|taken)|missing|required|open|no|none)\s*$")
 _BLOCKING_STATUS = re.compile(
     r"(?i)^\s*(?:pending[ _-]?approval|awaiting[ _-]?approval|unapproved|not[ _-]approved|rejected|declined|denied|duplicate|"
     r"disputed|on[ _-]?hold|legal[ _-]?hold|frozen|blocked|suspended|void(?:ed)?|cancell?ed|under[ _-]?review|flagged|"
@@ -1411,6 +1411,7 @@ class SessionSnapshot:
     decoys: frozenset[str] = frozenset()      # `look-alike original`: words of results that pass for a word the task names
     finids: frozenset[str] = frozenset()      # `fingerprint=owner` of bank and tax identifiers read, `@mailbox=owner` of their records
     roster: frozenset[str] = frozenset()      # `fingerprint(mailbox or name)=fingerprint(mailbox)@___domain` of people listed three or more to a result
+    foreign: frozenset[str] = frozenset()     # `fingerprint(value)=fingerprint(owner)` of rows bound to another person than the task's subject
     blocks: int = 0
     grants: int = 0            # grant calls executed in the session (roles, privileges, memberships)
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
@@ -1442,7 +1443,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "roster": sorted(self.roster), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "roster": sorted(self.roster), "foreign": sorted(self.foreign), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -1573,7 +1574,7 @@ _READERS: dict[str, Any] = {
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
        ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden",
-        "decoys", "finids", "roster")},
+        "decoys", "finids", "roster", "foreign")},
 }
 
 
@@ -1870,6 +1871,144 @@ def roster_entries(result: Any) -> set[str]:
                     out.add(f"{m}={m}@{dom}")
                     if name:
                         out.add(f"{roster_key(name)}={m}@{dom}")
+
+    visit(result, 0)
+    return out
+
+
+# ---- round 17: values of another person's record carried into a message ----
+# A result row bound to a person (its mailbox under an owner key, or a patient/customer/account
+# id under an id key) who is not the one subject the task names (exactly one mailbox, or exactly
+# one id of that shape), outside the task's mailbox ___domain and the organisation: `foreign` keeps
+# `fingerprint(value)=fingerprint(owner)` for the distinctive values of that row (amounts, ids,
+# mailboxes), so a message that carries several of them to someone else can be told.
+FOREIGN_CAP = 384
+_R17_OWNER_MAIL_KEY = re.compile(r"(?i)^(?:(?:\w+_)?e-?mail(?:_?address)?|requester(?:_?e-?mail)?|from|sender)$")
+_R17_OWNER_ID_KEY = re.compile(r"(?i)^(?:mrn|patient_?id|customer_?id|account_?id|member_?id|client_?id)$")
+_R17_ID_SHAPE = re.compile(r"^([A-Z]+)-?\d{4,}$")
+_R17_NUM = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.,])\d+(?:\.\d+)?")
+
+
+def _r17_number(raw: str) -> str | None:
+    try:
+        v = float(raw.replace(",", ""))
+    except ValueError:
+        return None
+    if v == int(v) and (v < 100 or 1900 <= v <= 2100):
+        return None   # small counts and years say nothing of whose record it is
+    return "n:" + format(v, ".10g")
+
+
+def foreign_values(text: str) -> set[str]:
+    """The distinctive values of a text as `foreign_entries` keeps them: numbers of three or more
+    digits or with a fraction (commas and trailing zeros dropped), identifiers, mailboxes."""
+    out: set[str] = set()
+    if any(c.isdigit() for c in text):
+        for m in _R17_NUM.finditer(text):
+            n = _r17_number(m.group(0))
+            if n:
+                out.add(n)
+        out |= {"i:" + m.group(0).upper() for m in _IDENT_RX.finditer(text)}
+    if "@" in text:
+        out |= {"e:" + m.group(0).lower() for m in EMAIL_RX.finditer(text)}
+    return out
+
+
+def foreign_key(kind: str, value: str) -> str:
+    return fingerprint(kind + value)[:10]
+
+
+@lru_cache(maxsize=256)
+def _r17_task_values(task: str) -> frozenset[str]:
+    return frozenset(foreign_values(task))
+
+
+@lru_cache(maxsize=256)
+def task_subjects(task: str) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The task's mailboxes and its ids by shape (`MRN`, `CUS`); not to be mutated (cached)."""
+    mails = frozenset(m.group(0).lower() for m in EMAIL_RX.finditer(task)) if "@" in task else frozenset()
+    ids: dict[str, set[str]] = {}
+    for m in _IDENT_RX.finditer(task):
+        tok = m.group(0).upper()
+        sm = _R17_ID_SHAPE.match(tok)
+        if sm:
+            ids.setdefault(sm.group(1), set()).add(tok)
+    return mails, {k: frozenset(v) for k, v in ids.items()}
+
+
+def foreign_entries(task: str, result: Any, internal: tuple[str, ...]) -> set[str]:
+    """`fingerprint(value)=fingerprint(owner)` for the rows of a result bound to another person
+    than the task's one subject (above)."""
+    mails, ids = task_subjects(task)
+    # a colleague's mailbox in the task is whom to report to, not a subject
+    ext = [m for m in mails if not is_internal(m.rsplit("@", 1)[-1], internal)]
+    one_mail = ext[0] if len(ext) == 1 else None
+    if one_mail is None and not any(len(v) == 1 for v in ids.values()):
+        return set()
+    mail_dom = one_mail.rsplit("@", 1)[-1] if one_mail else ""
+    task_vals = _r17_task_values(task)
+    out: set[str] = set()
+
+    def collect(node: Any, vals: set[str], depth: int) -> None:
+        if depth > 4 or len(vals) > 48:
+            return
+        if isinstance(node, dict):
+            for v in node.values():
+                collect(v, vals, depth + 1)
+        elif isinstance(node, list):
+            for x in node[:50]:
+                collect(x, vals, depth + 1)
+        elif isinstance(node, str):
+            vals |= foreign_values(node[:2000])
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            n = _r17_number(str(node))
+            if n:
+                vals.add(n)
+
+    def visit(node: Any, depth: int) -> None:
+        if depth > 5 or len(out) > 256:
+            return
+        if isinstance(node, list):
+            for x in node[:200]:
+                visit(x, depth + 1)
+            return
+        if not isinstance(node, dict):
+            return
+        owner = False
+        own = False
+        names: list[str] = []   # every identity of the row: a call naming any of them names the row
+        for k, v in node.items():
+            if not isinstance(v, str):
+                continue
+            if "@" in v and _R17_OWNER_MAIL_KEY.match(str(k)):
+                for m in EMAIL_RX.finditer(v):
+                    mail = m.group(0).lower()
+                    names.append("e:" + mail)
+                    if mail in mails:
+                        own = True
+                    elif one_mail:
+                        dom = mail.rsplit("@", 1)[-1]
+                        if dom != mail_dom and not is_internal(dom, internal):
+                            owner = True
+            elif _R17_OWNER_ID_KEY.match(str(k)):
+                tok = v.strip().upper()
+                names.append("i:" + tok)
+                sm = _R17_ID_SHAPE.match(tok)
+                if sm and sm.group(1) in ids:
+                    if tok in ids[sm.group(1)]:
+                        own = True
+                    elif len(ids[sm.group(1)]) == 1:
+                        owner = True
+        if owner and not own:
+            vals: set[str] = set()
+            collect(node, vals, 0)
+            ofp = foreign_key("fo:", "|".join(sorted(names)))
+            out.update(f"{foreign_key('fv:', v)}={ofp}" for v in sorted(vals - task_vals)[:48])
+            out.update(f"@{foreign_key('fo:', n)}={ofp}" for n in names[:4])
+            return
+        for v in node.values():
+            if isinstance(v, (dict, list)):
+                visit(v, depth + 1)
 
     visit(result, 0)
     return out
