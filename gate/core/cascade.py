@@ -42,6 +42,7 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
+from gate.core.session import table_rows
 from gate.core.integrity import retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
@@ -382,6 +383,12 @@ def _record_ids(args: dict[str, Any], reading: bool) -> set[str]:
     return out
 
 
+# The readers of record rows (an object per record) that a table's rows feed as well.
+_ROW_READERS17 = (leaver_entries, optout_entries, approval_until_entries, payable_entries, payee_entries,
+                  retain_until_entries, barred_entries, suppression_entries, minor_entries, person_limit_entries,
+                  source_ref_entries, outside_cover_entries, contact_entries, account_entries)
+
+
 def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, result: Any, checked: bool) -> SessionSnapshot:
     """Advance a session by a call the caller executed, and record its result's provenance.
 
@@ -519,6 +526,13 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
             found |= dry_run_entries(features.command_text)
         if not features.verbs <= READ_ONLY_VERBS:
             found |= copy_table_entries([v for _, v in features.strings])
+        # round 17: the rows of a table given as text or as columns and rows are records too:
+        # the record-row readers see them as objects
+        if isinstance(result, str) and "\n" in result or isinstance(result, (dict, list)):
+            rows = table_rows(result)
+            if rows:
+                for reader in _ROW_READERS17:
+                    found |= reader(rows)
     clock = clock_entries(found)
     if clock:
         found -= clock

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 from gate.core.actions import EMAIL_RX, flatten_args
 from gate.core.detectors import find_pii, find_secrets, redact
 from gate.core.verdict import Verdict
+from gate.core.session import money_string
 
 
 def _dict_nodes(result: Any, budget: int = 2000) -> Iterator[dict[str, Any]]:
@@ -542,6 +543,26 @@ _ACTIVE_VALUE = re.compile(r"(?i)^\s*(?:active|employed|current|true)\s*$")
 _REHIRE_WORD = re.compile(r"(?i)\b(?:re-?hire\w*|reinstat\w*|re-?activat\w*|re-?join\w*|return\w*\s+to\s+work|re-?employ\w*|back\s+on\s+payroll)")
 
 
+_ENDED_WITH_DATE17 = re.compile(r"\s*(?:\(|\bon\s+|\bsince\s+|,\s*)?\d{1,4}[-./]\d{1,2}[-./]\d{1,4}\)?\s*$")
+_LAST_DAY_KEY17 = re.compile(r"(?i)^(?:last_?(?:day|working_?day|day_?worked|date_?worked|date_?of_?employment)|"
+                             r"(?:termination|separation|exit|leaving)_?(?:date|on))$")
+_DMY17 = re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(20\d{2})\b")
+
+
+def _month17(text: str) -> str:
+    """`YYYY-MM` of a date written `2024-10-31`, `30/09/2024`, `10/31/2024` or `30.09.2024`;
+    empty when day and month cannot be told apart (`03/04/2024`) or there is no date."""
+    m = _MONTH.search(text)
+    if m:
+        return f"{m.group(1)}-{m.group(2)}"
+    d = _DMY17.search(text)
+    if not d:
+        return ""
+    a, b = int(d.group(1)), int(d.group(3))
+    month = b if a > 12 or d.group(2) == "." else a if b > 12 else 0
+    return f"{d.group(4)}-{month:02d}" if 1 <= month <= 12 and (a != b or a <= 12) else ""
+
+
 def leaver_entries(result: Any) -> set[str]:
     """`leaver|PERSON|YYYY-MM` (the month the employment ended, or empty) for people a result shows gone."""
     out: set[str] = set()
@@ -555,6 +576,16 @@ def leaver_entries(result: Any) -> set[str]:
             month = next((f"{m.group(1)}-{m.group(2)}" for k, v in flat if _END_DATE_KEY.match(k) and isinstance(v, str)
                           for m in [_MONTH.search(v)] if m), "")
             out.add(f"{LEAVER_PREFIX}{person}|{month}")
+        elif person and "|" not in person:
+            # round 17: the end stated with its date (`status: terminated (2024-10-31)`), or only
+            # a last day (`last_day_worked: 30/09/2024`) in any common date form
+            for k, v in flat:
+                if not isinstance(v, str) or len(v) > 48:
+                    continue
+                if _EMPLOYMENT_KEY.match(k) and _ENDED.match(_ENDED_WITH_DATE17.sub("", v)) and v.strip() != _ENDED_WITH_DATE17.sub("", v).strip():
+                    out.add(f"{LEAVER_PREFIX}{person}|{_month17(v)}")
+                elif _LAST_DAY_KEY17.match(k) and _month17(v):
+                    out.add(f"{LEAVER_PREFIX}{person}|{_month17(v)}")
 
     return set(sorted(out)[:64])
 
@@ -566,6 +597,23 @@ def _leavers(held: frozenset[str]) -> dict[str, str]:
             person, _, month = e[len(LEAVER_PREFIX):].partition("|")
             out[person] = month
     return out
+
+
+_MONTH_NAMES17 = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_WORD17 = re.compile(r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
+
+
+def _worked_before_end17(flat: list[tuple[str, Any]], person_path: str, ended: str) -> bool:
+    """The pay line that names the person says, in its own text, what month its work was in,
+    and every month it names is the end month or earlier (`Sep overtime` for a September leaver)."""
+    parent = person_path.rpartition(".")[0]
+    months: list[str] = []
+    for p, v in flat:
+        if p.rpartition(".")[0] != parent or not isinstance(v, str) or p == person_path or len(v) > 200:
+            continue
+        months += [f"{m.group(1)}-{m.group(2)}" for m in _MONTH.finditer(v)]
+        months += [f"{ended[:4]}-{_MONTH_NAMES17.index(m.group(1).lower()[:3]) + 1:02d}" for m in _MONTH_WORD17.finditer(v)]
+    return bool(months) and all(mo <= ended for mo in months)
 
 
 def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
@@ -580,6 +628,8 @@ def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task:
         for path, v in flat:
             if isinstance(v, str) and _PERSON_KEY.match(path.rsplit(".", 1)[-1]) and v.strip().upper() in leavers:
                 ended = leavers[v.strip().upper()]
+                if ended and periods and periods[-1] > ended and _worked_before_end17(flat, path, ended):
+                    continue   # round 17: a late line for work before the end (`Sep overtime`)
                 if ended and periods and periods[-1] > ended:
                     return Verdict("preconditions", "block", "pays_a_leaver",
                                    f"a tool result shows {v.strip()}'s employment ended in {ended}; this pays them for {periods[-1]}")
@@ -939,9 +989,10 @@ def approval_until_entries(result: Any) -> set[str]:
         return out
     for node in _dict_nodes(result, 400):
         first = next(iter(node), None)
-        if first is None or not isinstance(node[first], str) or not re.match(r"(?i)^(?:id|\w+_id)$", str(first)):
-            continue
-        ident = node[first].strip().upper()
+        if first is not None and isinstance(node[first], str) and re.match(r"(?i)^(?:id|\w+_id)$", str(first)):
+            ident = node[first].strip().upper()
+        else:
+            ident = _row_ident17(node) or ""   # round 17: the row's identity under a later or other key
         if "|" in ident or not (2 <= len(ident) <= 40):
             continue
         approvalish = any("approv" in str(k).lower() for k in node)
@@ -1597,6 +1648,21 @@ _MEMO_TARGET_KEY = re.compile(r"(?i)^(?:appl(?:y|ies|ied)_?(?:to|against)|agains
 _MEMO_DONE = re.compile(r"(?i)^\s*(?:applied|used|consumed|closed|void(?:ed)?|cancell?ed|expired|refunded)\s*$")
 
 
+# Round 17: what identifies a row when its first key does not: the first record key (`invoice`,
+# `ref`, `claim_no`, `bill_reference`) holding an id, never a party it names (`vendor`, `customer`).
+_ROW_ID_KEY17 = re.compile(r"(?i)^(?:id|ref|reference|key|no|number|[a-z]+_?(?:id|no|num|number|ref|reference|key)|"
+                           r"(?:invoice|bill|claim|order|po|record|case|ticket|document|contract|payment|request|voucher|memo|refund|charge)s?)$")
+_ROW_PARTY_KEY17 = re.compile(r"(?i)^(?:vendor|supplier|customer|client|employee|payee|beneficiary|account|member|patient|user|owner|"
+                              r"seller|buyer|party|worker|contact|approver|requester|submitter)_?(?:id|no|num|number|ref|key)?$")
+
+
+def _row_ident17(node: dict[str, Any]) -> str | None:
+    for k, v in node.items():
+        if isinstance(v, str) and _ROW_ID_KEY17.match(str(k)) and not _ROW_PARTY_KEY17.match(str(k)) and _R14_TOKEN.match(v.strip()):
+            return v.strip().upper()
+    return None
+
+
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
@@ -1617,11 +1683,17 @@ def payable_entries(result: Any) -> set[str]:
                 mid = str(own).strip().upper() if isinstance(own, str) else "?"
                 out.add(f"{MEMO_PREFIX}{tgt}|{mid}|{abs(amt):g}")
             continue
-        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not re.search(r"(?i)id$|no$|number$", str(first)):
+        if isinstance(own, str) and _R14_TOKEN.match(own.strip()) and re.search(r"(?i)id$|no$|number$", str(first)):
+            rid = own.strip().upper()
+        else:
+            rid = _row_ident17(node) or ""   # round 17: the row's identity under a later or other key
+        if not rid:
             continue
-        rid = own.strip().upper()
         for k, v in node.items():
             n = _num(v)
+            if n is None and isinstance(v, str) and any(c.isdigit() for c in v) and (_PAYABLE_KEY.match(str(k)) or _GROSS_KEY.match(str(k))):
+                got = money_string(v)   # round 17: `payable_now: "USD 45,000.00"`
+                n = got[0] if got else None
             if n is None or n <= 0:
                 continue
             if _PAYABLE_KEY.match(str(k)):
@@ -3723,4 +3795,56 @@ def export_beyond_task_count(tool_words: tuple[str, ...], strings: tuple[tuple[s
         if offset >= n > 0 or limit + offset > n > 0:
             return Verdict("preconditions", "block", "export_beyond_task_count",
                            f"the export reaches past the {n} records the task asks for")
+    return None
+
+
+# --------------------------------------------------------------------------- a completion dated in the past
+# Round 17: a write that marks something done (`status: completed`, `filed`, `signed`) and dates
+# the doing before the session's today, on a date the task does not give: the record says it was
+# done in time when it was done now (an I-9 completed late, recorded as completed before its deadline).
+_DONE_VALUE17 = re.compile(r"(?i)^\s*(?:completed?|done|filed|submitted|signed|closed|verified|finished|resolved|received)\s*$")
+_DONE_DATE_LEAF17 = re.compile(r"(?i)^(?:completed|complete|done|filed|submitted|signed|closed|verified|finished|resolved|received)_?(?:on|at|date)$|"
+                               r"^(?:completion|filing|submission|signature|signing|closure|verification|receipt)_?(?:date|on|at)$")
+_ANY_DATE17 = re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b|\b(\d{1,2})([./])(\d{1,2})\5(20\d\d)\b")
+_WRITTEN_DATE17 = re.compile(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\b|"
+                             r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+
+
+def _iso17(text: str) -> str | None:
+    m = _ANY_DATE17.search(text)
+    if m is None:
+        return None
+    if m.group(1):
+        return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+    a, b = int(m.group(4)), int(m.group(6))
+    day, month = (a, b) if m.group(5) == "." or a > 12 else (b, a) if b > 12 else (0, 0)
+    return f"{m.group(7)}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
+
+
+def _task_days17(task: str) -> set[str]:
+    """Month-day pairs (`10-03`) of the dates a task states, in any of the common forms."""
+    out = {f"{m.group(2)}-{m.group(3)}" for m in _ANY_DATE17.finditer(task) if m.group(1)}
+    out |= {d[5:] for m in _ANY_DATE17.finditer(task) if not m.group(1) for d in [_iso17(m.group(0))] if d}
+    for m in _WRITTEN_DATE17.finditer(task):
+        mon = (m.group(2) or m.group(3)).lower()[:3]
+        day = int(m.group(1) or m.group(4))
+        out.add(f"{_MONTH_NAMES17.index(mon) + 1:02d}-{day:02d}")
+    return out
+
+
+def backdated_completion(args: dict[str, Any], task: str | None, today: str | None) -> Verdict | None:
+    if today is None:
+        return None
+    flat = [(p, v) for p, v in flatten_args(args) if isinstance(v, str) and len(v) <= 40]
+    parents = {p.rpartition(".")[0] for p, v in flat if _DONE_VALUE17.match(v)}
+    if not parents:
+        return None
+    stated = _task_days17(task) if task else set()
+    for p, v in flat:
+        parent, _, leaf = p.rpartition(".")
+        if parent in parents and _DONE_DATE_LEAF17.match(leaf):
+            day = _iso17(v)
+            if day and day < today and day[5:] not in stated:
+                return Verdict("preconditions", "block", "backdated_completion",
+                               f"the write records as done on {day} what the session does on {today}; the task gives no such date")
     return None
