@@ -18,7 +18,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import backdated_completion, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
+from gate.core.integrity import permit_expired, backdated_completion, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -39,6 +39,7 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    BANK_CHANGE_UNVERIFIED,
     money_string,
     APPROVED_AMOUNT_PREFIX,
     BANK_PREFIX,
@@ -1817,7 +1818,8 @@ class PreconditionCheck:
             if v is not None:
                 return v
             if "write" in f.verbs:
-                v = owners_removed(ctx.args, ctx.task, held) or backdated_completion(ctx.args, ctx.task, _session_today(ctx))
+                v = owners_removed(ctx.args, ctx.task, held) or backdated_completion(ctx.args, ctx.task, _session_today(ctx)) or \
+                    permit_expired(ctx.args, _session_today(ctx), held)
                 if v is not None:
                     return v
             # round 16b: a record a result binds to another person than the task's subject
@@ -1943,7 +1945,7 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
-                    if status == CHECK_FAILED and not paying:
+                    if status in (CHECK_FAILED, BANK_CHANGE_UNVERIFIED) and not paying:
                         continue   # a failed control (a match, a receipt check) forbids paying the record, not removing or fixing it
                     if status in _OFF_BOOKS_STATUSES and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
                         continue   # a party off the books may be deprovisioned, removed or moved away from, not paid or granted

@@ -493,6 +493,8 @@ _GEO_ONLY = re.compile(r"(?i)\b(eu|eea|us|usa)[ _-]only\b")
 _GEO_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+(?:with)?in\s+(?:the\s+)?"
                        r"(eu|eea|europe(?:an)?|us|usa)\b(?!-)")
 _REGION_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+in\s+((?:eu|us|europe)-[a-z]+-?\d)\b")
+_RESIDENCY_FIELD17 = re.compile(r"(?i)\b(?:data_?)?residen(?:cy|ce)(?:_?(?:region|zone))?\s+(eu|eea|us|usa)\b(?!-)|"
+                                r"\b(?:allowed|permitted|approved)_?(?:storage_?)?regions?\s+((?:eu|us|europe)-[a-z]+-?\d)\b")
 # Cloud region codes: AWS `us-east-1`, `eu-west-1`, `ap-southeast-2`; GCP `europe-west4`, `us-central1`.
 _REGION_CODE = re.compile(r"(?i)\b(us|eu|ap|sa|ca|me|af|il|mx|europe|asia|australia|northamerica|southamerica|africa)"
                           r"-(?:gov-)?(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-?\d\b")
@@ -512,6 +514,9 @@ def residency_entries(result: Any) -> set[str]:
     geos = {_GEO[m.group(1).lower()] for m in _GEO_ONLY.finditer(text)}
     geos |= {_GEO[m.group(1).lower()] for m in _GEO_STAY.finditer(text)}
     geos |= {_region_geo(m.group(1).split("-")[0]) for m in _REGION_STAY.finditer(text)}
+    # round 17: the rule as a field and its value (`residency: EU`, `allowed_regions: [eu-central-1, …]`)
+    geos |= {_GEO[m.group(1).lower()] for m in _RESIDENCY_FIELD17.finditer(text) if m.group(1)}
+    geos |= {_region_geo(m.group(2).split("-")[0]) for m in _RESIDENCY_FIELD17.finditer(text) if m.group(2)}
     return {RESIDENCY_PREFIX + g for g in geos}
 
 
@@ -3847,4 +3852,56 @@ def backdated_completion(args: dict[str, Any], task: str | None, today: str | No
             if day and day < today and day[5:] not in stated:
                 return Verdict("preconditions", "block", "backdated_completion",
                                f"the write records as done on {day} what the session does on {today}; the task gives no such date")
+    return None
+
+
+# --------------------------------------------------------------------------- a permit that ran out
+# Round 17: a result giving a person's right to work (a work authorisation, visa or permit) with
+# the date it is valid through; a write that records it as verified, or sets the person active,
+# for a date after that (the session's today or a date the write itself sets) keeps on someone
+# whose permit has expired.
+DOCEXP_PREFIX = "docexp|"
+_PERMIT_KEY17 = re.compile(r"(?i)work_?authori[sz]ation|right_?to_?work|visa|work_?permit|residence_?permit|permits?$|(?:^|_)ead$")
+_VALID_TO_KEY17 = re.compile(r"(?i)^(?:valid_?(?:through|thru|until|till|to)|expir(?:es|y|y_?date|es_?on|ation(?:_?date)?)|end_?date)$")
+_PERMIT_WRITE17 = re.compile(r"(?i)(?:work_?authori[sz]ation|right_?to_?work|visa|permit)\w*?_?(?:verified|valid|checked|ok|confirmed)$")
+
+
+def permit_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY.match(str(k)) and v.strip()), None)
+        if not person or "|" in person:
+            continue
+        for k, v in node.items():
+            if not _PERMIT_KEY17.search(str(k)):
+                continue
+            docs = v if isinstance(v, list) else [v]
+            for doc in docs[:20]:
+                if isinstance(doc, dict):
+                    for dk, dv in doc.items():
+                        if isinstance(dv, str) and _VALID_TO_KEY17.match(str(dk)) and (day := _iso17(dv)):
+                            out.add(f"{DOCEXP_PREFIX}{person}|{day}")
+    return set(sorted(out)[:32])
+
+
+def permit_expired(args: dict[str, Any], today: str | None, held: frozenset[str]) -> Verdict | None:
+    ends: dict[str, str] = {}
+    for e in held:
+        if e.startswith(DOCEXP_PREFIX):
+            person, _, day = e[len(DOCEXP_PREFIX):].partition("|")
+            ends[person] = max(ends.get(person, ""), day)
+    if not ends:
+        return None
+    flat = list(flatten_args(args))
+    person = next((v.strip().upper() for p, v in flat if isinstance(v, str) and _PERSON_KEY.match(p.rsplit(".", 1)[-1])), None)
+    if person not in ends:
+        return None
+    vouches = any(_PERMIT_WRITE17.search(p.rsplit(".", 1)[-1]) and (v is True or isinstance(v, str) and _ACTIVE_VALUE.match(v))
+                  or _EMPLOYMENT_KEY.match(p.rsplit(".", 1)[-1]) and isinstance(v, str) and _ACTIVE_VALUE.match(v) for p, v in flat)
+    if not vouches:
+        return None
+    days = [d for p, v in flat if isinstance(v, str) and len(v) <= 40 for d in [_iso17(v)] if d] + ([today] if today else [])
+    if days and max(days) > ends[person]:
+        return Verdict("preconditions", "block", "permit_expired",
+                       f"a tool result shows {person}'s work authorisation valid through {ends[person]}; the write keeps them on for {max(days)}")
     return None

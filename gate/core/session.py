@@ -78,6 +78,7 @@ __all__ = [
     "event_dates",
     "APPROVED_AMOUNT_PREFIX",
     "money_string",
+    "BANK_CHANGE_UNVERIFIED",
     "table_rows",
     "BANK_PREFIX",
     "EMPLOYEE_ACCOUNT",
@@ -572,11 +573,11 @@ def message_channel(word: str) -> str | None:
 _REFUNDS_KEY = re.compile(r"(?i)^(?:refunds?|credit_?notes?|credit_?memos?)$")
 _DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded|applied)\s*$")
 # Consent and preference records: a purpose the subject refused.
-_CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation")
+_CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation|privacy")
 _DISCLOSURE_PURPOSE = re.compile(r"(?i)disclos|shar(?:e|ing)|release|part_?2|third_?part|transfer")
 _MARKETING_PURPOSE = re.compile(r"(?i)marketing|promotion|newsletter|offers")
 _REFUSED_VALUE = re.compile(r"(?i)^\s*(?:none|no|false|revoked|withdrawn|declined|denied|refused|not[ _-]?(?:given|granted|on[ _-]file)|"
-                            r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired)\s*$")
+                            r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired|objected)\s*$")
 NO_DISCLOSURE = "no_disclosure_consent"
 NO_MARKETING = "no_marketing"
 _OPT_IN_KEY = re.compile(r"(?i)opt_?in|consent|allowed|permitted|ok$")
@@ -612,7 +613,9 @@ def _control_failed(v: Any, key: str = "") -> bool:
 
 
 def _refused(v: Any) -> bool:
-    return v is False or (isinstance(v, str) and bool(_REFUSED_VALUE.match(v)))
+    # (round 17: with the date it was given, `objected 2024-09-02`, `withdrawn (03/09/2024)`)
+    return v is False or (isinstance(v, str) and (bool(_REFUSED_VALUE.match(v)) or len(v) <= 48 and bool(_DATED17.search(v))
+                                                  and bool(_REFUSED_VALUE.match(_DATED17.sub("", v)))))
 
 
 # A record whose approved items are listed as none (`approved_comp_changes: []`), or a payee for
@@ -985,6 +988,26 @@ def table_rows(result: Any, cap: int = 200) -> list[dict[str, Any]]:
     return out[:cap]
 
 
+# Round 17: a change log under a record whose entry changes the bank details (`field: remit_to.iban`)
+# and whose verification (`callback: not done`, `verified: false`) is not done: paying the record
+# now sends money to details nobody confirmed.
+BANK_CHANGE_UNVERIFIED = "not_bank_change_verified"
+_BANK_FIELD17 = re.compile(r"(?i)iban|bank|account_?(?:no|number)|routing|sort_?code|remit|payout_?(?:account|details)|swift|bic")
+_CHANGE_CHECK_KEY17 = re.compile(r"(?i)^(?:call_?back|verification|verified|confirmation|confirmed|check|approval|approved)(?:_?(?:status|by|done))?$")
+
+
+def _bank_change_unverified17(items: list[Any]) -> bool:
+    for item in items[:50]:
+        if not isinstance(item, dict) or len(item) > 16:
+            continue
+        if not any(isinstance(v, str) and len(v) <= 60 and _BANK_FIELD17.search(v) for k, v in item.items() if str(k).lower() in ("field", "attribute", "changed", "what", "key")) \
+                and not any(_BANK_FIELD17.search(str(k)) for k in item):
+            continue
+        if any(_CHANGE_CHECK_KEY17.match(str(k)) and (v is False or isinstance(v, str) and _UNDONE.match(v)) for k, v in item.items()):
+            return True
+    return False
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -1096,6 +1119,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     # `requester: {name: …, email: …}`
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v["email"]))
                 extra.extend(_child_statuses(str(k), v))
+            elif isinstance(v, list) and v and _bank_change_unverified17(v):
+                extra.append(BANK_CHANGE_UNVERIFIED)   # round 17: the record's bank details changed, the change not verified
             elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
             elif isinstance(v, list) and _HOLDS_KEY.match(str(k)) and _active_hold(v):
