@@ -18,7 +18,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, is_internal, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import permit_expired, backdated_completion, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
+from gate.core.integrity import PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -2311,6 +2311,43 @@ def _recorded_for_exactly(states: Sequence[str], amount: float) -> bool:
     return len(amounts) == 1 and abs(next(iter(amounts)) - amount) < 0.005
 
 
+_LONE_DIGITS17 = re.compile(r"(?<![\w-])\d{4,12}(?![\w-])")
+
+
+def _loosely_named_paid17(ctx: CheckContext, by_id: dict[str, list[str]], paid: float) -> Verdict | None:
+    """Round 17: a payment whose text names a record the session saw paid by its number alone
+    (`Inv 60310` for `AP-60310`), for that record's amount: the paid record paid again under a
+    reference that does not spell its id."""
+    runs = {m.group(0) for p, t in ctx.features.strings if not _is_dest_leaf(p) and len(t) <= 200 for m in _LONE_DIGITS17.finditer(t)}
+    if not runs:
+        return None
+    for rec, sts in by_id.items():
+        if PAID_STATUS not in sts or not rec[-1:].isdigit():
+            continue
+        tail = rec.rsplit("-", 1)[-1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        if tail in runs and any(st.startswith(AMOUNT_PREFIX) and abs(float(st[len(AMOUNT_PREFIX):]) - paid) < 0.005 for st in sts):
+            return Verdict("preconditions", "block", "already_paid",
+                           f"the payment names record {rec} by its number, and an earlier result shows it paid for the same amount")
+    return None
+
+
+def _under_dual_control17(ctx: CheckContext, by_id: dict[str, list[str]], paid: float) -> Verdict | None:
+    """Round 17: a payment under the line a result says needs a second approver, which with the
+    session's earlier payments to the same payee (each under the line too) reaches it."""
+    lines = [float(e[len(DUALCTL_PREFIX):]) for e in ctx.session.held if e.startswith(DUALCTL_PREFIX)]
+    if not lines or paid >= min(lines):
+        return None
+    line = min(lines)
+    payees = {v.strip().upper() for k, v in ctx.args.items() if isinstance(v, str) and PAYEE_LEAF17.match(str(k))}
+    below = [float(a) for e in ctx.session.held if e.startswith(PAYTO_PREFIX)
+             for who, a, _ in [e[len(PAYTO_PREFIX):].split("|")] if who in payees and float(a) < line]
+    if below and paid + sum(below) >= line - 0.005:
+        return Verdict("preconditions", "block", "split_under_dual_control",
+                       f"with {len(below)} earlier payment(s) to the same payee this comes to {paid + sum(below):g}, "
+                       f"at or above the {line:g} a result says needs a second approver; each part stays under it")
+    return None
+
+
 def _prior_payments(ctx: CheckContext, by_id: dict[str, list[str]], keys: set[str]) -> set[tuple[float, str]]:
     """(amount, step) of the session's earlier payments by this tool recorded under `keys`
     (the references a payment settles, or its payee); one payment under two keys counts once."""
@@ -2397,7 +2434,8 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                                f"the record this payment settles is owed in {', '.join(sorted(owed))}; the call pays in {paid_in}")
     lim = _limited_amount(ctx.tool, ctx.args)
     paid = _paid_amount(ctx)
-    v = _above_record(ctx, by_id, refs, paid)
+    v = _above_record(ctx, by_id, refs, paid) or (_under_dual_control17(ctx, by_id, paid) or _loosely_named_paid17(ctx, by_id, paid)
+                                                  if not refunding and paid else None)
     if v is not None:
         return v
     if not refunding:

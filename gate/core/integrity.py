@@ -3905,3 +3905,39 @@ def permit_expired(args: dict[str, Any], today: str | None, held: frozenset[str]
         return Verdict("preconditions", "block", "permit_expired",
                        f"a tool result shows {person}'s work authorisation valid through {ends[person]}; the write keeps them on for {max(days)}")
     return None
+
+
+# --------------------------------------------------------------------------- a second approver's line, stated in prose
+# Round 17: a rule a result states in words, that payments of an amount or more need a second
+# approver (`Outgoing wires of USD 50,000 or more need a second approver`): `dualctl|50000`.
+# Payments to one payee each under the line and together at or above it dodge the second approver.
+DUALCTL_PREFIX = "dualctl|"
+_DUAL_WORDS17 = re.compile(r"(?i)\b(?:second|two|dual|2nd|additional|another)\s+(?:approv|sign|authori|control)")
+_DUAL_LINE17 = re.compile(r"(?i)(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,})(?:\.\d{2})?(?:\s?[A-Z]{3}\b)?\s+(?:or\s+more|and\s+(?:above|over)|or\s+(?:above|over|higher))\b"
+                         r"|\b(?:above|over|exceeding|from)\s+(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,})\b")
+
+
+def dual_control_entries(result: Any) -> set[str]:
+    texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
+        if isinstance(result, (dict, list)) else []
+    out: set[str] = set()
+    for t in texts[:200]:
+        if len(t) > 1200 or not _DUAL_WORDS17.search(t):
+            continue
+        for sentence in re.split(r"(?<=[.;])\s+|\n", t):
+            if _DUAL_WORDS17.search(sentence):
+                for m in _DUAL_LINE17.finditer(sentence):
+                    out.add(f"{DUALCTL_PREFIX}{float(re.sub(r'[,.]', '', m.group(1) or m.group(2))):g}")
+    return set(sorted(out)[:8])
+
+
+PAYTO_PREFIX = "payto17|"
+PAYEE_LEAF17 = re.compile(r"(?i)^(?:to_)?(?:vendor|payee|beneficiary|supplier|recipient|creditor)(?:_?(?:id|no|number|ref))?$|^to$")
+
+
+def payto_entries(verbs: frozenset[str], args: dict[str, Any], paid: float | None, step: int) -> set[str]:
+    """`payto17|PAYEE|AMOUNT|STEP` for a payment the session made, by the party it paid."""
+    if "pay" not in verbs or not paid or paid <= 0:
+        return set()
+    return {f"{PAYTO_PREFIX}{v.strip().upper()}|{paid:g}|{step}" for k, v in args.items()
+            if isinstance(v, str) and PAYEE_LEAF17.match(str(k)) and 2 <= len(v.strip()) <= 40 and "|" not in v}
