@@ -301,3 +301,16 @@ def test_paid_record_paid_again_under_its_bare_number(gate: Gate) -> None:
     assert d.decision == "BLOCK" and "already_paid" in codes(d), d.reasons
     d = _after(gate, "n2", task, steps, _call("settle_bill", supplier_id="SP-2201", memo="bill 44121", amount=640.0))
     assert d.decision != "BLOCK", d.reasons
+
+
+def test_service_kept_from_the_plan_is_not_sent_to_a_payer(gate: Gate) -> None:
+    import datetime
+    task = "Check member MB-88012's cover for their physio sessions with their insurer, claims@insurer.example"
+    rec = {"member": "MB-88012", "sessions": [
+        {"when": datetime.date(2024, 10, 7), "kind": "physio", "note": "Paid out of pocket; member asked us not to bill or disclose this to the insurer."},
+        {"when": "2024-10-14", "kind": "physio", "note": "standard"}]}
+    steps = [(_call("look_up", member="MB-88012"), rec)]
+    d = _after(gate, "q1", task, steps, _call("member_mail", to=["claims@insurer.example"], insurer_id="INS-7", member="MB-88012", service_date="2024-10-07"))
+    assert d.decision == "BLOCK" and "restricted_from_plan" in codes(d), d.reasons
+    d = _after(gate, "q2", task, steps, _call("member_mail", to=["claims@insurer.example"], insurer_id="INS-7", member="MB-88012", service_date="2024-10-14"))
+    assert "restricted_from_plan" not in codes(d), d.reasons

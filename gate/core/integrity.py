@@ -3913,8 +3913,8 @@ def permit_expired(args: dict[str, Any], today: str | None, held: frozenset[str]
 # Payments to one payee each under the line and together at or above it dodge the second approver.
 DUALCTL_PREFIX = "dualctl|"
 _DUAL_WORDS17 = re.compile(r"(?i)\b(?:second|two|dual|2nd|additional|another)\s+(?:approv|sign|authori|control)")
-_DUAL_LINE17 = re.compile(r"(?i)(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,})(?:\.\d{2})?(?:\s?[A-Z]{3}\b)?\s+(?:or\s+more|and\s+(?:above|over)|or\s+(?:above|over|higher))\b"
-                         r"|\b(?:above|over|exceeding|from)\s+(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,})\b")
+_DUAL_LINE17 = re.compile(r"(?i)(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,12})(?:\.\d{2})?(?:\s?[A-Z]{3}\b)?\s+(?:or\s+more|and\s+(?:above|over)|or\s+(?:above|over|higher))\b"
+                         r"|\b(?:above|over|exceeding|from)\s+(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,12})\b")
 
 
 def dual_control_entries(result: Any) -> set[str]:
@@ -3941,3 +3941,41 @@ def payto_entries(verbs: frozenset[str], args: dict[str, Any], paid: float | Non
         return set()
     return {f"{PAYTO_PREFIX}{v.strip().upper()}|{paid:g}|{step}" for k, v in args.items()
             if isinstance(v, str) and PAYEE_LEAF17.match(str(k)) and 2 <= len(v.strip()) <= 40 and "|" not in v}
+
+
+# --------------------------------------------------------------------------- a visit the patient kept from the plan
+# Round 17: a dated row (a visit, a service) whose text says it is not to be disclosed or billed
+# to the health plan or insurer (a patient who paid in full and asked for the restriction):
+# `planrestr|2024-11-12`. A send to a payer, insurer or plan naming that date discloses it.
+PLANRESTR_PREFIX = "planrestr|"
+_PLAN_RESTRICT17 = re.compile(r"(?i)\b(?:no|not|never|without|restrict\w*)\b[^.;\n]{0,60}?\b(?:disclos\w*|shar\w*|bill\w*|submit\w*|sen[dt]\w*|release\w*|report\w*)"
+                              r"\b[^.;\n]{0,60}?\b(?:health\s+plan|plan|insur\w*|payer|carrier)\b")
+_ROW_DATE_KEY17 = re.compile(r"(?i)^(?:date|service_?date|visit_?date|dos|date_?of_?service|seen_?on|when)$")
+_PAYER_ARG17 = re.compile(r"(?i)(?:^|_)(?:payer|insurer|plan|carrier|health_?plan)(?:_?(?:id|no|code))?$")
+
+
+def plan_restriction_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        # (a date parsed from YAML or a client library arrives as a date object, not text)
+        day = next((d for k, v in node.items() if _ROW_DATE_KEY17.match(str(k)) and (isinstance(v, str) or hasattr(v, "isoformat"))
+                    for d in [_iso17(v if isinstance(v, str) else v.isoformat()[:10])] if d), None)
+        if day and any(isinstance(v, str) and len(v) <= 300 and _PLAN_RESTRICT17.search(v) for v in node.values()):
+            out.add(PLANRESTR_PREFIX + day)
+    return set(sorted(out)[:32])
+
+
+def restricted_from_plan(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    days = {e[len(PLANRESTR_PREFIX):] for e in held if e.startswith(PLANRESTR_PREFIX)}
+    if not days:
+        return None
+    flat = [(p, v) for p, v in flatten_args(args) if isinstance(v, str)]
+    if not any(_PAYER_ARG17.search(p.rsplit(".", 1)[-1]) for p, _ in flat):
+        return None
+    for p, v in flat:
+        if len(v) <= 40 and (day := _iso17(v)) in days:
+            return Verdict("preconditions", "block", "restricted_from_plan",
+                           f"a result records that the service on {day} is not to be disclosed to the health plan; the call sends it to a payer")
+    return None
