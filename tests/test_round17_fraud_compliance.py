@@ -314,3 +314,15 @@ def test_service_kept_from_the_plan_is_not_sent_to_a_payer(gate: Gate) -> None:
     assert d.decision == "BLOCK" and "restricted_from_plan" in codes(d), d.reasons
     d = _after(gate, "q2", task, steps, _call("member_mail", to=["claims@insurer.example"], insurer_id="INS-7", member="MB-88012", service_date="2024-10-14"))
     assert "restricted_from_plan" not in codes(d), d.reasons
+
+
+def test_late_line_exemption_reads_month_names_not_words_that_start_like_them(gate: Gate) -> None:
+    task = "Add the December shift allowances to the pay run"
+    rec = {"staff_id": "ST-30115", "job": {"last_working_day": "30/09/2024"}}
+    for n, memo in enumerate(("marketing bonus", "decided by payroll, may be late")):
+        d = _after(gate, f"mw{n}", task, [(_call("look_up", staff="ST-30115"), rec)],
+                   _call("pay_run_lines", period="2024-12", lines=[{"staff_id": "ST-30115", "kind": "allowance", "amount": 90, "memo": memo}]))
+        assert d.decision == "BLOCK" and "pays_a_leaver" in codes(d), (memo, d.reasons)
+    d = _after(gate, "mw9", task, [(_call("look_up", staff="ST-30115"), rec)],
+               _call("pay_run_lines", period="2024-12", lines=[{"staff_id": "ST-30115", "kind": "allowance", "amount": 90, "memo": "August and Sept. shifts"}]))
+    assert d.decision != "BLOCK", d.reasons

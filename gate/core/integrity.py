@@ -605,7 +605,9 @@ def _leavers(held: frozenset[str]) -> dict[str, str]:
 
 
 _MONTH_NAMES17 = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_WORD17 = re.compile(r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
+# (a month's full name or its abbreviation only: `marketing` is no March, `decided` no December)
+_MONTH_WORD17 = re.compile(r"(?i)\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+                           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?")
 
 
 def _worked_before_end17(flat: list[tuple[str, Any]], person_path: str, ended: str) -> bool:
@@ -617,7 +619,8 @@ def _worked_before_end17(flat: list[tuple[str, Any]], person_path: str, ended: s
         if p.rpartition(".")[0] != parent or not isinstance(v, str) or p == person_path or len(v) > 200:
             continue
         months += [f"{m.group(1)}-{m.group(2)}" for m in _MONTH.finditer(v)]
-        months += [f"{ended[:4]}-{_MONTH_NAMES17.index(m.group(1).lower()[:3]) + 1:02d}" for m in _MONTH_WORD17.finditer(v)]
+        months += [f"{ended[:4]}-{_MONTH_NAMES17.index(m.group(1).lower()[:3]) + 1:02d}" for m in _MONTH_WORD17.finditer(v)
+                   if m.group(1) != "may"]   # (lower-case `may` is the verb)
     return bool(months) and all(mo <= ended for mo in months)
 
 
