@@ -42,7 +42,8 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
-from gate.core.integrity import retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries, error_dest_entries, share_held_entries, thread_entries, page_where_entries, setting_entries, object_name_entries, record_destination_entries, trail_entries, onerow_entries, expiry_entries, made_entries
+from gate.core.session import table_rows
+from gate.core.integrity import retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries, error_dest_entries, share_held_entries, thread_entries, page_where_entries, setting_entries, object_name_entries, record_destination_entries, trail_entries, onerow_entries, expiry_entries, made_entries, plan_restriction_entries, payto_entries, dual_control_entries, permit_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
 from gate.core.session import EMPTY_SESSION, FLOW_CAP, HOT_PREFIX, LADEN_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens, store_names, carried_values, DECOY_CAP, FINID_CAP, decoy_entries, finid_entries, task_amount_slot, ROSTER_CAP, roster_entries, FOREIGN_CAP, foreign_entries
@@ -382,6 +383,12 @@ def _record_ids(args: dict[str, Any], reading: bool) -> set[str]:
     return out
 
 
+# The readers of record rows (an object per record) that a table's rows feed as well.
+_ROW_READERS17 = (permit_entries, leaver_entries, optout_entries, approval_until_entries, payable_entries, payee_entries,
+                  retain_until_entries, barred_entries, suppression_entries, minor_entries, person_limit_entries,
+                  source_ref_entries, outside_cover_entries, contact_entries, account_entries)
+
+
 def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, result: Any, checked: bool) -> SessionSnapshot:
     """Advance a session by a call the caller executed, and record its result's provenance.
 
@@ -522,6 +529,10 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= subject_field_entries(result)
         found |= outside_cover_entries(result)
         found |= held_line_entries(result)
+        found |= permit_entries(result)   # round 17
+        found |= dual_control_entries(result)
+        found |= plan_restriction_entries(result)
+        found |= payto_entries(features.verbs, req.args, call_amount(req.args), advanced.steps)
         # round 16b
         found |= subject_bind_entries(result)
         # round 17
@@ -541,6 +552,13 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= setting_entries(req.args, features.verbs, result)
         found |= object_name_entries(features.verbs, result)
         found |= share_held_entries(result)
+        # round 17: the rows of a table given as text or as columns and rows are records too:
+        # the record-row readers see them as objects
+        if isinstance(result, str) and "\n" in result or isinstance(result, (dict, list)):
+            rows = table_rows(result)
+            if rows:
+                for reader in _ROW_READERS17:
+                    found |= reader(rows)
     clock = clock_entries(found)
     if clock:
         found -= clock

@@ -20,7 +20,7 @@ import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -41,6 +41,8 @@ from gate.core.session import (
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
+    BANK_CHANGE_UNVERIFIED,
+    money_string,
     APPROVED_AMOUNT_PREFIX,
     BANK_PREFIX,
     EMPLOYEE_ACCOUNT,
@@ -2146,7 +2148,8 @@ class PreconditionCheck:
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
                 emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \
                 out_of_scope_state(f.tool_words, f.verbs, (ctx.tool.spec.description or "") if ctx.tool is not None else "", ctx.args, held) or \
-                (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) if "send" in f.verbs else None) or \
+                (opted_out_route(f"{ctx.tool_name} {ctx.tool.spec.description or '' if ctx.tool else ''}", f.strings, held) or
+                 restricted_from_plan(ctx.args, held) if "send" in f.verbs else None) or \
                 (control_lifted(ctx.args, ctx.task, held, f.strings) if f.verbs & {"write", "configure"} else None)
             if v is not None:
                 return v
@@ -2155,7 +2158,8 @@ class PreconditionCheck:
             if v is not None:
                 return v
             if "write" in f.verbs:
-                v = owners_removed(ctx.args, ctx.task, held)
+                v = owners_removed(ctx.args, ctx.task, held) or backdated_completion(ctx.args, ctx.task, _session_today(ctx)) or \
+                    permit_expired(ctx.args, _session_today(ctx), held)
                 if v is not None:
                     return v
             # round 17: the record of acts done, deleted by its ids
@@ -2280,7 +2284,8 @@ class PreconditionCheck:
             # (recovering: an account a result shows held, for fraud review say, is not unlocked)
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
-        deleting = f.verbs <= {"delete", "read"}
+        # (round 17: a delete run as a command, `DELETE FROM …` through a query tool, deletes too)
+        deleting = f.verbs <= {"delete", "read"} or f.verbs <= {"delete", "execute", "read"} and "delete" in f.verbs
         for path, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
@@ -2291,7 +2296,7 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
-                    if status == CHECK_FAILED and not paying:
+                    if status in (CHECK_FAILED, BANK_CHANGE_UNVERIFIED) and not paying:
                         continue   # a failed control (a match, a receipt check) forbids paying the record, not removing or fixing it
                     if status in _OFF_BOOKS_STATUSES and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
                         continue   # a party off the books may be deprovisioned, removed or moved away from, not paid or granted
@@ -2657,6 +2662,43 @@ def _recorded_for_exactly(states: Sequence[str], amount: float) -> bool:
     return len(amounts) == 1 and abs(next(iter(amounts)) - amount) < 0.005
 
 
+_LONE_DIGITS17 = re.compile(r"(?<![\w-])\d{4,12}(?![\w-])")
+
+
+def _loosely_named_paid17(ctx: CheckContext, by_id: dict[str, list[str]], paid: float) -> Verdict | None:
+    """Round 17: a payment whose text names a record the session saw paid by its number alone
+    (`Inv 60310` for `AP-60310`), for that record's amount: the paid record paid again under a
+    reference that does not spell its id."""
+    runs = {m.group(0) for p, t in ctx.features.strings if not _is_dest_leaf(p) and len(t) <= 200 for m in _LONE_DIGITS17.finditer(t)}
+    if not runs:
+        return None
+    for rec, sts in by_id.items():
+        if PAID_STATUS not in sts or not rec[-1:].isdigit():
+            continue
+        tail = rec.rsplit("-", 1)[-1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        if tail in runs and any(st.startswith(AMOUNT_PREFIX) and abs(float(st[len(AMOUNT_PREFIX):]) - paid) < 0.005 for st in sts):
+            return Verdict("preconditions", "block", "already_paid",
+                           f"the payment names record {rec} by its number, and an earlier result shows it paid for the same amount")
+    return None
+
+
+def _under_dual_control17(ctx: CheckContext, by_id: dict[str, list[str]], paid: float) -> Verdict | None:
+    """Round 17: a payment under the line a result says needs a second approver, which with the
+    session's earlier payments to the same payee (each under the line too) reaches it."""
+    lines = [float(e[len(DUALCTL_PREFIX):]) for e in ctx.session.held if e.startswith(DUALCTL_PREFIX)]
+    if not lines or paid >= min(lines):
+        return None
+    line = min(lines)
+    payees = {v.strip().upper() for k, v in ctx.args.items() if isinstance(v, str) and PAYEE_LEAF17.match(str(k))}
+    below = [float(a) for e in ctx.session.held if e.startswith(PAYTO_PREFIX)
+             for who, a, _ in [e[len(PAYTO_PREFIX):].split("|")] if who in payees and float(a) < line]
+    if below and paid + sum(below) >= line - 0.005:
+        return Verdict("preconditions", "block", "split_under_dual_control",
+                       f"with {len(below)} earlier payment(s) to the same payee this comes to {paid + sum(below):g}, "
+                       f"at or above the {line:g} a result says needs a second approver; each part stays under it")
+    return None
+
+
 def _prior_payments(ctx: CheckContext, by_id: dict[str, list[str]], keys: set[str]) -> set[tuple[float, str]]:
     """(amount, step) of the session's earlier payments by this tool recorded under `keys`
     (the references a payment settles, or its payee); one payment under two keys counts once."""
@@ -2743,7 +2785,8 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                                f"the record this payment settles is owed in {', '.join(sorted(owed))}; the call pays in {paid_in}")
     lim = _limited_amount(ctx.tool, ctx.args)
     paid = _paid_amount(ctx)
-    v = _above_record(ctx, by_id, refs, paid)
+    v = _above_record(ctx, by_id, refs, paid) or (_under_dual_control17(ctx, by_id, paid) or _loosely_named_paid17(ctx, by_id, paid)
+                                                  if not refunding and paid else None)
     if v is not None:
         return v
     if not refunding:
@@ -2973,6 +3016,46 @@ def _task_amounts(task: str) -> dict[str, tuple[float, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+_TASK_CCY17 = re.compile(r"(?i)[$€£¥]\s?\d|\d\s?(usd|eur|gbp|chf|jpy|cad|aud|dollars|euros?|pounds|yen)\b|\b(usd|eur|gbp|chf|jpy|cad|aud)\s?\d")
+_CCY_WORD17 = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "DOLLARS": "USD", "EURO": "EUR", "EUROS": "EUR", "POUNDS": "GBP", "YEN": "JPY"}
+
+
+@lru_cache(maxsize=1024)
+def _task_currencies17(task: str) -> dict[str, tuple[str, ...]]:
+    """The currencies the task states beside a record it names (`INV-2231 for $1,250` -> USD),
+    in the same clause `_task_amounts` reads the figures from."""
+    if not any(c in task for c in "$€£¥") and not re.search(r"(?i)\b(?:usd|eur|gbp|chf|jpy|cad|aud|dollars|euros?|pounds|yen)\b", task):
+        return {}
+    out: dict[str, set[str]] = {}
+    marks = [(m.start(), m.group(0).upper()) for m in _IDENT.finditer(task) if re.search(r"[A-Za-z]", m.group(0))]
+    for i, (start, rec) in enumerate(marks):
+        shape = _DIGITS.sub("9", rec)
+        end = next((s for s, r in marks[i + 1:] if _DIGITS.sub("9", r) == shape), len(task))
+        clause = re.split(r"[.;:\n]\s", task[start:end], maxsplit=1)[0]
+        for m in _TASK_CCY17.finditer(clause):
+            word = (m.group(1) or m.group(2) or m.group(0)[0]).upper()
+            out.setdefault(rec, set()).add(_CCY_WORD17.get(word, word))
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def _call_currency17(f: ActionFeatures) -> str | None:
+    """The currency a paying call names: its currency argument, else the code or symbol on its
+    amount (`amount: "9,000 JPY"`)."""
+    for p, t in f.strings:
+        leaf = p.rsplit(".", 1)[-1]
+        if _CURRENCY_ARG.match(leaf) and len(t.strip()) == 3:
+            return t.strip().upper()
+    for p, t in f.strings:
+        if _AMOUNT_LEAF17.match(p.rsplit(".", 1)[-1]) and any(c.isdigit() for c in t):
+            got = money_string(t)
+            if got is not None and got[1]:
+                return got[1]
+    return None
+
+
+_AMOUNT_LEAF17 = re.compile(r"(?i)^(?:amount|total|value|sum)$")
+
+
 def _paid_amount(ctx: CheckContext) -> float | None:
     """What a paying call pays: its capped amount argument, else its largest amount."""
     lim = _limited_amount(ctx.tool, ctx.args)
@@ -2985,12 +3068,28 @@ def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]
     for comes from the session's results (`amount`, `total`) or from the task (`EXP-7712 (96.00
     USD)`); a payment naming several records may pay their sum. Unknown when any record the
     call names has no amount on file."""
-    if paid is None or not refs:
+    if not refs:
         return None
+    if paid is None:
+        # round 17: an amount given with its currency as text (`amount: "9,000 JPY"`)
+        paid = next((got[0] for p, t in ctx.features.strings if _AMOUNT_LEAF17.match(p.rsplit(".", 1)[-1])
+                     and any(c.isdigit() for c in t) for got in [money_string(t)] if got), None)
+        if paid is None:
+            return None
     stated = _task_amounts(ctx.task) if ctx.task else {}
+    # round 17: the currencies on both sides. A call in another currency than every one its
+    # record or the task states for it pays something else than the record (no exchange rate is
+    # assumed: 9,000 JPY against 100 USD, or 100 EUR against 100 USD, is a mismatch either way)
+    paid_in = _call_currency17(ctx.features)
+    task_ccy = _task_currencies17(ctx.task) if ctx.task and paid_in else {}
     allowance = 0.0
     for tok in refs:
-        recorded = [float(st[len(AMOUNT_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(AMOUNT_PREFIX)]
+        sts = by_id.get(tok, ())
+        owed = {st[len(CURRENCY_PREFIX):] for st in sts if st.startswith(CURRENCY_PREFIX)} | set(task_ccy.get(tok, ()))
+        if paid_in and owed and paid_in not in owed:
+            return Verdict("preconditions", "block", "currency_mismatch",
+                           f"the record this payment settles is stated in {', '.join(sorted(owed))}; the call pays in {paid_in}")
+        recorded = [float(st[len(AMOUNT_PREFIX):]) for st in sts if st.startswith(AMOUNT_PREFIX)]
         recorded.extend(stated.get(tok, ()))
         if not recorded:
             return None

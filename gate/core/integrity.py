@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 from gate.core.actions import EMAIL_RX, flatten_args
 from gate.core.detectors import find_pii, find_secrets, redact
 from gate.core.verdict import Verdict
+from gate.core.session import money_string
 
 
 def _dict_nodes(result: Any, budget: int = 2000) -> Iterator[dict[str, Any]]:
@@ -492,6 +493,8 @@ _GEO_ONLY = re.compile(r"(?i)\b(eu|eea|us|usa)[ _-]only\b")
 _GEO_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+(?:with)?in\s+(?:the\s+)?"
                        r"(eu|eea|europe(?:an)?|us|usa)\b(?!-)")
 _REGION_STAY = re.compile(r"(?i)\b(?:stay|stays|remain|remains|kept|reside|resides|stored|held)\s+in\s+((?:eu|us|europe)-[a-z]+-?\d)\b")
+_RESIDENCY_FIELD17 = re.compile(r"(?i)\b(?:data_?)?residen(?:cy|ce)(?:_?(?:region|zone))?\s+(eu|eea|us|usa)\b(?!-)|"
+                                r"\b(?:allowed|permitted|approved)_?(?:storage_?)?regions?\s+((?:eu|us|europe)-[a-z]+-?\d)\b")
 # Cloud region codes: AWS `us-east-1`, `eu-west-1`, `ap-southeast-2`; GCP `europe-west4`, `us-central1`.
 _REGION_CODE = re.compile(r"(?i)\b(us|eu|ap|sa|ca|me|af|il|mx|europe|asia|australia|northamerica|southamerica|africa)"
                           r"-(?:gov-)?(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-?\d\b")
@@ -511,6 +514,9 @@ def residency_entries(result: Any) -> set[str]:
     geos = {_GEO[m.group(1).lower()] for m in _GEO_ONLY.finditer(text)}
     geos |= {_GEO[m.group(1).lower()] for m in _GEO_STAY.finditer(text)}
     geos |= {_region_geo(m.group(1).split("-")[0]) for m in _REGION_STAY.finditer(text)}
+    # round 17: the rule as a field and its value (`residency: EU`, `allowed_regions: [eu-central-1, …]`)
+    geos |= {_GEO[m.group(1).lower()] for m in _RESIDENCY_FIELD17.finditer(text) if m.group(1)}
+    geos |= {_region_geo(m.group(2).split("-")[0]) for m in _RESIDENCY_FIELD17.finditer(text) if m.group(2)}
     return {RESIDENCY_PREFIX + g for g in geos}
 
 
@@ -542,6 +548,26 @@ _ACTIVE_VALUE = re.compile(r"(?i)^\s*(?:active|employed|current|true)\s*$")
 _REHIRE_WORD = re.compile(r"(?i)\b(?:re-?hire\w*|reinstat\w*|re-?activat\w*|re-?join\w*|return\w*\s+to\s+work|re-?employ\w*|back\s+on\s+payroll)")
 
 
+_ENDED_WITH_DATE17 = re.compile(r"\s*(?:\(|\bon\s+|\bsince\s+|,\s*)?\d{1,4}[-./]\d{1,2}[-./]\d{1,4}\)?\s*$")
+_LAST_DAY_KEY17 = re.compile(r"(?i)^(?:last_?(?:day|working_?day|day_?worked|date_?worked|date_?of_?employment)|"
+                             r"(?:termination|separation|exit|leaving)_?(?:date|on))$")
+_DMY17 = re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(20\d{2})\b")
+
+
+def _month17(text: str) -> str:
+    """`YYYY-MM` of a date written `2024-10-31`, `30/09/2024`, `10/31/2024` or `30.09.2024`;
+    empty when day and month cannot be told apart (`03/04/2024`) or there is no date."""
+    m = _MONTH.search(text)
+    if m:
+        return f"{m.group(1)}-{m.group(2)}"
+    d = _DMY17.search(text)
+    if not d:
+        return ""
+    a, b = int(d.group(1)), int(d.group(3))
+    month = b if a > 12 or d.group(2) == "." else a if b > 12 else 0
+    return f"{d.group(4)}-{month:02d}" if 1 <= month <= 12 and (a != b or a <= 12) else ""
+
+
 def leaver_entries(result: Any) -> set[str]:
     """`leaver|PERSON|YYYY-MM` (the month the employment ended, or empty) for people a result shows gone."""
     out: set[str] = set()
@@ -555,6 +581,16 @@ def leaver_entries(result: Any) -> set[str]:
             month = next((f"{m.group(1)}-{m.group(2)}" for k, v in flat if _END_DATE_KEY.match(k) and isinstance(v, str)
                           for m in [_MONTH.search(v)] if m), "")
             out.add(f"{LEAVER_PREFIX}{person}|{month}")
+        elif person and "|" not in person:
+            # round 17: the end stated with its date (`status: terminated (2024-10-31)`), or only
+            # a last day (`last_day_worked: 30/09/2024`) in any common date form
+            for k, v in flat:
+                if not isinstance(v, str) or len(v) > 48:
+                    continue
+                if _EMPLOYMENT_KEY.match(k) and _ENDED.match(_ENDED_WITH_DATE17.sub("", v)) and v.strip() != _ENDED_WITH_DATE17.sub("", v).strip():
+                    out.add(f"{LEAVER_PREFIX}{person}|{_month17(v)}")
+                elif _LAST_DAY_KEY17.match(k) and _month17(v):
+                    out.add(f"{LEAVER_PREFIX}{person}|{_month17(v)}")
 
     return set(sorted(out)[:64])
 
@@ -566,6 +602,26 @@ def _leavers(held: frozenset[str]) -> dict[str, str]:
             person, _, month = e[len(LEAVER_PREFIX):].partition("|")
             out[person] = month
     return out
+
+
+_MONTH_NAMES17 = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# (a month's full name or its abbreviation only: `marketing` is no March, `decided` no December)
+_MONTH_WORD17 = re.compile(r"(?i)\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+                           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?")
+
+
+def _worked_before_end17(flat: list[tuple[str, Any]], person_path: str, ended: str) -> bool:
+    """The pay line that names the person says, in its own text, what month its work was in,
+    and every month it names is the end month or earlier (`Sep overtime` for a September leaver)."""
+    parent = person_path.rpartition(".")[0]
+    months: list[str] = []
+    for p, v in flat:
+        if p.rpartition(".")[0] != parent or not isinstance(v, str) or p == person_path or len(v) > 200:
+            continue
+        months += [f"{m.group(1)}-{m.group(2)}" for m in _MONTH.finditer(v)]
+        months += [f"{ended[:4]}-{_MONTH_NAMES17.index(m.group(1).lower()[:3]) + 1:02d}" for m in _MONTH_WORD17.finditer(v)
+                   if m.group(1) != "may"]   # (lower-case `may` is the verb)
+    return bool(months) and all(mo <= ended for mo in months)
 
 
 def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
@@ -580,6 +636,8 @@ def leaver_paid_or_reinstated(verbs: frozenset[str], args: dict[str, Any], task:
         for path, v in flat:
             if isinstance(v, str) and _PERSON_KEY.match(path.rsplit(".", 1)[-1]) and v.strip().upper() in leavers:
                 ended = leavers[v.strip().upper()]
+                if ended and periods and periods[-1] > ended and _worked_before_end17(flat, path, ended):
+                    continue   # round 17: a late line for work before the end (`Sep overtime`)
                 if ended and periods and periods[-1] > ended:
                     return Verdict("preconditions", "block", "pays_a_leaver",
                                    f"a tool result shows {v.strip()}'s employment ended in {ended}; this pays them for {periods[-1]}")
@@ -939,9 +997,10 @@ def approval_until_entries(result: Any) -> set[str]:
         return out
     for node in _dict_nodes(result, 400):
         first = next(iter(node), None)
-        if first is None or not isinstance(node[first], str) or not re.match(r"(?i)^(?:id|\w+_id)$", str(first)):
-            continue
-        ident = node[first].strip().upper()
+        if first is not None and isinstance(node[first], str) and re.match(r"(?i)^(?:id|\w+_id)$", str(first)):
+            ident = node[first].strip().upper()
+        else:
+            ident = _row_ident17(node) or ""   # round 17: the row's identity under a later or other key
         if "|" in ident or not (2 <= len(ident) <= 40):
             continue
         approvalish = any("approv" in str(k).lower() for k in node)
@@ -1597,6 +1656,21 @@ _MEMO_TARGET_KEY = re.compile(r"(?i)^(?:appl(?:y|ies|ied)_?(?:to|against)|agains
 _MEMO_DONE = re.compile(r"(?i)^\s*(?:applied|used|consumed|closed|void(?:ed)?|cancell?ed|expired|refunded)\s*$")
 
 
+# Round 17: what identifies a row when its first key does not: the first record key (`invoice`,
+# `ref`, `claim_no`, `bill_reference`) holding an id, never a party it names (`vendor`, `customer`).
+_ROW_ID_KEY17 = re.compile(r"(?i)^(?:id|ref|reference|key|no|number|[a-z]+_?(?:id|no|num|number|ref|reference|key)|"
+                           r"(?:invoice|bill|claim|order|po|record|case|ticket|document|contract|payment|request|voucher|memo|refund|charge)s?)$")
+_ROW_PARTY_KEY17 = re.compile(r"(?i)^(?:vendor|supplier|customer|client|employee|payee|beneficiary|account|member|patient|user|owner|"
+                              r"seller|buyer|party|worker|contact|approver|requester|submitter)_?(?:id|no|num|number|ref|key)?$")
+
+
+def _row_ident17(node: dict[str, Any]) -> str | None:
+    for k, v in node.items():
+        if isinstance(v, str) and _ROW_ID_KEY17.match(str(k)) and not _ROW_PARTY_KEY17.match(str(k)) and _R14_TOKEN.match(v.strip()):
+            return v.strip().upper()
+    return None
+
+
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
@@ -1617,11 +1691,17 @@ def payable_entries(result: Any) -> set[str]:
                 mid = str(own).strip().upper() if isinstance(own, str) else "?"
                 out.add(f"{MEMO_PREFIX}{tgt}|{mid}|{abs(amt):g}")
             continue
-        if not isinstance(own, str) or not _R14_TOKEN.match(own.strip()) or not re.search(r"(?i)id$|no$|number$", str(first)):
+        if isinstance(own, str) and _R14_TOKEN.match(own.strip()) and re.search(r"(?i)id$|no$|number$", str(first)):
+            rid = own.strip().upper()
+        else:
+            rid = _row_ident17(node) or ""   # round 17: the row's identity under a later or other key
+        if not rid:
             continue
-        rid = own.strip().upper()
         for k, v in node.items():
             n = _num(v)
+            if n is None and isinstance(v, str) and any(c.isdigit() for c in v) and (_PAYABLE_KEY.match(str(k)) or _GROSS_KEY.match(str(k))):
+                got = money_string(v)   # round 17: `payable_now: "USD 45,000.00"`
+                n = got[0] if got else None
             if n is None or n <= 0:
                 continue
             if _PAYABLE_KEY.match(str(k)):
@@ -4363,3 +4443,181 @@ def deletes_only_own(command: str, held: frozenset[str]) -> bool:
         if len(name) >= 3 and CREATED_PREFIX + name in held:
             return True
     return False
+
+
+# --------------------------------------------------------------------------- a completion dated in the past
+# Round 17: a write that marks something done (`status: completed`, `filed`, `signed`) and dates
+# the doing before the session's today, on a date the task does not give: the record says it was
+# done in time when it was done now (an I-9 completed late, recorded as completed before its deadline).
+_DONE_VALUE17 = re.compile(r"(?i)^\s*(?:completed?|done|filed|submitted|signed|closed|verified|finished|resolved|received)\s*$")
+_DONE_DATE_LEAF17 = re.compile(r"(?i)^(?:completed|complete|done|filed|submitted|signed|closed|verified|finished|resolved|received)_?(?:on|at|date)$|"
+                               r"^(?:completion|filing|submission|signature|signing|closure|verification|receipt)_?(?:date|on|at)$")
+_ANY_DATE17 = re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b|\b(\d{1,2})([./])(\d{1,2})\5(20\d\d)\b")
+_WRITTEN_DATE17 = re.compile(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\b|"
+                             r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+
+
+def _iso17(text: str) -> str | None:
+    m = _ANY_DATE17.search(text)
+    if m is None:
+        return None
+    if m.group(1):
+        return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+    a, b = int(m.group(4)), int(m.group(6))
+    day, month = (a, b) if m.group(5) == "." or a > 12 else (b, a) if b > 12 else (0, 0)
+    return f"{m.group(7)}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
+
+
+def _task_days17(task: str) -> set[str]:
+    """Month-day pairs (`10-03`) of the dates a task states, in any of the common forms."""
+    out = {f"{m.group(2)}-{m.group(3)}" for m in _ANY_DATE17.finditer(task) if m.group(1)}
+    out |= {d[5:] for m in _ANY_DATE17.finditer(task) if not m.group(1) for d in [_iso17(m.group(0))] if d}
+    for m in _WRITTEN_DATE17.finditer(task):
+        mon = (m.group(2) or m.group(3)).lower()[:3]
+        day = int(m.group(1) or m.group(4))
+        out.add(f"{_MONTH_NAMES17.index(mon) + 1:02d}-{day:02d}")
+    return out
+
+
+def backdated_completion(args: dict[str, Any], task: str | None, today: str | None) -> Verdict | None:
+    if today is None:
+        return None
+    flat = [(p, v) for p, v in flatten_args(args) if isinstance(v, str) and len(v) <= 40]
+    parents = {p.rpartition(".")[0] for p, v in flat if _DONE_VALUE17.match(v)}
+    if not parents:
+        return None
+    stated = _task_days17(task) if task else set()
+    for p, v in flat:
+        parent, _, leaf = p.rpartition(".")
+        if parent in parents and _DONE_DATE_LEAF17.match(leaf):
+            day = _iso17(v)
+            if day and day < today and day[5:] not in stated:
+                return Verdict("preconditions", "block", "backdated_completion",
+                               f"the write records as done on {day} what the session does on {today}; the task gives no such date")
+    return None
+
+
+# --------------------------------------------------------------------------- a permit that ran out
+# Round 17: a result giving a person's right to work (a work authorisation, visa or permit) with
+# the date it is valid through; a write that records it as verified, or sets the person active,
+# for a date after that (the session's today or a date the write itself sets) keeps on someone
+# whose permit has expired.
+DOCEXP_PREFIX = "docexp|"
+_PERMIT_KEY17 = re.compile(r"(?i)work_?authori[sz]ation|right_?to_?work|visa|work_?permit|residence_?permit|permits?$|(?:^|_)ead$")
+_VALID_TO_KEY17 = re.compile(r"(?i)^(?:valid_?(?:through|thru|until|till|to)|expir(?:es|y|y_?date|es_?on|ation(?:_?date)?)|end_?date)$")
+_PERMIT_WRITE17 = re.compile(r"(?i)(?:work_?authori[sz]ation|right_?to_?work|visa|permit)\w*?_?(?:verified|valid|checked|ok|confirmed)$")
+
+
+def permit_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY.match(str(k)) and v.strip()), None)
+        if not person or "|" in person:
+            continue
+        for k, v in node.items():
+            if not _PERMIT_KEY17.search(str(k)):
+                continue
+            docs = v if isinstance(v, list) else [v]
+            for doc in docs[:20]:
+                if isinstance(doc, dict):
+                    for dk, dv in doc.items():
+                        if isinstance(dv, str) and _VALID_TO_KEY17.match(str(dk)) and (day := _iso17(dv)):
+                            out.add(f"{DOCEXP_PREFIX}{person}|{day}")
+    return set(sorted(out)[:32])
+
+
+def permit_expired(args: dict[str, Any], today: str | None, held: frozenset[str]) -> Verdict | None:
+    ends: dict[str, str] = {}
+    for e in held:
+        if e.startswith(DOCEXP_PREFIX):
+            person, _, day = e[len(DOCEXP_PREFIX):].partition("|")
+            ends[person] = max(ends.get(person, ""), day)
+    if not ends:
+        return None
+    flat = list(flatten_args(args))
+    person = next((v.strip().upper() for p, v in flat if isinstance(v, str) and _PERSON_KEY.match(p.rsplit(".", 1)[-1])), None)
+    if person not in ends:
+        return None
+    vouches = any(_PERMIT_WRITE17.search(p.rsplit(".", 1)[-1]) and (v is True or isinstance(v, str) and _ACTIVE_VALUE.match(v))
+                  or _EMPLOYMENT_KEY.match(p.rsplit(".", 1)[-1]) and isinstance(v, str) and _ACTIVE_VALUE.match(v) for p, v in flat)
+    if not vouches:
+        return None
+    days = [d for p, v in flat if isinstance(v, str) and len(v) <= 40 for d in [_iso17(v)] if d] + ([today] if today else [])
+    if days and max(days) > ends[person]:
+        return Verdict("preconditions", "block", "permit_expired",
+                       f"a tool result shows {person}'s work authorisation valid through {ends[person]}; the write keeps them on for {max(days)}")
+    return None
+
+
+# --------------------------------------------------------------------------- a second approver's line, stated in prose
+# Round 17: a rule a result states in words, that payments of an amount or more need a second
+# approver (`Outgoing wires of USD 50,000 or more need a second approver`): `dualctl|50000`.
+# Payments to one payee each under the line and together at or above it dodge the second approver.
+DUALCTL_PREFIX = "dualctl|"
+_DUAL_WORDS17 = re.compile(r"(?i)\b(?:second|two|dual|2nd|additional|another)\s+(?:approv|sign|authori|control)")
+_DUAL_LINE17 = re.compile(r"(?i)(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,12})(?:\.\d{2})?(?:\s?[A-Z]{3}\b)?\s+(?:or\s+more|and\s+(?:above|over)|or\s+(?:above|over|higher))\b"
+                         r"|\b(?:above|over|exceeding|from)\s+(?:[$€£]\s?|\b[A-Z]{3}\s)?(\d{1,3}(?:[,.]\d{3})+|\d{4,12})\b")
+
+
+def dual_control_entries(result: Any) -> set[str]:
+    texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \
+        if isinstance(result, (dict, list)) else []
+    out: set[str] = set()
+    for t in texts[:200]:
+        if len(t) > 1200 or not _DUAL_WORDS17.search(t):
+            continue
+        for sentence in re.split(r"(?<=[.;])\s+|\n", t):
+            if _DUAL_WORDS17.search(sentence):
+                for m in _DUAL_LINE17.finditer(sentence):
+                    out.add(f"{DUALCTL_PREFIX}{float(re.sub(r'[,.]', '', m.group(1) or m.group(2))):g}")
+    return set(sorted(out)[:8])
+
+
+PAYTO_PREFIX = "payto17|"
+PAYEE_LEAF17 = re.compile(r"(?i)^(?:to_)?(?:vendor|payee|beneficiary|supplier|recipient|creditor)(?:_?(?:id|no|number|ref))?$|^to$")
+
+
+def payto_entries(verbs: frozenset[str], args: dict[str, Any], paid: float | None, step: int) -> set[str]:
+    """`payto17|PAYEE|AMOUNT|STEP` for a payment the session made, by the party it paid."""
+    if "pay" not in verbs or not paid or paid <= 0:
+        return set()
+    return {f"{PAYTO_PREFIX}{v.strip().upper()}|{paid:g}|{step}" for k, v in args.items()
+            if isinstance(v, str) and PAYEE_LEAF17.match(str(k)) and 2 <= len(v.strip()) <= 40 and "|" not in v}
+
+
+# --------------------------------------------------------------------------- a visit the patient kept from the plan
+# Round 17: a dated row (a visit, a service) whose text says it is not to be disclosed or billed
+# to the health plan or insurer (a patient who paid in full and asked for the restriction):
+# `planrestr|2024-11-12`. A send to a payer, insurer or plan naming that date discloses it.
+PLANRESTR_PREFIX = "planrestr|"
+_PLAN_RESTRICT17 = re.compile(r"(?i)\b(?:no|not|never|without|restrict\w*)\b[^.;\n]{0,60}?\b(?:disclos\w*|shar\w*|bill\w*|submit\w*|sen[dt]\w*|release\w*|report\w*)"
+                              r"\b[^.;\n]{0,60}?\b(?:health\s+plan|plan|insur\w*|payer|carrier)\b")
+_ROW_DATE_KEY17 = re.compile(r"(?i)^(?:date|service_?date|visit_?date|dos|date_?of_?service|seen_?on|when)$")
+_PAYER_ARG17 = re.compile(r"(?i)(?:^|_)(?:payer|insurer|plan|carrier|health_?plan)(?:_?(?:id|no|code))?$")
+
+
+def plan_restriction_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, (dict, list)):
+        return out
+    for node in _dict_nodes(result, 400):
+        # (a date parsed from YAML or a client library arrives as a date object, not text)
+        day = next((d for k, v in node.items() if _ROW_DATE_KEY17.match(str(k)) and (isinstance(v, str) or hasattr(v, "isoformat"))
+                    for d in [_iso17(v if isinstance(v, str) else v.isoformat()[:10])] if d), None)
+        if day and any(isinstance(v, str) and len(v) <= 300 and _PLAN_RESTRICT17.search(v) for v in node.values()):
+            out.add(PLANRESTR_PREFIX + day)
+    return set(sorted(out)[:32])
+
+
+def restricted_from_plan(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    days = {e[len(PLANRESTR_PREFIX):] for e in held if e.startswith(PLANRESTR_PREFIX)}
+    if not days:
+        return None
+    flat = [(p, v) for p, v in flatten_args(args) if isinstance(v, str)]
+    if not any(_PAYER_ARG17.search(p.rsplit(".", 1)[-1]) for p, _ in flat):
+        return None
+    for p, v in flat:
+        if len(v) <= 40 and (day := _iso17(v)) in days:
+            return Verdict("preconditions", "block", "restricted_from_plan",
+                           f"a result records that the service on {day} is not to be disclosed to the health plan; the call sends it to a payer")
+    return None

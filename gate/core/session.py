@@ -77,6 +77,9 @@ __all__ = [
     "ITEM_ARG",
     "event_dates",
     "APPROVED_AMOUNT_PREFIX",
+    "money_string",
+    "BANK_CHANGE_UNVERIFIED",
+    "table_rows",
     "BANK_PREFIX",
     "EMPLOYEE_ACCOUNT",
     "INSTALMENTS",
@@ -318,7 +321,13 @@ _STATUS_KEY = re.compile(r"(?i)^(?:status|state|approval\w*|review\w*|hold\w*|di
                          r"(?:vendor|supplier|payee|claim|invoice|bill|record|contract|merchant|collection)_?status)$")
 _FLAG_KEY = re.compile(r"(?i)^(?:legal_?hold|litigation_?hold|on_?hold|hold|[a-z]+_hold|frozen|blocked|[a-z]+_(?:block(?:ed)?|freeze|frozen)|"
                        r"disputed|fraud\w*|do_?not_?\w+|under_?review|"
-                       r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed))$")
+                       r"(?:e-?mail_?|marketing_?|sms_?)?(?:opt(?:ed)?_?out|unsubscribed)|dnc|(?:e-?mail_?|marketing_?)?dnc)$")
+# Round 17: a flag given as text (`dnc: 'Y'`, `do_not_contact: "yes"`), and an opt-out given as the
+# moment it happened (`unsubscribed_at: 2024-09-14T10:22:00Z`, `opted_out_on: 14/09/2024`).
+_FLAG_TRUE17 = re.compile(r"(?i)^\s*(?:y|yes|true|1|x|set|on)\s*$")
+_DATED_OPTOUT_KEY17 = re.compile(r"(?i)^(?:(?:e-?mail_?|marketing_?|newsletter_?)?(?:unsubscribed|opt(?:ed)?_?out)|do_?not_?contact|dnc)"
+                                 r"_?(?:at|on|date|since|time|timestamp)$")
+_A_DATE17 = re.compile(r"\b(?:20\d\d-\d\d-\d\d|\d{1,2}[./]\d{1,2}[./]20\d\d)")
 # a named party's sign-off (`manager_approval`, `finance_sign_off`, `owner_approval_status`) and
 # values that say it has not been given yet
 _PARTY_APPROVAL_KEY = re.compile(r"(?i)^[a-z]+_(?:approval|sign_?off|signoff|decision)(?:_?status)?$")
@@ -426,6 +435,9 @@ _PAID_KEY = re.compile(r"(?i)^(?:paid_?(?:on|at|date|in|in_?(?:period|run|month)
 _DISPUTE_KEY = re.compile(r"(?i)^(?:dispute|chargeback|charge_back|open_dispute)s?$")
 _CLOSED = re.compile(r"(?i)^\s*(?:closed|resolved|won|lost|withdrawn|reversed|cancell?ed)\s*$")
 # A dispute the merchant lost, or one whose funds the issuer withdrew: the charge is charged back.
+_DISPUTE_STATE_KEY17 = re.compile(r"(?i)^(?:state|stage|outcome|resolution|result)$")
+# (`withdrawn by cardholder 2024-11-15`: who closed it and when do not change that it is closed)
+_DISPUTE_BY17 = re.compile(r"(?i)\s+(?:by|on|in|at)\b.*$|\s+\d.*$")
 _LOST = re.compile(r"(?i)^\s*(?:lost|charged[ _-]?back|chargeback)\s*$")
 _WITHDRAWN_KEY = re.compile(r"(?i)^funds_?(?:withdrawn|reversed|debited)(?:_?(?:on|at|date))?$")
 # A record that collected nothing (`amount_paid: 0`): there is nothing to refund on it.
@@ -452,9 +464,14 @@ _RESTRICTED_MARK = re.compile(r"(?i)\b(?:vip|restricted\s+(?:record|access|chart
 # until the claim is closed`, `litigation hold since 2024-11`): the record may not be deleted.
 HOLD_STATUS = "legal hold"
 _HOLD_MARK = re.compile(r"(?i)\b(?:legal|litigation)\s+hold\b|\bdo\s+not\s+(?:destroy|delete|purge|dispose\s+of|shred|erase)\b"
-                        r"|\bpreserv(?:e|ation)\s+(?:notice|order|all\s+(?:records|documents|files|data))\b")
+                        r"|\bpreserv(?:e|ation)\s+(?:notice|order|all\s+(?:records|documents|files|data))\b"
+                        # round 17: `preserved until Legal tells you otherwise`, `preserve all rows until released by Legal`
+                        r"|\bpreserv(?:e|ed|ation)\b[^.;\n]{0,40}?\buntil\s+(?:released|further\s+notice|(?:legal|counsel)\b|told|the\s+(?:\w+\s+){0,2}?(?:matter|case|claim|dispute|litigation|arbitration|investigation))[^.;\n]{0,40}")
 # (named apart from the holds-list `_HOLD_ENDED` below, which once shadowed it)
 _NOTE_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
+# Round 17: other places a hold is written down in prose: a comment on a table, a remark, a
+# message or mail kept on the record (`latest_mail_from_legal: "… preserved until …"`).
+_HOLD_TEXT_KEY17 = re.compile(r"(?i)(?:^|_)(?:comments?|remarks?|memos?|mail|e?mail_?body|message|notice)(?:_|$)")
 _HOLD_DENIED = re.compile(r"(?i)\b(?:no|not\s+(?:on|under)(?:\s+a)?|without(?:\s+a)?)\s*$")
 
 
@@ -478,6 +495,41 @@ CURRENCY_PREFIX = "currency:"
 _CURRENCY_KEY = re.compile(r"(?i)^(?:currency|currency_?code|ccy)$")
 _CURRENCY_CODE = re.compile(r"^\s*[A-Za-z]{3}\s*$")
 _AMOUNT_KEY = re.compile(r"(?i)^(?:amount|total|amount_?due|total_?amount|balance_?due|gross_?amount|invoice_?amount)$")
+# Round 17: an amount a record states as text with its currency (`"EUR 21.350,00"`, `"$412.50"`,
+# `"12400.00 usd"`): its figure and its currency, as a number beside a `currency` key would give.
+_MONEY_SYMBOL17 = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_MONEY_CODE17 = frozenset("USD EUR GBP CHF CAD AUD JPY SEK NOK DKK PLN CZK INR CNY SGD HKD NZD MXN BRL ZAR".split())
+_MONEY_STRING17 = re.compile(r"^\s*(?:([A-Za-z]{3})\s?|([$€£¥])\s?)?(\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s?([A-Za-z]{3})?\s*$")
+
+
+_TEXT_MONEY17 = re.compile(r"([$€£¥])\s?\d|\b([A-Z]{3})\s?\d[\d.,]*\b|\d\s?([A-Z]{3})\b")
+_CODE_AMOUNT17 = re.compile(r"\b[A-Z]{3}\s?\d|\d\s?[A-Z]{3}\b")
+
+
+def money_string(text: str) -> tuple[float, str | None] | None:
+    """`"EUR 21.350,00"` -> (21350.0, "EUR"); `"$412.50"` -> (412.5, "USD"); a bare `"62.40"` ->
+    (62.4, None); None for anything else (a date, a word, two codes)."""
+    if len(text) > 40:
+        return None
+    m = _MONEY_STRING17.match(text)
+    if m is None or (m.group(1) or m.group(2)) and m.group(4):
+        return None
+    code = (m.group(1) or m.group(4) or "").upper() or _MONEY_SYMBOL17.get(m.group(2) or "")
+    if code is not None and code not in _MONEY_CODE17:
+        return None
+    digits = m.group(3)
+    # the last separator followed by one or two digits is the decimal mark; the others group thousands
+    if len(digits) >= 3 and digits[-3] in ".," or len(digits) >= 2 and digits[-2] in ".,":
+        cut = digits.rfind(digits[-3] if digits[-3] in ".," else digits[-2])
+        whole, frac = digits[:cut], digits[cut + 1:]
+    else:
+        whole, frac = digits, ""
+    try:
+        value = float(whole.replace(",", "").replace(".", "") + ("." + frac if frac else ""))
+    except ValueError:
+        return None
+    return value, code
+
 # What a record was approved for (`approved_amount: 28400` beside an `amount` edited later):
 # `ID=approved_amount:28400`; paying more pays what nobody approved.
 APPROVED_AMOUNT_PREFIX = "approved_amount:"
@@ -524,11 +576,11 @@ def message_channel(word: str) -> str | None:
 _REFUNDS_KEY = re.compile(r"(?i)^(?:refunds?|credit_?notes?|credit_?memos?)$")
 _DONE = re.compile(r"(?i)^\s*(?:succeeded|success|successful|completed?|processed|issued|settled|paid|refunded|applied)\s*$")
 # Consent and preference records: a purpose the subject refused.
-_CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation")
+_CONSENT_PARENT = re.compile(r"(?i)consent|preference|permission|subscription|authori[sz]ation|privacy")
 _DISCLOSURE_PURPOSE = re.compile(r"(?i)disclos|shar(?:e|ing)|release|part_?2|third_?part|transfer")
 _MARKETING_PURPOSE = re.compile(r"(?i)marketing|promotion|newsletter|offers")
 _REFUSED_VALUE = re.compile(r"(?i)^\s*(?:none|no|false|revoked|withdrawn|declined|denied|refused|not[ _-]?(?:given|granted|on[ _-]file)|"
-                            r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired)\s*$")
+                            r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired|objected)\s*$")
 NO_DISCLOSURE = "no_disclosure_consent"
 NO_MARKETING = "no_marketing"
 _OPT_IN_KEY = re.compile(r"(?i)opt_?in|consent|allowed|permitted|ok$")
@@ -549,9 +601,11 @@ def person_key(value: str) -> str:
 
 # A control a record failed (a three-way match, a receipt or policy check): the record is not paid.
 CHECK_FAILED = "check_failed"
-_CONTROL_KEY = re.compile(r"(?i)(?:^|_)(?:check|checks|match|matching|validation|control|controls)$")
+_CONTROL_KEY = re.compile(r"(?i)(?:^|_)(?:check|checks|match|matching|validation|control|controls|screening|screen)$")
 _CONTROL_RESULT_KEY = re.compile(r"(?i)^(?:result|status|outcome|match|passed|matched|valid)$")
-_CONTROL_FAILED = re.compile(r"(?i)^\s*(?:fail(?:ed|s)?|mismatch(?:ed)?|not[ _-]matched|unmatched|invalid)\s*$")
+_CONTROL_FAILED = re.compile(r"(?i)^\s*(?:fail(?:ed|s)?|mismatch(?:ed)?|not[ _-]matched|unmatched|invalid|"
+                             # round 17: a screening against a list that hit (`outcome: potential match`)
+                             r"(?:potential|possible|partial|probable|true|confirmed)[ _-]?(?:match|hit)|hit)\s*$")
 # Contract terms that name the one currency a party is paid in (`payable in EUR only`).
 _ONLY_CURRENCY = re.compile(r"(?i)\b(?:payable|paid|invoiced|settled)\b[\w ,]{0,40}?\bin\s+((?-i:[A-Z]{3}))\s+only\b")
 
@@ -562,7 +616,9 @@ def _control_failed(v: Any, key: str = "") -> bool:
 
 
 def _refused(v: Any) -> bool:
-    return v is False or (isinstance(v, str) and bool(_REFUSED_VALUE.match(v)))
+    # (round 17: with the date it was given, `objected 2024-09-02`, `withdrawn (03/09/2024)`)
+    return v is False or (isinstance(v, str) and (bool(_REFUSED_VALUE.match(v)) or len(v) <= 48 and bool(_DATED17.search(v))
+                                                  and bool(_REFUSED_VALUE.match(_DATED17.sub("", v)))))
 
 
 # A record whose approved items are listed as none (`approved_comp_changes: []`), or a payee for
@@ -799,7 +855,11 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
             out.append(CURRENCY_PREFIX + m.group(1).upper())   # `contract: {payment_terms: '… payable in EUR only'}`
     if _DISPUTE_KEY.match(key):
         st = v.get("status")
-        if v and not (isinstance(st, str) and _CLOSED.match(st)):
+        if not isinstance(st, str):
+            # round 17: the dispute's state under another key (`outcome: withdrawn by cardholder`)
+            st = next((cv for ck, cv in v.items() if isinstance(cv, str) and _DISPUTE_STATE_KEY17.match(str(ck))
+                       and _CLOSED.match(_DISPUTE_BY17.sub("", cv))), None)
+        if v and not (isinstance(st, str) and _CLOSED.match(_DISPUTE_BY17.sub("", st))):
             out.append("disputed")
         elif isinstance(st, str) and _LOST.match(st) or any(_WITHDRAWN_KEY.match(str(ck)) and cv for ck, cv in v.items()):
             out.append("charged_back")   # the issuer took the money back: a refund as well pays twice
@@ -882,6 +942,75 @@ def clock_entries(found: set[str]) -> set[str]:
     return {e for e in found if "=now:" in e or "=window:" in e}
 
 
+# A status with the date it took effect after it: `reimbursed 2024-11-02`, `terminated (31/10/2024)`.
+_DATED17 = re.compile(r"\s*(?:\(|\bon\s+|\bsince\s+|,\s*)?\d{1,4}[-./]\d{1,2}[-./]\d{1,4}(?:[T ][\d:]+Z?)?\)?\s*$")
+
+
+def table_rows(result: Any, cap: int = 200) -> list[dict[str, Any]]:
+    """Round 17: the rows of tables a result gives other than as objects, as objects keyed by
+    their header: a text table (CSV, pipe or tab separated, a header line first) as the result
+    or as a value in it, and `{columns: [...], rows: [[...], ...]}`. Empty for anything else."""
+    out: list[dict[str, Any]] = []
+
+    def text_table(text: str) -> None:
+        if "\n" not in text or len(text) > 40000 or not ("," in text or "|" in text or "\t" in text or ";" in text):
+            return
+        lines = [ln.strip().strip("|").strip() for ln in text.strip().splitlines() if ln.strip() and not set(ln.strip()) <= set("|-:+ ")]
+        if len(lines) < 2:
+            return
+        sep = "|" if "|" in lines[0] else "\t" if "\t" in lines[0] else ";" if lines[0].count(";") > lines[0].count(",") else ","
+        head = [c.strip() for c in lines[0].split(sep)]
+        if len(head) < 2 or not all(h and len(h) <= 40 and not any(c.isdigit() for c in h[:1]) for h in head):
+            return
+        for ln in lines[1:cap + 1]:
+            cells = [c.strip() for c in ln.split(sep)]
+            if len(cells) == len(head):
+                out.append(dict(zip(head, cells)))
+
+    if isinstance(result, str):
+        text_table(result)
+        return out
+    stack: list[Any] = [result]
+    budget = 400
+    while stack and budget > 0 and len(out) < cap:
+        node = stack.pop()
+        budget -= 1
+        if isinstance(node, list):
+            stack.extend(x for x in node if isinstance(x, (dict, list)))
+        elif isinstance(node, dict):
+            cols = next((v for k, v in node.items() if str(k).lower() in ("columns", "header", "headers", "fields") and isinstance(v, list)
+                         and v and all(isinstance(c, str) for c in v)), None)
+            rows = next((v for k, v in node.items() if str(k).lower() in ("rows", "data", "values", "records") and isinstance(v, list)), None)
+            if cols and rows:
+                out.extend(dict(zip(cols, r)) for r in rows[:cap] if isinstance(r, list) and len(r) == len(cols))
+            for v in node.values():
+                if isinstance(v, str) and "\n" in v:
+                    text_table(v)
+                elif isinstance(v, (dict, list)):
+                    stack.append(v)
+    return out[:cap]
+
+
+# Round 17: a change log under a record whose entry changes the bank details (`field: remit_to.iban`)
+# and whose verification (`callback: not done`, `verified: false`) is not done: paying the record
+# now sends money to details nobody confirmed.
+BANK_CHANGE_UNVERIFIED = "not_bank_change_verified"
+_BANK_FIELD17 = re.compile(r"(?i)iban|bank|account_?(?:no|number)|routing|sort_?code|remit|payout_?(?:account|details)|swift|bic")
+_CHANGE_CHECK_KEY17 = re.compile(r"(?i)^(?:call_?back|verification|verified|confirmation|confirmed|check|approval|approved)(?:_?(?:status|by|done))?$")
+
+
+def _bank_change_unverified17(items: list[Any]) -> bool:
+    for item in items[:50]:
+        if not isinstance(item, dict) or len(item) > 16:
+            continue
+        if not any(isinstance(v, str) and len(v) <= 60 and _BANK_FIELD17.search(v) for k, v in item.items() if str(k).lower() in ("field", "attribute", "changed", "what", "key")) \
+                and not any(_BANK_FIELD17.search(str(k)) for k in item):
+            continue
+        if any(_CHANGE_CHECK_KEY17.match(str(k)) and (v is False or isinstance(v, str) and _UNDONE.match(v)) for k, v in item.items()):
+            return True
+    return False
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -914,6 +1043,14 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     continue
                 if _STATUS_KEY.match(key) and _BLOCKING_STATUS.match(v):
                     status = v.strip().lower()
+                elif len(v) <= 8 and _FLAG_KEY.match(key) and _FLAG_TRUE17.match(v):
+                    status = "do not contact" if "dnc" in key.lower() else key.lower()   # round 17: `dnc: 'Y'`
+                elif len(v) <= 40 and _DATED_OPTOUT_KEY17.match(key) and _A_DATE17.search(v):
+                    status = "do not contact" if "dnc" in key.lower() or "contact" in key.lower() else "unsubscribed"
+                elif _STATUS_KEY.match(key) and len(v) <= 48 and _DATED17.search(v) and _BLOCKING_STATUS.match(_DATED17.sub("", v)):
+                    status = _DATED17.sub("", v).strip().lower()   # round 17: `refunded 2024-11-02`, `void (03/11/2024)`
+                elif _STATUS_KEY.match(key) and len(v) <= 48 and _DATED17.search(v) and _PAID_VALUE.match(_DATED17.sub("", v)):
+                    extra.append(PAID_STATUS)
                 elif _PARTY_APPROVAL_KEY.match(key) and _APPROVAL_OUTSTANDING.match(v):
                     # round 16b: one party's sign-off still outstanding (`manager_approval: awaiting`)
                     status = "awaiting approval"
@@ -929,6 +1066,12 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(CURRENCY_PREFIX + v.strip().upper())   # what the record's amount is in
                 elif _SETTLE_CCY_KEY.match(key) and _CURRENCY_CODE.match(v) and any(_AMOUNT_KEY.match(str(kk)) for kk in node):
                     extra.append(CURRENCY_PREFIX + v.strip().upper())   # the currency it settles in
+                elif (_AMOUNT_KEY.match(key) or _APPROVED_AMOUNT_KEY.match(key)) and any(c.isdigit() for c in v) and money_string(v):
+                    fig, code = money_string(v)   # round 17: `total: "$412.50"`
+                    if fig > 0:
+                        extra.append(f"{APPROVED_AMOUNT_PREFIX if _APPROVED_AMOUNT_KEY.match(key) else AMOUNT_PREFIX}{fig:g}")
+                        if code:
+                            extra.append(CURRENCY_PREFIX + code)
                 elif _TERMS_KEY.match(key) and len(v) <= 120 and _INSTALMENT_TERMS.search(v):
                     extra.append(INSTALMENTS)
                 elif _ACCOUNT_VALUE_KEY.match(key) and 8 <= len(v) <= 40:
@@ -944,7 +1087,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(HELD_REASON_STATUS)
                 elif _MARK_KEY.match(key) and _RESTRICTED_MARK.search(v):
                     extra.append(RESTRICTED_STATUS)
-                elif _MARK_KEY.match(key) and len(v) <= 600 and _states_hold(v):
+                elif (_MARK_KEY.match(key) or _HOLD_TEXT_KEY17.search(key)) and len(v) <= 600 and _states_hold(v):
                     extra.append(HOLD_STATUS)
                 elif len(v) <= 400 and "stat" in v:
                     for m in _INLINE_STATUS.finditer(v):
@@ -979,6 +1122,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     # `requester: {name: …, email: …}`
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v["email"]))
                 extra.extend(_child_statuses(str(k), v))
+            elif isinstance(v, list) and v and _bank_change_unverified17(v):
+                extra.append(BANK_CHANGE_UNVERIFIED)   # round 17: the record's bank details changed, the change not verified
             elif isinstance(v, list) and _APPROVER_KEY.match(str(k)):
                 approvers.extend(person_key(a) for a in v if isinstance(a, str))
             elif isinstance(v, list) and _HOLDS_KEY.match(str(k)) and _active_hold(v):
@@ -1039,6 +1184,18 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 visit(v, set())
 
     visit(result, call_ids)
+    if isinstance(result, str) and "\n" in result or isinstance(result, (dict, list)):
+        for row in table_rows(result):
+            visit(row, set())   # round 17: a table's rows are records too
+    if isinstance(result, str) and 12 <= len(result) <= 3000 and any(c in result for c in "$€£¥") | bool(_CODE_AMOUNT17.search(result)):
+        # round 17: a text result (an invoice as a line of text) whose amounts are all in one
+        # currency states the currency of the records it names
+        codes = {_MONEY_SYMBOL17.get(m.group(1), (m.group(1) or "").upper()) if m.group(1) else (m.group(2) or m.group(3)).upper()
+                 for m in _TEXT_MONEY17.finditer(result)}
+        codes &= _MONEY_CODE17
+        if len(codes) == 1:
+            code = codes.pop()
+            out.update(f"{t.group(0).upper()}={CURRENCY_PREFIX}{code}" for t in _IDENT_RX.finditer(result))
     if isinstance(result, str) and (m := date_output(result)) is not None:
         out.add(f"*={m.encode()}")
     texts = [result] if isinstance(result, str) else [v for _, v in flatten_args(result) if isinstance(v, str)] \

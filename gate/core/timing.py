@@ -213,4 +213,33 @@ def task_today(task: str) -> str | None:
         got = parse_moment(m.group(1)) if m.group(1).strip() else None
         if got is not None and got.day:
             return got.day
+    # round 17: a date written out ("Today is 21 November 2024", "today is Nov 21, 2024", "today (21.11.2024)")
+    m = _TASK_TODAY_WRITTEN17.search(task)
+    if m is not None:
+        return _written_day17(m.group(1))
     return None
+
+
+_MONTHS17 = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_TASK_TODAY_WRITTEN17 = re.compile(r"(?i)\btoday(?:\s+is|\s*\(|\s*:|,)\s*(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?"
+                                   r"(\d{1,2}\s+[a-z]{3,9}\.?,?\s+20\d\d|[a-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+20\d\d|"
+                                   r"\d{1,2}[./]\d{1,2}[./]20\d\d)")
+
+
+def _written_day17(text: str) -> str | None:
+    """`21 November 2024`, `Nov 21, 2024`, `21.11.2024` (day first), `11/21/2024` (when the
+    first number cannot be a day-of-month-first reading) as an ISO date, else None."""
+    parts = re.findall(r"[A-Za-z]+|\d+", text)
+    try:
+        if parts[0].isdigit() and parts[1].isdigit():
+            a, b, y = int(parts[0]), int(parts[1]), int(parts[2])
+            sep = text[len(parts[0])]
+            day, month = (a, b) if sep == "." or a > 12 else (b, a) if b > 12 else (0, 0)
+        else:
+            word = parts[1] if parts[0].isdigit() else parts[0]
+            month = _MONTHS17.index(word[:3].lower()) + 1
+            day = int(parts[0] if parts[0].isdigit() else parts[1])
+            y = int(parts[-1])
+        return date(y, month, day).isoformat()
+    except (ValueError, IndexError):
+        return None
