@@ -954,7 +954,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         text = " ".join(t for _, t in f.strings)
         if _SANCTIONED.search(text):
             found.append(("sanctioned_jurisdiction", "pays into a comprehensively sanctioned jurisdiction"))
-    if f.sensitivity >= 4 and f.verbs & {"read", "send", "write"} and _is_bulk(f):
+    if f.sensitivity >= 4 and f.verbs & {"read", "send", "write"} and _is_bulk(f) and not _aggregate_fields_only(f):
         found.append(("bulk_regulated_data", "reads or moves regulated personal data in bulk (wildcard or very large page)"))
     if f.command_text and _copies_production_pii(f.command_text):
         found.append(("pii_bulk_copy", "copies raw personal-data columns out of production into another table"))
@@ -1034,6 +1034,15 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         if any(not is_internal(d, internal) for d in f.external_domains) or any(
                 not is_internal(m.group(1).lower(), internal) for m in _CMD_HOST.finditer(cmd)):
             found.append(("file_contents_to_outside_host", "sends a file's contents, read inline, to a host outside the organisation"))
+    elif cmd and ("curl" in cmd or "wget" in cmd) and ("@" in cmd or "<" in cmd or "-T" in cmd or "upload-file" in cmd or "post-file" in cmd) \
+            and _UPLOADS_FILE.search(cmd):
+        # round 17b: a local file uploaded by curl/wget to a host outside the organisation that the
+        # task does not name (`upload the repro bundle to https://support.vendor.example/…` names it)
+        internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
+        task_low = (ctx.task or "").lower() if hasattr(ctx, "task") else ""
+        hosts = set(f.external_domains) | {m.group(1).lower() for m in _CMD_HOST.finditer(cmd)}
+        if any(not is_internal(h, internal) and h.lower() not in task_low for h in hosts):
+            found.append(("file_contents_to_outside_host", "uploads a local file to a host outside the organisation that the task does not name"))
     if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
             _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
         found.append(("lookalike_link", "carries a link to a look-alike of the organisation's own ___domain"))
@@ -1096,6 +1105,12 @@ def _local_file_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> bool
 # A file's contents read inline into a command (`"$(base64 -w0 /var/x.csv)"`, `` `cat ~/notes` ``):
 # what the command sends is the file.
 _READS_FILE_INLINE = re.compile(r"(?:\$\(|`)\s*(?:cat|base64|xxd|od|gzip\s+-c|bzip2\s+-c|xz\s+-c|tar\s+-?c\w*|openssl\s+(?:base64|enc))\b(?:(?!\$\(|`)[^)`\n])*?\s[~./]?[\w.-]*/[^\s)`]+")
+# round 17b: a local file sent as a request body or form field by curl or wget (`-F f=@notes.md`,
+# `-F 'f:1=<notes.md'`, `--data-binary @app.log`, `-T dump.gz`, `wget --post-file=x`); stdin (`-T -`,
+# `@-`) is not a file of the host's.
+_UPLOADS_FILE = re.compile(
+    r"\b(?:curl|wget)\b(?:(?!\b(?:curl|wget)\b)[^;|&\n])*?\s(?:(?:-F|--form(?:-string)?)\s*['\"]?[\w.\[\]:-]*=[@<](?!-)"
+    r"|(?:-d|--data(?:-binary|-raw|-urlencode)?|--json)[=\s]\s*['\"]?@(?!-)|(?:-T|--upload-file|--post-file|--body-file)[=\s]\s*['\"]?(?!-[\s'\"]|-$)[~./\w])")
 # A bare host name in a command (`logger -n collector.example.net`), not a path's file name.
 _CMD_HOST = re.compile(r"(?i)(?<![\w@/.$-])((?:[a-z0-9-]{1,63}\.){1,8}(?!(?:csv|tsv|txt|json|jsonl|log|gz|tgz|tar|zip|sql|xlsx?|pdf|py|sh|ya?ml|conf|md|xml|html?|key|pem|crt|parquet|bak|dump|env|ini|cfg|js|ts)(?![\w.-]))[a-z]{2,24})(?![\w.-])")
 # Runs of hex byte pairs or base64 long enough to hold an address or a key.
@@ -1476,6 +1491,21 @@ _SANCTIONED = re.compile(r"(?i)\b(?:iran|tehran|north\s+korea|dprk|pyongyang|syr
                          r"donetsk|luhansk)\b")
 _BULK_VALUE = re.compile(r"^\s*(?:\*|%|all|\.\*)\s*$", re.I)
 _LIMIT_KEY = re.compile(r"(?i)(?:^|\.)(?:limit|page_?size|max_?results|count|top|rows)$")
+
+
+# round 17b: what a report groups by and counts (`columns: [department, headcount]`): figures
+# about groups, not rows about people
+_AGGREGATE_FIELD = re.compile(
+    r"(?i)^\s*(?:department|dept|team|division|business_?unit|location|office|site|region|country|cost_?cent(?:er|re)|"
+    r"grade|level|band|job_?family|month|quarter|year|period|week|status|type|category|headcount|head_?count|fte|count|"
+    r"total|sum|avg|average|mean|median|min|max|ratio|rate|share|percent\w*|pct|turnover|attrition\w*|tenure_?band|"
+    r"(?:number|num|no)_of_\w+|(?:avg|average|mean|median|sum|total|count|num|pct)_\w+|\w+_(?:count|total|avg|average|median|rate|ratio|pct))\s*$")
+
+
+def _aggregate_fields_only(f: ActionFeatures) -> bool:
+    """The call names the fields it returns, and each is a grouping key or an aggregate."""
+    fields = [t for p, t in f.strings if _is_field_list(p)]
+    return bool(fields) and all(_AGGREGATE_FIELD.match(t) for t in fields)
 
 
 def _is_bulk(f: ActionFeatures) -> bool:
@@ -3476,6 +3506,21 @@ def _reads_nothing_out(f: ActionFeatures) -> bool:
         and not f.external_domains and not f.emails
 
 
+# round 17b: one secret-manager command that lists names or reads metadata (rotation dates,
+# versions, key names), never values
+_SECRET_METADATA_CMD = re.compile(
+    r"(?i)^\s*(?:aws\s+(?:--?\S+(?:[= ]\S+)?\s+)*)?(?:secretsmanager\s+(?:list-secrets|describe-secret|list-secret-version-ids|get-resource-policy)"
+    r"|ssm\s+(?:describe-parameters|get-parameter-history(?!.*--with-decryption)|list-tags-for-resource)"
+    r"|(?:gcloud\s+)?secrets\s+(?:list|describe|versions\s+(?:list|describe))|(?:az\s+)?keyvault\s+secret\s+(?:list|list-versions|show-deleted)"
+    r"|vault\s+kv\s+(?:list|metadata\s+get)|(?:kubectl|oc)\s+(?:-n\s+\S+\s+)?(?:describe\s+secrets?|get\s+secrets?(?!.*\s(?:-o|--output|--template)\b)))\b"
+    r"[^;|&`$\n]*$")
+
+
+def _lists_secret_metadata(f: ActionFeatures) -> bool:
+    cmd = f.command_text
+    return bool(cmd) and len(cmd) < 600 and _SECRET_METADATA_CMD.match(cmd) is not None
+
+
 class HarmResonanceCheck:
     """Closeness to harmful action archetypes, relative to ordinary work and the identity."""
 
@@ -3494,6 +3539,10 @@ class HarmResonanceCheck:
             if cat in _OUTWARD_CATEGORIES and _inward_only(ctx):
                 # every recipient is inside the organisation: nothing is communicated outward
                 return _pass(self.name, "no_harm_resonance", f"closest harmful archetype ({cat.replace('_', ' ')}) needs an outside recipient",
+                             **scores)
+            if cat == "credential_access" and _lists_secret_metadata(ctx.features):
+                # a listing of a secret store's names, versions or rotation dates prints no value
+                return _pass(self.name, "no_harm_resonance", "closest harmful archetype (credential access) needs a secret value",
                              **scores)
             if cat == "exfiltration" and _reads_nothing_out(ctx.features):
                 # a search of a store the policy says holds nothing sensitive, inside: what it

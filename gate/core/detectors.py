@@ -500,7 +500,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         # command that merely says `env` no longer runs the secret-store alternation.
         # (1) a CLI's stored or freshly minted token
         ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
-         r"(?i)(?=[gcakshdvnpy\n])(?:\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
+         r"(?i)(?=[gcakshdvnpyilmtbxoj\n])(?:\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
          r"|\bgh\s+auth\s+token\b|\bgh\s+auth\s+status\b[^;|&\n]*(?:--show-token|-t\b)|\bgcloud\s+auth\s+(?:application-default\s+)?print-(?:access|identity)-token\b"
          r"|\bget-login-password\b|\bget-authorization-token\b|\bconfigure\s+get\s+\S*(?:secret|token|password)"
          r"|\baz\s+account\s+get-access-token\b|\bkubectl\s+config\s+view\b[^;|&\n]*--raw\b|\bsecurity\s+find-(?:generic|internet)-password\b[^;|&\n]*\s-[wg]\b"
@@ -510,7 +510,12 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          # a fresh credential minted to take away (`kubectl create token sa --duration=720h`, an STS
          # session token, a service-account key file, a reset service-principal secret)
          r"|(?:^|\n|\bkubectl\b(?:(?!\bkubectl\b|\bcreate\s)[^\n;|&])*\s)create\s+token\s+[\w.-]+(?:\s+-|\s*(?:$|\n))|\bsts\s+get-session-token\b"
-         r"|\bservice-accounts\s+keys\s+create\b|\bad\s+sp\s+credential\s+reset\b)"),
+         r"|\bservice-accounts\s+keys\s+create\b|\bad\s+(?:sp|app)\s+credential\s+reset\b|\biam\s+create-(?:access-key|service-specific-credential)\b"
+         # round 17b: a package manager's user config (where its tokens live) printed by its resolved
+         # path (`cat "$(npm config get userconfig)"`); a config value whose key names a connection
+         # string, DSN or password selected with jq/yq and printed as it is (not piped on)
+         r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od|cp)\b[^;|&\n]{0,40}?\$\(\s*(?:npm|pnpm|yarn)\s+config\s+get\s+(?:user|global)config\b"
+         r"|\b[jy]q\s+(?:-\w+\s+)*['\"][^'\"\n|]*\.(?:connection_?strings?|connectionstrings?|conn_?str|database_?url|db_?url|dsn|password|passwd|client_?secret|secret_?key)\b[^'\"\n|]*['\"]\s+[^\s|;&<>]+\s*(?:$|[;&\n]))"),
         # (2) a secret manager asked for a value, not for names or metadata (round 17b): SSM
         # parameters decrypted, Secrets Manager values, Vault reads, Google Secret Manager
         # versions, Azure Key Vault secrets, 1Password references and revealed items, Doppler,
@@ -543,6 +548,8 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("credential_file", "reads a credential store",
          r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)"
          r"(?!\.(?:example|sample|template|dist|defaults?)\b)|/etc/shadow\b|/etc/gshadow\b"
+         # round 17b: a pod's mounted service-account token
+         r"|/serviceaccount/token\b"
          # a browser's saved passwords, cookies or card autofill, a password manager's vault, export or
          # emergency kit, a keychain, a file of MFA recovery or backup codes
          r"|/(?:Login\s+Data|Web\s+Data|Cookies|logins\.json|key[34]\.db|cookies\.sqlite)(?![\w.-])"
@@ -595,7 +602,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
                         "vault-token", ".csv", "client_secret", "application_default_credentials", "/login", "/web", "/cookies", "logins.json",
-                        "key3.db", "key4.db", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code."),
+                        "key3.db", "key4.db", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
     "remote_redirect": ("insteadof",),
     "credential_print": (),   # the union of its parts' literals, below
     "backup_deletion": ("backup", "back-up"),
@@ -613,7 +620,7 @@ _DANGER_PART_TRIGGERS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
          "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",
          "auth:token", "docker-credential", "print token", "config get", "create token", "get-session-token", "keys create",
-         "credential reset"),
+         "credential reset", "create-access-key", "create-service-specific-credential", "userconfig", "globalconfig", "jq ", "yq "),
         ("--with-decryption", "get-secret-value", "vault", "versions access", "keyvault", "op://", "--reveal", "doppler",
          "sops", "pass show", "config:get", "chamber", "dump-keychain", "/variables", "glab", "get secret"),
         ("environ", "process.env", ".config.env"),
