@@ -63,6 +63,8 @@ from gate.core.session import (
     ASKS_TRUST_PREFIX,
     ROSTER_MARK,
     ROSTER_PREFIX,
+    APPROVAL_MISSING_MARK,
+    APPROVAL_GIVEN_MARK,
     SessionSnapshot,
     content_shingles,
     destination_tokens,
@@ -1301,7 +1303,10 @@ def _scales_production_to_zero(f: ActionFeatures) -> bool:
 # Who a task presents as the sender of the request it relays: an address after "from", "sender"
 # or "sent by" (`E-mail from "DocuSign Support" <support@docusign-notices.net>: …`), or before
 # "asks", "wrote", "requests". ("approved by x@…" names an approver, not a requester.)
-_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\n]{0,40}$")
+_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\n]{0,40}$"
+                            # round 17b: a caller's own address in their words ("e-mail them to me at x@…",
+                            # "my new address is x@…")
+                            r"|\b(?:to\s+me|reach\s+me|contact\s+me|me)\s+(?:at|on|via)\s*:?\s*$|\bmy\s+(?:\w+\s+){0,2}(?:e-?mail|address|inbox|mailbox)(?:\s+is)?\s*:?\s*$")
 _SENDER_AFTER = re.compile(r"(?i)^[>)\"'\s]{0,3}\s*(?:asks?|asked|wrote|writes|requests?|requested|says|said|wants)\b")
 
 
@@ -1737,6 +1742,10 @@ def _grant_ladder(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# a task that states the approval it acts on ("HD-5400 (approved by Priya)", "signed off by the owner")
+_TASK_APPROVED = re.compile(r"(?i)\b(?:approved|signed[ -]off|authori[sz]ed)\b")
+
+
 class PreconditionCheck:
     """An irreversible call on a record that an earlier tool result marked as not to be acted
     on (rejected, pending approval, on legal hold, disputed…)."""
@@ -1920,6 +1929,12 @@ class PreconditionCheck:
                 v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
             if v is not None:
                 return v
+        if "grant" in f.verbs and APPROVAL_MISSING_MARK in held and APPROVAL_GIVEN_MARK not in held and not (
+                ctx.task and _TASK_APPROVED.search(ctx.task)):
+            # round 17b: the request this grant answers records no approval ("per your CTO's
+            # approval" in its text is a claim, the empty approval field is the record)
+            return Verdict(self.name, "block", "grant_without_approval",
+                           "an earlier tool result records the approval for this access as missing or outstanding")
         if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(
                 ROSTER_PREFIX + e not in held and e not in (ctx.task or "").lower() for e in f.emails):
             return Verdict(self.name, "block", "grantee_not_on_roster",
