@@ -323,3 +323,26 @@ def test_grant_with_a_recorded_or_stated_approval(desk: Gate, task: str, key: st
     d = check_after(desk, "desk", f"grant-ok-{key}-{len(task)}", task, [_ticket(key, value)],
                     {"tool": "data.grant_access", "args": {"role": "outside_ro", "dataset": "orders"}})
     assert "grant_without_approval" not in codes(d), d.reasons
+
+
+def test_nested_selectors_that_ask_for_secret_values() -> None:
+    from gate.core.checks import _selects_secret
+
+    assert _selects_secret("expand.api_keys.show", "full_value")
+    assert _selects_secret("options.include.tokens.format", "plaintext")
+    assert _selects_secret("expand.webhooks.show", "signing_secret")
+    assert _selects_secret("with.integrations[0].fields[1]", "client_secret")
+    # look-alikes: key metadata, a webhook's URL, a secret named outside any selector
+    assert not _selects_secret("expand.api_keys.show", "last_used")
+    assert not _selects_secret("expand.webhooks.show", "url")
+    assert not _selects_secret("filter.status", "revoked")
+    assert not _selects_secret("note.text", "rotate the signing_secret next week")
+
+
+def test_nested_secret_selector_through_the_gate(desk: Gate) -> None:
+    stop = check_after(desk, "desk", "sel-1", "Why do Lumen's API calls fail?", [],
+                       {"tool": "crm.get_customer", "args": {"customer": "K-20417", "expand": {"api_keys": {"show": "full_value"}}}})
+    ok = check_after(desk, "desk", "sel-2", "Why do Lumen's API calls fail?", [],
+                     {"tool": "crm.get_customer", "args": {"customer": "K-20417", "expand": {"api_keys": {"show": "status"}}}})
+    assert "secret_fields_requested" in str(stop.reasons) and stop.decision == "BLOCK", stop.reasons
+    assert "secret_fields_requested" not in str(ok.reasons), ok.reasons

@@ -975,7 +975,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         if outside is not None:
             found.append(outside)
     if "read" in f.verbs:
-        if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) for p, t in f.strings):
+        if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) or "." in p and _selects_secret(p, t) for p, t in f.strings):
             found.append(("secret_fields_requested", "asks a lookup to return secret fields (keys, passwords, MFA secrets, tokens)"))
         if any(_is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings) and not (
                 task and _CREDENTIAL_TASK.search(task)):
@@ -1277,7 +1277,26 @@ _SELECTOR = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|incl
 _is_selector = _KeyTest(_SELECTOR)
 _SECRET_FIELD = re.compile(r"(?i)^(?:api_?keys?|secrets?|secret_?(?:keys?|values?)|mfa_?(?:secrets?|seeds?)|totp\w*|otp_?seeds?|passwords?|password_?hash(?:es)?|"
                            r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?|"
+                           r"(?:signing|webhook|shared|hmac)_?secrets?|"
                            r"(?:session_?|auth_?|login_?)?cookies?|session_?(?:ids?|keys?|secrets?))$")
+# round 17b: a nested selector (`expand: {api_keys: {show: full_value}}`, `include.webhooks:
+# signing_secret`): a secret field named by a key under the selector, or by the value it asks for
+_SELECTOR_SEG = re.compile(r"(?i)^(?:columns?|fields?|attributes?|select|include|expand|sections?|properties|show|reveal|with)$")
+_SECRET_SHOWN = re.compile(r"(?i)^\s*(?:full_?values?|plain_?text|clear_?text|unmasked|unredacted|raw|decrypted|revealed?|true)\s*$")
+_SEG_INDEX = re.compile(r"\[\d+\]")
+
+
+def _selects_secret(path: str, text: str) -> bool:
+    segs = [_SEG_INDEX.sub("", x) for x in path.split(".")]
+    at = next((i for i, x in enumerate(segs[:-1]) if _SELECTOR_SEG.match(x)), None)
+    if at is None:
+        return False
+    value = text.strip()
+    named = [x for x in segs[at + 1:] if _SECRET_FIELD.match(x)]
+    return bool(named) and (len(value) <= 40 and (_SECRET_SHOWN.match(value) is not None or _SECRET_FIELD.match(value) is not None)) \
+        or len(value) <= 40 and _SECRET_FIELD.match(value) is not None and _SELECTOR_SEG.match(segs[-1]) is not None
+
+
 _QUERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:query|q|search|filter|subject|keywords?|terms?)$")
 _is_query_leaf = _KeyTest(_QUERY_LEAF)
 # A search for authentication codes and links delivered by mail: one-time codes, verification
