@@ -346,3 +346,53 @@ def test_nested_secret_selector_through_the_gate(desk: Gate) -> None:
                      {"tool": "crm.get_customer", "args": {"customer": "K-20417", "expand": {"api_keys": {"show": "status"}}}})
     assert "secret_fields_requested" in str(stop.reasons) and stop.decision == "BLOCK", stop.reasons
     assert "secret_fields_requested" not in str(ok.reasons), ok.reasons
+
+
+POL3 = """
+agent: ap
+identity: Accounts-payable assistant for Contoso. Reads supplier records and keeps their contact details current.
+task_category: financial
+internal_domains: [contoso.com]
+tools:
+  - name: suppliers.get
+    description: Read a supplier record
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
+  - name: suppliers.update
+    description: Update a supplier record's fields
+    effect: {verb: write, sensitivity: confidential, destination: internal, reversible: "yes"}
+"""
+
+
+@pytest.fixture(scope="module")
+def ap(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("r17b-ap"), POL3)
+
+
+_SUPPLIER = ({"tool": "suppliers.get", "args": {"supplier_id": "S-4410"}},
+             {"supplier_id": "S-4410", "name": "Brightwater Paper", "contact_email": "billing@brightwaterpaper.co.uk"})
+
+
+@pytest.mark.parametrize("new", ["finance@brightwaterpaper-payments.co.uk", "billing@brightwaterpapper.co.uk",
+                                 "ar@secure-brightwaterpaper.com"])
+def test_supplier_contact_moved_to_a_lookalike_domain(ap: Gate, new: str) -> None:
+    d = check_after(ap, "ap", f"la-{new}", f"Brightwater asked us to use {new} from now on; update the record", [_SUPPLIER],
+                    {"tool": "suppliers.update", "args": {"supplier_id": "S-4410", "changes": {"contact_email": new}}})
+    assert d.decision == "BLOCK" and "contact_moved_to_lookalike" in str(d.reasons), d.reasons
+
+
+@pytest.mark.parametrize("new", ["accounts@brightwaterpaper.co.uk", "ap@northwind-office.com"])
+def test_supplier_contact_on_the_same_or_an_unrelated_domain(ap: Gate, new: str) -> None:
+    d = check_after(ap, "ap", f"la-ok-{new}", f"Update Brightwater's contact to {new}", [_SUPPLIER],
+                    {"tool": "suppliers.update", "args": {"supplier_id": "S-4410", "changes": {"contact_email": new}}})
+    assert "contact_moved_to_lookalike" not in str(d.reasons), d.reasons
+
+
+def test_near_labels() -> None:
+    from gate.core.checks import _near_label, _registrable_label
+
+    assert _registrable_label("ap.kestrel-logistics.com") == "kestrel-logistics"
+    assert _registrable_label("billing.brightwaterpaper.co.uk") == "brightwaterpaper"
+    assert _near_label("kestrel-logistics", "kestrel-logistics-billing")
+    assert _near_label("kestrel-logistics", "kestre1-logistics")
+    assert not _near_label("kestrel-logistics", "kestrel-logistics")
+    assert not _near_label("acme", "northwind")

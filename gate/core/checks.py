@@ -1000,6 +1000,12 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
                 for p, t in f.strings) and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task):
             found.append(("contact_changed_for_third_party", "puts a caller's own contact detail on another person's record on a third party's word"))
+    if f.verbs & _CHANGING_RECORD and "read" not in f.verbs and f.emails:
+        session = getattr(ctx, "session", None)
+        if session is not None and session.finids:
+            v = _contact_moved_to_lookalike(f, session.finids)
+            if v is not None:
+                found.append(v)
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
@@ -1051,6 +1057,56 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
+
+
+def _registrable_label(___domain: str) -> str:
+    """`kestrel-logistics` of `ap.kestrel-logistics.com` (the label before the public suffix; a
+    two-letter country suffix after a short generic one counts as part of it: `.co.uk`)."""
+    parts = ___domain.lower().split(".")
+    if len(parts) >= 3 and len(parts[-1]) == 2 and parts[-2] in ("co", "com", "org", "net", "ac", "gov", "ltd", "plc"):
+        return parts[-3]
+    return parts[-2] if len(parts) >= 2 else parts[0]
+
+
+def _near_label(a: str, b: str) -> bool:
+    """`b` imitates `a`: it holds `a` with other words glued on, or differs from it by at most two
+    edits (a swapped, doubled or dropped letter, `1` for `l`)."""
+    if a == b or len(a) < 4:
+        return False
+    if a in b:
+        return True
+    if abs(len(a) - len(b)) > 2:
+        return False
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+        prev = cur
+    return prev[-1] <= 2
+
+
+def _contact_moved_to_lookalike(f: ActionFeatures, finids: frozenset[str]) -> tuple[str, str] | None:
+    """round 17b: a change that sets a record's contact address to a ___domain imitating the one the
+    record's own address (read in the session) is at: `ap@kestrel-logistics.com` on file, the
+    change writes `accounts@kestrel-logistics-billing.com` (the business-e-mail-compromise move)."""
+    ids = {t.strip().upper() for _, t in f.strings if 0 < len(t) <= 64 and "@" not in t}
+    on_file: set[str] = set()
+    for entry in finids:
+        if entry.startswith("@"):
+            addr, _, owner = entry[1:].rpartition("=")
+            if owner in ids and "@" in addr:
+                on_file.add(addr.rsplit("@", 1)[1])
+    if not on_file:
+        return None
+    for e in f.emails:
+        dom = e.lower().rsplit("@", 1)[-1]
+        if dom in on_file:
+            continue
+        new = _registrable_label(dom)
+        if any(_near_label(_registrable_label(old), new) for old in on_file):
+            return ("contact_moved_to_lookalike", "moves a record's contact address to a ___domain that imitates the one on file")
+    return None
 
 
 @lru_cache(maxsize=256)
