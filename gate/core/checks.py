@@ -64,6 +64,7 @@ from gate.core.session import (
     ROSTER_MARK,
     ROSTER_PREFIX,
     APPROVAL_MISSING_MARK,
+    EVENT_PREFIX,
     APPROVAL_GIVEN_MARK,
     SessionSnapshot,
     content_shingles,
@@ -2020,6 +2021,10 @@ class PreconditionCheck:
             v = _ledger_violation(ctx, by_id)
             if v is not None:
                 return v
+        if sending and f.destination == "external":
+            v = _schedule_to_outsider(ctx, held)
+            if v is not None:
+                return v
         if sending:
             v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None) or \
                 (_account_data_to_non_owner(ctx, by_id) if f.destination == "external" else None) or _forwards_credential_message(ctx, held)
@@ -2108,6 +2113,25 @@ class PreconditionCheck:
                     return Verdict(self.name, "block", "owner_not_requester",
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
+
+
+def _schedule_to_outsider(ctx: CheckContext, held: frozenset[str]) -> Verdict | None:
+    """round 17b: a message to someone outside the organisation that reproduces two or more entries
+    of a calendar a result listed (an executive's meetings and travel for a self-declared
+    assistant, a "travel agency", a "new colleague" on another ___domain)."""
+    titles = [x[len(EVENT_PREFIX):] for x in held if x.startswith(EVENT_PREFIX)]
+    if len(titles) < 2:
+        return None
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    recipients = [m.group(1).lower() for path, t in f.strings if _is_dest_leaf(path) for m in EMAIL_RX.finditer(t)]
+    if not recipients or all(is_internal(d, internal) for d in recipients):
+        return None
+    body = " ".join(t for p, t in f.strings if not _is_dest_leaf(p)).lower()
+    if sum(1 for t in titles if t in body) >= 2:
+        return Verdict("preconditions", "block", "schedule_to_outsider",
+                       "the message gives someone outside the organisation entries of a calendar read in the session")
+    return None
 
 
 def _account_data_to_non_owner(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:

@@ -22,6 +22,7 @@ from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse
 
 __all__ = [
     "APPROVAL_MISSING_MARK",
+    "EVENT_PREFIX",
     "APPROVAL_GIVEN_MARK",
     "SessionSnapshot",
     "SnapshotError",
@@ -389,6 +390,12 @@ _ROSTER_KEY = re.compile(r"(?i)^(?:on_?call(?:_?(?:rota|roster|list|engineers|pe
 # `approval_status: pending`) or given (an approver, `approved`); a grant is read against them
 APPROVAL_MISSING_MARK = "*=approval_missing"
 APPROVAL_GIVEN_MARK = "*=approval_given"
+# round 17b: the titles of a calendar's entries a result listed (`events: [{title, start}, …]`),
+# for an outside message that reproduces someone's schedule
+EVENT_PREFIX = "*=event:"
+_EVENTS_KEY = re.compile(r"(?i)^(?:events|items|meetings|appointments|entries|schedule|calendar)$")
+_EVENT_TITLE_KEY = re.compile(r"(?i)^(?:title|summary|subject|name)$")
+_EVENT_TIME_KEY = re.compile(r"(?i)^(?:start|start_?time|starts?_?at|begin|when|date_?time|dtstart)$")
 _APPROVALS_KEY = re.compile(r"(?i)^(?:approvals?|approved_?by|approvers?|sign_?offs?|approval_?status)$")
 _APPROVAL_OPEN_VALUE = re.compile(r"(?i)^\s*(?:|none|null|n/?a|no|pending(?:[ _-]approval)?|awaiting(?:[ _-]approval)?|not[ _-]?(?:yet[ _-]?)?approved|requested|open|missing|unapproved|rejected|denied)\s*$")
 
@@ -415,6 +422,12 @@ def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None
                 elif isinstance(v, str) or any(isinstance(x, (str, dict)) and x for x in v):
                     out.add(APPROVAL_GIVEN_MARK)
                 continue
+            if isinstance(v, list) and len(v) >= 2 and _EVENTS_KEY.match(str(k)):
+                titles = [t.strip().lower() for x in v[:60] if isinstance(x, dict) and any(_EVENT_TIME_KEY.match(str(kk)) for kk in x)
+                          for kk, t in x.items() if isinstance(t, str) and _EVENT_TITLE_KEY.match(str(kk)) and 4 <= len(t.strip()) <= 120]
+                if len(titles) >= 2:
+                    out.update(EVENT_PREFIX + t for t in titles)
+                    continue
             if isinstance(v, list) and _ROSTER_KEY.match(str(k)):
                 people = {m.group(0).lower() for x in v if isinstance(x, str) for m in EMAIL_RX.finditer(x)}
                 if people:
