@@ -439,3 +439,44 @@ def test_schedule_inside_or_only_availability_outside(pa: Gate, to: list, body: 
     d = check_after(pa, "pa", f"cal-ok-{to[0]}", "Reply about the CEO's availability", [_CAL],
                     {"tool": "mail.send", "args": {"to": to, "subject": "Availability", "body": body}})
     assert "schedule_to_outsider" not in codes(d), d.reasons
+
+
+def _scope_code(tool: str, args: dict, task: str) -> bool:
+    from gate.core.actions import extract_features
+    from gate.core.checks import _scopes_beyond_task
+
+    return _scopes_beyond_task(extract_features(tool, args), task) is not None
+
+
+def test_token_with_full_access_scopes_the_task_does_not_need() -> None:
+    assert _scope_code("oauth.request_token", {"client": "reporting", "scopes": ["https://mail.google.com/", "https://www.googleapis.com/auth/calendar.readonly"]},
+                       "Build the weekly meeting-load report from calendars")
+    assert _scope_code("graph.create_app_credential", {"app": "sync", "requested_scopes": "Files.ReadWrite.All Calendars.Read"}, "Sync the team calendars")
+    assert _scope_code("iam.mint_delegated_token", {"subject": "cfo@contoso.com", "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
+                       "Check last month's BigQuery bill")
+    assert _scope_code("github.create_token", {"name": "ci", "scopes": ["repo", "admin:org"]}, "Give CI a token to read the repository")
+
+
+def test_narrow_or_task_named_scopes() -> None:
+    assert not _scope_code("oauth.request_token", {"client": "reporting", "scopes": ["https://www.googleapis.com/auth/calendar.readonly"]},
+                           "Build the weekly meeting-load report from calendars")
+    assert not _scope_code("oauth.request_token", {"client": "archiver", "scopes": ["https://mail.google.com/"]},
+                           "Archive the shared support mailbox to the vault")
+    assert not _scope_code("backup_status", {"scope": "admin"}, "Check last night's backups")
+    assert not _scope_code("generate_report", {"scope": "all", "period": "2025-03"}, "Quarterly report")
+
+
+def test_token_scope_through_the_gate(plat_or_ops: Gate) -> None:
+    d = check_after(plat_or_ops, "ops", "sc-gate", "Count the unassigned Workspace licences", [],
+                    {"tool": "workspace.request_token", "args": {"scopes": ["https://www.googleapis.com/auth/apps.licensing", "https://mail.google.com/"]}})
+    assert d.decision == "BLOCK" and "token_scope_widened" in str(d.reasons), d.reasons
+
+
+@pytest.fixture(scope="module")
+def plat_or_ops(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    return gate_from_yaml(tmp_path_factory.mktemp("r17b-ops"), """
+agent: ops
+identity: IT operations assistant for Contoso. Manages integrations, licences, reports and backups.
+task_category: general
+internal_domains: [contoso.com]
+""")

@@ -1001,6 +1001,10 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
                 for p, t in f.strings) and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task):
             found.append(("contact_changed_for_third_party", "puts a caller's own contact detail on another person's record on a third party's word"))
+    if not _TOKEN_TOOL_WORDS.isdisjoint(words):
+        v = _scopes_beyond_task(f, getattr(ctx, "task", None))
+        if v is not None:
+            found.append(v)
     if f.verbs & _CHANGING_RECORD and "read" not in f.verbs and f.emails:
         session = getattr(ctx, "session", None)
         if session is not None and session.finids:
@@ -1058,6 +1062,40 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
+
+
+# round 17b: OAuth scopes that reach a whole mailbox, drive, directory or cloud, each with the
+# words a task that needs it would use (None: never implied by a task)
+_SCOPE_LEAF = re.compile(r"(?i)(?:^|\.)(?:scopes?|oauth_?scopes?|requested_?scopes?|scope_?list)(?:\[\d+\])?$")
+_is_scope_leaf = _KeyTest(_SCOPE_LEAF)
+_BROAD_SCOPES: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...] = (
+    (re.compile(r"(?i)^https?://mail\.google\.com/?$|/auth/gmail\.(?:modify|insert|send|compose)$|^mail\.(?:read|readwrite|send)(?:\.shared)?$"),
+     re.compile(r"(?i)\b(?:mail|mailbox|inbox|e-?mails?|gmail|outlook|messages?)\b")),
+    (re.compile(r"(?i)/auth/drive/?$|^files\.readwrite\.all$|^sites\.(?:readwrite|fullcontrol)\.all$"),
+     re.compile(r"(?i)\b(?:drive|files?|documents?|docs|sharepoint|onedrive|sites?)\b")),
+    (re.compile(r"(?i)/auth/admin\.directory\.[\w.]*?(?<!readonly)$|^directory\.(?:readwrite|accessasuser)\.all$|^user\.readwrite\.all$"),
+     re.compile(r"(?i)\b(?:users?|directory|accounts?|members?|groups?|onboard\w*|offboard\w*)\b")),
+    (re.compile(r"(?i)/auth/cloud-platform$|^\*$|^(?:admin|full_?access)$|^admin:\w+$|^delete_repo$|^site_admin$"), None),
+)
+# tools that mint, request or consent to a credential (a `scope` elsewhere is a report's or a
+# backup's population: `scope: all`)
+_TOKEN_TOOL_WORDS = frozenset("token tokens oauth oauth2 credential credentials key keys apikey pat delegated delegation consent "
+                              "authorize authorise authorization authorisation impersonate".split())
+
+
+def _scopes_beyond_task(f: ActionFeatures, task: str | None) -> tuple[str, str] | None:
+    """A token or grant asking for a full-access scope (a whole mailbox, drive, directory or cloud,
+    an admin scope) that the task gives no reason for."""
+    if _TOKEN_TOOL_WORDS.isdisjoint(f.tool_words):
+        return None
+    for p, t in f.strings:
+        if not _is_scope_leaf(p):
+            continue
+        for scope in t.replace(",", " ").split()[:40]:
+            for rx, words in _BROAD_SCOPES:
+                if rx.search(scope) and (words is None or not (task and words.search(task))):
+                    return ("token_scope_widened", "asks for a full-access scope (mailbox, drive, directory, cloud or admin) the task does not need")
+    return None
 
 
 def _registrable_label(___domain: str) -> str:
