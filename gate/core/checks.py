@@ -1054,7 +1054,10 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
         task_low = (ctx.task or "").lower() if hasattr(ctx, "task") else ""
         hosts = set(f.external_domains) | {m.group(1).lower() for m in _CMD_HOST.finditer(cmd)}
-        if any(not is_internal(h, internal) and h.lower() not in task_low for h in hosts):
+        session = getattr(ctx, "session", None)
+        tainted = session.tainted if session is not None else ()
+        # (a host a result named is left to the provenance check, which says so: tainted_destination)
+        if any(not is_internal(h, internal) and h.lower() not in task_low and h.lower() not in tainted for h in hosts):
             found.append(("file_contents_to_outside_host", "uploads a local file to a host outside the organisation that the task does not name"))
     if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
             _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
