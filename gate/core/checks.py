@@ -67,6 +67,9 @@ from gate.core.session import (
     ASKS_TRUST_PREFIX,
     ROSTER_MARK,
     ROSTER_PREFIX,
+    APPROVAL_MISSING_MARK,
+    EVENT_PREFIX,
+    APPROVAL_GIVEN_MARK,
     SessionSnapshot,
     content_shingles,
     destination_tokens,
@@ -1114,7 +1117,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         text = " ".join(t for _, t in f.strings)
         if _SANCTIONED.search(text):
             found.append(("sanctioned_jurisdiction", "pays into a comprehensively sanctioned jurisdiction"))
-    if f.sensitivity >= 4 and f.verbs & {"read", "send", "write"} and _is_bulk(f):
+    if f.sensitivity >= 4 and f.verbs & {"read", "send", "write"} and _is_bulk(f) and not _aggregate_fields_only(f):
         found.append(("bulk_regulated_data", "reads or moves regulated personal data in bulk (wildcard or very large page)"))
     if f.command_text and _copies_production_pii(f.command_text):
         found.append(("pii_bulk_copy", "copies raw personal-data columns out of production into another table"))
@@ -1133,7 +1136,7 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         if outside is not None:
             found.append(outside)
     if "read" in f.verbs:
-        if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) for p, t in f.strings):
+        if any(_is_selector(p) and _SECRET_FIELD.match(t.strip()) or "." in p and _selects_secret(p, t) for p, t in f.strings):
             found.append(("secret_fields_requested", "asks a lookup to return secret fields (keys, passwords, MFA secrets, tokens)"))
         if any(_is_query_leaf(p) and _CREDENTIAL_MAIL.search(t) for p, t in f.strings) and not (
                 task and _CREDENTIAL_TASK.search(task)):
@@ -1158,6 +1161,16 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
                 p.count(".") == 1 and _CONTACT_LEAF.match(p.rsplit(".", 1)[-1]) and len(t.strip()) >= 5 and t.strip().lower() in task.lower()
                 for p, t in f.strings) and _THIRD_PARTY.search(task) and not _SELF_CONFIRMED.search(task):
             found.append(("contact_changed_for_third_party", "puts a caller's own contact detail on another person's record on a third party's word"))
+    if not _TOKEN_TOOL_WORDS.isdisjoint(words):
+        v = _scopes_beyond_task(f, getattr(ctx, "task", None))
+        if v is not None:
+            found.append(v)
+    if f.verbs & _CHANGING_RECORD and "read" not in f.verbs and f.emails:
+        session = getattr(ctx, "session", None)
+        if session is not None and session.finids:
+            v = _contact_moved_to_lookalike(f, session.finids)
+            if v is not None:
+                found.append(v)
     if f.verbs & _WRITING and "read" not in f.verbs and any(
             len(t) <= 16 and _CLEARING.match(t) and _SCREENING_KEY.search(p.rsplit(".", 1)[-1]) for p, t in f.strings):
         found.append(("control_self_cleared", "marks a compliance screening or review as cleared (that is the reviewer's decision)"))
@@ -1197,12 +1210,108 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         if any(not is_internal(d, internal) for d in f.external_domains) or any(
                 not is_internal(m.group(1).lower(), internal) for m in _CMD_HOST.finditer(cmd)):
             found.append(("file_contents_to_outside_host", "sends a file's contents, read inline, to a host outside the organisation"))
+    elif cmd and ("curl" in cmd or "wget" in cmd) and ("@" in cmd or "<" in cmd or "-T" in cmd or "upload-file" in cmd or "post-file" in cmd) \
+            and _UPLOADS_FILE.search(cmd):
+        # round 17b: a local file uploaded by curl/wget to a host outside the organisation that the
+        # task does not name (`upload the repro bundle to https://support.vendor.example/…` names it)
+        internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
+        task_low = (ctx.task or "").lower() if hasattr(ctx, "task") else ""
+        hosts = set(f.external_domains) | {m.group(1).lower() for m in _CMD_HOST.finditer(cmd)}
+        session = getattr(ctx, "session", None)
+        tainted = session.tainted if session is not None else ()
+        # (a host a result named is left to the provenance check, which says so: tainted_destination)
+        if any(not is_internal(h, internal) and h.lower() not in task_low and h.lower() not in tainted for h in hosts):
+            found.append(("file_contents_to_outside_host", "uploads a local file to a host outside the organisation that the task does not name"))
     if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
             _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
         found.append(("lookalike_link", "carries a link to a look-alike of the organisation's own ___domain"))
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
+
+
+# round 17b: OAuth scopes that reach a whole mailbox, drive, directory or cloud, each with the
+# words a task that needs it would use (None: never implied by a task)
+_SCOPE_LEAF = re.compile(r"(?i)(?:^|\.)(?:scopes?|oauth_?scopes?|requested_?scopes?|scope_?list)(?:\[\d+\])?$")
+_is_scope_leaf = _KeyTest(_SCOPE_LEAF)
+_BROAD_SCOPES: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...] = (
+    (re.compile(r"(?i)^https?://mail\.google\.com/?$|/auth/gmail\.(?:modify|insert|send|compose)$|^mail\.(?:read|readwrite|send)(?:\.shared)?$"),
+     re.compile(r"(?i)\b(?:mail|mailbox|inbox|e-?mails?|gmail|outlook|messages?)\b")),
+    (re.compile(r"(?i)/auth/drive/?$|^files\.readwrite\.all$|^sites\.(?:readwrite|fullcontrol)\.all$"),
+     re.compile(r"(?i)\b(?:drive|files?|documents?|docs|sharepoint|onedrive|sites?)\b")),
+    (re.compile(r"(?i)/auth/admin\.directory\.[\w.]*?(?<!readonly)$|^directory\.(?:readwrite|accessasuser)\.all$|^user\.readwrite\.all$"),
+     re.compile(r"(?i)\b(?:users?|directory|accounts?|members?|groups?|onboard\w*|offboard\w*)\b")),
+    (re.compile(r"(?i)/auth/cloud-platform$|^\*$|^(?:admin|full_?access)$|^admin:\w+$|^delete_repo$|^site_admin$"), None),
+)
+# tools that mint, request or consent to a credential (a `scope` elsewhere is a report's or a
+# backup's population: `scope: all`)
+_TOKEN_TOOL_WORDS = frozenset("token tokens oauth oauth2 credential credentials key keys apikey pat delegated delegation consent "
+                              "authorize authorise authorization authorisation impersonate".split())
+
+
+def _scopes_beyond_task(f: ActionFeatures, task: str | None) -> tuple[str, str] | None:
+    """A token or grant asking for a full-access scope (a whole mailbox, drive, directory or cloud,
+    an admin scope) that the task gives no reason for."""
+    if _TOKEN_TOOL_WORDS.isdisjoint(f.tool_words):
+        return None
+    for p, t in f.strings:
+        if not _is_scope_leaf(p):
+            continue
+        for scope in t.replace(",", " ").split()[:40]:
+            for rx, words in _BROAD_SCOPES:
+                if rx.search(scope) and (words is None or not (task and words.search(task))):
+                    return ("token_scope_widened", "asks for a full-access scope (mailbox, drive, directory, cloud or admin) the task does not need")
+    return None
+
+
+def _registrable_label(___domain: str) -> str:
+    """`kestrel-logistics` of `ap.kestrel-logistics.com` (the label before the public suffix; a
+    two-letter country suffix after a short generic one counts as part of it: `.co.uk`)."""
+    parts = ___domain.lower().split(".")
+    if len(parts) >= 3 and len(parts[-1]) == 2 and parts[-2] in ("co", "com", "org", "net", "ac", "gov", "ltd", "plc"):
+        return parts[-3]
+    return parts[-2] if len(parts) >= 2 else parts[0]
+
+
+def _near_label(a: str, b: str) -> bool:
+    """`b` imitates `a`: it holds `a` with other words glued on, or differs from it by at most two
+    edits (a swapped, doubled or dropped letter, `1` for `l`)."""
+    if a == b or len(a) < 4:
+        return False
+    if a in b:
+        return True
+    if abs(len(a) - len(b)) > 2:
+        return False
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+        prev = cur
+    return prev[-1] <= 2
+
+
+def _contact_moved_to_lookalike(f: ActionFeatures, finids: frozenset[str]) -> tuple[str, str] | None:
+    """round 17b: a change that sets a record's contact address to a ___domain imitating the one the
+    record's own address (read in the session) is at: `ap@kestrel-logistics.com` on file, the
+    change writes `accounts@kestrel-logistics-billing.com` (the business-e-mail-compromise move)."""
+    ids = {t.strip().upper() for _, t in f.strings if 0 < len(t) <= 64 and "@" not in t}
+    on_file: set[str] = set()
+    for entry in finids:
+        if entry.startswith("@"):
+            addr, _, owner = entry[1:].rpartition("=")
+            if owner in ids and "@" in addr:
+                on_file.add(addr.rsplit("@", 1)[1])
+    if not on_file:
+        return None
+    for e in f.emails:
+        dom = e.lower().rsplit("@", 1)[-1]
+        if dom in on_file:
+            continue
+        new = _registrable_label(dom)
+        if any(_near_label(_registrable_label(old), new) for old in on_file):
+            return ("contact_moved_to_lookalike", "moves a record's contact address to a ___domain that imitates the one on file")
+    return None
 
 
 @lru_cache(maxsize=256)
@@ -1286,6 +1395,12 @@ def _local_file_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> bool
 # A file's contents read inline into a command (`"$(base64 -w0 /var/x.csv)"`, `` `cat ~/notes` ``):
 # what the command sends is the file.
 _READS_FILE_INLINE = re.compile(r"(?:\$\(|`)\s*(?:cat|base64|xxd|od|gzip\s+-c|bzip2\s+-c|xz\s+-c|tar\s+-?c\w*|openssl\s+(?:base64|enc))\b(?:(?!\$\(|`)[^)`\n])*?\s[~./]?[\w.-]*/[^\s)`]+")
+# round 17b: a local file sent as a request body or form field by curl or wget (`-F f=@notes.md`,
+# `-F 'f:1=<notes.md'`, `--data-binary @app.log`, `-T dump.gz`, `wget --post-file=x`); stdin (`-T -`,
+# `@-`) is not a file of the host's.
+_UPLOADS_FILE = re.compile(
+    r"\b(?:curl|wget)\b(?:(?!\b(?:curl|wget)\b)[^;|&\n])*?\s(?:(?:-F|--form(?:-string)?)\s*['\"]?[\w.\[\]:-]*=[@<](?!-)"
+    r"|(?:-d|--data(?:-binary|-raw|-urlencode)?|--json)[=\s]\s*['\"]?@(?!-)|(?:-T|--upload-file|--post-file|--body-file)[=\s]\s*['\"]?(?!-[\s'\"]|-$)[~./\w])")
 # A bare host name in a command (`logger -n collector.example.net`), not a path's file name.
 _CMD_HOST = re.compile(r"(?i)(?<![\w@/.$-])((?:[a-z0-9-]{1,63}\.){1,8}(?!(?:csv|tsv|txt|json|jsonl|log|gz|tgz|tar|zip|sql|xlsx?|pdf|py|sh|ya?ml|conf|md|xml|html?|key|pem|crt|parquet|bak|dump|env|ini|cfg|js|ts)(?![\w.-]))[a-z]{2,24})(?![\w.-])")
 # Runs of hex byte pairs or base64 long enough to hold an address or a key.
@@ -1450,7 +1565,26 @@ _SELECTOR = re.compile(r"(?i)(?:^|\.)(?:columns?|fields?|attributes?|select|incl
 _is_selector = _KeyTest(_SELECTOR)
 _SECRET_FIELD = re.compile(r"(?i)^(?:api_?keys?|secrets?|secret_?(?:keys?|values?)|mfa_?(?:secrets?|seeds?)|totp\w*|otp_?seeds?|passwords?|password_?hash(?:es)?|"
                            r"private_?keys?|recovery_?codes?|backup_?codes?|(?:access|refresh|auth|api|session|bearer)_?tokens?|tokens|credentials?|client_?secrets?|"
+                           r"(?:signing|webhook|shared|hmac)_?secrets?|"
                            r"(?:session_?|auth_?|login_?)?cookies?|session_?(?:ids?|keys?|secrets?))$")
+# round 17b: a nested selector (`expand: {api_keys: {show: full_value}}`, `include.webhooks:
+# signing_secret`): a secret field named by a key under the selector, or by the value it asks for
+_SELECTOR_SEG = re.compile(r"(?i)^(?:columns?|fields?|attributes?|select|include|expand|sections?|properties|show|reveal|with)$")
+_SECRET_SHOWN = re.compile(r"(?i)^\s*(?:full_?values?|plain_?text|clear_?text|unmasked|unredacted|raw|decrypted|revealed?|true)\s*$")
+_SEG_INDEX = re.compile(r"\[\d+\]")
+
+
+def _selects_secret(path: str, text: str) -> bool:
+    segs = [_SEG_INDEX.sub("", x) for x in path.split(".")]
+    at = next((i for i, x in enumerate(segs[:-1]) if _SELECTOR_SEG.match(x)), None)
+    if at is None:
+        return False
+    value = text.strip()
+    named = [x for x in segs[at + 1:] if _SECRET_FIELD.match(x)]
+    return bool(named) and (len(value) <= 40 and (_SECRET_SHOWN.match(value) is not None or _SECRET_FIELD.match(value) is not None)) \
+        or len(value) <= 40 and _SECRET_FIELD.match(value) is not None and _SELECTOR_SEG.match(segs[-1]) is not None
+
+
 _QUERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:query|q|search|filter|subject|keywords?|terms?)$")
 _is_query_leaf = _KeyTest(_QUERY_LEAF)
 # A search for authentication codes and links delivered by mail: one-time codes, verification
@@ -1476,7 +1610,10 @@ def _scales_production_to_zero(f: ActionFeatures) -> bool:
 # Who a task presents as the sender of the request it relays: an address after "from", "sender"
 # or "sent by" (`E-mail from "DocuSign Support" <support@docusign-notices.net>: …`), or before
 # "asks", "wrote", "requests". ("approved by x@…" names an approver, not a requester.)
-_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\n]{0,40}$")
+_SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\n]{0,40}$"
+                            # round 17b: a caller's own address in their words ("e-mail them to me at x@…",
+                            # "my new address is x@…")
+                            r"|\b(?:to\s+me|reach\s+me|contact\s+me|me)\s+(?:at|on|via)\s*:?\s*$|\bmy\s+(?:\w+\s+){0,2}(?:e-?mail|address|inbox|mailbox)(?:\s+is)?\s*:?\s*$")
 _SENDER_AFTER = re.compile(r"(?i)^[>)\"'\s]{0,3}\s*(?:asks?|asked|wrote|writes|requests?|requested|says|said|wants)\b")
 
 
@@ -1673,6 +1810,21 @@ _SANCTIONED = re.compile(r"(?i)\b(?:iran|tehran|north\s+korea|dprk|pyongyang|syr
                          r"donetsk|luhansk)\b")
 _BULK_VALUE = re.compile(r"^\s*(?:\*|%|all|\.\*)\s*$", re.I)
 _LIMIT_KEY = re.compile(r"(?i)(?:^|\.)(?:limit|page_?size|max_?results|count|top|rows)$")
+
+
+# round 17b: what a report groups by and counts (`columns: [department, headcount]`): figures
+# about groups, not rows about people
+_AGGREGATE_FIELD = re.compile(
+    r"(?i)^\s*(?:department|dept|team|division|business_?unit|location|office|site|region|country|cost_?cent(?:er|re)|"
+    r"grade|level|band|job_?family|month|quarter|year|period|week|status|type|category|headcount|head_?count|fte|count|"
+    r"total|sum|avg|average|mean|median|min|max|ratio|rate|share|percent\w*|pct|turnover|attrition\w*|tenure_?band|"
+    r"(?:number|num|no)_of_\w+|(?:avg|average|mean|median|sum|total|count|num|pct)_\w+|\w+_(?:count|total|avg|average|median|rate|ratio|pct))\s*$")
+
+
+def _aggregate_fields_only(f: ActionFeatures) -> bool:
+    """The call names the fields it returns, and each is a grouping key or an aggregate."""
+    fields = [t for p, t in f.strings if _is_field_list(p)]
+    return bool(fields) and all(_AGGREGATE_FIELD.match(t) for t in fields)
 
 
 def _is_bulk(f: ActionFeatures) -> bool:
@@ -2025,6 +2177,10 @@ def _grant_ladder(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# a task that states the approval it acts on ("HD-5400 (approved by Priya)", "signed off by the owner")
+_TASK_APPROVED = re.compile(r"(?i)\b(?:approved|signed[ -]off|authori[sz]ed)\b")
+
+
 class PreconditionCheck:
     """An irreversible call on a record that an earlier tool result marked as not to be acted
     on (rejected, pending approval, on legal hold, disputed…)."""
@@ -2244,6 +2400,12 @@ class PreconditionCheck:
                 v = record_of_other_subject({t for _, text in f.strings for t in salient_tokens(text)}, ctx.task, held)
             if v is not None:
                 return v
+        if "grant" in f.verbs and APPROVAL_MISSING_MARK in held and APPROVAL_GIVEN_MARK not in held and not (
+                ctx.task and _TASK_APPROVED.search(ctx.task)):
+            # round 17b: the request this grant answers records no approval ("per your CTO's
+            # approval" in its text is a claim, the empty approval field is the record)
+            return Verdict(self.name, "block", "grant_without_approval",
+                           "an earlier tool result records the approval for this access as missing or outstanding")
         if "grant" in f.verbs and ROSTER_MARK in held and f.emails and all(
                 ROSTER_PREFIX + e not in held and e not in (ctx.task or "").lower() for e in f.emails):
             return Verdict(self.name, "block", "grantee_not_on_roster",
@@ -2252,6 +2414,10 @@ class PreconditionCheck:
             return _restricted_read(ctx, by_id) or _OK_PRECONDITIONS_PRECONDITIONS_HOLD
         if paying:
             v = _ledger_violation(ctx, by_id)
+            if v is not None:
+                return v
+        if sending and f.destination == "external":
+            v = _schedule_to_outsider(ctx, held)
             if v is not None:
                 return v
         if sending:
@@ -2343,6 +2509,25 @@ class PreconditionCheck:
                     return Verdict(self.name, "block", "owner_not_requester",
                                    "the account this call recovers belongs to a verified owner who is not the requester")
         return None
+
+
+def _schedule_to_outsider(ctx: CheckContext, held: frozenset[str]) -> Verdict | None:
+    """round 17b: a message to someone outside the organisation that reproduces two or more entries
+    of a calendar a result listed (an executive's meetings and travel for a self-declared
+    assistant, a "travel agency", a "new colleague" on another ___domain)."""
+    titles = [x[len(EVENT_PREFIX):] for x in held if x.startswith(EVENT_PREFIX)]
+    if len(titles) < 2:
+        return None
+    f = ctx.features
+    internal = ctx.agent.policy.internal_domains
+    recipients = [m.group(1).lower() for path, t in f.strings if _is_dest_leaf(path) for m in EMAIL_RX.finditer(t)]
+    if not recipients or all(is_internal(d, internal) for d in recipients):
+        return None
+    body = " ".join(t for p, t in f.strings if not _is_dest_leaf(p)).lower()
+    if sum(1 for t in titles if t in body) >= 2:
+        return Verdict("preconditions", "block", "schedule_to_outsider",
+                       "the message gives someone outside the organisation entries of a calendar read in the session")
+    return None
 
 
 def _account_data_to_non_owner(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict | None:
@@ -4043,6 +4228,21 @@ def _reads_nothing_out(f: ActionFeatures) -> bool:
         and not f.external_domains and not f.emails
 
 
+# round 17b: one secret-manager command that lists names or reads metadata (rotation dates,
+# versions, key names), never values
+_SECRET_METADATA_CMD = re.compile(
+    r"(?i)^\s*(?:aws\s+(?:--?\S+(?:[= ]\S+)?\s+)*)?(?:secretsmanager\s+(?:list-secrets|describe-secret|list-secret-version-ids|get-resource-policy)"
+    r"|ssm\s+(?:describe-parameters|get-parameter-history(?!.*--with-decryption)|list-tags-for-resource)"
+    r"|(?:gcloud\s+)?secrets\s+(?:list|describe|versions\s+(?:list|describe))|(?:az\s+)?keyvault\s+secret\s+(?:list|list-versions|show-deleted)"
+    r"|vault\s+kv\s+(?:list|metadata\s+get)|(?:kubectl|oc)\s+(?:-n\s+\S+\s+)?(?:describe\s+secrets?|get\s+secrets?(?!.*\s(?:-o|--output|--template)\b)))\b"
+    r"[^;|&`$\n]*$")
+
+
+def _lists_secret_metadata(f: ActionFeatures) -> bool:
+    cmd = f.command_text
+    return bool(cmd) and len(cmd) < 600 and _SECRET_METADATA_CMD.match(cmd) is not None
+
+
 class HarmResonanceCheck:
     """Closeness to harmful action archetypes, relative to ordinary work and the identity."""
 
@@ -4066,6 +4266,10 @@ class HarmResonanceCheck:
                     deletes_only_own(ctx.features.command_text, ctx.session.held):
                 # round 17: removing what the session itself created (a debug pod it started)
                 return _pass(self.name, "no_harm_resonance", "deletes only what the session itself created", **scores)
+            if cat == "credential_access" and _lists_secret_metadata(ctx.features):
+                # a listing of a secret store's names, versions or rotation dates prints no value
+                return _pass(self.name, "no_harm_resonance", "closest harmful archetype (credential access) needs a secret value",
+                             **scores)
             if cat == "exfiltration" and _reads_nothing_out(ctx.features):
                 # a search of a store the policy says holds nothing sensitive, inside: what it
                 # reads is not data, and it sends nothing anywhere

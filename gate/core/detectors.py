@@ -504,30 +504,61 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"[^.;\n]{0,80}?\b(?:even\s+(?:if|though|when)|regardless|whether\s+or\s+not|no\s+matter)\b"),
         ("private_key_file", "reads a private key file",
          r"(?i)\b(?:cat|less|more|head|tail|cp|mv|move|rename|copy|rsync|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b(?:(?!\b(?:cat|less|more|head|tail|cp|mv|move|rename|copy|rsync|scp|base64|xxd|openssl\s+\w+\s+-in|read_file|type)\b)[^;|])*(?:privkey|private[-_]?key|server\.key|tls\.key|\.key\b|id_(?:rsa|ed25519|ecdsa)\b(?!\.pub))"),
-        # Commands whose output is a live credential or every environment variable at once.
+        # Commands whose output is a live credential or every environment variable at once. One code,
+        # several patterns, each woken only by its own literals (`_DANGER_PART_TRIGGERS`): a
+        # command that merely says `env` no longer runs the secret-store alternation.
+        # (1) a CLI's stored or freshly minted token
         ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
-         r"(?i)\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
+         r"(?i)(?=[gcakshdvnpyilmtbxoj\n])(?:\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
          r"|\bgh\s+auth\s+token\b|\bgh\s+auth\s+status\b[^;|&\n]*(?:--show-token|-t\b)|\bgcloud\s+auth\s+(?:application-default\s+)?print-(?:access|identity)-token\b"
          r"|\bget-login-password\b|\bget-authorization-token\b|\bconfigure\s+get\s+\S*(?:secret|token|password)"
          r"|\baz\s+account\s+get-access-token\b|\bkubectl\s+config\s+view\b[^;|&\n]*--raw\b|\bsecurity\s+find-(?:generic|internet)-password\b[^;|&\n]*\s-[wg]\b"
          r"|\bheroku\s+auth:token\b|\bdocker-credential-\S+\s+get\b|\bvault\s+print\s+token\b"
-         r"|\b(?:dict|print|pprint|repr|str|json\.dumps)\(\s*(?:dict\()?os\.environ\b(?!\s*[\[.]\s*(?:get\b|\[))|\bos\.environ\.(?:items|copy)\(\)"
-         r"|\b(?:console\.(?:log|dir)|JSON\.stringify)\(\s*process\.env\s*[,)]|/proc/(?:self|\d+|\*|\$\w+)/environ\b"
-         r"|\bexport\s+-p\b|\bdeclare\s+-x\s*(?:$|[|>;&])|\bprintenv\s*(?:$|[|>;&])|(?:^|[;&|]\s*|\n)env\s*(?:$|[|>;&])"
          # a package manager's stored registry token (`npm config get //registry.npmjs.org/:_authToken`)
          r"|\b(?:npm|pnpm|yarn|pip|pip3|poetry|conda)\s+config\s+get\s+(?:(?!config\s+get\b)[^;|&\n])*?(?:auth|token|password|secret)"
-         # a running container's or process's environment (`docker inspect --format '{{.Config.Env}}'`,
-         # `kubectl exec pod -- env`, BSD `ps eww`, which prints each process's environment)
-         r"|\b(?:docker|podman)\s+(?:container\s+)?inspect\b(?:(?!\binspect\b)[^;|&\n])*?\.Config\.Env\b"
-         r"|\b(?:docker|podman|kubectl|oc)\s+exec\b(?:(?!\bexec\b)[^;|&\n])*?\s(?:printenv|env)\s*(?:$|[|>;&'\"])"
-         r"|\bps\s+(?=[auxwe]*[axw])(?=[auxwe]*e)[auxwe]{2,6}(?![\w-])"
          # a fresh credential minted to take away (`kubectl create token sa --duration=720h`, an STS
          # session token, a service-account key file, a reset service-principal secret)
          r"|(?:^|\n|\bkubectl\b(?:(?!\bkubectl\b|\bcreate\s)[^\n;|&])*\s)create\s+token\s+[\w.-]+(?:\s+-|\s*(?:$|\n))|\bsts\s+get-session-token\b"
-         r"|\bservice-accounts\s+keys\s+create\b|\bad\s+sp\s+credential\s+reset\b"),
+         r"|\bservice-accounts\s+keys\s+create\b|\bad\s+(?:sp|app)\s+credential\s+reset\b|\biam\s+create-(?:access-key|service-specific-credential)\b"
+         # round 17b: a package manager's user config (where its tokens live) printed by its resolved
+         # path (`cat "$(npm config get userconfig)"`); a config value whose key names a connection
+         # string, DSN or password selected with jq/yq and printed as it is (not piped on)
+         r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od|cp)\b[^;|&\n]{0,40}?\$\(\s*(?:npm|pnpm|yarn)\s+config\s+get\s+(?:user|global)config\b"
+         r"|\b[jy]q\s+(?:-\w+\s+)*['\"][^'\"\n|]*\.(?:connection_?strings?|connectionstrings?|conn_?str|database_?url|db_?url|dsn|password|passwd|client_?secret|secret_?key)\b[^'\"\n|]*['\"]\s+[^\s|;&<>]+\s*(?:$|[;&\n]))"),
+        # (2) a secret manager asked for a value, not for names or metadata (round 17b): SSM
+        # parameters decrypted, Secrets Manager values, Vault reads, Google Secret Manager
+        # versions, Azure Key Vault secrets, 1Password references and revealed items, Doppler,
+        # SOPS decryption, pass/gopass, Heroku config values, chamber, a keychain dump, a CI
+        # system's variables read through its API, a Kubernetes secret printed with its data
+        ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
+         r"(?i)(?=[svkodgpch/])(?:\bssm\s+get-parameters?(?:-by-path)?\b(?:(?!\bssm\s)[^;|&\n])*?\s--with-decryption\b"
+         r"|\bsecretsmanager\s+(?:batch-)?get-secret-value\b"
+         r"|\bvault\s+(?:kv\s+get|read)\b(?!\s+(?:-\S+\s+)*['\"]?/?sys/)"
+         r"|\bsecrets\s+versions\s+access\b|\bkeyvault\s+secret\s+(?:show|download)\b"
+         r"|\bop\s+read\s+(?:-\S+\s+)*['\"]?op://|\bop\s+item\s+get\b(?:(?!\bop\s)[^;|&\n])*?\s--reveal\b"
+         r"|\bdoppler\s+secrets\s+(?:get|download)\b|\bsops\s+(?:(?:-\S+\s+\S+\s+)*?(?:-d|--decrypt)\b|decrypt\b)"
+         r"|\b(?:go)?pass\s+show(?![\w-])|\bheroku\s+config:get\b|\bchamber\s+(?:read|export)\b|\bsecurity\s+dump-keychain\b[^;|&\n]*\s-d\b"
+         r"|/api/v4/(?:projects|groups)/[^\s/?'\"]+/variables\b|\bglab\s+variable\s+(?:get|export)\b"
+         r"|\b(?:kubectl|oc)\s+(?:(?!\b(?:kubectl|oc)\s)[^;|&\n])*?\bget\s+secrets?\b(?:(?!\bget\s)[^;|&\n])*?"
+         r"(?:\s(?:-o\s*=?\s*|--output[= ]\s*)['\"]?(?:ya?ml\b|json\b|jsonpath[^;|&\n]{0,80}?\.data\b|go-template|template|custom-columns)|\s--template\b))"),
+        # (3) a program's or a process's whole environment
+        ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
+         r"(?i)(?=[dprsjoc/])(?:\b(?:dict|print|pprint|repr|str|json\.dumps)\(\s*(?:dict\()?os\.environ\b(?!\s*[\[.]\s*(?:get\b|\[))|\bos\.environ\.(?:items|copy)\(\)"
+         r"|\b(?:console\.(?:log|dir)|JSON\.stringify)\(\s*process\.env\s*[,)]|/proc/(?:self|\d+|\*|\$\w+)/environ\b"
+         # a running container's environment (`docker inspect --format '{{.Config.Env}}'`)
+         r"|\b(?:docker|podman)\s+(?:container\s+)?inspect\b(?:(?!\binspect\b)[^;|&\n])*?\.Config\.Env\b)"),
+        # (4) the shell's environment (`env`, `printenv`, `export -p`, `kubectl exec pod -- env`)
+        ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
+         r"(?i)(?=[edpko;&|\n])(?:\bexport\s+-p\b|\bdeclare\s+-x\s*(?:$|[|>;&])|\bprintenv\s*(?:$|[|>;&])|(?:^|[;&|]\s*|\n)env\s*(?:$|[|>;&])"
+         r"|\b(?:docker|podman|kubectl|oc)\s+exec\b(?:(?!\bexec\b)[^;|&\n])*?\s(?:printenv|env)\s*(?:$|[|>;&'\"]))"),
+        # (5) BSD `ps e…`, which prints each process's environment
+        ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
+         r"(?i)(?=p)\bps\s+(?=[auxwe]*[axw])(?=[auxwe]*e)[auxwe]{2,6}(?![\w-])"),
         ("credential_file", "reads a credential store",
          r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)"
          r"(?!\.(?:example|sample|template|dist|defaults?)\b)|/etc/shadow\b|/etc/gshadow\b"
+         # round 17b: a pod's mounted service-account token
+         r"|/serviceaccount/token\b"
          # a browser's saved passwords, cookies or card autofill, a password manager's vault, export or
          # emergency kit, a keychain, a file of MFA recovery or backup codes
          r"|/(?:Login\s+Data|Web\s+Data|Cookies|logins\.json|key[34]\.db|cookies\.sqlite)(?![\w.-])"
@@ -580,18 +611,34 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
                         "vault-token", ".csv", "client_secret", "application_default_credentials", "/login", "/web", "/cookies", "logins.json",
-                        "key3.db", "key4.db", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code."),
+                        "key3.db", "key4.db", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
     "remote_redirect": ("insteadof",),
-    "credential_print": ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
-                         "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",
-                         "auth:token", "docker-credential", "print token", "environ", "process.env", "export -p", "declare -x", "printenv", "env",
-                         "config get", ".config.env", "ps ", "create token", "get-session-token", "keys create", "credential reset"),
+    "credential_print": (),   # the union of its parts' literals, below
     "backup_deletion": ("backup", "back-up"),
     "retention_wipe": ("retention", "drop_after", "ttl", "expir"),
     "impersonation": ("--as", "--impersonate"),
     "assumes_admin_role": (":role/",),
     "token_scope_widened": ("gh auth",),
 }
+
+
+# Codes whose patterns are each woken by their own literals (one tuple per pattern, in table order);
+# the code's entry in `_DANGER_TRIGGERS` is their union.
+_DANGER_PART_TRIGGERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "credential_print": (
+        ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
+         "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",
+         "auth:token", "docker-credential", "print token", "config get", "create token", "get-session-token", "keys create",
+         "credential reset", "create-access-key", "create-service-specific-credential", "userconfig", "globalconfig", "jq ", "yq "),
+        ("--with-decryption", "get-secret-value", "vault", "versions access", "keyvault", "op://", "--reveal", "doppler",
+         "sops", "pass show", "config:get", "chamber", "dump-keychain", "/variables", "glab", "get secret"),
+        ("environ", "process.env", ".config.env"),
+        ("export -p", "declare -x", "printenv", "env"),
+        ("ps ",),
+    ),
+}
+_DANGER_TRIGGERS.update({code: tuple(dict.fromkeys(lit for lits in parts for lit in lits))
+                         for code, parts in _DANGER_PART_TRIGGERS.items()})
 
 
 class _Triggers:
@@ -621,6 +668,10 @@ class _Triggers:
             return " ".join(low.split())
         return low
 
+    def literals(self, text: str) -> set[str]:
+        """The triggers that occur in `text`."""
+        return {lit for _, lit in self.automaton.iter(self._folded(text))}
+
     def any(self, text: str) -> bool:
         """Whether any trigger occurs in `text`."""
         for _ in self.automaton.iter(self._folded(text)):
@@ -647,7 +698,7 @@ DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_chang
                                               "prod_data_to_nonprod", "push_to_outside_remote", "approves_signin",
                                               "internal_address_fetch", "data_in_hostname", "file_to_outside_service",
                                               "file_contents_to_outside_host", "encoded_sensitive_egress", "lookalike_link",
-                                              "obfuscated_execution"}
+                                              "obfuscated_execution", "contact_moved_to_lookalike"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:
@@ -662,17 +713,25 @@ def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.P
 
 
 _DANGER_FIRST, _DANGER_BY_CODE = _patterns_by_code()
+_DANGER_PART_SETS = {code: tuple(frozenset(lits) for lits in parts) for code, parts in _DANGER_PART_TRIGGERS.items()}
+if any(len(parts) != len(_DANGER_BY_CODE[code]) for code, parts in _DANGER_PART_SETS.items()):
+    raise AssertionError("each pattern of a code in _DANGER_PART_TRIGGERS needs its own literals")
 
 
 def find_dangerous(text: str) -> list[tuple[str, str]]:
     """Dangerous operations in command-like text, as (code, message) pairs (no matched text),
     in the order of the pattern table; only the patterns a literal trigger woke are run."""
     out: list[tuple[str, str]] = []
-    codes = _DANGER_TRIGGERED(text)
-    if not codes:
+    lits = _DANGER_TRIGGERED.literals(text)
+    if not lits:
         return out
+    by = _DANGER_TRIGGERED.by
+    codes: set[str] = set().union(*(by[lit] for lit in lits))
     for code in sorted(codes, key=_DANGER_FIRST.__getitem__) if len(codes) > 1 else codes:
-        for msg, rx in _DANGER_BY_CODE[code]:
+        parts = _DANGER_PART_SETS.get(code)
+        for i, (msg, rx) in enumerate(_DANGER_BY_CODE[code]):
+            if parts is not None and parts[i].isdisjoint(lits):
+                continue
             if rx.search(text):
                 out.append((code, msg))
                 break

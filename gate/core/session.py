@@ -21,6 +21,9 @@ from gate.core.detectors import find_pii, find_secrets, is_placeholder_secret
 from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse_moment, parse_window
 
 __all__ = [
+    "APPROVAL_MISSING_MARK",
+    "EVENT_PREFIX",
+    "APPROVAL_GIVEN_MARK",
     "SessionSnapshot",
     "SnapshotError",
     "EMPTY_SESSION",
@@ -395,6 +398,18 @@ _MSG_SENDER_KEY = re.compile(r"(?i)^(?:from|sender|sent_?by|reply_?to|author_?em
 _MSG_BODY_KEY = re.compile(r"(?i)^(?:body|text|content|message|snippet|body_?text)$")
 _TRUST_VALUE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])|(?<![\w.@-])(?:[a-z0-9-]{1,63}\.){1,6}[a-z]{2,24}(?![\w.-])", re.I)
 _ROSTER_KEY = re.compile(r"(?i)^(?:on_?call(?:_?(?:rota|roster|list|engineers|people))?|rota|roster|responders|incident_?responders)$")
+# round 17b: a record's approval field, empty or outstanding (`approvals: []`, `approved_by: ""`,
+# `approval_status: pending`) or given (an approver, `approved`); a grant is read against them
+APPROVAL_MISSING_MARK = "*=approval_missing"
+APPROVAL_GIVEN_MARK = "*=approval_given"
+# round 17b: the titles of a calendar's entries a result listed (`events: [{title, start}, …]`),
+# for an outside message that reproduces someone's schedule
+EVENT_PREFIX = "*=event:"
+_EVENTS_KEY = re.compile(r"(?i)^(?:events|items|meetings|appointments|entries|schedule|calendar)$")
+_EVENT_TITLE_KEY = re.compile(r"(?i)^(?:title|summary|subject|name)$")
+_EVENT_TIME_KEY = re.compile(r"(?i)^(?:start|start_?time|starts?_?at|begin|when|date_?time|dtstart)$")
+_APPROVALS_KEY = re.compile(r"(?i)^(?:approvals?|approved_?by|approvers?|sign_?offs?|approval_?status)$")
+_APPROVAL_OPEN_VALUE = re.compile(r"(?i)^\s*(?:|none|null|n/?a|no|pending(?:[ _-]approval)?|awaiting(?:[ _-]approval)?|not[ _-]?(?:yet[ _-]?)?approved|requested|open|missing|unapproved|rejected|denied)\s*$")
 
 
 def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None:
@@ -413,6 +428,18 @@ def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None
                 if isinstance(v, str) and _MSG_BODY_KEY.match(str(k)):
                     out.update(ASKS_TRUST_PREFIX + t.group(0).lower() for t in list(_TRUST_VALUE.finditer(v[:4000]))[:32])
         for k, v in node.items():
+            if _APPROVALS_KEY.match(str(k)) and (v is None or isinstance(v, (str, list))):
+                if v is None or (isinstance(v, list) and not v) or (isinstance(v, str) and _APPROVAL_OPEN_VALUE.match(v)):
+                    out.add(APPROVAL_MISSING_MARK)
+                elif isinstance(v, str) or any(isinstance(x, (str, dict)) and x for x in v):
+                    out.add(APPROVAL_GIVEN_MARK)
+                continue
+            if isinstance(v, list) and len(v) >= 2 and _EVENTS_KEY.match(str(k)):
+                titles = [t.strip().lower() for x in v[:60] if isinstance(x, dict) and any(_EVENT_TIME_KEY.match(str(kk)) for kk in x)
+                          for kk, t in x.items() if isinstance(t, str) and _EVENT_TITLE_KEY.match(str(kk)) and 4 <= len(t.strip()) <= 120]
+                if len(titles) >= 2:
+                    out.update(EVENT_PREFIX + t for t in titles)
+                    continue
             if isinstance(v, list) and _ROSTER_KEY.match(str(k)):
                 people = {m.group(0).lower() for x in v if isinstance(x, str) for m in EMAIL_RX.finditer(x)}
                 if people:
