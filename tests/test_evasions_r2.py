@@ -249,3 +249,14 @@ def test_new_patterns_stay_linear(text: str) -> None:
     _sql_statements("explain analyze " + text[:19000])
     _shell_plain("kubectl " + " -x " * 20000 + text[:1000])
     assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize("sql, stopped", [
+    ('SET pgaudit.log TO "none"', True),
+    ("ALTER DATABASE app SET log_statement = \"none\"", True),
+    ("SET pgaudit.log TO 'ddl'", False),
+    ("SELECT name FROM settings WHERE value = 'none'", False),
+])
+def test_logging_switched_off_with_a_double_quoted_value(sql: str, stopped: bool) -> None:
+    codes = [c for c, _ in find_dangerous(sql)]
+    assert ("disable_logging" in codes) is stopped, (sql, codes)
