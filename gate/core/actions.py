@@ -274,6 +274,9 @@ def _hosts_in(text: str) -> list[str]:
     return out
 
 
+_URL_WS_IN_HOST = re.compile(r"(://[^\s/?#]{0,253})[\t\r\n]+(?=[^\s/?#])")
+
+
 @lru_cache(maxsize=8192)
 def value_domains(value: str) -> tuple[str, ...]:
     """Every host or e-mail ___domain an argument value names, read the way the receiving side
@@ -284,6 +287,11 @@ def value_domains(value: str) -> tuple[str, ...]:
     (`pastebin.com/x`), and numeric IPv4 forms as dotted quads. Empty when it names none."""
     text = fold_host_text(value)
     variants = [text]
+    if ("\t" in text or "\n" in text or "\r" in text) and "://" in text:
+        # a URL parser drops tabs and line breaks inside a URL (`https://webhook\t.site/`)
+        joined = _URL_WS_IN_HOST.sub(r"\1", text)
+        if joined != text:
+            variants.append(joined)
     if "%" in text:
         decoded = fold_host_text(unquote(text))
         if decoded != text:

@@ -18,7 +18,7 @@ from urllib.parse import unquote, unquote_plus
 
 import orjson
 
-from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, ipv4_of, is_internal, value_domains, verb_class
+from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion
 from gate.core.risk import unsanctioned_egress
@@ -177,6 +177,50 @@ def get_path(args: Any, path: str) -> Any:
                 return _MISSING
             cur = cur[i]
     return cur
+
+
+@lru_cache(maxsize=4096)
+def _key_spelling(key: str) -> str:
+    """How a receiving side that binds arguments loosely reads a key: case-folded, with `_`,
+    `-`, spaces, invisible characters and fullwidth forms dropped or folded (`destinationAccount`,
+    `Destination-Account` and `destination_account` are one argument to Go's encoding/json,
+    camelCase aliases and case-insensitive binders)."""
+    text = unicodedata.normalize("NFKC", key) if not key.isascii() else key
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def other_spellings(args: Any, path: str) -> list[Any]:
+    """The values at keys that spell `path` otherwise than as written (`destinationAccount` for
+    `destination_account`); the exact spelling is left to `get_path`. Restricting rules read
+    these too, so a rule's condition cannot be walked past by renaming its argument."""
+    parts = parse_path(path)
+    if parts is None or not isinstance(args, dict):
+        return []
+    level: list[tuple[Any, bool]] = [(args, True)]   # (node, reached by exact keys only)
+    for key, idx in parts:
+        want = _key_spelling(key)
+        nxt: list[tuple[Any, bool]] = []
+        for node, exact in level:
+            if not isinstance(node, dict):
+                continue
+            for k, v in node.items() if len(node) <= 256 else ():
+                if isinstance(k, str) and (k == key or _key_spelling(k) == want):
+                    for i in idx:
+                        v = v[i] if isinstance(v, list) and i < len(v) else _MISSING
+                    if v is not _MISSING:
+                        nxt.append((v, exact and k == key))
+        level = nxt[:16]
+        if not level:
+            return []
+    return [v for v, exact in level if not exact]
+
+
+def _restricting_holds(args: Any, arg: str, op: str, val: Any) -> bool:
+    """A restricting condition (a deny rule's or a quota's `when`) holds on the argument as
+    written or under any other spelling of its name."""
+    if _cond_holds(get_path(args, arg), op, val):
+        return True
+    return any(_cond_holds(v, op, val) for v in other_spellings(args, arg))
 
 
 class CheckContext:
@@ -389,11 +433,52 @@ _SQL_WORD = re.compile(r"(?i)\b(?:insert|update|delete|merge|truncate|drop|alter
 def _sql_statements(text: str) -> list[str]:
     """The statements inside a SQL text beyond the text itself: each `;`-separated statement
     after the first, and each data-modifying statement in parentheses (a WITH clause's body)."""
-    if len(text) > 20000 or not (";" in text or "(" in text) or _SQL_WORD.search(text) is None:
+    if len(text) > 20000 or _SQL_WORD.search(text) is None:
         return []
-    out = [p.strip() for p in text.split(";")[1:] if p.strip()]
-    out += [m.group(1).strip() for m in _SQL_NESTED_DML.finditer(text)]
+    commented = "/*" in text or "--" in text
+    if not (";" in text or "(" in text or commented or _SQL_EXPLAIN_RUNS.match(text)):
+        return []
+    if commented:
+        # as the server reads it: comments skipped (`/* note */ DELETE FROM …` starts with DELETE)
+        bare = _SQL_LINE_COMMENT.sub("", _SQL_BLOCK_COMMENT.sub(" ", text))
+        out = [bare.strip()] if bare.strip() != text.strip() else []
+    else:
+        bare, out = text, []
+    out += [p.strip() for p in bare.split(";")[1:] if p.strip()]
+    out += [m.group(1).strip() for m in _SQL_NESTED_DML.finditer(bare)]
+    # EXPLAIN ANALYZE runs the statement it explains (PostgreSQL and MySQL alike)
+    for stmt in [bare.strip(), *out]:
+        m = _SQL_EXPLAIN_RUNS.match(stmt)
+        if m is not None and (m.group(1) is None or _SQL_ANALYZE_ON.search(m.group(1))):
+            out.append(stmt[m.end():])
     return out
+
+
+def _after_leading_options(text: str) -> list[str]:
+    """The readings of a command that starts with options: the text from each word that can be
+    the subcommand (a word not taken as an option's value), over the first few words."""
+    out: list[str] = []
+    prev_option = False
+    for n, m in enumerate(_WORD_RUN.finditer(text)):
+        w = m.group(0)
+        if n >= 24:
+            break
+        if w[:1] == "-":
+            prev_option = "=" not in w
+            continue
+        out.append(text[m.start():])
+        if not prev_option:
+            break       # two plain words in a row: the subcommand has begun
+        prev_option = False
+    return out
+
+
+_WORD_RUN = re.compile(r"\S+")
+
+
+# `EXPLAIN ANALYZE [VERBOSE] …` or `EXPLAIN (ANALYZE[, …]) …`; group 1 is the option list
+_SQL_EXPLAIN_RUNS = re.compile(r"(?i)\s*explain\s+(?:analy[sz]e\b(?:\s+verbose\b)?|\(([^()]{0,300})\))\s*")
+_SQL_ANALYZE_ON = re.compile(r"(?i)\banaly[sz]e\b(?!\s*(?:=\s*)?(?:false|off|0)\b)")
 
 
 def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
@@ -424,7 +509,11 @@ def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
         # where a match restricts, a rule about statements (`^\s*(insert|update|delete)\b`) also
         # sees each statement of a SQL text: the ones after a `;`, and the data-modifying
         # statements inside a WITH clause (`WITH f AS (UPDATE orders SET … RETURNING id) SELECT …`)
-        return nan and any(rx.search(stmt) is not None for stmt in _sql_statements(text))
+        if nan and any(rx.search(stmt) is not None for stmt in _sql_statements(text)):
+            return True
+        # and a command whose global options come first (`--context prod delete ns x`,
+        # `-chdir=infra destroy`) as its program reads it: from the subcommand on
+        return nan and text.lstrip()[:1] == "-" and any(rx.search(rest) is not None for rest in _after_leading_options(text))
     if op == "contains":
         text = value if isinstance(value, str) else str(value)
         if operand.lower() in text.lower():
@@ -588,7 +677,7 @@ class DenyRuleCheck:
     def evaluate(self, ctx: CheckContext) -> Verdict:
         marks = ctx.session.marks
         for rule in _deny_rules_for(ctx.agent, ctx.tool_name):
-            if not all(_cond_holds(get_path(ctx.args, arg), op, val) for arg, op, val in rule.when):
+            if not all(_restricting_holds(ctx.args, arg, op, val) for arg, op, val in rule.when):
                 continue
             if rule.unless_task is not None and ctx.task and _regex(rule.unless_task).search(ctx.task):
                 continue
@@ -601,12 +690,15 @@ class DenyRuleCheck:
 
 
 def _quota_applies(q: Quota, tool: str, args: dict[str, Any]) -> bool:
-    return _rule_takes(q.tool, tool) and all(_cond_holds(get_path(args, arg), op, val) for arg, op, val in q.when)
+    return _rule_takes(q.tool, tool) and all(_restricting_holds(args, arg, op, val) for arg, op, val in q.when)
 
 
 def _quota_amount(q: Quota, args: dict[str, Any]) -> float | None:
     """The number at the quota's `sum` path (a numeric string counts); None when missing or not a number."""
     v = get_path(args, q.sum) if q.sum is not None else _MISSING
+    if v is _MISSING and q.sum is not None:
+        # the amount under another spelling of its name (`Amount`, `amount-usd` is not one) counts
+        v = next((o for o in other_spellings(args, q.sum) if o is not None and not isinstance(o, bool)), _MISSING)
     if v is _MISSING or v is None or isinstance(v, bool):
         return None
     try:
@@ -761,10 +853,32 @@ def _domain_ok(value: str, con: Constraint) -> bool:
         deny = _name_set(con.domains_deny)
         if any(_under(d, deny) for d in doms):
             return False
+        if ("?" in value or "#" in value) and any(_under(d, deny) for d in _nested_hosts(value)):
+            # a denied host the link hands on (`?next=https%3A%2F%2Fwebhook.site`, `?url=//pastebin.com`):
+            # an open redirect or a proxy sends the request there
+            return False
     if con.domains_allow is not None:
         allow = _name_set(con.domains_allow)
         return all(_under(d, allow) for d in doms)
     return True
+
+
+_NESTED_TARGET = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]{0,15}:)?//([a-z0-9.-]{1,253})")
+
+
+@lru_cache(maxsize=2048)
+def _nested_hosts(value: str) -> tuple[str, ...]:
+    """Hosts named after the first `?` or `#` of a link (a redirect, `next` or callback target),
+    read once and twice percent-decoded."""
+    cut = min(i for i in (value.find("?"), value.find("#")) if i >= 0)
+    tail = value[cut:cut + 8192]
+    seen: list[str] = []
+    for _ in range(3):
+        seen += [m.group(1).lower().rstrip(".") for m in _NESTED_TARGET.finditer(tail)]
+        if "%" not in tail:
+            break
+        tail = unquote_plus(tail)
+    return tuple(fold_host_text(h) for h in dict.fromkeys(seen))
 
 
 @lru_cache(maxsize=1024)
@@ -914,6 +1028,13 @@ class ConstraintCheck:
         current: dict[str, Any] = {}     # arg path -> value after earlier rewrites of this check
         for con, compiled in zip(ctx.tool.spec.constraints, ctx.tool.compiled_patterns, strict=True):
             value = current[con.arg] if con.arg in current else get_path(ctx.args, con.arg)
+            if value is _MISSING:
+                # the argument under another spelling of its name (`URL` for `url`): a receiving
+                # side that binds names loosely acts on it, so it must meet the constraint as is
+                for other in other_spellings(ctx.args, con.arg):
+                    if other is not None and self._one(con, compiled, other) is not None:
+                        return Verdict(self.name, "block", "arg_spelled_otherwise",
+                                       f"{con.arg}: given under another spelling of its name, and it breaks the constraint")
             if value is _MISSING or value is None:
                 if con.required:
                     return Verdict(self.name, "block", "arg_missing", f"{con.arg} is required by the policy")
@@ -1205,6 +1326,9 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
             found.append(("data_in_hostname", "spells data out in the labels of a host name (each lookup sends it)"))
         if "read" not in f.verbs and not words.isdisjoint(_UPLOAD_WORDS) and _local_file_to_outside(f, internal):
             found.append(("file_to_outside_service", "uploads a local file to a service outside the organisation"))
+    if f.destination == "external" and f.verbs <= {"read"} and not cmd and any(_FILE_URL.match(t) for _, t in f.strings[:32]):
+        # `file:///etc/passwd` through a tool for the public web reads the gate's own host
+        found.append(("internal_address_fetch", "fetches a local file through a tool for the public web"))
     if cmd and ("$(" in cmd or "`" in cmd) and _READS_FILE_INLINE.search(cmd):
         internal = ctx.agent.policy.internal_domains if getattr(ctx, "agent", None) is not None else ()
         if any(not is_internal(d, internal) for d in f.external_domains) or any(
@@ -1342,6 +1466,7 @@ _LOCAL_URL = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?:localhost|12
                         r"192\.168(?:\.\d{1,3}){2}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|169\.254(?:\.\d{1,3}){2})(?::\d+)?(?:[/?#]|$)")
 
 
+_FILE_URL = re.compile(r"(?i)\s*file:")
 _LOCAL_QUAD = re.compile(r"(?:127\.|10\.|0\.0\.0\.0\Z|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.)")
 _METADATA_QUADS = frozenset({"169.254.169.254", "100.100.100.200"})
 _V6_HOST = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/\s]*@)?\[([0-9a-fA-F:.]+)\]")
@@ -1993,6 +2118,13 @@ def _shell_plain(cmd: str) -> str:
                 t = joined
     if "/.." in t:
         t = _SHELL_TOKEN.sub(lambda m: posixpath.normpath(m.group(0)) if m.group(0)[:1] == "/" and "/.." in m.group(0) else m.group(0), t)
+    if " -" in t and ("kubectl" in t or "terraform" in t or "helm" in t or "oc " in t):
+        # a CLI's global options before its subcommand (`kubectl --context prod delete ns x`,
+        # `terraform -chdir=infra destroy`): the command also read from the subcommand on
+        extra = [m.group(1) + " " + rest.split("\n", 1)[0]
+                 for m in _CLI_WITH_OPTIONS.finditer(t[:20000]) for rest in _after_leading_options(t[m.end():m.end() + 2000])]
+        if extra:
+            t = t + "\n" + "\n".join(extra[:16])
     if ("/*" in t or "--" in t) and _SQL_WORD.search(t):
         # SQL comments the server skips: `delete/**/from orders`, `… /* WHERE id = 5 */`, `-- where …`
         t = _SQL_LINE_COMMENT.sub("", _SQL_BLOCK_COMMENT.sub(" ", t))
@@ -2005,6 +2137,7 @@ _RM_WORD = re.compile(r"(?:^|[\s;&|(])rm\s")
 _ECHO_PIPE = re.compile(r"\b(?:echo|printf)\s+(?:-\w+\s+)?(['\"])([^'\"\n]{1,2000})\1\s*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b")
 
 
+_CLI_WITH_OPTIONS = re.compile(r"(?<![\w-])(kubectl|oc|terraform|helm)[ \t]+(?=-)")
 _SQL_BLOCK_COMMENT = re.compile(r"/\*(?:[^*/]|\*(?!/)|/(?!\*))*\*/")   # the gap stops at the next `/*`: linear
 _SQL_LINE_COMMENT = re.compile(r"(?<!\S)--(?=\s|$)[^\n]*")
 

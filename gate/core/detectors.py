@@ -71,6 +71,12 @@ _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+# the same numbers in groups cut by another separator, one kept throughout: a card as
+# `4111.1111.1111.1111` or `4111/1111/…` (Amex 4-6-5 too), an SSN as `123.45.6789` or
+# `123 45 6789`, an IBAN as `DE89-3704-0044-…` (the checksums still decide)
+_CARD_GROUPED = re.compile(r"(?<![\d./-])\d{4}([./])(?:\d{4}\1\d{4}\1\d{1,7}|\d{6}\1\d{5})(?![\d./-]?\d)")
+_SSN_GROUPED = re.compile(r"(?<![\d./-])(?<!\d )(?!000|666|9\d\d)\d{3}([. ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d./-]?\d)")
+_IBAN_GROUPED = re.compile(r"\b[A-Z]{2}\d{2}([-./])[A-Z0-9]{4}(?:\1[A-Z0-9]{4}){1,6}(?:\1[A-Z0-9]{1,4})?\b")
 _PASSPORT = re.compile(r"(?i)\bpassport(?:\s*(?:no|number|#))?\s*[:#]?\s*[A-Z0-9]{8,9}\b")
 _PHONE = re.compile(r"(?:(?<![\w+])\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?!\w)|\(\d{3}\)\s?\d{3}-\d{4}\b|\b\d{3}-\d{3}-\d{4}\b)")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
@@ -200,6 +206,12 @@ def find_pii(text: str) -> list[Finding]:
     if run and "-" in text:
         for m in _SSN.finditer(text):
             out.append(Finding("ssn", m.start(), m.end()))
+    if run and ("." in text or "/" in text or " " in text):
+        for m in _SSN_GROUPED.finditer(text):
+            out.append(Finding("ssn", m.start(), m.end()))
+        for m in _CARD_GROUPED.finditer(text):
+            if _luhn(re.sub(r"\D", "", m.group())):
+                out.append(Finding("payment_card", m.start(), m.end()))
     if run or _SPACED_DIGITS.search(text):          # 13+ digits at most one space or hyphen apart
         for m in _CARD.finditer(text):
             digits = re.sub(r"\D", "", m.group())
@@ -209,6 +221,10 @@ def find_pii(text: str) -> list[Finding]:
         for m in _IBAN.finditer(text):
             if _iban_ok(m.group()):
                 out.append(Finding("iban", m.start(), m.end()))
+        if "-" in text or "." in text or "/" in text:
+            for m in _IBAN_GROUPED.finditer(text):
+                if _iban_ok(m.group().replace(m.group(1), "")):
+                    out.append(Finding("iban", m.start(), m.end()))
     if low is None or "passport" in low:
         for m in _PASSPORT.finditer(text):
             out.append(Finding("passport_number", m.start(), m.end()))
@@ -386,6 +402,11 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         # a WHERE that is always true (`WHERE 1=1`, `WHERE true`, `… OR 'a'='a'`) bounds nothing
         ("sql_delete_all", "DELETE whose WHERE clause is always true",
          r"(?i)\bdelete\s+from\s+[\w.\"`]+\s+(?:as\s+)?(?:\w+\s+)?where\s+(?:(?:(?!\bdelete\s+from\s+[\w.\"`]+\s+(?:as\s+)?(?:\w+\s+)?where\s)[^;])*?\bor\s+)?" + _TAUTOLOGY),
+        # no WHERE either: a table alias, a RETURNING list or a USING join bounds nothing
+        # (`DELETE FROM orders o`, `DELETE FROM orders RETURNING *`, `DELETE FROM orders USING customers`)
+        ("sql_delete_all", "DELETE without a WHERE clause",
+         r"(?i)\bdelete\s+from\s+[\w.\"`]+(?:\s+(?:as\s+)?(?!(?:where|using|returning)\b)\w+)?\s*(?:;|$|\)|\breturning\b"
+         r"|\busing\s+(?:(?!\bwhere\b|\bdelete\s)[^;])*(?:;|$))"),
         ("sql_update_all", "UPDATE without a WHERE clause",
          r"(?i)\bupdate\s+[\w.\"`]+\s+set\s+(?:(?!\bwhere\b|\bupdate\s+[\w.\"`]+\s+set\s)[^;])*(?:;|$)(?<!where)"),
         ("sql_update_all", "UPDATE whose WHERE clause is always true",
@@ -407,7 +428,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          # (the gap stops at the next download, so each character is scanned for one download only)
          r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b"),
         ("disable_logging", "disables audit logging or monitoring",
-         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|\bpgaudit\.log\w*\s*(?:=|\bto\b)\s*'?none\b|\blog_statement\s*(?:=|\bto\b)\s*'?none\b|\bhist(?:file\s*=\s*/dev/null|(?:file)?size\s*=\s*0)\b|\bset\s+\+o\s+history\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
+         r"(?i)(?:\b(?:auditctl\s+-e\s*0|auditctl\s+-D)\b|\bsystemctl\s+(?:stop|disable|mask)\s+(?:auditd|rsyslog|syslog|journald|systemd-journald|falco|osqueryd|crowdstrike|falcon-sensor|wazuh)|\bstop-logging\b|\bdelete-trail\b|\bdisable[_ -]?(?:audit|logging|cloudtrail|monitoring)|\b(?:audit|logging)[_ ]?(?:enabled|enable)\b\W{0,4}(?:false|off|0|no)\b|\bset\s+global\s+general_log\s*=\s*(?:0|off)|\bhistory\s+-c\b|\bunset\s+histfile\b|\bpgaudit\.log\w*\s*(?:=|\bto\b)\s*['\"]?none\b|\blog_statement\s*(?:=|\bto\b)\s*['\"]?none\b|\bhist(?:file\s*=\s*/dev/null|(?:file)?size\s*=\s*0)\b|\bset\s+\+o\s+history\b|(?<![>\w])>\s*/var/log/\S+|\brm\s+-\w*r\w*\s+(?:-\S+\s+)*/var/log/?(?:\*|\s|$)|\baudit\w*retention\w*(?:\W+value)?\W{1,6}0\b|\b(?:delete\s+from|truncate\s+(?:table\s+)?|drop\s+table\s+)\s*[\w.\"`]*audit\w*"
          r"|\bguardduty\s+(?:update-detector\b(?:(?!\bguardduty\s)[^\n|;])*--no-enable\b|delete-detector\b|disassociate-from-(?:master|administrator)-account\b|stop-monitoring-members\b)"
          r"|\bsecurityhub\s+disable-security-hub\b|\bconfigservice\s+(?:stop|delete)-configuration-recorder\b|\baccessanalyzer\s+delete-analyzer\b"
          # an audit extension dropped (pgaudit), an audit trail's log group kept under a hundred days
