@@ -379,3 +379,19 @@ def test_a_deny_glob_on_a_folder_also_takes_the_folder_itself(gate: Gate) -> Non
     d = gate.check({"agent": "coding-assistant", "task": "Fix the failing unit test in the payments module",
                     "action": {"tool": "write_file", "args": {"path": "/workspace/.git", "content": "gitdir: /tmp/x"}}})
     assert d.decision == "BLOCK" and "path_not_allowed" in _codes(d), d.reasons
+
+
+# --- the README's "A first decision" output is what the gate answers
+
+def test_the_readme_first_decision_holds(gate: Gate) -> None:
+    import json
+    import re
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## A first decision"):text.index("## Policies")]
+    request = json.loads(re.search(r"-d '(\{.*?\})'", section, re.S).group(1))
+    shown = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1).replace('"…": 0', '"_": 0'))
+    got = gate.check(dict(request, session="readme-first-decision")).to_dict()
+    assert got["decision"] == shown["decision"] and got["action"] == shown["action"]
+    assert got["reasons"] == shown["reasons"]
+    assert got["risk"] == shown["risk"] and got["model"] == shown["model"]
+    assert all(got["scores"][k] == v for k, v in shown["scores"].items() if k != "_")
