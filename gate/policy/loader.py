@@ -475,7 +475,8 @@ def load_policies(directory: str | Path) -> list[AgentPolicy]:
 
 
 def glob_match(path: str, pattern: str) -> bool:
-    """Shell-style glob where `**` crosses directory separators and `*` does not."""
+    """Shell-style glob where `**` crosses directory separators and `*` does not; a trailing
+    `/**` also takes the folder itself (`/srv/**` takes `/srv`, a cwd at the tree's root)."""
     return glob_regex(pattern).match(path) is not None
 
 
@@ -485,6 +486,9 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     i = 0
     while i < len(pattern):
         ch = pattern[i]
+        if i + 3 == len(pattern) and pattern.endswith("/**") and i:
+            out += "(?:/.*)?"   # the folder itself or anything below it
+            break
         if pattern.startswith("**/", i):
             out += "(?:.*/)?"
             i += 3
