@@ -535,8 +535,9 @@ def _cond_holds(value: Any, op: str, operand: Any, nan: bool = True) -> bool:
 
 # Invisible format characters (zero-width spaces and joiners, bidirectional marks, soft hyphens,
 # the tag characters that smuggle text): dropped before a value is compared with a rule's literal.
-_INVISIBLE = dict.fromkeys(c for r in (range(0x2070), range(0xFEFF, 0xFF00), range(0xFFF0, 0x10000), range(0xE0000, 0xE0080))
-                           for c in r if unicodedata.category(chr(c)) == "Cf")
+# (bounds as pairs: the compiled build cannot take range objects out of a tuple)
+_INVISIBLE = {c: None for lo, hi in ((0, 0x2070), (0xFEFF, 0xFF00), (0xFFF0, 0x10000), (0xE0000, 0xE0080))
+              for c in range(lo, hi) if unicodedata.category(chr(c)) == "Cf"}
 
 
 def _plain_case(text: str) -> str:
