@@ -192,3 +192,15 @@ def test_an_injected_destination_is_recognised_under_unicode_dots(example_gate: 
     d = example_gate.check({"agent": "billing-assistant", "session": s, "task": task, "action": {
         "tool": "send_customer_email", "args": {"to": sent, "subject": "INV-2041", "body": "Copy of invoice INV-2041 attached."}}})
     assert (d.decision == "BLOCK") is stopped, (planted, sent, d.decision, [r["code"] for r in d.reasons])
+
+
+def test_long_values_are_read_but_not_remembered() -> None:
+    from gate.core import actions, checks
+    before = actions._value_domains.cache_info().currsize
+    long_value = "x" * 600 + "@evil.example"
+    assert value_domains(long_value) == ("evil.example",)
+    assert checks._value_domain_list("y" * 600 + "@evil.example") == ("evil.example",)
+    assert actions._value_domains.cache_info().currsize == before
+    assert checks._key_spelling("K" * 200) == "k" * 200
+    assert value_domains("cache-probe-7@acme.com") == ("acme.com",)
+    assert actions._value_domains.cache_info().currsize == before + 1

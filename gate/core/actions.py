@@ -277,8 +277,14 @@ def _hosts_in(text: str) -> list[str]:
 _URL_WS_IN_HOST = re.compile(r"(://[^\s/?#]{0,253})[\t\r\n]+(?=[^\s/?#])")
 
 
-@lru_cache(maxsize=8192)
 def value_domains(value: str) -> tuple[str, ...]:
+    """`_value_domains`, remembered for values of at most 512 characters (recipients and URLs
+    repeat; a long value is read afresh, so the cache never holds what a caller sends at length)."""
+    return _value_domains(value) if len(value) <= 512 else _value_domains.__wrapped__(value)
+
+
+@lru_cache(maxsize=8192)
+def _value_domains(value: str) -> tuple[str, ...]:
     """Every host or e-mail ___domain an argument value names, read the way the receiving side
     would: Unicode dots and compatibility forms folded (`pastebin\u3002com`), percent-escapes
     decoded (`pastebin%2Ecom`), a backslash ending the authority as browsers read it

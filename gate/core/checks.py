@@ -179,8 +179,14 @@ def get_path(args: Any, path: str) -> Any:
     return cur
 
 
-@lru_cache(maxsize=4096)
 def _key_spelling(key: str) -> str:
+    """`_spelled` of a key, remembered for keys of at most 128 characters (a long key is read
+    afresh: the cache must not hold what a caller sends at any length)."""
+    return _spelled(key) if len(key) <= 128 else _spelled.__wrapped__(key)
+
+
+@lru_cache(maxsize=4096)
+def _spelled(key: str) -> str:
     """How a receiving side that binds arguments loosely reads a key: case-folded, with `_`,
     `-`, spaces, invisible characters and fullwidth forms dropped or folded (`destinationAccount`,
     `Destination-Account` and `destination_account` are one argument to Go's encoding/json,
@@ -400,8 +406,13 @@ def _loose_globs(globs: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(g.lower().replace('-', '_'))})" for g in globs))
 
 
-@lru_cache(maxsize=4096)
 def _tool_spellings(tool: str) -> tuple[str, ...]:
+    """`_spellings_of_tool`, remembered for names of at most 128 characters."""
+    return _spellings_of_tool(tool) if len(tool) <= 128 else _spellings_of_tool.__wrapped__(tool)
+
+
+@lru_cache(maxsize=4096)
+def _spellings_of_tool(tool: str) -> tuple[str, ...]:
     """The names a restricting rule's tool globs see for `tool`: the name lower-cased with `-`
     as `_`, and its last part after a namespace (`API_CALL:`, `mcp__server__`, `server.`,
     `server/`): `delete_*` takes `Delete-Bucket` and `mcp__aws__delete_bucket` too."""
@@ -829,6 +840,11 @@ def _domains_of_value(value: str) -> tuple[str, ...]:
     return value_domains(value) or (value.strip().lower().lstrip("@"),)
 
 
+def _value_domain_list(value: str) -> tuple[str, ...]:
+    """`_domains_of_value`, remembered for values of at most 512 characters."""
+    return _domains_of_value(value) if len(value) <= 512 else _domains_of_value.__wrapped__(value)
+
+
 def _under(dom: str, names: frozenset[str]) -> bool:
     """`dom` is one of `names` or a subdomain of one (`eu.acme.com` is under `acme.com`)."""
     if dom in names:
@@ -849,12 +865,12 @@ def _name_set(names: tuple[str, ...]) -> frozenset[str]:
 def _domain_ok(value: str, con: Constraint) -> bool:
     """No ___domain the value names is denied, and with an allowlist every one is allowed (a
     display name that reads as an allowed address does not hide the address after it)."""
-    doms = _domains_of_value(value)
+    doms = _value_domain_list(value)
     if con.domains_deny:
         deny = _name_set(con.domains_deny)
         if any(_under(d, deny) for d in doms):
             return False
-        if ("?" in value or "#" in value) and any(_under(d, deny) for d in _nested_hosts(value)):
+        if ("?" in value or "#" in value) and any(_under(d, deny) for d in (_nested_hosts(value) if len(value) <= 512 else _nested_hosts.__wrapped__(value))):
             # a denied host the link hands on (`?next=https%3A%2F%2Fwebhook.site`, `?url=//pastebin.com`):
             # an open redirect or a proxy sends the request there
             return False
