@@ -204,3 +204,15 @@ def test_long_values_are_read_but_not_remembered() -> None:
     assert checks._key_spelling("K" * 200) == "k" * 200
     assert value_domains("cache-probe-7@acme.com") == ("acme.com",)
     assert actions._value_domains.cache_info().currsize == before + 1
+
+
+def test_a_long_sessionless_task_is_imprinted_but_not_remembered() -> None:
+    g = Gate.from_policies(ROOT / "policies", Settings(audit_path=None))
+    cache = g.bundle.library.sessionless
+    short = {"agent": "billing-assistant", "task": "Refund the duplicate charge on INV-2041",
+             "action": {"tool": "read_invoice", "args": {"invoice_id": "INV-2041"}}}
+    g.check(short)
+    n = len(cache)
+    long_task = dict(short, task="Refund the duplicate charge on INV-2041. " + "Context line. " * 400)
+    assert g.check(long_task).decision == g.check(short).decision == "ALLOW"
+    assert len(cache) == n

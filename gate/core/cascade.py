@@ -213,8 +213,9 @@ def _agent(bundle: Bundle, name: str) -> CompiledAgent:
 
 def imprint(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest) -> SessionSnapshot:
     """Bind the session to its agent and imprint the first non-empty task."""
-    if snap is EMPTY_SESSION and req.session is None:
-        # A sessionless call's starting state depends on (agent, task) only: share it.
+    if snap is EMPTY_SESSION and req.session is None and (req.task is None or len(req.task) <= 4096):
+        # A sessionless call's starting state depends on (agent, task) only: share it (a task of
+        # any length is imprinted afresh, so the cache never holds what a caller sends at length).
         key = (req.agent, req.task)
         cache = bundle.library.sessionless
         hit = cache.get(key)
