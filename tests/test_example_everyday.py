@@ -393,5 +393,14 @@ def test_the_readme_first_decision_holds(gate: Gate) -> None:
     got = gate.check(dict(request, session="readme-first-decision")).to_dict()
     assert got["decision"] == shown["decision"] and got["action"] == shown["action"]
     assert got["reasons"] == shown["reasons"]
-    assert got["risk"] == shown["risk"] and got["model"] == shown["model"]
+    assert got["risk"] == shown["risk"]
+    # The model fingerprint is the artefact's checksum. The build is deterministic on one kind of
+    # CPU, but torch's kernels differ in the last bits between CPU families (AVX-512 against AVX2),
+    # so on another kind the fingerprint differs from the pinned one the README shows (the build
+    # warns) while decisions, reasons and the rounded scores below stay the same.
+    pinned = json.loads((ROOT / "embeddings" / "manifest.json").read_text())["files"]
+    local = json.loads((ROOT / "embeddings" / "static" / "manifest.json").read_text())["files"]
+    assert got["model"].split("@")[0] == shown["model"].split("@")[0]
+    if all(local[n]["sha256"] == f["sha256"] for n, f in pinned.items()):
+        assert got["model"] == shown["model"]
     assert all(got["scores"][k] == v for k, v in shown["scores"].items() if k != "_")
