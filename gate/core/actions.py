@@ -57,7 +57,9 @@ READ_ONLY_VERBS = frozenset({"read"})
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
-EMAIL_RX = re.compile(r"\b[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
+# the local part may carry letters outside ASCII (RFC 6531: `jürgen.müller@acme.com`); read
+# whole, the address keeps its ___domain, which is what allow and deny lists judge
+EMAIL_RX = re.compile(r"\b[\w.%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
 # the host after any `user:password@` (`https://acme.com@evil.example/` goes to evil.example),
 # a bracketed IPv6 literal included (`http://[::1]:8080/`)
 URL_RX = re.compile(r"\b(?:https?|ftp|s3|gs|wss?)://(?:[^\s/?#@'\"<>]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?[^\s'\"<>]*", re.I)
