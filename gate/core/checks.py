@@ -42,6 +42,8 @@ from gate.core.session import (
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
     BANK_CHANGE_UNVERIFIED,
+    COMPANY_PAID,
+    DUE_PREFIX,
     money_string,
     APPROVED_AMOUNT_PREFIX,
     BANK_PREFIX,
@@ -2605,14 +2607,23 @@ class PreconditionCheck:
         for path, text in f.strings:
             for tok in salient_tokens(text):
                 for status in by_id.get(tok, ()):
-                    if refunding and status.startswith(REFUNDED_PREFIX) and _same_amount(status[len(REFUNDED_PREFIX):], f.amounts):
-                        return Verdict(self.name, "block", "already_refunded",
-                                       "an earlier tool result shows the same amount already refunded on a record this refund names")
+                    if refunding and status.startswith(REFUNDED_PREFIX):
+                        # round 18b: against what the record was charged, when a result stated it:
+                        # the refunds together may not pass the charge (a second partial refund
+                        # of the same size inside it is no double refund; one of another size
+                        # beyond it is). Without a charged amount, the same amount again is a repeat.
+                        over = _refunds_past_charge(by_id.get(tok, ()), f.amounts)
+                        if over is True or over is None and _same_amount(status[len(REFUNDED_PREFIX):], f.amounts):
+                            return Verdict(self.name, "block", "already_refunded",
+                                           "an earlier tool result shows refunds on a record this refund names; with this one "
+                                           "they pass what was charged" if over else
+                                           "an earlier tool result shows the same amount already refunded on a record this refund names")
+                        continue
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
-                    if status in (CHECK_FAILED, BANK_CHANGE_UNVERIFIED) and not paying:
+                    if status in (CHECK_FAILED, BANK_CHANGE_UNVERIFIED, COMPANY_PAID) and not paying:
                         continue   # a failed control (a match, a receipt check) forbids paying the record, not removing or fixing it
                     if status in _OFF_BOOKS_STATUSES and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
                         continue   # a party off the books may be deprovisioned, removed or moved away from, not paid or granted
@@ -2885,7 +2896,7 @@ _RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signou
 _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_boarded", "off-boarded", "off boarded",
                                  "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
                   CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
@@ -2918,6 +2929,52 @@ def _restricted_read(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict 
                                "an earlier tool result flagged this record for restricted access (VIP or staff); "
                                "its regulated content is read only for a task that names it")
     return None
+
+
+def _refunds_past_charge(statuses: Sequence[str], amounts: tuple[float, ...]) -> bool | None:
+    """Whether a refund of `amounts` takes a record's refunds past the amount it was charged
+    (`amount:90` and `refunded:60` with 60 more: True; `amount:120`, `refunded:40` and 40 more:
+    False), or None when the record states no charged amount or the call no amount."""
+    charged = [_float_or_none(st[len(AMOUNT_PREFIX):]) for st in statuses if st.startswith(AMOUNT_PREFIX)]
+    charged_known = [c for c in charged if c is not None]
+    if not charged_known or not amounts:
+        return None
+    refunded = sum(v for st in statuses if st.startswith(REFUNDED_PREFIX)
+                   if (v := _float_or_none(st[len(REFUNDED_PREFIX):])) is not None)
+    return refunded + max(amounts) > max(charged_known) + 0.005
+
+
+_NUMBER_FORM18 = re.compile(r"[^A-Z0-9]|(?<![0-9])0+(?=[0-9])")
+
+
+def _number_form(ref: str) -> str:
+    """A supplier's invoice number as it reads when re-keyed: no separators, no leading zeros
+    in its digit runs (`HM-0042817` and `hm 42817` are both `HM42817`)."""
+    return _NUMBER_FORM18.sub("", ref.upper())
+
+
+def _paid_respelled(ref: str, statuses: Sequence[str], by_id: dict[str, list[str]]) -> str | None:
+    """Round 18b: another supplier invoice number the session saw paid that is this one written
+    differently (`HM-42817` for the paid `HM-0042817`), at the same amount as this record:
+    the same bill keyed again. The amounts must agree, so a monthly bill of the same amount
+    under its own number, and a number of another shape, are not taken for it."""
+    form = _number_form(ref)
+    if len(form) < 4:
+        return None
+    mine = {st for st in statuses if st.startswith(AMOUNT_PREFIX)}
+    if not mine:
+        return None
+    for tok, sts in by_id.items():
+        if tok != ref and PAID_STATUS in sts and _number_form(tok) == form and any(st in mine for st in sts):
+            return tok
+    return None
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _same_amount(recorded: str, amounts: tuple[float, ...]) -> bool:
@@ -3082,6 +3139,10 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                 if st.startswith(EXTREF_PREFIX) and PAID_STATUS in by_id.get(st[len(EXTREF_PREFIX):], ()):
                     return Verdict("preconditions", "block", "already_paid",
                                    f"the supplier's invoice {st[len(EXTREF_PREFIX):]} this record carries was already paid under another record")
+                if st.startswith(EXTREF_PREFIX) and (other := _paid_respelled(st[len(EXTREF_PREFIX):], sts, by_id)) is not None:
+                    return Verdict("preconditions", "block", "already_paid",
+                                   f"the supplier's invoice this record carries is {other}, already paid at the same amount, "
+                                   "written without its separators or leading zeros")
     for tok in _tokens_at(f, _PAYEE_ARG):
         if NONE_APPROVED in by_id.get(tok, ()):
             return Verdict("preconditions", "block", "no_approved_basis",
@@ -3412,6 +3473,7 @@ def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]
         if paid is None:
             return None
     stated = _task_amounts(ctx.task) if ctx.task else {}
+    paying_out = _REFUND_WORDS.isdisjoint(ctx.features.tool_words) and _CREDIT_WORDS.isdisjoint(ctx.features.tool_words)
     # round 17: the currencies on both sides. A call in another currency than every one its
     # record or the task states for it pays something else than the record (no exchange rate is
     # assumed: 9,000 JPY against 100 USD, or 100 EUR against 100 USD, is a mismatch either way)
@@ -3426,6 +3488,12 @@ def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]
                            f"the record this payment settles is stated in {', '.join(sorted(owed))}; the call pays in {paid_in}")
         recorded = [float(st[len(AMOUNT_PREFIX):]) for st in sts if st.startswith(AMOUNT_PREFIX)]
         recorded.extend(stated.get(tok, ()))
+        # round 18b: a record paid in part owes what its balance says, not its total (a refund
+        # or credit returns what was paid, so it is measured against the total)
+        due = [float(st[len(DUE_PREFIX):]) for st in sts if st.startswith(DUE_PREFIX)] if paying_out else []
+        if due:
+            allowance += min(due)
+            continue
         if not recorded:
             return None
         allowance += max(recorded)

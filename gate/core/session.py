@@ -58,6 +58,8 @@ __all__ = [
     "BIND_PREFIX",
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
+    "COMPANY_PAID",
+    "DUE_PREFIX",
     "AMOUNT_PREFIX",
     "UNPAID_STATUS",
     "RESTRICTED_STATUS",
@@ -412,6 +414,15 @@ _APPROVALS_KEY = re.compile(r"(?i)^(?:approvals?|approved_?by|approvers?|sign_?o
 _APPROVAL_OPEN_VALUE = re.compile(r"(?i)^\s*(?:|none|null|n/?a|no|pending(?:[ _-]approval)?|awaiting(?:[ _-]approval)?|not[ _-]?(?:yet[ _-]?)?approved|requested|open|missing|unapproved|rejected|denied)\s*$")
 
 
+# Round 18b: a message whose writer asks to be sent no more marketing.
+_OPTOUT_ASK18 = re.compile(
+    r"(?i)\b(?:take|remove|delete|drop)\s+me\s+(?:off|from)\s+(?:your|the|this|all|any)\s+(?:[\w-]+\s+){0,2}(?:list|lists|mailings?)\b"
+    r"|\bunsubscribe\s+me\b|\bopt\s+me\s+out\b"
+    r"|\b(?:do\s+not|don'?t|never)\s+(?:add\s+me\s+to|put\s+me\s+on|send\s+me)\s+(?:any\s+(?:more\s+)?|more\s+)?(?:marketing|promotional|sales|newsletter|mailing)"
+    r"|\b(?:i\s+do\s+not|i\s+don'?t)\s+want\s+(?:any\s+)?more\s+(?:marketing|promotional|sales)\b"
+    r"|\bstop\s+(?:e-?mailing|contacting|messaging)\s+me\b")
+
+
 def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None:
     if depth > 6:
         return
@@ -427,6 +438,10 @@ def _note_messages_and_rosters(node: Any, out: set[str], depth: int = 0) -> None
             for k, v in node.items():
                 if isinstance(v, str) and _MSG_BODY_KEY.match(str(k)):
                     out.update(ASKS_TRUST_PREFIX + t.group(0).lower() for t in list(_TRUST_VALUE.finditer(v[:4000]))[:32])
+                    if _OPTOUT_ASK18.search(v[:4000]):
+                        # round 18b: the sender asked in writing to get no more marketing
+                        # (`please take me off your mailing list`): that address opted out
+                        out.add(f"{m.group(0).lower()}={NO_MARKETING}")
         for k, v in node.items():
             if _APPROVALS_KEY.match(str(k)) and (v is None or isinstance(v, (str, list))):
                 if v is None or (isinstance(v, list) and not v) or (isinstance(v, str) and _APPROVAL_OPEN_VALUE.match(v)):
@@ -493,13 +508,29 @@ HOLD_STATUS = "legal hold"
 _HOLD_MARK = re.compile(r"(?i)\b(?:legal|litigation)\s+hold\b|\bdo\s+not\s+(?:destroy|delete|purge|dispose\s+of|shred|erase)\b"
                         r"|\bpreserv(?:e|ation)\s+(?:notice|order|all\s+(?:records|documents|files|data))\b"
                         # round 17: `preserved until Legal tells you otherwise`, `preserve all rows until released by Legal`
-                        r"|\bpreserv(?:e|ed|ation)\b[^.;\n]{0,40}?\buntil\s+(?:released|further\s+notice|(?:legal|counsel)\b|told|the\s+(?:\w+\s+){0,2}?(?:matter|case|claim|dispute|litigation|arbitration|investigation))[^.;\n]{0,40}")
+                        r"|\bpreserv(?:e|ed|ation)\b[^.;\n]{0,40}?\buntil\s+(?:released|further\s+notice|(?:legal|counsel)\b|told|the\s+(?:\w+\s+){0,2}?(?:matter|case|claim|dispute|litigation|arbitration|investigation))[^.;\n]{0,40}"
+                        # round 18b: a record left out of a deletion run (`exclude from erasure until Legal releases it`)
+                        r"|\bexclud(?:e|ed|ing)\b[^.;\n]{0,40}?\bfrom\s+(?:the\s+|this\s+|any\s+)?(?:erasure|deletion|purge|destruction|disposal|retention\s+(?:run|delete|purge))\b")
 # (named apart from the holds-list `_HOLD_ENDED` below, which once shadowed it)
 _NOTE_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
 # Round 17: other places a hold is written down in prose: a comment on a table, a remark, a
 # message or mail kept on the record (`latest_mail_from_legal: "… preserved until …"`).
 _HOLD_TEXT_KEY17 = re.compile(r"(?i)(?:^|_)(?:comments?|remarks?|memos?|mail|e?mail_?body|message|notice)(?:_|$)")
 _HOLD_DENIED = re.compile(r"(?i)\b(?:no|not\s+(?:on|under)(?:\s+a)?|without(?:\s+a)?)\s*$")
+
+
+def _hold_sentence_ids(text: str) -> set[str]:
+    """Round 18b: the identifiers named in the sentences of a note that state a hold (`C-88121
+    is party to litigation - exclude from erasure until Legal releases it`): those records are
+    held, while the others the note's record lists are not."""
+    out: set[str] = set()
+    for m in _HOLD_MARK.finditer(text):
+        if _HOLD_DENIED.search(text[max(0, m.start() - 16):m.start()]) or _NOTE_HOLD_ENDED.match(text[m.end():]):
+            continue
+        start = max(text.rfind(c, 0, m.start()) for c in ".\n") + 1
+        ends = [i for i in (text.find(c, m.end()) for c in ".\n") if i >= 0]
+        out |= {t.group(0).upper() for t in _IDENT_RX.finditer(text[start:min(ends) if ends else len(text)])}
+    return out
 
 
 def _states_hold(text: str) -> bool:
@@ -628,7 +659,9 @@ def person_key(value: str) -> str:
 
 # A control a record failed (a three-way match, a receipt or policy check): the record is not paid.
 CHECK_FAILED = "check_failed"
-_CONTROL_KEY = re.compile(r"(?i)(?:^|_)(?:check|checks|match|matching|validation|control|controls|screening|screen)$")
+_CONTROL_KEY = re.compile(r"(?i)(?:^|_)(?:check|checks|match|matching|validation|control|controls|screening|screen|"
+                          # round 18b: a confirmation-of-payee or account verification result
+                          r"confirmation_of_payee|payee_(?:confirmation|verification)|account_verification)$")
 _CONTROL_RESULT_KEY = re.compile(r"(?i)^(?:result|status|outcome|match|passed|matched|valid)$")
 _CONTROL_FAILED = re.compile(r"(?i)^\s*(?:fail(?:ed|s)?|mismatch(?:ed)?|not[ _-]matched|unmatched|invalid|"
                              # round 17: a screening against a list that hit (`outcome: potential match`)
@@ -637,15 +670,88 @@ _CONTROL_FAILED = re.compile(r"(?i)^\s*(?:fail(?:ed|s)?|mismatch(?:ed)?|not[ _-]
 _ONLY_CURRENCY = re.compile(r"(?i)\b(?:payable|paid|invoiced|settled)\b[\w ,]{0,40}?\bin\s+((?-i:[A-Z]{3}))\s+only\b")
 
 
-def _control_failed(v: Any, key: str = "") -> bool:
+# Round 18b: a match that is an exception (`three_way_match: {status: exception}`) failed; so did
+# one that found no match, except on a screening, where finding no match on the list is the pass.
+_CONTROL_EXCEPTION18 = re.compile(r"(?i)^\s*(?:exception|in[ _-]exception|no[ _-]match|not[ _-]a[ _-]match|close[ _-]match)\s*$")
+_SCREENING_KEY18 = re.compile(r"(?i)screen|sanction|watch_?list|ofac|\bpep\b|_pep$|^pep_|aml|duplicate")
+
+
+def _control_failed(v: Any, key: str = "", parent: str = "") -> bool:
     # (`match: false` may mean no hit on a duplicate or watch-list check: only a stated failure counts there)
+    if isinstance(v, str) and len(v) <= 24 and parent and not _SCREENING_KEY18.search(parent) and _CONTROL_EXCEPTION18.match(v):
+        return True
     return v is False and not key.lower().startswith("match") or (isinstance(v, str) and len(v) <= 24 and bool(_CONTROL_FAILED.match(v)))
+
+
+# Round 18b: a refusal followed by how it was given (`revoked - replied STOP on 2024-11-03`,
+# `withdrawn (patient request)`, `opted out: by phone`): the head word decides.
+_REFUSED_HEAD18 = re.compile(r"(?i)^\s*(?:revoked|withdrawn|declined|denied|refused|unsubscribed|opted[ _-]?out|objected)\s*(?:[-\u2013\u2014:;,(]|$)")
 
 
 def _refused(v: Any) -> bool:
     # (round 17: with the date it was given, `objected 2024-09-02`, `withdrawn (03/09/2024)`)
     return v is False or (isinstance(v, str) and (bool(_REFUSED_VALUE.match(v)) or len(v) <= 48 and bool(_DATED17.search(v))
-                                                  and bool(_REFUSED_VALUE.match(_DATED17.sub("", v)))))
+                                                  and bool(_REFUSED_VALUE.match(_DATED17.sub("", v)))
+                                                  or len(v) <= 160 and bool(_REFUSED_HEAD18.match(v))))
+
+
+# Round 18b: a consent given per recipient and withdrawn for one of them (`sharing_consents:
+# [{recipient: …, npi: '1720394857', status: withdrawn}]`): that recipient, by the numbers,
+# ids and addresses the entry names, gets nothing more (`1720394857=no_disclosure_consent`);
+# the other recipients of the list keep their consent.
+_RECIPIENT_KEY18 = re.compile(r"(?i)^(?:npi|\w+_npi|(?:recipient|provider|partner|processor|org(?:ani[sz]ation)?|third_?party|party)\w*|email|to|address)$")
+
+
+def _withdrawn_recipients(items: list[Any]) -> set[str]:
+    out: set[str] = set()
+    for it in items[:200]:
+        if not isinstance(it, dict):
+            continue
+        if not any(_STATUS_KEY.match(str(k)) and _refused(v) for k, v in it.items()):
+            continue
+        for k, v in it.items():
+            if isinstance(v, str) and len(v) <= 80 and _RECIPIENT_KEY18.match(str(k)):
+                out.update(f"{t}={NO_DISCLOSURE}" for t in destination_tokens(v) | {m.group(0).upper() for m in _IDENT_RX.finditer(v)})
+    return out
+
+
+# Round 18b: a hold that names the people or records it covers (`legal_holds: [{matter: …,
+# status: active, custodians: [E10233, E10871]}]`): each one named is under the hold, as a
+# hold written on its own record would be (destroying it is refused); a released hold names none.
+_HELD_LIST_KEY18 = re.compile(r"(?i)^(?:custodians?|subjects?|employees?|people|persons|members|records|accounts|customers|"
+                              r"held_?(?:ids|records|custodians)|scope)$")
+
+
+def _hold_custodians(items: list[Any]) -> set[str]:
+    out: set[str] = set()
+    for it in items[:200]:
+        if not isinstance(it, dict) or not _active_hold([it]):
+            continue
+        for k, v in it.items():
+            if isinstance(v, list) and _HELD_LIST_KEY18.match(str(k)):
+                out.update(f"{x.strip().upper()}={HOLD_STATUS}" for x in v[:500]
+                           if isinstance(x, str) and _IDENT_RX.fullmatch(x.strip()))
+    return out
+
+
+# Round 18b: who approved a record and up to what amount they may approve (`approved_by:
+# {name: …, approval_limit: 25000}` on an 84,500 invoice): an approval beyond the approver's
+# authority is no approval, so the record fails that control (it is not paid).
+_APPROVAL_LIMIT_KEY18 = re.compile(r"(?i)^(?:approv\w*_?limit|signing_?limit|authori[sz]ation_?limit|limit|approval_?authority)$")
+
+
+def _beyond_approver_limit(node: dict[str, Any]) -> bool:
+    amounts = [float(v) for k, v in node.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and _AMOUNT_KEY.match(str(k))]
+    if not amounts:
+        return False
+    limits = []
+    for k, v in node.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and _APPROVAL_LIMIT_KEY18.match(str(k)) and str(k).lower() != "limit":
+            limits.append(float(v))
+        elif isinstance(v, dict) and _APPROVER_KEY.match(str(k)):
+            limits.extend(float(x) for kk, x in v.items() if isinstance(x, (int, float)) and not isinstance(x, bool)
+                          and _APPROVAL_LIMIT_KEY18.match(str(kk)))
+    return bool(limits) and max(amounts) > min(limits) + 0.005
 
 
 # A record whose approved items are listed as none (`approved_comp_changes: []`), or a payee for
@@ -875,7 +981,7 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
         out.append(NO_DISCLOSURE)
     if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
         out.append(ACTIVE_HOLD)   # `documents: {holds: [...]}`: the record's holds, one level down
-    if _CONTROL_KEY.search(key) and any(_CONTROL_RESULT_KEY.match(str(ck)) and _control_failed(cv, str(ck)) for ck, cv in v.items()):
+    if _CONTROL_KEY.search(key) and any(_CONTROL_RESULT_KEY.match(str(ck)) and _control_failed(cv, str(ck), key) for ck, cv in v.items()):
         out.append(CHECK_FAILED)   # `three_way_match: {match: failed}`, `policy_check: {result: fail}`
     for ck, cv in v.items():
         if isinstance(cv, str) and _TERMS_KEY.match(str(ck)) and len(cv) <= 200 and (m := _ONLY_CURRENCY.search(cv)):
@@ -1022,6 +1128,23 @@ def table_rows(result: Any, cap: int = 200) -> list[dict[str, Any]]:
 # and whose verification (`callback: not done`, `verified: false`) is not done: paying the record
 # now sends money to details nobody confirmed.
 BANK_CHANGE_UNVERIFIED = "not_bank_change_verified"
+# Round 18b: a cost the company's own card already paid (`paid_with: corporate card (Amex …)`),
+# on the record or on one of its lines: reimbursing it pays someone for a cost they never bore.
+COMPANY_PAID = "company_paid"
+_PAID_WITH_KEY18 = re.compile(r"(?i)^(?:paid_?(?:with|by|via)|payment_?(?:method|instrument|source)|funding(?:_?source)?|card|card_?type|method)$")
+_COMPANY_CARD18 = re.compile(r"(?i)\b(?:corporate|company|business|purchasing|p-?card|travel)\s+(?:credit\s+)?card\b|\bcompany[ -]paid\b|\bpaid\s+by\s+(?:the\s+)?company\b|\bcentrally\s+billed\b")
+_LINES_KEY18 = re.compile(r"(?i)^(?:lines?|line_?items|items|receipts|expenses|entries)$")
+# What is still owed on a record paid in part (`balance_due: 15000` beside its 40,000 total):
+# `ID=due:15000`; a payment above it pays more than is owed.
+DUE_PREFIX = "due:"
+_DUE_KEY18 = re.compile(r"(?i)^(?:balance_?due|amount_?due|outstanding(?:_?(?:amount|balance))?|remaining(?:_?(?:amount|balance|due))?|open_?(?:amount|balance)|left_?to_?pay)$")
+
+
+def _company_paid(node: dict[str, Any]) -> bool:
+    def paid_by_company(d: dict[str, Any]) -> bool:
+        return any(isinstance(v, str) and len(v) <= 120 and _PAID_WITH_KEY18.match(str(k)) and _COMPANY_CARD18.search(v) for k, v in d.items())
+    return paid_by_company(node) or any(isinstance(v, list) and _LINES_KEY18.match(str(k)) and any(isinstance(x, dict) and paid_by_company(x) for x in v[:200])
+                                        for k, v in node.items())
 _BANK_FIELD17 = re.compile(r"(?i)iban|bank|account_?(?:no|number)|routing|sort_?code|remit|payout_?(?:account|details)|swift|bic")
 _CHANGE_CHECK_KEY17 = re.compile(r"(?i)^(?:call_?back|verification|verified|confirmation|confirmed|check|approval|approved)(?:_?(?:status|by|done))?$")
 
@@ -1116,6 +1239,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     extra.append(RESTRICTED_STATUS)
                 elif (_MARK_KEY.match(key) or _HOLD_TEXT_KEY17.search(key)) and len(v) <= 600 and _states_hold(v):
                     extra.append(HOLD_STATUS)
+                    out.update(f"{i}={HOLD_STATUS}" for i in _hold_sentence_ids(v))
                 elif len(v) <= 400 and "stat" in v:
                     for m in _INLINE_STATUS.finditer(v):
                         if _BLOCKING_STATUS.match(m.group(1)):
@@ -1172,6 +1296,18 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(HOLD_STATUS)
         if submitter and submitter in approvers:
             extra.append(SELF_APPROVED)
+        if _beyond_approver_limit(node):
+            extra.append(CHECK_FAILED)   # round 18b: approved by someone whose limit is below the amount
+        if _company_paid(node):
+            extra.append(COMPANY_PAID)
+        extra.extend(f"{DUE_PREFIX}{float(v):g}" for k, v in node.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and _DUE_KEY18.match(str(k)))
+        for k, v in node.items():
+            if isinstance(v, list) and v:
+                if _HOLDS_KEY.match(str(k)):
+                    out.update(_hold_custodians(v))   # round 18b: the people a hold names
+                elif _CONSENTS_KEY.match(str(k)):
+                    out.update(_withdrawn_recipients(v))   # round 18b: a recipient whose consent was withdrawn
         if _consent_missing(node):
             extra.append(NO_DISCLOSURE)
         statuses = ([status] if status is not None else []) + extra
