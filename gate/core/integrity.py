@@ -4621,3 +4621,27 @@ def restricted_from_plan(args: dict[str, Any], held: frozenset[str]) -> Verdict 
             return Verdict("preconditions", "block", "restricted_from_plan",
                            f"a result records that the service on {day} is not to be disclosed to the health plan; the call sends it to a payer")
     return None
+
+
+# --------------------------------------------------------------------------- a pay change the task does not ask for
+# Round 18b: a record write that sets a pay field (a salary, an hourly or pay rate, a wage, a
+# bonus, an allowance) while the task speaks of no pay at all (a job-title change that also
+# raises the rate): pay moves only on a task about pay, where an approved change can stand behind it.
+_PAY_FIELD18 = re.compile(r"(?i)^(?:(?:base|annual|monthly|current|new)_?)?(?:salary|wages?|hourly_?(?:rate|wage|pay)|pay_?rate|day_?rate|"
+                          r"overtime_?rate|pay_?(?:grade|band|scale|level)|compensation|bonus(?:_?(?:amount|target|pct|percent))?|"
+                          r"commission_?(?:rate|pct|percent)?|allowance|stipend)$")
+_PAY_TASK18 = re.compile(r"(?i)\b(?:salar\w*|wages?|pay\w*|rates?|raises?|rise|increase\w*|compensation|comp|bonus\w*|commission\w*|"
+                         r"allowance\w*|stipend|promot\w*|grades?|bands?|merit|hourly|per\s+hour|remunerat\w*|earnings?)\b")
+
+
+def pay_change_beyond_task(args: dict[str, Any], task: str) -> Verdict | None:
+    """A write setting a pay field when the task's words say nothing about pay."""
+    # the call's own keys and those of the objects it holds (`changes: {hourly_rate: …}`): keys
+    # only, two levels, so a write without a pay field costs a dictionary walk
+    fields = [str(k) for k, v in args.items() if v not in (None, "") and not isinstance(v, dict) and _PAY_FIELD18.match(str(k))]
+    fields += [f"{k}.{kk}" for k, v in args.items() if isinstance(v, dict)
+               for kk, vv in v.items() if vv not in (None, "") and _PAY_FIELD18.match(str(kk))]
+    if not fields or _PAY_TASK18.search(task):
+        return None
+    return Verdict("preconditions", "block", "pay_change_beyond_task",
+                   f"the call sets a pay field ({fields[0]}) and the task asks for no change to pay")

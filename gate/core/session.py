@@ -59,6 +59,7 @@ __all__ = [
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
     "COMPANY_PAID",
+    "PAYMENT_HOLD",
     "DUE_PREFIX",
     "AMOUNT_PREFIX",
     "UNPAID_STATUS",
@@ -1140,6 +1141,30 @@ DUE_PREFIX = "due:"
 _DUE_KEY18 = re.compile(r"(?i)^(?:balance_?due|amount_?due|outstanding(?:_?(?:amount|balance))?|remaining(?:_?(?:amount|balance|due))?|open_?(?:amount|balance)|left_?to_?pay)$")
 
 
+# Round 18b: a note that stops payments on the record (`hold payments until cleared`, `no
+# payments until the review closes`, `do not pay`): `ID=payment_hold`, which stops paying only.
+PAYMENT_HOLD = "payment_hold"
+_PAYMENT_HOLD18 = re.compile(r"(?i)\b(?:hold|stop|suspend|block|freeze)\s+(?:all\s+|any\s+|further\s+)?payments?\b"
+                             r"|\bno\s+(?:further\s+|more\s+)?payments?\s+(?:until|before|pending|while)\b"
+                             r"|\bdo\s+not\s+(?:pay|release\s+(?:the\s+)?payments?)\b"
+                             r"|\bpayments?\s+(?:are\s+|is\s+)?(?:on\s+hold|held|blocked|suspended|frozen)\b")
+_PAYMENT_HOLD_ENDED18 = re.compile(r"(?i)^[^.;\n]{0,30}?\b(?:released|lifted|removed|ended|cleared|resumed|no\s+longer)\b")
+_PAYMENT_HOLD_UNTIL18 = re.compile(r"(?i)^\s*(?:until|till|pending|before|while)\b")
+_PAYMENT_HOLD_DENIED18 = re.compile(r"(?i)\b(?:no\s+need\s+to|never|not|don'?t)\s*$")
+
+
+def _states_payment_hold(node: dict[str, Any]) -> bool:
+    for k, v in node.items():
+        if isinstance(v, str) and len(v) <= 600 and (_MARK_KEY.match(str(k)) or _HOLD_TEXT_KEY17.search(str(k))):
+            for m in _PAYMENT_HOLD18.finditer(v):
+                rest = v[m.end():]
+                # (`until cleared` is how long it stands; `released on 3 May` ends it)
+                if (_PAYMENT_HOLD_UNTIL18.match(rest) or not _PAYMENT_HOLD_ENDED18.match(rest)) and \
+                        not _PAYMENT_HOLD_DENIED18.search(v[max(0, m.start() - 16):m.start()]):
+                    return True
+    return False
+
+
 def _company_paid(node: dict[str, Any]) -> bool:
     def paid_by_company(d: dict[str, Any]) -> bool:
         return any(isinstance(v, str) and len(v) <= 120 and _PAID_WITH_KEY18.match(str(k)) and _COMPANY_CARD18.search(v) for k, v in d.items())
@@ -1300,6 +1325,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             extra.append(CHECK_FAILED)   # round 18b: approved by someone whose limit is below the amount
         if _company_paid(node):
             extra.append(COMPANY_PAID)
+        if _states_payment_hold(node) or any(isinstance(v, dict) and _states_payment_hold(v) for v in node.values()):
+            extra.append(PAYMENT_HOLD)
         extra.extend(f"{DUE_PREFIX}{float(v):g}" for k, v in node.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and _DUE_KEY18.match(str(k)))
         for k, v in node.items():
