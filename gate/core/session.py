@@ -1145,7 +1145,7 @@ _DUE_KEY18 = re.compile(r"(?i)^(?:balance_?due|amount_?due|outstanding(?:_?(?:am
 # payments until the review closes`, `do not pay`): `ID=payment_hold`, which stops paying only.
 PAYMENT_HOLD = "payment_hold"
 _PAYMENT_HOLD18 = re.compile(r"(?i)\b(?:hold|stop|suspend|block|freeze)\s+(?:all\s+|any\s+|further\s+)?payments?\b"
-                             r"|\bno\s+(?:further\s+|more\s+)?payments?\s+(?:until|before|pending|while)\b"
+                             r"|\bno\s+(?:further\s+|more\s+)?payments?\s+(?:until|before|while)\b"   # (not `no payment pending`: none is waiting)
                              r"|\bdo\s+not\s+(?:pay|release\s+(?:the\s+)?payments?)\b"
                              r"|\bpayments?\s+(?:are\s+|is\s+)?(?:on\s+hold|held|blocked|suspended|frozen)\b")
 _PAYMENT_HOLD_ENDED18 = re.compile(r"(?i)^[^.;\n]{0,30}?\b(?:released|lifted|removed|ended|cleared|resumed|no\s+longer)\b")
