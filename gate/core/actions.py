@@ -152,14 +152,24 @@ def sensitivity_of_text(text: str) -> int:
     return best
 
 
+# Names, keys and argument paths of at most this many characters are remembered; a longer one
+# is read afresh, so the caches never hold what a caller sends at length (names repeat, and are short).
+_NAME_CACHE_LIMIT = 256
+
+
 @lru_cache(maxsize=8192)
 def _split_cached(name: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _SPLIT.split(_CAMEL.sub(" ", name)) if w)
 
 
+def _name_words(name: str) -> tuple[str, ...]:
+    """`_split_cached`, remembered for names of at most `_NAME_CACHE_LIMIT` characters."""
+    return _split_cached(name) if len(name) <= _NAME_CACHE_LIMIT else _split_cached.__wrapped__(name)
+
+
 def split_words(name: str) -> list[str]:
     """`API_CALL:bank_transfer` -> ['api', 'call', 'bank', 'transfer']; camelCase is split too."""
-    return list(_split_cached(name))
+    return list(_name_words(name))
 
 
 @lru_cache(maxsize=8192)
@@ -213,8 +223,9 @@ def _leaf_info(path: str) -> tuple[tuple[str, ...], bool, bool, bool, str]:
     """(key words, amount-like, destination-like, command-like, key words joined) of an
     argument path's last key."""
     leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-    words = _split_cached(leaf)
-    return (words,) + _key_kind(leaf) + (" ".join(words),)
+    words = _name_words(leaf)
+    kind = _key_kind(leaf) if len(leaf) <= _NAME_CACHE_LIMIT else _key_kind.__wrapped__(leaf)
+    return (words,) + kind + (" ".join(words),)
 
 
 @lru_cache(maxsize=4096)
@@ -326,8 +337,14 @@ def _value_domains(value: str) -> tuple[str, ...]:
 _IPV6_INTERNAL = re.compile(r"^\[(?:::1|::ffff:(?:127|10|192\.168)\.[\d.]+|f[cd][0-9a-f]{0,2}:[0-9a-f:.]*|fe[89ab][0-9a-f]?:[0-9a-f:.]*)\]$")
 
 
-@lru_cache(maxsize=8192)
 def is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
+    """Whether `___domain` is the org's own (`internal`, or below one) or a private address.
+    Remembered for names of at most 253 characters (the longest a DNS name can be)."""
+    return _is_internal(___domain, internal) if len(___domain) <= 253 else _is_internal.__wrapped__(___domain, internal)
+
+
+@lru_cache(maxsize=8192)
+def _is_internal(___domain: str, internal: tuple[str, ...]) -> bool:
     d = ___domain.lower()
     if d.startswith("["):     # an IPv6 literal: loopback, unique-local (fc00::/7), link-local (fe80::/10)
         return _IPV6_INTERNAL.match(d) is not None
@@ -376,12 +393,24 @@ def verb_class(word: str) -> str | None:
     return None
 
 
+# Words of a tool name that are nouns as often as verbs: `log_search`, `get_audit_log` and
+# `log_lookup` read a log, `log_event` writes one. Such a word gives its verb class only when the
+# name has no other verb word (the other word says what is done to the log).
+_NOUN_VERBS = frozenset({"log"})
+
+
 def _verb_of(words: tuple[str, ...] | list[str]) -> set[str]:
     found = set()
+    nouns = False
     for w in words:
         v = _VERB_WORDS.get(w)
         if v:
-            found.add(v)
+            if w in _NOUN_VERBS:
+                nouns = True
+            else:
+                found.add(v)
+    if nouns and not found:
+        found.update(_VERB_WORDS[w] for w in words if w in _NOUN_VERBS)
     return found
 
 
@@ -488,7 +517,7 @@ def extract_features(
     description: str = "",
 ) -> ActionFeatures:
     """Structured features of a call; declared `effect` fields win over inference."""
-    words = _split_cached(tool)
+    words = _name_words(tool)
     declared = effect.verb if effect is not None and effect.verb else None
     verbs = {declared} if declared else _verb_of(words)
     leaves = _leaves(args)
@@ -501,7 +530,7 @@ def extract_features(
     canon = [" ".join(words)]
     budget = _CANON_LIMIT - len(canon[0])
     for path, value in leaves:
-        kw, amount_key, dest_key, command_key, key_text = _leaf_info(path)
+        kw, amount_key, dest_key, command_key, key_text = _leaf_info(path) if len(path) <= _NAME_CACHE_LIMIT else _leaf_info.__wrapped__(path)
         key_words.extend(kw)
         if budget > 0:
             # the canonical text: tool words, then each key with the words of its value, bounded;
@@ -571,7 +600,11 @@ def extract_features(
     else:
         destination = "none"
 
-    sens = _static_sensitivity(words, tuple(dict.fromkeys(key_words)), description)
+    keys = tuple(dict.fromkeys(key_words))
+    if len(tool) <= _NAME_CACHE_LIMIT and sum(map(len, keys)) <= 4 * _NAME_CACHE_LIMIT:
+        sens = _static_sensitivity(words, keys, description)
+    else:       # a long name or many long keys: read afresh (the cache holds only short ones)
+        sens = _static_sensitivity.__wrapped__(words, keys, description)
     if (paths or command_text) and sens < 4:
         kube = _kube_read_sensitivity(words, command_text) if command_text else None
         if kube is None:

@@ -19,6 +19,7 @@ from urllib.parse import unquote, unquote_plus
 import orjson
 
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
+from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task
 from gate.core.risk import unsanctioned_egress
@@ -1762,7 +1763,7 @@ _SENDER_BEFORE = re.compile(r"(?i)\b(?:from|sender|sent\s+by|written\s+by)\b[^@\
 _SENDER_AFTER = re.compile(r"(?i)^[>)\"'\s]{0,3}\s*(?:asks?|asked|wrote|writes|requests?|requested|says|said|wants)\b")
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def _task_senders(task: str) -> frozenset[str]:
     out: set[str] = set()
     for m in _TASK_EMAIL.finditer(task):
@@ -1772,7 +1773,17 @@ def _task_senders(task: str) -> frozenset[str]:
 
 
 _TASK_EMAIL = re.compile(r"[\w.%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
-_ALLOWLISTING = re.compile(r"(?i)allow|white|safe[_ -]?senders?|approved[_ -]?(?:senders?|domains?)|trusted|bypass|exempt|skip[_ -]?(?:spam|scan|quarantine)")
+_CAMEL_CUT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Words, not fragments: `shallow_copy`, `allowance`, `whitepaper` and `untrusted_senders` name no
+# allow-list. Read on text split at camelCase (`allowedSenders`) and lower-cased (`_allowlisting`).
+_ALLOWLISTING_RX = re.compile(r"(?<![a-z])(?:allow(?:s|ed|ing)?(?:[_ -]?list(?:s|ed|ing)?)?|(?:white|safe)[_ -]?(?:list(?:s|ed|ing)?|senders?|domains?)|"
+                              r"approved[_ -]?(?:senders?|domains?)|trusted|bypass(?:es|ed|ing)?|exempt(?:s|ed|ions?)?|"
+                              r"skip[_ -]?(?:spam|scan|quarantine))(?![a-z])")
+
+
+def _allowlisting(text: str) -> bool:
+    """Whether `text` names an allow-list, an approved or trusted sender, or a filter bypass."""
+    return _ALLOWLISTING_RX.search(_CAMEL_CUT.sub(" ", text).lower()) is not None
 
 
 def _result_sender_trusted(ctx: CheckContext, held: frozenset[str]) -> tuple[str, str] | None:
@@ -1787,7 +1798,7 @@ def _result_sender_trusted(ctx: CheckContext, held: frozenset[str]) -> tuple[str
     values = {t.strip().lower().lstrip("@*.") for _, t in f.strings if len(t) <= 254}
     asked = {v for v in values if ASKS_TRUST_PREFIX + v in held and v not in task
              and not is_internal(v.rsplit("@", 1)[-1], internal)}
-    if asked and _ALLOWLISTING.search(" ".join([" ".join(f.tool_words)] + [p for p, _ in f.strings] + [p for p, _ in f.scalars]
+    if asked and _allowlisting(" ".join([" ".join(f.tool_words)] + [p for p, _ in f.strings] + [p for p, _ in f.scalars]
                                                + [t for _, t in f.strings if len(t) <= 80])):
         return ("sender_allowlisted", "trusts what an outside message asked to have trusted (its ___domain, relay or address)")
     return None
@@ -1804,7 +1815,7 @@ def _sender_helped(ctx: CheckContext, senders: frozenset[str]) -> tuple[str, str
     if not sender_domains:
         return None
     values = {t.strip().lower().lstrip("@*.") for _, t in f.strings if len(t) <= 254}
-    if values & (sender_domains | {a for a in senders}) and _ALLOWLISTING.search(
+    if values & (sender_domains | {a for a in senders}) and _allowlisting(
             " ".join([" ".join(f.tool_words)] + [p for p, _ in f.strings] + [p for p, _ in f.scalars] + [t for _, t in f.strings if len(t) <= 80])):
         return ("sender_allowlisted", "trusts the ___domain of the sender who asked for it (allow-list, approved senders or filter bypass)")
     if "send" in f.verbs and f.sensitivity >= 2:
@@ -1984,7 +1995,9 @@ def _is_message(ctx: CheckContext) -> bool:
     declared = ctx.tool.spec.effect.verb if ctx.tool is not None else None
     if declared:
         return declared == "send"
-    return _send_only_name(ctx.features.tool_words)
+    words = ctx.features.tool_words
+    # (remembered for tool names of ordinary length only: a long name is read afresh)
+    return _send_only_name(words) if len(ctx.features.tool) <= 256 else _send_only_name.__wrapped__(words)
 
 
 @lru_cache(maxsize=4096)
@@ -2743,7 +2756,7 @@ _CHANGING = frozenset({"execute", "delete", "configure", "pay", "grant"})
 _REFUSED_STATUS = re.compile(r"^(?:rejected|declined|denied|not[ _-]approved|unapproved)$")
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def _task_records(task: str) -> frozenset[str]:
     return task_tokens(task)
 
@@ -3038,7 +3051,7 @@ _BUDGET_RX = re.compile(
     r"(?P<c2>USD|EUR|GBP|CHF|dollars|euros?|pounds)?")
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def _task_budget(task: str) -> float | None:
     for m in _BUDGET_RX.finditer(task):
         money = m.group("c1") or m.group("c2")
@@ -3400,7 +3413,7 @@ def _parts_of_record(by_id: dict[str, list[str]], refs: set[str], amount: float,
 _TASK_FIGURE = re.compile(r"(?i)(?:[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|gbp|dollars|euros?|pounds)\b)")
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def _task_amounts(task: str) -> dict[str, tuple[float, ...]]:
     out: dict[str, list[float]] = {}
     marks = [(m.start(), m.group(0).upper()) for m in _IDENT.finditer(task) if re.search(r"[A-Za-z]", m.group(0))]
@@ -3421,7 +3434,7 @@ _TASK_CCY17 = re.compile(r"(?i)[$€£¥]\s?\d|\d\s?(usd|eur|gbp|chf|jpy|cad|aud
 _CCY_WORD17 = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "DOLLARS": "USD", "EURO": "EUR", "EUROS": "EUR", "POUNDS": "GBP", "YEN": "JPY"}
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def _task_currencies17(task: str) -> dict[str, tuple[str, ...]]:
     """The currencies the task states beside a record it names (`INV-2231 for $1,250` -> USD),
     in the same clause `_task_amounts` reads the figures from."""

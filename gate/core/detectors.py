@@ -225,6 +225,12 @@ def find_pii(text: str) -> list[Finding]:
             for m in _IBAN_GROUPED.finditer(text):
                 if _iban_ok(m.group().replace(m.group(1), "")):
                     out.append(Finding("iban", m.start(), m.end()))
+        if out:
+            # the digits after an IBAN's country and check digits may pass Luhn by chance
+            # (`DE62-3704-0044-0532-0130-01`): a number inside an IBAN is that IBAN, not a card
+            ibans = [(x.start, x.end) for x in out if x.kind == "iban"]
+            if ibans:
+                out = [x for x in out if x.kind != "payment_card" or not any(a <= x.start and x.end <= b for a, b in ibans)]
     if low is None or "passport" in low:
         for m in _PASSPORT.finditer(text):
             out.append(Finding("passport_number", m.start(), m.end()))
@@ -389,6 +395,8 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("find_delete_root", "find -delete over a root or home directory",
          r"(?i)\bfind\s+(?:/|~/?|\$HOME/?|/(?:etc|usr|var|home|root|opt|srv|boot|lib|bin|data)/?)(?:\s|$).*-delete\b"),
         ("disk_wipe", "overwrites or formats a disk", r"(?i)(?:\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+(?:(?!\bdd\s)[^|;])*of=/dev/(?:sd|nvme|xvd|vd|hd)|\bshred\s+(?:(?!\bshred\s)[^|;])*/dev/|>\s*/dev/sd[a-z])"),
+        # files overwritten so that no undelete, snapshot of the free space or forensic tool gets them back
+        ("disk_wipe", "overwrites files beyond recovery (shred)", r"(?i)\bshred\s+(?:-\S+\s+)*[^\s;|&<>-]"),
         ("fork_bomb", "fork bomb", r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;"),
         # DROP TABLE of scratch/temporary tables only (`scratch.tmp_x`, `tmp_ids`) is housekeeping,
         # not destruction: every listed table must be in a scratch schema or carry a temp prefix.
@@ -497,6 +505,18 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bgit\s+push\b(?:(?!\bgit\s+push\b)[^;|&\n])*\s--mirror\b"),
         ("destroy_infrastructure", "destroys infrastructure or a namespace",
          r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b(?:(?!\bkubectl\s+delete\b)[^;|])*--all\b|\baws\s+s3\s+rb\b(?:(?!\baws\s+s3\s+rb\b)[^;|])*--force|\baws\s+s3\s+rm\b(?:(?!\baws\s+s3\s+rm\b)[^;|])*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
+        # a cloud database, server, cluster or store deleted with what it holds, by the
+        # service's own CLI words (global flags may come between the CLI's name and them)
+        ("destroy_infrastructure", "deletes a cloud database, server, cluster or storage",
+         r"(?i)\b(?:rds\s+delete-db-(?:instance|cluster)|docdb\s+delete-db-cluster|ec2\s+terminate-instances"
+         r"|dynamodb\s+delete-table|s3api\s+delete-bucket|(?:eks|redshift)\s+delete-cluster|elasticache\s+delete-(?:cache-cluster|replication-group)"
+         r"|efs\s+delete-file-system|cloudformation\s+delete-stack"
+         r"|(?:sql|compute|spanner|bigtable|redis|filestore|alloydb|memcache)\s+instances\s+delete"
+         r"|(?:container|dataproc|alloydb|bigtable)\s+clusters\s+delete|storage\s+buckets\s+delete|gsutil\s+(?:-\w+\s+)*rb"
+         # every object under a prefix (as `aws s3 rm --recursive` above): `gsutil -m rm -r`, `gcloud storage rm --recursive`
+         r"|(?:gsutil\s+(?:-\w+\s+)*|gcloud\s+storage\s+)rm\s+(?:-\w+\s+)*(?:-\w*r\w*|--recursive)"
+         r"|storage\s+(?:blob\s+delete-batch|container\s+delete|account\s+delete|share\s+delete|fs\s+delete)"
+         r"|az\s+(?:vm|aks|cosmosdb|keyvault)\s+delete|az\s+(?:sql\s+(?:db|server)|(?:postgres|mysql)\s+(?:flexible-server|server))\s+delete)(?![\w-])"),
         ("reverse_shell", "opens a reverse shell",
          r"(?i)(?:/dev/tcp/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|\bsocat\b(?:(?!\bsocat\b)[^;|])*exec:|\bbash\s+-i\s+>&"
          # a one-line interpreter that connects a socket and hands it a shell (each gap stops at the next start)
@@ -606,7 +626,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
 
 _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "recursive_delete_root": ("rm ", "no-preserve-root"), "find_delete_root": ("-delete",),
-    "disk_wipe": ("mkfs", "of=/dev", "shred", "/dev/sd"), "fork_bomb": (":()",), "sql_drop": ("drop",),
+    "disk_wipe": (), "fork_bomb": (":()",), "sql_drop": ("drop",),
     "sql_truncate": ("truncate",), "sql_delete_all": ("delete",), "sql_update_all": ("update",),
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
@@ -621,7 +641,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin", "poweruseraccess", "fullaccess"),
     "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
-    "force_push_protected": ("push",), "destroy_infrastructure": ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
+    "force_push_protected": ("push",), "destroy_infrastructure": (),   # (parts below)
     "reverse_shell": ("/dev/tcp", "nc ", "ncat", "socat", "bash -i", "socket"),
     "exfil_service": ("pastebin", "paste.ee", "hastebin", "ghostbin", "transfer.sh", "file.io", "0x0.st", "gofile", "anonfiles",
                       "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
@@ -646,6 +666,14 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
 # Codes whose patterns are each woken by their own literals (one tuple per pattern, in table order);
 # the code's entry in `_DANGER_TRIGGERS` is their union.
 _DANGER_PART_TRIGGERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "disk_wipe": (("mkfs", "of=/dev", "shred", "/dev/sd"), ("shred",)),
+    "destroy_infrastructure": (
+        ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
+        ("delete-db-", "terminate-instances", "delete-table", "delete-bucket", "delete-cluster", "delete-cache-cluster",
+         "delete-replication-group", "delete-file-system", "delete-stack", "instances delete", "clusters delete",
+         "buckets delete", "gsutil", "storage rm", "delete-batch", "container delete", "account delete", "share delete", "fs delete",
+         "vm delete", "aks delete", "cosmosdb delete", "keyvault delete", "db delete", "server delete"),
+    ),
     "credential_print": (
         ("credential", "auth token", "auth status", "print-access", "print-identity", "get-login-password",
          "get-authorization-token", "configure get", "get-access-token", "config view", "find-generic", "find-internet",

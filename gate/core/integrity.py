@@ -11,6 +11,7 @@ observe), and the rule a later call is checked against (in the preconditions che
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
@@ -18,6 +19,8 @@ from gate.core.actions import EMAIL_RX, flatten_args
 from gate.core.detectors import find_pii, find_secrets, redact
 from gate.core.verdict import Verdict
 from gate.core.session import money_string
+from gate.core.memo import text_cache
+from gate.core.timing import day_of
 
 
 def _dict_nodes(result: Any, budget: int = 2000) -> Iterator[dict[str, Any]]:
@@ -1005,10 +1008,11 @@ def approval_until_entries(result: Any) -> set[str]:
             continue
         approvalish = any("approv" in str(k).lower() for k in node)
         for k, v in node.items():
-            if isinstance(v, str) and _APPROVAL_UNTIL_KEY.match(str(k)) and (approvalish or "approv" in str(k).lower()):
-                m = _ISO.search(v)
-                if m:
-                    out.add(f"{APPROVAL_UNTIL_PREFIX}{ident}|{m.group(1)}")
+            # (a date object too, as YAML gives an unquoted date, and the common written forms)
+            if _APPROVAL_UNTIL_KEY.match(str(k)) and (approvalish or "approv" in str(k).lower()):
+                day = day_of(v)
+                if day:
+                    out.add(f"{APPROVAL_UNTIL_PREFIX}{ident}|{day}")
     return out
 
 
@@ -2280,8 +2284,8 @@ def retain_until_entries(result: Any) -> set[str]:
         kids = [node] + [v for v in node.values() if isinstance(v, dict)]
         for kid in kids:
             for k, v in kid.items():
-                if isinstance(v, str) and _RETAIN_UNTIL_KEY.match(str(k)) and (m := _ISO.search(v)):
-                    out.add(f"{RETAIN_PREFIX}{ident}|{m.group(1)}")
+                if _RETAIN_UNTIL_KEY.match(str(k)) and (day := day_of(v)):
+                    out.add(f"{RETAIN_PREFIX}{ident}|{day}")
     return out | {RETAIN_PREFIX} if out else out
 
 
@@ -3223,21 +3227,21 @@ def _row_dates16(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, st
         if isinstance(v, dict) and depth < 2:
             if _EVENT_PARENT16.match(key):
                 for kk, x in v.items():
-                    if isinstance(x, str) and str(kk).lower() in ("date", "day", "on", "occurred", "occurred_on"):
-                        m = _ISO.search(x)
-                        if m:
-                            yield "event", key, m.group(1)
+                    if str(kk).lower() in ("date", "day", "on", "occurred", "occurred_on"):
+                        day = day_of(x)
+                        if day:
+                            yield "event", key, day
             yield from _row_dates16(v, depth + 1)
-        elif isinstance(v, str) and len(v) <= 40:
-            m = _ISO.search(v)
-            if not m:
+        elif isinstance(v, str) and len(v) <= 40 or isinstance(v, date):
+            day = day_of(v)
+            if not day:
                 continue
             if _WINDOW_FROM16.match(key):
-                yield "from", key, m.group(1)
+                yield "from", key, day
             elif _WINDOW_TO16.match(key):
-                yield "to", key, m.group(1)
+                yield "to", key, day
             elif _EVENT_DATE16.match(key):
-                yield "event", key, m.group(1)
+                yield "event", key, day
 
 
 def outside_cover_entries(result: Any) -> set[str]:
@@ -4225,7 +4229,7 @@ def record_destination_entries(args: Any, verbs: frozenset[str] | set[str], resu
     return out
 
 
-@lru_cache(maxsize=512)
+@text_cache(512)
 def _recdest_task_words(task: str) -> frozenset[str]:
     return frozenset(w.lower().rstrip("s") for m in _RECDEST_TASK.finditer(task) for w in m.groups() if w and len(w) >= 3)
 
@@ -4457,10 +4461,12 @@ _WRITTEN_DATE17 = re.compile(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|ap
                              r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
 
 
-def _iso17(text: str) -> str | None:
+def _iso17(text: Any) -> str | None:
+    if not isinstance(text, str):
+        return day_of(text)      # a date object (YAML's unquoted date), else None
     m = _ANY_DATE17.search(text)
     if m is None:
-        return None
+        return day_of(text)      # written out (`30 Nov 2026`, `Nov 30, 2026`) or `2026/11/30`
     if m.group(1):
         return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
     a, b = int(m.group(4)), int(m.group(6))
@@ -4482,8 +4488,8 @@ def _task_days17(task: str) -> set[str]:
 def backdated_completion(args: dict[str, Any], task: str | None, today: str | None) -> Verdict | None:
     if today is None:
         return None
-    flat = [(p, v) for p, v in flatten_args(args) if isinstance(v, str) and len(v) <= 40]
-    parents = {p.rpartition(".")[0] for p, v in flat if _DONE_VALUE17.match(v)}
+    flat = [(p, v) for p, v in flatten_args(args) if isinstance(v, str) and len(v) <= 40 or isinstance(v, date)]
+    parents = {p.rpartition(".")[0] for p, v in flat if isinstance(v, str) and _DONE_VALUE17.match(v)}
     if not parents:
         return None
     stated = _task_days17(task) if task else set()
@@ -4521,7 +4527,7 @@ def permit_entries(result: Any) -> set[str]:
             for doc in docs[:20]:
                 if isinstance(doc, dict):
                     for dk, dv in doc.items():
-                        if isinstance(dv, str) and _VALID_TO_KEY17.match(str(dk)) and (day := _iso17(dv)):
+                        if _VALID_TO_KEY17.match(str(dk)) and (day := _iso17(dv)):
                             out.add(f"{DOCEXP_PREFIX}{person}|{day}")
     return set(sorted(out)[:32])
 
@@ -4542,7 +4548,7 @@ def permit_expired(args: dict[str, Any], today: str | None, held: frozenset[str]
                   or _EMPLOYMENT_KEY.match(p.rsplit(".", 1)[-1]) and isinstance(v, str) and _ACTIVE_VALUE.match(v) for p, v in flat)
     if not vouches:
         return None
-    days = [d for p, v in flat if isinstance(v, str) and len(v) <= 40 for d in [_iso17(v)] if d] + ([today] if today else [])
+    days = [d for p, v in flat if isinstance(v, str) and len(v) <= 40 or isinstance(v, date) for d in [_iso17(v)] if d] + ([today] if today else [])
     if days and max(days) > ends[person]:
         return Verdict("preconditions", "block", "permit_expired",
                        f"a tool result shows {person}'s work authorisation valid through {ends[person]}; the write keeps them on for {max(days)}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, URL_RX, ActionFeatures, flatten_args, fold_host_text, is_internal
 from gate.core.detectors import find_pii, find_secrets, is_placeholder_secret
 from gate.core.timing import NOW_KEY, NOW_PREFIX, WINDOW_KEY, date_output, parse_moment, parse_window
+from gate.core.memo import text_cache
 
 __all__ = [
     "APPROVAL_MISSING_MARK",
@@ -307,7 +308,7 @@ _ID_RANGE = re.compile(r"(?i)(?<![\w-])([a-z][a-z-]*?)(\d{3,})\s*(?:to|through|t
 _ID_RANGE_MAX = 100
 
 
-@lru_cache(maxsize=512)
+@text_cache(512)
 def task_tokens(task: str) -> frozenset[str]:
     """`salient_tokens` of a task, with the records of every short id range it names."""
     out = salient_tokens(task)
@@ -1207,6 +1208,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         submitter = None
         approvers: list[str] = []
         for k, v in node.items():
+            if isinstance(v, date):
+                # a date object (YAML's unquoted date, a Python caller's value) is read as the ISO
+                # text JSON would carry: the clock, dated statuses and opt-outs see it alike
+                v = v.isoformat()
             if isinstance(v, str):
                 key = str(k)
                 clock = _clock_entry(key, v)
@@ -1954,7 +1959,7 @@ def name_words(text: str) -> set[str]:
 _DATE_OR_AMOUNT = re.compile(r"^\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?(?:t[\d.-]*)?$|^\d+\.\d+$")
 
 
-@lru_cache(maxsize=512)
+@text_cache(512)
 def task_name_words(task: str) -> frozenset[str]:
     """The words of a task a look-alike could stand in for (dates and amounts are not)."""
     return frozenset(w for w in name_words(task) if not _DATE_OR_AMOUNT.match(w))
@@ -2134,7 +2139,7 @@ TASK_AMOUNT_PREFIX = "tamt|"
 _AMOUNT_TARGET_KEY = re.compile(r"(?i)^(?:customer|account|employee|vendor|payee|invoice|claim)_?id$")
 
 
-@lru_cache(maxsize=256)
+@text_cache(256)
 def task_amounts(task: str) -> dict[str, float]:
     """The amount the task sets for each kind of payment it names with one (a kind named with two
     different amounts sets none)."""
@@ -2265,12 +2270,12 @@ def foreign_key(kind: str, value: str) -> str:
     return fingerprint(kind + value)[:10]
 
 
-@lru_cache(maxsize=256)
+@text_cache(256)
 def _r17_task_values(task: str) -> frozenset[str]:
     return frozenset(foreign_values(task))
 
 
-@lru_cache(maxsize=256)
+@text_cache(256)
 def task_subjects(task: str) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """The task's mailboxes and its ids by shape (`MRN`, `CUS`); not to be mutated (cached)."""
     mails = frozenset(m.group(0).lower() for m in EMAIL_RX.finditer(task)) if "@" in task else frozenset()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
-__all__ = ["Moment", "Window", "parse_moment", "parse_window", "date_output", "task_clock", "task_today", "outside",
+from gate.core.memo import text_cache
+
+__all__ = ["Moment", "Window", "parse_moment", "parse_window", "date_output", "task_clock", "task_today", "outside", "day_of",
            "NOW_PREFIX", "WINDOW_PREFIX", "NOW_KEY", "WINDOW_KEY"]
 
 NOW_PREFIX = "now:"
@@ -147,7 +148,7 @@ def parse_window(text: str) -> Window | None:
     return Window(None, dow, start, end, today)
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def task_clock(task: str) -> tuple[tuple[Window, ...], Moment | None]:
     """The windows a task states and the clock it gives ("today is Wednesday"), if any."""
     if not _WINDOW_WORD.search(task):
@@ -243,3 +244,34 @@ def _written_day17(text: str) -> str | None:
         return date(y, month, day).isoformat()
     except (ValueError, IndexError):
         return None
+
+
+# A date as a record carries it: ISO (`2026-11-30`, with a time after it or not), year first with
+# slashes or dots (`2026/11/30`), written out (`30 Nov 2026`, `Nov 30, 2026`, `30 November 2026`),
+# or day and month in numbers (`30.11.2026`; `11/30/2026` only when the first number cannot be a day).
+_DAY_TEXT = re.compile(r"(?i)(?<![\w-])(?:(20\d\d)([-/.])(\d\d?)\2(\d\d?)(?!\d)"
+                       r"|(\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3,9}\.?,?\s+20\d\d|[a-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+20\d\d"
+                       r"|\d{1,2}[./]\d{1,2}[./]20\d\d)(?!\d))")
+
+
+def day_of(value: object) -> str | None:
+    """The ISO day (`2026-11-30`) a result's value gives, or None: a `datetime.date` or
+    `datetime.datetime` (what YAML makes of an unquoted date, or a Python caller passes), or the
+    first date in a text of at most 200 characters, in any of the forms above.
+
+    >>> day_of("Nov 30, 2026"), day_of("2026/11/30"), day_of("approved"), day_of(date(2026, 11, 30))
+    ('2026-11-30', '2026-11-30', None, '2026-11-30')
+    """
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    m = _DAY_TEXT.search(value)
+    if m is None:
+        return None
+    if m.group(1):
+        try:
+            return date(int(m.group(1)), int(m.group(3)), int(m.group(4))).isoformat()
+        except ValueError:
+            return None
+    return _written_day17(re.sub(r"(?i)(?<=\d)(?:st|nd|rd|th)\b", "", m.group(5)))
