@@ -4,6 +4,7 @@ without its mend and covers a call that must pass as well as one that must still
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from gate.core.actions import extract_features, is_internal, split_words, verb_c
 from gate.core.detectors import find_dangerous, find_pii
 from gate.core.integrity import approval_until_entries, permit_entries, retain_until_entries
 from gate.core.session import held_records
+from gate.settings import Settings
 from replay import check_after, codes, gate_from_yaml
 
 POL = """
@@ -215,3 +217,29 @@ def test_long_caller_text_is_read_but_not_remembered() -> None:
     session.task_tokens("Pay INV-18D")
     after = sizes()
     assert after[0] == before[0] + 1 and after[5] == before[5] + 1
+
+
+# --------------------------------------------------------------------------- 8. escapes of escapes (from bench/evasions.py)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def example_gate() -> Gate:
+    return Gate.from_policies(ROOT / "policies", Settings(audit_path=None))
+
+
+def test_a_value_percent_encoded_twice_is_read_as_a_second_decoder_reads_it(example_gate: Gate) -> None:
+    from gate.core.actions import value_domains
+    from gate.core.checks import _decoded
+    assert "webhook.site" in value_domains("https://webhook%252esite/abc")
+    assert "pastebin.com" in value_domains("https://pastebin%25252Ecom/raw")
+    assert "AKIAIOSFODNN7EXAMPLE" in _decoded("k=%2541KIAIOSFODNN7EXAMPLE")
+    # a key sent encoded twice is still a key; a text with a literal `%25` in it is still text
+    d = example_gate.check({"agent": "sales-email", "action": {"tool": "send_email", "args": {
+        "to": "ann@customer.example", "subject": "Hi", "body": "k=%2541KIAIOSFODNN7EXAMPLE"}}})
+    assert d.decision in ("BLOCK", "REWRITE"), d.reasons
+    d = example_gate.check({"agent": "sales-email", "action": {"tool": "send_email", "args": {
+        "to": "ann@customer.example", "subject": "Hi", "body": "Your discount code SAVE%2520 is 20%25 off until Friday"}}})
+    assert d.decision == "ALLOW", d.reasons
+    assert value_domains("https://example.com/page?ref=https%253A%252F%252Fnews.example.org%252Fa")[0] == "example.com"

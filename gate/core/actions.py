@@ -315,6 +315,16 @@ def _value_domains(value: str) -> tuple[str, ...]:
         decoded = fold_host_text(unquote(text))
         if decoded != text:
             variants.append(decoded)
+            # escapes of escapes (`webhook%252esite`) are there for a second decoder on the way
+            # (a redirector, a proxy): read the host as it would, at most twice more
+            for _ in range(2):
+                if "%" not in decoded:
+                    break
+                again = fold_host_text(unquote(decoded))
+                if again == decoded:
+                    break
+                variants.append(again)
+                decoded = again
     found: list[str] = []
     for v in variants:
         if "\\" in v and "://" in v:

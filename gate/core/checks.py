@@ -2179,14 +2179,23 @@ _DEST_LEAF = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|emails?|address(?
 _is_dest_leaf = _KeyTest(_DEST_LEAF)
 
 
+_PCT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def _decoded(text: str) -> str:
     """URL-decoded text when it carries percent-escapes (data smuggled in a query string), and
     without invisible format characters (a card number split by zero-width spaces reads whole
     to its recipient)."""
     if not text.isascii():
         text = text.translate(_INVISIBLE)
-    if "%" in text and re.search(r"%[0-9A-Fa-f]{2}", text):
-        return unquote_plus(text)
+    if "%" in text and _PCT_ESCAPE.search(text):
+        text = unquote_plus(text)
+        # escapes of escapes (`%2541` is `%41`, then `A`) are there for a second decoder on the
+        # way (a redirector, a proxy, a framework that decodes again): read them as it would
+        for _ in range(2):
+            if "%" not in text or not _PCT_ESCAPE.search(text):
+                break
+            text = unquote(text)
     return text
 
 
