@@ -243,3 +243,16 @@ def test_a_value_percent_encoded_twice_is_read_as_a_second_decoder_reads_it(exam
         "to": "ann@customer.example", "subject": "Hi", "body": "Your discount code SAVE%2520 is 20%25 off until Friday"}}})
     assert d.decision == "ALLOW", d.reasons
     assert value_domains("https://example.com/page?ref=https%253A%252F%252Fnews.example.org%252Fa")[0] == "example.com"
+
+
+def test_a_key_with_look_alike_letters_is_still_a_key(example_gate: Gate) -> None:
+    body = "Привет! ключ: AKIA\u0406OSFODNN7EXAMPLE"        # a Cyrillic I inside an AWS key id
+    d = example_gate.check({"agent": "sales-email", "action": {"tool": "send_email", "args": {
+        "to": "ann@customer.example", "subject": "Hi", "body": body}}})
+    assert d.decision in ("BLOCK", "REWRITE"), d.reasons
+    if d.decision == "REWRITE":      # the key is gone, the Cyrillic words stay as written
+        assert "OSFODNN7" not in d.action["args"]["body"] and d.action["args"]["body"].startswith("Привет! ключ:")
+    # Cyrillic text with Latin-looking letters and no key is a message
+    d = example_gate.check({"agent": "sales-email", "action": {"tool": "send_email", "args": {
+        "to": "ann@customer.example", "subject": "Привет", "body": "Спасибо за встречу! Отправлю КП в среду. АКІА — наш отдел."}}})
+    assert d.decision == "ALLOW", d.reasons

@@ -2180,6 +2180,9 @@ _is_dest_leaf = _KeyTest(_DEST_LEAF)
 
 
 _PCT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# Cyrillic and Greek letters drawn as Latin ones, each mapped to the Latin letter it passes for.
+_CONFUSABLE = str.maketrans("АВЕКМНОРСТХУІЈЅаеорсухіјѕԁһΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
+                            "ABEKMHOPCTXYIJSaeopcyxijsdhABEZHIKMNOPTYXo")
 
 
 def _decoded(text: str) -> str:
@@ -2276,6 +2279,12 @@ class SensitiveDataCheck:
         for path, raw in f.strings:
             text = _decoded(raw)
             secrets = find_secrets(text) if secrets_possible else []
+            if not secrets and secrets_possible and not text.isascii():
+                # a key with look-alike letters (`AKIA\u0406OSF…`, a Cyrillic I) is the key to whoever
+                # types or pastes it back: looked for with them folded (one letter for one: the spans hold)
+                folded = text.translate(_CONFUSABLE)
+                if folded != text:
+                    secrets = find_secrets(folded)
             pii = (find_pii(text) + find_contact_list(text, exclude=not_counted)) if pii_possible and pol.redact_pii != "allow" else []
             if secrets and pol.redact_secrets == "block":
                 return Verdict(self.name, "block", "secret_outbound",
