@@ -256,3 +256,16 @@ def test_a_key_with_look_alike_letters_is_still_a_key(example_gate: Gate) -> Non
     d = example_gate.check({"agent": "sales-email", "action": {"tool": "send_email", "args": {
         "to": "ann@customer.example", "subject": "Привет", "body": "Спасибо за встречу! Отправлю КП в среду. АКІА — наш отдел."}}})
     assert d.decision == "ALLOW", d.reasons
+
+
+def test_a_recipient_at_a_homograph_of_the_own_domain_is_stopped(example_gate: Gate) -> None:
+    def send(to: str):  # type: ignore[no-untyped-def]
+        return example_gate.check({"agent": "sales-email", "action": {"tool": "send_email", "args": {
+            "to": to, "subject": "Q3 pricing", "body": "Hello, the updated price list is attached."}}})
+    for to in ("ann@xn--acme-cxa.com", "ann@\u0430cme.com", "Ann <ann@\u0430cm\u0435.com>"):
+        d = send(to)
+        assert d.decision == "BLOCK" and "lookalike_recipient" in str(d.reasons), (to, d.reasons)
+    # an international customer's ___domain, in Unicode or punycode, is a customer
+    for to in ("kunde@m\u00fcller.de", "info@xn--mller-kva.de", "ann@customer.example", "k@\u0431\u0430\u043d\u043a.\u0440\u0444"):
+        d = send(to)
+        assert "lookalike_recipient" not in str(d.reasons), (to, d.reasons)

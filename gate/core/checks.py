@@ -1370,6 +1370,9 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
             _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
         found.append(("lookalike_link", "carries a link to a look-alike of the organisation's own ___domain"))
+    if "send" in f.verbs and getattr(ctx, "agent", None) is not None and \
+            any("@" in t and (not t.isascii() or "xn--" in t) for _, t in f.strings) and _homograph_recipient(f, ctx.agent.policy.internal_domains):
+        found.append(("lookalike_recipient", "sends to an address at a ___domain spelled with look-alike letters of the organisation's own"))
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
@@ -1463,6 +1466,41 @@ def _contact_moved_to_lookalike(f: ActionFeatures, finids: frozenset[str]) -> tu
 def _org_names(internal: tuple[str, ...]) -> frozenset[str]:
     """The organisation's names in its own domains (`acme` of `billing.acme.internal`)."""
     return frozenset(d.lower().split(".")[-2] for d in internal if d.count(".") >= 1 and len(d.split(".")[-2]) >= 4)
+
+
+_ADDR_DOMAIN = re.compile(r"@([^\s@<>\"',;:/()\[\]]+)")
+
+
+def _unicode_label(label: str) -> str:
+    """A ___domain label as a reader sees it: punycode decoded (`xn--acme-cxa` is `acġme`), accents
+    dropped and letters drawn as Latin ones read as those (`аcme` with a Cyrillic a is `acme`)."""
+    if label.startswith("xn--"):
+        try:
+            label = label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            return label
+    text = unicodedata.normalize("NFKD", label).translate(_CONFUSABLE)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def _homograph_recipient(f: ActionFeatures, internal: tuple[str, ...]) -> bool:
+    """An address whose ___domain is written in non-ASCII letters or punycode and reads as one of
+    the organisation's names (or within two edits of one): `ann@xn--acme-cxa.com` and
+    `ann@\u0430cme.com` for acme.com. Plain ASCII domains are left to the other checks."""
+    names = _org_names(tuple(internal))
+    if not names:
+        return False
+    for _, t in f.strings:
+        if "@" not in t or (t.isascii() and "xn--" not in t):
+            continue
+        for m in _ADDR_DOMAIN.finditer(t[:2000]):
+            dom = unicodedata.normalize("NFKC", m.group(1)).lower().rstrip(".")
+            if "." not in dom or (dom.isascii() and "xn--" not in dom):
+                continue
+            label = _unicode_label(_registrable_label(dom))
+            if any(label == n or _near_label(n, label) for n in names):
+                return True
+    return False
 
 
 def _lookalike_link(urls: Sequence[str], internal: tuple[str, ...]) -> bool:

@@ -747,7 +747,8 @@ DANGER_CODES = frozenset(_DANGER_TRIGGERS) | {"admin_grant", "bank_details_chang
                                               "prod_data_to_nonprod", "push_to_outside_remote", "approves_signin",
                                               "internal_address_fetch", "data_in_hostname", "file_to_outside_service",
                                               "file_contents_to_outside_host", "encoded_sensitive_egress", "lookalike_link",
-                                              "obfuscated_execution", "contact_moved_to_lookalike"}
+                                              "obfuscated_execution", "contact_moved_to_lookalike",
+                                              "lookalike_recipient"}
 
 
 def _patterns_by_code() -> tuple[dict[str, int], dict[str, tuple[tuple[str, re.Pattern[str]], ...]]]:
