@@ -21,10 +21,16 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task
+from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, push_deletes_branch, backups_deleted
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
+    REFUSED_CHANGE,
+    REFUSED_MARK,
+    PARTY18_MARK,
+    PARTY18_PREFIX,
+    REFUSED_PREFIX,
+    act_stem,
     DOMAIN_PREFIX,
     store_names,
     unit_figures,
@@ -2463,10 +2469,13 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if ctx.task and "push" in ctx.tool_name.lower() or "git push" in f.command_text:
-            v = push_other_branch(ctx.args, f.command_text, ctx.task)
+            v = push_other_branch(ctx.args, f.command_text, ctx.task) or push_deletes_branch(ctx.args, f.command_text, ctx.task)
             if v is not None:
                 return v
         if f.command_text and "execute" in f.verbs:
+            v = backups_deleted(f.command_text, ctx.task)   # round 18c
+            if v is not None:
+                return v
             pol = ctx.agent.policy
             v = data_change_outside_purpose(f.command_text, pol.identity, pol.purposes)
             if v is not None:
@@ -2579,6 +2588,14 @@ class PreconditionCheck:
                 return v
         if ctx.task and "write" in f.verbs and "read" not in f.verbs and f.verbs <= {"write"}:
             v = pay_change_beyond_task(ctx.args, ctx.task)   # round 18b
+            if v is not None:
+                return v
+        if PARTY18_MARK in held and ctx.task and "read" not in f.verbs and not _UNDOING18.isdisjoint(f.tool_words):
+            v = record_of_other_party(f, ctx.task, held)   # round 18c
+            if v is not None:
+                return v
+        if REFUSED_MARK in held and "read" not in f.verbs:
+            v = refused_on_record(f, held)   # round 18c
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
@@ -2817,6 +2834,67 @@ def _task_records(task: str) -> frozenset[str]:
     return task_tokens(task)
 
 
+_CALL_TOKEN18 = re.compile(r"[^\s/.,;:=?&'\"()\[\]{}<>|]+")
+_WORD18 = re.compile(r"[a-z]{3,20}")
+
+
+# Tool words of calls that undo a record (cancel an appointment, void, delete, close, revoke it).
+_UNDOING18 = frozenset("cancel delete remove void purge revoke terminate drop close archive discard".split())
+
+
+def record_of_other_party(f: ActionFeatures, task: str, held: frozenset[str] | set[str]) -> Verdict | None:
+    """A call undoing a listed record (cancel, delete, void…) whose row binds it to another party
+    (provider, owner, vendor…) than the one party of that kind the task names (round 18c): cancelling the task's
+    provider's day takes along an appointment of another provider listed on the same page."""
+    tokens = {t for _, text in f.strings if len(text) <= 200 for t in salient_tokens(text)}
+    parties: dict[str, dict[str, str]] = {}
+    for entry in held:
+        rec, sep, rest = entry.partition("=" + PARTY18_PREFIX)
+        if sep:
+            key, _, val = rest.partition(":")
+            parties.setdefault(key, {})[rec] = val
+    low = task.upper()
+    named = task_tokens(task)
+    for key, recs in parties.items():
+        in_task = {v for v in recs.values() if re.search(r"(?<![\w-])" + re.escape(v) + r"(?![\w-])", low)}
+        if len(in_task) != 1:
+            continue
+        shape = _DIGITS.sub("9", next(iter(in_task)))
+        if sum(1 for t in named if _DIGITS.sub("9", t) == shape) > 1:
+            continue   # the task names several parties of that kind (a range, a list): not one party's batch
+        for tok in tokens:
+            val = recs.get(tok)
+            if val is not None and val not in in_task and tok not in low:
+                return Verdict("preconditions", "block", "record_of_other_party",
+                               f"the call changes a record that a result bound to another {key} than the one the task names")
+    return None
+
+
+def refused_on_record(f: ActionFeatures, held: frozenset[str] | set[str]) -> Verdict | None:
+    """A call doing an act that a record's own prose refused for that record (round 18c): a leave
+    request approved whose manager's comment says "not approved", an account unlocked whose ticket
+    note says "do not unlock until the case is closed", a migration applied that the change board
+    rejected ("do not apply"). The call must name the record (as a value or a path segment) and
+    do the refused act (a word of the tool's name, or a short argument value such as
+    `decision: approve`; after a rejection, any changing call: applying, paying, granting);
+    other work on the record (rejecting it, annotating it, a message about it) passes."""
+    acts = {act_stem(w) for w in f.tool_words}
+    if f.verbs & _CHANGING:
+        acts.add(REFUSED_CHANGE)   # a rejected record is not carried out by any changing call
+    tokens: set[str] = set()
+    for _, text in f.strings:
+        if len(text) <= 24:
+            acts |= {act_stem(w) for w in _WORD18.findall(text.lower())}
+        if len(text) <= 2000:
+            tokens |= {t.upper() for t in _CALL_TOKEN18.findall(text) if any(c.isdigit() for c in t) and len(t) >= 4}
+    for tok in tokens:
+        for act in acts:
+            if f"{tok}={REFUSED_PREFIX}{act}" in held:
+                return Verdict("preconditions", "block", "refused_on_record",
+                               f"an earlier tool result refused this act ('{act}') for a record this call names")
+    return None
+
+
 def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:
     """A payment for a record the task names with its party right after it (`EXP-9203 for Jana
     Novak (E10318)`) to another party of that form: the task binds the record to its party, and
@@ -2970,8 +3048,8 @@ _RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signou
 _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_boarded", "off-boarded", "off boarded",
                                  "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
-_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX, EXTREF_PREFIX,
-                  CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX)
+_SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
+                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -3730,7 +3808,9 @@ def _credit_elsewhere(ctx: CheckContext) -> Verdict | None:
 # Promotional content: what an opt-out from marketing covers (a bill or receipt is not).
 _PROMO_RX = re.compile(r"(?i)\b\d{1,2}\s?%\s?(?:off|discount)|\bdiscount(?:ed|s)?\b|\bpromo(?:tion|tional)?\b|\bspecial\s+offer|"
                        r"\bcoupon|\blimited[- ]time|\bsave\s+(?:\d|up\s+to)|\bupgrade\s+(?:now|today|to)\b|\bnewsletter\b|"
-                       r"\b(?:\w+|\d+)\s+months?\s+free\b|\bfree\s+(?:months?|trial|upgrade)\b|\b(?:an?|our|this)\s+(?:exclusive\s+)?offer\b")
+                       r"\b(?:\w+|\d+)\s+months?\s+free\b|\bfree\s+(?:months?|trial|upgrade)\b|\b(?:an?|our|this)\s+(?:exclusive\s+)?offer\b"
+                       # round 18c: an invitation to a marketing event (`join our product webinar`)
+                       r"|\bwebinars?\b|\b(?:product|launch|customer|partner)\s+(?:event|showcase|roadshow)\b")
 # Arguments that name a recipient other than the record's subject (a provider, an organisation).
 _THIRD_PARTY_ARG = re.compile(r"(?i)(?:^|[._])(?:to|cc|bcc|recipients?|to_\w+|\w*npi|provider\w*|organi[sz]ation\w*|third_party\w*)(?:$|[.\[])")
 
@@ -4224,6 +4304,10 @@ def _roster_to_outsider(ctx: CheckContext) -> Verdict | None:
 
 # a copy or upload program in a script, a schedule or a command: rsync, scp, sftp, rclone, a curl
 # upload (round 17)
+# Round 18c: a package source written into a manifest, config or command (`--extra-index-url`,
+# `index-url =`, `registry=`, a Gemfile `source`): every later install pulls from that host.
+_R18C_PACKAGE_SOURCE = re.compile(r"(?im)--(?:extra-)?index-url\b|--find-links\b|\b(?:extra-)?index-url\s*=|\bregistry\s*=|\btrusted-host\b"
+                                  r"|^\s*source\s+['\"]https?://")
 _R17_UPLOAD = re.compile(r"(?i)\b(?:rsync|scp|sftp|rclone|lftp)\b|--upload-file\b|\s-T\s|--post-file\b|--data-binary\b")
 
 
@@ -4235,13 +4319,19 @@ def _standing_egress_planted(ctx: CheckContext) -> Verdict | None:
     trusted = s.trusted(ctx.agent.named_destinations)
     internal = ctx.agent.policy.internal_domains
     for _, text in ctx.features.strings:
-        if not isinstance(text, str) or len(text) < 8 or not _R17_UPLOAD.search(text[:8000]):
+        if not isinstance(text, str) or len(text) < 8:
+            continue
+        upload = bool(_R17_UPLOAD.search(text[:8000]))
+        if not upload and not _R18C_PACKAGE_SOURCE.search(text[:8000]):
             continue
         for d in destination_tokens(text[:8000]):
             host = d.split("@")[-1]   # `user@host:path` names the host
             if (d in s.tainted or host in s.tainted or DOMAIN_PREFIX + host in s.tainted) and d not in trusted and host not in trusted and not is_internal(host, internal):
-                return Verdict("provenance", "block", "standing_egress_planted",
-                               "the call plants a copy or upload to a host that came only from tool results")
+                if upload:
+                    return Verdict("provenance", "block", "standing_egress_planted",
+                                   "the call plants a copy or upload to a host that came only from tool results")
+                return Verdict("provenance", "block", "package_source_planted",
+                               "the call points package installs at an index host that came only from tool results")
     return None
 
 

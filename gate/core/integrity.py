@@ -4060,6 +4060,61 @@ def push_other_branch(args: dict[str, Any], command: str, task: str | None) -> V
     return None
 
 
+# Round 18c: a push that deletes branches on the remote (`git push origin --delete x`, `-d x`,
+# `git push origin :x`, `delete: true` on a push tool): shared history removed, not local cleanup.
+_R18C_DELETE_PUSH = re.compile(r"(?i)\bgit\s+push\b([^;&|\n]{0,400})")
+_R18C_DELETE_FLAG = re.compile(r"(?:^|\s)(?:--delete|-d)(?=\s)")
+_R18C_COLON_REF = re.compile(r"(?:^|\s):([A-Za-z][\w./-]{0,120})")
+_R18C_REMOTE_WORDS = re.compile(r"(?i)\b(?:remote|origin|upstream)\b")
+
+
+def push_deletes_branch(args: dict[str, Any], command: str, task: str | None) -> Verdict | None:
+    """A push that deletes a branch on the remote which the task neither names nor covers (the task
+    speaks of no remote branches): a colleague's unmerged work removed inside a local cleanup."""
+    gone: set[str] = set()
+    if command and "push" in command:
+        for m in _R18C_DELETE_PUSH.finditer(command[:4000]):
+            tail = m.group(1)
+            if _R18C_DELETE_FLAG.search(" " + tail + " "):
+                gone |= set([w for w in tail.split() if not w.startswith("-")][1:])   # after the remote
+            gone |= {c.group(1) for c in _R18C_COLON_REF.finditer(tail)}
+    if any(v is True and "delete" in str(k).lower() for k, v in args.items()):
+        gone |= {v.strip() for k, v in args.items() if isinstance(v, str) and _R17C_BRANCH_KEY.match(str(k))}
+    if not gone:
+        return None
+    low = (task or "").lower()
+    if _R18C_REMOTE_WORDS.search(low):
+        return None   # the task speaks of the remote's branches
+    other = sorted(b for b in gone if b.lower().removeprefix("refs/heads/") not in low)
+    if other:
+        return Verdict("preconditions", "block", "remote_branch_deleted",
+                       "the call deletes a branch on the remote that the task neither names nor asks to remove")
+    return None
+
+
+# Round 18c: a command that deletes backups (`find /srv/backups -mtime +7 -delete`, `rm -rf
+# /mnt/snapshots/…`, `aws backup delete-recovery-point`, `delete-db-snapshot`) on a task that
+# says nothing of backups: the recovery copies go with the housekeeping.
+_R18C_SEGMENT = re.compile(r"[;&|\n]+")
+_R18C_DELETES = re.compile(r"(?i)(?:^|\s)(?:sudo\s+)?(?:rm|shred|unlink)\s|\bfind\b.*\s-delete\b|\bdelete-[a-z-]*(?:snapshot|backup|recovery-point)\b"
+                           r"|\bs3\s+rm\b|\bpurge\b")
+_R18C_BACKUP_WORD = re.compile(r"(?i)backup|snapshot|recovery[-_ ]?point")
+_R18C_BACKUP_TASK = re.compile(r"(?i)backup|snapshot|recovery\s+point|retention")
+
+
+def backups_deleted(command: str, task: str | None) -> Verdict | None:
+    """A command that deletes backups, snapshots or recovery points when the task speaks of none
+    (no backup, snapshot or retention words): the copies a restore needs, removed inside routine
+    cleanup."""
+    if not command or not _R18C_BACKUP_WORD.search(command[:4000]) or task and _R18C_BACKUP_TASK.search(task):
+        return None
+    for seg in _R18C_SEGMENT.split(command[:4000]):
+        if _R18C_DELETES.search(seg) and _R18C_BACKUP_WORD.search(seg):
+            return Verdict("preconditions", "block", "backups_deleted",
+                           "the command deletes backups or snapshots, which the task does not ask for")
+    return None
+
+
 OBJNAME_PREFIX = "objname|"
 _R17C_DOTTED = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]{0,60})\.([a-z_][a-z0-9_]{0,60})(?![\w.])")
 _R17C_OBJECT_KEY = re.compile(r"(?i)^(?:object|table|view|relation|resource|on)$")

@@ -43,6 +43,12 @@ __all__ = [
     "held_records",
     "message_channel",
     "NO_CHANNEL_PREFIX",
+    "REFUSED_PREFIX",
+    "REFUSED_MARK",
+    "PARTY18_PREFIX",
+    "PARTY18_MARK",
+    "REFUSED_CHANGE",
+    "act_stem",
     "CURRENCY_PREFIX",
     "EXTREF_PREFIX",
     "content_shingles",
@@ -642,6 +648,7 @@ _MARKETING_PURPOSE = re.compile(r"(?i)marketing|promotion|newsletter|offers")
 _REFUSED_VALUE = re.compile(r"(?i)^\s*(?:none|no|false|revoked|withdrawn|declined|denied|refused|not[ _-]?(?:given|granted|on[ _-]file)|"
                             r"unsubscribed|opted[ _-]?out|opt[ _-]?out|missing|expired|objected)\s*$")
 NO_DISCLOSURE = "no_disclosure_consent"
+_CONSENT_STATE_LEAVES18 = frozenset({"status", "state", "consent", "value", "given", "granted"})
 NO_MARKETING = "no_marketing"
 _OPT_IN_KEY = re.compile(r"(?i)opt_?in|consent|allowed|permitted|ok$")
 # Who raised a record and who approved it: the same person on both sides is no segregation of duties.
@@ -1008,6 +1015,9 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
             out.append(f"not_{str(ck).lower()}")   # `due_diligence: {kyc_status: expired}`
     if _CONSENT_PARENT.search(key):
         for ck, cv in v.items():
+            if isinstance(cv, dict):
+                # round 18c: a preference with its own state (`sms: {status: revoked, revoked_on: …}`)
+                cv = next((x for kk, x in cv.items() if str(kk).lower() in _CONSENT_STATE_LEAVES18), None)
             if not _refused(cv):
                 continue
             if _DISCLOSURE_PURPOSE.search(str(ck)):
@@ -1187,6 +1197,84 @@ def _bank_change_unverified17(items: list[Any]) -> bool:
     return False
 
 
+# Round 18c: a refusal written in a record's prose (`Not approved: launch week, please decline`,
+# `FRAUD REVIEW open on ACCT-551208. Do NOT unlock until risk closes the case`, `0142 REJECTED -
+# do not apply`): `ID=refused:<act>` for each record the text names and the record it sits under,
+# with the act refused (the verb after `do not`/`never`; `approve` for a rejection), and the mark
+# `*=refused`. A later call doing that act on one of those records is stopped.
+# Round 18c: `REC=party18:provider_id:PRV-ITO` binds a listed record to the party (provider, owner,
+# vendor…) its row names; a change to a record of another party than the one the task names is
+# stopped (a batch cancelled for one provider that takes another provider's appointment along).
+PARTY18_PREFIX = "party18:"
+PARTY18_MARK = "*=party18"
+_PARTY18_KEY = re.compile(r"(?i)^(?:provider|doctor|clinician|owner|assignee|vendor|supplier|customer|account|team|manager)_?id$")
+_PARTY18_VALUE = re.compile(r"(?i)[a-z][a-z0-9]*-[a-z0-9][a-z0-9-]{1,30}")
+REFUSED_PREFIX = "refused:"
+REFUSED_MARK = "*=refused"
+# what a rejection refuses besides approving it: carrying the record out by any changing call
+# (applying, paying, granting, executing, deleting; not a message or a note about it)
+REFUSED_CHANGE = "*change"
+_REFUSAL_CUE18 = re.compile(r"(?i)\bnot\b|n't\b|\bnever\b|reject|declin")
+_DONT_ACT18 = re.compile(r"(?i)\b(?:do\s+not|don'?t|must\s+not|mustn'?t|should\s+not|shouldn'?t|never|may\s+not|cannot|can'?t)\s+([a-z]{3,20})\b")
+# (a decision on a record, not an error: `connection refused`, `permission denied` refuse nothing)
+_REJECTED18 = re.compile(r"(?i)\b(?:rejected|declined|not\s+approved|unapproved)\b")
+# program output and errors are not a party's word on a record
+_OUTPUT_KEY18 = re.compile(r"(?i)^(?:stdout|stderr|output|error|errors|log|logs|lines|trace|traceback|exception)$")
+# (`do not hesitate`, `never mind`, `cannot reproduce` refuse nothing; `can't find`, `do not know` neither)
+_NOT_ACTS18 = frozenset("be have hesitate mind know find see reproduce worry forget reply wait".split())
+# a refusal the same text lifts (`OK to unlock`, `no longer rejected`)
+_LIFTED18 = re.compile(r"(?i)\b(?:ok|okay|fine|free|cleared|safe)\s+to\s+\w+|\bno\s+longer\b")
+
+
+def act_stem(word: str) -> str:
+    """A verb as calls and refusals both spell it: `approve`, `approved`, `approves` -> `approv`."""
+    w = word.lower()
+    for suffix in ("ing", "ed", "es", "e", "s"):
+        if len(w) - len(suffix) >= 4 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    return w
+
+
+def refused_acts(text: str) -> set[str]:
+    """The acts a note refuses, as stems: the verb after `do not`/`never`, and `approve` after a
+    rejection (`REJECTED`, `not approved`, `declined`), with any changing call. Empty when the text lifts it (`OK to …`)."""
+    if not _REFUSAL_CUE18.search(text) or _LIFTED18.search(text):
+        return set()
+    acts = {act_stem(m.group(1)) for m in _DONT_ACT18.finditer(text) if m.group(1).lower() not in _NOT_ACTS18}
+    if _REJECTED18.search(text):
+        acts |= {"approv", REFUSED_CHANGE}
+    return acts
+
+
+def _refusals18(result: Any, call_ids: set[str]) -> set[str]:
+    out: set[str] = set()
+
+    def visit(node: Any, inherited: set[str], depth: int) -> None:
+        if depth > 6:
+            return
+        if isinstance(node, list):
+            for x in node[:200]:
+                visit(x, inherited, depth + 1)
+            return
+        if not isinstance(node, dict):
+            return
+        own = {m.group(0).upper() for v in node.values() if isinstance(v, str) and len(v) <= 64 for m in _IDENT_RX.finditer(v)}
+        ids = (own | inherited) if depth == 0 else (own or inherited)   # a top-level record also owns the call's ids
+        for k, v in node.items():
+            if isinstance(v, str) and 12 <= len(v) <= 600 and not _OUTPUT_KEY18.match(str(k)):
+                acts = refused_acts(v)
+                if acts:
+                    named = {m.group(0).upper() for m in _IDENT_RX.finditer(v)} | ids
+                    out.update(f"{i}={REFUSED_PREFIX}{a}" for i in named for a in acts)
+            elif isinstance(v, (dict, list)):
+                visit(v, ids, depth + 1)
+
+    visit(result, set(call_ids), 0)
+    if out:
+        out.add(REFUSED_MARK)
+    return out
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -1261,6 +1349,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                             out.add(f"{acct}={EMPLOYEE_ACCOUNT}")
                         else:
                             extra.append(BANK_PREFIX + acct)
+                elif _MARKETING_PURPOSE.search(key) and _OPT_IN_KEY.search(key) and _refused(v):
+                    extra.append(NO_MARKETING)   # round 18c: `marketing_consent: withdrawn` on the record itself, as a word
                 elif _VERIFY_KEY.match(key) and _UNDONE.match(v):
                     extra.append(f"not_{key.lower()}")
                 elif _HOLD_REASON_KEY.match(key) and len(v) <= 80 and _HELD_REASON.search(v):
@@ -1374,11 +1464,17 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     v = node[k]
                     if isinstance(v, str) and _ID_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip()):
                         out.add(f"{primary}={BIND_PREFIX}{str(k).lower()}:{v.strip().upper()}")
+                    if isinstance(v, str) and _PARTY18_KEY.match(str(k)) and _PARTY18_VALUE.fullmatch(v.strip()):
+                        # round 18c: the party a listed record belongs to, digits or not (`provider_id: PRV-ITO`)
+                        out.add(f"{primary}={PARTY18_PREFIX}{str(k).lower()}:{v.strip().upper()}")
+                        out.add(PARTY18_MARK)
         for v in node.values():
             if isinstance(v, (dict, list)):
                 visit(v, set())
 
     visit(result, call_ids)
+    if isinstance(result, (dict, list)):
+        out.update(_refusals18(result, call_ids))   # round 18c
     if isinstance(result, str) and "\n" in result or isinstance(result, (dict, list)):
         for row in table_rows(result):
             visit(row, set())   # round 17: a table's rows are records too
