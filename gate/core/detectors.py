@@ -57,7 +57,12 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("password_assignment", r"(?i)\b(?:password|passwd|pwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*['\"]?[^\s'\",;]{6,}"),
         ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
         ("env_secret", r"(?i)\b[A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY)[A-Z0-9_]*\s*[:=]\s*['\"]?(?=[^\s'\",;]*[0-9/+])[^\s'\",;]{12,}"),
-        ("password_phrase", r"(?i)\b(?:password|passwd|passcode|pin)\s+(?:is|was|:|=)\s+['\"]?(?=\S*[\d!@#$%^&*?])\S{6,}"),
+        ("password_phrase", r"(?i)\b(?:password|passwd|passcode|pin)\s+(?:is|was|:|=)\s+['\"]?(?=\S*[\d!@#$%^&*?])\S{6,}"
+                            # round 18c: the value right after the word (`repl_sync / password Qz7-vR2p-Lm9x works`) when it
+                            # looks generated: ten or more characters, an upper-case letter after a lower-case one, a digit and a symbol
+                            # (not a capitalised word: `Password Reset-2024`)
+                            r"|\b(?:password|passwd|passcode)\s+(?=[^\s'\"]{0,64}\d)(?=(?-i:[^\s'\"]{0,64}[a-z][^\s'\"]{0,64}[A-Z]))(?=[^\s'\"]{0,64}[-_!@#$%^&*?+])"
+                            r"[A-Za-z0-9][\w!@#$%^&*?+-]{9,64}(?![\w!@#$%^&*?+-])"),
         ("login_pair", r"(?i)\b(?:login|credentials?|user(?:name)?\s*/\s*pass(?:word)?)\s*[:=]\s*\S+\s*/\s*\S{6,}"),
         ("otp_seed", r"(?i)\b(?:otp|totp|2fa|mfa|token)\s+(?:seed|secret)\W{0,3}[A-Z2-7]{10,}"),
         ("mfa_backup_code", r"(?i)\b(?:backup|recovery)\s+codes?\s*(?:is|are|:)?\s*\d{3}[- ]?\d{3}"),
