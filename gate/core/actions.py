@@ -409,16 +409,33 @@ def verb_class(word: str) -> str | None:
 _NOUN_VERBS = frozenset({"log"})
 
 
+# Words that name a thing as often as an act: in `read_email`, `get_payment`, `list_roles`,
+# `get_config` and `view_message` the read verb says what is done and the word names what is read.
+# Such a word gives its class unless every other verb word of the name reads; `send_email`,
+# `email_customer`, `add_roles` and `update_config` keep it.
+_READ_NOUNS = frozenset({
+    "payment", "payout", "transfer", "refund", "wire", "deposit", "purchase", "charge",
+    "role", "roles", "permission", "permissions", "privilege", "privileges", "admin", "acl", "iam", "policy",
+    "email", "mail", "post", "message", "sms", "text", "webhook", "slack", "dm", "invite",
+    "command", "script", "shell", "terminal", "config", "setting", "settings", "schedule",
+})
+
+
 def _verb_of(words: tuple[str, ...] | list[str]) -> set[str]:
     found = set()
     nouns = False
+    things = False
     for w in words:
         v = _VERB_WORDS.get(w)
         if v:
             if w in _NOUN_VERBS:
                 nouns = True
+            elif w in _READ_NOUNS:
+                things = True
             else:
                 found.add(v)
+    if things and found != {"read"}:
+        found.update(_VERB_WORDS[w] for w in words if w in _READ_NOUNS)
     if nouns and not found:
         found.update(_VERB_WORDS[w] for w in words if w in _NOUN_VERBS)
     return found
