@@ -453,11 +453,16 @@ _SQL_WORD = re.compile(r"(?i)\b(?:insert|update|delete|merge|truncate|drop|alter
 
 def _sql_statements(text: str) -> list[str]:
     """The statements inside a SQL text beyond the text itself: each `;`-separated statement
-    after the first, and each data-modifying statement in parentheses (a WITH clause's body)."""
-    if len(text) > 20000 or _SQL_WORD.search(text) is None:
+    after the first, each data-modifying statement in parentheses (a WITH clause's body), and
+    the plain form of a statement that writes under another keyword (`_sql_write_forms`)."""
+    if len(text) > 20000:
         return []
+    into = _SQL_INTO.search(text) is not None
+    if _SQL_WORD.search(text) is None:
+        # `SELECT … INTO new_table` writes without any of the words above
+        return [w for stmt in text.split(";")[:64] for w in _sql_write_forms(stmt)] if into else []
     commented = "/*" in text or "--" in text
-    if not (";" in text or "(" in text or commented or _SQL_EXPLAIN_RUNS.match(text)):
+    if not (";" in text or "(" in text or commented or into or _SQL_EXPLAIN_RUNS.match(text)):
         return []
     if commented:
         # as the server reads it: comments skipped (`/* note */ DELETE FROM …` starts with DELETE)
@@ -472,7 +477,49 @@ def _sql_statements(text: str) -> list[str]:
         m = _SQL_EXPLAIN_RUNS.match(stmt)
         if m is not None and (m.group(1) is None or _SQL_ANALYZE_ON.search(m.group(1))):
             out.append(stmt[m.end():])
+    if into:
+        for stmt in [bare, *out][:64]:
+            out += _sql_write_forms(stmt)
     return out
+
+
+# `MERGE INTO t …` and `SELECT … INTO t`: writes that start with neither INSERT, UPDATE nor DELETE
+_SQL_INTO = re.compile(r"(?i)\binto\b")
+_SQL_MERGE = re.compile(r"(?is)\s*merge\s+into\s+([\w.\"`\[\]]{1,200})")
+_SQL_MERGE_ON = re.compile(r"(?is)\bon\s")
+_SQL_MERGE_COND = re.compile(r"(?is)\s*(.{1,2000}?)\s+when\s+(?:not\s+)?matched\b")
+_SQL_MERGE_ACTION = re.compile(r"(?i)\bthen\s+(delete|update|insert)\b")
+_SQL_SELECT_INTO = re.compile(
+    r"(?is)\s*(select\b(?:(?!\binto\b)[^;'\"]){0,4000}?)\binto\s+"
+    r"(?:(outfile|dumpfile)\s+('[^']{0,500}'|\"[^\"]{0,500}\")|(?:(?:temp|temporary|unlogged)\s+)?(?:table\s+)?([\w.\"`\[\]]{1,200}))")
+
+
+def _sql_write_forms(stmt: str) -> list[str]:
+    """The plain statements a write under another keyword performs, for rules written about
+    statement keywords: a MERGE as the DELETE, UPDATE and INSERT its `WHEN … THEN` clauses run
+    on its target (a DELETE keeps the join condition as its WHERE, so `ON (1=1)` reads as the
+    `WHERE 1=1` it is); `SELECT … INTO t` (PostgreSQL, SQL Server: a new table) as `CREATE TABLE
+    t AS SELECT …`; `SELECT … INTO OUTFILE 'f'` (MySQL: a file on the server) as `COPY (SELECT …)
+    TO 'f'`. A `SELECT … INTO` inside a procedure body assigns a variable; only a statement that
+    starts with SELECT or MERGE is read, and an INTO after a quoted literal is not (`WHERE note =
+    'into …'`)."""
+    m = _SQL_MERGE.match(stmt)
+    if m is not None:
+        target, out = m.group(1), []
+        on = _SQL_MERGE_ON.search(stmt, m.end(), 20000)     # the first ON: the join condition
+        cond = _SQL_MERGE_COND.match(stmt, on.end()) if on is not None else None
+        where = f" WHERE {cond.group(1)}" if cond is not None else ""
+        for action in dict.fromkeys(a.lower() for a in _SQL_MERGE_ACTION.findall(stmt[:20000])):
+            out.append(f"DELETE FROM {target}{where}" if action == "delete" else
+                       f"UPDATE {target} SET" if action == "update" else f"INSERT INTO {target}")
+        return out
+    m = _SQL_SELECT_INTO.match(stmt)
+    if m is None:
+        return []
+    rest = stmt[m.end():]
+    if m.group(2) is not None:
+        return [f"COPY ({m.group(1).strip()} {rest.strip()}) TO {m.group(3)}"]
+    return [f"CREATE TABLE {m.group(4)} AS {m.group(1).strip()} {rest.strip()}"]
 
 
 def _after_leading_options(text: str) -> list[str]:
@@ -872,12 +919,32 @@ def _name_set(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names)
 
 
+# Mail domains that deliver to the same mailboxes: `bob@googlemail.com` is `bob@gmail.com`. A deny
+# list naming one of them refuses the others (an allowlist is not widened).
+_MAILBOX_ALIASES = (
+    ("gmail.com", "googlemail.com"),
+    ("icloud.com", "me.com", "mac.com"),
+    ("protonmail.com", "proton.me", "pm.me", "protonmail.ch"),
+    ("yandex.ru", "yandex.com", "ya.ru"),
+)
+
+
+@lru_cache(maxsize=1024)
+def _deny_set(names: tuple[str, ...]) -> frozenset[str]:
+    """The denied domains with their mailbox aliases (`_MAILBOX_ALIASES`)."""
+    out = {n.lower().rstrip(".") for n in names}
+    for group in _MAILBOX_ALIASES:
+        if out.intersection(group):
+            out.update(group)
+    return frozenset(out)
+
+
 def _domain_ok(value: str, con: Constraint) -> bool:
     """No ___domain the value names is denied, and with an allowlist every one is allowed (a
     display name that reads as an allowed address does not hide the address after it)."""
     doms = _value_domain_list(value)
     if con.domains_deny:
-        deny = _name_set(con.domains_deny)
+        deny = _deny_set(con.domains_deny)
         if any(_under(d, deny) for d in doms):
             return False
         if ("?" in value or "#" in value) and any(_under(d, deny) for d in (_nested_hosts(value) if len(value) <= 512 else _nested_hosts.__wrapped__(value))):

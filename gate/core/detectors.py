@@ -84,7 +84,8 @@ _SSN_GROUPED = re.compile(r"(?<![\d./-])(?<!\d )(?!000|666|9\d\d)\d{3}([. ])(?!0
 _IBAN_GROUPED = re.compile(r"\b[A-Z]{2}\d{2}([-./])[A-Z0-9]{4}(?:\1[A-Z0-9]{4}){1,6}(?:\1[A-Z0-9]{1,4})?\b")
 _PASSPORT = re.compile(r"(?i)\bpassport(?:\s*(?:no|number|#))?\s*[:#]?\s*[A-Z0-9]{8,9}\b")
 _PHONE = re.compile(r"(?:(?<![\w+])\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?!\w)|\(\d{3}\)\s?\d{3}-\d{4}\b|\b\d{3}-\d{3}-\d{4}\b)")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+# the local part takes any word character (RFC 6531: `zoë@…`, `jürgen.müller@…`), as `actions.EMAIL_RX`
+_EMAIL = re.compile(r"\b[\w.%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _NATIONAL_ID = re.compile(
     r"(?i)\b(?:tax\s*(?:id|number)|national\s*(?:id|insurance)(?:\s*(?:no|number))?|cpr|nino?|sin|bsn|nif|nie|pesel|"
     r"aadhaar|personnummer|steuer-?id|codice\s+fiscale|insee)\b\W{0,12}(?:[A-Z]{2,3}[- ]?)?(?:CPR\s*)?\d[\d -]{5,14}\d")
