@@ -25,6 +25,22 @@ __all__ = ["policy_schema", "load_policy_file", "load_policies", "yaml_lines", "
 
 _REVERSIBLE = {True: "yes", False: "no", "yes": "yes", "no": "no", "partial": "partial"}
 
+# libyaml's parser where PyYAML was built with it (its wheels are): the same nodes and marks as the
+# pure-Python parser, and several times faster, which a gate loading a thousand policies feels.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The YAML document of `text` as nodes, with their line marks (safe tags only)."""
+    return yaml.compose(text, Loader=_YAML_LOADER)
+
+
+def construct_yaml(node: yaml.Node) -> Any:
+    """The Python data of a composed document, as `yaml.safe_load` gives it, without parsing the
+    text again. Merge keys (`<<: *base`) are flattened into `node` as the constructor goes: take
+    `yaml_lines(node)` first."""
+    return yaml.constructor.SafeConstructor().construct_document(node)
+
 
 @lru_cache(maxsize=1)
 def policy_schema() -> dict[str, Any]:
@@ -36,6 +52,24 @@ def policy_schema() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(policy_schema())
+
+
+@lru_cache(maxsize=1)
+def _quick_validator() -> Any:
+    """The policy schema on jsonschema-rs: a yes/no that is many times quicker. A document it
+    accepts has no schema error; one it refuses, or cannot take (a value JSON cannot hold), is
+    read by `_validator`, whose errors carry the paths the messages need."""
+    return jsonschema_rs.validator_for(policy_schema(), offline=True)
+
+
+def _schema_errors(data: Any) -> list[Any]:
+    """Every schema error of a policy document, ordered by path."""
+    try:
+        if _quick_validator().is_valid(data):
+            return []
+    except (ValueError, TypeError, OverflowError):
+        pass
+    return sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
 
 
 def yaml_lines(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
@@ -62,6 +96,37 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...],
 
 MAX_VALUES = 100_000   # values a policy document may hold once its aliases are expanded
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _document_issues(text: str, root: yaml.Node) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """`_node_issues`, walked more cheaply where `text` holds no `&`: without an anchor there is
+    no alias, so the nodes form a tree with no cycle, and its size is its count of nodes."""
+    if "&" in text:
+        return _node_issues(root)
+    dups: list[tuple[int, str]] = []
+    count = 0
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key, value in node.value:
+                stack.append(key)
+                stack.append(value)
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    continue
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    dups.append((line, f"duplicate key {key.value!r} (first on line {first[key.value]}); "
+                                       "YAML would keep only the last"))
+                else:
+                    first[key.value] = line
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    if count > MAX_VALUES:
+        return _node_issues(root)    # the full walk names the node where the count crossed
+    return [], dups
 
 
 def _node_issues(root: yaml.Node) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
@@ -162,6 +227,39 @@ def fmt_path(path: tuple[Any, ...]) -> str:
     return out
 
 
+def _args_schema_problem(schema: Any) -> str | None:
+    """What is wrong with a tool's `args_schema` (not a valid JSON Schema, or one gate cannot
+    compile), or None. Many policies repeat the same schemas: the answer is remembered by the
+    schema's JSON text when it has one (a schema holding values JSON cannot, which
+    `_value_issues` reports, is checked afresh)."""
+    try:
+        key = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return _check_args_schema(schema)
+    if len(key) > 65536 or json.loads(key) != schema:    # (a key `5:` would come back as "5")
+        return _check_args_schema(schema)
+    return _checked_args_schema(key)
+
+
+@lru_cache(maxsize=1024)
+def _checked_args_schema(key: str) -> str | None:
+    return _check_args_schema(json.loads(key))
+
+
+def _check_args_schema(schema: Any) -> str | None:
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f"invalid JSON Schema: {exc.message}"
+    try:
+        if not _value_issues(schema):     # else those are reported, once
+            compile_args_schema(schema)
+    except (ValueError, TypeError, OverflowError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"JSON Schema gate cannot compile: {first}"
+    return None
+
+
 def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     """Checks JSON Schema cannot express: regexes compile, tool names unique, min <= max."""
     issues: list[tuple[tuple[Any, ...], str]] = []
@@ -173,17 +271,9 @@ def _semantic_issues(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
         seen.add(name)
         schema = tool.get("args_schema")
         if schema is not None:
-            try:
-                jsonschema.Draft202012Validator.check_schema(schema)
-            except jsonschema.SchemaError as exc:
-                issues.append((("tools", ti, "args_schema"), f"invalid JSON Schema: {exc.message}"))
-            else:
-                try:
-                    if not _value_issues(schema):     # else those are reported, once
-                        compile_args_schema(schema)
-                except (ValueError, TypeError, OverflowError) as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    issues.append((("tools", ti, "args_schema"), f"JSON Schema gate cannot compile: {first}"))
+            problem = _args_schema_problem(schema)
+            if problem is not None:
+                issues.append((("tools", ti, "args_schema"), problem))
         for ci, con in enumerate(tool.get("constraints") or []):
             at = ("tools", ti, "constraints", ci)
             pats = ([con["pattern"]] if "pattern" in con else []) + list(con.get("pattern_deny") or [])
@@ -388,11 +478,15 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
 
 def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        fatal, dups = _node_issues(node) if node is not None else ([], [])
+        node = compose_yaml(text)
+        fatal, dups = _document_issues(text, node) if node is not None else ([], [])
         if fatal:
             return None, [PolicyIssue(source, line, "", msg) for line, msg in fatal]
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        try:
+            lines = yaml_lines(node)        # before constructing, which flattens merge keys in `node`
+        except TypeError:
+            lines = {}                      # a key that is a list or mapping: the constructor refuses it
+        data = construct_yaml(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -402,9 +496,8 @@ def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue
         return None, [PolicyIssue(source, 1, "", "the YAML nests too deep for gate to read")]
     if node is None or not isinstance(data, dict):
         return None, [PolicyIssue(source, 1, "", "a policy file must be a YAML mapping with `agent` and `identity`")]
-    lines = yaml_lines(node)
     issues: list[PolicyIssue] = [PolicyIssue(source, line, "", msg) for line, msg in dups]
-    for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for err in _schema_errors(data):
         path = tuple(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             # Point at each unknown key's own line, not at the mapping that holds it.
