@@ -147,6 +147,11 @@ _SECRET_REFERENCE = re.compile(
 # identifiers holds no credential; a segment with a run of digits or a JWT head (`eyJ`) may
 # be key material split on dots, so it stays a finding.
 _NAME_CHAIN = re.compile(r"[A-Za-z_][A-Za-z_]*[0-9]?[A-Za-z_]*(?:\.[A-Za-z_][A-Za-z_]*[0-9]?[A-Za-z_]*)+(?:\(\)?)?")
+# Round 19a: the same for a value that is a call in the code: `token_hash = Column(String(64),
+# primary_key=True)` (a model field), `api_key = Field(default_factory…)`. Calls nested two
+# deep, a dotted callee, or a call of a name hold no credential; a lone call of a number
+# (`Welcome(12345)`) may be a password with brackets in it, so it stays a finding.
+_CALL_VALUE = re.compile(r"((?:_N(?:\._N)*\()+)(_N(?:\._N)*|\d{1,5})?".replace("_N", r"[A-Za-z_][A-Za-z_]*[0-9]?[A-Za-z_]*"))
 # An AWS resource name (`arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbC12`)
 # names where a secret is kept; the `secret:` in it is the resource type, not a value.
 _ARN_HEAD = re.compile(r"arn:aws(?:-[a-z]+)*:")
@@ -177,7 +182,8 @@ def is_placeholder_secret(text: str, finding: Finding) -> bool:
 
 
 def _names_value(value: str) -> bool:
-    """The assigned value of a `key = value` finding is an unquoted chain of names."""
+    """The assigned value of a `key = value` finding is an unquoted chain of names, or a call
+    in the code (round 19a)."""
     i = value.find("=")
     j = value.find(":")
     cut = min(k for k in (i, j) if k >= 0) if i >= 0 or j >= 0 else -1
@@ -186,7 +192,10 @@ def _names_value(value: str) -> bool:
     rhs = value[cut + 1:].strip().rstrip(")]}")   # the call or literal the assignment sits in
     if not rhs or rhs[0] in "'\"" or "eyJ" in rhs:
         return False
-    return _NAME_CHAIN.fullmatch(rhs) is not None
+    if _NAME_CHAIN.fullmatch(rhs) is not None:
+        return True
+    m = _CALL_VALUE.fullmatch(rhs)
+    return m is not None and (m.group(1).count("(") >= 2 or "." in m.group(1) or not (m.group(2) or "").isdigit())
 
 
 def _inside_arn(text: str, start: int) -> bool:

@@ -773,17 +773,44 @@ _KEEP_TOOL = frozenset({"move", "mv", "rename", "upload", "save"})
 _BIN_PATH = re.compile(r"(?i)(?:^|/)(?:\.?trash|bin|recycle\w*|deleted(?:[ _-]items)?)(?:/|$)")
 
 
+# Round 19a: a rule that forbids copies of the *raw* data ("Raw prod tables must not be copied",
+# "no unmasked copies") leaves masked copies allowed: a copy whose every SQL source is a masked,
+# anonymised or synthetic relation keeps none of what the rule protects. Any other copy, and any
+# copy after an unqualified rule, is still stopped.
+NOCOPY_RAW = "nocopy-raw|"
+_RAW_QUALIFIER = re.compile(r"(?i)\b(?:raw|unmasked|unredacted|un-?anonymi[sz]ed|identifiable|clear-?text)\b")
+_SQL_SOURCE = re.compile(r"(?i)\b(?:from|join)\s+([\w.\"]+)")
+_MASKED_NAME = re.compile(r"(?i)mask|anonymi[sz]|pseudonymi[sz]|synthetic|redact|de-?identif")
+
+
 def nocopy_entries(result: Any) -> set[str]:
     text = _result_text(result)
-    return {NOCOPY} if text and _NO_COPY.search(text[:20000]) else set()
+    if not text:
+        return set()
+    out: set[str] = set()
+    for m in _NO_COPY.finditer(text[:20000]):
+        head = max(text.rfind(c, 0, m.start()) for c in ".;\n")
+        if _RAW_QUALIFIER.search(text, head + 1, m.end()):
+            out.add(NOCOPY_RAW)
+        else:
+            return {NOCOPY}
+    return out
+
+
+def _masked_sources_only(strings: tuple[tuple[str, str], ...]) -> bool:
+    """Every relation the call's SQL reads from is masked (and it reads from at least one)."""
+    sources = [m.group(1) for _, t in strings for m in _SQL_SOURCE.finditer(t[:8000])]
+    return bool(sources) and all(_MASKED_NAME.search(name) for name in sources)
 
 
 def copies_what_must_go(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
     """A copy made after a result said no copies may be kept."""
-    if NOCOPY not in held:
+    if NOCOPY not in held and NOCOPY_RAW not in held:
         return None
     keeps = not _KEEP_TOOL.isdisjoint(tool_words) and not any(_BIN_PATH.search(t) for _, t in strings)
     if keeps or not _COPY_TOOL.isdisjoint(tool_words) or any(_COPY_SQL.search(t[:8000]) for _, t in strings):
+        if NOCOPY not in held and _masked_sources_only(strings):
+            return None
         return Verdict("preconditions", "block", "copy_forbidden",
                        "a tool result says no copies may be kept; this call copies the data")
     return None
@@ -1857,7 +1884,8 @@ def grants_classified(verbs: frozenset[str], args: dict[str, Any], task: str | N
 # A task to purge, erase or destroy records (retention expired, an erasure request) and a call
 # that exports or copies data out instead: what must go is kept, and spread.
 _PURGE_TASK = re.compile(r"(?i)\b(?:purge|purging|erase|erasure|destroy|shred|delete|deletion|dispose\s+of)\b")
-_KEEP_TASK = re.compile(r"(?i)\b(?:export|exports|copy|copies|archive|back\s*up|backup|extract|download|send|share|report|list|count)\b")
+# (round 19a: `counts` too: "erase them, with counts before and after" asks for the figures)
+_KEEP_TASK = re.compile(r"(?i)\b(?:export|exports|copy|copies|archive|back\s*up|backup|extract|download|send|share|report|list|counts?)\b")
 _EXPORT_WORDS = frozenset("export exports dump copy upload unload extract download".split())
 
 
