@@ -787,9 +787,15 @@ def nocopy_entries(result: Any) -> set[str]:
     text = _result_text(result)
     if not text:
         return set()
+    head_text = text[:20000]
+    if _RAW_QUALIFIER.search(head_text) is None:
+        return {NOCOPY} if _NO_COPY.search(head_text) else set()
     out: set[str] = set()
-    for m in _NO_COPY.finditer(text[:20000]):
-        head = max(text.rfind(c, 0, m.start()) for c in ".;\n")
+    for n, m in enumerate(_NO_COPY.finditer(head_text)):
+        if n >= 50:                        # more rules than any record states: read them all as unqualified
+            return {NOCOPY}
+        lo = max(0, m.start() - 200)       # the rule's own sentence, at most 200 characters back
+        head = max(lo - 1, *(text.rfind(c, lo, m.start()) for c in ".;\n"))
         if _RAW_QUALIFIER.search(text, head + 1, m.end()):
             out.add(NOCOPY_RAW)
         else:
