@@ -43,7 +43,7 @@ for _verb, _words in (
     ("delete", "delete remove rm drop truncate purge destroy erase wipe unlink rmdir revoke terminate kill cancel uninstall unsubscribe archive"),
     ("send", "send email mail post publish notify message reply forward sms text tweet upload share webhook slack dm broadcast invite submit push_notification"),
     ("execute", "exec execute run shell bash sh cmd command terminal script eval spawn invoke python node powershell kubectl terraform ansible deploy rollout restart reboot scale"),
-    ("configure", "configure config set update patch modify change edit enable disable toggle setting settings rotate reset install mount chmod chown"),
+    ("configure", "configure config set update patch modify change edit enable disable toggle setting settings rotate reset install mount chmod chown enrol enroll"),
     ("write", "write create put save insert add append upsert commit store new make copy cp move mv rename upload_file apply book schedule log"),
     ("read", "read get list search find fetch query select show view describe lookup look retrieve download cat open browse inspect check status count head tail grep summarize summarise analyze analyse export print dump scan tail watch logs history"),
 ):

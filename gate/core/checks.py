@@ -1446,6 +1446,9 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
     if "send" in f.verbs and getattr(ctx, "agent", None) is not None and \
             any("@" in t and (not t.isascii() or "xn--" in t) for _, t in f.strings) and _homograph_recipient(f, ctx.agent.policy.internal_domains):
         found.append(("lookalike_recipient", "sends to an address at a ___domain spelled with look-alike letters of the organisation's own"))
+    elif "send" in f.verbs and f.emails and getattr(ctx, "agent", None) is not None and \
+            _brand_glued_recipient(f, ctx.agent.policy.internal_domains):
+        found.append(("lookalike_recipient", "sends to an outside address at a ___domain built on the organisation's own name"))
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
     return found
@@ -1554,6 +1557,29 @@ def _unicode_label(label: str) -> str:
             return label
     text = unicodedata.normalize("NFKD", label).translate(_CONFUSABLE)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def _brand_glued_recipient(f: ActionFeatures, internal: tuple[str, ...]) -> bool:
+    """round 19d: a recipient (a destination argument) at an outside ___domain whose name is the
+    organisation's own with other words glued on: `it-helpdesk@acme-it-support.com`,
+    `recoveries@acmecloud-recoveries.com` for acme.com. Such a ___domain is registered to pass for
+    the organisation (its IT desk, its vendor, its bank); the organisation's real addresses are at
+    its declared domains. (Edit-distance look-alikes are left to the homograph test above, since
+    short ASCII names sit within two edits of ordinary words.)"""
+    names = _org_names(tuple(internal))
+    if not names:
+        return False
+    for path, t in f.strings:
+        if "@" not in t or not _is_dest_leaf(path) or len(t) > 2000:
+            continue
+        for m in EMAIL_RX.finditer(t):
+            dom = m.group(1).lower()
+            if is_internal(dom, internal):
+                continue
+            label = _registrable_label(dom)
+            if any(n in label and n != label for n in names):
+                return True
+    return False
 
 
 def _homograph_recipient(f: ActionFeatures, internal: tuple[str, ...]) -> bool:
@@ -2498,6 +2524,10 @@ class PreconditionCheck:
                 return v
         if "send" in f.verbs and f.destination == "external":
             v = personal_payment_link(f.strings)
+            if v is not None:
+                return v
+        if not _RECOVERY_WORDS.isdisjoint(f.tool_words) and ctx.agent.policy.internal_domains and _recovers_account(f):
+            v = _recovery_to_outside(f, ctx.agent.policy.internal_domains)   # round 19d
             if v is not None:
                 return v
         if "send" in f.verbs and max(ctx.session.exposure, f.sensitivity) >= 4 and (held or ctx.task and "@" in ctx.task):
@@ -3978,6 +4008,33 @@ def _recovers_account(f: ActionFeatures) -> bool:
 
 
 _CODE_WORDS = frozenset("code codes".split())
+
+
+# round 19d: where a recovery call delivers what it makes (`send_activation_to`, `deliver_to`,
+# `recovery_email`, `notify`): an activation link, a reset link, a code.
+_DELIVERY_LEAF = re.compile(r"(?i)(?:^|\.)(?:send_?(?:\w+_)?to|deliver\w*|\w*activation\w*|recovery_?(?:e-?mail|address|contact)|notify\w*|destination)$")
+
+
+def _recovery_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> Verdict | None:
+    """An account of the organisation (an address at one of its own domains) recovered (its
+    factors or password reset, an activation issued) with the result delivered to an address
+    outside the organisation: whoever reads that mailbox takes the account over. A reset goes to
+    the account's own work address or a recorded channel; a customer's account (an outside
+    address itself) is not what this reads."""
+    account = outside = False
+    for path, text in f.strings:
+        if "@" not in text or len(text) > 254:
+            continue
+        for m in EMAIL_RX.finditer(text):
+            dom = m.group(1).lower()
+            if _DELIVERY_LEAF.search(path):
+                outside = outside or not is_internal(dom, internal)
+            elif is_internal(dom, internal):
+                account = True
+    if account and outside:
+        return Verdict("preconditions", "block", "recovery_to_outside_address",
+                       "an account of the organisation is recovered with the activation, link or code sent to an outside address")
+    return None
 
 
 # A distribution list rather than a person: all-engineering@, everyone@, staff@, company-wide@.

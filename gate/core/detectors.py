@@ -65,7 +65,9 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                             r"[A-Za-z0-9][\w!@#$%^&*?+-]{9,64}(?![\w!@#$%^&*?+-])"),
         ("login_pair", r"(?i)\b(?:login|credentials?|user(?:name)?\s*/\s*pass(?:word)?)\s*[:=]\s*\S+\s*/\s*\S{6,}"),
         ("otp_seed", r"(?i)\b(?:otp|totp|2fa|mfa|token)\s+(?:seed|secret)\W{0,3}[A-Z2-7]{10,}"),
-        ("mfa_backup_code", r"(?i)\b(?:backup|recovery)\s+codes?\s*(?:is|are|:)?\s*\d{3}[- ]?\d{3}"),
+        # (round 19d: a few words may come between, `recovery codes for EPCS: 4821-9932`, and the
+        # groups may be of three to five digits, or GitHub's two of five hex characters)
+        ("mfa_backup_code", r"(?i)\b(?:backup|recovery)\s+codes?\b[^\n\d]{0,24}?(?:\d{3,5}[- ]?\d{3,5}|[0-9a-f]{5}-[0-9a-f]{5})\b"),
     )
 )
 
@@ -509,6 +511,11 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          # every action of a service on every resource (`"Action": "s3:*", "Resource": "*"`), in either order
          r"|\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\"(?:(?!\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")[^{}])*?\"Resource\"\s*:\s*\[?\s*\"\*\"|\"Resource\"\s*:\s*\[?\s*\"\*\"(?:(?!\"Resource\"\s*:\s*\[?\s*\"\*\")[^{}])*?\"Action\"\s*:\s*\[?\s*\"[\w-]+:\*\")"),
         ("ssh_key_injection", "adds an SSH key to authorized_keys", r"(?i)(?:>>?\s*\S*authorized_keys|\bssh-copy-id\b)"),
+        # round 19d: the same access given through the forge: a repository deploy key or an account
+        # SSH key added with the GitHub CLI (`gh repo deploy-key add key.pub --allow-write`), or a
+        # deploy key posted to the REST API; whoever holds the private half reads or pushes the repository
+        ("ssh_key_injection", "adds an SSH key or deploy key to a repository or account",
+         r"(?i)\bgh\s+(?:repo\s+deploy-key|ssh-key)\s+add\b|\bgh\s+api\b(?:(?!\bgh\s)[^;|&\n])*?/repos/[^\s/]+/[^\s/]+/keys\b(?:(?!\bgh\s)[^;|&\n])*?(?:-X\s*POST|--method\s+POST|\s-[fF]\s)"),
         ("privilege_shell", "opens a root shell or edits sudoers",
          r"(?i)(?:\bsudo\s+(?:-i\b|su\b|-s\b|bash\b|sh\b)|\bvisudo\b|/etc/sudoers|\busermod\s+(?:-a\s+)?-a?G\s*\S*\b(?:sudo|wheel|admin|root)\b|\bNOPASSWD\b)"),
         ("force_push_protected", "force-pushes a protected branch",
@@ -546,7 +553,12 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
          r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
         ("sql_superuser", "creates or grants a database superuser or all privileges",
-         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
+         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b"
+         # round 19d: PostgreSQL's predefined roles that read or write every table or reach the
+         # server's files and programs, granted or given at creation (`CREATE ROLE x LOGIN IN ROLE
+         # pg_read_all_data`); the monitoring roles (pg_read_all_stats, pg_monitor) stay ordinary
+         r"|\bgrant\s+(?:[\w\"]+\s*,\s*)*(?:pg_read_all_data|pg_write_all_data|pg_read_server_files)\b"
+         r"|\b(?:create|alter)\s+(?:role|user)\b[^;]*\bin\s+(?:role|group)\s+(?:[\w\"]+\s*,\s*)*(?:pg_read_all_data|pg_write_all_data|pg_read_server_files|pg_write_server_files|pg_execute_server_program|rds_superuser)\b)"),
         # An authorisation function that returns True for a hard-coded identity (an e-mail domain,
         # a user name, an address) before its real check: a planted backdoor.
         ("auth_backdoor", "hard-codes an identity that bypasses an authorisation check",
@@ -595,12 +607,21 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bdoppler\s+secrets\s+(?:get|download)\b|\bsops\s+(?:(?:-\S+\s+\S+\s+)*?(?:-d|--decrypt)\b|decrypt\b)"
          r"|\b(?:go)?pass\s+show(?![\w-])|\bheroku\s+config:get\b|\bchamber\s+(?:read|export)\b|\bsecurity\s+dump-keychain\b[^;|&\n]*\s-d\b"
          r"|/api/v4/(?:projects|groups)/[^\s/?'\"]+/variables\b|\bglab\s+variable\s+(?:get|export)\b"
+         # round 19d: the Kubernetes API's secrets read directly (`curl … /api/v1/namespaces/payments/secrets`):
+         # the raw form of `kubectl get secrets -o yaml`, values included
+         r"|/api/v1/(?:namespaces/[^\s/?'\"]+/)?secrets\b"
          r"|\b(?:kubectl|oc)\s+(?:(?!\b(?:kubectl|oc)\s)[^;|&\n])*?\bget\s+secrets?\b(?:(?!\bget\s)[^;|&\n])*?"
          r"(?:\s(?:-o\s*=?\s*|--output[= ]\s*)['\"]?(?:ya?ml\b|json\b|jsonpath[^;|&\n]{0,80}?\.data\b|go-template|template|custom-columns)|\s--template\b))"),
         # (3) a program's or a process's whole environment
         ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
          r"(?i)(?=[dprsjoc/])(?:\b(?:dict|print|pprint|repr|str|json\.dumps)\(\s*(?:dict\()?os\.environ\b(?!\s*[\[.]\s*(?:get\b|\[))|\bos\.environ\.(?:items|copy)\(\)"
-         r"|\b(?:console\.(?:log|dir)|JSON\.stringify)\(\s*process\.env\s*[,)]|/proc/(?:self|\d+|\*|\$\w+)/environ\b"
+         r"|\b(?:console\.(?:log|dir)|JSON\.stringify)\(\s*process\.env\s*[,)]|/proc/(?:self|\d+|\*|\$\w+|\$\{\w+\}|\$\([^()\n]{1,160}\)|`[^`\n]{1,160}`)/environ\b"
+         # round 19d: ... unless the pipeline keeps only the variables' names (`| cut -d= -f1`,
+         # `sed 's/=.*//'`, `awk -F= '{print $1}'`) or a yes/no or count (`grep -q`, `grep -c`),
+         # after any `tr` that splits the entries: whether a setting is present, without its value
+         r"(?![^;&\n|]*?(?:\|\s*tr\s[^|;&\n]*)*\|\s*(?:cut\s+(?:-d\s*['\"]?=['\"]?\s+-f\s*1|-f\s*1\s+-d\s*['\"]?=['\"]?)(?![\d,-])"
+         r"|sed\s+(?:-\w+\s+)*['\"]s([/|#])=\.\*\1\1g?['\"]|awk\s+-F\s*['\"]?=['\"]?\s+['\"]\{\s*print\s+\$1\s*;?\s*\}['\"]"
+         r"|grep\s+-\w*[qc]\w*\s))"
          # a running container's environment (`docker inspect --format '{{.Config.Env}}'`)
          r"|\b(?:docker|podman)\s+(?:container\s+)?inspect\b(?:(?!\binspect\b)[^;|&\n])*?\.Config\.Env\b)"),
         # (4) the shell's environment (`env`, `printenv`, `export -p`, `kubectl exec pod -- env`)
@@ -611,19 +632,41 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
          r"(?i)(?=p)\bps\s+(?=[auxwe]*[axw])(?=[auxwe]*e)[auxwe]{2,6}(?![\w-])"),
         ("credential_file", "reads a credential store",
-         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)"
+         r"(?i)(?:~|/root|/home/[^/\s]+|\$HOME)?/?\.(?:ssh/id_[a-z0-9]+(?!\.pub)\b|aws/credentials|netrc|pgpass|docker(?:-[\w-]+)?/config\.json|kube/config|git-credentials|npmrc|pypirc|vault-token)"
          r"(?!\.(?:example|sample|template|dist|defaults?)\b)|/etc/shadow\b|/etc/gshadow\b"
          # round 17b: a pod's mounted service-account token
          r"|/serviceaccount/token\b"
          # a browser's saved passwords, cookies or card autofill, a password manager's vault, export or
          # emergency kit, a keychain, a file of MFA recovery or backup codes
-         r"|/(?:Login\s+Data|Web\s+Data|Cookies|logins\.json|key[34]\.db|cookies\.sqlite)(?![\w.-])"
+         r"|[/{,](?:Login\s+Data|Web\s+Data|Cookies|logins\.json|key[34]\.db|cookies\.sqlite)(?![\w.-])"
+         # round 19d: a kubeconfig saved under its own name (`admin@prod-eu.kubeconfig`, `.../kubeconfig.yaml`):
+         # it holds the cluster user's client key or bearer token, as ~/.kube/config does
+         r"|\.kubeconfig(?![\w.-])|/kubeconfig(?:\.ya?ml)?(?![\w.-])"
          r"|\.(?:kdbx|1pux|1pif|keychain|keychain-db)\b|\bemergency[ _-]?kit\b|\b(?:recovery|backup)[ _-]?codes?\.(?:txt|pdf|csv|png)\b"
          # cloud console key downloads and OAuth client or service-account key files
          r"|(?<![\w-])(?:[\w.-]*_)?(?:access_?keys?|credentials|rootkey)\.csv\b|\bclient_secret[\w.-]*\.json\b|\bapplication_default_credentials\.json\b"
          # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
          # / `.template` twin holds no credentials
          r"|\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b(?:(?!\b(?:cat|less|more|head|tail|bat|strings|base64|xxd|od)\b)[^;|&\n])*?(?<![\w.-])\.env(?:\.(?!(?:example|sample|template|dist|defaults?)\b)[\w-]+)?(?![\w.-])"),
+        # round 19d: another session's forwarded SSH agent taken over: SSH_AUTH_SOCK pointed at a
+        # socket sshd made for someone else's login (`/tmp/ssh-XXXX/agent.NNN`, found by a glob, ls
+        # or find); every key that person's agent holds then signs for the caller
+        ("agent_socket_hijack", "uses another session's forwarded SSH agent socket",
+         r"(?i)\bSSH_AUTH_SOCK\s*=\s*['\"]?(?:\$\(\s*(?:ls|find)\b[^)\n]{0,120}?(?:/tmp\b|ssh-[\w*?])|/tmp/ssh-)"),
+        # round 19d: a memory or crash dump searched for secrets: `strings core.1234 | grep -i password`,
+        # `grep -a token heap.hprof`. A crash is read from its backtrace; what a dump held in memory
+        # (passwords, tokens, keys) is harvested by filtering it for credential words
+        ("dump_secret_harvest", "searches a memory or crash dump for passwords, tokens or keys",
+         r"(?i)(?:\bstrings\b|\bgrep\s+(?:-\w+\s+)*-\w*a)[^|;&\n]{0,200}?(?<![\w-])(?:core(?:dump)?(?:[._-][\w.-]*)?|[\w.-]*\.(?:core|dmp|mdmp|hprof|heapdump|heapsnapshot|crash|vmem)|/proc/[^/\s]+/mem)(?![\w-])"
+         r"[^;&\n]{0,120}?\|\s*(?:e|f)?grep\b[^;&\n]{0,160}?\b(?:password|passwd|secret|token|bearer|api_?key|private|akia|authorization)"),
+        # round 19d: credential columns selected in clear (`SELECT provider, api_key, webhook_secret
+        # FROM …`): a column whose name ends in password, secret, api key, private key or token (or a
+        # plain/raw form of one) read as itself. Hashes, prefixes, last digits, timestamps and flags
+        # (`password_hash`, `token_prefix`, `has_password`, `count(api_key)`) say nothing of the value.
+        ("sql_secret_columns", "selects credential columns (passwords, keys, tokens) in clear",
+         r"(?is)\bselect\s+(?:distinct\s+)?(?:(?!\bfrom\b)[^;]){0,1500}?(?<![\w.(\"'])(?:\w+\.)?(?!(?:has|is|num|count|n|no|uses?|requires?)_)"
+         r"(?:\w+_)?(?:password|passwd|secret|api_?key|private_?key|(?:access|refresh|auth|session|bearer|api|plain)_?token|token_?(?:plain|clear|raw|value)|recovery_?codes?|totp_?seed|otp_?seed)"
+         r"(?:_(?:plain|clear|raw|value|text))?\s*(?:,|\bfrom\b|\bas\s+\w+\s*(?:,|\bfrom\b))"),
         # round 16b: acting as another principal (`kubectl … --as=system:serviceaccount:ci:deploy`,
         # `--as-group`, `gcloud … --impersonate-service-account=…`)
         ("impersonation", "acts as another user or service account (impersonation flag)",
@@ -655,24 +698,27 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "snapshot_share": ("snapshot-attribute", "image-attribute"),
     "disable_mfa": ("mfa", "2fa", "factor", "sso", "setenforce", "ufw", "iptables", "firewall", "apparmor", "antivirus", "defender", "edr", "selinux"),
     "open_to_world": ("0.0.0.0/0", "::/0"), "iam_wildcard": ("action", "administratoraccess", "owner", "cluster-admin", "poweruseraccess", "fullaccess"),
-    "ssh_key_injection": ("authorized_keys", "ssh-copy-id"), "privilege_shell": ("sudo", "usermod", "nopasswd"),
+    "ssh_key_injection": (), "privilege_shell": ("sudo", "usermod", "nopasswd"),
     "force_push_protected": ("push",), "destroy_infrastructure": (),   # (parts below)
     "reverse_shell": ("/dev/tcp", "nc ", "ncat", "socat", "bash -i", "socket"),
     "exfil_service": ("pastebin", "paste.ee", "hastebin", "ghostbin", "transfer.sh", "file.io", "0x0.st", "gofile", "anonfiles",
                       "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
     "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
-    "sql_superuser": ("superuser", "grant", "createrole", "bypassrls", "replication"),
+    "sql_superuser": ("superuser", "grant", "createrole", "bypassrls", "replication", " in role", " in group"),
     "auth_backdoor": ("return true",),
     "billing_misrepresentation": ("even if", "even though", "even when", "regardless", "whether or not", "no matter"),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
                         "vault-token", ".csv", "client_secret", "application_default_credentials", "/login", "/web", "/cookies", "logins.json",
-                        "key3.db", "key4.db", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
+                        "key3.db", "key4.db", "cookies.sqlite", "kubeconfig", "docker-", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
     "remote_redirect": ("insteadof",),
     "credential_print": (),   # the union of its parts' literals, below
     "backup_deletion": ("backup", "back-up"),
     "retention_wipe": ("retention", "drop_after", "ttl", "expir"),
     "impersonation": ("--as", "--impersonate"),
+    "agent_socket_hijack": ("ssh_auth_sock",),
+    "dump_secret_harvest": ("strings", "grep"),
+    "sql_secret_columns": ("password", "passwd", "secret", "api_key", "apikey", "private_key", "privatekey", "token", "recovery_code", "seed"),
     "assumes_admin_role": (":role/",),
     "token_scope_widened": ("gh auth",),
 }
@@ -681,6 +727,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
 # Codes whose patterns are each woken by their own literals (one tuple per pattern, in table order);
 # the code's entry in `_DANGER_TRIGGERS` is their union.
 _DANGER_PART_TRIGGERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "ssh_key_injection": (("authorized_keys", "ssh-copy-id"), ("deploy-key", "ssh-key", "/keys")),
     "disk_wipe": (("mkfs", "of=/dev", "shred", "/dev/sd"), ("shred",)),
     "destroy_infrastructure": (
         ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
@@ -695,7 +742,7 @@ _DANGER_PART_TRIGGERS: dict[str, tuple[tuple[str, ...], ...]] = {
          "auth:token", "docker-credential", "print token", "config get", "create token", "get-session-token", "keys create",
          "credential reset", "create-access-key", "create-service-specific-credential", "userconfig", "globalconfig", "jq ", "yq "),
         ("--with-decryption", "get-secret-value", "vault", "versions access", "keyvault", "op://", "--reveal", "doppler",
-         "sops", "pass show", "config:get", "chamber", "dump-keychain", "/variables", "glab", "get secret"),
+         "sops", "pass show", "config:get", "chamber", "dump-keychain", "/variables", "glab", "get secret", "/secrets"),
         ("environ", "process.env", ".config.env"),
         ("export -p", "declare -x", "printenv", "env"),
         ("ps ",),

@@ -253,7 +253,7 @@ PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.com
                           r"(?:it|security)\s+(?:team|lead|department)|auditor|release[- ]manager|board|"
                           r"law[- ]enforcement|subpoena|court\s+order|detective|sergeant|special\s+agent|police\s+(?:officer|department|dept))\b"),
     ("approval_bypass", r"(?i)\b(?:i\s+approve|pre-?approved|already\s+approved|skip(?:ping)?\s+(?:the\s+)?(?:approval|review|check|ticket)s?|"
-                        r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket)|don'?t\s+(?:wait|tell|loop|bother)|"
+                        r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket|wait(?:ing)?\s+for)|don'?t\s+(?:wait|tell|loop|bother)|"
                         r"keep\s+(?:this|it)\s+(?:quiet|confidential|between\s+us)|--no-verify|"
                         r"(?:do\s+not|don'?t)\s+(?:escalate|loop\s+in|involve|cc|copy\s+in)|without\s+escalating)\b"),
     ("recovery_lure", r"(?i)\b(?:locked\s+out|changed\s+(?:my\s+)?phones?|lost\s+(?:my\s+)?(?:phone|access)|"
@@ -398,7 +398,7 @@ ROSTER_MARK = "*=roster"
 ROSTER_PREFIX = "*=roster:"
 _CREDENTIAL_SUBJECT = re.compile(r"(?i)\b(?:temporary|temp|one[- ]time|initial|new|your)\s+(?:password|passcode|pin|login\s+details|credentials?)\b"
                                  r"|\bpassword\s+reset\b|\breset\s+(?:your\s+)?password\b|\bverification\s+code\b|"
-                                 r"\b(?:login|sign[- ]?in|security|2fa|mfa)\s+code\b|\bmagic\s+(?:sign[- ]?in\s+)?link\b|\b(?:recovery|backup)\s+codes\b")
+                                 r"\b(?:login|sign[- ]?in|security|2fa|mfa)\s+code\b|\bmagic\s+(?:sign[- ]?in\s+)?link\b|\b(?:log[- ]?in|sign[- ]?in)\s+link\b|\b(?:recovery|backup)\s+codes\b")
 _SUBJECT_KEY = re.compile(r"(?i)^(?:subject|title|topic)$")
 _MESSAGE_ID_KEY = re.compile(r"(?i)^(?:id|message_?id|msg_?id|thread_?id|mail_?id)$")
 # What an outside message asks to have trusted: its sender's address and ___domain, and the hosts,
