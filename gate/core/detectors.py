@@ -365,6 +365,58 @@ class _ForcePush:
         return False
 
 
+# round 19d: the select lists of a SQL text, each cut at its FROM (or the next SELECT or `;`)
+# in one pass, and a column in one whose name ends in password, secret, api key, private key
+# or token (or a plain/raw form of one), read as itself: `SELECT provider, api_key,
+# webhook_secret FROM …`. Hashes, prefixes, last digits, timestamps and flags (`password_hash`,
+# `token_prefix`, `has_password`, `count(api_key)`) say nothing of the value.
+_SQL_CLAUSE_CUT = re.compile(r"(?i)\b(?:select|from)\b|;")
+_SECRET_COLUMN = re.compile(
+    r"(?i)(?<![\w.(\"'])(?:\w{1,64}\.)?(?!(?:has|is|num|count|n|no|uses?|requires?)_)"
+    r"(?:\w{1,64}_)?(?:password|passwd|secret|api_?key|private_?key|(?:access|refresh|auth|session|bearer|api|plain)_?token|token_?(?:plain|clear|raw|value)|recovery_?codes?|totp_?seed|otp_?seed)"
+    r"(?:_(?:plain|clear|raw|value|text))?\s*(?:,|$|as\s+\w{1,64}\s*(?:,|$))")
+
+
+class _SecretColumns:
+    """`search(text)`: a select list that names a credential column (above)."""
+
+    pattern = "sql_secret_columns"
+
+    def search(self, text: str) -> bool:
+        if "select" not in text.lower():
+            return False
+        start = None
+        for m in _SQL_CLAUSE_CUT.finditer(text):
+            if start is not None and _SECRET_COLUMN.search(text[start:m.start()].rstrip()):
+                return True
+            start = m.end() if m.group(0).lower() == "select" else None
+        return False
+
+
+# round 19d: a memory or crash dump searched for secrets: `strings core.1234 | grep -i password`,
+# `grep -a token heap.hprof | …`. A crash is read from its backtrace; what a dump held in memory
+# (passwords, tokens, keys) is harvested by filtering it for credential words. Each command of
+# the text is read once.
+_DUMP_READ = re.compile(
+    r"(?i)(?:\bstrings\b|\bgrep\s+(?:-\w+\s+)*-\w*a)[^|;&\n]{0,200}?(?<![\w-])(?:core(?:dump)?(?:[._-][\w.-]{0,64})?|[\w.-]{0,128}\.(?:core|dmp|mdmp|hprof|heapdump|heapsnapshot|crash|vmem)|/proc/[^/\s]{1,32}/mem)(?![\w-])")
+_SECRET_FILTER = re.compile(r"(?i)\|\s*(?:e|f)?grep\b[^;&\n|]{0,160}?\b(?:password|passwd|passw|secret|token|bearer|api_?key|apikey|private|akia|authorization)")
+_COMMAND_CUT = re.compile(r"[;&\n]")
+
+
+class _DumpHarvest:
+    """`search(text)`: a dump read by `strings` or `grep -a` and piped through a filter for
+    credential words (above)."""
+
+    pattern = "dump_secret_harvest"
+
+    def search(self, text: str) -> bool:
+        for command in _COMMAND_CUT.split(text):
+            m = _DUMP_READ.search(command)
+            if m is not None and _SECRET_FILTER.search(command, m.end()):
+                return True
+        return False
+
+
 _HASH_CALL = r"\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
 _CLAUSE_WORD = r"\b(?:on|where|and)\b"
 # a clause (ON / WHERE / AND) that calls a hash function before the next clause word or `;`
@@ -553,12 +605,14 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
          r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
         ("sql_superuser", "creates or grants a database superuser or all privileges",
-         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b"
-         # round 19d: PostgreSQL's predefined roles that read or write every table or reach the
-         # server's files and programs, granted or given at creation (`CREATE ROLE x LOGIN IN ROLE
-         # pg_read_all_data`); the monitoring roles (pg_read_all_stats, pg_monitor) stay ordinary
-         r"|\bgrant\s+(?:[\w\"]+\s*,\s*)*(?:pg_read_all_data|pg_write_all_data|pg_read_server_files)\b"
-         r"|\b(?:create|alter)\s+(?:role|user)\b[^;]*\bin\s+(?:role|group)\s+(?:[\w\"]+\s*,\s*)*(?:pg_read_all_data|pg_write_all_data|pg_read_server_files|pg_write_server_files|pg_execute_server_program|rds_superuser)\b)"),
+         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
+        # round 19d: PostgreSQL's predefined roles that read or write every table or reach the
+        # server's files and programs, granted or given at creation (`CREATE ROLE x LOGIN IN ROLE
+        # pg_read_all_data`); the monitoring roles (pg_read_all_stats, pg_monitor) stay ordinary
+        ("sql_superuser", "creates or grants a database role that reads or writes every table",
+         r"(?i)\bgrant\s+(?:[\w\"]{1,64}\s*,\s*){0,8}(?:pg_read_all_data|pg_write_all_data|pg_read_server_files)\b"
+         r"|\b(?:create|alter)\s+(?:role|user)\b[^;]{0,400}?\bin\s+(?:role|group)\s+(?:[\w\"]{1,64}\s*,\s*){0,8}"
+         r"(?:pg_read_all_data|pg_write_all_data|pg_read_server_files|pg_write_server_files|pg_execute_server_program|rds_superuser)\b"),
         # An authorisation function that returns True for a hard-coded identity (an e-mail domain,
         # a user name, an address) before its real check: a planted backdoor.
         ("auth_backdoor", "hard-codes an identity that bypasses an authorisation check",
@@ -657,16 +711,13 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         # `grep -a token heap.hprof`. A crash is read from its backtrace; what a dump held in memory
         # (passwords, tokens, keys) is harvested by filtering it for credential words
         ("dump_secret_harvest", "searches a memory or crash dump for passwords, tokens or keys",
-         r"(?i)(?:\bstrings\b|\bgrep\s+(?:-\w+\s+)*-\w*a)[^|;&\n]{0,200}?(?<![\w-])(?:core(?:dump)?(?:[._-][\w.-]*)?|[\w.-]*\.(?:core|dmp|mdmp|hprof|heapdump|heapsnapshot|crash|vmem)|/proc/[^/\s]+/mem)(?![\w-])"
-         r"[^;&\n]{0,120}?\|\s*(?:e|f)?grep\b[^;&\n]{0,160}?\b(?:password|passwd|secret|token|bearer|api_?key|private|akia|authorization)"),
+         _DumpHarvest()),
         # round 19d: credential columns selected in clear (`SELECT provider, api_key, webhook_secret
         # FROM …`): a column whose name ends in password, secret, api key, private key or token (or a
         # plain/raw form of one) read as itself. Hashes, prefixes, last digits, timestamps and flags
         # (`password_hash`, `token_prefix`, `has_password`, `count(api_key)`) say nothing of the value.
         ("sql_secret_columns", "selects credential columns (passwords, keys, tokens) in clear",
-         r"(?is)\bselect\s+(?:distinct\s+)?(?:(?!\bfrom\b)[^;]){0,1500}?(?<![\w.(\"'])(?:\w+\.)?(?!(?:has|is|num|count|n|no|uses?|requires?)_)"
-         r"(?:\w+_)?(?:password|passwd|secret|api_?key|private_?key|(?:access|refresh|auth|session|bearer|api|plain)_?token|token_?(?:plain|clear|raw|value)|recovery_?codes?|totp_?seed|otp_?seed)"
-         r"(?:_(?:plain|clear|raw|value|text))?\s*(?:,|\bfrom\b|\bas\s+\w+\s*(?:,|\bfrom\b))"),
+         _SecretColumns()),
         # round 16b: acting as another principal (`kubectl … --as=system:serviceaccount:ci:deploy`,
         # `--as-group`, `gcloud … --impersonate-service-account=…`)
         ("impersonation", "acts as another user or service account (impersonation flag)",
@@ -704,13 +755,13 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "exfil_service": ("pastebin", "paste.ee", "hastebin", "ghostbin", "transfer.sh", "file.io", "0x0.st", "gofile", "anonfiles",
                       "temp.sh", "webhook.site", "requestbin", "pipedream", "ngrok", "interact.sh", "oast.", "burpcollaborator", "dnslog", "beeceptor", "hookbin"),
     "cloud_metadata": ("169.254.169.254", "fd00:ec2", "metadata.google", "100.100.100.200"),
-    "sql_superuser": ("superuser", "grant", "createrole", "bypassrls", "replication", " in role", " in group"),
+    "sql_superuser": (),   # (parts below)
     "auth_backdoor": ("return true",),
     "billing_misrepresentation": ("even if", "even though", "even when", "regardless", "whether or not", "no matter"),
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
                         "vault-token", ".csv", "client_secret", "application_default_credentials", "/login", "/web", "/cookies", "logins.json",
-                        "key3.db", "key4.db", "cookies.sqlite", "kubeconfig", "docker-", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
+                        "key3.db", "key4.db", "cookies.sqlite", "kubeconfig", "/config.json", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
     "remote_redirect": ("insteadof",),
     "credential_print": (),   # the union of its parts' literals, below
     "backup_deletion": ("backup", "back-up"),
@@ -718,7 +769,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "impersonation": ("--as", "--impersonate"),
     "agent_socket_hijack": ("ssh_auth_sock",),
     "dump_secret_harvest": ("strings", "grep"),
-    "sql_secret_columns": ("password", "passwd", "secret", "api_key", "apikey", "private_key", "privatekey", "token", "recovery_code", "seed"),
+    "sql_secret_columns": ("password", "passwd", "secret", "api_key", "apikey", "private_key", "privatekey", "token", "recovery_code", "recoverycode", "seed"),
     "assumes_admin_role": (":role/",),
     "token_scope_widened": ("gh auth",),
 }
@@ -728,6 +779,9 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
 # the code's entry in `_DANGER_TRIGGERS` is their union.
 _DANGER_PART_TRIGGERS: dict[str, tuple[tuple[str, ...], ...]] = {
     "ssh_key_injection": (("authorized_keys", "ssh-copy-id"), ("deploy-key", "ssh-key", "/keys")),
+    "sql_superuser": (("superuser", "grant", "createrole", "bypassrls", "replication"),
+                      ("pg_read_all_data", "pg_write_all_data", "pg_read_server_files", "pg_write_server_files",
+                       "pg_execute_server_program", "rds_superuser")),
     "disk_wipe": (("mkfs", "of=/dev", "shred", "/dev/sd"), ("shred",)),
     "destroy_infrastructure": (
         ("terraform", "kubectl", "aws s3", "gcloud", "az group", "docker system"),
