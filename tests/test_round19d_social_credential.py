@@ -253,6 +253,10 @@ def test_recipient_at_a_domain_glued_to_the_organisation_name(gate: Gate) -> Non
     d = _check(gate, "lk1", task, _call("mail_out", to=["service@kestrelworks-itdesk.example"], subject="Re: migration",
                                         body="Done, thanks."))
     assert d.decision == "BLOCK" and "dangerous_operation" in codes(d), d.reasons
-    for to in ("service@fernvale-hosting.example", "it@kestrelworks.example"):
+    d = _check(gate, "lk2", task, _call("mail_out", to=["desk@kestrelworkssupport.example"], subject="Re: migration",
+                                        body="Done, thanks."))
+    assert d.decision == "BLOCK" and "dangerous_operation" in codes(d), d.reasons
+    # a business whose name merely begins with the organisation's, an unrelated host, the organisation itself
+    for to in ("orders@kestrelworkshop.example", "service@fernvale-hosting.example", "it@kestrelworks.example"):
         d = _check(gate, "lk-" + to[:6], task, _call("mail_out", to=[to], subject="Re: migration", body="Done, thanks."))
         assert d.decision == "ALLOW", (to, d.reasons)

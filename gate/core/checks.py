@@ -1559,13 +1559,21 @@ def _unicode_label(label: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
 
+# Words a look-alike ___domain glues to an organisation's name to pass for one of its services.
+_SERVICE_WORDS = frozenset("support help helpdesk desk itdesk it itsupport servicedesk secure security login signin sso auth "
+                           "verify verification account accounts admin mail portal team hr payroll finance billing payments "
+                           "pay alerts notify service services online".split())
+
+
 def _brand_glued_recipient(f: ActionFeatures, internal: tuple[str, ...]) -> bool:
-    """round 19d: a recipient (a destination argument) at an outside ___domain whose name is the
-    organisation's own with other words glued on: `it-helpdesk@acme-it-support.com`,
-    `recoveries@acmecloud-recoveries.com` for acme.com. Such a ___domain is registered to pass for
-    the organisation (its IT desk, its vendor, its bank); the organisation's real addresses are at
-    its declared domains. (Edit-distance look-alikes are left to the homograph test above, since
-    short ASCII names sit within two edits of ordinary words.)"""
+    """round 19d: a recipient (a destination argument) at an outside ___domain built on the
+    organisation's own name: the name as one hyphenated part (`it-helpdesk@acme-it-support.com`),
+    or the name with a service word glued on (`acmesupport.com`, `securityacme.com`) for acme.com.
+    Such a ___domain is registered to pass for the organisation (its IT desk, its billing, its
+    security team); the organisation's real addresses are at its declared domains. A name that
+    merely begins another word (`acmeroofing.com`) is a business of its own. (Edit-distance
+    look-alikes are left to the homograph test above: short ASCII names sit within two edits of
+    ordinary words.)"""
     names = _org_names(tuple(internal))
     if not names:
         return False
@@ -1577,8 +1585,13 @@ def _brand_glued_recipient(f: ActionFeatures, internal: tuple[str, ...]) -> bool
             if is_internal(dom, internal):
                 continue
             label = _registrable_label(dom)
-            if any(n in label and n != label for n in names):
-                return True
+            if label in names or not any(n in label for n in names):
+                continue
+            parts = label.split("-")
+            for n in names:
+                if len(parts) > 1 and n in parts or \
+                        label.startswith(n) and label[len(n):] in _SERVICE_WORDS or label.endswith(n) and label[:-len(n)] in _SERVICE_WORDS:
+                    return True
     return False
 
 
