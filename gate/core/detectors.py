@@ -605,7 +605,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("cloud_metadata", "reads the cloud instance metadata service (instance credentials)",
          r"(?i)(?:169\.254\.169\.254|fd00:ec2::254|metadata\.google\.internal|100\.100\.100\.200)"),
         ("sql_superuser", "creates or grants a database superuser or all privileges",
-         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b[^;]*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
+         r"(?i)(?:\b(?:create|alter)\s+(?:role|user)\b(?:(?!\b(?:create|alter)\s+(?:role|user)\b)[^;])*\b(?:superuser|createrole|bypassrls|replication)\b|\bgrant\s+all\s+(?:privileges\s+)?on\b|\bgrant\s+\w+\s+to\s+\w+\s+with\s+admin\s+option|\bgrant\s+(?:rds_superuser|pg_write_server_files|pg_execute_server_program|dba|sysadmin|db_owner)\b)"),
         # round 19d: PostgreSQL's predefined roles that read or write every table or reach the
         # server's files and programs, granted or given at creation (`CREATE ROLE x LOGIN IN ROLE
         # pg_read_all_data`); the monitoring roles (pg_read_all_stats, pg_monitor) stay ordinary
