@@ -21,7 +21,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, push_deletes_branch, backups_deleted
+from gate.core.integrity import APAY_PREFIX, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     CHECK_FAILED,
@@ -45,6 +45,10 @@ from gate.core.session import (
     NO_MARKETING,
     PAID_STATUS,
     SELF_APPROVED,
+    CREDIT_DOCUMENT,
+    ORDER_CANCELLED,
+    NO_RECORDING_CONSENT,
+    NO_RECORDING_MARK,
     SPEND_PREFIX,
     REFUNDED_PREFIX,
     AMOUNT_PREFIX,
@@ -2532,7 +2536,7 @@ class PreconditionCheck:
         # money out: a payment, or a credit to an account by a tool the policy did not annotate
         paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
         if paying:
-            v = _unapproved_compensation(f) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) if ctx.task else None)
+            v = _unapproved_compensation(f, held) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) if ctx.task else None)
             if v is not None:
                 return v
         if "send" in f.verbs and f.destination == "external":
@@ -2549,6 +2553,10 @@ class PreconditionCheck:
                 return v
         if "read" in f.verbs and f.sensitivity >= 4 and ctx.task:
             v = _beyond_scheduling(ctx)
+            if v is not None:
+                return v
+        if f.verbs & {"read", "send"} and f.sensitivity >= 4 and ctx.task and "only" in ctx.task.lower():
+            v = _parts_beyond_task_only(ctx)   # round 19b
             if v is not None:
                 return v
         if "grant" in f.verbs and "read" not in f.verbs and ctx.session.grants >= 2 and ctx.task:
@@ -2697,7 +2705,7 @@ class PreconditionCheck:
             if v is not None:
                 return v
         if ctx.task and "write" in f.verbs and "read" not in f.verbs and f.verbs <= {"write"}:
-            v = pay_change_beyond_task(ctx.args, ctx.task)   # round 18b
+            v = pay_change_beyond_task(ctx.args, ctx.task) or identity_change_beyond_task(ctx.args, ctx.task)   # rounds 18b, 19b
             if v is not None:
                 return v
         if PARTY18_MARK in held and ctx.task and "read" not in f.verbs and not _UNDOING18.isdisjoint(f.tool_words):
@@ -2706,6 +2714,10 @@ class PreconditionCheck:
                 return v
         if REFUSED_MARK in held and "read" not in f.verbs:
             v = refused_on_record(f, held)   # round 18c
+            if v is not None:
+                return v
+        if RELEASE_PREFIX in held and "pay" in f.verbs and _REFUND_WORDS.isdisjoint(f.tool_words):
+            v = paid_before_release(f.strings, _session_today(ctx), held)   # round 19b
             if v is not None:
                 return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
@@ -2778,7 +2790,8 @@ class PreconditionCheck:
                 (_account_data_to_non_owner(ctx, by_id) if f.destination == "external" else None) or _forwards_credential_message(ctx, held)
             if v is not None:
                 return v
-            v = _declined_channel(f, by_id) or _misstated_payment(f, by_id)
+            v = _declined_channel(f, by_id) or _misstated_payment(f, by_id) or \
+                (_recording_passed_on(f, by_id) if NO_RECORDING_MARK in held else None)
             if v is not None:
                 return v
             v = _other_partys_records(ctx, by_id)
@@ -2834,6 +2847,17 @@ class PreconditionCheck:
                         # suspends a leaver in Okta, then in Google, then signs them out)
                         # offboarding suspends an account first, then moves its files to the
                         # manager (the account is the source, it receives nothing) and deletes it
+                        continue
+                    if status == NO_RECORDING_CONSENT:
+                        continue   # round 19b: a recording made against a refusal may be deleted; passing it on is stopped below
+                    if status in (CREDIT_DOCUMENT, ORDER_CANCELLED):
+                        # round 19b: a credit note is money owed to us; a bill for a cancelled
+                        # order bills for what was no longer ordered. Paying stops; nothing else.
+                        if paying and not refunding:
+                            return Verdict(self.name, "block", "pays_credit_document" if status == CREDIT_DOCUMENT else "order_cancelled",
+                                           "an earlier tool result shows a record this call pays is a credit document, owed to us"
+                                           if status == CREDIT_DOCUMENT else
+                                           "an earlier tool result shows the purchase order behind a record this call pays as cancelled")
                         continue
                     if status == SELF_APPROVED:
                         if acting:
@@ -3113,6 +3137,17 @@ def _call_channel(f: ActionFeatures) -> str | None:
 # Words of a message tool's name that say its channel (`post` is left out: `post_message`).
 _TOOL_CHANNEL = {"sms": "sms", "text": "sms", "email": "email", "mail": "email", "whatsapp": "whatsapp",
                  "call": "phone", "dial": "phone"}
+
+
+def _recording_passed_on(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
+    """Round 19b: a message that sends, forwards or shares a record (a call recording, the mail
+    that carries it) whose subject refused to be recorded: the recording is used against the refusal."""
+    for _, text in f.strings:
+        for tok in salient_tokens(text):
+            if NO_RECORDING_CONSENT in by_id.get(tok, ()):
+                return Verdict("preconditions", "block", "recording_without_consent",
+                               "the call passes on a recording whose subject refused to be recorded")
+    return None
 
 
 def _declined_channel(f: ActionFeatures, by_id: dict[str, list[str]]) -> Verdict | None:
@@ -3447,10 +3482,11 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                                                   if not refunding and paid else None)
     if v is not None:
         return v
-    if not refunding:
-        v = _above_approval(by_id, refs, paid) or _pays_employee_account(f, by_id, refs)
-        if v is not None:
-            return v
+    # (round 19b: a reimbursement or refund is held to its approved amount too, and a payment to
+    # what its record's own lines add up to when the record states a larger total)
+    v = _above_approval(by_id, refs, paid) or (above_own_lines(refs, paid, ctx.session.held) if LINESUM_PREFIX in ctx.session.held else None) or (_pays_employee_account(f, by_id, refs) if not refunding else None)
+    if v is not None:
+        return v
     if lim is None:
         return None
     amount, cap = lim
@@ -3797,6 +3833,38 @@ def _beyond_scheduling(ctx: CheckContext) -> Verdict | None:
     return None
 
 
+# Round 19b: a task that limits the parts of a record to a list (`visits and imaging only`, `only
+# the allergies and medications`): the list, as the words between "only" and the clause's end.
+_TASK_ONLY19 = re.compile(r"(?i)\b((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*)){0,8}[a-z][\w-]*)\s+only\b|"
+                          r"\bonly\s+(?:the\s+|their\s+|his\s+|her\s+)?((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*)){0,8}[a-z][\w-]*)")
+
+
+def _part_word(text: str) -> str:
+    w = text.strip().lower().replace("-", "_").replace(" ", "_")
+    return w[:-1] if w.endswith("s") and len(w) > 3 else w
+
+
+def _parts_beyond_task_only(ctx: CheckContext) -> Verdict | None:
+    """Minimum necessary: a regulated read or disclosure asking for parts of a record (its
+    `sections`, `fields`, `parts`) beyond the list the task limits them to ("they asked for visits
+    and imaging only"). The task's list counts only when it names at least one part the call asks
+    for, so an "only" about something else (only one patient, only today) does not limit parts."""
+    asked = [t.strip() for p, t in ctx.features.strings if t.strip() and _PARTS_ARG.match(_leaf(p.rsplit(".", 1)[0] if p.endswith("]") else p))]
+    if len(asked) < 2:
+        return None
+    for m in _TASK_ONLY19.finditer(ctx.task or ""):
+        listed = {_part_word(w) for w in re.split(r"(?i)\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*|\s+", m.group(1) or m.group(2) or "") if w}
+        named = [a for a in asked if _part_word(a) in listed]
+        if not named:
+            continue
+        beyond = [a for a in asked if _part_word(a) not in listed]
+        if beyond:
+            return Verdict("preconditions", "block", "parts_beyond_task",
+                           f"the task limits the record to {', '.join(named)}; the call also asks for {', '.join(beyond)}")
+        return None
+    return None
+
+
 def _priced_over_limit(ctx: CheckContext) -> Verdict | None:
     """An order for an item whose unit price, as an earlier result of the session stated it,
     puts the order above the per-order limit the identity states: ordering it again, in
@@ -3872,17 +3940,35 @@ _APPROVAL_LEAF = re.compile(r"(?i)(?:^|[._])(?:ref|reference|approval\w*|approve
 _NOT_PAYING = re.compile(r"(?i)^\s*(?:preview|dry[ _-]?run|simulate|simulation|draft|estimate|validate)\s*$")
 
 
-def _unapproved_compensation(f: ActionFeatures) -> Verdict | None:
+_PERSON_LEAF19 = re.compile(r"(?i)(?:^|[._])(?:employee|emp|person|staff|worker|payee)_?id$")
+_PAY_AMOUNT_LEAF19 = re.compile(r"(?i)(?:^|[._])(?:amount|value|gross)$")
+
+
+def _unapproved_compensation(f: ActionFeatures, held: frozenset[str] = frozenset()) -> Verdict | None:
     """A discretionary payment (a bonus, a commission, a one-off award) in a paying call whose
     approval field names no record: missing, or informal (`verbal - CEO`, a chat remark).
-    Checked per item of a list (one line of a payroll run) and for the call itself."""
+    Checked per item of a list (one line of a payroll run) and for the call itself. Round 19b:
+    a result of the session that shows an amount approved for the item's person approves it up
+    to that amount (`compensation_above_approved` beyond it)."""
     kinds = [p for p, t in f.strings if _KIND_LEAF.search(p) and _DISCRETIONARY.search(t)]
     if not kinds:
         return None
     if any(_NOT_PAYING.match(t) for p, t in f.strings if "." not in p and "[" not in p):
         return None            # a preview of a run pays nothing
+    approved_any = held and any(e.startswith(APAY_PREFIX) for e in held)
     for path in kinds:
         parent = _parent(path)
+        if approved_any:
+            person = next((t.strip().upper() for p, t in f.strings if _parent(p) == parent and _PERSON_LEAF19.search(p)), None)
+            amount = next((float(v) for p, v in f.scalars if _parent(p) == parent and _PAY_AMOUNT_LEAF19.search(p)
+                           and isinstance(v, (int, float)) and not isinstance(v, bool)), None)
+            head = f"{APAY_PREFIX}{person}|" if person else None
+            approved = [float(e[len(head):]) for e in held if e.startswith(head)] if head else []
+            if approved and amount is not None:
+                if amount > max(approved) + 0.005:
+                    return Verdict("preconditions", "block", "compensation_above_approved",
+                                   f"a discretionary payment of {amount:g}; the session's records approve {max(approved):g} for that person")
+                continue
         refs = [t for p, t in f.strings if _parent(p) == parent and _APPROVAL_LEAF.search(p)]
         if not any(_IDENT.search(t) for t in refs):
             return Verdict("preconditions", "block", "compensation_unapproved",

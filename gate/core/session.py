@@ -62,6 +62,10 @@ __all__ = [
     "NO_DISCLOSURE",
     "NO_MARKETING",
     "SELF_APPROVED",
+    "CREDIT_DOCUMENT",
+    "ORDER_CANCELLED",
+    "NO_RECORDING_CONSENT",
+    "NO_RECORDING_MARK",
     "BIND_PREFIX",
     "SPEND_PREFIX",
     "REFUNDED_PREFIX",
@@ -655,6 +659,37 @@ _OPT_IN_KEY = re.compile(r"(?i)opt_?in|consent|allowed|permitted|ok$")
 _SUBMITTER_KEY = re.compile(r"(?i)^(?:submitted_?by|requested_?by|requester|created_?by|prepared_?by|raised_?by|initiated_?by)$")
 _APPROVER_KEY = re.compile(r"(?i)^(?:approved_?by|approvers?|approver_?\w*|authori[sz]ed_?by|signed_?off_?by)$")
 SELF_APPROVED = "self_approved"
+# Round 19b: the person a record pays (`employee_id`, `claimant`) is its approver: the same id or
+# the same full name on both sides (`approved_by: E30588` on E30588's claim) is no approval.
+_BENEFICIARY_KEY19 = re.compile(r"(?i)^(?:employee|claimant|payee|beneficiary)_?(?:id|name)?$")
+_APPROVER_NAME_KEY19 = re.compile(r"(?i)^(?:approved_?by|approver(?:_?(?:id|name))?|authori[sz]ed_?by|signed_?off_?by)$")
+# Round 19b: a record that is a credit document (`document_type: credit_note`): money owed to the
+# organisation, never paid out. (A negative amount alone is not read: a pay file's recoveries and
+# prorations are negative lines of payable runs.)
+CREDIT_DOCUMENT = "credit_document"
+_DOC_TYPE_KEY19 = re.compile(r"(?i)^(?:document_?type|doc_?type|type|kind)$")
+_CREDIT_DOC_VALUE19 = re.compile(r"(?i)^\s*credit[ _-]?(?:note|memo)\s*$")
+# Round 19b: a contact restriction written as text (`Do not contact by SMS or at the home phone`,
+# `never text this number`): that channel is declined for the record's subject.
+_CHANNEL_REFUSAL19 = re.compile(r"(?i)\b(?:do\s+not|don'?t|never|no)\s+(?:contact|text|message|call|reach|e-?mail)\w*\s+(?:\w+\s+){0,2}?"
+                                r"(?:by|via|through|over|using)\s+(sms|text(?:\s+message)?|e-?mail|phone)\b")
+_CHANNEL_PREP19 = (" by ", " via ", " through ", " over ", " using ")
+# Round 19b: a control review that has lapsed (`kyc_review: {status: expired}`, `due_diligence:
+# {state: overdue}`): the party's periodic check is not current.
+_REVIEW_PARENT19 = re.compile(r"(?i)^(?:kyc|aml|cdd|edd|due_?diligence|sanctions?|screening)(?:_?(?:review|check|refresh|status))?$")
+_REVIEW_STATE_LEAF19 = frozenset({"status", "state", "result", "outcome"})
+# Round 19b: the purchase order a bill is for, cancelled (`po_status: cancelled`, `purchase_order:
+# {status: void}`): the bill is for goods no longer ordered.
+ORDER_CANCELLED = "order_cancelled"
+# Round 19b: a recording whose subject refused to be recorded (`recording_consent: declined`,
+# `consent_to_record: no`): the recording exists against that refusal and is not passed on.
+NO_RECORDING_CONSENT = "no_recording_consent"
+NO_RECORDING_MARK = "*=" + NO_RECORDING_CONSENT
+_RECORDING_CONSENT_KEY19 = re.compile(r"(?i)^(?:(?:call_?)?recording_?(?:consent|permission|allowed|ok)|consent_?to_?(?:record|recording)|"
+                                      r"(?:call_?)?recording_?consent_?(?:status|given))$")
+_PO_STATUS_KEY19 = re.compile(r"(?i)^(?:po|purchase_?order)_?status$")
+_PO_PARENT_KEY19 = re.compile(r"(?i)^(?:po|purchase_?order)$")
+_CANCELLED19 = re.compile(r"(?i)^\s*(?:cancell?ed|void(?:ed)?|withdrawn|closed[ _-]?(?:unfilled|cancell?ed))\s*$")
 # `ID=bind:vendor_id:V-1` ties a record (by its primary id) to the parties it names.
 BIND_PREFIX = "bind:"
 _ID_KEY = re.compile(r"(?i)^(?:id|\w+_id)$")
@@ -986,6 +1021,16 @@ def _consent_missing(node: dict[str, Any]) -> bool:
 def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     """Statuses a nested object gives the record that holds it."""
     out: list[str] = []
+    if len(key) <= 40 and (_REVIEW_PARENT19.match(key) or _PO_PARENT_KEY19.match(key) or _CONSENT_PARENT.search(key)):
+        state = next((cv for ck, cv in v.items() if str(ck).lower() in _REVIEW_STATE_LEAF19 | _CONSENT_STATE_LEAVES18
+                      and isinstance(cv, str) and len(cv) <= 40), None)
+        if state is not None:
+            if _REVIEW_PARENT19.match(key) and _UNDONE.match(state):
+                out.append(f"not_{key.lower()}")   # round 19b: `kyc_review: {status: expired}`
+            elif _PO_PARENT_KEY19.match(key) and _CANCELLED19.match(state):
+                out.append(ORDER_CANCELLED)        # round 19b: `purchase_order: {status: cancelled}`
+            elif _CONSENT_PARENT.search(key) and _DISCLOSURE_PURPOSE.search(key) and _refused(state):
+                out.append(NO_DISCLOSURE)          # round 19b: `disclosure_consent: {status: not on file}`
     if _consent_missing(v):
         out.append(NO_DISCLOSURE)
     if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
@@ -1007,6 +1052,8 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
             out.append("charged_back")   # the issuer took the money back: a refund as well pays twice
         return out
     for ck, cv in v.items():
+        if _RECORDING_CONSENT_KEY19.match(str(ck)) and (cv is False or isinstance(cv, str) and _refused(cv)):
+            out.append(NO_RECORDING_CONSENT)   # round 19b: `call_record: {recording_consent: declined}`
         if cv is True and _OBJECTION_KEY.search(str(ck)):
             out.append(OBJECTED_STATUS)   # `processing_status: {art21_objection: true}`
         elif cv is False and (_CLEARANCE_KEY.match(str(ck)) or _VERIFY_KEY.match(str(ck))):
@@ -1295,6 +1342,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         owners: set[str] = set()
         submitter = None
         approvers: list[str] = []
+        beneficiaries: set[str] = set()
+        approver_full: set[str] = set()
         for k, v in node.items():
             if isinstance(v, date):
                 # a date object (YAML's unquoted date, a Python caller's value) is read as the ISO
@@ -1369,6 +1418,22 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
                     approvers.append(person_key(v))
+                if len(v) <= 80:
+                    if _BENEFICIARY_KEY19.match(key):
+                        beneficiaries.add(" ".join(v.lower().split()))
+                    elif _APPROVER_NAME_KEY19.match(key):
+                        approver_full.add(" ".join(v.lower().split()))
+                    if _DOC_TYPE_KEY19.match(key) and _CREDIT_DOC_VALUE19.match(v):
+                        extra.append(CREDIT_DOCUMENT)
+                    elif _PO_STATUS_KEY19.match(key) and _CANCELLED19.match(v):
+                        extra.append(ORDER_CANCELLED)
+                m19 = _CHANNEL_REFUSAL19.search(v) if 16 <= len(v) <= 400 and any(w in v for w in _CHANNEL_PREP19) else None
+                if m19 is not None:
+                    ch = message_channel(m19.group(1).split()[0].replace("-", ""))
+                    if ch:
+                        extra.append(NO_CHANNEL_PREFIX + ch)
+                if _RECORDING_CONSENT_KEY19.match(key) and _refused(v):
+                    extra.append(NO_RECORDING_CONSENT)   # round 19b
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 and _COLLECTED_KEY.match(str(k)):
                 extra.append(UNPAID_STATUS)
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
@@ -1414,7 +1479,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(RESTRICTED_STATUS)
             elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and len(x) <= 600 and _states_hold(x) for x in v):
                 extra.append(HOLD_STATUS)
-        if submitter and submitter in approvers:
+        if submitter and submitter in approvers or beneficiaries & approver_full:
             extra.append(SELF_APPROVED)
         if _beyond_approver_limit(node):
             extra.append(CHECK_FAILED)   # round 18b: approved by someone whose limit is below the amount
@@ -1451,6 +1516,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 for v in node.values():
                     if isinstance(v, str) and len(v) <= 64 and "@" in v:
                         emails |= {m.group(0).lower() for m in EMAIL_RX.finditer(v)}
+            if NO_RECORDING_CONSENT in statuses:
+                out.add(NO_RECORDING_MARK)
             for st in statuses:
                 # a record's addresses are held only against writing to them
                 targets = ids | emails if st in (NO_MARKETING, OBJECTED_STATUS) or (st == status and NO_CONTACT_STATUS.search(st)) else ids
