@@ -4890,3 +4890,56 @@ def identity_change_beyond_task(args: dict[str, Any], task: str) -> Verdict | No
                            f"the call sets a party's legal identity ({fld}) and the task asks for no change to it")
     return None
 
+
+
+# Round 19b: a deduction a result shows owed under an order (`deductions: [{type: wage_garnishment,
+# order: 'County court order …', status: active}]`, a tax levy, a support order) for the person the
+# result is about: `mandate|E30622|wage_garnishment`. A pay or record call that removes, stops or
+# waives that deduction for that person breaks the order (the employer must withhold it).
+MANDATE_PREFIX = "mandate|"
+_MANDATE_ORDER_KEY19 = re.compile(r"(?i)^(?:order|court_?order|order_?(?:id|ref|no|number)|case(?:_?(?:id|no|number))?|levy(?:_?(?:id|ref))?|"
+                                  r"writ|notice(?:_?(?:id|ref))?|authority)$")
+_MANDATE_ACTIVE19 = re.compile(r"(?i)^\s*(?:active|in[ _-]?force|current|open|ongoing)\s*$")
+_MANDATE_KIND_KEY19 = re.compile(r"(?i)^(?:type|kind|code|deduction|deduction_?type|name)$")
+_REMOVE_WORD19 = re.compile(r"(?i)(?:^|[^a-z])(?:remove|removal|stop|stopped|suspend|suspended|waive|waived|cancel|cancell?ed|skip|skipped|"
+                            r"end|ended|drop|dropped|delete|exclude|release|released|zero)(?:[^a-z]|$)")
+
+
+def mandate_entries(result: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(result, dict):
+        return out
+    person = next((v.strip().upper() for k, v in result.items() if isinstance(v, str) and _PERSON_ID_KEY15.match(str(k))), None)
+    if not person or "|" in person:
+        return out
+    for node in _dict_nodes(result, 200):
+        if node is result or not any(_MANDATE_ORDER_KEY19.match(str(k)) and v for k, v in node.items()):
+            continue
+        st = node.get("status", node.get("state"))
+        kind = next((v for k, v in node.items() if isinstance(v, str) and _MANDATE_KIND_KEY19.match(str(k))), None)
+        if isinstance(st, str) and _MANDATE_ACTIVE19.match(st) and kind and len(kind) <= 60 and "|" not in kind:
+            out.add(f"{MANDATE_PREFIX}{person}|{kind.strip().lower()}")
+        if len(out) >= 32:
+            break
+    return out | {MANDATE_PREFIX} if out else out
+
+
+def mandated_deduction_removed(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    mandates = [e[len(MANDATE_PREFIX):].partition("|") for e in held if e.startswith(MANDATE_PREFIX) and e != MANDATE_PREFIX]
+    if not mandates:
+        return None
+    items: dict[str, list[str]] = {}
+    for p, v in flatten_args(args):
+        if isinstance(v, str):
+            i = p.rfind(".")
+            items.setdefault(p[:i] if i >= 0 else "", []).append(v.strip())
+    for texts in items.values():
+        if not any(_REMOVE_WORD19.search(t) for t in texts):
+            continue
+        upper = {t.upper() for t in texts}
+        lower = " ".join(texts).lower()
+        for person, _, kind in mandates:
+            if person in upper and kind in lower:
+                return Verdict("preconditions", "block", "mandated_deduction_removed",
+                               f"a result shows the {kind.replace('_', ' ')} owed under an active order; the call removes it")
+    return None
