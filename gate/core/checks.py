@@ -3839,8 +3839,9 @@ def _beyond_scheduling(ctx: CheckContext) -> Verdict | None:
 
 # Round 19b: a task that limits the parts of a record to a list (`visits and imaging only`, `only
 # the allergies and medications`): the list, as the words between "only" and the clause's end.
-_TASK_ONLY19 = re.compile(r"(?i)\b((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*)){0,8}[a-z][\w-]*)\s+only\b|"
-                          r"\bonly\s+(?:the\s+|their\s+|his\s+|her\s+)?((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*)){0,8}[a-z][\w-]*)")
+# (words joined by spaces count: "his allergies and current medications only")
+_TASK_ONLY19 = re.compile(r"(?i)\b((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*|\s+)){0,8}[a-z][\w-]*)\s+only\b|"
+                          r"\bonly\s+((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*|\s+)){0,8}[a-z][\w-]*)")
 
 
 def _part_word(text: str) -> str:
