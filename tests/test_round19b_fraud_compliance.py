@@ -271,3 +271,11 @@ def test_a_deduction_owed_under_an_active_order_is_not_removed(gate: Gate) -> No
               {"staff_id": "ST-5001", "deductions": [{"kind": "support_order", "case_no": "FC-2231", "monthly": 310, "status": "satisfied"}]})]
     d = _after(gate, "g3", task, ended, stop)
     assert d.decision != "BLOCK", d.reasons
+
+
+def test_a_screenings_plain_no_result_is_not_a_lapsed_review(gate: Gate) -> None:
+    task = "Settle Garrow Supplies' approved bill BL-92002"
+    steps = [(_call("look_up", supplier="SP-2208"),
+              {"supplier_id": "SP-2208", "name": "Garrow Supplies", "sanctions_check": {"result": "no", "checked": "2026-02-01"}})]
+    d = _after(gate, "k3", task, steps, _call("settle_bill", bill_ref="BL-92002", supplier_id="SP-2208", amount=640))
+    assert d.decision != "BLOCK", d.reasons

@@ -677,7 +677,11 @@ _CHANNEL_PREP19 = (" by ", " via ", " through ", " over ", " using ")
 # Round 19b: a control review that has lapsed (`kyc_review: {status: expired}`, `due_diligence:
 # {state: overdue}`): the party's periodic check is not current.
 _REVIEW_PARENT19 = re.compile(r"(?i)^(?:kyc|aml|cdd|edd|due_?diligence|sanctions?|screening)(?:_?(?:review|check|refresh|status))?$")
-_REVIEW_STATE_LEAF19 = frozenset({"status", "state", "result", "outcome"})
+_REVIEW_STATE_LEAF19 = frozenset({"status", "state"})
+# (its status or state only, and only words of a check not done or no longer current: a screening's
+# `result: no` may be the pass, so results and bare yes/no values are not read here)
+_REVIEW_LAPSED19 = re.compile(r"(?i)^\s*(?:expired|lapsed|overdue|pending|outstanding|missing|incomplete|"
+                              r"not[ _-]?(?:yet[ _-])?(?:done|performed|completed|started|current|renewed))\s*$")
 # Round 19b: the purchase order a bill is for, cancelled (`po_status: cancelled`, `purchase_order:
 # {status: void}`): the bill is for goods no longer ordered.
 ORDER_CANCELLED = "order_cancelled"
@@ -1022,10 +1026,10 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     """Statuses a nested object gives the record that holds it."""
     out: list[str] = []
     if len(key) <= 40 and (_REVIEW_PARENT19.match(key) or _PO_PARENT_KEY19.match(key) or _CONSENT_PARENT.search(key)):
-        state = next((cv for ck, cv in v.items() if str(ck).lower() in _REVIEW_STATE_LEAF19 | _CONSENT_STATE_LEAVES18
-                      and isinstance(cv, str) and len(cv) <= 40), None)
+        leaf, state = next(((str(ck).lower(), cv) for ck, cv in v.items() if str(ck).lower() in _REVIEW_STATE_LEAF19 | _CONSENT_STATE_LEAVES18
+                            and isinstance(cv, str) and len(cv) <= 40), ("", None))
         if state is not None:
-            if _REVIEW_PARENT19.match(key) and _UNDONE.match(state):
+            if _REVIEW_PARENT19.match(key) and leaf in _REVIEW_STATE_LEAF19 and _REVIEW_LAPSED19.match(state):
                 out.append(f"not_{key.lower()}")   # round 19b: `kyc_review: {status: expired}`
             elif _PO_PARENT_KEY19.match(key) and _CANCELLED19.match(state):
                 out.append(ORDER_CANCELLED)        # round 19b: `purchase_order: {status: cancelled}`
