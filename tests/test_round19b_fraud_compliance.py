@@ -279,3 +279,13 @@ def test_a_screenings_plain_no_result_is_not_a_lapsed_review(gate: Gate) -> None
               {"supplier_id": "SP-2208", "name": "Garrow Supplies", "sanctions_check": {"result": "no", "checked": "2026-02-01"}})]
     d = _after(gate, "k3", task, steps, _call("settle_bill", bill_ref="BL-92002", supplier_id="SP-2208", amount=640))
     assert d.decision != "BLOCK", d.reasons
+
+
+def test_the_task_only_list_is_read_in_bounded_time(gate: Gate) -> None:
+    import time
+    task = "Send member MB-63003's records to care partner CP-7702; " + "notes and labs or " * 3400 + "allergies only"
+    t0 = time.perf_counter()
+    d = _after(gate, "o4", task, [], _call("share_with_partner", member_id="MB-63003", to_partner="CP-7702",
+                                           parts=["allergies", "prescriptions"]))
+    assert time.perf_counter() - t0 < 2.0
+    assert d.decision == "BLOCK", d.reasons

@@ -3838,10 +3838,24 @@ def _beyond_scheduling(ctx: CheckContext) -> Verdict | None:
 
 
 # Round 19b: a task that limits the parts of a record to a list (`visits and imaging only`, `only
-# the allergies and medications`): the list, as the words between "only" and the clause's end.
-# (words joined by spaces count: "his allergies and current medications only")
-_TASK_ONLY19 = re.compile(r"(?i)\b((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*|\s+)){0,8}[a-z][\w-]*)\s+only\b|"
-                          r"\bonly\s+((?:[a-z][\w-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*|\s+)){0,8}[a-z][\w-]*)")
+# the allergies and medications`): the words of the clause just before or just after "only" (at
+# most nine words each side, a clause ending at . ; : ( ) ! ? or a line break; at most eight
+# "only"s: bounded work whatever the task's length).
+_ONLY19 = re.compile(r"(?i)\bonly\b")
+_CLAUSE_END19 = re.compile(r"[.;:()!?\n]")
+_WORD19 = re.compile(r"[a-z][\w-]*")
+
+
+def _only_lists(task: str) -> list[set[str]]:
+    out: list[set[str]] = []
+    for k, m in enumerate(_ONLY19.finditer(task)):
+        if k >= 8:
+            break
+        before = _CLAUSE_END19.split(task[max(0, m.start() - 200):m.start()].lower())[-1]
+        after = _CLAUSE_END19.split(task[m.end():m.end() + 200].lower())[0]
+        out.append({_part_word(w) for w in _WORD19.findall(before)[-9:]})
+        out.append({_part_word(w) for w in _WORD19.findall(after)[:9]})
+    return out
 
 
 def _part_word(text: str) -> str:
@@ -3857,8 +3871,7 @@ def _parts_beyond_task_only(ctx: CheckContext) -> Verdict | None:
     asked = [t.strip() for p, t in ctx.features.strings if t.strip() and _PARTS_ARG.match(_leaf(p.rsplit(".", 1)[0] if p.endswith("]") else p))]
     if len(asked) < 2:
         return None
-    for m in _TASK_ONLY19.finditer(ctx.task or ""):
-        listed = {_part_word(w) for w in re.split(r"(?i)\s*,\s*|\s+and\s+|\s+or\s+|\s*/\s*|\s+", m.group(1) or m.group(2) or "") if w}
+    for listed in _only_lists(ctx.task or ""):
         named = [a for a in asked if _part_word(a) in listed]
         if not named:
             continue
