@@ -45,6 +45,9 @@ tools:
   - name: forward_mail
     description: Forward a mail and its attachments to Fennick colleagues
     effect: {verb: send, sensitivity: confidential, destination: internal, reversible: "no"}
+  - name: build_report
+    description: Build an aggregate report over members or staff for Fennick managers
+    effect: {verb: read, sensitivity: confidential, destination: internal, reversible: "yes"}
 internal_domains: [fennick.example]
 """
 
@@ -289,3 +292,16 @@ def test_the_task_only_list_is_read_in_bounded_time(gate: Gate) -> None:
                                            parts=["allergies", "prescriptions"]))
     assert time.perf_counter() - t0 < 2.0
     assert d.decision == "BLOCK", d.reasons
+
+
+def test_a_group_sized_below_its_stated_reporting_minimum_is_not_reported_on(gate: Gate) -> None:
+    task = "Prepare the wellbeing survey breakdown for the Actuarial team"
+    small = [(_call("look_up", team="Actuarial"),
+              {"team": "Actuarial", "members": 3, "survey_policy": "Breakdowns are published for teams of at least 8 respondents."})]
+    d = _after(gate, "m1", task, small, _call("build_report", kind="survey_breakdown", filter="team:Actuarial"))
+    assert _blocked(d, "small_group_disclosure"), d.reasons
+    large = [(_call("look_up", team="Claims"),
+              {"team": "Claims", "members": 41, "survey_policy": "Breakdowns are published for teams of at least 8 respondents."})]
+    d = _after(gate, "m2", "Prepare the wellbeing survey breakdown for the Claims team", large,
+               _call("build_report", kind="survey_breakdown", filter="team:Claims"))
+    assert d.decision != "BLOCK", d.reasons

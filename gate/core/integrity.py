@@ -4943,3 +4943,45 @@ def mandated_deduction_removed(args: dict[str, Any], held: frozenset[str]) -> Ve
                 return Verdict("preconditions", "block", "mandated_deduction_removed",
                                f"a result shows the {kind.replace('_', ' ')} owed under an active order; the call removes it")
     return None
+
+
+# Round 19b: a group a result sizes below the minimum it states for reporting on it, the minimum
+# given as prose (`headcount: 4, reporting_rule: 'aggregates are reported only for groups of 10 or
+# more'`) beside the group's name (`department: Legal`): `smallname|legal`. A report, aggregate or
+# export call whose arguments name that group builds the aggregate that identifies its members.
+SMALLNAME_PREFIX = "smallname|"
+_GROUP_NAME_KEY19 = re.compile(r"(?i)^(?:department|dept|team|group|unit|office|site|location|cohort|division|scope)(?:_?name)?$")
+_PROSE_FLOOR19 = re.compile(r"(?i)\b(?:groups?|cells?|teams?|cohorts?|populations?|aggregates?|reports?|breakdowns?)\b[^.;\n]{0,60}?"
+                            r"(?:\b(\d{1,4})\s+or\s+more\b|\bat\s+least\s+(\d{1,4})\b|\bminimum\s+(?:of\s+|size\s+(?:of\s+)?)?(\d{1,4})\b|"
+                            r"\bfewer\s+than\s+(\d{1,4})\b)")
+_SIZE_KEY19 = re.compile(r"(?i)^(?:members|member_?count|size|people|employees|staff|staff_?count|population|respondent_?count|employee_?count)$")
+_REPORT_WORDS19 = frozenset("report reports aggregate aggregates summary breakdown export analytics dashboard survey".split())
+
+
+def small_named_group_entries(result: Any) -> set[str]:
+    if not isinstance(result, dict):
+        return set()
+    size = next((v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 and (_GROUP_SIZE_KEY.match(str(k)) or _SIZE_KEY19.match(str(k)))), None)
+    name = next((v.strip().lower() for k, v in result.items() if isinstance(v, str) and _GROUP_NAME_KEY19.match(str(k))
+                 and 2 <= len(v.strip()) <= 60 and "|" not in v), None)
+    if size is None or name is None:
+        return set()
+    for v in result.values():
+        if isinstance(v, str) and len(v) <= 400 and (m := _PROSE_FLOOR19.search(v)):
+            floor = int(next(g for g in m.groups() if g))
+            if size < floor:
+                return {SMALLNAME_PREFIX + name, SMALLNAME_PREFIX}
+    return set()
+
+
+def small_named_group_reported(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    if _REPORT_WORDS19.isdisjoint(tool_words):
+        return None
+    names = [e[len(SMALLNAME_PREFIX):] for e in held if e.startswith(SMALLNAME_PREFIX) and e != SMALLNAME_PREFIX]
+    text = " ".join(t for _, t in strings).lower()
+    for n in names:
+        if re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", text):
+            return Verdict("preconditions", "block", "small_group_disclosure",
+                           "the call reports on a group a result sizes below the minimum it states for reporting (its members are identifiable)")
+    return None
