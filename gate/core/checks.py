@@ -24,6 +24,8 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    SECCTL_MARK,
+    SECCTL_PREFIX,
     CHECK_FAILED,
     REFUSED_CHANGE,
     REFUSED_MARK,
@@ -2728,6 +2730,10 @@ class PreconditionCheck:
             v = paid_before_release(f.strings, _session_today(ctx), held)   # round 19b
             if v is not None:
                 return v
+        if SECCTL_MARK in held and "read" not in f.verbs:
+            v = security_change_undone(f, ctx.task, held)   # round 19c
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             v = _over_budget(ctx, {}, budget) if budget is not None else None
@@ -3012,6 +3018,38 @@ def record_of_other_party(f: ActionFeatures, task: str, held: frozenset[str] | s
     return None
 
 
+# Round 19c: undoing a change (revert, roll back, `rollout undo`) anywhere in the call; deleting,
+# removing or disabling something named within four words after the verb.
+_UNDO_ANY19 = re.compile(r"(?i)\brevert(?:s|ed|ing)?\b|\broll(?:ed|ing)?[\s_-]?back\b|\brollback\b|\bundo\b")
+_UNDO_OBJ19 = re.compile(r"(?i)\b(?:delete|remove|disable|deactivate|detach|drop|rm)\b((?:\s+[^\s;|&]{1,120}){1,4})")
+_UNDO_TOOL19 = frozenset("revert rollback undo delete remove disable deactivate detach drop".split())
+
+
+def security_change_undone(f: ActionFeatures, task: str | None, held: frozenset[str] | set[str]) -> Verdict | None:
+    """A call that reverts, rolls back, deletes or disables a change an earlier result described as
+    a security control (round 19c): the security commit reverted to get tests green, a sign-on
+    policy rolled back to the version before MFA was required, a default-deny network policy deleted
+    "to revert yesterday's change". The call must name the change (its hash, name or the record it
+    sits on) and the task must not: a revert the task asks for by name passes, and so does
+    reverting or deleting anything the session never saw described as a security change."""
+    low_task = (task or "").lower()
+    tool_undo = not _UNDO_TOOL19.isdisjoint(f.tool_words)
+    named: set[str] = set()
+    for _, text in f.strings:
+        if len(text) > 4000:
+            continue
+        if tool_undo or _UNDO_ANY19.search(text):
+            named |= {t.lower() for t in _CALL_TOKEN18.findall(text)}
+        else:
+            for m in _UNDO_OBJ19.finditer(text):
+                named |= {t.lower() for t in _CALL_TOKEN18.findall(m.group(1))}
+    for tok in named:
+        if len(tok) >= 4 and f"{tok}={SECCTL_PREFIX}" in held and tok not in low_task:
+            return Verdict("preconditions", "block", "security_change_undone",
+                           "the call reverts or removes a change an earlier result described as a security control, which the task does not name")
+    return None
+
+
 def refused_on_record(f: ActionFeatures, held: frozenset[str] | set[str]) -> Verdict | None:
     """A call doing an act that a record's own prose refused for that record (round 18c): a leave
     request approved whose manager's comment says "not approved", an account unlocked whose ticket
@@ -3202,7 +3240,7 @@ _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_b
                                  "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
-                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX)
+                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX, SECCTL_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
