@@ -485,6 +485,39 @@ def approves_own(tool_words: tuple[str, ...], args: dict[str, Any], held: frozen
     return None
 
 
+# Round 19c: the session's requester named at the head of the task with an id in brackets ("From
+# Nadia Brooks (E31022): please approve my leave request …"); a record a result bound to that
+# person as its employee, submitter or owner is the requester's own.
+_REQUESTER19 = re.compile(r"(?i)^\W{0,3}(?:(?:request|message|ticket|mail|e-mail|note)\s+)?from\s+[^():\n]{1,60}?\(\s*([a-z]{0,5}-?\d{3,12})\s*\)")
+_OWN_KEY19 = ("employee_id", "requester_id", "submitter_id", "submitted_by", "claimant_id", "owner_id", "applicant_id", "created_by")
+
+
+def approves_requesters_own(tool_words: tuple[str, ...], args: dict[str, Any], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """An approval, asked for by the person the task comes from, of a record a result bound to that
+    same person (their own leave request, expense claim or access request): whoever else the
+    approval is recorded for, the requester decides their own request (segregation of duties).
+    Approving a record of someone else, or rejecting one's own, passes."""
+    if not task or "from" not in task[:80].lower():
+        return None
+    m = _REQUESTER19.match(task[:200])
+    if m is None:
+        return None
+    from gate.core.session import BIND_PREFIX
+    who = m.group(1).upper()
+    strings = tuple((p, str(v)) for p, v in flatten_args(args) if isinstance(v, (str, int)) and not isinstance(v, bool))
+    approving = "approve" in tool_words or any(
+        _APPROVE_FLAG.search(t) or (_DECISION_LEAF.match(p.rsplit(".", 1)[-1]) and _APPROVE_VALUE.match(t)) for p, t in strings)
+    if not approving:
+        return None
+    for _, text in strings:
+        for tok in _TOKEN.findall(text[:2000]):
+            t = tok.upper()
+            if t != who and any(f"{t}={BIND_PREFIX}{k}:{who}" in held for k in _OWN_KEY19):
+                return Verdict("preconditions", "block", "approves_requesters_own",
+                               f"{tok} belongs to the person who asks for it to be approved; they cannot approve their own request")
+    return None
+
+
 # --------------------------------------------------------------------------- data residency
 # A result that states where data must stay (`data_residency: eu-only`, "replicas must stay in
 # EU regions"): a later change that names a cloud region of another geography (`--region
