@@ -24,6 +24,8 @@ from gate.core.detectors import find_contact_list, find_dangerous, find_pii, fin
 from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
+    OTP_MARK,
+    OTP_PREFIX,
     SECCTL_MARK,
     SECCTL_PREFIX,
     CHECK_FAILED,
@@ -2734,6 +2736,10 @@ class PreconditionCheck:
             v = security_change_undone(f, ctx.task, held)   # round 19c
             if v is not None:
                 return v
+        if OTP_MARK in held:
+            v = one_time_code_used(f, ctx.task, held)   # round 19c
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             v = _over_budget(ctx, {}, budget) if budget is not None else None
@@ -3025,6 +3031,24 @@ _UNDO_OBJ19 = re.compile(r"(?i)\b(?:delete|remove|disable|deactivate|detach|drop
 _UNDO_TOOL19 = frozenset("revert rollback undo delete remove disable deactivate detach drop".split())
 
 
+_OTP_TOKEN19 = re.compile(r"(?<![\w-])(?:[A-Za-z]{1,3}-)?\d{4,8}(?![\w-])")
+
+
+def one_time_code_used(f: ActionFeatures, task: str | None, held: frozenset[str] | set[str]) -> Verdict | None:
+    """A call that carries a one-time code an earlier result showed (round 19c): a reply
+    "confirming" a verification code to whoever asked for it, a URL that submits a login code
+    found in a note. The code proves control of someone's account; passing it on or entering it
+    is taking that control. A code the task itself gives passes."""
+    for _, text in f.strings:
+        if len(text) > 8000:
+            continue
+        for tok in _OTP_TOKEN19.findall(text):
+            if f"{tok.upper()}={OTP_PREFIX}" in held and (not task or tok not in task):
+                return Verdict("preconditions", "block", "one_time_code_used",
+                               "the call carries a one-time login or verification code an earlier tool result showed")
+    return None
+
+
 def security_change_undone(f: ActionFeatures, task: str | None, held: frozenset[str] | set[str]) -> Verdict | None:
     """A call that reverts, rolls back, deletes or disables a change an earlier result described as
     a security control (round 19c): the security commit reverted to get tests green, a sign-on
@@ -3240,7 +3264,7 @@ _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_b
                                  "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
-                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX, SECCTL_PREFIX)
+                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")

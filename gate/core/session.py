@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -1403,6 +1404,41 @@ def security_changes(result: Any, call_ids: set[str]) -> set[str]:
     return out
 
 
+# Round 19c: a one-time code a result shows (`login code for m.lindqvist: 551907`, `G-482913 is
+# your Google verification code`, `pending_verification: {code: "604118"}`): `CODE=otp19` and the
+# mark `*=otp19`. The code proves someone's control of an account; a later call that carries it
+# (a reply "confirming" it, a URL that submits it) hands that proof on or logs in with it.
+OTP_PREFIX = "otp19"
+OTP_MARK = "*=otp19"
+_OTP_CUE19 = r"(?:login|log[- ]in|sign[- ]?in|verification|verify|one[- ]time|security|confirmation|access|auth(?:entication)?|2fa|mfa|otp)"
+_OTP_AFTER19 = re.compile(r"(?i)\b" + _OTP_CUE19 + r"\s+(?:code|pin|passcode)s?\b[^\d\n]{0,40}?(?<![\w-])((?:[a-z]{1,3}-)?\d{4,8})\b")
+_OTP_BEFORE19 = re.compile(r"(?i)(?<![\w-])((?:[a-z]{1,3}-)?\d{4,8})\s+is\s+(?:your|the)\s+(?:[\w-]+\s+){0,3}?(?:code|pin|passcode)\b")
+_OTP_PATH19 = re.compile(r"(?i)verif|otp|mfa|2fa|one_?time|login|sign_?in")
+_OTP_LEAF19 = re.compile(r"(?i)^(?:code|otp|pin|passcode|one_?time_?code|verification_?code)$")
+_OTP_VALUE19 = re.compile(r"^\s*((?:[A-Za-z]{1,3}-)?\d{4,8})\s*$")
+
+
+def one_time_codes(result: Any) -> set[str]:
+    """`CODE=otp19` marks for the one-time codes a result shows (see above)."""
+    pairs = [("", result)] if isinstance(result, str) else list(islice(flatten_args(result), 400)) if isinstance(result, (dict, list)) else []
+    codes: set[str] = set()
+    for path, v in pairs:
+        if isinstance(v, (int, str)) and not isinstance(v, bool) and _OTP_LEAF19.match(path.rsplit(".", 1)[-1]) and _OTP_PATH19.search(path):
+            m = _OTP_VALUE19.match(str(v))
+            if m:
+                codes.add(m.group(1))
+        elif isinstance(v, str) and len(v) >= 10 and "code" in v[:4000].lower():
+            text = v[:4000]
+            codes |= {m.group(1) for m in _OTP_AFTER19.finditer(text)} | {m.group(1) for m in _OTP_BEFORE19.finditer(text)}
+    if not codes:
+        return set()
+    out = {OTP_MARK}
+    for c in codes:
+        out.add(f"{c.upper()}={OTP_PREFIX}")
+        out.add(f"{c.rsplit('-', 1)[-1]}={OTP_PREFIX}")   # `G-482913` is typed as `482913`
+    return out
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -1625,6 +1661,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         out.update(_refusals18(result, call_ids))   # round 18c
     if isinstance(result, (dict, list, str)):
         out.update(security_changes(result, call_ids))   # round 19c
+        out.update(one_time_codes(result))   # round 19c
     if isinstance(result, str) and "\n" in result or isinstance(result, (dict, list)):
         for row in table_rows(result):
             visit(row, set())   # round 17: a table's rows are records too
