@@ -98,8 +98,12 @@ CREATE = ({"tool": "API_CALL:run_query", "args": {"database": "analytics",
 
 def test_a_table_made_from_personal_data_is_not_granted_to_public(bench: Gate) -> None:
     d = check_after(bench, "dba-agent", _session(), DBA_TASK, [PII_READ, CREATE],
-                    {"tool": "API_CALL:run_query", "args": {"database": "analytics", "sql": "GRANT SELECT ON tmp.trial_lost_apr TO PUBLIC"}})
+                    {"tool": "grant_privilege", "args": {"database": "analytics", "role": "PUBLIC", "privilege": "SELECT", "object": "tmp.trial_lost_apr"}})
     assert d.decision == "BLOCK" and "laden_store_opened" in codes(d)
+    # as SQL, a grant to PUBLIC is also a dangerous operation (round 19c), which stops it first
+    d = check_after(bench, "dba-agent", _session(), DBA_TASK, [PII_READ, CREATE],
+                    {"tool": "API_CALL:run_query", "args": {"database": "analytics", "sql": "GRANT SELECT ON tmp.trial_lost_apr TO PUBLIC"}})
+    assert d.decision == "BLOCK" and codes(d) & {"laden_store_opened", "dangerous_operation"}
 
 
 def test_the_same_table_is_granted_to_the_named_role(bench: Gate) -> None:
