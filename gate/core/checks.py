@@ -67,6 +67,7 @@ from gate.core.session import (
     INSTALMENTS,
     UNPAID_STATUS,
     CHARGES_PREFIX,
+    DUP_LINE_PREFIX,
     CREDITED_PREFIX,
     NONE_APPROVED,
     PAID_OUT_PREFIX,
@@ -3264,7 +3265,7 @@ _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_b
                                  "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
-                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX)
+                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX, DUP_LINE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -3978,12 +3979,17 @@ _DUPLICATE_WORD = re.compile(r"(?i)dup(?:licate)?")
 
 def _refund_contradicted(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]) -> Verdict | None:
     """A refund or credit the session's records contradict: "duplicate charge" given as the
-    reason for a record a listing shows charged once; a credit of the same amount for the same
+    reason for a record a listing shows charged once (unless the record bills one line twice and
+    the refund is no more than that line: round 19e); a credit of the same amount for the same
     event an account already received (by the day the event is named by, `12 Nov`)."""
     f = ctx.features
     if any(_REASON_ARG.search(p) and _DUPLICATE_WORD.search(t) for p, t in f.strings):
+        amount = call_amount(ctx.args)
         for tok in refs:
             counts = [int(st[len(CHARGES_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(CHARGES_PREFIX)]
+            repeated = [float(st[len(DUP_LINE_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(DUP_LINE_PREFIX)]
+            if amount is not None and any(amount <= r + 0.005 for r in repeated):
+                continue   # the duplicate is a line billed twice on the record, refunded at most once
             if counts and max(counts) == 1:
                 return Verdict("preconditions", "block", "refund_reason_unsupported",
                                "the refund gives a duplicate charge as its reason, but the session's charge listing shows the record charged once")

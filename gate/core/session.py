@@ -87,6 +87,7 @@ __all__ = [
     "clock_entries",
     "NONE_APPROVED",
     "CHARGES_PREFIX",
+    "DUP_LINE_PREFIX",
     "PAID_OUT_PREFIX",
     "CREDITED_PREFIX",
     "approved_listing",
@@ -811,6 +812,12 @@ _APPROVED_LIST_KEY = re.compile(r"(?i)^approved_\w+$")
 # charge" of a record charged once has no duplicate behind it.
 CHARGES_PREFIX = "charges:"
 _CHARGES_KEY = re.compile(r"(?i)^(?:charges|payments|transactions)$")
+# Round 19e: a line an invoice bills twice (`lines: [{desc: Add-on, amount: 12.5}, {desc: Add-on,
+# amount: 12.5}]`): `INV-1=dup_line:12.5`. The card was charged once, but for the same item twice:
+# a duplicate charge of that line's amount, which a partial refund may give as its reason.
+DUP_LINE_PREFIX = "dup_line:"
+_LINES_KEY = re.compile(r"(?i)^(?:lines|line_?items|items)$")
+_LINE_DESC_KEY = re.compile(r"(?i)^(?:desc|description|name|product|item|sku|label)$")
 # Money already gone out under a reference (`AP-30988=paid_out:14200`): a bank or ledger line
 # for a debit that names the record, though the record itself was never marked paid.
 PAID_OUT_PREFIX = "paid_out:"
@@ -873,6 +880,25 @@ def _chargeback_row(node: dict[str, Any]) -> set[str]:
         return set()
     return {f"{v.strip().upper()}=charged_back" for k, v in node.items()
             if isinstance(v, str) and _ID_KEY.match(str(k)) and not _OWN_CHARGE_KEY.match(str(k)) and _IDENT_RX.fullmatch(v.strip())}
+
+
+def _repeated_lines(items: list[Any]) -> list[str]:
+    """`dup_line:AMOUNT` for each line of an invoice that another line repeats (the same
+    description and the same positive amount)."""
+    seen: set[tuple[str, float]] = set()
+    out: list[str] = []
+    for it in items[:200]:
+        if not isinstance(it, dict):
+            continue
+        desc = next((v.strip().lower() for k, v in it.items() if isinstance(v, str) and _LINE_DESC_KEY.match(str(k))), None)
+        amount = next((float(v) for k, v in it.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and _AMOUNT_KEY.match(str(k)) and v > 0), None)
+        if not desc or amount is None:
+            continue
+        if (desc, amount) in seen:
+            out.append(f"{DUP_LINE_PREFIX}{amount:g}")
+        seen.add((desc, amount))
+    return out
 
 
 def _charge_counts(items: list[Any]) -> set[str]:
@@ -1590,6 +1616,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(NONE_APPROVED)
             elif isinstance(v, list) and _CHARGES_KEY.match(str(k)):
                 out.update(_charge_counts(v))
+            elif isinstance(v, list) and len(v) >= 2 and _LINES_KEY.match(str(k)):
+                extra.extend(_repeated_lines(v))
             elif isinstance(v, list) and _CREDITS_KEY.match(str(k)):
                 extra.extend(_credited(v))
             elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and _RESTRICTED_MARK.search(x) for x in v):
