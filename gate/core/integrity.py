@@ -2327,6 +2327,51 @@ def granted_in_scope(token: str, task: str, held: frozenset[str]) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- principals a listing returned (round 19e)
+# A task that asks for a group of principals by its size and kind (`give the ten new Q1 analyst
+# roles read access…`) and a listing in the session that returned exactly that many principals
+# (`SELECT rolname … → 10 rows`): the listed names are the group the task means, as if it had
+# named them. A name outside the listing, or a listing of another size, is still a ladder's step.
+PLIST_PREFIX = "plist|"
+_PLIST_KEY = re.compile(r"(?i)^(?:rolname|usename|role_?name|user_?name|username|login|principal|grantee|member)$")
+_PLIST_MAX = 50
+_COUNT_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                                           "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_TASK_GROUP = re.compile(r"(?i)\b(\d{1,2}|" + "|".join(list(_COUNT_WORDS)[2:]) + r")\s+(?:[\w-]+\s+){0,4}?"
+                         r"(?:roles|users|accounts|logins|principals|analysts|members|engineers|employees|people|hires|contractors|interns)\b")
+
+
+def principal_list_entries(result: Any) -> set[str]:
+    """`plist|N|name` for each principal of a listing of N rows (2-50) whose rows each name one
+    principal by a key of its own (`rolname`, `username`, `login`…)."""
+    if not isinstance(result, dict):
+        return set()
+    out: set[str] = set()
+    for v in result.values():
+        if not isinstance(v, list) or not 2 <= len(v) <= _PLIST_MAX:
+            continue
+        names = []
+        for row in v:
+            name = next((x.strip().lower() for k, x in row.items() if isinstance(x, str) and _PLIST_KEY.match(str(k))), None) \
+                if isinstance(row, dict) else None
+            if not name or len(name) > 64 or "|" in name:
+                break
+            names.append(name)
+        else:
+            out.update(f"{PLIST_PREFIX}{len(names)}|{n}" for n in names)
+    return out
+
+
+def listed_for_task_group(token: str, task: str, held: frozenset[str]) -> bool:
+    """The grant's name is one of a listing whose size is the count of principals the task asks for."""
+    for m in _TASK_GROUP.finditer(task[:2000]):
+        n = m.group(1).lower()
+        count = int(n) if n.isdigit() else _COUNT_WORDS[n]
+        if count >= 2 and f"{PLIST_PREFIX}{count}|{token}" in held:
+            return True
+    return False
+
+
 # =========================================================================== round 15
 # --------------------------------------------------------------------------- a retention date not reached
 # A record a result says must be kept until a date (`retention: {retain_until: 2029-03-31}`):
