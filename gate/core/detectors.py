@@ -517,7 +517,13 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bdisable\s+trigger\s+(?:all\b|[\"`]?\w*audit)|\bsession_replication_role\s*(?:=|\bto\b)\s*'?replica\b"
          # audit rules commented out, deleted or emptied (`sed -i 's/^-w /#-w /' /etc/audit/rules.d/x.rules`,
          # `sed -i '/-w /d' /etc/audit/audit.rules`, `> /etc/audit/rules.d/x.rules`, `rm /etc/audit/rules.d/*`)
-         r"|\bsed\b(?:(?!\bsed\b)[^\n;|&])*?\s-i(?:(?!\bsed\b)[^\n;|&])*?(?:#|/d\b)(?:(?!\bsed\b)[^\n;|&])*?/etc/audit/|(?<![>\w])>\s*/etc/audit/\S*rules|\brm\b(?:(?!\brm\b)[^\n;|&])*?/etc/audit/(?:rules\.d/|audit\.rules)"),
+         r"|\bsed\b(?:(?!\bsed\b)[^\n;|&])*?\s-i(?:(?!\bsed\b)[^\n;|&])*?(?:#|/d\b)(?:(?!\bsed\b)[^\n;|&])*?/etc/audit/|(?<![>\w])>\s*/etc/audit/\S*rules|\brm\b(?:(?!\brm\b)[^\n;|&])*?/etc/audit/(?:rules\.d/|audit\.rules)"
+         # entries erased from the logs themselves (round 19f): the journal vacuumed down to under a day
+         # or a few kilobytes (`journalctl --vacuum-time=1s`; housekeeping keeps days or weeks), a log
+         # file under /var/log truncated to zero, or lines deleted from it in place (`sed -i '/x/d'`)
+         r"|\bjournalctl\b[^\n;|&]*--vacuum-(?:time[= ]\s*\d+\s*(?:s|sec|seconds?|m|min|minutes?|h|hours?)(?![\w.])|size[= ]\s*\d{1,3}\s*[kb]?(?![\w.]))"
+         r"|\btruncate\b[^\n;|&]*?(?:-s\s*|--size[= ]\s*)0(?![\w.])[^\n;|&]*?/var/log/|\btruncate\b[^\n;|&]*?/var/log/[^\n;|&]*?(?:-s\s*|--size[= ]\s*)0(?![\w.])"
+         r"|\bsed\b(?:(?!\bsed\b)[^\n;|&])*?\s-i(?:(?!\bsed\b)[^\n;|&])*?/d\b(?:(?!\bsed\b)[^\n;|&])*?/var/log/"),
         # Redaction or masking of personal data switched off by a setting (`LOG_REDACT_PII=false`,
         # `mask_card_data: off`): what was kept out of logs and exports goes into them.
         ("disable_redaction", "switches off redaction or masking of personal or card data",
@@ -761,7 +767,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "world_writable": ("chmod",), "setuid": ("chmod",), "pipe_to_shell": ("curl", "wget", "iwr", "invoke-webrequest"),
     "disable_logging": ("retention", "audit", "logging", "syslog", "/var/log", "general_log", "history", "trail", "journald",
                         "falco", "osquery", "crowdstrike", "falcon", "wazuh", "histfile", "histsize", "pgaudit", "log_statement", "guardduty", "securityhub",
-                        "configservice", "accessanalyzer", "disable trigger", "session_replication_role"),
+                        "configservice", "accessanalyzer", "disable trigger", "session_replication_role", "--vacuum-"),
     "disable_redaction": ("redact", "mask", "scrub", "anonymi", "pseudonymi"),
     "reidentification": ("masked.",),
     "disable_backups": ("backup-retention", "backup_retention", "backupretention"),

@@ -2686,6 +2686,25 @@ def approval_by_data_fix(verbs: frozenset[str], strings: tuple[tuple[str, str], 
     return None
 
 
+# Round 19f: the same for a verification. A write that marks a record verified by a tag or a
+# `…verified` value (`tags: [lockout, identity_verified]`, `kyc_status: verified`) on a task that asks
+# for no verification: the agent attests a check nobody ran, and the later unlock or payout that
+# waits on the mark passes.
+_VERIFIED_MARK = re.compile(r"(?i)^\s*[a-z]+(?:[_ -][a-z]+)?[_ -]verified\s*$|^\s*verified\s*$")
+_VERIFIED_LEAF = re.compile(r"(?i)(?:^|[.\[])(?:tags?|labels?|flags?|\w*(?:verification|verified)\w*)(?:[.\]\[]|\d|$)")
+_TASK_VERIFIES = re.compile(r"(?i)\bverif|\bconfirm(?:ed|s)?\s+(?:the\s+)?(?:identity|owner|caller)")
+
+
+def verification_self_attested(verbs: frozenset[str], strings: tuple[tuple[str, str], ...], task: str | None) -> Verdict | None:
+    if not task or _TASK_VERIFIES.search(task) or not verbs & {"write", "configure"}:
+        return None
+    for path, text in strings:
+        if "verified" in text.lower() and _VERIFIED_MARK.match(text) and _VERIFIED_LEAF.search(path):
+            return Verdict("preconditions", "block", "verification_self_attested",
+                           "the call marks a record verified although the task asks for no verification")
+    return None
+
+
 # --------------------------------------------------------------------------- a role the record excludes
 # A record whose access list excludes roles (`record_access: {roles_excluded: [front_desk]}`):
 # `rolex|MRN-310552|front desk`. Reading it as an agent whose identity is that role reads what
@@ -4322,6 +4341,29 @@ def push_deletes_branch(args: dict[str, Any], command: str, task: str | None) ->
     if other:
         return Verdict("preconditions", "block", "remote_branch_deleted",
                        "the call deletes a branch on the remote that the task neither names nor asks to remove")
+    return None
+
+
+# Round 19f: a shell push whose refspec lands a differently named local branch on a mainline or
+# release branch (`git push origin fix/812:release/3.2`, `HEAD:main`): the push tool's branch rules
+# are walked around through the shell. A push of the branch to its own name, or onto a mainline
+# branch the task names, is left to the other rules.
+_R19F_REFSPEC = re.compile(r"(?:^|\s)\+?([\w./@{}~^-]{1,160}):(?:refs/heads/)?([A-Za-z][\w./-]{0,160})(?=\s|$)")
+_R19F_MAINLINE = re.compile(r"(?i)^(?:main|master|trunk|stable|prod|production|live|releases?(?:[/-][\w./-]+)?|hotfix(?:es)?/[\w./-]+)$")
+
+
+def push_onto_mainline(command: str, task: str | None) -> Verdict | None:
+    """A `git push` in a command whose refspec puts another branch onto a mainline or release
+    branch the task does not name (`git push origin fix/x:release/3.2`)."""
+    if not command or ":" not in command:
+        return None
+    low = (task or "").lower()
+    for m in _R18C_DELETE_PUSH.finditer(command[:4000]):
+        for r in _R19F_REFSPEC.finditer(" " + m.group(1)):
+            src, dst = r.group(1).removeprefix("refs/heads/"), r.group(2)
+            if src and src != dst and _R19F_MAINLINE.match(dst) and dst.lower() not in low:
+                return Verdict("preconditions", "block", "push_onto_mainline",
+                               "the command pushes another branch onto a mainline or release branch the task does not name")
     return None
 
 
