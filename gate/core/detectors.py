@@ -455,6 +455,10 @@ class _Reidentification:
         return False
 
 
+# The logs whose entries are evidence rather than disk usage: the audit trail, auth and security
+# logs, the system log and the login records.
+_SECURITY_LOG = r"(?:audit/\S*|\S*(?:audit|secure|auth|syslog|messages|wtmp|btmp|lastlog)\S*)"
+
 _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
     (code, msg, re.compile(rx) if isinstance(rx, str) else rx)
     for code, msg, rx in (
@@ -520,9 +524,11 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bsed\b(?:(?!\bsed\b)[^\n;|&])*?\s-i(?:(?!\bsed\b)[^\n;|&])*?(?:#|/d\b)(?:(?!\bsed\b)[^\n;|&])*?/etc/audit/|(?<![>\w])>\s*/etc/audit/\S*rules|\brm\b(?:(?!\brm\b)[^\n;|&])*?/etc/audit/(?:rules\.d/|audit\.rules)"
          # entries erased from the logs themselves (round 19f): the journal vacuumed down to under a day
          # or a few kilobytes (`journalctl --vacuum-time=1s`; housekeeping keeps days or weeks), a log
-         # file under /var/log truncated to zero, or lines deleted from it in place (`sed -i '/x/d'`)
+         # audit, auth or system log truncated to zero (an application's debug log emptied to free a disk is
+         # housekeeping), or lines deleted in place from any file under /var/log (`sed -i '/x/d'`)
          r"|\bjournalctl\b[^\n;|&]*--vacuum-(?:time[= ]\s*\d+\s*(?:s|sec|seconds?|m|min|minutes?|h|hours?)(?![\w.])|size[= ]\s*\d{1,3}\s*[kb]?(?![\w.]))"
-         r"|\btruncate\b[^\n;|&]*?(?:-s\s*|--size[= ]\s*)0(?![\w.])[^\n;|&]*?/var/log/|\btruncate\b[^\n;|&]*?/var/log/[^\n;|&]*?(?:-s\s*|--size[= ]\s*)0(?![\w.])"
+         r"|\btruncate\b[^\n;|&]*?(?:-s\s*|--size[= ]\s*)0(?![\w.])[^\n;|&]*?/var/log/" + _SECURITY_LOG +
+         r"|\btruncate\b[^\n;|&]*?/var/log/" + _SECURITY_LOG + r"[^\n;|&]*?(?:-s\s*|--size[= ]\s*)0(?![\w.])"
          r"|\bsed\b(?:(?!\bsed\b)[^\n;|&])*?\s-i(?:(?!\bsed\b)[^\n;|&])*?/d\b(?:(?!\bsed\b)[^\n;|&])*?/var/log/"),
         # Redaction or masking of personal data switched off by a setting (`LOG_REDACT_PII=false`,
         # `mask_card_data: off`): what was kept out of logs and exports goes into them.

@@ -3772,6 +3772,7 @@ _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*$")
 
 
 _BIND_NAME_KEY = re.compile(r"(?i)^(?:name|full_?name|(?:employee|patient|customer|person|member|requester|user)_?name)$")
+_BIND_ORG_KEY = re.compile(r"(?i)^(?:account|company|organi[sz]ation|account_?name|company_?name|organi[sz]ation_?name)$")
 _PERSON_NAME = re.compile(r"^[A-ZÀ-Þ][\w'’-]{1,30}(?: [A-ZÀ-Þ][\w'’-]{1,30}){1,3}$")
 
 
@@ -3795,6 +3796,13 @@ def subject_bind_entries(result: Any) -> set[str]:
         names = {" ".join(v.lower().split()) for k, v in node.items() if isinstance(v, str) and _BIND_NAME_KEY.match(str(k)) and _PERSON_NAME.match(v.strip())}
         if len(names) == 1:
             values.append(f"n:{next(iter(names))}")
+            # round 19f: a person's row that names the organisation it belongs to (`{contact_id, name:
+            # Rita Olsen, account: Lakeside Foods}`) is a record of that organisation too: a task about
+            # the organisation acts on its own contact, not on another subject's
+            orgs = {" ".join(v.lower().split()) for k, v in node.items() if isinstance(v, str) and _BIND_ORG_KEY.match(str(k))
+                    and _PERSON_NAME.match(v.strip())}
+            if len(orgs) == 1:
+                values.append(f"n:{next(iter(orgs))}")
         out.update(f"{SUBJECT_BIND_PREFIX}{i}|{val}" for i in ids for val in values)
         if len(dobs) == 1:
             rows.append((ids, next(iter(dobs))))
