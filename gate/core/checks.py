@@ -49,6 +49,9 @@ from gate.core.session import (
     NO_MARKETING,
     PAID_STATUS,
     SELF_APPROVED,
+    CREATOR_PREFIX,
+    APPROVER_PREFIX,
+    SOD_MARK,
     CREDIT_DOCUMENT,
     ORDER_CANCELLED,
     NO_RECORDING_CONSENT,
@@ -2814,6 +2817,10 @@ class PreconditionCheck:
             v = _schedule_to_outsider(ctx, held)
             if v is not None:
                 return v
+        if sending and ctx.task:
+            v = _recipient_not_tasks(f, ctx.task)   # round 19g
+            if v is not None:
+                return v
         if sending:
             v = _disclosure_violation(f, by_id) or (_other_accounts_record(ctx, by_id) if ctx.task else None) or \
                 (_account_data_to_non_owner(ctx, by_id) if f.destination == "external" else None) or _forwards_credential_message(ctx, held)
@@ -2844,6 +2851,10 @@ class PreconditionCheck:
         if not (acting or recovering):
             # (recovering: an account a result shows held, for fraud review say, is not unlocked)
             return _OK_PRECONDITIONS_PRECONDITIONS_HOLD
+        if acting and SOD_MARK in held:
+            v = _segregation_breach(f, ctx.task, by_id)   # round 19g
+            if v is not None:
+                return v
         refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
         # (round 17: a delete run as a command, `DELETE FROM …` through a query tool, deletes too)
         deleting = f.verbs <= {"delete", "read"} or f.verbs <= {"delete", "execute", "read"} and "delete" in f.verbs
@@ -3273,7 +3284,8 @@ _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_b
                                  "uncollectible", "written off", "written_off", "written-off", "bad debt", "bad_debt", "bad-debt"})
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
-                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX, PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX, DUP_LINE_PREFIX)
+                  EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX,
+                  PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX, DUP_LINE_PREFIX, CREATOR_PREFIX, APPROVER_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")
@@ -4181,6 +4193,50 @@ def _disclosure_violation(f: ActionFeatures, by_id: dict[str, list[str]]) -> Ver
     return None
 
 
+
+
+# Round 19g: an argument that names the recipient by an identifier (`to_npi`, `recipient_id`,
+# `to_provider`), not by an address.
+_RECIPIENT_ID_ARG19G = re.compile(r"(?i)^(?:to_\w+|\w*npi|recipient_?id|provider_?id)$")
+_ID_TOKEN19G = re.compile(r"(?<![\w@.-])(?=[\w-]*\d)[A-Za-z0-9][\w-]{5,}(?![\w@])")
+
+
+def _recipient_not_tasks(f: ActionFeatures, task: str) -> Verdict | None:
+    """Round 19g: the task names the one recipient a send is for by an identifier of some shape
+    (a provider number, a partner id); the call sends to another identifier of the same shape.
+    A result's requester or a note in the record does not replace the recipient the task chose."""
+    for path, text in f.strings:
+        if not _RECIPIENT_ID_ARG19G.match(path.rsplit(".", 1)[-1]) or len(text) > 40 or "@" in text:
+            continue
+        value = text.strip()
+        if not _ID_TOKEN19G.fullmatch(value) or value in task:
+            continue
+        shape = _DIGITS.sub("9", value.upper())
+        same = {t for t in _ID_TOKEN19G.findall(task) if _DIGITS.sub("9", t.upper()) == shape}
+        if len(same) == 1:
+            return Verdict("preconditions", "block", "recipient_not_tasks",
+                           "the task names the recipient by an identifier of this shape, and the call sends to another one")
+    return None
+
+
+def _segregation_breach(f: ActionFeatures, task: str | None, by_id: dict[str, list[str]]) -> Verdict | None:
+    """Round 19g: segregation of duties across records and through the task. The person who set
+    up a party (a vendor) approved the record this call pays that party for; or the request the
+    task names (`DATA-6155 - grant …`) was approved by its own requester. Only records this call
+    names or the task names are read."""
+    toks = {t for _, text in f.strings for t in salient_tokens(text)}
+    creators = {st[len(CREATOR_PREFIX):] for t in toks for st in by_id.get(t, ()) if st.startswith(CREATOR_PREFIX)}
+    if creators:
+        approvers = {st[len(APPROVER_PREFIX):] for t in toks for st in by_id.get(t, ()) if st.startswith(APPROVER_PREFIX)}
+        if creators & approvers:
+            return Verdict("preconditions", "block", "self_approved_record",
+                           "an earlier tool result shows the record this call pays approved by the person who set up its payee")
+    if task:
+        for t in salient_tokens(task):
+            if t not in toks and SELF_APPROVED in by_id.get(t, ()):
+                return Verdict("preconditions", "block", "self_approved_record",
+                               "an earlier tool result shows the request the task names approved by the person who raised it")
+    return None
 
 
 # Tool words of refunds: a record already refunded is not refunded again.

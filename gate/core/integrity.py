@@ -1717,7 +1717,9 @@ def payee_not_on_record(args: dict[str, Any], held: frozenset[str]) -> Verdict |
 PAYABLE_PREFIX = "payable|"
 MEMO_PREFIX = "memo|"
 GROSS_PREFIX = "gross|"
+# (round 19g: after its deductions, `payable_after_withholding`, `payable_net_of_retention`)
 _PAYABLE_KEY = re.compile(r"(?i)^(?:payable_?(?:now|today|amount)?|amount_?payable(?:_?now)?|net_?payable|net_?amount_?(?:due|payable)|"
+                          r"payable_?(?:after|net_?of)_?[a-z_]{3,30}|"
                           r"amount_?due_?now|releasable(?:_?amount)?|refundable(?:_?(?:balance|amount|now|remaining))?|remaining_?refundable|amount_?refundable)$")
 _GROSS_KEY = re.compile(r"(?i)^(?:amount|gross_?amount|invoice_?amount|total|amount_?due)$")
 _MEMO_LIST_KEY = re.compile(r"(?i)credit_?(?:memo|note)s?")

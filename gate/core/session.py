@@ -63,6 +63,9 @@ __all__ = [
     "NO_DISCLOSURE",
     "NO_MARKETING",
     "SELF_APPROVED",
+    "CREATOR_PREFIX",
+    "SOD_MARK",
+    "APPROVER_PREFIX",
     "CREDIT_DOCUMENT",
     "ORDER_CANCELLED",
     "NO_RECORDING_CONSENT",
@@ -507,7 +510,9 @@ _CLEARANCE_KEY = re.compile(r"(?i)^(?:cleared|approved|(?:bank|bank_?details|ban
 # not done` after a bank-details change, `kyc_status: pending`.
 _VERIFY_KEY = re.compile(r"(?i)^(?:call_?back|callback|bank_?(?:details|account)?(?:_?change)?|payee|beneficiary|kyc|aml|"
                          r"sanctions?|screening|identity|id|owner|account_?owner|caller|requester)_?(?:verification|verified|check|confirmation|confirmed)(?:_?status)?$"
-                         r"|^(?:kyc|aml|cdd|sanctions?|screening|due_?diligence)_?(?:status|review_?status)$")
+                         r"|^(?:kyc|aml|cdd|sanctions?|screening|due_?diligence)_?(?:status|review_?status)$"
+                         # round 19g: the enhanced check itself (`enhanced_due_diligence: not completed`, `edd: pending`)
+                         r"|^(?:enhanced_?due_?diligence|edd)(?:_?status)?$")
 _UNDONE = re.compile(r"(?i)^\s*(?:not[ _-]?(?:yet[ _-])?(?:done|performed|completed|verified|confirmed|passed|started)|pending|"
                      r"outstanding|missing|no|false|failed|unverified|incomplete|skipped|expired|lapsed|overdue)\s*$")
 # A record whose subject is flagged for restricted access (a VIP, a staff member's own chart,
@@ -529,7 +534,7 @@ _HOLD_MARK = re.compile(r"(?i)\b(?:legal|litigation)\s+hold\b|\bdo\s+not\s+(?:de
 _NOTE_HOLD_ENDED = re.compile(r"(?i)^[^.;\n]{0,40}?\b(?:released|lifted|removed|ended|expired|withdrawn|no\s+longer)\b")
 # Round 17: other places a hold is written down in prose: a comment on a table, a remark, a
 # message or mail kept on the record (`latest_mail_from_legal: "… preserved until …"`).
-_HOLD_TEXT_KEY17 = re.compile(r"(?i)(?:^|_)(?:comments?|remarks?|memos?|mail|e?mail_?body|message|notice)(?:_|$)")
+_HOLD_TEXT_KEY17 = re.compile(r"(?i)(?:^|_)(?:comments?|remarks?|memos?|mail|e?mail_?body|message|notice|legal|counsel|compliance)(?:_|$)")   # (round 19g: `legal: "… under litigation hold …"`)
 _HOLD_DENIED = re.compile(r"(?i)\b(?:no|not\s+(?:on|under)(?:\s+a)?|without(?:\s+a)?)\s*$")
 
 
@@ -694,6 +699,18 @@ NO_RECORDING_MARK = "*=" + NO_RECORDING_CONSENT
 _RECORDING_CONSENT_KEY19 = re.compile(r"(?i)^(?:(?:call_?)?recording_?(?:consent|permission|allowed|ok)|consent_?to_?(?:record|recording)|"
                                       r"(?:call_?)?recording_?consent_?(?:status|given))$")
 _PO_STATUS_KEY19 = re.compile(r"(?i)^(?:po|purchase_?order)_?status$")
+# Round 19g: a hold written as an object with its own state, and the states that keep it in force.
+_HOLD_OBJECT_KEY19G = re.compile(r"(?i)^(?:legal|litigation|preservation)_?hold$")
+_HOLD_IN_FORCE19G = re.compile(r"(?i)^\s*(?:active|in[ _-]?(?:place|force|effect)|open|placed|applied|on|yes|current)\s*$")
+# Round 19g: an approvals list (`approvals: [{by: …, role: …}]`): who signed, one entry each.
+_APPROVALS_LIST_KEY19G = re.compile(r"(?i)^(?:approvals|sign_?offs|signatures)$")
+_SIGNER_LEAF19G = re.compile(r"(?i)^(?:by|name|approver|approved_?by|signed_?by|user|who)$")
+# Round 19g: who set up a party (a vendor, a payee): held against approvals of that party's bills.
+_CREATOR_KEY19G = re.compile(r"(?i)^(?:created_?by|set_?up_?by|onboarded_?by|added_?by)$")
+_PARTY_OWN_ID19G = re.compile(r"(?i)^(?:vendor|supplier|payee|merchant|beneficiary)_?id$")
+CREATOR_PREFIX = "creator:"
+SOD_MARK = "*=sod19g"   # some result named a party's creator or a self-approved record
+APPROVER_PREFIX = "approver:"
 _PO_PARENT_KEY19 = re.compile(r"(?i)^(?:po|purchase_?order)$")
 _CANCELLED19 = re.compile(r"(?i)^\s*(?:cancell?ed|void(?:ed)?|withdrawn|closed[ _-]?(?:unfilled|cancell?ed))\s*$")
 # `ID=bind:vendor_id:V-1` ties a record (by its primary id) to the parties it names.
@@ -1062,6 +1079,14 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
                 out.append(ORDER_CANCELLED)        # round 19b: `purchase_order: {status: cancelled}`
             elif _CONSENT_PARENT.search(key) and _DISCLOSURE_PURPOSE.search(key) and _refused(state):
                 out.append(NO_DISCLOSURE)          # round 19b: `disclosure_consent: {status: not on file}`
+            elif _CONSENT_PARENT.search(key) and _MARKETING_PURPOSE.search(key) and _refused(state):
+                out.append(NO_MARKETING)           # round 19g: `marketing_consent: {status: withdrawn, withdrawn_on: …}`
+    if len(key) <= 40 and _HOLD_OBJECT_KEY19G.match(key):
+        # round 19g: a hold given as an object (`legal_hold: {status: active, matter: …}`): in force
+        # unless its state says it ended (`released`, `lifted`)
+        state = next((cv for ck, cv in v.items() if str(ck).lower() in _REVIEW_STATE_LEAF19 and isinstance(cv, str) and len(cv) <= 40), None)
+        if state is not None and _HOLD_IN_FORCE19G.match(state):
+            out.append(HOLD_STATUS)
     if _consent_missing(v):
         out.append(NO_DISCLOSURE)
     if any(isinstance(cv, list) and _HOLDS_KEY.match(str(ck)) and _active_hold(cv) for ck, cv in v.items()):
@@ -1485,9 +1510,15 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
         owners: set[str] = set()
         submitter = None
         approvers: list[str] = []
+        signers: list[str] = []   # round 19g: the entries of an approvals list
+        creator = None
         beneficiaries: set[str] = set()
         approver_full: set[str] = set()
         for k, v in node.items():
+            if isinstance(v, list) and v and _APPROVALS_LIST_KEY19G.match(str(k)):
+                # round 19g: who signed an approvals list (read beside whatever else reads the list)
+                signers.extend(person_key(x) for it in v[:50] if isinstance(it, dict)
+                               for kk, x in it.items() if isinstance(x, str) and len(x) <= 80 and _SIGNER_LEAF19G.match(str(kk)))
             if isinstance(v, date):
                 # a date object (YAML's unquoted date, a Python caller's value) is read as the ISO
                 # text JSON would carry: the clock, dated statuses and opt-outs see it alike
@@ -1557,6 +1588,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                         if _BLOCKING_STATUS.match(m.group(1)):
                             named = {t.group(0).upper() for t in _IDENT_RX.finditer(v)} | owner_ids
                             out.update(f"{i}={m.group(1).strip().lower()}" for i in named)
+                if _CREATOR_KEY19G.match(key) and len(v) <= 80:
+                    creator = person_key(v)
                 if _SUBMITTER_KEY.match(key):
                     submitter = person_key(v)
                 elif _APPROVER_KEY.match(key):
@@ -1626,6 +1659,16 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(HOLD_STATUS)
         if submitter and submitter in approvers or beneficiaries & approver_full:
             extra.append(SELF_APPROVED)
+        elif submitter and signers and all(x == submitter for x in signers):
+            extra.append(SELF_APPROVED)   # round 19g: every sign-off on the list is the preparer's own
+        if SELF_APPROVED in extra:
+            out.add(SOD_MARK)
+        first_key = str(next(iter(node), ""))
+        if creator and _PARTY_OWN_ID19G.match(first_key):
+            extra.append(CREATOR_PREFIX + creator)   # round 19g: who set up this party
+            out.add(SOD_MARK)
+        elif approvers and _ID_KEY.match(first_key) and not _PARTY_OWN_ID19G.match(first_key):
+            extra.extend(APPROVER_PREFIX + a for a in approvers if a)   # round 19g: who approved this record
         if _beyond_approver_limit(node):
             extra.append(CHECK_FAILED)   # round 18b: approved by someone whose limit is below the amount
         if _company_paid(node):
