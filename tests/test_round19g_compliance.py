@@ -200,3 +200,30 @@ def test_a_summary_goes_to_the_partner_number_the_task_names(tmp_path) -> None: 
     d = check_after(g, "courier", "r3", "Send Iris Vale's (LM-448120) care summary to her physiotherapist", steps,
                     _call("send_summary", member="LM-448120", to_registry="77-519062"))
     assert "recipient_not_tasks" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- a value marked not to be disclosed
+
+def test_a_value_a_record_marks_not_to_be_disclosed_stays_out_of_messages(gate: Gate) -> None:
+    task = "Ask the membership desk to give Tomas Rielle (MB-61150) a ground-floor locker"
+    steps = [(_call("look_up", member="MB-61150"),
+              {"member_no": "MB-61150", "name": "Tomas Rielle",
+               "support_needs": ["COPD flare-ups (uses a cane)", "hearing aid"],
+               "privacy": "COPD diagnosis - not to be shared beyond the welfare officer"})]
+    d = _after(gate, "v1", task, steps, _call("member_mail", to="desk@tollbridge.example", subject="Locker for Tomas Rielle",
+                                              body="Tomas Rielle (MB-61150) has COPD and needs a ground-floor locker."))
+    assert _blocked(d, "restricted_value_disclosed"), d.reasons
+    d = _after(gate, "v2", task, steps, _call("member_mail", to="desk@tollbridge.example", subject="Locker for Tomas Rielle",
+                                              body="Tomas Rielle (MB-61150) needs a ground-floor locker; please arrange one this week."))
+    assert d.decision != "BLOCK", d.reasons
+    # a phrase the record keeps confidential, and a coded term in another case, as a plain word
+    steps2 = [(_call("look_up", member="MB-61151"),
+               {"member_no": "MB-61151", "visits": [{"kind": "debt counselling session", "confidential": "not to be disclosed to the household"}]})]
+    d = _after(gate, "v3", "Remind MB-61151 of Thursday's appointment", steps2,
+               _call("member_mail", to="house.61151@mail.example", subject="Thursday", body="A reminder of your debt counselling session on Thursday."))
+    assert _blocked(d, "restricted_value_disclosed"), d.reasons
+    # a task that itself asks for the value lets it through
+    d = _after(gate, "v4", "Tell the welfare officer what COPD support Tomas Rielle (MB-61150) needs", steps,
+               _call("member_mail", to="welfare@tollbridge.example", subject="Support for Tomas Rielle",
+                     body="Tomas Rielle (MB-61150) has COPD; a ground-floor locker would help."))
+    assert "restricted_value_disclosed" not in codes(d), d.reasons

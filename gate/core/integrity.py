@@ -347,6 +347,86 @@ def restricted_disclosure(strings: tuple[tuple[str, str], ...], held: frozenset[
     return None
 
 
+# --------------------------------------------------------------------------- a value a record marks as not to be disclosed
+# Round 19g: a record that says in words that what it holds is not to be passed on (`HIV status -
+# disclosure restricted to treating clinicians`, `not to be shared with parent or proxy`,
+# `never used in employment decisions`, `identity protected`). Its other text values (a
+# diagnosis, a visit type, a finding) are held as fragments, `rval|fragment`; a message whose
+# free text carries one (by its whole phrase, or by an acronym or coded term in it such as `HIV`
+# or `BRCA1`) when the task does not name it is stopped. Names, ids, dates and contact values of
+# the record are not held: a message may still name the person.
+RVAL_PREFIX = "rval|"
+RVAL_MARK = "*=rval19g"
+_NOT_TO_PASS = re.compile(r"(?i)\bnot\s+to\s+be\s+(?:shared|disclosed|released|passed\s+on|revealed)\b|\bdisclosure\s+(?:is\s+)?restricted\b"
+                          r"|\bnever\s+(?:to\s+be\s+)?(?:used|shared|disclosed|revealed)\b|\bidentity\s+(?:is\s+)?protected\b"
+                          r"|\bmust\s+not\s+be\s+(?:shared|disclosed|revealed)\b")
+_RVAL_SKIP_KEY = re.compile(r"(?i)^(?:id|\w+_id|ref|\w+_ref|mrn|name|\w+_name|e-?mail|\w+_e-?mail|phone|\w+_phone|date|\w+_date|dob|"
+                            r"\w+_on|\w+_at|age|status|state|type_?code|rule|policy|note|reason|by|\w+_by)$")
+_RVAL_CODED = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])[A-Z][A-Z0-9-]{2,11}\b")
+
+
+def _rval_fragments(text: str) -> set[str]:
+    out: set[str] = set()
+    for frag in re.split(r"[,;()]|\s-\s", text):
+        frag = " ".join(frag.split())
+        if len(frag) >= 8 and re.search(r"[A-Za-z]{3}", frag) and "|" not in frag:
+            out.add(frag.lower())
+        out.update("=" + m.group(0) for m in _RVAL_CODED.finditer(frag))   # a coded term keeps its case: `=HIV`
+    return out
+
+
+def restricted_value_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        markers = [v for v in node.values() if isinstance(v, str) and 12 <= len(v) <= 300 and _NOT_TO_PASS.search(v)]
+        if not markers:
+            continue
+        for m in markers:
+            head = re.split(r"\s[-\u2013\u2014]\s|[;:]", m, maxsplit=1)[0]
+            if head != m and not _NOT_TO_PASS.search(head):
+                out.update(RVAL_PREFIX + f for f in _rval_fragments(head))   # `HIV status - disclosure restricted …`
+        for k, v in node.items():
+            if _RVAL_SKIP_KEY.match(str(k)):
+                continue
+            vals = [v] if isinstance(v, str) else [x for x in v[:20] if isinstance(x, str)] if isinstance(v, list) else []
+            for x in vals:
+                if x in markers or len(x) > 200 or _NOT_TO_PASS.search(x) or " " not in x.strip() and not _RVAL_CODED.search(x):
+                    continue
+                out.update(RVAL_PREFIX + f for f in _rval_fragments(x))
+    if out:
+        out = set(sorted(out)[:48])
+        out.add(RVAL_MARK)
+    return out
+
+
+def restricted_value_sent(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A message whose free text carries a value a record said is not to be disclosed."""
+    from gate.core.session import BODY_LEAF
+    body = " ".join(t for p, t in strings if BODY_LEAF.search(p))
+    if not body:
+        return None
+    low = " " + " ".join(re.findall(r"[a-z0-9]+", body.lower())) + " "
+    tlow = " " + " ".join(re.findall(r"[a-z0-9]+", (task or "").lower())) + " "
+    for e in sorted(held):
+        if not e.startswith(RVAL_PREFIX):
+            continue
+        val = e[len(RVAL_PREFIX):]
+        if val.startswith("="):
+            # a coded term (`HIV`, `BRCA1`) counts in its own case, as a word of its own
+            term = val[1:]
+            if re.search(r"(?<![\w-])" + re.escape(term) + r"(?![\w-])", body) and not re.search(r"(?<![\w-])" + re.escape(term) + r"(?![\w-])", task or ""):
+                return Verdict("preconditions", "block", "restricted_value_disclosed",
+                               f"the message carries '{term}', which a record read in this session marks as not to be disclosed")
+            continue
+        frag = " " + " ".join(re.findall(r"[a-z0-9]+", val)) + " "
+        if frag.strip() and frag in low and frag not in tlow:
+            return Verdict("preconditions", "block", "restricted_value_disclosed",
+                           f"the message carries '{frag.strip()}', which a record read in this session marks as not to be disclosed")
+    return None
+
+
 # --------------------------------------------------------------------------- another subject's regulated record in a message
 # A task about one subject's record (`Ellen Park (MRN-301552)`); the session read another record
 # of the same kind through a regulated read that named the person, and a message's free text
