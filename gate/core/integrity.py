@@ -2962,6 +2962,33 @@ _APAY_APPROVER_KEY19 = re.compile(r"(?i)^(?:approved_?by|approver|authori[sz]ed_
 _APAY_OPEN19 = re.compile(r"(?i)^\s*(?:|none|null|n/?a|no|pending|awaiting\b.*|requested|verbal\b.*|tbc|tbd|missing)\s*$")
 
 
+# Round 19h: the approval may sit one level down, as an object of its own on the item
+# (`{type: bonus, amount: 3000, approval: {status: approved, approved_by: vp.people}}`), and the
+# item may be a row of a list under the person's record (`pending_changes: [...]`). Such an
+# object approves only when its own state, if it gives one, says approved.
+_APAY_APPROVAL_OBJ19H = re.compile(r"(?i)^(?:approval|authori[sz]ation|sign_?off)$")
+_APAY_STATE_LEAF19H = ("status", "state", "decision")
+_APAY_APPROVED19H = re.compile(r"(?i)^\s*(?:approved|authori[sz]ed|signed[ _-]?off|granted)\s*$")
+
+
+def _pay_item_approver(item: dict[str, Any]) -> str | None:
+    """Who approved a pay item: an approver key on the item, or on its approval object when
+    that object's state (if any) is approved. None when nobody did, or only informally."""
+    who = next((x for k, x in item.items() if isinstance(x, str) and _APAY_APPROVER_KEY19.match(str(k))), None)
+    if who is None:
+        obj = next((x for k, x in item.items() if isinstance(x, dict) and _APAY_APPROVAL_OBJ19H.match(str(k))), None)
+        if obj is not None:
+            state = next((obj[k] for k in _APAY_STATE_LEAF19H if isinstance(obj.get(k), str)), None)
+            if state is None or _APAY_APPROVED19H.match(state):
+                who = next((x for k, x in obj.items() if isinstance(x, str) and (_APAY_APPROVER_KEY19.match(str(k)) or str(k).lower() == "approver")), None)
+    return None if who is None or _APAY_OPEN19.match(who) else who
+
+
+def _pay_item_amount(item: dict[str, Any]) -> float | None:
+    return next((float(x) for k, x in item.items() if _APAY_AMOUNT_KEY19.match(str(k))
+                 and isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0), None)
+
+
 def approved_pay_entries(result: Any) -> set[str]:
     out: set[str] = set()
     if not isinstance(result, (dict, list)):
@@ -2970,13 +2997,14 @@ def approved_pay_entries(result: Any) -> set[str]:
         pid = next((x for k, x in node.items() if isinstance(x, str) and _PERSON_ID_KEY15.match(str(k))), None)
         if not pid or len(pid) > 40:
             continue
-        who = next((x for k, x in node.items() if isinstance(x, str) and _APAY_APPROVER_KEY19.match(str(k))), None)
-        if who is None or _APAY_OPEN19.match(who):
-            continue
-        amt = next((float(x) for k, x in node.items() if _APAY_AMOUNT_KEY19.match(str(k))
-                    and isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0), None)
-        if amt is not None:
-            out.add(f"{APAY_PREFIX}{pid.strip().upper()}|{amt:g}")
+        items = [node] + [row for v in node.values() if isinstance(v, list) and len(v) <= 50
+                          for row in v if isinstance(row, dict) and not any(_PERSON_ID_KEY15.match(str(k)) for k in row)]
+        for item in items:
+            if _pay_item_approver(item) is None:
+                continue
+            amt = _pay_item_amount(item)
+            if amt is not None:
+                out.add(f"{APAY_PREFIX}{pid.strip().upper()}|{amt:g}")
         if len(out) >= 128:
             break
     return out

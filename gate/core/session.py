@@ -1066,9 +1066,41 @@ def _consent_missing(node: dict[str, Any]) -> bool:
         any(isinstance(v, str) and len(v) <= 400 and _CONSENT_NEEDED.search(v) for v in node.values())
 
 
+# Round 19h: a nested object that guards paying the record and says it does not allow it yet:
+# a claim behind the bill that its insurer or reviewer denied (`insurance_claim: {status:
+# denied}`); money held in escrow or as a holdback whose release condition is not met
+# (`escrow: {held: true, condition_met: false}`); a change of the bank or payment details whose
+# verification is still open (`bank_account_on_file: {change_verification: pending}`). Each
+# stops paying the record only (`CHECK_FAILED`, `PAYMENT_HOLD`, `BANK_CHANGE_UNVERIFIED`).
+_CLAIM_PARENT19H = re.compile(r"(?i)^(?:[a-z]+_)?(?:claim|cover|coverage)$")
+_CLAIM_REFUSED19H = re.compile(r"(?i)^\s*(?:denied|declined|rejected|refused|repudiated|void(?:ed)?|not[ _-]covered)\s*$")
+_HELD_PARENT19H = re.compile(r"(?i)^(?:[a-z]+_)?(?:escrow|holdback|retainage|retention_?money)$")
+_RELEASE_LEAF19H = re.compile(r"(?i)^(?:(?:release_?)?condition_?(?:met|satisfied|fulfilled)|released|release_?approved)$")
+_DETAILS_PARENT19H = re.compile(r"(?i)(?:bank|iban|payment_?details|remit|payout_?account)")
+_VERIFY_LEAF19H = re.compile(r"(?i)^(?:[a-z]+_)?verification(?:_?status)?$")
+_VERIFY_OPEN19H = re.compile(r"(?i)^\s*(?:pending|open|outstanding|requested|awaiting\b.{0,30}|not[ _-]?(?:done|verified|completed|started)|unverified|incomplete|failed)\s*$")
+
+
+def _guard_statuses19h(key: str, v: dict[str, Any]) -> list[str]:
+    if len(key) > 40:
+        return []
+    if _CLAIM_PARENT19H.match(key):
+        state = next((v[k] for k in ("status", "state", "decision", "outcome") if isinstance(v.get(k), str)), None)
+        if state is not None and len(state) <= 40 and _CLAIM_REFUSED19H.match(state):
+            return [CHECK_FAILED]
+    elif _HELD_PARENT19H.match(key):
+        if any(cv is False and _RELEASE_LEAF19H.match(str(ck)) for ck, cv in v.items()) and v.get("held") is not False:
+            return [PAYMENT_HOLD]
+    elif _DETAILS_PARENT19H.search(key):
+        if any(isinstance(cv, str) and len(cv) <= 48 and _VERIFY_LEAF19H.match(str(ck)) and _VERIFY_OPEN19H.match(cv) for ck, cv in v.items()):
+            return [BANK_CHANGE_UNVERIFIED]
+    return []
+
+
 def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
     """Statuses a nested object gives the record that holds it."""
     out: list[str] = []
+    out.extend(_guard_statuses19h(key, v))
     if len(key) <= 40 and (_REVIEW_PARENT19.match(key) or _PO_PARENT_KEY19.match(key) or _CONSENT_PARENT.search(key)):
         leaf, state = next(((str(ck).lower(), cv) for ck, cv in v.items() if str(ck).lower() in _REVIEW_STATE_LEAF19 | _CONSENT_STATE_LEAVES18
                             and isinstance(cv, str) and len(cv) <= 40), ("", None))
