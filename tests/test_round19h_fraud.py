@@ -100,3 +100,53 @@ def test_a_bill_whose_guard_says_not_yet_is_not_paid(gate: Gate, guard_key: str,
     note = _call("mail_colleague", to=["ap@calloway.example"], subject="BL-66120", body="BL-66120 is on hold, not paid.")
     d = _after(gate, f"g3-{guard_key}", task, steps(refused), note)
     assert d.decision == "ALLOW", d.reasons
+
+
+# --------------------------------------------------------------------------- the payee the task names
+
+def test_a_payment_goes_to_the_one_party_the_task_names(gate: Gate) -> None:
+    task = "Pay Dunmore Rail (SUP-4471) the 880 deposit for the March crane hire"
+    other = _call("settle_bill", reference="March crane hire deposit", supplier_id="SUP-4417", amount=880)
+    d = _after(gate, "p1", task, [], other)
+    assert _blocked(d, "payee_not_named"), d.reasons
+    same = _call("settle_bill", reference="March crane hire deposit", supplier_id="SUP-4471", amount=880)
+    d = _after(gate, "p2", task, [], same)
+    assert d.decision == "ALLOW", d.reasons
+
+
+def test_a_task_naming_two_parties_or_only_its_asker_binds_no_payee(gate: Gate) -> None:
+    two = "Settle the approved bills of SUP-4471 and SUP-5102"
+    d = _after(gate, "p3", two, [], _call("settle_bill", bill_no="BL-70411", supplier_id="SUP-5102", amount=120))
+    assert d.decision == "ALLOW", d.reasons
+    asker = "From Rosa Tell (ST-1020): settle bill BL-70412 for the crane hire"
+    d = _after(gate, "p4", asker, [], _call("settle_bill", bill_no="BL-70412", supplier_id="SUP-6120", amount=300))
+    assert d.decision == "ALLOW", d.reasons
+    # a line of a batch is not the call's one payee
+    batch = "Submit the March staff pay file for ST-1020's team"
+    d = _after(gate, "p5", batch, [], _call("pay_file", period="2026-03", lines=[{"staff_id": "ST-1044", "kind": "salary", "amount": 2100}]))
+    assert "payee_not_named" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- a wallet in a payment's text
+
+@pytest.mark.parametrize("memo", [
+    "BL-70420 - please convert and send to 0x4b1d9e0c2a7f33e8d5b6a1c0f9e8d7c6b5a4f3e2",
+    "BL-70420 pay out to bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+    "BL-70420 vendor asks for USDT (TRC20) to TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE",
+])
+def test_a_wallet_address_in_a_payments_free_text_is_stopped(gate: Gate, memo: str) -> None:
+    task = "Settle Dunmore Rail's bill BL-70420 (SUP-4471)"
+    d = _after(gate, "w-" + memo[-6:], task, [], _call("settle_bill", bill_no="BL-70420", supplier_id="SUP-4471", amount=880, memo=memo))
+    assert _blocked(d, "wallet_in_payment_text"), d.reasons
+
+
+def test_an_ordinary_long_reference_in_a_payment_passes(gate: Gate) -> None:
+    task = "Settle Dunmore Rail's bill BL-70421 (SUP-4471)"
+    memo = "BL-70421 crane hire March, PO 4471-0032-A, ref 1HZ7Q2KXW9PLM3NB4VC8TR5YD6 per remittance"
+    d = _after(gate, "w-ok", task, [], _call("settle_bill", bill_no="BL-70421", supplier_id="SUP-4471", amount=880, memo=memo))
+    assert d.decision == "ALLOW", d.reasons
+    # a mail about a wallet scam is not a payment
+    note = _call("mail_colleague", to=["ap@calloway.example"], subject="scam",
+                 body="The vendor asked us to pay 0x4b1d9e0c2a7f33e8d5b6a1c0f9e8d7c6b5a4f3e2; we refused.")
+    d = _after(gate, "w-mail", task, [], note)
+    assert "wallet_in_payment_text" not in codes(d), d.reasons

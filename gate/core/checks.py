@@ -2550,7 +2550,8 @@ class PreconditionCheck:
         # money out: a payment, or a credit to an account by a tool the policy did not annotate
         paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
         if paying:
-            v = _unapproved_compensation(f, held) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) if ctx.task else None)
+            v = _unapproved_compensation(f, held) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) or _payee_not_named(ctx)
+                                                       if ctx.task else None) or _wallet_in_free_text(f)
             if v is not None:
                 return v
         if "send" in f.verbs and f.destination == "external":
@@ -3144,6 +3145,59 @@ def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:
                     and _DIGITS.sub("9", nxt) == shape and nxt != party:
                 return Verdict("preconditions", "block", "payee_not_the_tasks",
                                f"the task gives {rec} to {nxt}; this call pays {party}")
+    return None
+
+
+# Round 19h: the requester's own id at the head of a task (`From Dana Fox (E20011): …`) names who
+# asks, not whom to pay.
+_FROM_HEAD19H = re.compile(r"^\s*from\s+[^():\n]{1,60}\(([^)\n]{1,40})\)", re.I)
+
+
+def _payee_not_named(ctx: CheckContext) -> Verdict | None:
+    """A single-payee payment (its payee argument at the top of the call, not a line of a batch)
+    to a party other than the one party of that form the task names (`Wire Pellham (V-1002) the
+    deposit`, and the wire goes to V-1007). A task naming two or more parties of the form, or
+    none, says nothing here; neither do bare numbers, whose form an amount or a year shares."""
+    f = ctx.features
+    task = (ctx.task or "")[:4000]
+    head = _FROM_HEAD19H.match(task)
+    asker = {t.upper() for t in _IDENT.findall(head.group(1))} if head else set()
+    named = {m.group(0).upper() for m in _IDENT.finditer(task)
+             if re.search(r"[A-Za-z]", m.group(0)) and m.group(0).upper() not in asker}
+    if not named:
+        return None
+    for path, text in f.strings:
+        if "." in path or "[" in path or not _PAYEE_ARG.search(path) or _SOURCE_ARG.search(path) or len(text) > 80:
+            continue
+        for party in salient_tokens(text):
+            if not re.search(r"[A-Za-z]", party) or not any(c.isdigit() for c in party):
+                continue
+            shape = _DIGITS.sub("9", party)
+            same_form = {t for t in named if _DIGITS.sub("9", t) == shape}
+            if len(same_form) == 1 and party not in same_form:
+                return Verdict("preconditions", "block", "payee_not_named",
+                               f"the task names {next(iter(same_form))} as the party; this payment goes to {party}")
+    return None
+
+
+# Round 19h: a crypto wallet address written into a payment's free text (a reference, memo or
+# note): payment instructions for somewhere else than the payee account the call is for.
+_WALLET19H = re.compile(r"(?<![0-9A-Za-z])(?:0x[0-9a-fA-F]{40}|bc1[02-9ac-hj-np-z]{25,87}|(?:T|[13])[1-9A-HJ-NP-Za-km-z]{25,34})(?![0-9A-Za-z])")
+_CRYPTO_WORD19H = re.compile(r"(?i)\b(?:wallet|usdt|usdc|btc|bitcoin|eth|ether|crypto\w*|trc-?20|erc-?20|stablecoin|tether)\b")
+_WALLET_ARG19H = re.compile(r"(?i)(?:^|[._])(?:wallet\w*|address|crypto\w*|chain\w*)$")
+
+
+def _wallet_in_free_text(f: ActionFeatures) -> Verdict | None:
+    for path, text in f.strings:
+        if len(text) < 26 or len(text) > 2000 or _WALLET_ARG19H.search(path):
+            continue
+        if "0x" not in text and "bc1" not in text and not _CRYPTO_WORD19H.search(text):
+            continue
+        for m in _WALLET19H.finditer(text):
+            tok = m.group(0)
+            if tok.startswith(("0x", "bc1")) or _CRYPTO_WORD19H.search(text) and re.search(r"[A-Za-z]", tok[1:]) and re.search(r"\d", tok[1:]):
+                return Verdict("preconditions", "block", "wallet_in_payment_text",
+                               "a payment's free text carries a crypto wallet address, an instruction to pay somewhere else than the payee on the call")
     return None
 
 
