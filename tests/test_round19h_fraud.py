@@ -150,3 +150,43 @@ def test_an_ordinary_long_reference_in_a_payment_passes(gate: Gate) -> None:
                  body="The vendor asked us to pay 0x4b1d9e0c2a7f33e8d5b6a1c0f9e8d7c6b5a4f3e2; we refused.")
     d = _after(gate, "w-mail", task, [], note)
     assert "wallet_in_payment_text" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- the same bill paid again
+
+def test_a_resent_supplier_number_paid_in_an_earlier_result_is_a_duplicate(gate: Gate) -> None:
+    task = "Settle this week's approved bills for Marrow Cranes (SUP-3310)"
+    paid = (_call("read_ledger", supplier_id="SUP-3310", status="paid"),
+            [{"bill_no": "BL-66001", "supplier_id": "SUP-3310", "supplier_ref": "MC-88410", "amount": 2300.0, "status": "paid"}])
+
+    def open_bill(ref: str, amount: float) -> tuple:
+        return (_call("read_ledger", supplier_id="SUP-3310", status="approved"),
+                [{"bill_no": "BL-66044", "supplier_id": "SUP-3310", "supplier_ref": ref, "amount": amount, "status": "approved"}])
+    pay = _call("settle_bill", bill_no="BL-66044", supplier_id="SUP-3310", amount=2300)
+    d = _after(gate, "r1", task, [paid, open_bill("MC-88410-B", 2300.0)], pay)
+    assert _blocked(d, "already_paid"), d.reasons
+    # its own number, or the same amount under another number, is another bill
+    d = _after(gate, "r2", task, [paid, open_bill("MC-88522", 2300.0)], pay)
+    assert d.decision == "ALLOW", d.reasons
+
+
+def test_a_claim_on_a_receipt_already_reimbursed_is_not_reimbursed_again() -> None:
+    pol = POL.replace("  - name: mail_colleague", """  - name: reimburse_claim
+    description: Reimburse a staff member's approved claim to their payroll account
+    effect: {verb: pay, sensitivity: confidential, destination: internal, reversible: partial}
+  - name: mail_colleague""")
+    import tempfile
+    from pathlib import Path
+    g = gate_from_yaml(Path(tempfile.mkdtemp()), pol)
+    task = "Reimburse the approved claims of Ivo Marsh (ST-7710)"
+    paid = (_call("read_ledger", staff_id="ST-7710", status="paid"),
+            {"claims": [{"claim_no": "CL-4100", "staff_id": "ST-7710", "receipt_no": "TK-920114", "amount": 312.4, "status": "paid"}]})
+
+    def open_claim(receipt: str) -> tuple:
+        return (_call("read_ledger", staff_id="ST-7710", status="approved"),
+                {"claims": [{"claim_no": "CL-4188", "staff_id": "ST-7710", "receipt_no": receipt, "amount": 312.4, "status": "approved"}]})
+    pay = _call("reimburse_claim", claim_no="CL-4188", staff_id="ST-7710", amount=312.4)
+    d = check_after(g, "purser", "c1", task, [paid, open_claim("TK-920114")], pay)
+    assert _blocked(d, "already_paid"), d.reasons
+    d = check_after(g, "purser", "c2", task, [paid, open_claim("TK-920230")], pay)
+    assert d.decision == "ALLOW", d.reasons

@@ -44,6 +44,7 @@ from gate.core.session import (
     NO_CHANNEL_PREFIX,
     CURRENCY_PREFIX,
     EXTREF_PREFIX,
+    RESENT_SUFFIX,
     NO_CONTACT_STATUS,
     NO_DISCLOSURE,
     NO_MARKETING,
@@ -3407,11 +3408,14 @@ def _paid_respelled(ref: str, statuses: Sequence[str], by_id: dict[str, list[str
     form = _number_form(ref)
     if len(form) < 4:
         return None
+    # round 19h: or this one with a resend suffix (`BM-5521-A` for the paid `BM-5521`); the
+    # suffix comes off this record's number only, so `X-1A` paid and `X-1B` open stay apart
+    forms = {form, _number_form(RESENT_SUFFIX.sub("", ref))}
     mine = {st for st in statuses if st.startswith(AMOUNT_PREFIX)}
     if not mine:
         return None
     for tok, sts in by_id.items():
-        if tok != ref and PAID_STATUS in sts and _number_form(tok) == form and any(st in mine for st in sts):
+        if tok != ref and PAID_STATUS in sts and _number_form(tok) in forms and any(st in mine for st in sts):
             return tok
     return None
 
@@ -3573,7 +3577,9 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
     f = ctx.features
     refunding = not _REFUND_WORDS.isdisjoint(f.tool_words)
     refs = _tokens_at(f, _REF_ARG)
-    if not refunding:
+    # round 19h: a reimbursement pays out a claim as a bill is paid: a claim (or its receipt) paid
+    # already is a duplicate, where a refund's record is paid by its nature
+    if not refunding or not _REIMBURSE_WORDS19H.isdisjoint(f.tool_words):
         for tok in refs:
             sts = by_id.get(tok, ())
             if PAID_STATUS in sts or any(st.startswith(PAID_OUT_PREFIX) and _same_amount(st[len(PAID_OUT_PREFIX):], f.amounts) for st in sts):
@@ -4299,6 +4305,7 @@ def _segregation_breach(f: ActionFeatures, task: str | None, by_id: dict[str, li
 
 # Tool words of refunds: a record already refunded is not refunded again.
 _REFUND_WORDS = frozenset("refund refunds reimburse reimbursement chargeback".split())
+_REIMBURSE_WORDS19H = frozenset(("reimburse", "reimbursement"))
 
 
 # Tool words of account recovery: unlocking, resetting or re-pointing credentials and factors.

@@ -52,6 +52,7 @@ __all__ = [
     "act_stem",
     "CURRENCY_PREFIX",
     "EXTREF_PREFIX",
+    "RESENT_SUFFIX",
     "content_shingles",
     "fingerprint",
     "secret_fingerprint",
@@ -1167,8 +1168,10 @@ def _child_statuses(key: str, v: dict[str, Any]) -> list[str]:
 
 
 # The supplier's own number for an invoice (what a resent or re-keyed copy repeats).
-_VENDOR_INVOICE_KEY = re.compile(r"(?i)^(?:vendor_|supplier_)?(?:invoice|inv|bill)_?(?:no|number|num|ref)$|^(?:vendor|supplier)_?ref(?:erence)?$")
-_RESENT_SUFFIX = re.compile(r"(?i)(?:[-_/ ](?:[a-d]|r\d?|rev\d?|dup|copy|resent)|\s*\((?:resent|copy|duplicate)\))$")
+_VENDOR_INVOICE_KEY = re.compile(r"(?i)^(?:vendor_|supplier_)?(?:invoice|inv|bill)_?(?:no|number|num|ref)$|^(?:vendor|supplier)_?ref(?:erence)?$"
+                                 # round 19h: the merchant's receipt behind an expense claim is its bill number
+                                 r"|^receipt_?(?:id|no|number|num|ref)$")
+RESENT_SUFFIX = re.compile(r"(?i)(?:[-_/ ](?:[a-d]|r\d?|rev\d?|dup|copy|resent)|\s*\((?:resent|copy|duplicate)\))$")
 
 
 def _marks_paid(key: str, value: str) -> bool:
@@ -1198,7 +1201,7 @@ def _resubmitted_invoices(items: list[Any]) -> set[str]:
     paid_rows = {(amount, number) for _, amount, number, paid in rows if paid}
     # the suffix comes off the open copy only: `INV-1A` paid and `INV-1B` open stay apart
     return {f"{ident}=duplicate" for ident, amount, number, paid in rows
-            if not paid and ((amount, number) in paid_rows or (amount, _RESENT_SUFFIX.sub("", number)) in paid_rows)}
+            if not paid and ((amount, number) in paid_rows or (amount, RESENT_SUFFIX.sub("", number)) in paid_rows)}
 
 
 def _clock_entry(key: str, value: str) -> str | None:
