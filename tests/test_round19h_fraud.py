@@ -221,3 +221,26 @@ def test_adding_stored_value_to_a_row_the_task_does_not_name_is_stopped(tmp_path
     assert "value_added_to_unnamed_row" not in codes(d), d.reasons
     d = run("s4", "UPDATE stored_value_cards SET status = 'closed' WHERE card_no = 'SV-1102'")
     assert "value_added_to_unnamed_row" not in codes(d), d.reasons
+
+
+# --------------------------------------------------------------------------- a contract that ended
+
+def test_pay_after_a_contractors_contract_ended_is_stopped(gate: Gate) -> None:
+    task = "Submit the staff pay file for the period"
+    steps = [(_call("read_ledger", staff_id="ST-8120"),
+              {"staff_id": "ST-8120", "kind": "contractor", "engagement_end": "2026-06-30", "status": "completed"})]
+    late = _call("pay_file", period="2026-08", lines=[{"staff_id": "ST-8120", "kind": "contract_fee", "amount": 4100}])
+    d = _after(gate, "k1", task, steps, late)
+    assert _blocked(d, "pays_a_leaver"), d.reasons
+    last = _call("pay_file", period="2026-06", lines=[{"staff_id": "ST-8120", "kind": "contract_fee", "amount": 4100}])
+    d = _after(gate, "k2", task, steps, last)
+    assert d.decision == "ALLOW", d.reasons
+
+
+def test_a_leave_that_ended_is_no_leaver(gate: Gate) -> None:
+    task = "Submit the staff pay file for the period"
+    steps = [(_call("read_ledger", staff_id="ST-8121"),
+              {"staff_id": "ST-8121", "leave": "parental", "end_date": "2026-06-30", "status": "ended"})]
+    pay = _call("pay_file", period="2026-08", lines=[{"staff_id": "ST-8121", "kind": "salary", "amount": 3900}])
+    d = _after(gate, "k3", task, steps, pay)
+    assert d.decision == "ALLOW", d.reasons

@@ -684,6 +684,10 @@ def _month17(text: str) -> str:
     return f"{d.group(4)}-{month:02d}" if 1 <= month <= 12 and (a != b or a <= 12) else ""
 
 
+_CONTRACT_END_KEY19H = re.compile(r"(?i)^(?:contract|engagement|assignment)_?(?:end|ended|expiry|expires)(?:_?(?:date|on))?$")
+_CONTRACT_OVER19H = re.compile(r"(?i)^\s*(?:ended|expired|completed|closed|finished|terminated|over)\s*$")
+
+
 def leaver_entries(result: Any) -> set[str]:
     """`leaver|PERSON|YYYY-MM` (the month the employment ended, or empty) for people a result shows gone."""
     out: set[str] = set()
@@ -707,6 +711,12 @@ def leaver_entries(result: Any) -> set[str]:
                     out.add(f"{LEAVER_PREFIX}{person}|{_month17(v)}")
                 elif _LAST_DAY_KEY17.match(k) and _month17(v):
                     out.add(f"{LEAVER_PREFIX}{person}|{_month17(v)}")
+            # round 19h: a contractor's engagement over (`contract_end: 2026-09-30, status:
+            # ended`): the end of the contract is the end of the work, as a termination is. Only
+            # with a contract's end date on the record (a leave that `ended` is no leaver).
+            end = next((v for k, v in flat if isinstance(v, str) and len(v) <= 48 and _CONTRACT_END_KEY19H.match(k) and _month17(v)), None)
+            if end is not None and any(_EMPLOYMENT_KEY.match(k) and isinstance(v, str) and _CONTRACT_OVER19H.match(v) for k, v in flat):
+                out.add(f"{LEAVER_PREFIX}{person}|{_month17(end)}")
 
     return set(sorted(out)[:64])
 
