@@ -3154,17 +3154,23 @@ def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:
 _FROM_HEAD19H = re.compile(r"^\s*from\s+[^():\n]{1,60}\(([^)\n]{1,40})\)", re.I)
 
 
+@text_cache(1024)
+def _task_parties19h(task: str) -> frozenset[str]:
+    """The ids with letters a task names, less the asker's own at a `From Name (ID)` head."""
+    task = task[:4000]
+    head = _FROM_HEAD19H.match(task)
+    asker = {t.upper() for t in _IDENT.findall(head.group(1))} if head else set()
+    return frozenset(m.group(0).upper() for m in _IDENT.finditer(task)
+                     if re.search(r"[A-Za-z]", m.group(0)) and m.group(0).upper() not in asker)
+
+
 def _payee_not_named(ctx: CheckContext) -> Verdict | None:
     """A single-payee payment (its payee argument at the top of the call, not a line of a batch)
     to a party other than the one party of that form the task names (`Wire Pellham (V-1002) the
     deposit`, and the wire goes to V-1007). A task naming two or more parties of the form, or
     none, says nothing here; neither do bare numbers, whose form an amount or a year shares."""
     f = ctx.features
-    task = (ctx.task or "")[:4000]
-    head = _FROM_HEAD19H.match(task)
-    asker = {t.upper() for t in _IDENT.findall(head.group(1))} if head else set()
-    named = {m.group(0).upper() for m in _IDENT.finditer(task)
-             if re.search(r"[A-Za-z]", m.group(0)) and m.group(0).upper() not in asker}
+    named = _task_parties19h(ctx.task or "")
     if not named:
         return None
     for path, text in f.strings:
