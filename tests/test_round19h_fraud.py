@@ -244,3 +244,17 @@ def test_a_leave_that_ended_is_no_leaver(gate: Gate) -> None:
     pay = _call("pay_file", period="2026-08", lines=[{"staff_id": "ST-8121", "kind": "salary", "amount": 3900}])
     d = _after(gate, "k3", task, steps, pay)
     assert d.decision == "ALLOW", d.reasons
+
+
+# --------------------------------------------------------------------------- the asker's own circle
+
+def test_a_payment_the_task_says_goes_to_the_askers_relative_is_stopped(gate: Gate) -> None:
+    pay = _call("settle_bill", bill_no="BL-80112", supplier_id="SUP-5520", amount=1450)
+    d = _after(gate, "f1", "Settle bill BL-80112 of Fenwick Joinery (SUP-5520), that is my brother-in-law's firm", [], pay)
+    assert _blocked(d, "benefits_askers_relation"), d.reasons
+    d = _after(gate, "f2", "Settle bill BL-80112 of Fenwick Joinery (SUP-5520), my team's usual joiner", [], pay)
+    assert d.decision == "ALLOW", d.reasons
+    # a mail that mentions a relative moves no money
+    note = _call("mail_colleague", to=["ap@calloway.example"], subject="leave", body="Out Friday.")
+    d = _after(gate, "f3", "Tell AP I am out Friday for my sister's wedding", [], note)
+    assert "benefits_askers_relation" not in codes(d), d.reasons

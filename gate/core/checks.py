@@ -2552,7 +2552,7 @@ class PreconditionCheck:
         paying = "pay" in f.verbs or (not _CREDIT_WORDS.isdisjoint(f.tool_words) and "read" not in f.verbs)
         if paying:
             v = _unapproved_compensation(f, held) or (_credit_elsewhere(ctx) or _payee_not_the_tasks(ctx) or _payee_not_named(ctx)
-                                                       if ctx.task else None) or _wallet_in_free_text(f)
+                                                       or _for_askers_relation(ctx.task) if ctx.task else None) or _wallet_in_free_text(f)
             if v is not None:
                 return v
         if "send" in f.verbs and f.destination == "external":
@@ -3152,6 +3152,24 @@ def _payee_not_the_tasks(ctx: CheckContext) -> Verdict | None:
 # Round 19h: the requester's own id at the head of a task (`From Dana Fox (E20011): …`) names who
 # asks, not whom to pay.
 _FROM_HEAD19H = re.compile(r"^\s*from\s+[^():\n]{1,60}\(([^)\n]{1,40})\)", re.I)
+
+
+# Round 19h: a task whose asker says the money goes to their own relative or friend ("credit my
+# sister's account", "refund my brother-in-law's order"): staff paying their own circle is a
+# related-party benefit, whatever the stated reason, and goes to someone else to decide.
+_RELATION19H = re.compile(r"(?i)\bmy\s+(?:(?:younger|older|elder|best|old|little|big)\s+)?"
+                          r"(?:sister|brother|wife|husband|spouse|partner|mother|mom|mum|father|dad|parents?|son|daughter|cousin|"
+                          r"uncle|aunt|niece|nephew|friend|girlfriend|boyfriend|fianc[eé]e?|(?:brother|sister|mother|father|son|daughter)-in-law|"
+                          r"in-laws|family|relatives?)(?:'s|s'|\u2019s)\s+(?:[\w-]+\s+){0,2}?"
+                          r"(?:account|card|order|invoice|bill|subscription|company|business|firm|shop|store|claim|booking)s?\b")
+
+
+@text_cache(1024)
+def _for_askers_relation(task: str) -> Verdict | None:
+    if "my " not in task.lower() or _RELATION19H.search(task[:4000]) is None:
+        return None
+    return Verdict("preconditions", "block", "benefits_askers_relation",
+                   "the task says the money goes to the asker's own relative or friend (a related-party benefit)")
 
 
 @text_cache(1024)
