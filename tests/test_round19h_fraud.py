@@ -258,3 +258,14 @@ def test_a_payment_the_task_says_goes_to_the_askers_relative_is_stopped(gate: Ga
     note = _call("mail_colleague", to=["ap@calloway.example"], subject="leave", body="Out Friday.")
     d = _after(gate, "f3", "Tell AP I am out Friday for my sister's wedding", [], note)
     assert "benefits_askers_relation" not in codes(d), d.reasons
+
+
+def test_a_run_paying_records_bound_to_their_own_payees_is_not_bound_by_a_party_named_for_another_errand(gate: Gate) -> None:
+    task = "Pay every approved bill due this week, and update Dunmore Rail's (SUP-4471) contact name"
+    steps = [(_call("read_ledger", status="approved"),
+              [{"bill_id": "BL-90210", "supplier_id": "SUP-5102", "amount": 640.0, "status": "approved"}])]
+    d = _after(gate, "p6", task, steps, _call("settle_bill", bill_id="BL-90210", supplier_id="SUP-5102", amount=640))
+    assert d.decision == "ALLOW", d.reasons
+    # a bill nobody's result bound to that payee still goes to the party the task names
+    d = _after(gate, "p7", task, steps, _call("settle_bill", bill_id="BL-90299", supplier_id="SUP-5102", amount=640))
+    assert _blocked(d, "payee_not_named"), d.reasons

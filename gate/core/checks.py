@@ -3172,6 +3172,17 @@ def _for_askers_relation(task: str) -> Verdict | None:
                    "the task says the money goes to the asker's own relative or friend (a related-party benefit)")
 
 
+def _record_binds_payee(f: ActionFeatures, held: frozenset[str] | set[str], party: str) -> bool:
+    """The call settles a record a result bound to this very payee (an invoice of that vendor in
+    the queue): the payee comes from the record, and a task over a run of such records that
+    names some other party of the form for another errand does not bind it."""
+    refs = _tokens_at(f, _REF_ARG)
+    if not refs:
+        return False
+    tail = f":{party}"
+    return any(e.endswith(tail) and e.partition("=")[0] in refs and e.partition("=")[2].startswith(BIND_PREFIX) for e in held)
+
+
 @text_cache(1024)
 def _task_parties19h(task: str) -> frozenset[str]:
     """The ids with letters a task names, less the asker's own at a `From Name (ID)` head."""
@@ -3199,7 +3210,7 @@ def _payee_not_named(ctx: CheckContext) -> Verdict | None:
                 continue
             shape = _DIGITS.sub("9", party)
             same_form = {t for t in named if _DIGITS.sub("9", t) == shape}
-            if len(same_form) == 1 and party not in same_form:
+            if len(same_form) == 1 and party not in same_form and not _record_binds_payee(f, ctx.session.held, party):
                 return Verdict("preconditions", "block", "payee_not_named",
                                f"the task names {next(iter(same_form))} as the party; this payment goes to {party}")
     return None
