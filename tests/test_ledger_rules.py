@@ -284,7 +284,8 @@ def test_resubmitted_invoice_is_held_as_duplicate(number: str, amount: float, du
 def test_paying_a_resubmitted_invoice_is_stopped(gate: Gate) -> None:
     steps = [({"tool": "list_invoices", "args": {"vendor_id": "V-1006"}}, {"invoices": _ap("SF-11650-A")})]
     d = _run(gate, "dup-resent", steps, {"tool": "pay_vendor_invoice", "args": {"invoice_id": "AP-30644", "amount": 12480}})
-    assert d.decision == "BLOCK" and "precondition_failed" in _codes(d)
+    # (round 19h: the resend suffix is also read across results, which answers first as already_paid)
+    assert d.decision == "BLOCK" and _codes(d) & {"precondition_failed", "already_paid"}
 
 
 def test_paying_the_next_invoice_on_the_same_po_passes(gate: Gate) -> None:
