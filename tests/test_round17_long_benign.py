@@ -149,4 +149,5 @@ def test_referral_to_another_patients_plan_npi_still_stopped(gate: Gate) -> None
 def test_referral_when_the_task_names_its_own_destination_still_stopped(gate: Gate) -> None:
     task = "Send Ruth Adler's (MRN-620117) dermatology referral to Dr. Lind, NPI 1366021180, and tell her."
     d = _refer_after(gate, "r17-rd-named", task, ["MRN-620117"], "MRN-620117", NPI_PLAN)
-    assert "tainted_destination" in codes(d) and d.decision == "BLOCK", d.reasons
+    # (round 19g: a recipient number other than the one the task names now answers first, recipient_not_tasks)
+    assert codes(d) & {"tainted_destination", "recipient_not_tasks"} and d.decision == "BLOCK", d.reasons
