@@ -121,3 +121,15 @@ def test_the_quick_schema_check_never_passes_what_the_full_one_refuses(path: Pat
         full = sorted(loader._validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
         quick = loader._schema_errors(doc)
         assert [(list(e.absolute_path), e.message) for e in quick] == [(list(e.absolute_path), e.message) for e in full]
+
+
+@pytest.mark.parametrize("depth", [100, 400, 900])
+def test_a_deeply_nested_args_schema_is_refused_not_a_crash(tmp_path: Path, depth: int) -> None:
+    # libyaml composes deeper than the pure-Python parser did; the schema checks that walk the
+    # result recursively then ran out of stack (a RecursionError out of the loader, before)
+    schema = "{type: object, properties: {a: " * depth + "{type: string}" + "}}" * depth
+    p = tmp_path / "p.yaml"
+    p.write_text("agent: x\nidentity: Pays invoices.\ntools:\n  - name: t\n    args_schema: " + schema + "\n")
+    with pytest.raises(loader.PolicyError) as exc:
+        loader.load_policy_file(p)
+    assert "nests too deep" in str(exc.value)

@@ -478,6 +478,14 @@ def _build(data: dict[str, Any], source: str) -> AgentPolicy:
 
 def _parse(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue]]:
     try:
+        return _parse_document(text, source)
+    except RecursionError:
+        # nesting a parser took but a checker cannot walk (a deeply nested `args_schema`)
+        return None, [PolicyIssue(source, 1, "", "the YAML nests too deep for gate to read")]
+
+
+def _parse_document(text: str, source: str) -> tuple[AgentPolicy | None, list[PolicyIssue]]:
+    try:
         node = compose_yaml(text)
         fatal, dups = _document_issues(text, node) if node is not None else ([], [])
         if fatal:
