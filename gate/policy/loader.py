@@ -110,18 +110,10 @@ def _document_issues(text: str, root: yaml.Node) -> tuple[list[tuple[int, str]],
         node = stack.pop()
         count += 1
         if isinstance(node, yaml.MappingNode):
-            first: dict[Any, int] = {}
             for key, value in node.value:
                 stack.append(key)
                 stack.append(value)
-                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
-                    continue
-                line = key.start_mark.line + 1
-                if key.value in first:
-                    dups.append((line, f"duplicate key {key.value!r} (first on line {first[key.value]}); "
-                                       "YAML would keep only the last"))
-                else:
-                    first[key.value] = line
+            _duplicate_keys(node, dups)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
     if count > MAX_VALUES:
@@ -166,17 +158,22 @@ def _node_issues(root: yaml.Node) -> tuple[list[tuple[int, str]], list[tuple[int
             if id(c) not in size:
                 stack.append((c, False))
         if isinstance(node, yaml.MappingNode):
-            first: dict[Any, int] = {}
-            for key, _ in node.value:
-                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
-                    continue
-                line = key.start_mark.line + 1
-                if key.value in first:
-                    dups.append((line, f"duplicate key {key.value!r} (first on line {first[key.value]}); "
-                                       "YAML would keep only the last"))
-                else:
-                    first[key.value] = line
+            _duplicate_keys(node, dups)
     return [], dups
+
+
+def _duplicate_keys(node: yaml.MappingNode, dups: list[tuple[int, str]]) -> None:
+    """Append (line, message) for each key given twice in one mapping (YAML keeps the last)."""
+    first: dict[Any, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+            continue
+        line = key.start_mark.line + 1
+        if key.value in first:
+            dups.append((line, f"duplicate key {key.value!r} (first on line {first[key.value]}); "
+                               "YAML would keep only the last"))
+        else:
+            first[key.value] = line
 
 
 _FLOAT_MAX = 1.7976931348623157e308
