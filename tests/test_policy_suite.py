@@ -210,3 +210,16 @@ def test_junit_report_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     failure = cases[1].find("failure")
     assert failure is not None and failure.get("message", "").startswith("expected ALLOW, got BLOCK")
     assert cases[1].get("line") == "6"
+
+
+def test_anchored_history_loads_and_deep_nesting_is_refused(tmp_path: Path) -> None:
+    # one parse per file: a merge key shares a step's fields, and lines still point at each test
+    (tmp_path / "anchored.yaml").write_text(
+        "- &base\n  agent: a\n  action: {tool: t}\n  expect: ALLOW\n"
+        "- <<: *base\n  expect: BLOCK\n")
+    first, second = load_tests([tmp_path / "anchored.yaml"])
+    assert (first.line, first.expect, second.line, second.expect, second.agent) == (1, "ALLOW", 5, "BLOCK", "a")
+    (tmp_path / "deep.yaml").write_text("- agent: a\n  action: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(SuiteError) as exc:
+        load_tests([tmp_path / "deep.yaml"])
+    assert "deep.yaml:" in exc.value.problems[0]

@@ -371,3 +371,26 @@ async def test_one_argument_from_two_places_with_two_values_is_refused(proxy: Pr
                          json={"invoice_id": "INV-7", "amount": 20, "currency": "USD"})
     assert r.status_code == 200, r.text
     assert len(upstream.seen) == 1
+
+
+def test_routes_with_anchors_and_merge_keys_keep_their_lines() -> None:
+    # the routes file is parsed once (composed, then built from the nodes): a merge key gives the
+    # route its fields, and an error after it is still named by its own line
+    text = """\
+upstreams:
+  billing: {url: "http://127.0.0.1:9"}
+routes:
+  - &post {method: POST, upstream: billing, path: /refunds, tool: issue_refund}
+  - {<<: *post, path: /charges, tool: create_charge, upstream: nowhere}
+"""
+    with pytest.raises(RoutesError) as err:
+        parse_routes(text, "r.yaml")
+    assert [i.line for i in err.value.issues if "nowhere" in i.message] == [5], err.value.message
+    table = parse_routes(text.replace(", upstream: nowhere", ""), "r.yaml")
+    assert {(r.method, r.template, r.tool) for r in table.routes} == {
+        ("POST", "/refunds", "issue_refund"), ("POST", "/charges", "create_charge")}
+
+
+def test_routes_nested_past_the_stack_are_refused_not_a_crash() -> None:
+    with pytest.raises(RoutesError, match="nests too deep|YAML syntax error"):
+        parse_routes("upstreams: " + "[" * 3000 + "]" * 3000 + "\nroutes: []\n", "r.yaml")

@@ -42,6 +42,20 @@ def construct_yaml(node: yaml.Node) -> Any:
     return yaml.constructor.SafeConstructor().construct_document(node)
 
 
+def read_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """The data of a YAML document and the line of each of its paths, parsed once (libyaml where
+    it is built). Raises `yaml.YAMLError` for text that is not YAML; `RecursionError` for nesting
+    deeper than Python's stack."""
+    node = compose_yaml(text)
+    if node is None:
+        return None, {}
+    try:
+        lines = yaml_lines(node)        # before constructing, which flattens merge keys in `node`
+    except TypeError:
+        lines = {}                      # a key that is a list or mapping: the constructor refuses it
+    return construct_yaml(node), lines
+
+
 @lru_cache(maxsize=1)
 def policy_schema() -> dict[str, Any]:
     """The policy JSON Schema (also published as policies/policy.schema.json)."""

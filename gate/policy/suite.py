@@ -37,7 +37,7 @@ import yaml
 from gate.errors import RequestError
 from gate.evaluation.runner import rewrite_mismatches
 from gate.gate import Gate
-from gate.policy.loader import line_of, yaml_lines
+from gate.policy.loader import line_of, read_yaml
 
 __all__ = ["PolicyTest", "TestResult", "SuiteError", "load_tests", "run_tests", "junit_xml"]
 
@@ -204,8 +204,7 @@ def load_tests(paths: Iterable[str | Path]) -> list[PolicyTest]:
         source = str(f)
         try:
             text = f.read_text("utf-8")
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            data, lines = read_yaml(text)
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{source}:0: cannot read: {exc}")
             continue
@@ -213,7 +212,9 @@ def load_tests(paths: Iterable[str | Path]) -> list[PolicyTest]:
             mark = getattr(exc, "problem_mark", None)
             problems.append(f"{source}:{mark.line + 1 if mark else 1}: YAML syntax error: {getattr(exc, 'problem', None) or exc}")
             continue
-        lines = yaml_lines(node)
+        except RecursionError:
+            problems.append(f"{source}:1: the YAML nests too deep for gate to read")
+            continue
         base: tuple[Any, ...] = ()
         if isinstance(data, dict) and set(data) == {"tests"}:
             data, base = data["tests"], ("tests",)

@@ -31,7 +31,7 @@ import orjson
 import yaml
 
 from gate.errors import InvalidRequest, MalformedRequest, PolicyIssue
-from gate.policy.loader import fmt_path, line_of, yaml_lines
+from gate.policy.loader import fmt_path, line_of, read_yaml
 from gate.proxy.errors import RoutesError
 
 __all__ = ["Upstream", "Route", "RouteMatch", "RouteTable", "load_routes", "parse_routes", "ROUTES_SCHEMA"]
@@ -322,15 +322,15 @@ def _compile_route(r: dict[str, Any]) -> Route:
 def parse_routes(text: str, source: str = "<routes>") -> RouteTable:
     """Validate and compile a routes document; raises `RoutesError` listing every issue by line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        data, lines = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RoutesError([PolicyIssue(source, mark.line + 1 if mark else 1, "",
                                        f"YAML syntax error: {getattr(exc, 'problem', None) or exc}")]) from None
-    if node is None or not isinstance(data, dict):
+    except RecursionError:
+        raise RoutesError([PolicyIssue(source, 1, "", "the YAML nests too deep for gate to read")]) from None
+    if not isinstance(data, dict):
         raise RoutesError([PolicyIssue(source, 1, "", "a routes file must be a YAML mapping with `upstreams` and `routes`")])
-    lines = yaml_lines(node)
     found = [(tuple(e.absolute_path), e.message) for e in jsonschema.Draft202012Validator(ROUTES_SCHEMA).iter_errors(data)]
     if not found:
         found = _semantic(data)
