@@ -20,7 +20,6 @@ from typing import Any, Mapping, Sequence
 import jsonschema_rs
 import numpy as np
 import orjson
-import yaml
 
 from gate.core.actions import ActionFeatures, split_words, verb_class
 from gate.core.frame import IdentityFrame, MoneyLimit, NamedProhibition, VectorIndex, money_limits, named_prohibitions, split_identity, stems
@@ -28,6 +27,7 @@ from gate.core.verdict import Verdict
 from gate.core.risk import RiskModel
 from gate.core.session import destination_tokens, pressure_of
 from gate.embeddings.encoders import Encoder
+from gate.policy.loader import load_yaml
 from gate.policy.model import AgentPolicy, ToolSpec
 from gate.policy.regex import PatternSet, PolicyPattern, compile_pattern
 
@@ -223,8 +223,8 @@ def _data_text(name: str) -> str:
 
 def load_library_data() -> tuple[list[dict[str, str]], list[str], dict[str, Any]]:
     """(archetypes, benign anchors, risk model spec) shipped in gate/data."""
-    arche = yaml.safe_load(_data_text("archetypes.yaml"))
-    anchors = yaml.safe_load(_data_text("benign_anchors.yaml"))
+    arche = load_yaml(_data_text("archetypes.yaml"))
+    anchors = load_yaml(_data_text("benign_anchors.yaml"))
     if isinstance(arche, dict):
         arche = arche.get("archetypes", [])
     if isinstance(anchors, dict):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from gate.policy.loader import load_yaml
 
 __all__ = ["Case", "Trace", "load_cases", "load_traces", "CATEGORIES", "DECISIONS"]
 
@@ -56,7 +56,7 @@ class BenchmarkDataError(ValueError):
 
 
 def _read_list(path: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load(path.read_text("utf-8"))
+    data = load_yaml(path.read_text("utf-8"))
     if not isinstance(data, list):
         raise BenchmarkDataError(f"{path}: expected a YAML list of cases")
     return data
