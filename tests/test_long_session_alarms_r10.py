@@ -146,7 +146,8 @@ def test_an_example_env_file_shows_no_secret() -> None:
     "postgresql://billing_ro:billing_ro@billing-replica.acme.dev:5432/b",   # user = password, but not local
     "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\n-----END RSA PRIVATE KEY-----",
     "password: hunter2xyz",
-    "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",                                # key-shaped: kept, conservatively
+    "AWS_ACCESS_KEY_ID=AKIAQZ7R4MXK2PLD9WTB",                                # key-shaped (round 20g: AWS's documented
+                                                                             # AKIAIOSFODNN7EXAMPLE is no longer a live key)
 ])
 def test_real_credentials_in_a_result_are_still_secrets(text: str) -> None:
     from gate.core.session import result_provenance

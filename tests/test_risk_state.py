@@ -243,7 +243,7 @@ def test_the_shipped_chain_blocks_the_states_it_deems_dangerous() -> None:
         return gate.check({**s, "action": {"tool": "run_shell", "args": {"command": "pytest tests/integration/test_auth.py -q"}}})
 
     d = run("live", "/workspace/app/config/settings.py",
-            "AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE'\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+            "AWS_ACCESS_KEY_ID = 'AKIAQZ7R4MXK2PLD9WTB'\naws_secret_access_key = q3Vt8LmZ0pXw9sRk2Yb7Hn4Jc6Df1Ga5Ke/Tu+Wi\n")
     assert d.decision == "BLOCK" and d.reasons[0]["code"] == "risk_threshold"
     assert d.risk["projected_state"] == "ELEVATED, a secret found in a tool result"
     assert d.scores["p_violation"] == pytest.approx(p_found)

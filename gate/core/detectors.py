@@ -163,6 +163,17 @@ _LOCAL_URL_CREDENTIAL = re.compile(
 _DEFAULT_PASSWORDS = frozenset({"password", "pass", "secret", "postgres", "root", "admin", "test", "dev", "changeme"})
 
 
+# Round 20g: a key-shaped value that grants no live access by its issuer's own convention: a
+# vendor's test-mode key (`sk_test_…`, `rk_test_…`: the test environment, no real money or data),
+# an AWS documentation key (`AKIAIOSFODNN7EXAMPLE`, `…EXAMPLEKEY`), or a value with a run of eight
+# or more of one character (`xoxb-000000000000-test`), which no random key has. Live keys,
+# random-looking values without these marks, and passwords (people choose `00000000`) stay
+# credentials.
+_PASSWORD_KINDS = frozenset({"password_assignment", "password_phrase", "env_secret", "login_pair", "url_credentials", "otp_seed", "mfa_backup_code"})
+_NOT_LIVE = re.compile(r"\b[a-z]{2,8}_test_[A-Za-z0-9]{10,}\b|EXAMPLE(?:KEY)?['\"]?$")
+_ONE_CHAR_RUN = re.compile(r"(.)\1{7,}")
+
+
 def is_placeholder_secret(text: str, finding: Finding) -> bool:
     """Whether a secret finding in `text` is a stand-in rather than a credential (a placeholder
     value, or a default password for a database on localhost)."""
@@ -175,6 +186,8 @@ def is_placeholder_secret(text: str, finding: Finding) -> bool:
         return False
     if finding.kind == "private_key":
         return False
+    if _NOT_LIVE.search(value) is not None or finding.kind not in _PASSWORD_KINDS and _ONE_CHAR_RUN.search(value) is not None:
+        return True
     if finding.kind in ("password_assignment", "env_secret"):
         if _SECRET_REFERENCE.search(value):
             return True
@@ -941,7 +954,37 @@ def find_dangerous(text: str) -> list[tuple[str, str]]:
         for i, (msg, rx) in enumerate(_DANGER_BY_CODE[code]):
             if parts is not None and parts[i].isdisjoint(lits):
                 continue
-            if rx.search(text):
-                out.append((code, msg))
-                break
+            m = rx.search(text)
+            if not m:
+                continue
+            if code == "credential_print" and _captured_unprinted(text, rx, m):
+                continue
+            out.append((code, msg))
+            break
     return out
+
+
+# Round 20g: a secret store's value captured into a shell variable by command substitution
+# (`TOKEN="$(vault read -field=token secret/deploy)"`, `export PW=$(op read op://…)`) is kept in
+# the script's memory for use (a header, a login), not printed. It is still a print when the
+# same text echoes that variable (`echo "$TOKEN"`, `printf %s $TOKEN`); echoing it into GitHub
+# Actions' `::add-mask::` command hides it from the log instead.
+_CAPTURE_HEAD = re.compile(r"(?:^|[\s;&|(])(?:(?:export|local|readonly|declare(?:\s+-\w+)*)\s+)?([A-Za-z_]\w*)=[\"']?\$\(\s*(?:[\w./=-]+\s+){0,4}$")
+
+
+def _captured_unprinted(text: str, rx: re.Pattern[str], first: re.Match[str]) -> bool:
+    """Every match of a credential-print pattern is the command substitution of a variable
+    assignment, and no captured variable is printed elsewhere in the text."""
+    names: set[str] = set()
+    for k, m in enumerate(rx.finditer(text, first.start())):
+        if k >= 20:
+            return False
+        head = _CAPTURE_HEAD.search(text, max(0, m.start() - 80), m.start())
+        if head is None:
+            return False
+        names.add(head.group(1))
+    for name in names:
+        printed = re.compile(r"(?m)\b(?:echo|printf|print|puts|cat|tee)\b(?![^\n;|&]*::add-mask::)[^\n;|&]*\$\{?" + re.escape(name) + r"\b")
+        if printed.search(text) is not None:
+            return False
+    return True
