@@ -79,6 +79,7 @@ from gate.core.session import (
     ITEM_ARG,
     RESTRICTED_STATUS,
     HOLD_STATUS,
+    ACTIVE_HOLD,
     OWNER_PREFIX,
     REQUESTER_PREFIX,
     SPENT_STATUS,
@@ -2883,6 +2884,8 @@ class PreconditionCheck:
                         continue
                     if status == HOLD_STATUS and not deleting:
                         continue   # a hold stated in notes forbids destroying the record, not paying or granting on it
+                    if status == ACTIVE_HOLD and paying and not deleting:
+                        continue   # round 20g: a legal hold given as a field preserves the record; paying what is owed on it (final pay, severance) destroys nothing
                     if status in (CHECK_FAILED, BANK_CHANGE_UNVERIFIED, COMPANY_PAID, PAYMENT_HOLD) and not paying:
                         continue   # a failed control (a match, a receipt check) forbids paying the record, not removing or fixing it
                     if status in _OFF_BOOKS_STATUSES and (deleting or _SOURCE_LEAF.search(path) or not _RESTRICTING_WORDS.isdisjoint(f.tool_words)):
