@@ -4507,8 +4507,8 @@ def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Ver
         return None
     carried: set[str] = set()
     for path, raw in f.strings:
-        if _is_dest_leaf(path):
-            continue
+        if _is_dest_leaf(path) or "@" in raw and _PARTICIPANT_LEAF.search(path):
+            continue   # (round 20g: an invitation's guests are where it goes, as a mail's `to` is, not what it carries)
         text = _carried_text(raw)
         carried |= {fingerprint(t) for t in flow_tokens(text)} | {fingerprint(t) for t in unit_figures(text)}
         if len(text) >= 24:
