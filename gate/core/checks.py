@@ -21,7 +21,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent
+from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     OTP_MARK,
@@ -30,6 +30,8 @@ from gate.core.session import (
     SECCTL_PREFIX,
     CHECK_FAILED,
     REFUSED_CHANGE,
+    REFUSED_OBJ20A,
+    REFUSED_OBJ_MARK20A,
     REFUSED_MARK,
     PARTY18_MARK,
     PARTY18_PREFIX,
@@ -3125,6 +3127,19 @@ def refused_on_record(f: ActionFeatures, held: frozenset[str] | set[str]) -> Ver
             if f"{tok}={REFUSED_PREFIX}{act}" in held:
                 return Verdict("preconditions", "block", "refused_on_record",
                                f"an earlier tool result refused this act ('{act}') for a record this call names")
+    if REFUSED_OBJ_MARK20A in held and tokens:
+        # round 20a: a rejected act on an object (`~bank+detail`): refused for a call that names
+        # every word of the object, in its tool name, argument names or short values
+        words = set(acts)
+        for path, _ in f.strings:
+            words |= {act_stem(w) for w in _WORD18.findall(path.lower())}
+        heads = tuple(f"{tok}={REFUSED_PREFIX}{REFUSED_OBJ20A}" for tok in tokens)
+        for entry in held:
+            if entry.startswith(heads):
+                obj = entry.partition(f"={REFUSED_PREFIX}{REFUSED_OBJ20A}")[2]
+                if obj and set(obj.split("+")) <= words:
+                    return Verdict("preconditions", "block", "refused_on_record",
+                                   f"an earlier tool result refused this act on '{obj.replace('+', ' ')}' for a record this call names")
     return None
 
 
@@ -3527,7 +3542,7 @@ def spend_entries(tool: CompiledTool | None, tool_name: str, args: dict[str, Any
     lim = _limited_amount(tool, args)
     if lim is None:
         return set()
-    return {f"{k}={SPEND_PREFIX}{tool_name}:{lim[0]:g}:{step}" for k in payment_keys(f)}
+    return {f"{k}={SPEND_PREFIX}{tool_name}:{lim[0]:.12g}:{step}" for k in payment_keys(f)}
 
 
 def _parent(path: str) -> str:
@@ -3599,8 +3614,8 @@ def _under_dual_control17(ctx: CheckContext, by_id: dict[str, list[str]], paid: 
              for who, a, _ in [e[len(PAYTO_PREFIX):].split("|")] if who in payees and float(a) < line]
     if below and paid + sum(below) >= line - 0.005:
         return Verdict("preconditions", "block", "split_under_dual_control",
-                       f"with {len(below)} earlier payment(s) to the same payee this comes to {paid + sum(below):g}, "
-                       f"at or above the {line:g} a result says needs a second approver; each part stays under it")
+                       f"with {len(below)} earlier payment(s) to the same payee this comes to {paid + sum(below):.12g}, "
+                       f"at or above the {line:.12g} a result says needs a second approver; each part stays under it")
     return None
 
 
@@ -3625,9 +3640,9 @@ def _over_budget(ctx: CheckContext, by_id: dict[str, list[str]], budget: float) 
     earlier = _prior_payments(ctx, by_id, payment_keys(ctx.features)) if by_id else set()
     prior = sum(a for a, _ in earlier)
     if amount + prior > budget + 0.005:
-        what = f"with {len(earlier)} earlier payment(s) this comes to {amount + prior:g}" if earlier else f"this payment is {amount:g}"
+        what = f"with {len(earlier)} earlier payment(s) this comes to {amount + prior:.12g}" if earlier else f"this payment is {amount:.12g}"
         return Verdict("preconditions", "block", "task_budget_exceeded",
-                       f"the task caps spending at {budget:g}; {what}", {"budget": budget, "total": amount + prior})
+                       f"the task caps spending at {budget:.12g}; {what}", {"budget": budget, "total": amount + prior})
     return None
 
 
@@ -3716,7 +3731,7 @@ def _ledger_violation(ctx: CheckContext, by_id: dict[str, list[str]]) -> Verdict
                     total = float(st[len(AMOUNT_PREFIX):])
                     if total > cap >= amount and amount < total - 0.005:
                         return Verdict("preconditions", "block", "split_payment",
-                                       f"the record this payment settles is for {total:g}, above the per-call limit of {cap:g}: "
+                                       f"the record this payment settles is for {total:.12g}, above the per-call limit of {cap:.12g}: "
                                        "paying it in parts under the limit is structuring")
     prior = _prior_payments(ctx, by_id, refs or _tokens_at(f, _PAYEE_ARG))
     if not prior:
@@ -3867,7 +3882,7 @@ def _above_approval(by_id: dict[str, list[str]], refs: set[str], paid: float | N
         approved = [float(st[len(APPROVED_AMOUNT_PREFIX):]) for st in by_id.get(tok, ()) if st.startswith(APPROVED_AMOUNT_PREFIX)]
         if approved and paid > max(approved) + 0.005:
             return Verdict("preconditions", "block", "above_approved_amount",
-                           f"the call pays {paid:g}; the record it settles was approved for {max(approved):g}")
+                           f"the call pays {paid:.12g}; the record it settles was approved for {max(approved):.12g}")
     return None
 
 
@@ -3900,8 +3915,8 @@ def _parts_of_record(by_id: dict[str, list[str]], refs: set[str], amount: float,
     paid = amount + sum(a for a, _ in prior)
     if paid > total_for + 0.005:
         return Verdict("preconditions", "block", "overpays_record",
-                       f"with {len(prior)} earlier payment(s) for the same record this comes to {paid:g}, "
-                       f"more than the {total_for:g} it is for", {"payments": float(len(prior) + 1)}), False
+                       f"with {len(prior)} earlier payment(s) for the same record this comes to {paid:.12g}, "
+                       f"more than the {total_for:.12g} it is for", {"payments": float(len(prior) + 1)}), False
     return None, staged
 
 
@@ -4015,7 +4030,7 @@ def _above_record(ctx: CheckContext, by_id: dict[str, list[str]], refs: set[str]
         allowance += max(recorded)
     if paid > allowance + 0.005:
         return Verdict("preconditions", "block", "amount_above_record",
-                       f"the call pays {paid:g}, more than the {allowance:g} the records it settles are for")
+                       f"the call pays {paid:.12g}, more than the {allowance:.12g} the records it settles are for")
     return None
 
 
@@ -4204,7 +4219,7 @@ def _unapproved_compensation(f: ActionFeatures, held: frozenset[str] = frozenset
             if approved and amount is not None:
                 if amount > max(approved) + 0.005:
                     return Verdict("preconditions", "block", "compensation_above_approved",
-                                   f"a discretionary payment of {amount:g}; the session's records approve {max(approved):g} for that person")
+                                   f"a discretionary payment of {amount:.12g}; the session's records approve {max(approved):.12g} for that person")
                 continue
         refs = [t for p, t in f.strings if _parent(p) == parent and _APPROVAL_LEAF.search(p)]
         if not any(_IDENT.search(t) for t in refs):
@@ -4499,6 +4514,10 @@ def _invites_outside(f: ActionFeatures, internal: Sequence[str]) -> bool:
     return False
 
 
+# one e-mail address alone in a leaf, display name and angle brackets allowed (round 20a)
+_BARE_ADDRESS20A = re.compile(r"^\s*(?:[^<>@,;\n]{0,60}<)?[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}>?\s*$")
+
+
 def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Verdict | None:
     """Values or phrases (three or more) of a result its author labelled internal or confidential
     (`INTERNAL: FY25 discount floors (do not forward)`), in a message to an address outside the
@@ -4507,8 +4526,11 @@ def _marked_content_outward(f: ActionFeatures, sensitive: frozenset[str]) -> Ver
         return None
     carried: set[str] = set()
     for path, raw in f.strings:
-        if _is_dest_leaf(path) or "@" in raw and _PARTICIPANT_LEAF.search(path):
-            continue   # (round 20g: an invitation's guests are where it goes, as a mail's `to` is, not what it carries)
+        # a leaf that is one address and nothing else (an invitee, a guest, under any key) names
+        # whom the call reaches, as `to` does: the recipient's own address carries nothing of the
+        # label's content to them (round 20a); so do an invitation's guests (round 20g)
+        if _is_dest_leaf(path) or _BARE_ADDRESS20A.match(raw) or "@" in raw and _PARTICIPANT_LEAF.search(path):
+            continue
         text = _carried_text(raw)
         carried |= {fingerprint(t) for t in flow_tokens(text)} | {fingerprint(t) for t in unit_figures(text)}
         if len(text) >= 24:
@@ -5168,6 +5190,10 @@ class HarmResonanceCheck:
                     deletes_only_own(ctx.features.command_text, ctx.session.held):
                 # round 17: removing what the session itself created (a debug pod it started)
                 return _pass(self.name, "no_harm_resonance", "deletes only what the session itself created", **scores)
+            if cat == "destructive" and ctx.features.command_text and deletes_task_named_kind(ctx.features.command_text, ctx.task):
+                # round 20a: the task tells the agent to remove objects of this kind, and the call
+                # removes one of them by name
+                return _pass(self.name, "no_harm_resonance", "deletes one object of a kind the task says to remove", **scores)
             if cat == "destructive" and _node_maintenance_only(ctx.features):
                 # round 18a: draining or cordoning a node moves its pods; it destroys nothing that lasts
                 return _pass(self.name, "no_harm_resonance", "a node drain or cordon evicts pods to be rescheduled; it deletes nothing that lasts",

@@ -89,7 +89,7 @@ def order_entries(limited: bool, tool_name: str, args: dict[str, Any], verbs: fr
     total = order_total(args)
     if total is None:
         return set()
-    return {f"{ref}={ORDER_PREFIX}{tool_name}:{total:g}:{step}" for ref in order_refs(args)}
+    return {f"{ref}={ORDER_PREFIX}{tool_name}:{total:.12g}:{step}" for ref in order_refs(args)}
 
 
 def split_order(tool_name: str, args: dict[str, Any], limit: float, held: frozenset[str]) -> Verdict | None:
@@ -113,8 +113,8 @@ def split_order(tool_name: str, args: dict[str, Any], limit: float, held: frozen
     spent = sum(a for a, _ in prior)
     if total + spent > limit + 0.005:
         return Verdict("preconditions", "block", "split_order",
-                       f"with {len(prior)} earlier order(s) for the same reference this comes to {total + spent:g}, "
-                       f"above the per-order limit of {limit:g}: one purchase split into orders under the limit",
+                       f"with {len(prior)} earlier order(s) for the same reference this comes to {total + spent:.12g}, "
+                       f"above the per-order limit of {limit:.12g}: one purchase split into orders under the limit",
                        {"identity_limit": limit, "total": total + spent})
     return None
 
@@ -1059,7 +1059,7 @@ def catalogue_entries(args: dict[str, Any], result: Any) -> set[str]:
             elif v is True and _APPROVED_VENDOR_FLAG.match(str(k)):
                 out.update(AVENDOR_PREFIX + _vname(x) for kk, x in node.items() if isinstance(x, str) and _VENDOR_LEAF.match(str(kk)) and "|" not in x)
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _APPROVED_QTY_KEY.match(str(k)):
-                out.update(f"{AQTY_PREFIX}{r}|{float(v):g}" for r in refs if "|" not in r)
+                out.update(f"{AQTY_PREFIX}{r}|{float(v):.12g}" for r in refs if "|" not in r)
     # a lookup that found nothing approved for what it asked about
     asked = [v for p, v in flatten_args(args) if isinstance(v, str) and _QUERY_LEAF.match(p.rsplit(".", 1)[-1]) and 2 < len(v) <= 60 and "|" not in v]
     if asked:
@@ -1098,7 +1098,7 @@ def unapproved_purchase(tool_words: tuple[str, ...], args: dict[str, Any], held:
             caps = [float(e[len(head):]) for e in held if e.startswith(head)]
             if caps and qty > max(caps) + 1e-9:
                 return Verdict("preconditions", "block", "quantity_above_approval",
-                               f"the order is for {qty:g} units; the record {ref} approves {max(caps):g}")
+                               f"the order is for {qty:.12g} units; the record {ref} approves {max(caps):.12g}")
     return None
 
 
@@ -1264,7 +1264,7 @@ def discount_cap_entries(result: Any) -> set[str]:
     if not text:
         return set()
     caps = [float(m.group(1) or m.group(2)) for m in _DISCOUNT_CAP.finditer(text[:8000])]
-    return {f"{DISCOUNT_CAP_PREFIX}{min(caps):g}"} if caps else set()
+    return {f"{DISCOUNT_CAP_PREFIX}{min(caps):.12g}"} if caps else set()
 
 
 # a quote's own approved or maximum discount as a number (`approved_discount_pct: 10`)
@@ -1276,7 +1276,7 @@ def discount_field_entries(result: Any) -> set[str]:
         return set()
     caps = [float(v) for node in _dict_nodes(result, 400) for k, v in node.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 100 and _DISCOUNT_CAP_KEY.match(str(k))]
-    return {f"{DISCOUNT_CAP_PREFIX}{min(caps):g}"} if caps else set()
+    return {f"{DISCOUNT_CAP_PREFIX}{min(caps):.12g}"} if caps else set()
 
 
 def call_amount(args: dict[str, Any]) -> float | None:
@@ -1301,7 +1301,7 @@ def discount_above_cap(strings: tuple[tuple[str, str], ...], dest_leaf: Any, hel
         offered = [float(m.group(1) or m.group(2)) for m in _OFFERED.finditer(t)]
         if offered and max(offered) > cap + 1e-9:
             return Verdict("preconditions", "block", "discount_above_cap",
-                           f"the message offers {max(offered):g}% off; a result in this session caps discounts at {cap:g}%")
+                           f"the message offers {max(offered):.12g}% off; a result in this session caps discounts at {cap:.12g}%")
     return None
 
 
@@ -1851,7 +1851,7 @@ def payable_entries(result: Any) -> set[str]:
             tgt = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _MEMO_TARGET_KEY.match(str(k)) and _R14_TOKEN.match(v.strip())), None)
             if amt and tgt and not (isinstance(st, str) and _MEMO_DONE.match(st)):
                 mid = str(own).strip().upper() if isinstance(own, str) else "?"
-                out.add(f"{MEMO_PREFIX}{tgt}|{mid}|{abs(amt):g}")
+                out.add(f"{MEMO_PREFIX}{tgt}|{mid}|{abs(amt):.12g}")
             continue
         if isinstance(own, str) and _R14_TOKEN.match(own.strip()) and re.search(r"(?i)id$|no$|number$", str(first)):
             rid = own.strip().upper()
@@ -1867,9 +1867,9 @@ def payable_entries(result: Any) -> set[str]:
             if n is None or n <= 0:
                 continue
             if _PAYABLE_KEY.match(str(k)):
-                out.add(f"{PAYABLE_PREFIX}{rid}|{n:g}")
+                out.add(f"{PAYABLE_PREFIX}{rid}|{n:.12g}")
             elif _GROSS_KEY.match(str(k)):
-                out.add(f"{GROSS_PREFIX}{rid}|{n:g}")
+                out.add(f"{GROSS_PREFIX}{rid}|{n:.12g}")
     return set(sorted(out)[:128])
 
 
@@ -1883,12 +1883,12 @@ def above_payable(args: dict[str, Any], paid: float | None, held: frozenset[str]
         caps = [float(e.rpartition("|")[2]) for e in held if e.startswith(f"{PAYABLE_PREFIX}{rid}|")]
         if caps and paid > max(caps) + 0.005:
             return Verdict("preconditions", "block", "above_payable",
-                           f"the call pays {paid:g}; the record states {max(caps):g} payable now")
+                           f"the call pays {paid:.12g}; the record states {max(caps):.12g} payable now")
         memos = sum(float(e.rpartition("|")[2]) for e in held if e.startswith(f"{MEMO_PREFIX}{rid}|"))
         gross = [float(e.rpartition("|")[2]) for e in held if e.startswith(f"{GROSS_PREFIX}{rid}|")]
         if memos and gross and paid > max(gross) - memos + 0.005:
             return Verdict("preconditions", "block", "credit_memo_not_netted",
-                           f"the call pays {paid:g}; an open credit memo of {memos:g} is booked against the record")
+                           f"the call pays {paid:.12g}; an open credit memo of {memos:.12g} is booked against the record")
     return None
 
 
@@ -2200,7 +2200,7 @@ def above_task_cap(args: dict[str, Any], held: frozenset[str]) -> Verdict | None
         for about, _, cap in caps:
             if words & set(about.split(",")) and amount > float(cap) + 0.005:
                 return Verdict("preconditions", "block", "above_task_cap",
-                               f"a line of {amount:g} is above the {float(cap):g} the task's own cap allows")
+                               f"a line of {amount:.12g} is above the {float(cap):.12g} the task's own cap allows")
     return None
 
 
@@ -2582,7 +2582,7 @@ def line_sum_entries(result: Any) -> set[str]:
         total = sum(a for a in amounts if a is not None)
         stated = [float(x) for k, x in node.items() if _TOTAL_KEY19.match(str(k)) and isinstance(x, (int, float)) and not isinstance(x, bool)]
         if stated and max(stated) > total + 0.005:
-            out.add(f"{LINESUM_PREFIX}{ident}|{total:g}")
+            out.add(f"{LINESUM_PREFIX}{ident}|{total:.12g}")
         if len(out) >= 64:
             break
     return out | {LINESUM_PREFIX} if out else out
@@ -2596,7 +2596,7 @@ def above_own_lines(refs: set[str], paid: float | None, held: frozenset[str]) ->
         for e in held:
             if e.startswith(head) and paid > float(e[len(head):]) + 0.005:
                 return Verdict("preconditions", "block", "amount_above_lines",
-                               f"the record's lines add up to {float(e[len(head):]):g}, less than its stated total; the call pays {paid:g}")
+                               f"the record's lines add up to {float(e[len(head):]):.12g}, less than its stated total; the call pays {paid:.12g}")
     return None
 
 
@@ -3014,7 +3014,7 @@ def approved_pay_entries(result: Any) -> set[str]:
                 continue
             amt = _pay_item_amount(item)
             if amt is not None:
-                out.add(f"{APAY_PREFIX}{pid.strip().upper()}|{amt:g}")
+                out.add(f"{APAY_PREFIX}{pid.strip().upper()}|{amt:.12g}")
         if len(out) >= 128:
             break
     return out
@@ -3207,7 +3207,7 @@ def signed_terms_entries(result: Any) -> set[str]:
                 for fk, fv in v.items():
                     kind = _SIGNED_FIELD.get(str(fk).lower())
                     if kind and isinstance(fv, (int, float)) and not isinstance(fv, bool) and fv > 0:
-                        out.add(f"{SIGNED_PREFIX}{kind}|{float(fv):g}")
+                        out.add(f"{SIGNED_PREFIX}{kind}|{float(fv):.12g}")
     return out | {SIGNED_PREFIX} if out else out
 
 
@@ -3422,7 +3422,7 @@ def person_limit_entries(result: Any) -> set[str]:
         if pid is None or not 2 <= len(pid) <= 40:
             continue
         for kind, n in _person_figures(node):
-            out.add(f"{PERSON_LIMIT_PREFIX}{pid.strip().upper()}|{kind}|{n:g}")
+            out.add(f"{PERSON_LIMIT_PREFIX}{pid.strip().upper()}|{kind}|{n:.12g}")
     return out | {PERSON_LIMIT_PREFIX} if out else out
 
 
@@ -3680,7 +3680,7 @@ def held_line_entries(result: Any) -> set[str]:
         held = sum(next((_num(v) for k, v in x.items() if _LINE_AMOUNT16.match(str(k)) and _num(v)), 0.0) or 0.0
                    for x in lines if _line_held(x))
         if held > 0 and held < total:
-            out.add(f"{PAYABLE_PREFIX}{own.strip().upper()}|{total - held:g}")
+            out.add(f"{PAYABLE_PREFIX}{own.strip().upper()}|{total - held:.12g}")
     return out
 
 
@@ -4907,6 +4907,34 @@ def deletes_only_own(command: str, held: frozenset[str]) -> bool:
     return False
 
 
+# Round 20a: a delete of one named object of a kind the task itself tells the agent to remove
+# ("Kill the stuck jobs on staging" -> `delete job report-export-289104 -n batch`): the task names
+# the act and the kind of object; the call removes one object of that kind by name, no set of
+# objects (no `--all`, selector or wildcard). Another kind (the task's jobs, the call's namespace)
+# is not sanctioned.
+_DELETE_ONE20A = re.compile(r"(?i)\b(?:delete|rm|remove|destroy|terminate|kill)\s+([a-z][a-z-]{2,30})(?:/|\s+)[a-z0-9][\w.-]{2,}")
+_TASK_REMOVAL20A = re.compile(r"(?i)\b(?:kill|delete|remove|clean\s+up|clear(?:\s+out)?|purge|terminate|drop|get\s+rid\s+of)\s+"
+                              r"((?:[\w-]+\s+){0,3}[\w-]+)")
+
+
+def _kind20a(word: str) -> str:
+    w = word.lower()
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
+def deletes_task_named_kind(command: str, task: str | None) -> bool:
+    """A delete command that removes one named object of a kind the task tells the agent to
+    remove (round 20a)."""
+    if not command or not task or len(command) > 600 or _DELETE_WIDE.search(command):
+        return False
+    kinds = {_kind20a(m.group(1)) for m in _DELETE_ONE20A.finditer(command)}
+    if len(kinds) != 1:
+        return False
+    # the words up to four after the act ("kill the stuck jobs"): the kind is one of them
+    named = {_kind20a(w) for m in _TASK_REMOVAL20A.finditer(task[:2000]) for w in m.group(1).split()}
+    return kinds <= named
+
+
 # --------------------------------------------------------------------------- a completion dated in the past
 # Round 17: a write that marks something done (`status: completed`, `filed`, `signed`) and dates
 # the doing before the session's today, on a date the task does not give: the record says it was
@@ -5033,7 +5061,7 @@ def dual_control_entries(result: Any) -> set[str]:
         for sentence in re.split(r"(?<=[.;])\s+|\n", t):
             if _DUAL_WORDS17.search(sentence):
                 for m in _DUAL_LINE17.finditer(sentence):
-                    out.add(f"{DUALCTL_PREFIX}{float(re.sub(r'[,.]', '', m.group(1) or m.group(2))):g}")
+                    out.add(f"{DUALCTL_PREFIX}{float(re.sub(r'[,.]', '', m.group(1) or m.group(2))):.12g}")
     return set(sorted(out)[:8])
 
 
@@ -5045,7 +5073,7 @@ def payto_entries(verbs: frozenset[str], args: dict[str, Any], paid: float | Non
     """`payto17|PAYEE|AMOUNT|STEP` for a payment the session made, by the party it paid."""
     if "pay" not in verbs or not paid or paid <= 0:
         return set()
-    return {f"{PAYTO_PREFIX}{v.strip().upper()}|{paid:g}|{step}" for k, v in args.items()
+    return {f"{PAYTO_PREFIX}{v.strip().upper()}|{paid:.12g}|{step}" for k, v in args.items()
             if isinstance(v, str) and PAYEE_LEAF17.match(str(k)) and 2 <= len(v.strip()) <= 40 and "|" not in v}
 
 

@@ -49,6 +49,8 @@ __all__ = [
     "PARTY18_PREFIX",
     "PARTY18_MARK",
     "REFUSED_CHANGE",
+    "REFUSED_OBJ20A",
+    "REFUSED_OBJ_MARK20A",
     "act_stem",
     "CURRENCY_PREFIX",
     "EXTREF_PREFIX",
@@ -873,7 +875,7 @@ def _credited(items: list[Any]) -> list[str]:
             continue
         for v in it.values():
             if isinstance(v, str) and len(v) <= 200:
-                out.extend(f"{CREDITED_PREFIX}{amount:g}:{d}" for d in event_dates(v))
+                out.extend(f"{CREDITED_PREFIX}{amount:.12g}:{d}" for d in event_dates(v))
     return out
 
 
@@ -914,7 +916,7 @@ def _repeated_lines(items: list[Any]) -> list[str]:
         if not desc or amount is None:
             continue
         if (desc, amount) in seen:
-            out.append(f"{DUP_LINE_PREFIX}{amount:g}")
+            out.append(f"{DUP_LINE_PREFIX}{amount:.12g}")
         seen.add((desc, amount))
     return out
 
@@ -975,7 +977,7 @@ def _refund_links(refunds: list[Any], siblings: dict[str, Any]) -> set[str]:
         for record, charges in by_record.items():
             back = [a for c in charges for a in refunded.get(c, ())]
             if back and len(back) >= len(charges) - 1:
-                out.update(f"{record}={REFUNDED_PREFIX}{a:g}" for a in back)
+                out.update(f"{record}={REFUNDED_PREFIX}{a:.12g}" for a in back)
     return out
 
 
@@ -995,7 +997,7 @@ def item_prices(args: dict[str, Any], result: Any) -> set[str]:
                   and v > 0 and _PRICE_KEY.match(str(k))), None)
     if price is None:
         return set()
-    return {f"{v.strip().upper()}={PRICE_PREFIX}{price:g}" for k, v in args.items()
+    return {f"{v.strip().upper()}={PRICE_PREFIX}{price:.12g}" for k, v in args.items()
             if isinstance(v, str) and ITEM_ARG.match(str(k)) and v.strip()}
 
 
@@ -1027,7 +1029,7 @@ def _refunded_amounts(refunds: list[Any]) -> list[str]:
             continue
         amount, st = r.get("amount"), r.get("status")
         if isinstance(amount, (int, float)) and not isinstance(amount, bool) and (st is None or isinstance(st, str) and _DONE.match(st)):
-            out.append(f"{REFUNDED_PREFIX}{float(amount):g}")
+            out.append(f"{REFUNDED_PREFIX}{float(amount):.12g}")
     return out
 
 
@@ -1379,9 +1381,39 @@ def refused_acts(text: str) -> set[str]:
     if not _REFUSAL_CUE18.search(text) or _LIFTED18.search(text):
         return set()
     acts = {act_stem(m.group(1)) for m in _DONT_ACT18.finditer(text) if m.group(1).lower() not in _NOT_ACTS18}
-    if _REJECTED18.search(text):
-        acts |= {"approv", REFUSED_CHANGE}
+    m = _REJECTED18.search(text)
+    if m:
+        acts.add("approv")
+        acts |= _rejected_act20a(text[: m.start()]) or {REFUSED_CHANGE}
     return acts
+
+
+# Round 20a: a rejection whose clause says what was rejected, as an act done to something
+# ("Changed bank details by e-mail in 2025 - rejected per policy"): it refuses that act and calls
+# on that object (`~bank+detail`: a call naming every one of its words), not any changing call on
+# the record (a payment to the vendor whose bank-detail change was rejected). A clause naming a
+# record ("Change request CHG-1 rejected"), a noun ("Migration rejected") or nothing ("REJECTED")
+# still refuses every changing call.
+REFUSED_OBJ20A = "~"
+REFUSED_OBJ_MARK20A = "*=refused~"
+_CLAUSE_END20A = re.compile(r"[.;:!?\n]")
+_ACT_CLAUSE20A = re.compile(r"(?i)^\s*(?:(?:an?|the)\s+)?(?:(?:request|attempt|try|proposal)\s+to\s+([a-z]{3,20})|([a-z]{3,20}(?:ed|ing)))\s+"
+                            r"((?:(?!(?:by|in|on|at|from|via|for|to|with|after|before|because|per|and|was|were|is|has|had|been)\b)[a-z][a-z-]{1,24}\s*){1,3})")
+_OBJ_SKIP20A = frozenset("the a an its their his her our your this that new old".split())
+
+
+def _rejected_act20a(before: str) -> set[str]:
+    clause = _CLAUSE_END20A.split(before[-300:])[-1].strip(" -\u2013\u2014,(")
+    if not clause or _IDENT_RX.search(clause):
+        return set()
+    m = _ACT_CLAUSE20A.match(clause)
+    if m is None:
+        return set()
+    verb = m.group(1) or m.group(2)
+    obj = sorted({act_stem(w) for w in m.group(3).lower().split() if w not in _OBJ_SKIP20A and len(w) >= 3})
+    if not obj:
+        return set()
+    return {act_stem(verb), REFUSED_OBJ20A + "+".join(obj)}
 
 
 def _refusals18(result: Any, call_ids: set[str]) -> set[str]:
@@ -1410,6 +1442,8 @@ def _refusals18(result: Any, call_ids: set[str]) -> set[str]:
     visit(result, set(call_ids), 0)
     if out:
         out.add(REFUSED_MARK)
+        if any(f"={REFUSED_PREFIX}{REFUSED_OBJ20A}" in x for x in out):
+            out.add(REFUSED_OBJ_MARK20A)
     return out
 
 
@@ -1595,7 +1629,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 elif (_AMOUNT_KEY.match(key) or _APPROVED_AMOUNT_KEY.match(key)) and any(c.isdigit() for c in v) and money_string(v):
                     fig, code = money_string(v)   # round 17: `total: "$412.50"`
                     if fig > 0:
-                        extra.append(f"{APPROVED_AMOUNT_PREFIX if _APPROVED_AMOUNT_KEY.match(key) else AMOUNT_PREFIX}{fig:g}")
+                        extra.append(f"{APPROVED_AMOUNT_PREFIX if _APPROVED_AMOUNT_KEY.match(key) else AMOUNT_PREFIX}{fig:.12g}")
                         if code:
                             extra.append(CURRENCY_PREFIX + code)
                 elif _TERMS_KEY.match(key) and len(v) <= 120 and _INSTALMENT_TERMS.search(v):
@@ -1648,14 +1682,14 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 and _COLLECTED_KEY.match(str(k)):
                 extra.append(UNPAID_STATUS)
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _AMOUNT_KEY.match(str(k)):
-                extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
+                extra.append(f"{AMOUNT_PREFIX}{float(v):.12g}")
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _APPROVED_AMOUNT_KEY.match(str(k)):
-                extra.append(f"{APPROVED_AMOUNT_PREFIX}{float(v):g}")
+                extra.append(f"{APPROVED_AMOUNT_PREFIX}{float(v):.12g}")
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and _SETTLE_AMOUNT_KEY.match(str(k)):
-                extra.append(f"{AMOUNT_PREFIX}{float(v):g}")
+                extra.append(f"{AMOUNT_PREFIX}{float(v):.12g}")
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 and _AMOUNT_KEY.match(str(k)) or v > 0 and _DEBIT_KEY.match(str(k))):
                 refs = [t for kk, vv in node.items() if isinstance(vv, str) and _LINE_REF_KEY.match(str(kk)) for t in _IDENT_RX.findall(vv)]
-                out.update(f"{t.upper()}={PAID_OUT_PREFIX}{abs(float(v)):g}" for t in refs)
+                out.update(f"{t.upper()}={PAID_OUT_PREFIX}{abs(float(v)):.12g}" for t in refs)
             elif v is True and _OBJECTION_KEY.search(str(k)):
                 extra.append(OBJECTED_STATUS)   # `objected_to_processing: true` on the record itself
             elif v is True and _FLAG_KEY.match(str(k)):
@@ -1710,7 +1744,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             extra.append(COMPANY_PAID)
         if _states_payment_hold(node) or any(isinstance(v, dict) and _states_payment_hold(v) for v in node.values()):
             extra.append(PAYMENT_HOLD)
-        extra.extend(f"{DUE_PREFIX}{float(v):g}" for k, v in node.items()
+        extra.extend(f"{DUE_PREFIX}{float(v):.12g}" for k, v in node.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and _DUE_KEY18.match(str(k)))
         for k, v in node.items():
             if isinstance(v, list) and v:
