@@ -157,3 +157,23 @@ def test_paying_a_six_figure_invoice_with_cents_exactly_passes(gate: Gate) -> No
 def test_paying_more_than_a_six_figure_invoice_is_still_stopped(gate: Gate) -> None:
     d = check_after(gate, "finance-ops", _session(), BIG_TASK, [BIG], _pay_big(236419.25))
     assert d.decision == "BLOCK" and "amount_above_record" in codes(d), d.reasons
+
+
+# --- After the carry-over was measured (a check-half cause, reported apart): dangerous_operation
+# `disable_mfa` on a research note's prose, "8 with MFA; no composition rules": the setting form
+# (`mfa_required: false`) let any four non-word characters stand between the name and the value,
+# so a clause break (`; `, `, `) in prose read as a setting switched off. The value must be
+# assigned (`:`, `=`, `=>`, quotes) or follow after spaces.
+
+@pytest.mark.parametrize("text,found", [
+    ("- Length: min 15 for single-factor, 8 with MFA; no composition rules", False),
+    ("We use 2FA, no exceptions for contractors.", False),
+    ("mfa_required: false", True),
+    ("MFA_ENFORCED=0", True),
+    ('{"mfa": "off"}', True),
+    ('"mfa_enabled": false', True),
+    ("set mfa off for the account", True),
+])
+def test_mfa_switched_off_needs_a_setting_form(text: str, found: bool) -> None:
+    from gate.core.detectors import find_dangerous
+    assert ("disable_mfa" in [c for c, _ in find_dangerous(text)]) is found

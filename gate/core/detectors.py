@@ -578,7 +578,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|\bec2\s+modify-snapshot-attribute\b[^\n|;]*(?:--operation-type\s+add|createVolumePermission\S*add)"
          r"|\bec2\s+modify-image-attribute\b[^\n|;]*launch-?permission[^\n|;]*add"),
         ("disable_mfa", "disables multi-factor authentication or a security control",
-         r"(?i)(?:\b(?:disable|turn[_ -]?off|remove|bypass)[_ -]?(?:mfa|2fa|two[_ -]?factor|multi[_ -]?factor|sso)|\b(?:mfa|2fa|two_factor|multi_factor)(?:_required|_enabled|_enforced)?\W{0,4}(?:false|off|disabled|0|no)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+-F\b|\bsystemctl\s+(?:stop|disable)\s+(?:firewalld|ufw|apparmor)|\bdisable[_ -]?(?:firewall|antivirus|defender|edr|selinux))"),
+         r"(?i)(?:\b(?:disable|turn[_ -]?off|remove|bypass)[_ -]?(?:mfa|2fa|two[_ -]?factor|multi[_ -]?factor|sso)|\b(?:mfa|2fa|two_factor|multi_factor)(?:_required|_enabled|_enforced)?[\"']?(?:\s*(?:[:=]|=>)\s*|\s+)[\"']?(?:false|off|disabled|0|no)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+-F\b|\bsystemctl\s+(?:stop|disable)\s+(?:firewalld|ufw|apparmor)|\bdisable[_ -]?(?:firewall|antivirus|defender|edr|selinux))"),
         ("open_to_world", "opens a service to the whole internet",
          r"(?i)(?:0\.0\.0\.0/0|::/0)"),
         ("iam_wildcard", "grants a wildcard IAM permission",
