@@ -1564,7 +1564,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
     ids are its own short identifier values; a top-level record also owns the call's ids."""
     out: set[str] = set()
 
-    def visit(node: Any, owner_ids: set[str]) -> None:
+    def visit(node: Any, owner_ids: set[str], parent_ids: frozenset[str] = frozenset()) -> None:
         if isinstance(node, list):
             out.update(_resubmitted_invoices(node))
             for item in node:
@@ -1572,6 +1572,7 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             return
         if not isinstance(node, dict):
             return
+        until20a = False
         if len(node) <= 24:
             out.update(_chargeback_row(node))
         status = None
@@ -1603,6 +1604,11 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     continue
                 if _STATUS_KEY.match(key) and _BLOCKING_STATUS.match(v):
                     status = v.strip().lower()
+                elif len(v) <= 80 and " until " in v and _BLOCKING_STATUS.match(v.split(" until ", 1)[0]):
+                    # round 20a: a standing status with the condition that lifts it, under any key
+                    # (`payouts: on hold until review closes`, `frozen until the audit ends`)
+                    status = v.split(" until ", 1)[0].strip().lower()
+                    until20a = True
                 elif len(v) <= 8 and _FLAG_KEY.match(key) and _FLAG_TRUE17.match(v):
                     status = "do not contact" if "dnc" in key.lower() else key.lower()   # round 17: `dnc: 'Y'`
                 elif len(v) <= 40 and _DATED_OPTOUT_KEY17.match(key) and _A_DATE17.search(v):
@@ -1765,6 +1771,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                     if own and k != first and _PARTY_ID_KEY.match(str(k)):
                         continue   # a row's status is its own record's, not the party's it names (an invoice's vendor)
                     ids |= {m.group(0).upper() for m in _IDENT_RX.finditer(v)}
+            if not ids and until20a:
+                # a sub-record without an id of its own (`risk_review: {payouts: on hold until …}`)
+                # holds the record it sits in
+                ids = set(parent_ids)
             out.update(f"{i}={OWNER_PREFIX}{o}" for i in ids for o in owners)
         if statuses:
             by_mail = NO_MARKETING in statuses or OBJECTED_STATUS in statuses or (status is not None and bool(NO_CONTACT_STATUS.search(status)))
@@ -1792,9 +1802,12 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                         # round 18c: the party a listed record belongs to, digits or not (`provider_id: PRV-ITO`)
                         out.add(f"{primary}={PARTY18_PREFIX}{str(k).lower()}:{v.strip().upper()}")
                         out.add(PARTY18_MARK)
-        for v in node.values():
-            if isinstance(v, (dict, list)):
-                visit(v, set())
+        kids = [v for v in node.values() if isinstance(v, (dict, list))]
+        if kids:
+            mine = frozenset(owner_ids) | {m.group(0).upper() for v in node.values() if isinstance(v, str) and len(v) <= 64
+                                           for m in _IDENT_RX.finditer(v)}
+            for v in kids:
+                visit(v, set(), mine if isinstance(v, dict) else frozenset())
 
     visit(result, call_ids)
     if isinstance(result, (dict, list)):
