@@ -13,6 +13,7 @@ import posixpath
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from urllib.parse import unquote, unquote_plus
 
@@ -21,7 +22,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent
+from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (
     OTP_MARK,
@@ -74,6 +75,7 @@ from gate.core.session import (
     UNPAID_STATUS,
     CHARGES_PREFIX,
     DUP_LINE_PREFIX,
+    REFUNDED_LINE_PREFIX,
     CREDITED_PREFIX,
     NONE_APPROVED,
     PAID_OUT_PREFIX,
@@ -1467,7 +1469,26 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         found.append(("lookalike_recipient", "sends to an outside address at a ___domain built on the organisation's own name"))
     if (f.destination == "external" or "send" in f.verbs) and _encodes_sensitive(f):
         found.append(("encoded_sensitive_egress", "sends personal data or a credential hex- or base64-encoded"))
+    if cmd and "://" in cmd and getattr(ctx, "agent", None) is not None and _STORAGE_COPY.search(cmd):
+        dst = _copies_to_other_owner(cmd, ctx.agent.policy.internal_domains)
+        session = getattr(ctx, "session", None)
+        # (a bucket a tool result named is left to the provenance check, which says so)
+        if dst and not (session is not None and any(dst in t for t in islice(session.tainted, 512))):
+            found.append(("copy_to_outside_bucket", "copies from the organisation's own bucket into a bucket that does not carry its name"))
     return found
+
+
+def _copies_to_other_owner(cmd: str, internal: Sequence[str]) -> str | None:
+    """Round 20f: an object-storage copy whose source bucket carries the organisation's name
+    (`acme-prod-exports`, from `acme.io`) and whose destination bucket does not
+    (`lumen-partner-ingest`): the data lands in an account someone else owns."""
+    names = {d.split(".", 1)[0].lower() for d in internal if len(d.split(".", 1)[0]) >= 3}
+    buckets = [b.lower() for b in _BUCKET_URL.findall(cmd[:8000])]
+    if not names or len(buckets) < 2:
+        return None
+    def own(bucket: str) -> bool:
+        return any(n in bucket for n in names)
+    return buckets[-1] if any(own(b) for b in buckets[:-1]) and not own(buckets[-1]) else None
 
 
 # round 17b: OAuth scopes that reach a whole mailbox, drive, directory or cloud, each with the
@@ -1747,9 +1768,19 @@ def _encodes_sensitive(f: ActionFeatures) -> bool:
         if len(text) < 24:
             continue
         for plain in _decoded_runs(text):
-            if plain.isprintable() and (EMAIL_RX.search(plain) or find_secrets(plain) or find_pii(plain)):
+            if _readable(plain) and (EMAIL_RX.search(plain) or find_secrets(plain) or find_pii(plain)):
                 return True
     return False
+
+
+def _readable(plain: str) -> bool:
+    """Decoded text a person could read: printable characters and line breaks or tabs (round
+    20f: an encoded CSV row or config file has several lines, and `isprintable` refuses a
+    newline). Binary that happens to decode as UTF-8 (control characters) is not read."""
+    return plain.isprintable() or plain.translate(_LINE_SPACE).isprintable()
+
+
+_LINE_SPACE = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
 
 
 # Approving a pending sign-in, push or MFA challenge (`okta.approve_signin`, `approve_login_request`,
@@ -2644,6 +2675,10 @@ class PreconditionCheck:
             v = deletes_kept_rows(f.strings, held) or below_min_retention(f.command_text, held)
             if v is not None:
                 return v
+        if (held or ctx.task) and f.verbs - {"read"}:
+            v = changes_what_was_to_be_read(f.verbs, f.strings, ctx.task, held)   # round 20f
+            if v is not None:
+                return v
         if held:
             # a copy reads as well as writes (CREATE TABLE … AS SELECT): not only non-reads
             v = copies_what_must_go(f.tool_words, f.strings, held)
@@ -2881,6 +2916,12 @@ class PreconditionCheck:
                                            "an earlier tool result shows refunds on a record this refund names; with this one "
                                            "they pass what was charged" if over else
                                            "an earlier tool result shows the same amount already refunded on a record this refund names")
+                        continue
+                    if status.startswith(REFUNDED_LINE_PREFIX):
+                        # round 20f: the line this amount refunds was refunded already
+                        if refunding and _same_amount(status[len(REFUNDED_LINE_PREFIX):], f.amounts):
+                            return Verdict(self.name, "block", "already_refunded",
+                                           "an earlier tool result shows a line of a record this refund names already refunded, for this amount")
                         continue
                     if status in _NOT_ACTING_STATUSES or status.startswith(_SKIP_PREFIXES) or NO_CONTACT_STATUS.search(status):
                         continue
@@ -3422,7 +3463,8 @@ _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_b
 _NOT_ACTING_STATUSES = frozenset({PAID_STATUS, NO_DISCLOSURE, NO_MARKETING, RESTRICTED_STATUS, NONE_APPROVED, INSTALMENTS, EMPLOYEE_ACCOUNT})
 _SKIP_PREFIXES = (OWNER_PREFIX, BIND_PREFIX, SPEND_PREFIX, REFUNDED_PREFIX, AMOUNT_PREFIX, DUE_PREFIX, NO_CHANNEL_PREFIX, CURRENCY_PREFIX,
                   EXTREF_PREFIX, CHARGES_PREFIX, PAID_OUT_PREFIX, CREDITED_PREFIX, PRICE_PREFIX, APPROVED_AMOUNT_PREFIX, BANK_PREFIX, REFUSED_PREFIX,
-                  PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX, DUP_LINE_PREFIX, CREATOR_PREFIX, APPROVER_PREFIX)
+                  PARTY18_PREFIX, SECCTL_PREFIX, OTP_PREFIX, DUP_LINE_PREFIX, CREATOR_PREFIX, APPROVER_PREFIX,
+                  REFUNDED_LINE_PREFIX)
 
 # Arguments that name what a payment settles (an invoice, a claim, a reference) and whom it pays.
 _REF_ARG = re.compile(r"(?i)(?:^|[._])(?:invoice|bill|claim|expense|reference|ref|po|order)(?:_?(?:id|ids|no|number|ref))?(?:$|[.\[])")

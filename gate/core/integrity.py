@@ -932,6 +932,33 @@ def _masked_sources_only(strings: tuple[tuple[str, str], ...]) -> bool:
     return bool(sources) and all(_MASKED_NAME.search(name) for name in sources)
 
 
+# Round 20f: a ticket or task that asks for a look and says nothing may change ("Do not change any
+# data; legal reviews the list first", "list only", "make no changes"): a later statement that
+# changes rows (DELETE, UPDATE … SET, INSERT, ALTER, DROP, TRUNCATE) or a delete call acts where
+# the work was to read.
+NOCHANGE = "nochange|"
+_NO_CHANGE = re.compile(r"(?i)\b(?:do\s+not|don'?t|must\s+not|never|shall\s+not|may\s+not)\s+(?:change|modify|alter|touch|delete|update|edit)\s+"
+                        r"(?:any\s+|the\s+)?(?:data|rows?|records?|anything|tables?|accounts?)\b|\bmake\s+no\s+changes\b|"
+                        r"\bno\s+(?:data\s+)?changes\s+(?:to|in|on)\s+(?:the\s+|any\s+)?(?:data|database|tables?|rows?|records?)\b|"
+                        r"\b(?:list|report)[- ]only\b|\bwithout\s+changing\s+(?:any(?:thing)?|data|rows?|records?)\b")
+
+
+def nochange_entries(result: Any) -> set[str]:
+    text = _result_text(result)
+    return {NOCHANGE} if text and _NO_CHANGE.search(text[:20000]) else set()
+
+
+def changes_what_was_to_be_read(verbs: frozenset[str], strings: tuple[tuple[str, str], ...], task: str | None,
+                                held: frozenset[str]) -> Verdict | None:
+    """A call that changes data after the task or a result said nothing may change."""
+    if NOCHANGE not in held and not (task and _NO_CHANGE.search(task[:4000])):
+        return None
+    if "delete" in verbs or any(_DB_CHANGE.search(t[:8000]) for _, t in strings):
+        return Verdict("preconditions", "block", "change_forbidden",
+                       "the task or a tool result says no data may change; this call changes it")
+    return None
+
+
 def copies_what_must_go(tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
     """A copy made after a result said no copies may be kept."""
     if NOCOPY not in held and NOCOPY_RAW not in held:

@@ -94,6 +94,7 @@ __all__ = [
     "NONE_APPROVED",
     "CHARGES_PREFIX",
     "DUP_LINE_PREFIX",
+    "REFUNDED_LINE_PREFIX",
     "PAID_OUT_PREFIX",
     "CREDITED_PREFIX",
     "approved_listing",
@@ -836,6 +837,9 @@ _CHARGES_KEY = re.compile(r"(?i)^(?:charges|payments|transactions)$")
 # amount: 12.5}]`): `INV-1=dup_line:12.5`. The card was charged once, but for the same item twice:
 # a duplicate charge of that line's amount, which a partial refund may give as its reason.
 DUP_LINE_PREFIX = "dup_line:"
+# Round 20f: a line of a record already refunded (`refunded_line:45`), when no line still standing
+# has that amount: a refund of the record by that amount is the same refund again.
+REFUNDED_LINE_PREFIX = "refunded_line:"
 _LINES_KEY = re.compile(r"(?i)^(?:lines|line_?items|items)$")
 _LINE_DESC_KEY = re.compile(r"(?i)^(?:desc|description|name|product|item|sku|label)$")
 # Money already gone out under a reference (`AP-30988=paid_out:14200`): a bank or ledger line
@@ -1019,6 +1023,26 @@ def approved_listing(args: dict[str, Any], result: Any, call_ids: set[str]) -> s
     if not empty:
         return set()
     return {f"{i}={NONE_APPROVED}" for i in call_ids}
+
+
+def _refunded_lines(items: list[Any]) -> list[str]:
+    """Round 20f: `refunded_line:AMOUNT` for each line of a record whose own status says its
+    money went back (`{item: add-on, amount: 45, status: refunded}`) and whose amount no line still
+    standing shares: refunding the record by that amount again repeats the refund, though the
+    record as a whole carries no status (and its total leaves room for another partial refund)."""
+    spent_amounts: set[float] = set()
+    standing: set[float] = set()
+    for it in items[:200]:
+        if not isinstance(it, dict):
+            continue
+        amount = next((float(v) for k, v in it.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and _AMOUNT_KEY.match(str(k)) and v > 0), None)
+        if amount is None:
+            continue
+        spent = any(isinstance(v, str) and _STATUS_KEY.match(str(k)) and len(v) <= 48 and SPENT_STATUS.match(_DATED17.sub("", v).strip())
+                    for k, v in it.items())
+        (spent_amounts if spent else standing).add(amount)
+    return [f"{REFUNDED_LINE_PREFIX}{a:g}" for a in sorted(spent_amounts - standing)]
 
 
 def _refunded_amounts(refunds: list[Any]) -> list[str]:
@@ -1724,8 +1748,10 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
                 extra.append(NONE_APPROVED)
             elif isinstance(v, list) and _CHARGES_KEY.match(str(k)):
                 out.update(_charge_counts(v))
-            elif isinstance(v, list) and len(v) >= 2 and _LINES_KEY.match(str(k)):
-                extra.extend(_repeated_lines(v))
+            elif isinstance(v, list) and v and _LINES_KEY.match(str(k)):
+                if len(v) >= 2:
+                    extra.extend(_repeated_lines(v))
+                extra.extend(_refunded_lines(v))   # round 20f
             elif isinstance(v, list) and _CREDITS_KEY.match(str(k)):
                 extra.extend(_credited(v))
             elif isinstance(v, list) and _MARK_KEY.match(str(k)) and any(isinstance(x, str) and _RESTRICTED_MARK.search(x) for x in v):
@@ -1880,6 +1906,23 @@ def unit_figures(text: str) -> set[str]:
             out.add("FIG:" + m.group(1).replace(",", ".") + _UNIT_SYMBOL.get(unit, unit))
         else:
             out.add("FIG:" + m.group(4).replace(",", ".") + _UNIT_SYMBOL.get(m.group(3), m.group(3)))
+    # round 20f: a round figure written out (`41,000`, `38000`) is the same figure as `41k`
+    for m in _THOUSANDS_FIGURE.finditer(text[:20_000]):
+        out |= number_figures(float(m.group(1).replace(",", "")))
+    return out
+
+
+_THOUSANDS_FIGURE = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d{4,9})(?:\.0+)?(?![\w,]|\.\d)")
+
+
+def number_figures(value: float, percent: bool = False) -> set[str]:
+    """The figure forms `unit_figures` reads a number as when it is restated in words: a round
+    thousand as `NNk` (38000 -> `38k`), a number held under a percentage key as `NN%`."""
+    out: set[str] = set()
+    if percent and 0 < value <= 100:
+        out.add(f"FIG:{value:g}%")
+    if value >= 1000 and value % 100 == 0:
+        out.add(f"FIG:{value / 1000:g}K")
     return out
 
 
@@ -1980,6 +2023,10 @@ def carried_values(strings: Any) -> set[str]:
 _MARKING_RX = re.compile(
     r"(?i)\(\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*\)|\bstrictly\s+confidential\b|\bconfidential\s*[-:]"
     r"|\bdo\s+not\s+(?:distribute|forward|share\s+externally|disclose)\b|\bnot\s+for\s+(?:external\s+)?distribution\b"
+    # round 20f: "do not share outside legal", "do not discuss externally"; a label closing a title
+    # (`Project Kestrel - RESTRICTED`, `Q4 forecast - internal`)
+    r"|\bdo\s+not\s+(?:share|discuss|send|show)\s+(?:it\s+|this\s+)?(?:externally|outside|beyond)\b"
+    r"|\S\s+[-\u2013\u2014|]\s+(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*$"
     r"|\b(?:classification|sensitivity)\s*[:=]\s*(?:confidential|restricted|secret)\b|^\s*confidential\s*$"
     # a label that opens the text: `CONFIDENTIAL. ACME to acquire…`, `Internal: proposed list…`
     r"|^\s*(?:strictly\s+)?(?:confidential|restricted|internal(?:\s+only)?)\s*(?:[.:!]|\s[-\u2013\u2014])\s")
@@ -1997,6 +2044,7 @@ class Provenance:
     exposure: int
     values: frozenset[str] = frozenset()   # fingerprints of the values the result holds
     marked: bool = False          # labelled internal or confidential by its author, who is not outside the organisation
+    marked_values: frozenset[str] = frozenset()   # round 20f: fingerprints of what the labelled text or fields hold
 
 
 # `sensitive` entries of values from a result labelled internal or confidential (`!` + fingerprint):
@@ -2108,8 +2156,11 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
     included, unless they carry an instruction aimed at the agent; "untrusted" ones (an inbox,
     the web) taint every destination they name, short fields and colleagues' messages included.
     """
+    key_marked: set[str] = set()
     if isinstance(result, (dict, list)):
-        leaves = [v for _, v in flatten_args(result) if isinstance(v, str)]
+        pairs = list(flatten_args(result))
+        leaves = [v for _, v in pairs if isinstance(v, str)]
+        key_marked = _key_marked_values(pairs)
     elif result is None:
         leaves = []
     else:
@@ -2156,6 +2207,16 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
                 secrets.add(secret_fingerprint("value:" + m.group(1)))
         pii = pii or bool(find_pii(text))
         marked = marked or bool(_MARKING_RX.search(text))
+    marked_values: set[str] = set()
+    if marked:
+        # round 20f: a label on one field (a title `… - CONFIDENTIAL`) covers the figures of
+        # the whole record, restated in other words (`142k`, `22%`) as well as copied
+        marked_values = set(values)
+        for text in leaves[:200]:
+            marked_values |= {fingerprint(t) for t in unit_figures(text)}
+    if key_marked:
+        marked = True
+        marked_values |= key_marked
     exposure = max(3 if secrets else 0, 4 if pii else 0, 2 if marked else 0)
     if trust == "untrusted":
         tainted |= vouched
@@ -2164,9 +2225,37 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
         vouched |= tainted
     elif tainted and not injection and _internal_sender(result, internal):
         vouched |= {t for t in tainted if not personal_mailbox(t)}
+    own_label = marked and not _external_sender(result, internal)
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values),
-                      marked and not _external_sender(result, internal))
+                      own_label, frozenset(marked_values) if own_label else frozenset())
+
+
+# Round 20f: a field whose own name labels what it holds as internal (`internal_only: {floor_price:
+# 38000}`, `confidential_notes`, `do_not_share`): its values are marked, not the whole record's.
+_MARK_PATH20 = re.compile(r"(?i)(?:^|\.)(?:internal(?:_?only)?|confidential\w*|restricted|internal_?notes?|"
+                          r"do_?not_?(?:share|forward|disclose)\w*|not_?for_?(?:external|customers?|clients?|distribution)\w*)(?:\[\d+\])*(?:\.|$)")
+_PERCENT_LEAF20 = re.compile(r"(?i)(?:pct|percent|rate|ratio)(?:\[\d+\])*$")
+
+
+def _key_marked_values(pairs: list[tuple[str, Any]]) -> set[str]:
+    """Fingerprints of the values under a field whose name labels them internal (strings as
+    copied or restated, numbers in their written-out and `k`/`%` forms)."""
+    out: set[str] = set()
+    for path, v in pairs[:2000]:
+        if not ("nternal" in path or "onfidential" in path or "estricted" in path or "_not" in path.lower() or "not_" in path.lower()) \
+                or not _MARK_PATH20.search(path):
+            continue
+        if isinstance(v, str):
+            out |= {fingerprint(t) for t in flow_tokens(v)} | {fingerprint(t) for t in unit_figures(v)}
+            if len(v) >= 24:
+                out |= content_shingles(v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.add(fingerprint(f"{v:g}"))
+            out |= {fingerprint(t) for t in number_figures(float(v), bool(_PERCENT_LEAF20.search(path)))}
+        if len(out) >= FLOW_CAP:
+            break
+    return out
 
 
 @dataclass(frozen=True)
