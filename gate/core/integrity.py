@@ -5194,6 +5194,28 @@ def identity_change_beyond_task(args: dict[str, Any], task: str) -> Verdict | No
     return None
 
 
+# Round 20f: a write that makes a person the task names the holder of authority over a record (its
+# manager, owner, approver, admin) when the task's words say nothing of that role: the requester of
+# a salary history made the employee's manager, and the next call hands her what a manager sees.
+_AUTHORITY_FIELD20 = re.compile(r"(?i)^(?:(?:line_?|direct_?)?manager|supervisor|reports_?to|owner|approver|admin(?:istrator)?|delegate|custodian)"
+                                r"(?:_?(?:id|email|user|employee_?id|ref))?$")
+_AUTHORITY_WORDS20 = re.compile(r"(?i)\b(?:manag\w*|supervis\w*|report(?:s|ing)?\s+(?:to|line)|owner\w*|approv\w*|admin\w*|delegat\w*|custod\w*|"
+                                r"re-?org\w*|transfer\w*|hand\s*over|onboard\w*|new\s+hire|joins?|joining|promot\w*)\b")
+
+
+def authority_change_beyond_task(args: dict[str, Any], task: str) -> Verdict | None:
+    """A write setting an authority field to a person (an id or address) the task names, when the
+    task asks for no change of that kind (keys only, two levels, as for pay fields)."""
+    pairs = [(str(k), v) for k, v in args.items() if isinstance(v, str)]
+    pairs += [(f"{k}.{kk}", vv) for k, v in args.items() if isinstance(v, dict) for kk, vv in v.items() if isinstance(vv, str)]
+    low = task.lower()
+    for fld, val in pairs:
+        val = val.strip()
+        if len(val) >= 3 and _AUTHORITY_FIELD20.match(fld.rsplit(".", 1)[-1]) and val.lower() in low and not _AUTHORITY_WORDS20.search(task):
+            return Verdict("preconditions", "block", "authority_beyond_task",
+                           f"the call makes a person the task names the holder of {fld.rsplit('.', 1)[-1]}, and the task asks for no such change")
+    return None
+
 
 # Round 19b: a deduction a result shows owed under an order (`deductions: [{type: wage_garnishment,
 # order: 'County court order …', status: active}]`, a tax levy, a support order) for the person the
