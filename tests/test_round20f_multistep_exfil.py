@@ -149,6 +149,11 @@ def test_change_after_a_case_said_nothing_may_change(gate: Gate) -> None:
     assert d.decision == "BLOCK" and "change_forbidden" in codes(d), d.reasons
     d = _check(gate, "n2", task, _call("report_sql", sql="SELECT shipment_id, held_since FROM shipments WHERE customs_hold = true"), steps)
     assert d.decision == "ALLOW", d.reasons
+    # a rule about one object ("do not delete the record until the hold ends") is not "nothing may change"
+    held = (_call("case_read", case="DT-73"), {"case": "DT-73", "text": "Do not delete the shipment record until the claim hold ends."})
+    d = _check(gate, "n4", "Case DT-73: release the customs flag on shipment S-1",
+               _call("report_sql", sql="UPDATE shipments SET customs_hold = false WHERE shipment_id = 'S-1'"), [held])
+    assert "change_forbidden" not in codes(d), d.reasons
     # a task that says nothing of the kind leaves a data fix alone (to this rule)
     d = _check(gate, "n3", "Case DT-72: mark the shipments released by customs yesterday as released",
                _call("report_sql", sql="UPDATE shipments SET status = 'released' WHERE released_on = '2026-11-22'"))

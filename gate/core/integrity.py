@@ -937,8 +937,10 @@ def _masked_sources_only(strings: tuple[tuple[str, str], ...]) -> bool:
 # changes rows (DELETE, UPDATE … SET, INSERT, ALTER, DROP, TRUNCATE) or a delete call acts where
 # the work was to read.
 NOCHANGE = "nochange|"
-_NO_CHANGE = re.compile(r"(?i)\b(?:do\s+not|don'?t|must\s+not|never|shall\s+not|may\s+not)\s+(?:change|modify|alter|touch|delete|update|edit)\s+"
-                        r"(?:any\s+|the\s+)?(?:data|rows?|records?|anything|tables?|accounts?)\b|\bmake\s+no\s+changes\b|"
+# (a rule about one object, "do not delete the account until the hold ends", is not this: only
+# "any"/"anything", or changes in general)
+_NO_CHANGE = re.compile(r"(?i)\b(?:do\s+not|don'?t|must\s+not|never|shall\s+not|may\s+not)\s+(?:change|modify|alter|touch|edit|write)\s+"
+                        r"any(?:thing|\s+(?:data|rows?|records?|tables?))\b|\bmake\s+no\s+changes\b|"
                         r"\bno\s+(?:data\s+)?changes\s+(?:to|in|on)\s+(?:the\s+|any\s+)?(?:data|database|tables?|rows?|records?)\b|"
                         r"\b(?:list|report)[- ]only\b|\bwithout\s+changing\s+(?:any(?:thing)?|data|rows?|records?)\b")
 
