@@ -2109,19 +2109,6 @@ def _external_sender(result: Any, internal: tuple[str, ...]) -> bool:
     return False
 
 
-def _internally_approved(result: Any, internal: tuple[str, ...]) -> bool:
-    """Round 20f (check half): a record (a ticket, a request) whose top-level approver is an
-    address of the agent's own organisation (`approved_by: priya@org`): the destinations its text
-    names are the approved work's, as a colleague's message vouches for the ones it names."""
-    if not internal or not isinstance(result, dict):
-        return False
-    for k, v in result.items():
-        if isinstance(v, str) and "@" in v and len(v) <= 200 and _APPROVER_KEY.match(str(k)):
-            m = EMAIL_RX.search(v)
-            return m is not None and is_internal(m.group(0).split("@")[-1].lower(), internal)
-    return False
-
-
 def _internal_sender(result: Any, internal: tuple[str, ...]) -> bool:
     """A message (e-mail, chat, ticket comment) whose sender is an address of the agent's own
     organisation (one of its internal domains)."""
@@ -2238,10 +2225,6 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
         vouched |= tainted
     elif tainted and not injection and _internal_sender(result, internal):
         vouched |= {t for t in tainted if not personal_mailbox(t)}
-    elif tainted and not injection and _internally_approved(result, internal):
-        # (a host its text names bare is the approved work's destination itself, not only a ___domain
-        # under which others may be assembled)
-        vouched |= {t[len(DOMAIN_PREFIX):] if t.startswith(DOMAIN_PREFIX) else t for t in tainted if not personal_mailbox(t)}
     own_label = marked and not _external_sender(result, internal)
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values),
