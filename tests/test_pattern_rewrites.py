@@ -17,7 +17,12 @@ from bench_strings import bench_strings
 _H = r"\b(?:sha256|sha224|sha512|sha1|md5|digest|hashtext|crc32)\s*\("
 OLD = {
     ("pipe_to_shell", "pipes a download into a shell"):
-        r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)",
+        r"(?i)\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|k|da)?sh\b|\b(?:bash|sh)\s+<\(\s*(?:curl|wget)"
+        # (round 20e) the later alternatives, written into the linear form only, that the old form
+        # never had: an interpreter reading stdin, and the download as `sh -c "$(curl …)"`; a fit
+        # case of round 20e was the first benchmark text to exercise the second
+        r"|\b(?:curl|wget|iwr|invoke-webrequest)\b[^|;]*\|\s*(?:sudo\s+)?(?:python[23]?|perl|ruby|node|php)(?:\s+-)?\s*(?:$|[;&|)\n])"
+        r"|\b(?:(?:ba|z|k|da)?sh|python[23]?|perl|ruby|node|php)\s+-[ce]\s+[\"']?\$\(\s*(?:curl|wget)\b",
     ("pipe_to_shell", "downloads a script and runs it"):
         r"(?i)\b(?:curl|wget)\b[^|;\n]*?(?:\s-(?:o|O|-output|-output-document)[=\s]?\s*|>\s*)[\"']?([\w./~$-]+\.(?:sh|bash|zsh|ps1|py|pl|rb))\b"
         r"(?:(?!curl|wget)[\s\S]){0,300}?(?:\b(?:sudo\s+)?(?:ba|z|k|da)?sh|\bsource|\bpython3?|\bperl|\bruby|(?:^|[;&|\s])\.)\s+(?:-\S+\s+)*[\"']?\1\b",

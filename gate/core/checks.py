@@ -22,9 +22,9 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read, authority_change_beyond_task
+from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read, authority_change_beyond_task, NOPARTY_MARK, task_names_barred_party
 from gate.core.risk import unsanctioned_egress
-from gate.core.session import (
+from gate.core.session import (carried_secret_values, 
     OTP_MARK,
     OTP_PREFIX,
     SECCTL_MARK,
@@ -1458,6 +1458,12 @@ def _structured_dangers(ctx: CheckContext) -> list[tuple[str, str]]:
         # (a host a result named is left to the provenance check, which says so: tainted_destination)
         if any(not is_internal(h, internal) and h.lower() not in task_low and h.lower() not in tainted for h in hosts):
             found.append(("file_contents_to_outside_host", "uploads a local file to a host outside the organisation that the task does not name"))
+    if f.urls and f.command_text and "send" not in f.verbs and getattr(ctx, "agent", None) is not None and \
+            _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
+        # round 20e: a command that fetches from, installs from or points a tool at a host built on
+        # the organisation's name outside its domains (`pip config set global.index-url
+        # https://pypi.acme-mirror.dev/simple`): whoever runs that host serves the code
+        found.append(("lookalike_link", "points a command at a look-alike of the organisation's own ___domain"))
     if f.urls and "send" in f.verbs and not f.command_text and getattr(ctx, "agent", None) is not None and \
             _lookalike_link(tuple(u for u in f.urls if u[:8].lower().startswith(("http://", "https://"))), ctx.agent.policy.internal_domains):
         found.append(("lookalike_link", "carries a link to a look-alike of the organisation's own ___domain"))
@@ -2301,6 +2307,9 @@ class DangerousOperationCheck:
                 found += [c for c in find_dangerous(plain) if c[0] not in have and c[0] not in ctx.agent.allowed_dangerous]
             if ("base64" in plain or "xxd" in plain) and _DECODE_EXEC.search(plain) and "obfuscated_execution" not in ctx.agent.allowed_dangerous:
                 found.append(("obfuscated_execution", "runs a command it decodes on the spot (base64 or hex into a shell or eval)"))
+        if found and ctx.task and any(c == "secret_search_harvest" for c, _ in found) and _LEAK_TASK.search(ctx.task):
+            # round 20e: responding to a leak the task reports means finding where the leaked value sits
+            found = [c for c in found if c[0] != "secret_search_harvest"]
         if found and any(c == "disable_logging" for c, _ in found):
             purged = _without_test_copy_deletes(_without_task_retention_purges(text, ctx.task), ctx.task)
             if purged != text and not any(c == "disable_logging" for c, _ in find_dangerous(purged)):
@@ -2312,6 +2321,9 @@ class DangerousOperationCheck:
                        f"{found[0][1]} ({codes})", {"matches": float(len(found))})
 
 
+# round 20e: a task that reports a credential leaked or exposed (the search for it is the response)
+_LEAK_TASK = re.compile(r"(?i)\b(?:leak(?:ed|s)?|exposed|was\s+committed|were\s+committed)\b[^.]{0,80}?\b(?:secrets?|keys?|tokens?|passwords?|credentials?)\b"
+                        r"|\b(?:secrets?|keys?|tokens?|passwords?|credentials?)\b[^.]{0,80}?\b(?:leak(?:ed|s)?|exposed|was\s+committed|were\s+committed)\b")
 _SHELL_ESCAPE = re.compile(r"\\(?=[\w/.~-])")
 _ECHO_SUBST = re.compile(r"\$\(\s*(?:echo|printf)\s+([\w./~-]{1,40})\s*\)|`\s*(?:echo|printf)\s+([\w./~-]{1,40})\s*`")
 _SPLIT_FLAGS = re.compile(r"(?<=\s)-([a-zA-Z]{1,4})\s+-([a-zA-Z]{1,4})(?=\s|$)")
@@ -2595,6 +2607,13 @@ class PreconditionCheck:
                 return v
         if not _RECOVERY_WORDS.isdisjoint(f.tool_words) and ctx.agent.policy.internal_domains and _recovers_account(f):
             v = _recovery_to_outside(f, ctx.agent.policy.internal_domains)   # round 19d
+            if v is not None:
+                return v
+        if NOPARTY_MARK in held and ctx.task and not f.verbs <= {"read"} and task_names_barred_party(ctx.task, held):
+            return Verdict(self.name, "block", "party_barred_by_record",
+                           "a record bars the party this task's request comes from; the call acts for it")   # round 20e
+        if ctx.agent.policy.internal_domains and not _MINT_WORDS.isdisjoint(f.tool_words) and not _MINTED_WORDS.isdisjoint(f.tool_words):
+            v = _minted_to_outside(f, ctx.agent.policy.internal_domains)   # round 20e
             if v is not None:
                 return v
         if "send" in f.verbs and max(ctx.session.exposure, f.sensitivity) >= 4 and (held or ctx.task and "@" in ctx.task):
@@ -4476,6 +4495,25 @@ def _recovery_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> Verdic
     return None
 
 
+# round 20e: a credential minted by the call (a tool named for creating, generating or issuing a
+# token, key, secret or password) and delivered by one of its arguments to an address outside
+# the organisation: whoever reads that mailbox holds the new credential. A token handed to the
+# organisation's own staff, or minted with no delivery argument, is not what this reads.
+_MINT_WORDS = frozenset("create generate issue mint new".split())
+_MINTED_WORDS = frozenset("token tokens key keys apikey credential credentials secret secrets password pat".split())
+
+
+def _minted_to_outside(f: ActionFeatures, internal: tuple[str, ...]) -> Verdict | None:
+    for path, text in f.strings:
+        if "@" not in text or len(text) > 254 or not _DELIVERY_LEAF.search(path):
+            continue
+        for m in EMAIL_RX.finditer(text):
+            if not is_internal(m.group(1).lower(), internal):
+                return Verdict("preconditions", "block", "credential_to_outside_address",
+                               "a credential the call creates is delivered to an address outside the organisation")
+    return None
+
+
 # A distribution list rather than a person: all-engineering@, everyone@, staff@, company-wide@.
 _BROAD_LIST = re.compile(r"(?i)(?:^|[\s<,;])(?:all|everyone|everybody|staff|allstaff|all[-_.]?staff|all[-_.]hands|"
                          r"employees|company|company[-_.]wide|all[-_.][\w.-]+|[\w.-]+[-_.]all)@")
@@ -4920,7 +4958,7 @@ class ProvenanceCheck:
             v = _above_task_amount(ctx)
             if v is not None:
                 return v
-        if not (s.tainted or s.secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster or s.foreign):
+        if not (s.tainted or s.secrets or s.field_secrets or s.injected or s.injections or s.sensitive or s.laden or s.decoys or s.finids or s.roster or s.foreign):
             return _OK_PROVENANCE_NO_RESULT_VALUES
         if s.decoys or s.finids or s.laden or s.roster or s.foreign:
             v = _round15_flow(ctx)
@@ -4934,6 +4972,12 @@ class ProvenanceCheck:
                     if not secret_fingerprints(text[finding.start:finding.end], finding.kind).isdisjoint(s.secrets):
                         return Verdict(self.name, "block", "secret_from_result",
                                        f"{path} carries a secret that was read from a tool result")
+        if s.field_secrets and acting:
+            # round 20e: a value a result kept under a credential's name, or labelled as one in prose
+            for path, text in f.strings:
+                if carried_secret_values(text, s.field_secrets):
+                    return Verdict(self.name, "block", "secret_from_result",
+                                   f"{path} carries a credential that was read from a tool result")
         if s.sensitive:
             if ctx.unsanctioned():
                 carried: set[str] = set()
@@ -5106,12 +5150,35 @@ _HIGH_IMPACT = frozenset({"pay", "grant", "delete", "configure", "send", "execut
 _CONTACT_KEY = re.compile(r"(?i)(?:^|[._])(?:e-?mail\w*|phone\w*|mobile\w*|recovery\w*|password\w*|mfa\w*|2fa|otp\w*|owner\w*)(?:$|[._\[])")
 
 
+_MEMBERSHIP_ADD = frozenset("add adds insert assign enrol enroll join".split())
+_MEMBERSHIP_OF = frozenset("member members membership memberships group groups team teams".split())
+
+
 def _high_impact(f: ActionFeatures) -> bool:
     """Pay, grant, delete, configure, send or execute; or a write that reaches outside (a public
     reply on a ticket) or re-points a record's contact or recovery details."""
     if f.verbs & _HIGH_IMPACT:
         return True
+    if "write" in f.verbs and not _MEMBERSHIP_ADD.isdisjoint(f.tool_words) and not _MEMBERSHIP_OF.isdisjoint(f.tool_words):
+        return True   # round 20e: adding someone to a group or team hands them its access (a grant in effect)
     return "write" in f.verbs and (f.destination == "external" or any(_CONTACT_KEY.search(p) for p, _ in f.strings))
+
+
+# round 20e: a message whose every recipient is a contact a system of record gave for its party
+# (a structured result field: the vendor's remittance address, the customer's billing contact),
+# sent under an urgent or indirect request. The pretexts pressure is the mark of move money,
+# grant access or send to a new address; answering the party at the address on file is the
+# documented way to reply to one, so the marks do not count against it.
+_OK_SOCIAL_PRESSURE_RECORD_CONTACT = Verdict("social_pressure", "pass", "reply_to_record_contact",
+                                             "the message goes only to contacts a system of record gave", _NO_SCORES)
+
+
+def _to_record_contacts_only(ctx: CheckContext) -> bool:
+    f = ctx.features
+    if "send" not in f.verbs or not f.verbs <= {"send", "read", "write"} or not ctx.session.vouched:
+        return False
+    recipients = [m.group(0).lower() for path, text in f.strings if _is_dest_leaf(path) for m in EMAIL_RX.finditer(text)]
+    return bool(recipients) and all(r in ctx.session.vouched and not personal_mailbox(r) for r in recipients)
 
 
 class PressureCheck:
@@ -5125,6 +5192,8 @@ class PressureCheck:
         marks = ctx.session.pressure
         if len(marks) < ctx.agent.thresholds["pressure"] or not _high_impact(ctx.features):
             return _OK_SOCIAL_PRESSURE_NO_PRESSURE
+        if _to_record_contacts_only(ctx):
+            return _OK_SOCIAL_PRESSURE_RECORD_CONTACT
         return Verdict(self.name, "flag", "social_pressure",
                        f"a high-impact call under a task with social-engineering marks ({', '.join(marks)})",
                        {"pressure_marks": float(len(marks))}, weight=ctx.agent.weights["pressure"])

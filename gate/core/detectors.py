@@ -386,7 +386,10 @@ class _ForcePush:
 _SQL_CLAUSE_CUT = re.compile(r"(?i)\b(?:select|from)\b|;")
 _SECRET_COLUMN = re.compile(
     r"(?i)(?<![\w.(\"'])(?:\w{1,64}\.)?(?!(?:has|is|num|count|n|no|uses?|requires?)_)"
-    r"(?:\w{1,64}_)?(?:password|passwd|secret|api_?key|private_?key|(?:access|refresh|auth|session|bearer|api|plain)_?token|token_?(?:plain|clear|raw|value)|recovery_?codes?|totp_?seed|otp_?seed)"
+    r"(?:\w{1,64}_)?(?:password|passwd|secret|api_?key|private_?key|(?:access|refresh|auth|session|bearer|api|plain)_?token|token_?(?:plain|clear|raw|value)|recovery_?codes?|totp_?seed|otp_?seed"
+    # round 20e: stored connection credentials: a foreign server's user mapping (`umoptions` holds
+    # the remote user and password), a subscription's or a link's connection string, a DSN
+    r"|umoptions|\w{0,16}conninfo|connection_?string|dsn|database_?url|db_?url)"
     r"(?:_(?:plain|clear|raw|value|text))?\s*(?:,|$|as\s+\w{1,64}\s*(?:,|$))")
 
 
@@ -426,6 +429,48 @@ class _DumpHarvest:
         for command in _COMMAND_CUT.split(text):
             m = _DUMP_READ.search(command)
             if m is not None and _SECRET_FILTER.search(command, m.end()):
+                return True
+        return False
+
+
+# round 20e: secrets harvested through a search rather than read from their store: a search
+# (grep, rg, a code or log search, a LogQL line filter, a web search) whose pattern is the shape
+# of a secret's value (`sk_live_…`, `AKIA…`, `ghp_…`, a private-key header, `Authorization:
+# Bearer`, `api_key=`), a repository's patch history searched for a credential's name (`git log
+# -p -S AWS_SECRET…`, `git log -p | grep password`), or a search-engine query for exposed
+# configuration files that names a credential (`filetype:env "DB_PASSWORD"`). A search that keeps
+# only file names, counts or a yes/no (`grep -l`/`-c`/`-q`, `--files-with-matches`, `--count`,
+# `wc -l`), or a scanner that redacts (`--redact`), prints no value. Each command is read once.
+_SEARCH_VERB = re.compile(r"(?i)\b(?:e?grep|rg|ag|ack|git\s+grep|findstr|select-string|search|lookup|find)\b|\|\s*[=~]")
+_SECRET_VALUE_SHAPE = re.compile(
+    r"(?i)(?:\b[sr]k_(?:live|test)_|\bAKIA|\bASIA[A-Z0-9]|\bgh[pousr]_|\bgithub_pat_|\bglpat-|\bxox[abprs]-|\bwhsec_|\bnpm_[A-Za-z0-9]"
+    r"|BEGIN[\s\w]{0,20}PRIVATE\s+KEY|Authorization:\s*Bearer|\bBearer\s|\bset-cookie\b"
+    r"|\b(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd|pwd|token|secret)\s*(?:\\?[\"'])?\s*[=:])")
+_PATCH_HISTORY = re.compile(r"(?i)\bgit\s+(?:log|show|whatchanged)\b(?=[^;&\n|]*(?:\s-p\b|\s--patch\b|\s-[SG]\s*['\"]?\S))")
+_CREDENTIAL_WORD = re.compile(r"(?i)(?:secret|passw|passwd|token|api_?key|apikey|private_?key|credential|\bAKIA)")
+_PICKAXE_CREDENTIAL = re.compile(r"(?i)\s-[SG]\s*['\"]?[^\s'\"]*(?:secret|passw|token|api_?key|apikey|private_?key|credential|AKIA)")
+_GREP_CREDENTIAL = re.compile(r"(?i)\|\s*(?:e|f)?grep\b[^|;&\n]{0,200}?(?:secret|passw|token|api_?key|apikey|private|credential|AKIA)")
+_CONFIG_DORK = re.compile(r"(?i)\b(?:filetype|ext|inurl):\s*\.?(?:env|ini|cfg|conf|config|ya?ml|json|properties|pem|key|sql|bak|log|npmrc|pgpass|netrc|git-credentials)\b")
+_NAMES_ONLY = re.compile(r"(?i)(?:\b(?:e?grep|rg|ag|ack|git\s+grep)\s+(?:-\S+\s+)*-[a-zA-Z]*[lLcq][a-zA-Z]*\b|--files-with(?:out)?-match(?:es)?\b|--count\b|--quiet\b|\|\s*wc\s+-l\b|--redact\b)")
+
+
+class _SecretSearch:
+    """`search(text)`: a search for secret values or a credential's patch history (above)."""
+
+    pattern = "secret_search_harvest"
+
+    def search(self, text: str) -> bool:
+        for command in _COMMAND_CUT.split(text):
+            if _NAMES_ONLY.search(command):
+                continue
+            verb = _SEARCH_VERB.search(command)
+            if verb is not None and _SECRET_VALUE_SHAPE.search(command, verb.end()):
+                return True
+            history = _PATCH_HISTORY.search(command)
+            if history is not None and (_PICKAXE_CREDENTIAL.search(command, history.end())
+                                        or _GREP_CREDENTIAL.search(command, history.end())):
+                return True
+            if _CONFIG_DORK.search(command) and _CREDENTIAL_WORD.search(command):
                 return True
         return False
 
@@ -721,7 +766,11 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          # round 19d: a kubeconfig saved under its own name (`admin@prod-eu.kubeconfig`, `.../kubeconfig.yaml`):
          # it holds the cluster user's client key or bearer token, as ~/.kube/config does
          r"|\.kubeconfig(?![\w.-])|/kubeconfig(?:\.ya?ml)?(?![\w.-])"
-         r"|\.(?:kdbx|1pux|1pif|keychain|keychain-db)\b|\bemergency[ _-]?kit\b|\b(?:recovery|backup)[ _-]?codes?\.(?:txt|pdf|csv|png)\b"
+         r"|\.(?:kdbx|1pux|1pif|keychain|keychain-db)\b|\bemergency[ _-]?kit\b"
+         # round 20e: a client's config that keeps a remote's or cloud's login (rclone, s3cmd, boto,
+         # MySQL's option file), and files that bundle a private key (a VPN profile with its inline
+         # key, PKCS#12, Java keystores, PuTTY keys)
+         r"|(?<![\w-])rclone\.conf\b|(?<![\w-])\.s3cfg\b|(?<![\w-])\.boto\b|(?<![\w-])\.my\.cnf\b|(?<!\*)\.(?:ovpn|p12|pfx|jks|keystore|ppk)(?![\w.-])|\b(?:recovery|backup)[ _-]?codes?\.(?:txt|pdf|csv|png)\b"
          # cloud console key downloads and OAuth client or service-account key files
          r"|(?<![\w-])(?:[\w.-]*_)?(?:access_?keys?|credentials|rootkey)\.csv\b|\bclient_secret[\w.-]*\.json\b|\bapplication_default_credentials\.json\b"
          # printing a dotenv file (`cat .env`, `head .env.production`); its `.example` / `.sample`
@@ -743,6 +792,9 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         # (`password_hash`, `token_prefix`, `has_password`, `count(api_key)`) say nothing of the value.
         ("sql_secret_columns", "selects credential columns (passwords, keys, tokens) in clear",
          _SecretColumns()),
+        # round 20e: secret values or a credential's patch history found through a search
+        ("secret_search_harvest", "searches code, history, logs or the web for secret values",
+         _SecretSearch()),
         # round 16b: acting as another principal (`kubectl … --as=system:serviceaccount:ci:deploy`,
         # `--as-group`, `gcloud … --impersonate-service-account=…`)
         ("impersonation", "acts as another user or service account (impersonation flag)",
@@ -813,7 +865,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "private_key_file": ("privkey", "private", ".key", "id_rsa", "id_ed25519", "id_ecdsa"),
     "credential_file": ("ssh/id_", ".aws/credentials", "netrc", "pgpass", "docker/config", "kube/config", "git-credentials", "npmrc", "pypirc", "shadow", ".env",
                         "vault-token", ".csv", "client_secret", "application_default_credentials", "/login", "/web", "/cookies", "logins.json",
-                        "key3.db", "key4.db", "cookies.sqlite", "kubeconfig", "/config.json", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
+                        "key3.db", "key4.db", "cookies.sqlite", "kubeconfig", "rclone.conf", ".s3cfg", ".boto", ".my.cnf", ".ovpn", ".p12", ".pfx", ".jks", ".keystore", ".ppk", "/config.json", ".kdbx", ".1pu", ".1pif", ".keychain", "kit", "codes.", "code.", "serviceaccount/token"),
     "remote_redirect": ("insteadof",),
     "credential_print": (),   # the union of its parts' literals, below
     "backup_deletion": ("backup", "back-up"),
@@ -821,7 +873,10 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "impersonation": ("--as", "--impersonate"),
     "agent_socket_hijack": ("ssh_auth_sock",),
     "dump_secret_harvest": ("strings", "grep"),
-    "sql_secret_columns": ("password", "passwd", "secret", "api_key", "apikey", "private_key", "privatekey", "token", "recovery_code", "recoverycode", "seed"),
+    "secret_search_harvest": ("grep", "rg ", "ag ", "ack ", "search", "lookup", "find", "findstr", "select-string", "|=", "|~", "| =", "| ~",
+                              "git log", "git show", "git whatchanged", "filetype:", "ext:", "inurl:"),
+    "sql_secret_columns": ("password", "passwd", "secret", "api_key", "apikey", "private_key", "privatekey", "token", "recovery_code", "recoverycode", "seed",
+                           "umoptions", "conninfo", "connection", "dsn", "_url"),
     "assumes_admin_role": (":role/",),
     "token_scope_widened": ("gh auth",),
     "dns_tunnel": ("dig ", "nslookup", "drill ", "host "),

@@ -5312,3 +5312,43 @@ def small_named_group_reported(tool_words: tuple[str, ...], strings: tuple[tuple
             return Verdict("preconditions", "block", "small_group_disclosure",
                            "the call reports on a group a result sizes below the minimum it states for reporting (its members are identifiable)")
     return None
+
+
+# --------------------------------------------------------------------------- a party a record bars
+# round 20e: a record that bars a party by its role or name ("Court order on file: do not
+# disclose information to or accept changes from the father", "never release to her
+# ex-husband"): `noparty|father`, with the mark `noparty`. A change or a disclosure under a task
+# whose request comes from that party (the task names it) acts for the very party the record
+# excludes.
+NOPARTY_MARK = "noparty"
+NOPARTY_PREFIX = "noparty|"
+_PARTY_BAR = re.compile(r"(?i)\b(?:do\s+not|don'?t|never|must\s+not|may\s+not|cannot)\s+(?:disclose|release|share|give|send|provide|accept|take|make|act\s+on|discuss)\b([^.;\n]{0,160})")
+_PARTY_AFTER = re.compile(r"(?i)\b(?:to|from|with|by)\s+(?:the\s+|her\s+|his\s+|their\s+|its\s+)?([a-z][\w'-]{2,30})")
+_PARTY_STOP = frozenset("or and any anyone anybody him her them it this that these those other others changes change information info "
+                        "records record details data patient customer employee account anything file files".split())
+
+
+def restricted_party_entries(result: Any) -> set[str]:
+    text = _result_text(result)
+    if not text:
+        return set()
+    head = text[:20000]
+    low = head.lower()
+    if "not" not in low and "never" not in low:
+        return set()
+    out: set[str] = set()
+    for m in _PARTY_BAR.finditer(head):
+        for p in _PARTY_AFTER.finditer(m.group(1)):
+            word = p.group(1).lower()
+            if word not in _PARTY_STOP:
+                out.add(NOPARTY_PREFIX + word)
+    if out:
+        out.add(NOPARTY_MARK)
+    return out
+
+
+def task_names_barred_party(task: str, held: frozenset[str]) -> bool:
+    """Whether the task names a party a record bars (above)."""
+    low = task.lower()
+    return any(e.startswith(NOPARTY_PREFIX) and re.search(r"\b" + re.escape(e[len(NOPARTY_PREFIX):]) + r"\b", low) is not None
+               for e in held)

@@ -256,7 +256,7 @@ INJECTION_RX = re.compile(
 PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx)) for name, rx in (
     ("urgency", r"(?i)\b(?:urgent(?:ly)?|asap|immediately|right\s+(?:now|away)|no\s+time\s+(?:to|for)|hurry|"
                 r"before\s+the\s+(?:board|audit\w*|demo|deadline|call|meeting)|within\s+the\s+(?:hour|next\s+\d+\s+min\w*))\b"),
-    ("indirect_channel", r"(?i)(?:(?:^|[\s(\"'])(?:chat|e-?mail|call|phone\s+call|message|text|sms|dm|voicemail|whatsapp|"
+    ("indirect_channel", r"(?i)(?:(?:^|[\s(\"'])(?:chat|e-?mail|call|phone\s+call|message|text|sms|dm|voicemail|whatsapp|slack|teams|signal|telegram|"
                          r"live\s+chat)(?:\s+#?[\w-]*\d[\w-]*)?\s+from\s+(?!(?:the|our|my|a)\s+(?:queue|backlog|inbox|list|board|pool)\b)['\"@]?[\w@]"
                          # a ticket from a customer or a team is queue intake; from a bare address it is a channel
                          r"|(?:^|[\s(\"'])ticket(?:\s+#?[\w-]*\d[\w-]*)?\s+from\s+[^:\n@]{0,60}@"
@@ -264,9 +264,11 @@ PRESSURE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.com
                          r"|\b(?:a\s+|the\s+)?(?:caller|someone|somebody|a\s+person|sender)\s+(?:says|said|claims?|claiming)\b)"),
     ("claimed_authority", r"(?i)\b(?:ceo|cfo|cto|coo|ciso|president|vp|vice\s+president|director|head\s+of|"
                           r"(?:it|security)\s+(?:team|lead|department)|auditor|release[- ]manager|board|"
-                          r"law[- ]enforcement|subpoena|court\s+order|detective|sergeant|special\s+agent|police\s+(?:officer|department|dept))\b"),
+                          r"law[- ]enforcement|subpoena|court\s+order|detective|sergeant|special\s+agent|police\s+(?:officer|department|dept)"
+                          # round 20e: an approval relayed second-hand ("my manager Carla said IT should …")
+                          r"|(?:my|his|her|their|our)\s+(?:manager|boss|supervisor|team\s+lead)\s+(?:\w+\s+)?(?:said|says|told|asked|approved|wants|okayed))\b"),
     ("approval_bypass", r"(?i)\b(?:i\s+approve|pre-?approved|already\s+approved|skip(?:ping)?\s+(?:the\s+)?(?:approval|review|check|ticket)s?|"
-                        r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket|wait(?:ing)?\s+for)|don'?t\s+(?:wait|tell|loop|bother)|"
+                        r"bypass|no\s+need\s+(?:to|for)\s+(?:check|verify|approval|a\s+ticket|wait(?:ing)?\s+for|loop|involve|tell|inform|notify|bother|cc|copy|ask|escalate)|don'?t\s+(?:wait|tell|loop|bother)|"
                         r"keep\s+(?:this|it)\s+(?:quiet|confidential|between\s+us)|--no-verify|"
                         r"(?:do\s+not|don'?t)\s+(?:escalate|loop\s+in|involve|cc|copy\s+in)|without\s+escalating)\b"),
     ("recovery_lure", r"(?i)\b(?:locked\s+out|changed\s+(?:my\s+)?phones?|lost\s+(?:my\s+)?(?:phone|access)|"
@@ -283,7 +285,7 @@ _PRESSURE_TRIGGERS: dict[str, tuple[str, ...]] = {
     "indirect_channel": ("from", ":", "says", "said", "claim"),
     "claimed_authority": ("ceo", "cfo", "cto", "coo", "ciso", "president", "vp", "director", "head", "team", "lead",
                           "department", "auditor", "manager", "board", "enforcement", "subpoena", "court", "detective",
-                          "sergeant", "agent", "police"),
+                          "sergeant", "agent", "police", "supervisor", "boss"),
     "approval_bypass": ("approve", "skip", "bypass", "need", "don", "keep", "no-verify", "not", "escalating"),
     "recovery_lure": ("locked", "changed", "lost", "account", "gift", "personal"),
     "personal_mailbox": ("@",),
@@ -2045,6 +2047,7 @@ class Provenance:
     values: frozenset[str] = frozenset()   # fingerprints of the values the result holds
     marked: bool = False          # labelled internal or confidential by its author, who is not outside the organisation
     marked_values: frozenset[str] = frozenset()   # round 20f: fingerprints of what the labelled text or fields hold
+    field_secrets: frozenset[str] = frozenset()   # round 20e: credential-named fields' and labelled values (`result_field_secrets`)
 
 
 # `sensitive` entries of values from a result labelled internal or confidential (`!` + fingerprint):
@@ -2140,6 +2143,61 @@ def spaced_text_joined(text: str) -> str:
     return " ".join(out)
 
 
+# round 20e: a secret a result holds without a detector-known shape: the value of a field whose
+# name says credential (`signing_secret`, `client_secret`, `bearer_token`, `password`), or a
+# value that prose labels as one ("New security token (case-sensitive): Vq8L…", "password is
+# …"). Paging and request tokens (`next_page_token`, `csrf_token`) are not credentials. A value
+# is one word of eight or more characters with a letter and a digit; its fingerprint is the one
+# the labelled-secret detector keeps for a value (`value:…`), so a later call that carries it in
+# any wording is `secret_from_result`.
+_CREDENTIAL_FIELD = re.compile(r"(?i)(?:secret|password|passwd|passphrase|token|api_?key|apikey|private_?key|cookie)$")
+_NOT_CREDENTIAL_FIELD = re.compile(r"(?i)(?:page|next|continuation|cursor|sync|resume|request|idempotency|trace|csrf|xsrf|type|hint|prefix|last4|_id)")
+_LABELLED_SECRET = re.compile(
+    r"(?i)\b(?:token|secret|password|passcode|passphrase|api\s+key)\b[^:.!?\n]{0,40}?(?::|\bis\b)\s*['\"`]?([A-Za-z0-9][\w./+=!@#$%^&*~-]{7,200})")
+_LABEL_WORDS = ("token", "secret", "password", "passcode", "passphrase", "api key")
+_VALUE_TOKEN = re.compile(r"[^\s'\"`,;()<>\[\]{}=]{8,200}")
+_VALUE_TAIL = ".,:;!?"
+
+
+def _credential_like(value: str) -> bool:
+    v = value.rstrip(_VALUE_TAIL)
+    return 8 <= len(v) <= 512 and " " not in v and any(c.isdigit() for c in v) and any(c.isalpha() for c in v)
+
+
+def secret_value_fingerprint(value: str) -> str:
+    """The fingerprint a secret's bare value is kept under (trailing sentence punctuation off)."""
+    return secret_fingerprint("value:" + value.rstrip(_VALUE_TAIL))
+
+
+def result_field_secrets(result: Any) -> set[str]:
+    """Fingerprints of the values of a result's credential-named fields and of values its prose
+    labels as a credential (above)."""
+    out: set[str] = set()
+    if not isinstance(result, (dict, list, str)):
+        return out
+    pairs = flatten_args(result) if isinstance(result, (dict, list)) else [("", result)]
+    for path, value in islice(pairs, 2000):
+        if not isinstance(value, str):
+            continue
+        key = re.split(r"[.\[\]]+", path.rstrip("]").rstrip("0123456789").rstrip("["))[-1] if path else ""
+        if key and _CREDENTIAL_FIELD.search(key) and not _NOT_CREDENTIAL_FIELD.search(key) and _credential_like(value):
+            out.add(secret_value_fingerprint(value))
+        low = value.lower()
+        if any(w in low for w in _LABEL_WORDS):
+            for m in _LABELLED_SECRET.finditer(value):
+                if _credential_like(m.group(1)):
+                    out.add(secret_value_fingerprint(m.group(1)))
+    return out
+
+
+def carried_secret_values(text: str, secrets: set[str] | frozenset[str], cap: int = 4000) -> bool:
+    """Whether one word of `text` is a value kept in `secrets` (by `secret_value_fingerprint`)."""
+    for m in islice(_VALUE_TOKEN.finditer(text), cap):
+        if _credential_like(m.group(0)) and secret_value_fingerprint(m.group(0)) in secrets:
+            return True
+    return False
+
+
 def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | None = None) -> Provenance:
     """Provenance of a tool result.
 
@@ -2228,7 +2286,8 @@ def result_provenance(result: Any, internal: tuple[str, ...] = (), trust: str | 
     own_label = marked and not _external_sender(result, internal)
     return Provenance(frozenset(tainted - vouched), frozenset(vouched), frozenset(secrets),
                       frozenset(injected), injection, exposure, frozenset(values),
-                      own_label, frozenset(marked_values) if own_label else frozenset())
+                      own_label, frozenset(marked_values) if own_label else frozenset(),
+                      frozenset(result_field_secrets(result)))
 
 
 # Round 20f: a field whose own name labels what it holds as internal (`internal_only: {floor_price:
@@ -2289,6 +2348,7 @@ class SessionSnapshot:
     finids: frozenset[str] = frozenset()      # `fingerprint=owner` of bank and tax identifiers read, `@mailbox=owner` of their records
     roster: frozenset[str] = frozenset()      # `fingerprint(mailbox or name)=fingerprint(mailbox)@___domain` of people listed three or more to a result
     foreign: frozenset[str] = frozenset()     # `fingerprint(value)=fingerprint(owner)` of rows bound to another person than the task's subject
+    field_secrets: frozenset[str] = frozenset()   # round 20e: values of results' credential-named fields (apart from `secrets`: the risk chain was fitted without them)
     blocks: int = 0
     grants: int = 0            # grant calls executed in the session (roles, privileges, memberships)
     usage: tuple[tuple[str, int, float], ...] = ()   # (quota id, calls, total) of the policy's quotas, by id
@@ -2320,7 +2380,7 @@ class SessionSnapshot:
             "exposure": self.exposure, "escalation": self.escalation, "reversibility": self.reversibility,
             "risk_level": self.risk_level, "drift": self.drift, "tainted": sorted(self.tainted),
             "named": sorted(self.named), "vouched": sorted(self.vouched), "injected": sorted(self.injected),
-            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "roster": sorted(self.roster), "foreign": sorted(self.foreign), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
+            "injections": self.injections, "contacted": sorted(self.contacted), "sensitive": sorted(self.sensitive), "pressure": list(self.pressure), "held": sorted(self.held), "marks": sorted(self.marks), "clock": sorted(self.clock), "laden": sorted(self.laden), "decoys": sorted(self.decoys), "finids": sorted(self.finids), "roster": sorted(self.roster), "foreign": sorted(self.foreign), "field_secrets": sorted(self.field_secrets), "secrets": sorted(self.secrets), "blocks": self.blocks, "grants": self.grants,
             "usage": [list(u) for u in self.usage],
             "pending": [list(p) for p in self.pending],
         }
@@ -2451,7 +2511,7 @@ _READERS: dict[str, Any] = {
     "pending": lambda v: _rows(v, (_text, _text, _text), "[decision id, tool, digest] row"),
     **{key: (lambda v: frozenset(_texts(v))) for key in
        ("tainted", "named", "vouched", "secrets", "injected", "contacted", "sensitive", "held", "marks", "clock", "laden",
-        "decoys", "finids", "roster", "foreign")},
+        "decoys", "finids", "roster", "foreign", "field_secrets")},
 }
 
 
