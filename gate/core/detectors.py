@@ -704,7 +704,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"(?i)(?=[gcakshdvnpyilmtbxoj\n])(?:\bgit\s+credential(?:-\w+)?\s+(?:fill|get)\b|\bgit\s+config\b[^;|&\n]*--get\S*\s+credential\.\S*(?:password|token)"
          r"|\bgh\s+auth\s+token\b|\bgh\s+auth\s+status\b[^;|&\n]*(?:--show-token|-t\b)|\bgcloud\s+auth\s+(?:application-default\s+)?print-(?:access|identity)-token\b"
          r"|\bget-login-password\b|\bget-authorization-token\b|\bconfigure\s+get\s+\S*(?:secret|token|password)"
-         r"|\baz\s+account\s+get-access-token\b|\bkubectl\s+config\s+view\b[^;|&\n]*--raw\b|\bsecurity\s+find-(?:generic|internet)-password\b[^;|&\n]*\s-[wg]\b"
+         r"|\baz\s+account\s+get-access-token\b|\bkubectl\s+config\s+view\b[^;|&\n]*--raw\b|\bsecurity\s+find-(?:generic|internet)-password\b[^;|&\n]*\s-[a-zA-Z]*[wg][a-zA-Z]*\b"
          r"|\bheroku\s+auth:token\b|\bdocker-credential-\S+\s+get\b|\bvault\s+print\s+token\b"
          # a package manager's stored registry token (`npm config get //registry.npmjs.org/:_authToken`)
          r"|\b(?:npm|pnpm|yarn|pip|pip3|poetry|conda)\s+config\s+get\s+(?:(?!config\s+get\b)[^;|&\n])*?(?:auth|token|password|secret)"
@@ -747,7 +747,10 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"|sed\s+(?:-\w+\s+)*['\"]s([/|#])=\.\*\1\1g?['\"]|awk\s+-F\s*['\"]?=['\"]?\s+['\"]\{\s*print\s+\$1\s*;?\s*\}['\"]"
          r"|grep\s+-\w*[qc]\w*\s))"
          # a running container's environment (`docker inspect --format '{{.Config.Env}}'`)
-         r"|\b(?:docker|podman)\s+(?:container\s+)?inspect\b(?:(?!\binspect\b)[^;|&\n])*?\.Config\.Env\b)"),
+         r"|\b(?:docker|podman)\s+(?:container\s+)?inspect\b(?:(?!\binspect\b)[^;|&\n])*?\.Config\.Env\b"
+         # round 20e (check half): ... unless a filter keeps only the names (`| jq -r '.[] | split("=")[0]'`, `| cut -d= -f1`)
+         r"(?![^;&\n]*?\|\s*(?:jq\s+(?:-\w+\s+)*['\"]?[^;&\n]{0,80}?split\(\s*\\?['\"]?=\\?['\"]?\s*\)\s*\[\s*0\s*\]"
+         r"|cut\s+(?:-d\s*['\"]?=['\"]?\s+-f\s*1|-f\s*1\s+-d\s*['\"]?=['\"]?)(?![\d,-])|awk\s+-F\s*['\"]?=['\"]?\s+['\"]\{\s*print\s+\$1\s*;?\s*\}['\"])))"),
         # (4) the shell's environment (`env`, `printenv`, `export -p`, `kubectl exec pod -- env`)
         ("credential_print", "prints a stored credential, a fresh access token or the whole environment",
          r"(?i)(?=[edpko;&|\n])(?:\bexport\s+-p\b|\bdeclare\s+-x\s*(?:$|[|>;&])|\bprintenv\s*(?:$|[|>;&])|(?:^|[;&|]\s*|\n)env\s*(?:$|[|>;&])"
