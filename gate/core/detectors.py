@@ -446,12 +446,13 @@ _SECRET_VALUE_SHAPE = re.compile(
     r"(?i)(?:\b[sr]k_(?:live|test)_|\bAKIA|\bASIA[A-Z0-9]|\bgh[pousr]_|\bgithub_pat_|\bglpat-|\bxox[abprs]-|\bwhsec_|\bnpm_[A-Za-z0-9]"
     r"|BEGIN[\s\w]{0,20}PRIVATE\s+KEY|Authorization:\s*Bearer|\bBearer\s|\bset-cookie\b"
     r"|\b(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd|pwd|token|secret)\s*(?:\\?[\"'])?\s*[=:])")
-_PATCH_HISTORY = re.compile(r"(?i)\bgit\s+(?:log|show|whatchanged)\b(?=[^;&\n|]*(?:\s-p\b|\s--patch\b|\s-[SG]\s*['\"]?\S))")
+_PATCH_HISTORY = re.compile(r"(?i)\bgit\s+(?:log|show|whatchanged)\b")
+_PATCH_FLAG = re.compile(r"(?i)\s(?:-p|--patch)\b|\s-[SG]\s*['\"]?\S")
 _CREDENTIAL_WORD = re.compile(r"(?i)(?:secret|passw|passwd|token|api_?key|apikey|private_?key|credential|\bAKIA)")
 _PICKAXE_CREDENTIAL = re.compile(r"(?i)\s-[SG]\s*['\"]?[^\s'\"]*(?:secret|passw|token|api_?key|apikey|private_?key|credential|AKIA)")
 _GREP_CREDENTIAL = re.compile(r"(?i)\|\s*(?:e|f)?grep\b[^|;&\n]{0,200}?(?:secret|passw|token|api_?key|apikey|private|credential|AKIA)")
 _CONFIG_DORK = re.compile(r"(?i)\b(?:filetype|ext|inurl):\s*\.?(?:env|ini|cfg|conf|config|ya?ml|json|properties|pem|key|sql|bak|log|npmrc|pgpass|netrc|git-credentials)\b")
-_NAMES_ONLY = re.compile(r"(?i)(?:\b(?:e?grep|rg|ag|ack|git\s+grep)\s+(?:-\S+\s+)*-[a-zA-Z]*[lLcq][a-zA-Z]*\b|--files-with(?:out)?-match(?:es)?\b|--count\b|--quiet\b|\|\s*wc\s+-l\b|--redact\b)")
+_NAMES_ONLY = re.compile(r"(?i)(?:\b(?:e?grep|rg|ag|ack|git\s+grep)\s+(?:-\S{1,40}\s+){0,12}-[a-zA-Z]{0,12}[lLcq][a-zA-Z]{0,12}\b|--files-with(?:out)?-match(?:es)?\b|--count\b|--quiet\b|\|\s*wc\s+-l\b|--redact\b)")
 
 
 class _SecretSearch:
@@ -467,6 +468,10 @@ class _SecretSearch:
             if verb is not None and _SECRET_VALUE_SHAPE.search(command, verb.end()):
                 return True
             history = _PATCH_HISTORY.search(command)
+            if history is not None:
+                # (the first history command of a piece; its flags and filters are read once from there)
+                patch = _PATCH_FLAG.search(command, history.end())
+                history = history if patch is not None and "|" not in command[history.end():patch.start()] else None
             if history is not None and (_PICKAXE_CREDENTIAL.search(command, history.end())
                                         or _GREP_CREDENTIAL.search(command, history.end())):
                 return True
