@@ -2295,10 +2295,6 @@ class DangerousOperationCheck:
             parts = [" ".join(f.tool_words) + " " + (f.strings[0][1] if f.strings else "")]
             if len(f.strings) > 1:
                 parts.extend(t for _, t in f.strings[1:])
-            if f.command_text and len(f.strings) > 1 and f.strings[0][1] != f.command_text:
-                # round 20e (check half): the tool's name also leads its command argument when another
-                # argument comes first (`kubectl` with context "prod-eu" and args "config view --raw")
-                parts.append(" ".join(f.tool_words) + " " + f.command_text)
             if f.scalars:
                 parts.extend(f"{p}={v}" for p, v in f.scalars)
             text = "\n".join(parts)
