@@ -230,6 +230,7 @@ DANGER_CASES = [
     ("row_security_removed", "ALTER TABLE orders DISABLE ROW LEVEL SECURITY", "ALTER TABLE orders ENABLE ROW LEVEL SECURITY"),
     ("api_admin_grant", "gh api -X PUT repos/o/r/collaborators/ci-bot -f permission=admin",
      "gh api -X PUT repos/o/r/collaborators/ci-bot -f permission=push"),
+    ("secret_search_harvest", "grep -rn 'xoxb-' config/ deploy/", "grep -rln 'xoxb-' config/ deploy/"),
 ]
 
 
