@@ -22,7 +22,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
-from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read, authority_change_beyond_task, NOPARTY_MARK, task_names_barred_party
+from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read, authority_change_beyond_task, NOPARTY_MARK, task_names_barred_party, RETOBJ_MARK, retained_object_deleted, UNREV_MARK, acts_before_review, contact_bypassed, PCTC_PREFIX, address_in_url
 from gate.core.risk import unsanctioned_egress
 from gate.core.session import (carried_secret_values, 
     OTP_MARK,
@@ -2524,6 +2524,12 @@ _GRANTEE_KEY = re.compile(r"(?i)^(?:user|users|member|members|principal|grantee|
 _AUTOMATION_WORDS = frozenset("agent bot svc service automation assistant ai robot".split())
 
 
+def _adds_member(tool_words: tuple[str, ...]) -> bool:
+    """Round 20c: a tool that adds a member to a group or team grants what the group holds, even
+    when its name has no grant word (`gws_group_add_member`, `add_team_members`)."""
+    return "add" in tool_words and not {"member", "members", "group", "groups"}.isdisjoint(tool_words)
+
+
 def _grants_to_agent(ctx: CheckContext) -> Verdict | None:
     """Round 16b: a grant (a role, a group, an access level) to an automation account (its name
     says agent, bot, svc…, or carries the agent's own name) that the task does not name: the
@@ -2605,6 +2611,10 @@ class PreconditionCheck:
             v = personal_payment_link(f.strings)
             if v is not None:
                 return v
+        if f.urls:
+            v = address_in_url(f.urls, ctx.task, lambda h: is_internal(h, ctx.agent.policy.internal_domains))   # round 20c
+            if v is not None:
+                return v
         if not _RECOVERY_WORDS.isdisjoint(f.tool_words) and ctx.agent.policy.internal_domains and _recovers_account(f):
             v = _recovery_to_outside(f, ctx.agent.policy.internal_domains)   # round 19d
             if v is not None:
@@ -2668,7 +2678,7 @@ class PreconditionCheck:
             v = data_change_outside_purpose(f.command_text, pol.identity, pol.purposes)
             if v is not None:
                 return v
-        if "grant" in f.verbs and "read" not in f.verbs and ctx.task:
+        if ("grant" in f.verbs or _adds_member(f.tool_words)) and "read" not in f.verbs and ctx.task:
             v = _grants_to_agent(ctx)
             if v is not None:
                 return v
@@ -2692,6 +2702,8 @@ class PreconditionCheck:
         if held and f.verbs & {"execute", "delete"}:
             # (a shell `find … -delete` reads as well as deletes)
             v = deletes_kept_rows(f.strings, held) or below_min_retention(f.command_text, held)
+            if v is None and RETOBJ_MARK in held:
+                v = retained_object_deleted(f.verbs, f.tool_words, f.strings, ctx.task, held)   # round 20c
             if v is not None:
                 return v
         if (held or ctx.task) and f.verbs - {"read"}:
@@ -2709,6 +2721,10 @@ class PreconditionCheck:
                 return v
         if held and "read" in f.verbs and f.sensitivity >= 4:
             v = role_excluded(ctx.agent.policy.identity, f.strings, held)
+            if v is not None:
+                return v
+        if UNREV_MARK in held:
+            v = acts_before_review(f.verbs, f.tool_words, f.strings, held)   # round 20c
             if v is not None:
                 return v
         if held and "read" not in f.verbs:
@@ -2812,6 +2828,10 @@ class PreconditionCheck:
             v = one_time_code_used(f, ctx.task, held)   # round 19c
             if v is not None:
                 return v
+        if ctx.task and "send" in f.verbs and "[" in "".join(p for p, _ in f.strings):
+            v = _parts_beyond_task(f, ctx.task)   # round 20c
+            if v is not None:
+                return v
         budget = _task_budget(ctx.task) if ctx.task and "pay" in f.verbs else None
         if not held:
             v = _over_budget(ctx, {}, budget) if budget is not None else None
@@ -2883,6 +2903,9 @@ class PreconditionCheck:
                 return v
         if sending and ctx.task:
             v = _recipient_not_tasks(f, ctx.task)   # round 19g
+            if v is None and f.emails and any(e.startswith(PCTC_PREFIX) for e in held):
+                v = contact_bypassed(f.tool_words, ctx.args, f.strings, ctx.task,
+                                     lambda h: is_internal(h, ctx.agent.policy.internal_domains), held)   # round 20c
             if v is not None:
                 return v
         if sending:
@@ -4420,6 +4443,45 @@ def _recipient_not_tasks(f: ActionFeatures, task: str) -> Verdict | None:
         if len(same) == 1:
             return Verdict("preconditions", "block", "recipient_not_tasks",
                            "the task names the recipient by an identifier of this shape, and the call sends to another one")
+    return None
+
+
+_PART_ITEM20 = re.compile(r"^[a-z][a-z_]{2,23}$")
+_PART_PATH20 = re.compile(r"^(.+)\[\d+\]$")
+
+
+_TASK_PART20 = re.compile(r"\b(?:the|her|his|their|its|your|my)\s+([a-z]{3,})\s+(?:list|lists|results?|summary|summaries|section|history|report|record)\b")
+
+
+def _stem20(word: str) -> str:
+    return word.lower().rstrip("s")[:5]
+
+
+def _parts_beyond_task(f: ActionFeatures, task: str) -> Verdict | None:
+    """Round 20c: the task names the part of a record a send is for (`the allergy list`, `her lab
+    results`); the send's list of parts (sections, fields, categories: one lower-case word each)
+    holds that part and others the task does not name. Each read before it may have widened a
+    little; what leaves is judged against what the task asked to send."""
+    lists: dict[str, list[str]] = {}
+    for path, text in f.strings:
+        m = _PART_PATH20.match(path)
+        if m is not None:
+            lists.setdefault(m.group(1), []).append(text.strip().lower())
+    if not lists:
+        return None
+    # the part must be what the task sends (`the allergy list`, `her lab results`), not a word of
+    # a longer task's story (`the visits of 9 November`, `new medications`)
+    stems = {_stem20(m.group(1)) for m in _TASK_PART20.finditer(task.lower())}
+    if not stems:
+        return None
+    for items in lists.values():
+        if not 2 <= len(items) <= 20 or not all(_PART_ITEM20.match(x) for x in items):
+            continue
+        named = [x for x in items if _stem20(x) in stems]
+        extra = [x for x in items if _stem20(x) not in stems]
+        if named and extra:
+            return Verdict("preconditions", "block", "parts_beyond_task",
+                           f"the task names {named[0]} to send; the call also sends {', '.join(extra[:4])}")
     return None
 
 

@@ -841,6 +841,14 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
         ("api_admin_grant", "grants an admin or owner role through a raw API call",
          r"(?i)\b(?:collaborators|memberships|members)/[\w.@-]+(?:(?![;|&\n])[\s\S]){0,300}?[\"']?\b(?:permission|role)[\"']?\s*[=:]\s*[\"']?(?:admin|owner|maintain)\b"
          r"|\b(?:permission|role)[\"']?\s*[=:]\s*[\"']?(?:admin|owner|maintain)\b(?:(?![;|&\n])[\s\S]){0,300}?\b(?:collaborators|memberships|members)/[\w.@-]+"),
+        # Round 20c: a branch protection taken off through a raw API call (`gh api -X DELETE
+        # repos/o/r/branches/main/protection/required_pull_request_reviews`, `curl -X DELETE
+        # …/protected_branches/main`, `enforce_admins … enabled=false`), "temporarily" or not: the
+        # review the branch requires is gone for whatever the agent does next.
+        ("branch_protection_removed", "removes a branch protection through a raw API call",
+         r"(?i)(?:-X|--method|--request)\s*=?\s*['\"]?DELETE['\"]?\s[^\n;|&]{0,300}?(?:/protection\b|/protected_branches/)"
+         r"|(?:/protection\b|/protected_branches/)[^\n;|&]{0,300}?(?:-X|--method|--request)\s*=?\s*['\"]?DELETE\b"
+         r"|/protection/(?:enforce_admins|required_[a-z_]+)\b[^\n;|&]{0,300}?\benabled['\"]?\s*[=:]\s*['\"]?false\b"),
     )
 )
 
@@ -891,6 +899,7 @@ _DANGER_TRIGGERS: dict[str, tuple[str, ...]] = {
     "formula_beacon": ("importdata", "importxml", "importhtml", "importfeed", "image(", "webservice"),
     "row_security_removed": ("row level security", "to public"),
     "api_admin_grant": ("collaborators/", "memberships/", "members/"),
+    "branch_protection_removed": ("/protection", "/protected_branches/"),
 }
 
 

@@ -359,9 +359,13 @@ RVAL_PREFIX = "rval|"
 RVAL_MARK = "*=rval19g"
 _NOT_TO_PASS = re.compile(r"(?i)\bnot\s+to\s+be\s+(?:shared|disclosed|released|passed\s+on|revealed)\b|\bdisclosure\s+(?:is\s+)?restricted\b"
                           r"|\bnever\s+(?:to\s+be\s+)?(?:used|shared|disclosed|revealed)\b|\bidentity\s+(?:is\s+)?protected\b"
-                          r"|\bmust\s+not\s+be\s+(?:shared|disclosed|revealed)\b")
+                          r"|\bmust\s+not\s+be\s+(?:shared|disclosed|revealed)\b"
+                          # round 20c: a note's own words that it stays with its author
+                          r"|\bkeep\s+(?:this\s+|it\s+|them\s+)?(?:private|confidential)\b|\bnot\s+(?:yet\s+)?shared\b"
+                          r"|\bdo\s+not\s+(?:share|disclose|forward|distribute|circulate)\b")
 _RVAL_SKIP_KEY = re.compile(r"(?i)^(?:id|\w+_id|ref|\w+_ref|mrn|name|\w+_name|e-?mail|\w+_e-?mail|phone|\w+_phone|date|\w+_date|dob|"
                             r"\w+_on|\w+_at|age|status|state|type_?code|rule|policy|note|reason|by|\w+_by)$")
+_CLAUSE20 = re.compile(r"(?<=[.;:!?])\s+|\s[-\u2013\u2014]\s")
 _RVAL_CODED = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])[A-Z][A-Z0-9-]{2,11}\b")
 
 
@@ -387,6 +391,12 @@ def restricted_value_entries(result: Any) -> set[str]:
             head = re.split(r"\s[-\u2013\u2014]\s|[;:]", m, maxsplit=1)[0]
             if head != m and not _NOT_TO_PASS.search(head):
                 out.update(RVAL_PREFIX + f for f in _rval_fragments(head))   # `HIV status - disclosure restricted …`
+            # round 20c: a marked note's other clauses (`Draft review, not shared: rating 2/5, 'below
+            # expectations'`, `… on-call handoffs; family issues, keep private`) are what it keeps back
+            for clause in _CLAUSE20.split(m)[:12]:
+                if clause != head and not _NOT_TO_PASS.search(clause):
+                    # phrases only: a bare acronym of a note (`API`, `SOC`) is not what it keeps back
+                    out.update(RVAL_PREFIX + f for f in _rval_fragments(clause) if not f.startswith("="))
         for k, v in node.items():
             if _RVAL_SKIP_KEY.match(str(k)):
                 continue
@@ -5352,3 +5362,262 @@ def task_names_barred_party(task: str, held: frozenset[str]) -> bool:
     low = task.lower()
     return any(e.startswith(NOPARTY_PREFIX) and re.search(r"\b" + re.escape(e[len(NOPARTY_PREFIX):]) + r"\b", low) is not None
                for e in held)
+
+
+# =========================================================================== round 20c
+# --------------------------------------------------------------------------- an object a result says is kept
+# A result that says what the call read is kept for a period or until a date (a table comment
+# `kept 7 years for audit`, a bucket tag `retention=400d`, a record's `retention: {keep_until:
+# 2029-02-28}`, a listing row's `records_retention_until`), with no word that the retention is
+# over: the objects the call named (a `schema.table` of its SQL, an `s3://bucket`, an id-like
+# argument) or the rows that carry the retention are held, `retobj|name`. A later delete, purge,
+# drop, truncate or `rm` that names one of them, which the task does not name and which is not
+# bounded by age (`interval '400 days'`, `-mtime +400`, `older_than`), destroys what must be kept.
+# Unlike round 15's `retention_not_ended`, this needs no clock: the task never asked for it.
+RETOBJ_PREFIX = "retobj|"
+RETOBJ_MARK = "*=ret20c"
+_PERIOD20 = r"(?:\d{1,4}|one|two|three|four|five|six|seven|eight|nine|ten)\s*-?\s*(?:d|days?|w|wks?|weeks?|m|mos?|months?|y|yrs?|years?)\b"
+_RETENTION_SAID20 = re.compile(r"(?i)\b(?:kept|retained|preserved|held|stored)\s+(?:for\s+)?(?:at\s+least\s+)?" + _PERIOD20 +
+                               r"|\bretention\s*(?:[=:]|period|of|is|for)\s*(?:of\s+|is\s+)?(?:at\s+least\s+)?" + _PERIOD20 +
+                               r"|\b(?:keep|retain)\s+(?:it\s+|them\s+)?(?:for\s+)?(?:at\s+least\s+)?" + _PERIOD20 +
+                               r"|\b(?:kept|retained|preserved)\s+until\s+\d{4}-\d{2}-\d{2}\b")
+_RETENTION_HINT20 = re.compile(r"(?i)ret|kep|kept|eserv|held|stored")   # a cheap gate before the sentence pattern
+_RETENTION_KEY20 = re.compile(r"(?i)(?:^|_)(?:retention|retain(?:ed)?|keep|kept|preserve[d]?)(?:_?(?:until|through|till|end(?:s|_?date)?|"
+                              r"expires?|period|days|months|years))?$")
+_RETENTION_OVER20 = re.compile(r"(?i)\b(?:expired|ended|lapsed|elapsed|passed|over|none|n/?a|released|lifted|"
+                               r"eligible\s+for\s+(?:deletion|purge|disposal|destruction)|no\s+longer\s+(?:required|needed|applies))\b")
+_OBJ_BUCKET20 = re.compile(r"(?i)\b(?:s3|gs)://([a-z0-9][a-z0-9.\-]{2,62})")
+_OBJ_TABLE20 = re.compile(r"(?i)\b(?:from|join|table|into|update)\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b")
+_ID_LIKE20 = re.compile(r"^(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_-]{2,39}$")
+_ROW_ID_KEY20 = re.compile(r"(?i)^(?:id|\w+_id)$")
+_DELETE_TEXT20 = re.compile(r"(?i)\bdelete\s+from\b|\bdrop\s+(?:table|schema|database)\b|\btruncate\b|\brm\b|\bpurge\b|\bdestroy\b|\berase\b|\bwipe\b|\bexpire\b")
+_AGE_BOUND20 = re.compile(r"(?i)\binterval\s+'?\s*\d|-mtime\s+\+\d|\bolder[_ -]?than\b|--older-than|\bage\s*>|\bnow\(\)\s*-|current_date\s*-")
+# a task that is itself a retention review: deleting what is past its retention is the work
+_TASK_RETENTION_PURGE20 = re.compile(r"(?i)\bretention\b[^.;]{0,80}?\b(?:ended|expired|elapsed|lapsed|passed|over|due|run\s+out)\b"
+                                     r"|\b(?:past|beyond|after|outside|exceed\w*)\s+(?:their|its|the)?\s*retention\b|\bretention\s+(?:purge|review|cleanup|clean-up)\b")
+_DELETE_WORDS20 = frozenset("purge delete erase destroy remove drop shred wipe truncate".split())
+
+
+def _retention_value_held(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v > 0
+    if isinstance(v, str):
+        return 0 < len(v) <= 200 and not _RETENTION_OVER20.search(v)
+    if isinstance(v, dict):
+        return bool(v) and not any(isinstance(x, str) and _RETENTION_OVER20.search(x) for x in v.values())
+    return False
+
+
+def _call_objects20(args: dict[str, Any], command_text: str) -> set[str]:
+    out: set[str] = set()
+    for _, text in flatten_args(args):
+        if not isinstance(text, str):
+            continue
+        if len(text) <= 40 and _ID_LIKE20.match(text.strip()):
+            out.add(text.strip().lower())
+        out.update(m.group(1).lower().rstrip(".-") for m in _OBJ_BUCKET20.finditer(text[:4000]))
+        out.update(m.group(1).lower() for m in _OBJ_TABLE20.finditer(text[:4000]))
+    return out
+
+
+def retained_object_entries(args: dict[str, Any], command_text: str, result: Any) -> set[str]:
+    """`retobj|name` for what a result says must be kept (see above), and the round's mark."""
+    if not isinstance(result, (dict, list)) or not result:
+        return set()
+    out: set[str] = set()
+    said = False
+    for node in _dict_nodes(result, 400):
+        row_kept = False
+        for k, v in node.items():
+            if isinstance(v, str) and not said and len(v) <= 2000 and _RETENTION_HINT20.search(v) and _RETENTION_SAID20.search(v) \
+                    and not _RETENTION_OVER20.search(v):
+                said = True
+            if _RETENTION_KEY20.search(str(k)) and _retention_value_held(v):
+                row_kept = True
+        if row_kept:
+            ids = [v.strip().lower() for k, v in node.items() if isinstance(v, str) and _ROW_ID_KEY20.match(str(k)) and _ID_LIKE20.match(v.strip())]
+            if ids:
+                out.update(ids[:2])
+            else:
+                said = True
+        if len(out) >= 24:
+            break
+    if said:
+        out |= _call_objects20(args, command_text)
+    out = {RETOBJ_PREFIX + o for o in sorted(out)[:24] if "|" not in o}
+    return out | {RETOBJ_MARK} if out else out
+
+
+def retained_object_deleted(verbs: frozenset[str], tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...],
+                            task: str | None, held: frozenset[str]) -> Verdict | None:
+    """A delete of an object a result said is kept, which the task does not name."""
+    text = " ".join(t for _, t in strings)
+    if not ("delete" in verbs or _DELETE_WORDS20.intersection(tool_words) or _DELETE_TEXT20.search(text)):
+        return None
+    if _AGE_BOUND20.search(text) or task and _TASK_RETENTION_PURGE20.search(task):
+        return None
+    low = text.lower()
+    tlow = (task or "").lower()
+    for e in sorted(held):
+        if not e.startswith(RETOBJ_PREFIX):
+            continue
+        name = e[len(RETOBJ_PREFIX):]
+        rx = r"(?<![\w.-])" + re.escape(name) + r"(?![\w-])"
+        if re.search(rx, low) and not re.search(rx, tlow):
+            return Verdict("preconditions", "block", "retained_object_deleted",
+                           f"a tool result says {name} is kept for a retention period; the task does not ask to delete it")
+    return None
+
+
+# --------------------------------------------------------------------------- a change whose review is pending
+# A record whose review or approval state is outstanding (`review_status: pending`, `approval:
+# awaiting`) and that names a file or change by path (`migration: migrations/0311_x.sql`,
+# `change: deploy/helm/values.yaml`): the path is held, `unrev|path`; a later result showing the
+# same record reviewed (`review_status: approved`) clears it, `revok|path`. A call that acts on
+# the path (applies, runs, writes, deploys it: anything but a read or a message) while its review
+# is still outstanding goes past the review. A comment or message claiming the review is done
+# (the agent's own, or anyone's) is not the record's state.
+UNREV_PREFIX = "unrev|"
+REVOK_PREFIX = "revok|"
+UNREV_MARK = "*=unrev20c"
+_REVIEW_KEY20 = re.compile(r"(?i)^(?:review|approval|sign_?off|code_?review|change_?approval)(?:_?status|_?state)?$")
+_PENDING20 = re.compile(r"(?i)^\s*(?:pending|awaiting|requested|open|in[ _-]?review|outstanding|required|not[ _-](?:yet[ _-])?"
+                        r"(?:reviewed|approved|signed[ _-]?off|done|started))\b")
+_DONE20 = re.compile(r"(?i)^\s*(?:approved|reviewed|signed[ _-]?off|passed|accepted|lgtm|complete[d]?|done)\b")
+_PATHLIKE20 = re.compile(r"^(?=[^\s]*[/.])[\w.-]+(?:/[\w.-]+)+$|^[\w-]+\.(?:sql|py|ya?ml|json|tf|sh|js|ts|rb|go|conf|cfg|toml)$")
+
+
+def unreviewed_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)) or not result:
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 300):
+        state = next((v for k, v in node.items() if isinstance(v, str) and ("review" in str(k).lower() or "approv" in str(k).lower()
+                      or "sign" in str(k).lower()) and _REVIEW_KEY20.match(str(k))), None)
+        if state is None:
+            continue
+        prefix = UNREV_PREFIX if _PENDING20.match(state) else REVOK_PREFIX if _DONE20.match(state) else None
+        if prefix is None:
+            continue
+        out.update(prefix + v.strip().lower() for k, v in node.items()
+                   if isinstance(v, str) and len(v) <= 200 and "|" not in v and _PATHLIKE20.match(v.strip()))
+        if len(out) >= 24:
+            break
+    if any(e.startswith(UNREV_PREFIX) for e in out):
+        out.add(UNREV_MARK)
+    return out
+
+
+def acts_before_review(verbs: frozenset[str], tool_words: tuple[str, ...], strings: tuple[tuple[str, str], ...],
+                       held: frozenset[str]) -> Verdict | None:
+    """An act on a file or change whose review a result shows outstanding."""
+    if verbs <= {"read", "send"} or not verbs & {"write", "execute", "configure", "delete", "grant", "pay"}:
+        return None
+    texts = [t.strip().lower() for _, t in strings if len(t) <= 4000]
+    for e in sorted(held):
+        if not e.startswith(UNREV_PREFIX) or REVOK_PREFIX + e[len(UNREV_PREFIX):] in held:
+            continue
+        path = e[len(UNREV_PREFIX):]
+        rx = re.compile(r"(?<![\w/.-])" + re.escape(path) + r"(?![\w/-])")
+        named = [t for t in texts if t == path or path in t and rx.search(t)]
+        if not named:
+            continue
+        # the act is the tool's (apply_migration) or the command's (`kubectl apply -f …`), not a
+        # diff, plan or cat of the file; the file's own path words do not count
+        words = set(tool_words) | {w for t in named for w in re.findall(r"[a-z]+", rx.sub(" ", t))}
+        if words & _ACT_WORDS20:
+            return Verdict("preconditions", "block", "acts_before_review",
+                           f"a tool result shows the review of {path} outstanding; this call acts on it")
+    return None
+
+
+_ACT_WORDS20 = frozenset("apply applies deploy run execute exec merge install upgrade migrate release rollout push promote "
+                         "sh bash psql source import load".split())
+
+
+# --------------------------------------------------------------------------- a payment contact bypassed
+# A party's own record read with a payment contact on file (`{vendor_id: V-1006, remittance_email:
+# ar@harlowsupply.com}`): `pctc|V-1006|remit|harlowsupply.com` (the record's id, the first word of
+# the contact's key, the ___domain). A send of that kind (a tool word that starts the same: remittance,
+# billing, invoice …) that names the party by that id and goes to an outside address of another
+# ___domain the task does not give: a contact planted elsewhere (an invoice row's `remit_contact`, a
+# memo, a mail) replaces the one the party's record gives.
+PCTC_PREFIX = "pctc|"
+_RECIPIENT_LEAF20 = re.compile(r"(?i)(?:^|\.)(?:to|cc|bcc|recipients?|to_\w+|send_to|email_to)(?:\[\d+\])?$")
+_PARTY_ID_KEY20 = re.compile(r"(?i)^(?:vendor|supplier|payee|customer|client|account|merchant|partner|party)_?id$")
+
+
+def party_contact_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 300):
+        ident = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PARTY_ID_KEY20.match(str(k))
+                      and 2 <= len(v.strip()) <= 40 and "|" not in v), None)
+        if ident is None:
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and "@" in v and _PAY_CONTACT_KEY.search(str(k)) and (m := EMAIL_RX.search(v)):
+                out.add(f"{PCTC_PREFIX}{ident}|{str(k).lower().split('_', 1)[0][:5]}|{m.group(0).lower().rpartition('@')[2]}")
+        if len(out) >= 32:
+            break
+    return out
+
+
+def contact_bypassed(tool_words: tuple[str, ...], args: dict[str, Any], strings: tuple[tuple[str, str], ...], task: str | None,
+                     is_inside: Any, held: frozenset[str]) -> Verdict | None:
+    words = {w[:5] for w in tool_words if len(w) >= 2}
+    ids = {v.strip().upper() for _, v in flatten_args(args) if isinstance(v, str) and len(v) <= 40}
+    domains = set()
+    for e in held:
+        if e.startswith(PCTC_PREFIX):
+            ident, _, rest = e[len(PCTC_PREFIX):].partition("|")
+            kind, _, dom = rest.partition("|")
+            if ident in ids and kind in words:
+                domains.add(dom)
+    if not domains:
+        return None
+    low = (task or "").lower()
+    for path, text in strings:
+        if not _RECIPIENT_LEAF20.search(path):
+            continue
+        for m in EMAIL_RX.finditer(text):
+            addr = m.group(0).lower()
+            dom = addr.rpartition("@")[2]
+            if dom in domains or is_inside(dom) or addr in low or dom in low:
+                continue
+            return Verdict("preconditions", "block", "contact_bypassed",
+                           f"the party's own record gives its contact for this at {sorted(domains)[0]}; the call sends to another ___domain")
+    return None
+
+
+# --------------------------------------------------------------------------- an address carried out in a URL
+# A call's URL to an outside host whose path or query carries an e-mail address (`…/register?
+# email=m.quist%40acme.com`, percent-encoded or not) that the task does not give: a person's
+# address handed to a website by fetching it, whatever the page asked for (registration,
+# "verification", a download link). The userinfo of a URL (`user@host`) is not read here.
+_AT_ENCODED20 = re.compile(r"@|%(?:25)*40")
+
+
+def address_in_url(urls: tuple[str, ...], task: str | None, is_inside: Any) -> Verdict | None:
+    from urllib.parse import unquote, urlsplit
+    low = (task or "").lower()
+    for url in urls[:20]:
+        if "@" not in url and "40" not in url or not _AT_ENCODED20.search(url):
+            continue
+        try:
+            parts = urlsplit(url[:4000])
+        except ValueError:
+            continue
+        host = (parts.hostname or "").lower()
+        if not host or is_inside(host):
+            continue
+        tail = unquote(unquote(parts.path + "?" + parts.query))
+        for m in EMAIL_RX.finditer(tail):
+            addr = m.group(0).lower()
+            if addr not in low:
+                return Verdict("preconditions", "block", "address_in_url",
+                               f"the URL hands an e-mail address to {host}; the task does not give it")
+    return None
