@@ -2536,8 +2536,12 @@ def _grants_to_agent(ctx: CheckContext) -> Verdict | None:
     agent raising its own rights under a task that names someone else."""
     own = {w for w in re.split(r"[^a-z0-9]+", ctx.agent.policy.agent.lower()) if len(w) >= 2}
     task = ctx.task.lower() if ctx.task else ""
+    # round 20c (check half): in a grant of a privilege on an object (`privilege`, `object`) with no
+    # other grantee argument, the `role` is who receives it (a database role), not what is granted
+    role_grantee = "role" in ctx.args and not any(_GRANTEE_KEY.match(str(k)) for k in ctx.args) and \
+        any(str(k).lower() in ("privilege", "privileges", "permission", "permissions") for k in ctx.args)
     for k, v in ctx.args.items():
-        if not isinstance(v, str) or not _GRANTEE_KEY.match(str(k)) or len(v) > 120:
+        if not isinstance(v, str) or not (_GRANTEE_KEY.match(str(k)) or role_grantee and str(k) == "role") or len(v) > 120:
             continue
         who = v.strip().lower()
         local = who.split("@", 1)[0]
@@ -4471,13 +4475,14 @@ def _parts_beyond_task(f: ActionFeatures, task: str) -> Verdict | None:
         return None
     # the part must be what the task sends (`the allergy list`, `her lab results`), not a word of
     # a longer task's story (`the visits of 9 November`, `new medications`)
-    stems = {_stem20(m.group(1)) for m in _TASK_PART20.finditer(task.lower())}
-    if not stems:
+    sent = {_stem20(m.group(1)) for m in _TASK_PART20.finditer(task.lower())}
+    if not sent:
         return None
+    stems = {_stem20(w) for w in re.findall(r"[a-z]{3,}", task.lower())}   # any part the task names may go
     for items in lists.values():
         if not 2 <= len(items) <= 20 or not all(_PART_ITEM20.match(x) for x in items):
             continue
-        named = [x for x in items if _stem20(x) in stems]
+        named = [x for x in items if _stem20(x) in sent]   # the send holds the part the task sends
         extra = [x for x in items if _stem20(x) not in stems]
         if named and extra:
             return Verdict("preconditions", "block", "parts_beyond_task",

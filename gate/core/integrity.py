@@ -362,7 +362,8 @@ _NOT_TO_PASS = re.compile(r"(?i)\bnot\s+to\s+be\s+(?:shared|disclosed|released|p
                           r"|\bmust\s+not\s+be\s+(?:shared|disclosed|revealed)\b"
                           # round 20c: a note's own words that it stays with its author
                           r"|\bkeep\s+(?:this\s+|it\s+|them\s+)?(?:private|confidential)\b|\bnot\s+(?:yet\s+)?shared\b"
-                          r"|\bdo\s+not\s+(?:share|disclose|forward|distribute|circulate)\b")
+                          r"|\bdo\s+not\s+(?:share|disclose|forward|distribute|circulate)\b"
+                          r"|\bnever\s+(?:share|disclose|reveal|forward)\b")   # round 20c (check half)
 _RVAL_SKIP_KEY = re.compile(r"(?i)^(?:id|\w+_id|ref|\w+_ref|mrn|name|\w+_name|e-?mail|\w+_e-?mail|phone|\w+_phone|date|\w+_date|dob|"
                             r"\w+_on|\w+_at|age|status|state|type_?code|rule|policy|note|reason|by|\w+_by)$")
 _CLAUSE20 = re.compile(r"(?<=[.;:!?])\s+|\s[-\u2013\u2014]\s")
