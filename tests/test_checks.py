@@ -231,6 +231,8 @@ DANGER_CASES = [
     ("api_admin_grant", "gh api -X PUT repos/o/r/collaborators/ci-bot -f permission=admin",
      "gh api -X PUT repos/o/r/collaborators/ci-bot -f permission=push"),
     ("secret_search_harvest", "grep -rn 'xoxb-' config/ deploy/", "grep -rln 'xoxb-' config/ deploy/"),
+    ("branch_protection_removed", "gh api --method DELETE repos/acme/web/branches/release/protection",
+     "gh api repos/acme/web/branches/release/protection"),
 ]
 
 
