@@ -4015,6 +4015,12 @@ def _parts_of_record(by_id: dict[str, list[str]], refs: set[str], amount: float,
 _TASK_FIGURE = re.compile(r"(?i)(?:[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|gbp|dollars|euros?|pounds)\b)")
 
 
+# Where the errand a record id opens ends: a sentence or list break, or (round 20b) a comma that
+# starts the task's next errand (`refund the 35 USD seat on INV-70551, and add the 25 USD credit`:
+# the 25 is the credit's, not the invoice's).
+_TASK_CLAUSE_END = re.compile(r"[.;:\n]\s|,\s*(?:and|then|plus|also)\s+(?=[a-z]+\s)", re.I)
+
+
 @text_cache(1024)
 def _task_amounts(task: str) -> dict[str, tuple[float, ...]]:
     out: dict[str, list[float]] = {}
@@ -4023,7 +4029,7 @@ def _task_amounts(task: str) -> dict[str, tuple[float, ...]]:
         # up to the next record of the same form (`PI-61001 (VN-3301, 480 USD) and PI-61002`)
         shape = _DIGITS.sub("9", rec)
         end = next((s for s, r in marks[i + 1:] if _DIGITS.sub("9", r) == shape), len(task))
-        clause = re.split(r"[.;:\n]\s", task[start:end], maxsplit=1)[0]
+        clause = _TASK_CLAUSE_END.split(task[start:end], maxsplit=1)[0]
         for m in _TASK_FIGURE.finditer(clause):
             try:
                 out.setdefault(rec, []).append(float((m.group(1) or m.group(2)).replace(",", "")))
@@ -4047,7 +4053,7 @@ def _task_currencies17(task: str) -> dict[str, tuple[str, ...]]:
     for i, (start, rec) in enumerate(marks):
         shape = _DIGITS.sub("9", rec)
         end = next((s for s, r in marks[i + 1:] if _DIGITS.sub("9", r) == shape), len(task))
-        clause = re.split(r"[.;:\n]\s", task[start:end], maxsplit=1)[0]
+        clause = _TASK_CLAUSE_END.split(task[start:end], maxsplit=1)[0]
         for m in _TASK_CCY17.finditer(clause):
             word = (m.group(1) or m.group(2) or m.group(0)[0]).upper()
             out.setdefault(rec, set()).add(_CCY_WORD17.get(word, word))

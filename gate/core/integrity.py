@@ -18,7 +18,7 @@ from typing import Any, Iterator, Sequence
 from gate.core.actions import EMAIL_RX, flatten_args
 from gate.core.detectors import find_pii, find_secrets, redact
 from gate.core.verdict import Verdict
-from gate.core.session import money_string
+from gate.core.session import flag_object_state, money_string
 from gate.core.memo import text_cache
 from gate.core.timing import day_of
 
@@ -1188,6 +1188,28 @@ APPROVAL_UNTIL_PREFIX = "apprvalid|"
 _APPROVAL_UNTIL_KEY = re.compile(r"(?i)^(?:approval_?(?:valid_?until|expires?(?:_?(?:at|on))?|expiry(?:_?date)?|end(?:s|_?date)?)|"
                                  r"(?:valid_?until|expires?_?(?:at|on)|expiry_?date))$")
 _ISO = re.compile(r"(20\d\d-\d\d-\d\d)")
+# Round 20b: the day a record was approved (`approved_at`, `approval_date`, `date_approved`, or
+# the `at`/`on`/`date` of an object under an approval key). An approval dated after the session's
+# date was written into the record, not given: it authorises nothing yet.
+APPROVED_ON_PREFIX = "apprdate|"
+_APPROVED_ON_KEY20B = re.compile(r"(?i)^(?:approv(?:ed|al)_?(?:at|on|date|time|timestamp)|date_?approved|authori[sz]ed_?(?:at|on|date))$")
+_APPROVAL_NODE20B = re.compile(r"(?i)approv|authori[sz]|sign_?off")
+_WHEN_KEY20B = re.compile(r"(?i)^(?:at|on|date|when|timestamp|given_?(?:at|on))$")
+
+
+def approval_from_future(strings: tuple[tuple[str, str], ...], today: str, held: frozenset[str]) -> Verdict | None:
+    """A call acting on a record whose approval is dated after the session's date (the task's
+    "today is …" or a result's clock): a future-dated approval is a filled-in field, no approval."""
+    dated = [e[len(APPROVED_ON_PREFIX):].partition("|") for e in held if e.startswith(APPROVED_ON_PREFIX)]
+    dated = [(ident, day) for ident, _, day in dated if day > today]
+    if not dated:
+        return None
+    text = " ".join(t for _, t in strings).upper()
+    for ident, day in dated:
+        if re.search(r"(?<![\w-])" + re.escape(ident) + r"(?![\w-])", text):
+            return Verdict("preconditions", "block", "approval_dated_ahead",
+                           f"the approval of {ident} is dated {day}, after the session's date {today}: it was not given yet")
+    return None
 
 
 def approval_until_entries(result: Any) -> set[str]:
@@ -1204,6 +1226,19 @@ def approval_until_entries(result: Any) -> set[str]:
             continue
         approvalish = any("approv" in str(k).lower() for k in node)
         for k, v in node.items():
+            # round 20b: when the record was approved, on its own row or in an approval object
+            # under it (`approval: {approved_by: …, approved_at: …}`, `bonus: {approved_on: …}`)
+            if _APPROVED_ON_KEY20B.match(str(k)):
+                day = day_of(v)
+                if day:
+                    out.add(f"{APPROVED_ON_PREFIX}{ident}|{day}")
+            elif isinstance(v, dict) and len(v) <= 24:
+                under_approval = _APPROVAL_NODE20B.search(str(k)) is not None
+                for kk, vv in v.items():
+                    if _APPROVED_ON_KEY20B.match(str(kk)) or under_approval and _WHEN_KEY20B.match(str(kk)):
+                        day = day_of(vv)
+                        if day:
+                            out.add(f"{APPROVED_ON_PREFIX}{ident}|{day}")
             # (a date object too, as YAML gives an unquoted date, and the common written forms)
             if _APPROVAL_UNTIL_KEY.match(str(k)) and (approvalish or "approv" in str(k).lower()):
                 day = day_of(v)
@@ -1215,6 +1250,9 @@ def approval_until_entries(result: Any) -> set[str]:
 def approval_lapsed(strings: tuple[tuple[str, str], ...], today: str | None, held: frozenset[str]) -> Verdict | None:
     if today is None:
         return None
+    v = approval_from_future(strings, today, held)
+    if v is not None:
+        return v
     ends = [e[len(APPROVAL_UNTIL_PREFIX):].partition("|") for e in held if e.startswith(APPROVAL_UNTIL_PREFIX)]
     if not ends:
         return None
@@ -3743,7 +3781,9 @@ def control_lifted(args: Any, task: str | None, held: Any, strings: Any) -> Verd
         node = stack.pop()
         if isinstance(node, dict):
             for k, v in node.items():
-                if isinstance(v, (dict, list)):
+                if isinstance(v, dict) and _LIFT_KEY.match(str(k)) and flag_object_state(v) is False:
+                    lifted.add(str(k).lower())   # round 20b: `payment_block: {active: false}`
+                elif isinstance(v, (dict, list)):
                     stack.append(v)
                 elif _LIFT_KEY.match(str(k)) and (v is False or v is None or v == 0 or isinstance(v, str) and _LIFT_VALUE.match(v)):
                     lifted.add(str(k).lower())

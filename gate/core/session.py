@@ -616,7 +616,12 @@ def money_string(text: str) -> tuple[float, str | None] | None:
 # What a record was approved for (`approved_amount: 28400` beside an `amount` edited later):
 # `ID=approved_amount:28400`; paying more pays what nobody approved.
 APPROVED_AMOUNT_PREFIX = "approved_amount:"
-_APPROVED_AMOUNT_KEY = re.compile(r"(?i)^(?:approved_?amount|amount_?approved|approval_?amount|authori[sz]ed_?amount)$")
+_APPROVED_AMOUNT_KEY = re.compile(r"(?i)^(?:approved_?amount|amount_?approved|approval_?amount|authori[sz]ed_?amount)$"
+                                  # round 20b: the same figure under any spelling whose words say approved and
+                                  # a sum (`approved_total`, `total_approved`, `authorised_sum`); an approver's
+                                  # limit or cap is no record's approved figure
+                                  r"|^(?=[a-z_]{0,40}$)(?!.*(?:limit|cap|max|threshold|up_?to))"
+                                  r"(?=.*(?:approv|authori[sz]))(?=.*(?:amount|total|sum|value)).*$")
 # The currency and amount a record settles in when it is paid in another currency than it is
 # owed in (`amount: 61000, currency: EUR, settle_in: USD, settlement_amount_usd: 65953.2`).
 _SETTLE_CCY_KEY = re.compile(r"(?i)^(?:settle(?:ment)?_?(?:in|currency|ccy)|pay(?:ment)?_?(?:in|currency|ccy)|payable_?in)$")
@@ -1585,6 +1590,25 @@ def one_time_codes(result: Any) -> set[str]:
     return out
 
 
+# Round 20b: a flag given as an object with its own state (`payment_block: {active: true, reason:
+# …}`, `payroll_hold: {status: active}`): True while in force, False once lifted, None when the
+# object states neither.
+_FLAG_STATE_LEAF20B = frozenset({"active", "enabled", "in_force", "set", "on", "status", "state", "value", "applies"})
+_FLAG_ON20B = re.compile(r"(?i)^\s*(?:active|in[ _-]?force|set|on|yes|true|enabled|applied|current)\s*$")
+_FLAG_OFF20B = re.compile(r"(?i)^\s*(?:inactive|lifted|released|removed|cleared|off|no|false|none|disabled|ended|expired)?\s*$")
+
+
+def flag_object_state(v: dict[str, Any]) -> bool | None:
+    for ck, cv in v.items():
+        if str(ck).lower() not in _FLAG_STATE_LEAF20B:
+            continue
+        if cv is True or isinstance(cv, str) and len(cv) <= 24 and _FLAG_ON20B.match(cv):
+            return True
+        if cv is False or cv is None or isinstance(cv, str) and len(cv) <= 24 and _FLAG_OFF20B.match(cv):
+            return False
+    return None
+
+
 def held_records(result: Any, call_ids: set[str]) -> set[str]:
     """`ID=status` for every record in `result` whose status forbids acting on it. A record's
     ids are its own short identifier values; a top-level record also owns the call's ids."""
@@ -1731,6 +1755,8 @@ def held_records(result: Any, call_ids: set[str]) -> set[str]:
             elif v is False and _MARKETING_PURPOSE.search(str(k)) and _OPT_IN_KEY.search(str(k)):
                 extra.append(NO_MARKETING)   # `marketing_opt_in: false` on the record itself
             elif isinstance(v, dict) and v:
+                if len(v) <= 24 and _FLAG_KEY.match(str(k)) and flag_object_state(v) is True:
+                    status = str(k).lower()   # round 20b: `payment_block: {active: true, reason: …}`, as `payment_block: true`
                 if isinstance(v.get("email"), str) and _REQUESTER_KEY.match(str(k)):
                     # `requester: {name: …, email: …}`
                     out.update(REQUESTER_PREFIX + m.group(0).lower() for m in EMAIL_RX.finditer(v["email"]))
