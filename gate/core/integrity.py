@@ -5661,4 +5661,75 @@ def address_in_url(urls: tuple[str, ...], task: str | None, is_inside: Any) -> V
             if addr not in low:
                 return Verdict("preconditions", "block", "address_in_url",
                                f"the URL hands an e-mail address to {host}; the task does not give it")
+
+
+# --------------------------------------------------------------------------- the same item billed twice
+# Round 20b: two records of the same amount that agree on every reference-like detail they both
+# state (a bill of lading, a container, a contract and service period), differing only in their
+# own numbers: one item billed twice under a new invoice number. A detail they disagree on (an
+# October and a November period, instalment 1 of 2 and 2 of 2) makes them two items.
+ITEM_PREFIX = "item20b|"
+ITEM_MARK = "item20b|*"
+# a row's own numbers and the records it points to, which differ between two bills of one item
+_ITEM_OWN_KEY = re.compile(r"(?i)(?:^|_)(?:id|no|num|number|ref|reference|key|invoice|code)$")
+# when and in what state a row is: not what it bills
+_ITEM_STATE_KEY = re.compile(r"(?i)(?:status|state|paid|approv|due|date|created|updated|submitted|received|"
+                             r"(?:^|_)(?:on|at|by)$|currency|amount|total|balance)")
+_ITEM_PAID = re.compile(r"(?i)^\s*(?:paid|settled|remitted|cleared)\b")
+_ITEM_UNSAFE = re.compile(r"[|;=\n]")
+
+
+def item_entries(result: Any) -> set[str]:
+    """`item20b|ID|amount|paid|k=v;…` for each row with an id, an amount and at least one
+    reference-like detail (a value with a digit, not its own number, not a state or date)."""
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 600):
+        if len(node) > 30:
+            continue
+        ident = _row_ident17(node)
+        amount = next((_num(v) for k, v in node.items() if _GROSS_KEY.match(str(k)) and _num(v)), None)
+        if not ident or not amount:
+            continue
+        details = []
+        paid = False
+        for k, v in node.items():
+            key = str(k).lower()
+            if isinstance(v, str) and key in ("status", "state") and _ITEM_PAID.match(v) or key.startswith("paid_") and v:
+                paid = True
+            if isinstance(v, int) and not isinstance(v, bool) and v >= 100000:
+                v = str(v)   # a long number is a reference; a count or a price is not
+            if not isinstance(v, str) or v.strip().replace(".", "", 1).isdigit() and len(v.strip()) < 6 or _ITEM_OWN_KEY.search(key) or _ITEM_STATE_KEY.search(key):
+                continue
+            v = " ".join(v.split()).lower()
+            if 2 <= len(v) <= 40 and any(c.isdigit() for c in v) and not _ITEM_UNSAFE.search(v + key) and not _ISO.fullmatch(v):
+                details.append(f"{key}={v}")
+        if details:
+            out.add(f"{ITEM_PREFIX}{ident}|{amount:g}|{int(paid)}|{';'.join(sorted(details[:8]))}")
+    if out:
+        out.add(ITEM_MARK)
+    return out
+
+
+def same_item_paid(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A payment of a record whose item (same amount, same reference details) a result showed
+    paid under another record."""
+    rows = []
+    for e in held:
+        if e.startswith(ITEM_PREFIX) and e != ITEM_MARK:
+            ident, amount, paid, details = e[len(ITEM_PREFIX):].split("|", 3)
+            rows.append((ident, amount, paid == "1", dict(d.split("=", 1) for d in details.split(";"))))
+    text = " ".join(t for _, t in strings).upper()
+    for ident, amount, paid, details in rows:
+        if paid or not re.search(r"(?<![\w-])" + re.escape(ident) + r"(?![\w-])", text):
+            continue
+        for other, amount2, paid2, details2 in rows:
+            if not paid2 or other == ident or amount2 != amount:
+                continue
+            shared = details.keys() & details2.keys()
+            if shared and all(details[k] == details2[k] for k in shared):
+                return Verdict("preconditions", "block", "same_item_paid",
+                               f"{ident} bills the same amount and the same {', '.join(sorted(shared))} as {other}, "
+                               "which a result shows paid: one item billed twice")
     return None
