@@ -46,7 +46,7 @@ from gate.core.session import table_rows
 from gate.core.integrity import approved_pay_entries, small_named_group_entries, mandate_entries, line_sum_entries, release_entries, retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, nochange_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries, error_dest_entries, share_held_entries, thread_entries, page_where_entries, setting_entries, object_name_entries, record_destination_entries, trail_entries, onerow_entries, expiry_entries, made_entries, plan_restriction_entries, payto_entries, dual_control_entries, permit_entries, principal_list_entries, restricted_value_entries, restricted_party_entries, retained_object_entries, unreviewed_entries, party_contact_entries, item_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
 from gate.core.actions import flatten_args
-from gate.core.session import EMPTY_SESSION, FLOW_CAP, HOT_PREFIX, LADEN_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens, store_names, carried_values, DECOY_CAP, FINID_CAP, decoy_entries, finid_entries, task_amount_slot, ROSTER_CAP, roster_entries, FOREIGN_CAP, foreign_entries
+from gate.core.session import EMPTY_SESSION, FLOW_CAP, HOT_PREFIX, LADEN_CAP, MARKED_PREFIX, RISK_LEVELS, SessionSnapshot, approved_listing, clock_entries, item_prices, held_records, result_failed, result_provenance, salient_tokens, store_names, carried_values, DECOY_CAP, FINID_CAP, decoy_entries, finid_entries, task_amount_slot, compensation_slot, ROSTER_CAP, roster_entries, FOREIGN_CAP, foreign_entries
 from gate.core.verdict import Decision, Patch, Reason, Verdict
 from gate.errors import InvalidRequest, UnknownAgent
 
@@ -514,6 +514,10 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
             paid = call_amount(req.args) if slot is not None else None
             if slot is not None and paid is not None:
                 found.add(f"{slot[0]}{advanced.steps}={paid:.2f}")
+            cslot = compensation_slot(advanced.task, features.tool_words)   # round 20b
+            paid = call_amount(req.args) if cslot is not None else None
+            if cslot is not None and paid is not None:
+                found.add(f"{cslot[0]}{advanced.steps}={paid:.2f}")
         # round 15
         found |= retain_until_entries(result)
         found |= barred_entries(result)

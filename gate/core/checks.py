@@ -116,6 +116,7 @@ from gate.core.session import (carried_secret_values,
     widens_to_everyone,
     name_words,
     task_amount_slot,
+    compensation_slot,
     paid_so_far,
     roster_key,
 )
@@ -4924,15 +4925,21 @@ def _above_task_amount(ctx: CheckContext) -> Verdict | None:
     outage credit`) and this call, with what the session already paid of that kind to the same
     record, pays more: a limit spent across several calls each under the tool's own cap."""
     slot = task_amount_slot(ctx.task, ctx.features.tool_words, ctx.args)
-    if slot is None:
-        return None
     amount = call_amount(ctx.args)
     if amount is None:
         return None
-    prefix, cap = slot
-    if paid_so_far(ctx.session.held, prefix) + amount > cap + 0.005:
-        return Verdict("provenance", "block", "above_task_amount",
-                       "with what the session already paid of this kind to this record, the call pays more than the amount the task sets")
+    if slot is not None:
+        prefix, cap = slot
+        if paid_so_far(ctx.session.held, prefix) + amount > cap + 0.005:
+            return Verdict("provenance", "block", "above_task_amount",
+                           "with what the session already paid of this kind to this record, the call pays more than the amount the task sets")
+    # round 20b: the task's one compensation figure, across refunds and credits alike
+    cslot = compensation_slot(ctx.task, ctx.features.tool_words)
+    if cslot is not None:
+        before = paid_so_far(ctx.session.held, cslot[0])
+        if before > 0 and before + amount > cslot[1] + 0.005:
+            return Verdict("provenance", "block", "compensation_beyond_task",
+                           f"the session already gave {before:g} of the {cslot[1]:g} the task states; this call gives {amount:g} more")
     return None
 
 

@@ -2782,6 +2782,36 @@ def task_amount_slot(task: str | None, tool_words: tuple[str, ...], args: Any) -
     return f"{TASK_AMOUNT_PREFIX}{kind}|{target}|", amounts[kind]
 
 
+# Round 20b: a task that states one money figure and asks for compensation (a refund, a credit)
+# sets what the session may give in all, whatever the instrument: a 40 USD outage compensation
+# "by refund or by credit" refunded and then credited is given twice.
+COMP_PREFIX = "tamt|one||"
+_COMP_WORDS20B = frozenset("refund refunds credit credits compensate compensation goodwill".split())
+_TASK_MONEY20B = re.compile(r"(?i)(?:[$\u20ac\u00a3]\s?(\d[\d,]*(?:\.\d+)?)|(?<![\w.,])(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)")
+
+
+@text_cache(256)
+def task_one_figure(task: str) -> float | None:
+    """The one money figure a task states (a figure with a currency), or None for none or several."""
+    figures: set[float] = set()
+    for m in _TASK_MONEY20B.finditer(task):
+        try:
+            figures.add(float((m.group(1) or m.group(2)).replace(",", "")))
+        except ValueError:
+            continue
+        if len(figures) > 1:
+            return None
+    return next(iter(figures), None)
+
+
+def compensation_slot(task: str | None, tool_words: tuple[str, ...]) -> tuple[str, float] | None:
+    """(`tamt|one||`, the task's one figure) for a refund or credit call under such a task."""
+    if not task or _COMP_WORDS20B.isdisjoint(tool_words):
+        return None
+    fig = task_one_figure(task)
+    return (COMP_PREFIX, fig) if fig else None
+
+
 def paid_so_far(held: frozenset[str], slot: str) -> float:
     total = 0.0
     for e in held:
