@@ -5733,3 +5733,97 @@ def same_item_paid(strings: tuple[tuple[str, str], ...], held: frozenset[str]) -
                                f"{ident} bills the same amount and the same {', '.join(sorted(shared))} as {other}, "
                                "which a result shows paid: one item billed twice")
     return None
+
+
+# --------------------------------------------------------------------------- pay for days not payable
+# Round 20b: what a person's record says about which days of a pay period are paid: a start date
+# (`start_date`, `hire_date`), a span of unpaid leave (`leave: [{from, to, pay: none}]`, `type:
+# unpaid_sabbatical`), and the monthly base. A regular pay line for a period none of whose days
+# are payable, or for more than the base prorated to the payable days, pays time not worked.
+UNPAID_PREFIX = "unpaid20b|"
+START_PREFIX = "start20b|"
+BASE_PREFIX = "base20b|"
+PAYDAYS_MARK = "unpaid20b|*"
+_PERSON_KEY20B = re.compile(r"(?i)^(?:employee|staff|worker|person)_?(?:id|no|number)$")
+_START_KEY20B = re.compile(r"(?i)^(?:start|hire|joining|join|employment_?start)_?(?:date|on|day)?$|^(?:started|hired|joined)_?on$")
+_BASE_KEY20B = re.compile(r"(?i)^(?:monthly_?(?:base|salary|pay|gross)|base_?(?:salary_?)?monthly|monthly)$")
+_SPAN_FROM20B = ("from", "start", "start_date", "begins", "first_day")
+_SPAN_TO20B = ("to", "until", "end", "end_date", "ends", "last_day")
+_UNPAID_WORD20B = re.compile(r"(?i)\bunpaid\b|(?:^|_)unpaid(?:_|$)|\bwithout\s+pay\b")
+_NO_PAY20B = re.compile(r"(?i)^\s*(?:none|no|unpaid|0|0\.0+|nil|zero)\s*$")
+_REGULAR_PAY20B = re.compile(r"(?i)regular|base|salary|wage|basic|monthly_?pay|(?:^|_)pay$")
+
+
+def _unpaid_span(item: dict[str, Any]) -> tuple[str, str] | None:
+    start = next((day_of(item[k]) for k in _SPAN_FROM20B if k in item), None)
+    end = next((day_of(item[k]) for k in _SPAN_TO20B if k in item), None)
+    if not start or not end:
+        return None
+    unpaid = False
+    for k, v in item.items():
+        key = str(k).lower()
+        if key in ("pay", "paid", "pay_status", "salary", "compensation") and (v is False or v == 0 or isinstance(v, str) and _NO_PAY20B.match(v)):
+            unpaid = True
+        elif isinstance(v, str) and len(v) <= 60 and key in ("type", "kind", "category", "leave_type", "reason") and _UNPAID_WORD20B.search(v):
+            unpaid = True
+    return (start, end) if unpaid else None
+
+
+def payable_day_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        person = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PERSON_KEY20B.match(str(k))
+                       and 2 <= len(v.strip()) <= 20 and "|" not in v), None)
+        if person is None:
+            continue
+        for k, v in node.items():
+            key = str(k)
+            if _START_KEY20B.match(key):
+                day = day_of(v)
+                if day:
+                    out.add(f"{START_PREFIX}{person}|{day}")
+            elif _BASE_KEY20B.match(key) and _num(v):
+                out.add(f"{BASE_PREFIX}{person}|{_num(v):g}")
+            elif isinstance(v, (list, dict)):
+                for item in (v if isinstance(v, list) else [v])[:20]:
+                    span = _unpaid_span(item) if isinstance(item, dict) else None
+                    if span:
+                        out.add(f"{UNPAID_PREFIX}{person}|{span[0]}|{span[1]}")
+    if any(e.startswith((UNPAID_PREFIX, START_PREFIX)) for e in out):
+        out.add(PAYDAYS_MARK)
+    return out
+
+
+def pays_unpayable_days(args: dict[str, Any], held: frozenset[str]) -> Verdict | None:
+    """A regular pay line, in a run for one month, for a person none of whose days in the month
+    are payable, or paid above the monthly base prorated to the payable days."""
+    period = next((v for k, v in args.items() if isinstance(v, str) and re.fullmatch(r"20\d\d-(?:0[1-9]|1[0-2])", v.strip())), None)
+    if period is None or any(isinstance(v, str) and v.strip().lower() in ("preview", "dry_run", "dry-run", "draft", "simulate") for v in args.values()):
+        return None
+    y, m = int(period[:4]), int(period[5:7])
+    first = date(y, m, 1)
+    days_in = ((date(y + m // 12, m % 12 + 1, 1)) - first).days
+    month_days = [date(y, m, d).isoformat() for d in range(1, days_in + 1)]
+    items = [x for v in args.values() if isinstance(v, list) for x in v[:200] if isinstance(x, dict)]
+    for item in items:
+        person = next((v.strip().upper() for k, v in item.items() if isinstance(v, str) and _PERSON_KEY20B.match(str(k))), None)
+        amount = next((_num(v) for k, v in item.items() if str(k).lower() in ("amount", "gross", "gross_amount", "pay") and _num(v)), None)
+        kind = " ".join(str(v) for k, v in item.items() if str(k).lower() in ("type", "kind", "pay_type", "category") and isinstance(v, str))
+        if person is None or amount is None or kind and not _REGULAR_PAY20B.search(kind):
+            continue
+        spans = [e.split("|")[2:4] for e in held if e.startswith(f"{UNPAID_PREFIX}{person}|")]
+        start = min((e.rsplit("|", 1)[1] for e in held if e.startswith(f"{START_PREFIX}{person}|")), default=None)
+        if not spans and start is None:
+            continue
+        payable = [d for d in month_days if (start is None or d >= start) and not any(a <= d <= b for a, b in spans)]
+        if not payable:
+            return Verdict("preconditions", "block", "pays_unpayable_days",
+                           f"{person}'s record leaves no payable day in {period} (unpaid leave or a later start); the run pays regular pay")
+        base = next((float(e.rsplit("|", 1)[1]) for e in held if e.startswith(f"{BASE_PREFIX}{person}|")), None)
+        if base is not None and len(payable) < days_in and amount > base * len(payable) / days_in * 1.02 + 0.5:
+            return Verdict("preconditions", "block", "pays_unpayable_days",
+                           f"{person} is payable on {len(payable)} of {days_in} days of {period}; the run pays {amount:g} "
+                           f"against {base * len(payable) / days_in:.2f} of a {base:g} monthly base")
+    return None
