@@ -5827,3 +5827,83 @@ def pays_unpayable_days(args: dict[str, Any], held: frozenset[str]) -> Verdict |
                            f"{person} is payable on {len(payable)} of {days_in} days of {period}; the run pays {amount:g} "
                            f"against {base * len(payable) / days_in:.2f} of a {base:g} monthly base")
     return None
+
+
+# --------------------------------------------------------------------------- the account holder is someone else
+# Round 20b: the name on the account the money goes to, set against the name of the party paid.
+# A party's record names itself (`name`, `legal_name`, `employee_name`) and, in a bank object under
+# it, the account's holder (`holder`, `account_holder`, `beneficiary`, `name_on_account`); a paying
+# call may name a holder or beneficiary itself (an `account_holder` on a pay line, "beneficiary
+# Kestrel Parts GmbH" in a wire's reference). A holder sharing no name word with the party is
+# another person or company: the payment goes to someone else than the party it pays.
+PNAME_PREFIX = "pname20b|"
+HOLDER_PREFIX = "holder20b|"
+HOLDER_MARK = "pname20b|*"
+_PARTY_ID_KEY20B = re.compile(r"(?i)^(?:vendor|supplier|employee|payee|customer|contractor|staff)_?(?:id|no|number)$")
+_PARTY_NAME_KEY20B = re.compile(r"(?i)^(?:name|legal_?name|full_?name|registered_?name|company_?name|(?:vendor|supplier|employee|payee|customer|contractor)_?name)$")
+_BANK_PARENT20B = re.compile(r"(?i)bank|account|iban|payout|remit|deposit|payment_?(?:details|profile|instructions)")
+_HOLDER_LEAF20B = re.compile(r"(?i)^(?:holder|account_?holder|holder_?name|beneficiary(?:_?name)?|account_?name|name_?on_?account|payee_?name)$")
+_BENEFICIARY_TEXT20B = re.compile(r"(?i)\b(?:beneficiary|account\s+holder|pay(?:able)?\s+to)\s*[:=-]?\s*((?:[A-Z][\w&.'-]*\s*){1,5})")
+_NAME_NOISE20B = frozenset("ltd limited inc llc gmbh ag as asa ab bv nv sa sas srl spa plc co company corp corporation group "
+                           "holding holdings the and und et of oy oyj kg sro s.r.o mr mrs ms dr per updated instruction".split())
+
+
+def _name_words20b(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z\u00c0-\u024f]{3,}", text.lower()) if w not in _NAME_NOISE20B)
+
+
+def holder_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    out: set[str] = set()
+    for node in _dict_nodes(result, 400):
+        party = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PARTY_ID_KEY20B.match(str(k))
+                      and 2 <= len(v.strip()) <= 20 and "|" not in v), None)
+        if party is None:
+            continue
+        for k, v in node.items():
+            if isinstance(v, str) and _PARTY_NAME_KEY20B.match(str(k)) and 3 <= len(v) <= 80 and "|" not in v:
+                out.add(f"{PNAME_PREFIX}{party}|{' '.join(v.split())}")
+            elif isinstance(v, dict) and len(v) <= 24 and _BANK_PARENT20B.search(str(k)):
+                for kk, vv in v.items():
+                    if isinstance(vv, str) and _HOLDER_LEAF20B.match(str(kk)) and 3 <= len(vv) <= 80 and "|" not in vv:
+                        out.add(f"{HOLDER_PREFIX}{party}|{' '.join(vv.split())}")
+    if any(e.startswith(PNAME_PREFIX) for e in out):
+        out.add(HOLDER_MARK)
+    return out
+
+
+def holder_not_payee(args: dict[str, Any], strings: tuple[tuple[str, str], ...], held: frozenset[str]) -> Verdict | None:
+    """A payment to a party whose account, on record or as the call names it, is held by someone
+    sharing no name word with the party."""
+    names: dict[str, list[str]] = {}
+    holders: dict[str, list[str]] = {}
+    for e in held:
+        if e.startswith(PNAME_PREFIX) and e != HOLDER_MARK:
+            party, _, name = e[len(PNAME_PREFIX):].partition("|")
+            names.setdefault(party, []).append(name)
+        elif e.startswith(HOLDER_PREFIX):
+            party, _, name = e[len(HOLDER_PREFIX):].partition("|")
+            holders.setdefault(party, []).append(name)
+    # the parties the call pays, each with the holder names the call gives beside it
+    paid: dict[str, list[str]] = {}
+    for obj in [args] + [x for v in args.values() if isinstance(v, list) for x in v[:200] if isinstance(x, dict)]:
+        ids = [v.strip().upper() for k, v in obj.items() if isinstance(v, str) and _PAYEE_ID_ARG20B.match(str(k))]
+        given = [v for k, v in obj.items() if isinstance(v, str) and _HOLDER_LEAF20B.match(str(k))]
+        if obj is args:
+            given += [m.group(1).strip() for _, t in strings if len(t) <= 400 for m in _BENEFICIARY_TEXT20B.finditer(t)]
+        for i in ids:
+            paid.setdefault(i, []).extend(given)
+    for party, given in paid.items():
+        own = [w for n in names.get(party, ()) for w in [_name_words20b(n)] if w]
+        if not own:
+            continue
+        for holder in holders.get(party, []) + given:
+            hw = _name_words20b(holder)
+            if hw and all(hw.isdisjoint(w) for w in own):
+                return Verdict("preconditions", "block", "account_holder_not_payee",
+                               f"the account this payment goes to is held by {holder!r}, not by {names[party][0]!r}, the party it pays")
+    return None
+
+
+_PAYEE_ID_ARG20B = re.compile(r"(?i)^(?:to_?)?(?:vendor|supplier|employee|payee|contractor|staff)_?(?:id|no|number)$")
