@@ -4019,9 +4019,9 @@ _TASK_FIGURE = re.compile(r"(?i)(?:[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\
 
 
 # Where the errand a record id opens ends: a sentence or list break, or (round 20b) a comma that
-# starts the task's next errand (`refund the 35 USD seat on INV-70551, and add the 25 USD credit`:
+# or an `and`/`then` starts the task's next errand (`refund the 35 USD seat on INV-70551, and add the 25 USD credit`:
 # the 25 is the credit's, not the invoice's).
-_TASK_CLAUSE_END = re.compile(r"[.;:\n]\s|,\s*(?:and|then|plus|also)\s+(?=[a-z]+\s)", re.I)
+_TASK_CLAUSE_END = re.compile(r"[.;:\n]\s|(?:,\s*|\s+)(?:and|then|plus|also)\s+(?=[a-z]+\s)", re.I)
 
 
 @text_cache(1024)

@@ -5839,8 +5839,8 @@ def pays_unpayable_days(args: dict[str, Any], held: frozenset[str]) -> Verdict |
 PNAME_PREFIX = "pname20b|"
 HOLDER_PREFIX = "holder20b|"
 HOLDER_MARK = "pname20b|*"
-_PARTY_ID_KEY20B = re.compile(r"(?i)^(?:vendor|supplier|employee|payee|customer|contractor|staff)_?(?:id|no|number)$")
-_PARTY_NAME_KEY20B = re.compile(r"(?i)^(?:name|legal_?name|full_?name|registered_?name|company_?name|(?:vendor|supplier|employee|payee|customer|contractor)_?name)$")
+_PARTY_ID_KEY20B = re.compile(r"(?i)^(?:[a-z]+_?)?(?:id|no|number)$")
+_PARTY_NAME_KEY20B = re.compile(r"(?i)^(?:[a-z]+_)?(?:name|legal_?name|full_?name|registered_?name)$")
 _BANK_PARENT20B = re.compile(r"(?i)bank|account|iban|payout|remit|deposit|payment_?(?:details|profile|instructions)")
 _HOLDER_LEAF20B = re.compile(r"(?i)^(?:holder|account_?holder|holder_?name|beneficiary(?:_?name)?|account_?name|name_?on_?account|payee_?name)$")
 _BENEFICIARY_TEXT20B = re.compile(r"(?i)\b(?:beneficiary|account\s+holder|pay(?:able)?\s+to)\s*[:=-]?\s*((?:[A-Z][\w&.'-]*\s*){1,5})")
@@ -5857,8 +5857,9 @@ def holder_entries(result: Any) -> set[str]:
         return set()
     out: set[str] = set()
     for node in _dict_nodes(result, 400):
-        party = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PARTY_ID_KEY20B.match(str(k))
-                      and 2 <= len(v.strip()) <= 20 and "|" not in v), None)
+        # the record's own id: its first id-like key (`vendor_id`, `carrier_no`, `id`)
+        party = next((v.strip().upper() for k, v in node.items() if isinstance(v, str) and _PARTY_ID_KEY20B.search(str(k))
+                      and 2 <= len(v.strip()) <= 20 and "|" not in v and any(c.isdigit() for c in v)), None)
         if party is None:
             continue
         for k, v in node.items():
@@ -5888,7 +5889,8 @@ def holder_not_payee(args: dict[str, Any], strings: tuple[tuple[str, str], ...],
     # the parties the call pays, each with the holder names the call gives beside it
     paid: dict[str, list[str]] = {}
     for obj in [args] + [x for v in args.values() if isinstance(v, list) for x in v[:200] if isinstance(x, dict)]:
-        ids = [v.strip().upper() for k, v in obj.items() if isinstance(v, str) and _PAYEE_ID_ARG20B.match(str(k))]
+        # the parties the call names by an id a result gave a name to
+        ids = [v.strip().upper() for k, v in obj.items() if isinstance(v, str) and len(v) <= 20 and v.strip().upper() in names]
         given = [v for k, v in obj.items() if isinstance(v, str) and _HOLDER_LEAF20B.match(str(k))]
         if obj is args:
             given += [m.group(1).strip() for _, t in strings if len(t) <= 400 for m in _BENEFICIARY_TEXT20B.finditer(t)]
@@ -5905,5 +5907,3 @@ def holder_not_payee(args: dict[str, Any], strings: tuple[tuple[str, str], ...],
                                f"the account this payment goes to is held by {holder!r}, not by {names[party][0]!r}, the party it pays")
     return None
 
-
-_PAYEE_ID_ARG20B = re.compile(r"(?i)^(?:to_?)?(?:vendor|supplier|employee|payee|contractor|staff)_?(?:id|no|number)$")
