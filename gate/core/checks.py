@@ -117,6 +117,7 @@ from gate.core.session import (carried_secret_values,
     name_words,
     task_amount_slot,
     compensation_slot,
+    compensation_subjects,
     paid_so_far,
     roster_key,
 )
@@ -4935,13 +4936,16 @@ def _above_task_amount(ctx: CheckContext) -> Verdict | None:
         if paid_so_far(ctx.session.held, prefix) + amount > cap + 0.005:
             return Verdict("provenance", "block", "above_task_amount",
                            "with what the session already paid of this kind to this record, the call pays more than the amount the task sets")
-    # round 20b: the task's one compensation figure, across refunds and credits alike
+    # round 20b: the task's one compensation figure, given already to the same customer by any
+    # instrument (a refund of their invoice, a credit to their account), is not given again
     cslot = compensation_slot(ctx.task, ctx.features.tool_words)
     if cslot is not None:
-        before = paid_so_far(ctx.session.held, cslot[0])
-        if before > 0 and before + amount > cslot[1] + 0.005:
-            return Verdict("provenance", "block", "compensation_beyond_task",
-                           f"the session already gave {before:g} of the {cslot[1]:g} the task states; this call gives {amount:g} more")
+        held = ctx.session.held
+        for who in compensation_subjects(ctx.args, held):
+            given = [float(e.rsplit("=", 1)[1]) for e in held if e.startswith(f"{cslot[0]}{who}|")]
+            if any(abs(g - cslot[1]) < 0.005 for g in given):
+                return Verdict("provenance", "block", "compensation_beyond_task",
+                               f"the session already gave {who} the {cslot[1]:g} the task states; this call gives {amount:g} more")
     return None
 
 

@@ -2785,7 +2785,7 @@ def task_amount_slot(task: str | None, tool_words: tuple[str, ...], args: Any) -
 # Round 20b: a task that states one money figure and asks for compensation (a refund, a credit)
 # sets what the session may give in all, whatever the instrument: a 40 USD outage compensation
 # "by refund or by credit" refunded and then credited is given twice.
-COMP_PREFIX = "tamt|one||"
+COMP_PREFIX = "tamt|one|"
 _COMP_WORDS20B = frozenset("refund refunds credit credits compensate compensation goodwill".split())
 _TASK_MONEY20B = re.compile(r"(?i)(?:[$\u20ac\u00a3]\s?(\d[\d,]*(?:\.\d+)?)|(?<![\w.,])(\d[\d,]*(?:\.\d+)?)\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)")
 
@@ -2805,11 +2805,28 @@ def task_one_figure(task: str) -> float | None:
 
 
 def compensation_slot(task: str | None, tool_words: tuple[str, ...]) -> tuple[str, float] | None:
-    """(`tamt|one||`, the task's one figure) for a refund or credit call under such a task."""
+    """(`tamt|one|`, the task's one figure) for a refund or credit call under such a task."""
     if not task or _COMP_WORDS20B.isdisjoint(tool_words):
         return None
     fig = task_one_figure(task)
     return (COMP_PREFIX, fig) if fig else None
+
+
+_COMP_ID20B = re.compile(r"^[A-Za-z]{1,6}[-_]?\d[\w-]{1,20}$")
+
+
+def compensation_subjects(args: Any, held: frozenset[str]) -> set[str]:
+    """Whom a refund or credit compensates: the ids its arguments name, and the party a result
+    bound each of them to (`INV-70314=bind:customer_id:CUS-21907`), so a refund of an invoice
+    and a credit to its customer are the same customer's."""
+    if not isinstance(args, dict):
+        return set()
+    ids = {v.strip().upper() for v in args.values() if isinstance(v, str) and _COMP_ID20B.match(v.strip())}
+    out = set(ids)
+    for i in ids:
+        head = f"{i}=bind:"
+        out.update(e.rsplit(":", 1)[1] for e in held if e.startswith(head) and e.count(":") == 2)
+    return out
 
 
 def paid_so_far(held: frozenset[str], slot: str) -> float:
