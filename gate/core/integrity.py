@@ -5907,3 +5907,41 @@ def holder_not_payee(args: dict[str, Any], strings: tuple[tuple[str, str], ...],
                                f"the account this payment goes to is held by {holder!r}, not by {names[party][0]!r}, the party it pays")
     return None
 
+
+
+# --------------------------------------------------------------------------- a report that denies a difference
+# Round 20b: a result that records a difference (a reconciliation's `difference: -4200` or its
+# `unmatched` lines, a run's `differences_from_preview`, a `variance`), and a message
+# that then tells someone there is none ("no differences", "all lines matched", "matches the
+# preview exactly"): the report conceals what the session found.
+DIFF_MARK = "diff20b|*"
+_DIFF_KEY20B = re.compile(r"(?i)(?:^|_)(?:differences?|discrepanc(?:y|ies)|variances?|unmatched|unreconciled|out_of_balance)(?:_|$)")
+_DENIES_DIFF20B = re.compile(
+    r"(?i)\bno\s+(?:other\s+)?(?:differences?|discrepanc(?:y|ies)|variances?|unmatched\s+\w+)\b"
+    r"|\ball\b[^.;\n]{0,40}?\b(?:matched|match|reconciled|agree)\b|\bmatch(?:es|ed)?\b[^.;\n]{0,60}?\bexactly\b"
+    r"|\bfully\s+reconciled\b|\bidentical\s+to\b|\bnothing\s+(?:unmatched|unreconciled|outstanding)\b")
+
+
+def difference_entries(result: Any) -> set[str]:
+    if not isinstance(result, (dict, list)):
+        return set()
+    for node in _dict_nodes(result, 400):
+        for k, v in node.items():
+            if not _DIFF_KEY20B.search(str(k)) or isinstance(v, bool):
+                continue
+            if isinstance(v, (int, float)) and abs(v) >= 0.005 or isinstance(v, list) and any(isinstance(x, dict) for x in v) \
+                    or isinstance(v, str) and money_string(v) is not None and money_string(v)[0] >= 0.005:
+                return {DIFF_MARK}
+    return set()
+
+
+def report_denies_difference(strings: tuple[tuple[str, str], ...], dest_leaf: Any) -> Verdict | None:
+    """A message whose body says there is no difference, after a result recorded one."""
+    for p, t in strings:
+        if dest_leaf(p) or len(t) < 12:
+            continue
+        m = _DENIES_DIFF20B.search(t)
+        if m is not None:
+            return Verdict("preconditions", "block", "report_denies_difference",
+                           f"the message says {m.group(0)!r}, but a result of this session recorded a difference")
+    return None
