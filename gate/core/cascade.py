@@ -549,7 +549,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= item_entries(result)   # round 20b
         found |= payable_day_entries(result)   # round 20b
         found |= holder_entries(result)   # round 20b
-        found |= difference_entries(result)   # round 20b
+        found |= difference_entries(result, advanced.steps)   # round 20b
         found |= dual_control_entries(result)
         found |= plan_restriction_entries(result)
         found |= payto_entries(features.verbs, req.args, call_amount(req.args), advanced.steps)

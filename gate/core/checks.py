@@ -2746,7 +2746,7 @@ class PreconditionCheck:
                 (staged_upload(f.command_text, lambda h: is_internal(h, ctx.agent.policy.internal_domains), ctx.task, held) if f.command_text else None) or \
                 (approval_lapsed(f.strings, _session_today(ctx), held) if f.verbs & {"pay", "write", "grant", "execute", "configure"} else None) or \
                 (minor_without_consent(f.strings, _is_dest_leaf, held) or discount_above_cap(f.strings, _is_dest_leaf, held) or
-                 small_group_shared(f.strings, held) or (report_denies_difference(f.strings, _is_dest_leaf) if DIFF_MARK in held else None)
+                 small_group_shared(f.strings, held) or (report_denies_difference(f.strings, _is_dest_leaf, held) if DIFF_MARK in held else None)
                  if "send" in f.verbs else None) or \
                 (leaver_paid_or_reinstated(f.verbs, ctx.args, ctx.task, held) if f.verbs & {"pay", "write"} else None) or \
                 emptied_what_was_read(ctx.args, f.verbs, ctx.task, held) or applies_destroying_plan(ctx.tool_name, ctx.args, ctx.task, held) or \

@@ -5922,26 +5922,49 @@ _DENIES_DIFF20B = re.compile(
     r"|\bfully\s+reconciled\b|\bidentical\s+to\b|\bnothing\s+(?:unmatched|unreconciled|outstanding)\b")
 
 
-def difference_entries(result: Any) -> set[str]:
+def difference_entries(result: Any, step: int) -> set[str]:
+    """`diff20b|d|STEP` when the result records a difference, `diff20b|c|STEP` when it shows the
+    difference keys empty (a later clean run clears an earlier difference)."""
     if not isinstance(result, (dict, list)):
         return set()
+    seen = False
     for node in _dict_nodes(result, 400):
         for k, v in node.items():
             if not _DIFF_KEY20B.search(str(k)) or isinstance(v, bool):
                 continue
             if isinstance(v, (int, float)) and abs(v) >= 0.005 or isinstance(v, list) and any(isinstance(x, dict) for x in v) \
                     or isinstance(v, str) and money_string(v) is not None and money_string(v)[0] >= 0.005:
-                return {DIFF_MARK}
-    return set()
+                return {DIFF_MARK, f"diff20b|d|{step}"}
+            seen = seen or isinstance(v, (int, float, list))
+    return {f"diff20b|c|{step}"} if seen else set()
 
 
-def report_denies_difference(strings: tuple[tuple[str, str], ...], dest_leaf: Any) -> Verdict | None:
-    """A message whose body says there is no difference, after a result recorded one."""
-    for p, t in strings:
-        if dest_leaf(p) or len(t) < 12:
-            continue
-        m = _DENIES_DIFF20B.search(t)
-        if m is not None:
-            return Verdict("preconditions", "block", "report_denies_difference",
-                           f"the message says {m.group(0)!r}, but a result of this session recorded a difference")
-    return None
+def _difference_open(held: frozenset[str]) -> bool:
+    last = {"d": -1, "c": -1}
+    for e in held:
+        if e.startswith("diff20b|") and e != DIFF_MARK:
+            _, kind, step = e.split("|")
+            last[kind] = max(last[kind], int(step))
+    return last["d"] > last["c"]
+
+
+def report_denies_difference(strings: tuple[tuple[str, str], ...], dest_leaf: Any, held: frozenset[str]) -> Verdict | None:
+    """A message that says there is no difference, after a result recorded one, and reports
+    nothing open anywhere else in it (a summary that says "all accounts reconciled" and then
+    lists the unmatched fees reports the difference, and is not read)."""
+    if not _difference_open(held):
+        return None
+    texts = [t for p, t in strings if not dest_leaf(p) and t]
+    denial = next((m for t in texts if len(t) >= 12 for m in [_DENIES_DIFF20B.search(t)] if m), None)
+    if denial is None:
+        return None
+    rest = " ".join(_DENIES_DIFF20B.sub(" ", t) for t in texts)
+    if _REPORTS_OPEN20B.search(rest):
+        return None
+    return Verdict("preconditions", "block", "report_denies_difference",
+                   f"the message says {denial.group(0)!r} and reports nothing open, but a result of this session recorded a difference")
+
+
+# what a report says when it does report something left open
+_REPORTS_OPEN20B = re.compile(r"(?i)\b(?:unmatched|open|outstanding|pending|remain\w*|except\w*|differences?|discrepanc\w*|variances?|"
+                              r"carry-?overs?|follow[ -]?up|quer(?:y|ies)|questions?|unexplained|unreconciled|missing|investigat\w*)\b")
