@@ -5675,6 +5675,10 @@ _ITEM_OWN_KEY = re.compile(r"(?i)(?:^|_)(?:id|no|num|number|ref|reference|key|in
 # when and in what state a row is: not what it bills
 _ITEM_STATE_KEY = re.compile(r"(?i)(?:status|state|paid|approv|due|date|created|updated|submitted|received|"
                              r"(?:^|_)(?:on|at|by)$|currency|amount|total|balance)")
+# the framework a row bills under, which many bills share (a blanket PO, a contract, a project,
+# a cost centre): no detail of one item
+_ITEM_FRAME_KEY = re.compile(r"(?i)(?:^|_)(?:po|purchase_?order|order|contract|agreement|msa|blanket|project|cost_?cent(?:er|re)|"
+                             r"account|budget|gl|ledger)(?:_|$)")
 _ITEM_PAID = re.compile(r"(?i)^\s*(?:paid|settled|remitted|cleared)\b")
 _ITEM_UNSAFE = re.compile(r"[|;=\n]")
 
@@ -5700,7 +5704,9 @@ def item_entries(result: Any) -> set[str]:
                 paid = True
             if isinstance(v, int) and not isinstance(v, bool) and v >= 100000:
                 v = str(v)   # a long number is a reference; a count or a price is not
-            if not isinstance(v, str) or v.strip().replace(".", "", 1).isdigit() and len(v.strip()) < 6 or _ITEM_OWN_KEY.search(key) or _ITEM_STATE_KEY.search(key):
+            if not isinstance(v, str) or v.strip().replace(".", "", 1).isdigit() and len(v.strip()) < 6:
+                continue
+            if _ITEM_OWN_KEY.search(key) or _ITEM_STATE_KEY.search(key) or _ITEM_FRAME_KEY.search(key):
                 continue
             v = " ".join(v.split()).lower()
             if 2 <= len(v) <= 40 and any(c.isdigit() for c in v) and not _ITEM_UNSAFE.search(v + key) and not _ISO.fullmatch(v):
