@@ -5974,3 +5974,81 @@ def report_denies_difference(strings: tuple[tuple[str, str], ...], dest_leaf: An
 # what a report says when it does report something left open
 _REPORTS_OPEN20B = re.compile(r"(?i)\b(?:unmatched|open|outstanding|pending|remain\w*|except\w*|differences?|discrepanc\w*|variances?|"
                               r"carry-?overs?|follow[ -]?up|quer(?:y|ies)|questions?|unexplained|unreconciled|missing|investigat\w*)\b")
+
+
+# --------------------------------------------------------------------------- round 20h: a destination a record approved
+# A read of a record the task names (`read_ticket DATA-6120` under "DATA-6120 - export …") whose
+# result approves a destination for it (`approved_destination: s3://…/churn/`, `export: {approved_
+# paths: [...]}`, any key path with an approval word and no refusal word, holding a location):
+# `apdest|s3://…/churn/`. A task that names a location beside an approval word approves it too.
+# A bulk personal-data export is then judged against that approval: under an approved location it
+# is the approved transfer, elsewhere it is the transfer nobody approved.
+APDEST_PREFIX = "apdest|"
+_APPROVE_WORDS20 = frozenset("approved approve authorised authorized permitted allowed agreed sanctioned whitelisted allowlisted".split())
+_REFUSE_WORDS20 = frozenset("not no non un unapproved denied rejected refused pending forbidden prohibited blocked disallowed banned "
+                            "revoked withdrawn previous previously old former".split())
+_LOCATION20 = re.compile(r"^(?:[a-z][a-z0-9+.-]{1,15}://[^\s'\"<>]{2,300}|/[\w.~@+-]+(?:/[\w.~@+-]*)*)$", re.I)
+_LOCATION_IN_TEXT20 = re.compile(r"(?<![\w/])(?:[a-z][a-z0-9+.-]{1,15}://[^\s'\"<>,;)]{2,300}|/(?:[\w.~@+-]+/)+[\w.~@+-]*)", re.I)
+_PATH_WORD20 = re.compile(r"[a-z]+")
+_APPROVAL_TEXT20 = re.compile(r"(?i)\b(?:approved|authori[sz]ed|signed[ -]off|sanctioned|cleared)\b")
+_NEGATED_APPROVAL20 = re.compile(r"(?i)\b(?:not|un|never|no longer)\s+(?:yet\s+)?(?:approved|authori[sz]ed|signed[ -]off|sanctioned|cleared)\b")
+
+
+def _task_names_call(args: dict[str, Any], task: str | None) -> bool:
+    """Whether a top-level argument of the call is an identifier the task names (a ticket key,
+    a record id): `key: DATA-6120` under "DATA-6120 - export …"."""
+    if not task:
+        return False
+    low = task.lower()
+    for v in args.values():
+        if isinstance(v, str) and 3 <= len(v.strip()) <= 64 and any(c.isdigit() for c in v):
+            t = v.strip().lower()
+            i = low.find(t)
+            if i >= 0 and (i == 0 or not low[i - 1].isalnum()) and (i + len(t) == len(low) or not low[i + len(t)].isalnum()):
+                return True
+    return False
+
+
+def approved_destination_entries(args: Any, verbs: frozenset[str] | set[str], task: str | None, result: Any) -> set[str]:
+    """`apdest|LOCATION` for each location a read of a task-named record approves."""
+    if not verbs or not verbs <= {"read"} or not isinstance(result, (dict, list)) or not isinstance(args, dict):
+        return set()
+    if not _task_names_call(args, task):
+        return set()
+    out: set[str] = set()
+    for path, v in flatten_args(result):
+        if not isinstance(v, str) or len(v) > 300 or ("/" not in v) or not _LOCATION20.match(v.strip()):
+            continue
+        words = set(_PATH_WORD20.findall(path.lower()))
+        if words & _APPROVE_WORDS20 and not words & _REFUSE_WORDS20:
+            out.add(APDEST_PREFIX + v.strip().lower())
+            if len(out) >= 16:
+                break
+    return out
+
+
+def _under(loc: str, approved: str) -> bool:
+    return loc == approved or loc.startswith(approved if approved.endswith("/") else approved + "/")
+
+
+@text_cache(256)
+def _task_approved_locations(task: str) -> frozenset[str]:
+    """Locations a task names in a sentence that says they are approved (and not that they are not)."""
+    if "/" not in task or not _APPROVAL_TEXT20.search(task) or _NEGATED_APPROVAL20.search(task):
+        return frozenset()
+    return frozenset(m.group(0).rstrip(".").lower() for m in _LOCATION_IN_TEXT20.finditer(task[:4000]))
+
+
+def export_destination_approval(strings: tuple[tuple[str, str], ...], task: str | None, held: frozenset[str]) -> bool | None:
+    """For an export: True when every location the call writes to lies under a location a
+    task-named record or the task approved, False when such approvals exist and a location of
+    the call lies outside them, None when nothing approved any location (or the call names none)."""
+    approved = {e[len(APDEST_PREFIX):] for e in held if e.startswith(APDEST_PREFIX)}
+    if task:
+        approved |= _task_approved_locations(task)
+    if not approved:
+        return None
+    locs = [t.strip().lower() for _, t in strings if len(t) <= 300 and "/" in t and _LOCATION20.match(t.strip())]
+    if not locs:
+        return None
+    return all(any(_under(loc, a) for a in approved) for loc in locs)
