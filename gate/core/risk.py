@@ -14,6 +14,7 @@ is one projection and one table read.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from math import prod
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from gate.core.actions import READ_ONLY_VERBS, ActionFeatures
-from gate.core.session import BODY_LEAF, ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, reversibility_of
+from gate.core.memo import text_cache
+from gate.core.session import BODY_LEAF, ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, personal_mailbox, reversibility_of
 
 __all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES",
            "EXPOSURE_NAMES", "ESCALATION_NAMES", "REVERSIBILITY_NAMES", "COMPONENTS", "component_values", "lift_level_chain",
@@ -157,7 +159,68 @@ def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named
     if not targets:
         return False
     trusted = session.trusted(agent_named)
-    return any(not is_sanctioned(t, trusted, internal) for t in targets)
+    return any(not is_sanctioned(t, trusted, internal) and not org_named_by_task(t, session) for t in targets)
+
+
+# Round 20h: the organisation a task names by name ("Send Kirov Systems the renewal quote") is a
+# destination the task sanctions when an address's ___domain spells that name, as companies' domains
+# do: the name's consecutive words, each whole or cut to a prefix of at least three letters
+# (`kirovsys.com`, `kirov-systems.de`; two words at least when the name has two), or their
+# initials (three or more words). A personal mailbox,
+# a destination a result put in the session, and a ___domain that adds anything to the name
+# (`kirovsys-billing.com`) are not sanctioned by it.
+_NAME_RUN20 = re.compile(r"[A-Z][A-Za-z0-9'’]*(?:[ \t]+(?:&[ \t]+)?[A-Z][A-Za-z0-9'’]*)*")
+_SECOND_LEVEL20 = frozenset("co com org net ac gov or ne edu".split())
+
+
+@text_cache(256)
+def _task_org_names(task: str) -> tuple[tuple[str, ...], ...]:
+    runs = []
+    for m in _NAME_RUN20.finditer(task[:2000]):
+        words = tuple(w for w in (re.sub(r"[^a-z0-9]", "", x.lower()) for x in m.group(0).split()) if w)
+        before = task[:m.start()].rstrip()
+        if not before or before[-1] in ".!?:;\n":
+            words = words[1:]   # a sentence's first word is capitalised for the sentence (`Send`, `Mail`)
+        if words and (len(words) >= 2 or len(words[0]) >= 4):
+            runs.append(words)
+        if len(runs) >= 24:
+            break
+    return tuple(runs)
+
+
+def _spells(label: str, words: tuple[str, ...]) -> bool:
+    """Whether `label` is consecutive `words` (from any one of them), each whole or cut to a
+    prefix of three letters or more; a one-word name must be whole and four letters or more."""
+    if len(words) >= 3 and label == "".join(w[0] for w in words):
+        return True
+
+    def rest(pos: int, j: int, used: int) -> bool:
+        if pos == len(label):
+            return used >= 2 or used == 1 == len(words) and label == words[0] and len(label) >= 4
+        if j >= len(words):
+            return False
+        w = words[j]
+        for n in range(len(w), min(3, len(w)) - 1, -1):
+            if label.startswith(w[:n], pos) and rest(pos + n, j + 1, used + 1):
+                return True
+        return False
+
+    return any(rest(0, j, 0) for j in range(len(words)) if label[:1] == words[j][:1])
+
+
+def org_named_by_task(target: str, session: SessionSnapshot) -> bool:
+    task = session.task
+    if not task or "." not in target or target in session.tainted:
+        return False
+    host = target.rsplit("@", 1)[-1].lower()
+    labels = host.split(".")
+    if len(labels) < 2 or personal_mailbox(host) or host in session.tainted:
+        return False
+    label = labels[-3] if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL20 else labels[-2]
+    label = label.replace("-", "")
+    if len(label) < 4 or len(label) > 40:
+        return False
+    return any(_spells(label, words) for words in _task_org_names(task))
 
 
 def advance(exposure: int, escalation: int, f: ActionFeatures, unsanctioned: bool) -> tuple[int, int, int]:
