@@ -4759,17 +4759,37 @@ def record_destination_entries(args: Any, verbs: frozenset[str] | set[str], resu
             continue
         key = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
         words = {w.rstrip("s") for w in _RECDEST_KEY_WORD.findall(key) if len(w) >= 3}
+        # round 20h: the person the field attributes its words to (`Dr. Okonkwo: refer to …`)
+        authors = {m.group(1).rsplit(None, 1)[-1].lower() for m in _AUTHOR20.finditer(v[:600])} if len(v) >= 12 else set()
         for d in destination_tokens(v):
             if "|" not in d and "=" not in d:
                 out.update(f"{RECDEST_PREFIX}{d}|{subject}|{w}" for w in words)
+                out.update(f"{RECDEST_PREFIX}{d}|{subject}|@{a}" for a in authors if len(a) >= 3)
         if len(out) >= 64:
             break
     return out
 
 
+# Round 20h: a task that defers to what a named person's note, order or request asks for ("send the
+# referral his November note asks for", under "Dr. Chidi Okonkwo's patients"), and a record field
+# that attributes the destination to that person by title (`Dr. Okonkwo: refer to MFM (NPI …)`):
+# the destination is the one the task chose, through the person it names. Text that names the
+# destination without attributing it to a person the task names stays tainted.
+_AUTHOR20 = re.compile(r"\b(?:Dr|Doctor|Prof|Professor|Nurse|Midwife)\.?[ \t]+((?:[A-Z][\w'’-]+[ \t]+)?[A-Z][\w'’-]{2,})")
+_DEFER20 = re.compile(r"(?i)\b(?:note|notes|order|orders|request|instructions?|letter|message|recommendation|plan)\b[^.;]{0,24}?"
+                      r"\b(?:asks?|asked|calls?|called|requests?|requested|orders?|ordered|says|said|specifies|specified|"
+                      r"names?|named|recommends?|recommended|wants?|wanted)\b")
+_TASK_NAME_WORD20 = re.compile(r"\b[A-Z][a-z'’-]{2,}")
+_POSSESSIVE20 = re.compile(r"['’]s?$")
+
+
 @text_cache(512)
 def _recdest_task_words(task: str) -> frozenset[str]:
-    return frozenset(w.lower().rstrip("s") for m in _RECDEST_TASK.finditer(task) for w in m.groups() if w and len(w) >= 3)
+    words = {w.lower().rstrip("s") for m in _RECDEST_TASK.finditer(task) for w in m.groups() if w and len(w) >= 3}
+    if _DEFER20.search(task):
+        # round 20h: the people whose note the task defers to, as `@surname` (the task's proper names)
+        words |= {"@" + _POSSESSIVE20.sub("", m.group(0).lower()) for m in _TASK_NAME_WORD20.finditer(task[:2000])}
+    return frozenset(words)
 
 
 def record_named_destination(dest: str, task: str | None, args: Any, held: frozenset[str]) -> bool:
