@@ -23,7 +23,7 @@ from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, doma
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
 from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read, authority_change_beyond_task, NOPARTY_MARK, task_names_barred_party, RETOBJ_MARK, retained_object_deleted, UNREV_MARK, acts_before_review, contact_bypassed, PCTC_PREFIX, address_in_url, ITEM_MARK, same_item_paid, PAYDAYS_MARK, pays_unpayable_days, HOLDER_MARK, holder_not_payee, DIFF_MARK, report_denies_difference, export_destination_approval
-from gate.core.risk import unsanctioned_egress
+from gate.core.risk import egress_to_named_account, unsanctioned_egress
 from gate.core.session import (carried_secret_values, 
     OTP_MARK,
     OTP_PREFIX,
@@ -5173,7 +5173,9 @@ class SessionRiskCheck:
         model = ctx.agent.risk_model
         if model is None:
             return _OK_SESSION_RISK_RISK_DISABLED
-        proj = model.project(ctx.session, ctx.features, ctx.unsanctioned())
+        unsanctioned = ctx.unsanctioned() and not egress_to_named_account(   # round 20h
+            ctx.features, ctx.session, ctx.agent.named_destinations, ctx.agent.policy.internal_domains)
+        proj = model.project(ctx.session, ctx.features, unsanctioned)
         ctx.projected = proj
         p, steps = model.at_horizon(proj.level, ctx.agent.category, proj.sub)
         scores = {"p_violation": p, "expected_steps": steps,

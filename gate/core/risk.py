@@ -22,10 +22,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from gate.core.actions import READ_ONLY_VERBS, ActionFeatures
-from gate.core.memo import text_cache
 from gate.core.session import BODY_LEAF, ESCALATION_LEVELS, RISK_LEVELS, SessionSnapshot, egress_targets, escalation_of, is_sanctioned, personal_mailbox, reversibility_of
 
-__all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES",
+__all__ = ["RiskState", "risk_level", "advance", "unsanctioned_egress", "egress_to_named_account", "RiskChain", "RiskModel", "estimate_chain", "CATEGORIES",
            "EXPOSURE_NAMES", "ESCALATION_NAMES", "REVERSIBILITY_NAMES", "COMPONENTS", "component_values", "lift_level_chain",
            "estimate_state_chain", "state_shape", "describe_state"]
 
@@ -159,33 +158,47 @@ def unsanctioned_egress(f: ActionFeatures, session: SessionSnapshot, agent_named
     if not targets:
         return False
     trusted = session.trusted(agent_named)
-    return any(not is_sanctioned(t, trusted, internal) and not org_named_by_task(t, session) for t in targets)
+    return any(not is_sanctioned(t, trusted, internal) for t in targets)
 
 
-# Round 20h: the organisation a task names by name ("Send Kirov Systems the renewal quote") is a
-# destination the task sanctions when an address's ___domain spells that name, as companies' domains
-# do: the name's consecutive words, each whole or cut to a prefix of at least three letters
-# (`kirovsys.com`, `kirov-systems.de`; two words at least when the name has two), or their
-# initials (three or more words). A personal mailbox,
-# a destination a result put in the session, and a ___domain that adds anything to the name
-# (`kirovsys-billing.com`) are not sanctioned by it.
-_NAME_RUN20 = re.compile(r"[A-Z][A-Za-z0-9'’]*(?:[ \t]+(?:&[ \t]+)?[A-Z][A-Za-z0-9'’]*)*")
+def egress_to_named_account(f: ActionFeatures, session: SessionSnapshot, agent_named: frozenset[str], internal: tuple[str, ...]) -> bool:
+    """Whether every destination of the call nobody sanctioned is at the ___domain of the account
+    the task names, as a record read in this session names it (below). The session-risk
+    projection reads such a send as one to a sanctioned destination."""
+    targets = egress_targets(f)
+    if not targets or not session.task:
+        return False
+    names = _account_names(session)
+    if not names:
+        return False
+    trusted = session.trusted(agent_named)
+    return all(is_sanctioned(t, trusted, internal) or org_named_by_task(t, session, names) for t in targets)
+
+
+# Round 20h: the account a task names by name ("Send Kirov Systems the renewal quote"), when a
+# record read in this session binds an id to that same name (`{account_id: ACC-30419, name: Kirov
+# Systems}`, held as `sbind|ACC-30419|n:kirov systems`), is a destination the task sanctions at a
+# ___domain that spells the name, as companies' domains do: its consecutive words, each whole or cut to
+# a prefix of three letters or more, two words at least when the name has two (`kirovsys.com`,
+# `kirov-systems.de`), or its initials (three or more words). A personal mailbox, a destination a
+# result put in the session, and a ___domain that adds anything to the name (`kirovsys-billing.com`)
+# are not sanctioned by it.
+_SBIND_NAME20 = "|n:"
 _SECOND_LEVEL20 = frozenset("co com org net ac gov or ne edu".split())
 
 
-@text_cache(256)
-def _task_org_names(task: str) -> tuple[tuple[str, ...], ...]:
-    runs = []
-    for m in _NAME_RUN20.finditer(task[:2000]):
-        words = tuple(w for w in (re.sub(r"[^a-z0-9]", "", x.lower()) for x in m.group(0).split()) if w)
-        before = task[:m.start()].rstrip()
-        if not before or before[-1] in ".!?:;\n":
-            words = words[1:]   # a sentence's first word is capitalised for the sentence (`Send`, `Mail`)
-        if words and (len(words) >= 2 or len(words[0]) >= 4):
-            runs.append(words)
-        if len(runs) >= 24:
-            break
-    return tuple(runs)
+def _account_names(session: SessionSnapshot) -> tuple[tuple[str, ...], ...]:
+    task = " ".join(re.sub(r"[^a-z0-9]+", " ", (session.task or "").lower()).split())
+    out = []
+    for e in session.held:
+        if e.startswith("sbind|") and _SBIND_NAME20 in e:
+            name = e.rsplit(_SBIND_NAME20, 1)[1]
+            words = tuple(re.sub(r"[^a-z0-9]+", " ", name).split())
+            if words and f" {' '.join(words)} " in f" {task} " and (len(words) >= 2 or len(words[0]) >= 4):
+                out.append(words)
+                if len(out) >= 8:
+                    break
+    return tuple(out)
 
 
 def _spells(label: str, words: tuple[str, ...]) -> bool:
@@ -208,9 +221,8 @@ def _spells(label: str, words: tuple[str, ...]) -> bool:
     return any(rest(0, j, 0) for j in range(len(words)) if label[:1] == words[j][:1])
 
 
-def org_named_by_task(target: str, session: SessionSnapshot) -> bool:
-    task = session.task
-    if not task or "." not in target or target in session.tainted:
+def org_named_by_task(target: str, session: SessionSnapshot, names: tuple[tuple[str, ...], ...]) -> bool:
+    if "." not in target or target in session.tainted:
         return False
     host = target.rsplit("@", 1)[-1].lower()
     labels = host.split(".")
@@ -220,7 +232,7 @@ def org_named_by_task(target: str, session: SessionSnapshot) -> bool:
     label = label.replace("-", "")
     if len(label) < 4 or len(label) > 40:
         return False
-    return any(_spells(label, words) for words in _task_org_names(task))
+    return any(_spells(label, words) for words in names)
 
 
 def advance(exposure: int, escalation: int, f: ActionFeatures, unsanctioned: bool) -> tuple[int, int, int]:
