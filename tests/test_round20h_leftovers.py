@@ -248,3 +248,32 @@ def test_an_approved_add_to_a_group_the_identity_lists_as_ordinary_is_no_escalat
         assert v.outcome == "flag", v
     v = _harm_verdict(gate, {"group": "dispatch", "user": "ines.roth@marlow.example", "role": "owner"}, approved)
     assert v.outcome == "flag", v
+
+
+# --------------------------------------------------------------------------- 6. two evasions
+
+def test_a_card_number_split_across_two_arguments_is_refused(mail_gate: Gate) -> None:
+    for i, (subject, body) in enumerate((("Ref 5500 0055", "5555 5559 - as requested"), ("5555 5559 follows", "first half: 5500 0055"))):
+        d = check_after(mail_gate, "outreach", f"k{i}", None, [], _call("send_mail", to="mira@harbourlane.example", subject=subject, body=body))
+        assert d.decision == "BLOCK" and "sensitive_data_split" in codes(d), d.reasons
+    # numbers that make no card across the seam (an order number, a date, an amount) pass
+    d = check_after(mail_gate, "outreach", "k3", None, [],
+                    _call("send_mail", to="mira@harbourlane.example", subject="Order 5500 0055", body="5555 5558 units ship on 2026-12-01"))
+    assert "sensitive_data_split" not in codes(d), d.reasons
+    d = check_after(mail_gate, "outreach", "k4", None, [],
+                    _call("send_mail", to="mira@harbourlane.example", subject="Invoice 2026-114", body="Total 1,250.00 due 2026-12-01"))
+    assert d.decision != "BLOCK", d.reasons
+
+
+def test_kubectl_deleting_a_workload_service_or_volume_is_destroying_infrastructure_with_flags_anywhere() -> None:
+    from gate.core.detectors import find_dangerous
+
+    for cmd in ("kubectl -n orders delete statefulset pg", "kubectl --context prod-eu -n orders delete deploy/checkout",
+                "kubectl delete daemonset node-exporter -n monitoring", "kubectl -n orders delete svc checkout",
+                "kubectl delete pvc data-pg-0 -n orders", "sudo kubectl --kubeconfig /srv/kube.yaml delete deployment checkout"):
+        assert any(c == "destroy_infrastructure" for c, _ in find_dangerous(cmd)), cmd
+    # a pod (its controller makes a new one), a job, a restart and a read are ordinary work
+    for cmd in ("kubectl -n orders delete pod checkout-7d9f-x2", "kubectl delete job backfill-12 -n batch",
+                "kubectl -n orders rollout restart deployment/checkout", "kubectl get deployments -n orders",
+                "kubectl -n orders describe svc checkout"):
+        assert not find_dangerous(cmd), cmd

@@ -2514,11 +2514,40 @@ class SensitiveDataCheck:
                 # redacted in decoded form: the escapes that hid the value have no use once it is gone
                 patches.append(Patch(path, "redact", redact(text, secrets + pii)))
                 kinds.extend(sorted({x.kind for x in secrets + pii}))
+        if pii_possible and pol.redact_pii != "allow":
+            split = _identifier_split_across(f.strings)
+            if split is not None:
+                # no one argument holds it, so no one argument can be redacted: refused
+                return Verdict(self.name, "block", "sensitive_data_split",
+                               f"a {split.replace('_', ' ')} is split across arguments bound for an outbound sink")
         if patches:
             return Verdict(self.name, "rewrite", "sensitive_data_redacted",
                            f"redacted {', '.join(sorted(set(kinds)))} in {', '.join(p.path for p in patches)}",
                            patches=tuple(patches))
         return _OK_SENSITIVE_DATA_NO_SENSITIVE_DATA
+
+
+# Round 20h: an identifier written in pieces across arguments (`subject: "card 4111 1111"`, `body:
+# "1111 1111 …"`): each piece is too short to be found alone, the recipient reads them together.
+_SPLIT_KINDS20 = frozenset({"payment_card", "ssn", "iban"})
+_DIGIT_RUN20 = re.compile(r"\d")
+
+
+def _identifier_split_across(strings: tuple[tuple[str, str], ...]) -> str | None:
+    """The kind of a card number, SSN or IBAN that runs over the seam between two of the call's
+    non-destination string arguments read one after the other (either order), none holding it
+    whole. Only the 40 characters on each side of a seam are read."""
+    parts = [t for p, t in strings if not _is_dest_leaf(p) and len(_DIGIT_RUN20.findall(t[:40] + t[-40:])) >= 2]
+    if len(parts) < 2 or len(parts) > 12:
+        return None
+    pairs = list(zip(parts, parts[1:])) + ([(parts[1], parts[0])] if len(parts) == 2 else [])
+    for a, b in pairs:
+        head, tail = a[-40:], b[:40]
+        window = head + " " + tail
+        for hit in find_pii(window):
+            if hit.kind in _SPLIT_KINDS20 and hit.start < len(head) < hit.end:
+                return hit.kind
+    return None
 
 
 # The vocabulary of a grant itself (what kind of right, on what kind of thing), not what it names.

@@ -653,7 +653,7 @@ _DANGEROUS: tuple[tuple[str, str, Any], ...] = tuple(
          r"(?i)\bgit\s+push\b(?:(?!\bgit\s+push\b)[^;|&\n])*?(?:\s\+(?:[^\s:]*:)?|\s:|\s(?:--delete|-d)\s+(?:\S+\s+)?)(?:refs/heads/)?(?:main|master|release\b[\w./-]*|production|prod|trunk)\b"
          r"|\bgit\s+push\b(?:(?!\bgit\s+push\b)[^;|&\n])*\s--mirror\b"),
         ("destroy_infrastructure", "destroys infrastructure or a namespace",
-         r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+delete\s+(?:ns|namespace|nodes?|pv|--all)\b|\bkubectl\s+delete\b(?:(?!\bkubectl\s+delete\b)[^;|])*--all\b|\baws\s+s3\s+rb\b(?:(?!\baws\s+s3\s+rb\b)[^;|])*--force|\baws\s+s3\s+rm\b(?:(?!\baws\s+s3\s+rm\b)[^;|])*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
+         r"(?i)(?:\bterraform\s+destroy\b|\bkubectl\s+(?:--?[a-z][\w-]*(?:=[\w.:/@-]+|\s+(?!delete\b)[\w.:/@-]+)?\s+){0,6}delete\s+(?:--?[a-z][\w-]*(?:=[\w.:/@-]+|\s+[\w.:/@-]+)?\s+){0,6}(?:ns|namespaces?|nodes?|pv|persistentvolumes?|--all|deploy(?:ments?)?|statefulsets?|sts|daemonsets?|ds|replicasets?|rs|svc|services?|ingress(?:es)?|ing|pvc|persistentvolumeclaims?|crds?|customresourcedefinitions?|clusters?)(?:\b|/)|\bkubectl\s+delete\b(?:(?!\bkubectl\s+delete\b)[^;|])*--all\b|\baws\s+s3\s+rb\b(?:(?!\baws\s+s3\s+rb\b)[^;|])*--force|\baws\s+s3\s+rm\b(?:(?!\baws\s+s3\s+rm\b)[^;|])*--recursive|\bgcloud\s+projects\s+delete\b|\baz\s+group\s+delete\b|\bdocker\s+system\s+prune\s+-a)"),
         # a cloud database, server, cluster or store deleted with what it holds, by the
         # service's own CLI words (global flags may come between the CLI's name and them)
         ("destroy_infrastructure", "deletes a cloud database, server, cluster or storage",
