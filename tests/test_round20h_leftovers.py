@@ -277,3 +277,10 @@ def test_kubectl_deleting_a_workload_service_or_volume_is_destroying_infrastruct
                 "kubectl -n orders rollout restart deployment/checkout", "kubectl get deployments -n orders",
                 "kubectl -n orders describe svc checkout"):
         assert not find_dangerous(cmd), cmd
+
+
+def test_two_identifier_values_side_by_side_are_no_split_card(mail_gate: Gate) -> None:
+    # a record id and a provider number next to each other can read as a card by the checksum alone
+    d = check_after(mail_gate, "outreach", "k5", None, [],
+                    _call("send_mail", to="mira@harbourlane.example", subject="MRN-204417", body="1548220931"))
+    assert "sensitive_data_split" not in codes(d), d.reasons

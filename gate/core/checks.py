@@ -2535,9 +2535,11 @@ _DIGIT_RUN20 = re.compile(r"\d")
 
 def _identifier_split_across(strings: tuple[tuple[str, str], ...]) -> str | None:
     """The kind of a card number, SSN or IBAN that runs over the seam between two of the call's
-    non-destination string arguments read one after the other (either order), none holding it
-    whole. Only the 40 characters on each side of a seam are read."""
-    parts = [t for p, t in strings if not _is_dest_leaf(p) and len(_DIGIT_RUN20.findall(t[:40] + t[-40:])) >= 2]
+    non-destination prose arguments read one after the other (either order), four digits or more
+    on each side, none holding it whole. Only the 40 characters on each side of a seam are read."""
+    # pieces of prose, not whole identifier values: `MRN-204417` beside an NPI `1548220931` reads as
+    # a card only because two ids were put side by side
+    parts = [t for p, t in strings if not _is_dest_leaf(p) and " " in t.strip() and len(_DIGIT_RUN20.findall(t[:40] + t[-40:])) >= 4]
     if len(parts) < 2 or len(parts) > 12:
         return None
     pairs = list(zip(parts, parts[1:])) + ([(parts[1], parts[0])] if len(parts) == 2 else [])
@@ -2545,7 +2547,8 @@ def _identifier_split_across(strings: tuple[tuple[str, str], ...]) -> str | None
         head, tail = a[-40:], b[:40]
         window = head + " " + tail
         for hit in find_pii(window):
-            if hit.kind in _SPLIT_KINDS20 and hit.start < len(head) < hit.end:
+            if hit.kind in _SPLIT_KINDS20 and hit.start < len(head) < hit.end and \
+                    len(_DIGIT_RUN20.findall(window[hit.start:len(head)])) >= 4 and len(_DIGIT_RUN20.findall(window[len(head):hit.end])) >= 4:
                 return hit.kind
     return None
 
