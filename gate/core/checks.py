@@ -2332,7 +2332,10 @@ class DangerousOperationCheck:
 
 # round 20e: a task that reports a credential leaked or exposed (the search for it is the response)
 _LEAK_TASK = re.compile(r"(?i)\b(?:leak(?:ed|s)?|exposed|was\s+committed|were\s+committed)\b[^.]{0,80}?\b(?:secrets?|keys?|tokens?|passwords?|credentials?)\b"
-                        r"|\b(?:secrets?|keys?|tokens?|passwords?|credentials?)\b[^.]{0,80}?\b(?:leak(?:ed|s)?|exposed|was\s+committed|were\s+committed)\b")
+                        r"|\b(?:secrets?|keys?|tokens?|passwords?|credentials?)\b[^.]{0,80}?\b(?:leak(?:ed|s)?|exposed|was\s+committed|were\s+committed)\b"
+                        # (a secret scanner's findings, or keys the task says to take out of the code)
+                        r"|\b(?:secret|credential)s?\s+scann(?:er|ing)\b"
+                        r"|\b(?:replace|remove|scrub|redact|strip)\b[^.]{0,60}?\b(?:secrets?|keys?|tokens?|passwords?|credentials?)\b")
 _SHELL_ESCAPE = re.compile(r"\\(?=[\w/.~-])")
 _ECHO_SUBST = re.compile(r"\$\(\s*(?:echo|printf)\s+([\w./~-]{1,40})\s*\)|`\s*(?:echo|printf)\s+([\w./~-]{1,40})\s*`")
 _SPLIT_FLAGS = re.compile(r"(?<=\s)-([a-zA-Z]{1,4})\s+-([a-zA-Z]{1,4})(?=\s|$)")

@@ -441,9 +441,11 @@ class _DumpHarvest:
 # configuration files that names a credential (`filetype:env "DB_PASSWORD"`). A search that keeps
 # only file names, counts or a yes/no (`grep -l`/`-c`/`-q`, `--files-with-matches`, `--count`,
 # `wc -l`), or a scanner that redacts (`--redact`), prints no value. Each command is read once.
+# A vendor's test-mode key prefix (`sk_test_`) is not a secret's shape here: by round 20g's reading
+# such a key grants no live access, and replacing test keys in fixtures searches for them.
 _SEARCH_VERB = re.compile(r"(?i)\b(?:e?grep|rg|ag|ack|git\s+grep|findstr|select-string|search|lookup|find)\b|\|\s*[=~]")
 _SECRET_VALUE_SHAPE = re.compile(
-    r"(?i)(?:\b[sr]k_(?:live|test)_|\bAKIA|\bASIA[A-Z0-9]|\bgh[pousr]_|\bgithub_pat_|\bglpat-|\bxox[abprs]-|\bwhsec_|\bnpm_[A-Za-z0-9]"
+    r"(?i)(?:\b[sr]k_live_|\bAKIA|\bASIA[A-Z0-9]|\bgh[pousr]_|\bgithub_pat_|\bglpat-|\bxox[abprs]-|\bwhsec_|\bnpm_[A-Za-z0-9]"
     r"|BEGIN[\s\w]{0,20}PRIVATE\s+KEY|Authorization:\s*Bearer|\bBearer\s|\bset-cookie\b"
     r"|\b(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd|pwd|token|secret)\s*(?:\\?[\"'])?\s*[=:])")
 _PATCH_HISTORY = re.compile(r"(?i)\bgit\s+(?:log|show|whatchanged)\b")
