@@ -22,6 +22,7 @@ import orjson
 from gate.core.actions import EMAIL_RX, IRREVERSIBLE_VERBS, ActionFeatures, domain_of, flatten_args, fold_host_text, ipv4_of, is_internal, value_domains, verb_class
 from gate.core.memo import text_cache
 from gate.core.detectors import find_contact_list, find_dangerous, find_pii, find_secrets, redact, screen
+from gate.core.stated import ATTR_PREFIX, AUD_PREFIX, PURPOSE_PREFIX, REQ_PREFIX, audience_excluded, part_left_out, purpose_excluded, recipient_excluded, requirement_unmet
 from gate.core.integrity import APAY_PREFIX, SMALLNAME_PREFIX, small_named_group_reported, MANDATE_PREFIX, mandated_deduction_removed, LINESUM_PREFIX, above_own_lines, RELEASE_PREFIX, paid_before_release, retention_not_ended, barred_party, purpose_declined, approval_by_data_fix, role_excluded, amounts_altered, beyond_access_list, order_of_held_item, pays_requester, erasure_incomplete, split_under_approval, public_destination, differs_from_signed, bills_plan_left, deletes_kept_rows, below_min_retention, above_person_record, same_source_paid, counterparty_not_on_record, unverified_disclosure, pays_outside_cover, other_subjects_address, denies_recorded_exposure, channel_purpose_breach, above_task_cap, payment_details_not_on_file, contact_redirected, not_on_task_list, payee_not_on_record, above_payable, amount_misstated, recording_without_notice, grants_classified, export_instead_of_purge, call_amount, no_agreement, small_group_shared, outside_change_scope, staged_upload, condition_written, approval_lapsed, discount_above_cap, granted_in_scope, GSCOPE_PREFIX, minor_without_consent, record_relabelled, unapproved_purchase, approves_own, delivery_diverted, health_detail_beyond_task, copies_what_must_go, kept_too_long, opted_out_route, leaver_paid_or_reinstated, personal_payment_link, residency_breach, iban_swapped, not_as_previewed, other_subject_in_message, owned_elsewhere, prohibited_purchase, regulated_copy, restricted_disclosure, split_order, applies_destroying_plan, emptied_what_was_read, out_of_scope_state, control_lifted, staged_outbound, others_pay_sent, export_beyond_task_count, data_change_outside_purpose, dry_run_made_real, apply_beyond_plan, copy_swapped_in, owners_removed, record_of_other_subject, task_person as _task_person, outside_task_environment, reply_beyond_thread, page_filter_dropped, setting_switched_off, push_other_branch, grant_on_sibling_object, destination_from_error, opened_to_anyone, SUBJECT_BIND_PREFIX, record_named_destination, audit_trail_erased, write_wider_than_record, grant_expiry_removed, deletes_only_own, deletes_task_named_kind, restricted_from_plan, PAYTO_PREFIX, PAYEE_LEAF17, DUALCTL_PREFIX, permit_expired, backdated_completion, pay_change_beyond_task, identity_change_beyond_task, push_deletes_branch, backups_deleted, approves_requesters_own, listed_for_task_group, PLIST_PREFIX, push_onto_mainline, verification_self_attested, RVAL_MARK, restricted_value_sent, changes_what_was_to_be_read, authority_change_beyond_task, NOPARTY_MARK, task_names_barred_party, RETOBJ_MARK, retained_object_deleted, UNREV_MARK, acts_before_review, contact_bypassed, PCTC_PREFIX, address_in_url, ITEM_MARK, same_item_paid, PAYDAYS_MARK, pays_unpayable_days, HOLDER_MARK, holder_not_payee, DIFF_MARK, report_denies_difference, export_destination_approval
 from gate.core.risk import egress_to_named_account, unsanctioned_egress
 from gate.core.session import (carried_secret_values, 
@@ -2646,6 +2647,20 @@ class PreconditionCheck:
         f = ctx.features
         if f.verbs & _WINDOWED and (ctx.task or ctx.session.clock) and "read" not in f.verbs:
             v = _outside_window(ctx)
+            if v is not None:
+                return v
+        if REQ_PREFIX in held or AUD_PREFIX in held or PURPOSE_PREFIX in held:
+            # round 20d: a requirement, an audience or an excluded purpose a result states in words
+            v = requirement_unmet(f.verbs, f.strings, ctx.task, held) or audience_excluded(f.verbs, ctx.args, f.strings, held) or \
+                purpose_excluded(f.verbs, f.strings, ctx.task, held)
+            if v is not None:
+                return v
+        if ATTR_PREFIX in held and "send" in f.verbs:
+            v = recipient_excluded(f.verbs, ctx.args, ctx.task, held)   # round 20d
+            if v is not None:
+                return v
+        if ctx.task and f.verbs & {"send", "write"} or "read" in f.verbs and f.sensitivity >= 3 and ctx.task:
+            v = part_left_out(ctx.args, ctx.task, held)   # round 20d
             if v is not None:
                 return v
         # money out: a payment, or a credit to an account by a tool the policy did not annotate
