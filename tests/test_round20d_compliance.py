@@ -177,3 +177,18 @@ def test_a_recipient_whose_record_carries_a_value_a_result_excludes_is_stopped(g
     d = _after(gate, "r2", "Invite members to the spring raffle", steps,
                _call("post_mail", to=["c.ward@example.co.uk"], subject="Spring raffle", body="Join our raffle!"))
     assert d.decision != "BLOCK", d.reasons
+
+
+# --------------------------------------------------------------------------- a period that has not run
+
+def test_a_change_taking_effect_before_a_stated_period_runs_is_stopped(gate: Gate) -> None:
+    steps = [(_call("fetch", member="M-8120"),
+              {"member_no": "M-8120", "email": "r.osei@example.org",
+               "premium": {"current": "42 a month", "next": "47 a month", "warning_days": 45, "warning_issued": "2026-11-10"}})]
+    task = "Tell member M-8120 about the new premium"
+    d = _after(gate, "t1", task, steps, _call("post_mail", to=["r.osei@example.org"], subject="Your premium",
+                                              body="Your premium will be 47 a month effective 1 December 2026."))
+    assert _blocked(d, "before_period_runs"), d.reasons
+    d = _after(gate, "t2", task, steps, _call("post_mail", to=["r.osei@example.org"], subject="Your premium",
+                                              body="As we wrote on 10 November, your premium will be 47 a month from 1 January 2027."))
+    assert d.decision != "BLOCK", d.reasons

@@ -42,7 +42,7 @@ from gate.core.checks import (
 )
 from gate.core.compiler import Bundle, CompiledAgent
 from gate.core.pending import remember
-from gate.core.stated import part_entries, recipient_entries, stated_entries
+from gate.core.stated import part_entries, period_entries, recipient_entries, stated_entries
 from gate.core.session import table_rows
 from gate.core.integrity import approved_pay_entries, small_named_group_entries, mandate_entries, line_sum_entries, release_entries, retain_until_entries, barred_entries, declined_purpose_entries, suppression_entries, excluded_role_entries, file_amount_entries, acl_text_entries, sheet_entries, pii_column_entries, approval_split_entries, public_destination_entries, signed_terms_entries, plan_change_entries, kept_entries, min_retention_entries, person_limit_entries, source_ref_entries, subject_field_entries, outside_cover_entries, held_line_entries, subject_email_entries, affected_entries, channel_limit_entries, task_cap_entries, account_entries, contact_entries, task_list_entries, payee_entries, payable_entries, paid_amount_entries, classified_entries, discount_field_entries, call_amount, agreement_entries, small_group_entries, change_scope_entries, staged_entries, health_term_entries, approval_until_entries, catalogue_entries, csvcat_entries, discount_cap_entries, minor_entries, created_entries, health_entries, shipto_entries, leaver_entries, maxret_entries, nocopy_entries, nochange_entries, optout_entries, residency_entries, iban_entries, order_entries, owned_entries, preview_entries, regread_entries, restricted_entries, destroy_plan_entries, read_target_entries, state_entries, grant_scope_entries, listing_bind_entries, pay_entries, outbound_entries, dry_run_entries, planned_entries, copy_table_entries, owner_file_entries, subject_bind_entries, error_dest_entries, share_held_entries, thread_entries, page_where_entries, setting_entries, object_name_entries, record_destination_entries, trail_entries, onerow_entries, expiry_entries, made_entries, plan_restriction_entries, payto_entries, dual_control_entries, permit_entries, principal_list_entries, restricted_value_entries, restricted_party_entries, retained_object_entries, unreviewed_entries, party_contact_entries, item_entries, payable_day_entries, holder_entries, difference_entries, approved_destination_entries
 from gate.core.risk import advance, risk_level, unsanctioned_egress
@@ -470,6 +470,7 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= stated_entries(result)   # round 20d
         found |= part_entries(result)   # round 20d
         found |= recipient_entries(result)   # round 20d
+        found |= period_entries(result)   # round 20d
         found |= regread_entries(req.args, features.verbs, features.sensitivity, result)
         found |= created_entries(features.tool_words, features.verbs, result)
         found |= residency_entries(result)

@@ -33,7 +33,8 @@ from gate.core.actions import EMAIL_RX, READ_ONLY_VERBS, flatten_args
 from gate.core.verdict import Verdict
 
 __all__ = ["stated_entries", "requirement_unmet", "audience_excluded", "purpose_excluded", "REQ_PREFIX", "UNMET_PREFIX", "AUD_PREFIX",
-           "PURPOSE_PREFIX", "part_entries", "part_left_out", "PART_PREFIX", "recipient_entries", "recipient_excluded", "ATTR_PREFIX"]
+           "PURPOSE_PREFIX", "part_entries", "part_left_out", "PART_PREFIX", "recipient_entries", "recipient_excluded", "ATTR_PREFIX",
+           "period_entries", "before_period_runs", "PERIOD_PREFIX"]
 
 REQ_PREFIX = "+req20d|"      # a word of a sentence that states a requirement
 UNMET_PREFIX = "+unmet20d|"  # `+unmet20d|<record id>|<word>`: a step the record shows as not done
@@ -111,8 +112,9 @@ def _own_tokens(node: dict[str, Any]) -> set[str]:
 
 
 def _has_own_id(node: dict[str, Any]) -> bool:
+    """Whether an object names an identifier or an address of its own (a path or a unit does not count)."""
     from gate.core.session import salient_tokens
-    return any(isinstance(v, str) and len(v) <= 64 and salient_tokens(v) for v in node.values())
+    return any(isinstance(v, str) and len(v) <= 64 and any("/" not in t for t in salient_tokens(v)) for v in node.values())
 
 
 def _walk(result: Any) -> Iterator[tuple[str, str, Any, dict[str, Any], Any]]:
@@ -506,4 +508,73 @@ def recipient_excluded(verbs: frozenset[str], args: dict[str, Any], task: str | 
         if "@" in r and any(f"{ATTR_PREFIX}{r}|{x}" in held for x in excluded):
             return Verdict("preconditions", "block", "recipient_excluded",
                            "the send goes to someone whose record carries a value the task or a result excludes")
+    return None
+
+
+# --------------------------------------------------------------------------- a period that has not run
+# A record gives a period in days and the date it started under keys that share a word
+# (`notice_period_days: 60`, `notice_given_on: 2026-11-20`); a call on that record that makes
+# something take effect ("from 1 December", "effective 2026-12-01") before the period runs out is
+# stopped.
+PERIOD_PREFIX = "+period20d|"   # `+period20d|<record id>|<earliest ISO day>`
+_DAYS_VALUE = re.compile(r"(?i)^\s*(\d{1,3})\s*(?:calendar\s+|working\s+|business\s+)?days?\b")
+_PERIOD_STOP = frozenset("days date period number count".split())
+_EFFECT_CUE = re.compile(r"(?i)\b(?:from|effective(?:\s+from|\s+on)?|starting(?:\s+on|\s+from)?|as\s+of|with\s+effect\s+from|"
+                         r"applies\s+from|begins?(?:\s+on)?|takes\s+effect\s+(?:on|from))\s+(?:the\s+)?(?P<day>[^.;,!?\n]{6,40})")
+
+
+def _key_words(key: str) -> set[str]:
+    return {w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", key.lower()) if len(w) >= 4 and w not in _PERIOD_STOP}
+
+
+def period_entries(result: Any) -> set[str]:
+    """`+period20d|id|day`: the first day a period a record states (days from a dated start) has run."""
+    if not isinstance(result, (dict, list)):
+        return set()
+    from datetime import date, timedelta
+    from gate.core.timing import day_of
+    out: set[str] = set()
+    for parent, key, v, rec, node in _walk(result):
+        if not isinstance(node, dict) or "day" not in key.lower() and not (isinstance(v, str) and "day" in v.lower()):
+            continue
+        if isinstance(v, bool):
+            continue
+        n = v if isinstance(v, int) else int(m.group(1)) if isinstance(v, str) and (m := _DAYS_VALUE.match(v)) else None
+        if n is None or not 0 < n <= 3650:
+            continue
+        words = _key_words(key)
+        for k2, v2 in node.items():
+            if k2 == key or not (words & _key_words(str(k2))):
+                continue
+            day = day_of(v2)
+            if day is None:
+                continue
+            earliest = (date.fromisoformat(day) + timedelta(days=n)).isoformat()
+            out |= {f"{PERIOD_PREFIX}{t}|{earliest}" for t in _own_tokens(rec)}
+    return out | {PERIOD_PREFIX} if out else out
+
+
+def before_period_runs(verbs: frozenset[str], strings: tuple[tuple[str, str], ...], task: str | None,
+                       held: frozenset[str]) -> Verdict | None:
+    """A call on a record that makes something take effect before a period the record states has run."""
+    if verbs <= READ_ONLY_VERBS or PERIOD_PREFIX not in held:
+        return None
+    from gate.core.session import salient_tokens, task_tokens
+    from gate.core.timing import day_of
+    named = {t for _, text in strings if len(text) <= 4000 for t in salient_tokens(text)}
+    if task:
+        named |= task_tokens(task)
+    earliest = [e.rpartition("|")[2] for e in held if e.startswith(PERIOD_PREFIX) and e != PERIOD_PREFIX
+                and e[len(PERIOD_PREFIX):].rpartition("|")[0] in named]
+    if not earliest:
+        return None
+    first = max(earliest)
+    for _, text in strings:
+        if len(text) > 4000:
+            continue
+        for m in _EFFECT_CUE.finditer(text):
+            day = day_of(m.group("day"))
+            if day is not None and day < first:
+                return Verdict("preconditions", "block", "before_period_runs",
+                               "the call makes something take effect before a period a record states (its notice) has run")
     return None
