@@ -2651,7 +2651,8 @@ class PreconditionCheck:
                 return v
         if REQ_PREFIX in held or AUD_PREFIX in held or PURPOSE_PREFIX in held:
             # round 20d: a requirement, an audience or an excluded purpose a result states in words
-            v = requirement_unmet(f.verbs, f.strings, ctx.task, held) or audience_excluded(f.verbs, ctx.args, f.strings, held) or \
+            restricting = not (_RESTRICTING_WORDS | _CLEARING20D).isdisjoint(f.tool_words)
+            v = (None if restricting else requirement_unmet(f.verbs, f.strings, ctx.task, held)) or audience_excluded(f.verbs, ctx.args, f.strings, held) or \
                 purpose_excluded(f.verbs, f.strings, ctx.task, held)
             if v is not None:
                 return v
@@ -3569,6 +3570,8 @@ def _names_suspended_only(ctx: CheckContext, account: str) -> bool:
     return True
 
 
+# round 20d: a call that takes access away (clears sessions, revokes) is not the step a requirement gates
+_CLEARING20D = frozenset("clear revoke revoked expire terminate".split())
 _RESTRICTING_WORDS = frozenset("suspend suspended deactivate disable lock signout sign_out logout block offboard deprovision".split())
 # Statuses of a party or debt off the books (round 15): they forbid paying or granting, not cleanup.
 _OFF_BOOKS_STATUSES = frozenset({"inactive", "deactivated", "offboarded", "off_boarded", "off-boarded", "off boarded",

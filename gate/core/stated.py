@@ -99,16 +99,21 @@ def _own_tokens(node: dict[str, Any]) -> set[str]:
         if isinstance(cur, dict):
             for v in cur.values():
                 if isinstance(v, str) and len(v) <= 200:
-                    out |= salient_tokens(v)
+                    out |= _ids(salient_tokens(v))
                 elif isinstance(v, dict):
                     stack.append(v)
                 elif isinstance(v, list):
                     for it in v[:50]:
                         if isinstance(it, str) and len(it) <= 200:
-                            out |= salient_tokens(it)
+                            out |= _ids(salient_tokens(it))
                         elif isinstance(it, dict) and not _has_own_id(it):
                             stack.append(it)   # an id-less object in a list is part of this record
     return out
+
+
+def _ids(tokens: set[str]) -> set[str]:
+    """Identifiers (with a digit) and addresses: a bare ___domain or a word-only path names no record."""
+    return {t for t in tokens if "@" in t or any(c.isdigit() for c in t) and "/" not in t}
 
 
 def _has_own_id(node: dict[str, Any]) -> bool:
@@ -149,11 +154,15 @@ def _sentences(text: str) -> list[str]:
 # Who may receive it: "visible to A", "limited to A", "goes to A, not to B", "A only".
 _AUD_LEAD = re.compile(r"(?i)\b(?:visible|available|limited|restricted|confined|distribut\w*|circulat\w*|shared?|disclosed?|"
                        r"released?|go(?:es)?|accessible)\s+(?:only\s+)?(?:to|with)\s+(?P<aud>[^.;!?]{2,160})")
-_AUD_ONLY = re.compile(r"(?i)(?:^|[-:\u2013\u2014(]\s*|\.\s+)(?P<aud>[\w'][\w ,&'()/-]{2,100}?)\s+only\b")
+_AUD_ONLY = re.compile(r"(?i)(?:^|[-:\u2013\u2014]\s+|\.\s+)(?P<aud>[\w'][\w ,&'/-]{2,100}?)\s+only\b(?!\s+(?:if|when|after|once|with|for|to|via|by|in|on|until|where)\b)")
+_CHANNEL_LEAD = re.compile(r"(?i)^\s*(?:via|through|by|in|on|at|from)\b")
 # What names an audience (rather than a use): a body of people, a role, a list.
 _AUDIENCE_NOUN = re.compile(r"(?i)\b(?:members?|team|committee|list|panel|board|directors?|staff|group|insiders?|department|"
                             r"council|counsel|lawyers?|attorneys?|solicitors?|representatives?|officers?|owners?|secretary|"
                             r"executives?|investigators?|clinicians?|employees|managers?|recipients|circle|parties)\b")
+# the nouns a bare "… only" must carry to name an audience (a list, a group or an acronym alone names a kind of data as often)
+_AUDIENCE_BODY = re.compile(r"(?i)\b(?:members|team|committee|panel|board|directors|staff|insiders|council|counsel|lawyers?|"
+                            r"attorneys?|solicitors?|officers|executives|investigators|trustees)\b")
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")   # a role or body by its letters (CHRO, HR, IR)
 _NEGATED = re.compile(r"(?i)\b(?:not|never|no|nor)\b[\w ]{0,12}$")
 _CONTENT_STOP = frozenset("""about there their which would could should please thanks hello regards attached below above following
@@ -164,15 +173,19 @@ _CONTENT_STOP = frozenset("""about there their which would could should please t
 def _audiences(text: str) -> list[str]:
     out: list[str] = []
     for s in _sentences(text):
+        if _CONDITION.search(s):
+            continue   # "confidential until released to the manager": who may receive it depends on a state not read here
         for m in _AUD_LEAD.finditer(s):
             if _NEGATED.search(s[: m.start()]):
                 continue   # "must not be shared with X" names who may not, not who may
             aud = m.group("aud")
+            if _CHANNEL_LEAD.match(aud):
+                continue
             if _AUDIENCE_NOUN.search(aud) or _ACRONYM.search(aud) or EMAIL_RX.search(aud):
                 out.append(aud)
         for m in _AUD_ONLY.finditer(s):
             aud = m.group("aud")
-            if (_AUDIENCE_NOUN.search(aud) or _ACRONYM.search(aud)) and not _NEGATED.search(aud):
+            if _AUDIENCE_BODY.search(aud) and not _NEGATED.search(aud) and not _CHANNEL_LEAD.match(aud):
                 out.append(aud)
     return out
 
@@ -190,7 +203,7 @@ _PROHIBITED = re.compile(r"(?i)(?:^|[.;]\s*)(?:use\s+for\s+|using\s+it\s+for\s+)
                          r"(?:prohibited|forbidden|blocked|barred|not\s+permitted|not\s+allowed|excluded)\b")
 _NEGATION_CUE = re.compile(r"\b(?:not|no|never|prohib|forbid|exclud|blocked|barred)")
 # "Moratorium in force - no demands for payment": a bare "no X" after a dash or a colon
-_NO_AFTER_DASH = re.compile(r"(?i)\s[-:\u2013\u2014]\s+no\s+(?P<what>[a-z][^.;!?]{3,80})")
+_NO_AFTER_DASH = re.compile(r"(?i)\s[-:\u2013\u2014]\s+no\s+(?P<what>[a-z]+s\s+(?:for|to|against|on|of|with)\b[^.;!?]{3,80})")
 # A prohibition under a condition ("no payments while the review is expired") holds only when the
 # condition does, which these readers do not judge: such a sentence is left alone.
 _CONDITION = re.compile(r"(?i)\b(?:while|if|unless|when|until|whenever|where)\b")
@@ -308,12 +321,19 @@ def requirement_unmet(verbs: frozenset[str], strings: tuple[tuple[str, str], ...
     named = {t for _, text in strings if len(text) <= 4000 for t in salient_tokens(text)}
     if task:
         named |= task_tokens(task)
-    for ident in by_id:
-        if ident in named:
+    asked = " ".join(t for _, t in strings if len(t) <= 4000)
+    asking = _ASKS.search(asked) is not None
+    said = _stems(asked) if asking else set()
+    for ident, words in by_id.items():
+        if ident in named and not (asking and words & said):
             return Verdict("preconditions", "block", "requirement_unmet",
                            "an earlier tool result states a step this record needs first, and records that step as not done")
     return None
 
+
+# A message that asks for the missing step ("we need a quick identity check", "please have counsel review")
+_ASKS = re.compile(r"(?i)\b(?:we\s+need|need\s+(?:a|an|the|your)|could\s+you|can\s+you|ask(?:ing)?\s+(?:for|you)|"
+                   r"required|requires|before\s+we)\b")
 
 _DEST_LEAF = re.compile(r"(?i)^(?:to|cc|bcc|recipients?|channels?|attendees|emails?|addresses)$")
 
@@ -372,10 +392,11 @@ def audience_excluded(verbs: frozenset[str], args: dict[str, Any], strings: tupl
 # back the labs"); a list the call sends or builds (sections, columns, fields) names it, or names a
 # part whose content, as a result showed it, is what the task leaves out.
 PART_PREFIX = "+part20d|"   # `+part20d|<key>|<word>`: a word of what a result holds under that key
-_LEAVE_OUT_AFTER = re.compile(r"(?i)\b(?:no|without|except|excluding|exclude|leave\s+out|leaving\s+out|hold\s+back|keep\s+out|"
-                              r"not\s+(?:the|any|their|his|her))\s+(?P<what>[^.;!?]{2,80})")
-_LEAVE_OUT_BEFORE = re.compile(r"(?i)(?P<what>[^.;!?]{2,80}?)\s+(?:be\s+|is\s+|are\s+)?(?:kept|left|held)\s+(?:out|back)\b")
-_PART_STOP = frozenset("""asked that this what anything anyone anybody everyone send sent sending please later than more less
+_ITEM = r"[a-z][a-z-]*(?:\s+[a-z][a-z-]*)?"
+_LEAVE_OUT_AFTER = re.compile(r"(?i)\b(?:no|without|excluding|leave\s+out|leaving\s+out|hold\s+back|keep\s+out)\s+"
+                              r"(?P<what>" + _ITEM + r"(?:\s*(?:,|\bor\b|\band\b|\bnor\b)\s*" + _ITEM + r"){0,4})(?![\w-])")
+_LEAVE_OUT_BEFORE = re.compile(r"(?i)(?P<what>(?:[a-z][a-z-]*\s+){0,2}[a-z][a-z-]*)\s+(?:(?:is\s+to|are\s+to|must|should|to|will)\s+)?(?:be\s+|is\s+|are\s+)?(?:kept|left|held)\s+(?:out|back)\b")
+_PART_STOP = frozenset("""for or and nor his her its our your their the any asked that this what anything anyone anybody everyone send sent sending please later than more less
     with from have been will would should could them they their there then only also just further""".split())
 _MAX_PARTS = 48
 
@@ -397,19 +418,34 @@ def part_entries(result: Any) -> set[str]:
 
 
 def _singular(w: str) -> str:
-    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+    if len(w) > 4 and w.endswith(("sses", "xes", "ches", "shes", "sses")):
+        return w[:-2]
+    return w[:-1] if len(w) > 2 and w.endswith("s") and not w.endswith("ss") else w
+
+
+_GENERIC_PART = frozenset("data detail details info information record records history".split())
 
 
 @lru_cache(maxsize=256)
-def left_out_words(task: str) -> frozenset[str]:
-    """What the task leaves out, as singular lower-case words."""
-    out: set[str] = set()
-    if not any(m in task.lower() for m in ("no ", "without", "except", "exclud", "leave", "hold", "keep", "kept", "held", "left", "not ")):
+def left_out_items(task: str) -> frozenset[frozenset[str]]:
+    """What the task leaves out: each item as its singular lower-case words (generic nouns such as
+    `data` or `history` dropped when the item has another word)."""
+    out: set[frozenset[str]] = set()
+    if not any(m in task.lower() for m in ("no ", "without", "exclud", "leave", "hold", "keep", "kept", "held", "left")):
         return frozenset()
     for rx in (_LEAVE_OUT_AFTER, _LEAVE_OUT_BEFORE):
         for m in rx.finditer(task):
-            out |= {_singular(w) for w in re.findall(r"[a-z]{2,}", m.group("what").lower()) if w not in _PART_STOP and w not in _STOP}
+            for item in re.split(r"\s*(?:,|\bor\b|\band\b|\bnor\b)\s*", m.group("what").lower()):
+                words = {_singular(w) for w in re.findall(r"[a-z]{2,}", item) if w not in _PART_STOP and w not in _STOP}
+                if len(words) > 1:
+                    words -= _GENERIC_PART
+                if words:
+                    out.add(frozenset(words))
     return frozenset(out)
+
+
+def left_out_words(task: str) -> frozenset[str]:
+    return frozenset(w for item in left_out_items(task) for w in item)
 
 
 _LIST_ITEM = re.compile(r"[a-z0-9]+")
@@ -420,21 +456,23 @@ def part_left_out(args: dict[str, Any], task: str | None, held: frozenset[str]) 
     (as a result showed it) is what the task leaves out."""
     if not task:
         return None
-    gone = left_out_words(task)
-    if not gone:
+    items = left_out_items(task)
+    if not items:
         return None
     for k, v in args.items():
+        if _DEST_LEAF.match(str(k)) or "attach" in str(k).lower():
+            continue   # who gets it and what file goes along are not parts of the record
         if not isinstance(v, list) or not v or len(v) > 60 or not all(isinstance(x, str) and len(x) <= 40 for x in v):
             continue
         for item in v:
             words = {_singular(w) for w in _LIST_ITEM.findall(item.lower())}
-            if words & gone:
+            if any(gone <= words for gone in items):
                 return Verdict("preconditions", "block", "part_left_out",
                                "the call includes a part the task says to leave out")
             if PART_PREFIX in held:
                 held_words = {_singular(e.rpartition("|")[2]) for e in held
                               if e.startswith(PART_PREFIX + item.lower() + "|")}
-                if held_words & gone:
+                if any(gone <= held_words for gone in items):
                     return Verdict("preconditions", "block", "part_left_out",
                                    "the call includes a part whose content, as a result showed it, the task says to leave out")
     return None
