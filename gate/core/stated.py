@@ -320,7 +320,11 @@ def requirement_unmet(verbs: frozenset[str], strings: tuple[tuple[str, str], ...
         return None
     named = {t for _, text in strings if len(text) <= 4000 for t in salient_tokens(text)}
     if task:
-        named |= task_tokens(task)
+        # a task about one record makes every call of the session a call on it; a task naming
+        # several (a queue of tickets) does not tie a call that names none of them to any
+        task_ids = _ids(set(task_tokens(task)))
+        if len(task_ids) == 1:
+            named |= task_ids
     asked = " ".join(t for _, t in strings if len(t) <= 4000)
     asking = _ASKS.search(asked) is not None
     said = _stems(asked) if asking else set()
