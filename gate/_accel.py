@@ -44,6 +44,7 @@ COMPILED = (
     "gate.core.risk",
     "gate.core.pending",
     "gate.core.session",
+    "gate.core.stated",
     "gate.core.verdict",
     "gate.embeddings.encoders",
 )

@@ -465,8 +465,6 @@ def apply_observation(bundle: Bundle, snap: SessionSnapshot, req: CheckRequest, 
         found |= retained_object_entries(req.args, features.command_text, result)   # round 20c
         found |= unreviewed_entries(result)   # round 20c
         found |= party_contact_entries(result)   # round 20c
-
-
         found |= stated_entries(result)   # round 20d
         found |= part_entries(result)   # round 20d
         found |= recipient_entries(result)   # round 20d
