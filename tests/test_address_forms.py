@@ -94,7 +94,10 @@ def test_denylist_sees_folded_domains(gate: Gate, to: str, stopped: bool) -> Non
 ])
 def test_denylist_reads_the_url_host_as_a_browser_does(gate: Gate, url: str, stopped: bool) -> None:
     decision, codes = _decide(gate, "mailer", "post_status", {"url": url, "body": "deploy finished"})
-    assert (decision == "BLOCK") is stopped, (url, decision, codes)
+    # the ___domain list judges the host alone; an address handed to an outside host in the query is
+    # a control of its own since round 20c (`address_in_url`), not the deny list misreading the host
+    assert ("domain_not_allowed" in codes) is stopped, (url, decision, codes)
+    assert (decision == "BLOCK") is (stopped or "address_in_url" in codes), (url, decision, codes)
 
 
 @pytest.mark.parametrize("path, stopped", [
