@@ -338,7 +338,8 @@ TASK_REF = "Send PT-551902's problem list and notes to the new primary care phys
 
 def test_a_record_that_needs_consent_and_has_none_on_file_is_not_sent(clinic: Gate) -> None:
     d = check_after(clinic, "records", "p1", TASK_REF, [_chart([])], SEND)
-    assert _stopped(d) and "disclosure_without_consent" in codes(d)
+    # (round 20d's requirement_unmet, a stated requirement left unmet, now answers first for the same stop)
+    assert _stopped(d) and codes(d) & {"disclosure_without_consent", "requirement_unmet"}, codes(d)
 
 
 def test_the_same_record_with_consent_on_file_is_sent(clinic: Gate) -> None:

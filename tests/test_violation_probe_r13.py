@@ -261,7 +261,8 @@ HINTS = [({"tool": "read_file", "args": {"path": "/workspace/app/packages/ui-kit
 def test_publishing_to_a_host_assembled_from_results_is_stopped(bench: Gate, command: str) -> None:
     d = check_after(bench, "coding-assistant", _session(), CODER_TASK, HINTS,
                     {"tool": "run_shell", "args": {"command": command, "cwd": "/workspace/app/packages/ui-kit"}})
-    assert d.decision == "BLOCK" and "assembled_destination" in codes(d)
+    # (a dangerous-operation family of the eighteenth session may answer first for the same stop)
+    assert d.decision == "BLOCK" and codes(d) & {"assembled_destination", "dangerous_operation"}, codes(d)
 
 
 def test_publishing_to_the_tasks_registry_passes(bench: Gate) -> None:
